@@ -1,0 +1,89 @@
+package actor
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrStopped is returned by Send once the actor has been asked to stop.
+var ErrStopped = errors.New("actor: stopped")
+
+// Actor serialises messages of type M onto one goroutine.
+type Actor[M any] struct {
+	mailbox  chan M
+	stop     chan struct{} // closed by Stop
+	done     chan struct{} // closed when the run loop has returned
+	stopOnce sync.Once
+}
+
+// Options configure Start.
+type Options struct {
+	Mailbox int           // mailbox capacity; senders block when it is full
+	Tick    time.Duration // period of OnTick; 0 disables it
+	OnTick  func()        // runs on the actor's goroutine
+}
+
+// Start launches the run loop. handle is called for each message, in
+// arrival order, on the actor's goroutine only.
+func Start[M any](opt Options, handle func(M)) *Actor[M] {
+	a := &Actor[M]{
+		mailbox: make(chan M, opt.Mailbox),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go a.run(opt, handle)
+	return a
+}
+
+func (a *Actor[M]) run(opt Options, handle func(M)) {
+	defer close(a.done)
+	var tick <-chan time.Time
+	if opt.Tick > 0 && opt.OnTick != nil {
+		t := time.NewTicker(opt.Tick)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case m := <-a.mailbox:
+			handle(m)
+		case <-tick:
+			opt.OnTick()
+		case <-a.stop:
+			return
+		}
+	}
+}
+
+// Send queues m. It blocks while the mailbox is full (backpressure) and
+// returns ErrStopped instead of blocking forever once Stop was called. A
+// message accepted just before the stop may never be handled, so a sender
+// waiting for a reply must also select on Done.
+func (a *Actor[M]) Send(m M) error {
+	select {
+	case <-a.stop:
+		return ErrStopped
+	default:
+	}
+	select {
+	case a.mailbox <- m:
+		return nil
+	case <-a.stop:
+		return ErrStopped
+	}
+}
+
+// Stop asks the run loop to return and waits until it has. Messages still
+// in the mailbox are dropped. Stop is idempotent.
+func (a *Actor[M]) Stop() {
+	a.stopOnce.Do(func() { close(a.stop) })
+	<-a.done
+}
+
+// Done is closed once the run loop has returned.
+func (a *Actor[M]) Done() <-chan struct{} { return a.done }
+
+// Pending reports how many messages wait in the mailbox. It is a snapshot
+// for monitoring, safe to call from any goroutine.
+func (a *Actor[M]) Pending() int { return len(a.mailbox) }

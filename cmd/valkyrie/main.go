@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/lmittmann/tint"
+
+	"github.com/valkyrie-kv/valkyrie/conn"
+)
+
+// cli holds the command-line flags.
+type cli struct {
+	Address     string `default:"127.0.0.1:6379" help:"Socket address to bind (ip:port)."`
+	TCPHandlers int    `name:"tcp-handlers" default:"0" help:"Processors' worth of threads for connection goroutines; 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
+	Shards      int    `default:"0" help:"Number of storage shards; 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
+	NoClamp     bool   `name:"no-clamp" help:"Use --tcp-handlers and --shards as given, even above max(1, CPUs/2)."`
+	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Minimum log level (debug, info, warn, error)."`
+	LogFormat   string `name:"log-format" default:"text" enum:"text,json" help:"Log format: text (coloured on a terminal) or json."`
+}
+
+func main() {
+	var c cli
+	kong.Parse(&c,
+		kong.Name("valkyrie"),
+		kong.Description("A Redis-compatible in-memory key-value server with sharded, lock-free storage."))
+	log := newLogger(c.LogLevel, c.LogFormat)
+	slog.SetDefault(log)
+	if err := run(c, log); err != nil {
+		log.Error("valkyrie stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(c cli, log *slog.Logger) error {
+	if c.TCPHandlers < 0 || c.Shards < 0 {
+		return errors.New("--tcp-handlers and --shards must not be negative")
+	}
+	cpus := runtime.NumCPU()
+	half := max(1, cpus/2)
+	handlers := clamp(log, "tcp-handlers", c.TCPHandlers, half, cpus, c.NoClamp)
+	shards := clamp(log, "shards", c.Shards, half, cpus, c.NoClamp)
+	runtime.GOMAXPROCS(handlers + shards)
+
+	l, err := net.Listen("tcp", c.Address)
+	if err != nil {
+		return err
+	}
+	srv := conn.New(conn.Options{Shards: shards, Logger: log})
+	log.Info("valkyrie ready", "address", l.Addr().String(), "shards", shards,
+		"tcp_handlers", handlers, "gomaxprocs", handlers+shards, "pid", os.Getpid())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, shutting down")
+	case <-srv.Stopping():
+		log.Info("SHUTDOWN received, shutting down")
+	case err := <-serveErr:
+		if !errors.Is(err, conn.ErrServerClosed) {
+			shutdown(srv, log)
+			return err
+		}
+	}
+	shutdown(srv, log)
+	return nil
+}
+
+func shutdown(srv *conn.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown did not drain every connection", "err", err)
+	}
+	log.Info("bye")
+}
+
+// clamp applies the original flag semantics: 0 means the default, and the
+// value is capped at half the CPUs unless noClamp is set.
+func clamp(log *slog.Logger, flag string, v, half, cpus int, noClamp bool) int {
+	switch {
+	case v == 0:
+		return half
+	case v > half && !noClamp:
+		log.Info("clamped to half the CPUs", "flag", "--"+flag, "requested", v, "using", half, "cpus", cpus)
+		return half
+	}
+	return v
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(level))
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	}
+	fi, err := os.Stderr.Stat()
+	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return slog.New(tint.NewHandler(os.Stderr, &tint.Options{Level: lv, NoColor: !tty, TimeFormat: time.TimeOnly}))
+}

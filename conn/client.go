@@ -1,0 +1,294 @@
+package conn
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// client is one connection. Its goroutine (serve) owns every field except
+// those under info, which CLIENT LIST and INFO read from other goroutines.
+type client struct {
+	srv *Server
+	nc  net.Conn
+	rd  *wire.Reader
+	id  int64
+
+	db    int
+	proto wire.Proto
+
+	// The current pipeline segment: calls queued per shard, replies made
+	// on this goroutine (local), and the order in which to send them.
+	batches []*shard.Batch
+	queued  []int // shard IDs with calls in this segment
+	order   []slot
+	local   []byte
+	ends    []int // end offsets in local
+	answers chan *shard.Batch
+	out     []byte // bytes waiting for the socket
+
+	loans    []*shard.Loan
+	borrowed []*shard.Shard
+	keys     []int  // scratch for key positions
+	want     []bool // scratch: shards a cross-shard command needs
+
+	closeAfter bool // QUIT or a protocol error: flush, then close
+
+	info clientInfo
+}
+
+// slot says where the reply of one pipelined command comes from: a shard's
+// batch, or the local buffer when shard is -1.
+type slot struct {
+	shard int32
+	index int32
+}
+
+// clientInfo is what other goroutines may read about a connection.
+type clientInfo struct {
+	mu       sync.Mutex
+	name     string
+	libName  string
+	libVer   string
+	created  time.Time
+	lastUsed time.Time
+	lastCmd  string
+	db       int
+	proto    wire.Proto
+}
+
+func newClient(s *Server, nc net.Conn) *client {
+	n := len(s.workers)
+	c := &client{
+		srv:      s,
+		nc:       nc,
+		id:       s.nextID.Add(1),
+		proto:    wire.RESP2,
+		batches:  make([]*shard.Batch, n),
+		answers:  make(chan *shard.Batch, n),
+		loans:    make([]*shard.Loan, n),
+		borrowed: make([]*shard.Shard, n),
+		want:     make([]bool, n),
+	}
+	c.rd = wire.NewReader(nc, wire.Limits{MaxBulk: s.cfg.Int("proto-max-bulk-len")})
+	for i := range c.batches {
+		c.batches[i] = &shard.Batch{}
+		c.loans[i] = shard.NewLoan()
+	}
+	now := time.Now()
+	c.info.created, c.info.lastUsed, c.info.proto = now, now, wire.RESP2
+	return c
+}
+
+// serve reads commands until the connection closes. Every complete command
+// already buffered joins the current segment; when the buffer runs dry the
+// segment is dispatched, one batch per shard, and all replies are written
+// with one write.
+func (c *client) serve() {
+	for {
+		args, err := c.rd.Next()
+		if err != nil {
+			c.settle()
+			if pe, ok := err.(wire.ProtocolError); ok {
+				c.out = wire.AppendError(c.out, pe.Reply())
+				c.srv.log.Debug("protocol error", "client", c.id, "err", pe.Error())
+			}
+			c.write()
+			return
+		}
+		if args == nil {
+			c.settle()
+			if c.write() != nil || c.closeAfter {
+				return
+			}
+			if c.rd.Fill() != nil {
+				return
+			}
+			continue
+		}
+		c.execute(args)
+		if c.closeAfter {
+			c.settle()
+			c.write()
+			return
+		}
+	}
+}
+
+// execute routes one command: connection commands run here, data commands
+// join their shard's batch, and commands spanning shards run here after
+// borrowing those shards.
+func (c *client) execute(args [][]byte) {
+	c.srv.stats.commands.Add(1)
+	e := lookup(args[0])
+	if e == nil {
+		c.replyLocal(func() { c.local = wire.AppendError(c.local, unknownCommand(args)) })
+		return
+	}
+	if !e.arityOK(len(args)) {
+		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
+		return
+	}
+	if e.run != nil {
+		if e.barrier {
+			c.settle()
+		}
+		c.replyLocal(func() { e.run(c, args) })
+		return
+	}
+	n := len(c.batches)
+	if n == 1 {
+		c.enqueue(0, e.data, args)
+		return
+	}
+	if e.spec.Flags&shard.AllShards != 0 {
+		c.runAcross(e.data, args, nil)
+		return
+	}
+	c.keys = e.data.KeyIndexes(args, c.keys[:0])
+	if len(c.keys) == 0 {
+		c.enqueue(0, e.data, args)
+		return
+	}
+	owner := shard.Owner(args[c.keys[0]], n)
+	for _, k := range c.keys[1:] {
+		if shard.Owner(args[k], n) != owner {
+			c.runAcross(e.data, args, c.keys)
+			return
+		}
+	}
+	c.enqueue(owner, e.data, args)
+}
+
+// replyLocal runs fn, which appends one reply to c.local, and records it.
+func (c *client) replyLocal(fn func()) {
+	fn()
+	c.ends = append(c.ends, len(c.local))
+	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1)})
+}
+
+// enqueue adds a call to shard id's batch for this segment.
+func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte) {
+	b := c.batches[id]
+	if len(b.Calls) == 0 {
+		b.Reset(c.db, c.proto)
+		c.queued = append(c.queued, id)
+	}
+	b.Calls = append(b.Calls, shard.Call{Cmd: cmd, Args: args})
+	c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1)})
+}
+
+// settle dispatches the segment's batches, waits for every answer, and
+// appends all replies to c.out in request order.
+func (c *client) settle() {
+	if len(c.order) == 0 {
+		return
+	}
+	sent := 0
+	for _, id := range c.queued {
+		if c.srv.workers[id].Submit(c.batches[id], c.answers) == nil {
+			sent++
+		}
+	}
+	if sent == len(c.queued) && c.await(sent) {
+		for _, o := range c.order {
+			if o.shard < 0 {
+				start := 0
+				if o.index > 0 {
+					start = c.ends[o.index-1]
+				}
+				c.out = append(c.out, c.local[start:c.ends[o.index]]...)
+			} else {
+				c.out = append(c.out, c.batches[o.shard].Reply(int(o.index))...)
+			}
+		}
+	} else {
+		// Only a stopping server refuses or drops a batch.
+		c.closeAfter = true
+	}
+	for _, id := range c.queued {
+		c.batches[id].Reset(c.db, c.proto)
+	}
+	c.queued = c.queued[:0]
+	c.order = c.order[:0]
+	c.local = c.local[:0]
+	c.ends = c.ends[:0]
+}
+
+// await waits for n answers. It gives up, returning false, when the shards
+// are being stopped, since a stopped shard drops its mailbox.
+func (c *client) await(n int) bool {
+	for ; n > 0; n-- {
+		select {
+		case <-c.answers:
+		case <-c.srv.shardsDown:
+			return false
+		}
+	}
+	return true
+}
+
+// write sends c.out to the socket.
+func (c *client) write() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	n, err := c.nc.Write(c.out)
+	c.srv.stats.netOut.Add(int64(n))
+	if cap(c.out) > 1<<20 {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return err
+}
+
+// runAcross runs a command that needs several shards at once. It first
+// settles the segment so replies stay in order, then borrows the owners of
+// keys (every shard when keys is nil) in ascending ID order, runs the
+// command, and gives the shards back.
+func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int) {
+	c.settle()
+	n := len(c.batches)
+	want := c.want
+	clear(want)
+	if keys == nil {
+		for i := range want {
+			want[i] = true
+		}
+	} else {
+		for _, k := range keys {
+			want[shard.Owner(args[k], n)] = true
+		}
+	}
+	ok := true
+	for id := 0; id < n; id++ {
+		if !want[id] {
+			continue
+		}
+		s, err := c.srv.workers[id].Borrow(c.loans[id])
+		if err != nil {
+			ok = false
+			break
+		}
+		c.borrowed[id] = s
+	}
+	if ok {
+		c.local = shard.RunAcross(c.borrowed, cmd, args, c.db, c.proto, time.Now().UnixMilli(), c.local)
+	}
+	for id, s := range c.borrowed {
+		if s != nil {
+			c.loans[id].Return()
+			c.borrowed[id] = nil
+		}
+	}
+	if !ok {
+		c.closeAfter = true
+		return
+	}
+	c.ends = append(c.ends, len(c.local))
+	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1)})
+}

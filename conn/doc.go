@@ -1,0 +1,22 @@
+// Package conn is the network side of Valkyrie: the listener, the server
+// lifecycle, one goroutine per connection, and the commands that concern
+// the connection or the server rather than the data (PING, HELLO, CLIENT,
+// INFO, CONFIG, COMMAND, ...).
+//
+// A connection goroutine reads with a wire.Reader and gathers every
+// complete command already buffered into a segment. Each data command is
+// routed to the shard that owns its keys and joins that shard's batch;
+// connection commands run on the spot into a local buffer. When the read
+// buffer runs dry the segment is settled: one message per shard, one wait
+// for all answers, replies copied out in request order, one write.
+//
+// A command whose keys live on several shards (MGET, DEL, MSET across
+// shards; DBSIZE, FLUSHDB over all) settles the segment first, then borrows
+// the shards it needs in ascending order, runs on this goroutine, and
+// returns them. Ascending order means two connections can never each hold
+// a shard the other waits for.
+//
+// The connection never touches shard data except through a loan, and never
+// reads from the socket while a shard may still be reading arguments that
+// point into its read buffer.
+package conn

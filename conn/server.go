@@ -1,0 +1,231 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/conn/config"
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("conn: server closed")
+
+// Options configure a Server. Zero values pick defaults.
+type Options struct {
+	Shards  int          // number of shards; any count >= 1 (default 1)
+	Mailbox int          // per-shard mailbox capacity
+	Logger  *slog.Logger // default slog.Default()
+	Config  *config.Table
+}
+
+// Server accepts connections and routes their commands to the shards.
+//
+// The Server owns the shard workers and every connection goroutine it
+// starts. Shutdown stops accepting, closes the connections, waits for their
+// goroutines and only then stops the shards, so no connection is left
+// waiting on a stopped shard.
+type Server struct {
+	log     *slog.Logger
+	cfg     *config.Table
+	workers []*shard.Worker
+	started time.Time
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	clients   map[int64]*client
+	closing   bool
+
+	wg         sync.WaitGroup // connection goroutines
+	stopping   chan struct{}  // closed when Shutdown begins
+	shardsDown chan struct{}  // closed just before the shards stop
+	stopped    chan struct{}  // closed when Shutdown has finished
+	stopOnce   sync.Once
+
+	nextID atomic.Int64
+	stats  serverStats
+}
+
+// serverStats are the counters INFO reports; they are updated with atomics
+// from connection goroutines.
+type serverStats struct {
+	connections atomic.Int64 // total accepted
+	commands    atomic.Int64 // total processed
+	rejected    atomic.Int64
+	netIn       atomic.Int64
+	netOut      atomic.Int64
+	errors      atomic.Int64
+}
+
+// New creates a Server and starts its shard workers.
+func New(opt Options) *Server {
+	if opt.Shards < 1 {
+		opt.Shards = 1
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Config == nil {
+		opt.Config = config.New()
+	}
+	s := &Server{
+		log:        opt.Logger,
+		cfg:        opt.Config,
+		started:    time.Now(),
+		listeners:  make(map[net.Listener]struct{}),
+		clients:    make(map[int64]*client),
+		stopping:   make(chan struct{}),
+		shardsDown: make(chan struct{}),
+		stopped:    make(chan struct{}),
+	}
+	hz := time.Second / time.Duration(max(1, s.cfg.Int("hz")))
+	for i := 0; i < opt.Shards; i++ {
+		s.workers = append(s.workers, shard.Start(shard.New(i), shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: hz}))
+	}
+	return s
+}
+
+// Shards reports the number of shards.
+func (s *Server) Shards() int { return len(s.workers) }
+
+// ListenAndServe listens on the TCP address addr and serves it.
+func (s *Server) ListenAndServe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve accepts connections on l until Shutdown, and always returns a
+// non-nil error: ErrServerClosed after Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			select {
+			case <-s.stopping:
+				return ErrServerClosed
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.accept(nc)
+	}
+}
+
+// accept registers a connection and starts its goroutine, unless the
+// server is shutting down or full.
+func (s *Server) accept(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	c := newClient(s, nc)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if maxc := s.cfg.Int("maxclients"); maxc > 0 && int64(len(s.clients)) >= maxc {
+		s.mu.Unlock()
+		s.stats.rejected.Add(1)
+		nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		nc.Close()
+		return
+	}
+	s.clients[c.id] = c
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.stats.connections.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.forget(c)
+		c.serve()
+	}()
+}
+
+func (s *Server) forget(c *client) {
+	c.nc.Close()
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	s.mu.Unlock()
+}
+
+// Shutdown stops the server gracefully: it closes the listeners and every
+// connection, waits for the connection goroutines (or for ctx), then stops
+// the shards. It is safe to call more than once and from a connection
+// goroutine (SHUTDOWN does, through a new goroutine).
+func (s *Server) Shutdown(ctx context.Context) error {
+	first := false
+	s.stopOnce.Do(func() { first = true })
+	if !first {
+		select {
+		case <-s.stopped:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	s.closing = true
+	close(s.stopping)
+	for l := range s.listeners {
+		l.Close()
+	}
+	for _, c := range s.clients {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	close(s.shardsDown)
+	for _, w := range s.workers {
+		w.Stop()
+	}
+	close(s.stopped)
+	return err
+}
+
+// Stopping is closed as soon as Shutdown begins.
+func (s *Server) Stopping() <-chan struct{} { return s.stopping }
+
+// Done is closed once Shutdown has finished.
+func (s *Server) Done() <-chan struct{} { return s.stopped }

@@ -1,0 +1,25 @@
+// Package shard holds the data: one Shard per partition of the keyspace,
+// and the table of commands that read and write it.
+//
+// A Shard is a plain value with no goroutine, lock or clock inside. Tests
+// drive it synchronously through Exec; the server runs each Shard on its own
+// actor (see Worker), which is then the only goroutine that touches it.
+//
+// Ownership rules:
+//   - A Shard's maps belong to its Worker's goroutine. Nothing else reads or
+//     writes them, except a borrower holding a Loan: while lent, the worker
+//     goroutine is parked waiting for the loan to come back, so there is
+//     still exactly one goroutine using the data at any moment, and the
+//     channel hand-offs order every access.
+//   - Command arguments point into the connection's read buffer. The
+//     connection does not read again until every shard has answered its
+//     batch, so handlers may read arguments freely but must copy anything
+//     they store (string(arg) does that).
+//   - Replies are appended to the batch's output buffer, which the
+//     connection lends with the batch and gets back with the answer.
+//
+// Keys map to shards with Owner (farmhash modulo the shard count). A command
+// whose keys all live on one shard runs inside that shard's batch; one whose
+// keys span several runs on the connection's goroutine after borrowing those
+// shards in ascending order, which is what makes it atomic and deadlock-free.
+package shard

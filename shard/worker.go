@@ -1,0 +1,100 @@
+package shard
+
+import (
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/actor"
+)
+
+// Msg is what a Worker's mailbox carries: a *Batch to run or a *Loan.
+type Msg interface {
+	deliver(s *Shard)
+}
+
+// Worker runs one Shard on its own actor. After Start, the actor's
+// goroutine is the Shard's only user.
+type Worker struct {
+	a *actor.Actor[Msg]
+}
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	Mailbox int           // batches and loans that may wait; default 1024
+	Tick    time.Duration // housekeeping period (Redis's hz); default 100ms
+}
+
+// Start runs s on a new actor. The caller must not touch s afterwards.
+func Start(s *Shard, opt WorkerOptions) *Worker {
+	if opt.Mailbox <= 0 {
+		opt.Mailbox = 1024
+	}
+	if opt.Tick <= 0 {
+		opt.Tick = 100 * time.Millisecond
+	}
+	a := actor.Start(actor.Options{
+		Mailbox: opt.Mailbox,
+		Tick:    opt.Tick,
+		OnTick:  func() { s.Tick(time.Now().UnixMilli()) },
+	}, func(m Msg) { m.deliver(s) })
+	return &Worker{a: a}
+}
+
+// Submit queues b; the shard answers by sending b on answer, which must
+// have room for it. Wait for the answer with a select that also watches
+// Done.
+func (w *Worker) Submit(b *Batch, answer chan<- *Batch) error {
+	b.answer = answer
+	return w.a.Send(b)
+}
+
+func (b *Batch) deliver(s *Shard) {
+	s.Exec(b, time.Now().UnixMilli())
+	b.answer <- b
+}
+
+// Done is closed when the worker has stopped for good.
+func (w *Worker) Done() <-chan struct{} { return w.a.Done() }
+
+// Pending reports the number of messages waiting in the mailbox.
+func (w *Worker) Pending() int { return w.a.Pending() }
+
+// Stop stops the worker and waits for it. Pending messages are dropped;
+// their senders see Done close.
+func (w *Worker) Stop() { w.a.Stop() }
+
+// Loan hands a shard's data to another goroutine for the length of one
+// command. The worker sends its Shard on granted and then waits, parked,
+// until the borrower gives it back, so ownership moves with the message
+// and never overlaps. A Loan is reusable once returned.
+type Loan struct {
+	granted chan *Shard
+	back    chan struct{}
+}
+
+// NewLoan returns a reusable Loan.
+func NewLoan() *Loan {
+	return &Loan{granted: make(chan *Shard, 1), back: make(chan struct{}, 1)}
+}
+
+func (l *Loan) deliver(s *Shard) {
+	l.granted <- s
+	<-l.back
+}
+
+// Borrow takes the worker's Shard through l. The caller must call
+// l.Return when done, and must borrow several shards in ascending ID order
+// so that two borrowers can never wait on each other.
+func (w *Worker) Borrow(l *Loan) (*Shard, error) {
+	if err := w.a.Send(l); err != nil {
+		return nil, err
+	}
+	select {
+	case s := <-l.granted:
+		return s, nil
+	case <-w.a.Done():
+		return nil, actor.ErrStopped
+	}
+}
+
+// Return gives the borrowed Shard back to its worker.
+func (l *Loan) Return() { l.back <- struct{}{} }

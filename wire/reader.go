@@ -1,0 +1,368 @@
+package wire
+
+import (
+	"bytes"
+	"io"
+)
+
+// Limits bound what a single request may make the Reader allocate.
+// The zero value of a field means the Redis 7 default.
+type Limits struct {
+	MaxBulk   int64 // largest bulk argument (proto-max-bulk-len), 512 MiB
+	MaxInline int   // longest inline request or header line, 64 KiB
+}
+
+const (
+	DefaultMaxBulk   = 512 << 20
+	DefaultMaxInline = 64 << 10
+
+	maxMultibulk = 1<<31 - 1 // Redis rejects counts above INT_MAX
+	initialBuf   = 16 << 10
+	maxArgvHint  = 1024 // never pre-size argv beyond this, as Redis does
+)
+
+// Reader parses requests from a byte stream.
+//
+// The caller alternates two calls: Next, which returns the next complete
+// command already in the buffer (or nil when it needs more bytes), and Fill,
+// which reads more. A command split across reads is resumed where the
+// previous Next stopped, so a large multibulk is never parsed twice.
+type Reader struct {
+	rd  io.Reader
+	err error // sticky read error, reported once the buffer is drained
+	lim Limits
+
+	buf  []byte
+	r, w int // buf[r:w] holds bytes not yet consumed by a complete command
+
+	// Progress inside a multibulk that is not complete yet.
+	pos     int   // next byte to parse, absolute index into buf
+	argc    int   // arguments still expected; 0 when between commands
+	bulkLen int   // length of the bulk being read, or -1 before its header
+	offs    []int // start,end of each argument read so far, relative to r
+
+	argv   [][]byte // arena for the argument lists handed out; reset by Fill
+	inline []byte   // arena for unescaped inline arguments; reset by Fill
+}
+
+// NewReader returns a Reader over rd with the given limits.
+func NewReader(rd io.Reader, lim Limits) *Reader {
+	if lim.MaxBulk <= 0 {
+		lim.MaxBulk = DefaultMaxBulk
+	}
+	if lim.MaxInline <= 0 {
+		lim.MaxInline = DefaultMaxInline
+	}
+	return &Reader{rd: rd, lim: lim, buf: make([]byte, initialBuf), bulkLen: -1}
+}
+
+// SetMaxBulk changes the bulk length limit for requests not yet begun.
+func (r *Reader) SetMaxBulk(n int64) {
+	if n > 0 {
+		r.lim.MaxBulk = n
+	}
+}
+
+// Buffered reports how many unconsumed bytes the Reader holds.
+func (r *Reader) Buffered() int { return r.w - r.r }
+
+// Next returns the next complete command in the buffer. It returns nil, nil
+// when the buffer holds no complete command; call Fill and try again.
+// Empty requests (a blank inline line, "*0") are skipped silently.
+// A ProtocolError is final: the stream cannot be resynchronised.
+//
+// The returned slices alias the Reader's buffer and stay valid until Fill.
+func (r *Reader) Next() ([][]byte, error) {
+	for {
+		if r.argc == 0 {
+			if r.pos >= r.w {
+				return nil, nil
+			}
+			var (
+				args [][]byte
+				err  error
+				ok   bool
+			)
+			if r.buf[r.pos] == '*' {
+				ok, err = r.multibulkHeader()
+			} else {
+				args, ok, err = r.inlineCommand()
+			}
+			if err != nil || !ok {
+				return nil, err
+			}
+			if args != nil {
+				return args, nil
+			}
+			if r.argc == 0 { // empty request: keep looking
+				r.r = r.pos
+				continue
+			}
+		}
+		ok, err := r.bulks()
+		if err != nil || !ok {
+			return nil, err
+		}
+		return r.finish(), nil
+	}
+}
+
+// multibulkHeader parses "*<count>\r\n".
+func (r *Reader) multibulkHeader() (bool, error) {
+	line, ok, err := r.line(r.pos, "too big mbulk count string")
+	if err != nil || !ok {
+		return false, err
+	}
+	n, valid := ParseInt(line[1:])
+	if !valid || n > maxMultibulk {
+		return false, ProtocolError("invalid multibulk length")
+	}
+	r.pos += len(line) + 2
+	if n <= 0 {
+		return true, nil
+	}
+	r.argc = int(n)
+	r.bulkLen = -1
+	r.offs = r.offs[:0]
+	return true, nil
+}
+
+// bulks reads the remaining "$<len>\r\n<data>\r\n" arguments.
+func (r *Reader) bulks() (bool, error) {
+	for r.argc > 0 {
+		if r.bulkLen < 0 {
+			if r.pos >= r.w {
+				return false, nil
+			}
+			line, ok, err := r.line(r.pos, "too big bulk count string")
+			if err != nil || !ok {
+				return false, err
+			}
+			// The line may be empty (a bare "\r\n"): Redis then reports
+			// the '\r' itself, turned into a space like any CR or LF in an
+			// error reply. Other bytes are quoted raw, not UTF-8 encoded.
+			if c := r.buf[r.pos]; c != '$' {
+				if c == '\r' || c == '\n' {
+					c = ' '
+				}
+				return false, ProtocolError("expected '$', got '" + string([]byte{c}) + "'")
+			}
+			n, valid := ParseInt(line[1:])
+			if !valid || n < 0 || n > r.lim.MaxBulk {
+				return false, ProtocolError("invalid bulk length")
+			}
+			r.pos += len(line) + 2
+			r.bulkLen = int(n)
+		}
+		// Redis skips the two bytes after the data without checking them.
+		if r.w-r.pos < r.bulkLen+2 {
+			return false, nil
+		}
+		r.offs = append(r.offs, r.pos-r.r, r.pos-r.r+r.bulkLen)
+		r.pos += r.bulkLen + 2
+		r.bulkLen = -1
+		r.argc--
+	}
+	return true, nil
+}
+
+// finish turns the offsets of a complete multibulk into argument slices.
+func (r *Reader) finish() [][]byte {
+	start := len(r.argv)
+	for i := 0; i < len(r.offs); i += 2 {
+		r.argv = append(r.argv, r.buf[r.r+r.offs[i]:r.r+r.offs[i+1]:r.r+r.offs[i+1]])
+	}
+	r.r = r.pos
+	r.offs = r.offs[:0]
+	return r.argv[start:len(r.argv):len(r.argv)]
+}
+
+// line returns the header line starting at from, without its terminator.
+// Like Redis it looks for '\r' and then skips two bytes, whatever the second.
+func (r *Reader) line(from int, tooBig string) ([]byte, bool, error) {
+	i := r.scan(from, '\r')
+	if i < 0 || from+i+1 >= r.w {
+		if r.w-from > r.lim.MaxInline {
+			return nil, false, ProtocolError(tooBig)
+		}
+		return nil, false, nil
+	}
+	return r.buf[from : from+i], true, nil
+}
+
+// scan returns the index, relative to from, of the first delim among the
+// next MaxInline+1 bytes, or -1. Redis finds line ends with strchr, which
+// stops at a NUL byte, so a NUL before delim hides it: the request then
+// never completes and fails once MaxInline bytes are pending.
+//
+// Looking no further than MaxInline+1 bytes makes the outcome independent
+// of how the stream was split into reads: Redis rejects a line as soon as
+// more than MaxInline bytes are pending without a terminator, so a
+// terminator beyond that point is only ever seen when a single read
+// happened to deliver it along with the rest of the line.
+func (r *Reader) scan(from int, delim byte) int {
+	window := r.buf[from:min(r.w, from+r.lim.MaxInline+1)]
+	i := bytes.IndexByte(window, delim)
+	if i < 0 {
+		return -1
+	}
+	if bytes.IndexByte(window[:i], 0) >= 0 {
+		return -1
+	}
+	return i
+}
+
+// inlineCommand parses one telnet-style line. It returns args == nil and
+// ok == true for a blank line.
+func (r *Reader) inlineCommand() ([][]byte, bool, error) {
+	i := r.scan(r.pos, '\n')
+	if i < 0 {
+		if r.w-r.pos > r.lim.MaxInline {
+			return nil, false, ProtocolError("too big inline request")
+		}
+		return nil, false, nil
+	}
+	line := r.buf[r.pos : r.pos+i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	start := len(r.argv)
+	var ok bool
+	r.argv, r.inline, ok = splitArgs(line, r.argv, r.inline)
+	if !ok {
+		r.argv = r.argv[:start]
+		return nil, false, ProtocolError("unbalanced quotes in request")
+	}
+	r.pos += i + 1
+	r.r = r.pos
+	if len(r.argv) == start {
+		return nil, true, nil
+	}
+	return r.argv[start:len(r.argv):len(r.argv)], true, nil
+}
+
+// Fill reads more bytes from the underlying reader. It invalidates every
+// argument slice returned so far. It returns the read error, if any, once
+// no unread bytes are left to parse.
+func (r *Reader) Fill() error {
+	if r.err != nil {
+		r.argv = r.argv[:0]
+		r.inline = r.inline[:0]
+		return r.err
+	}
+	r.makeRoom()
+	// The arenas are reused: everything handed out so far is now invalid.
+	// Drop them when a burst left them far larger than the buffer.
+	if cap(r.argv) > len(r.buf) {
+		r.argv = nil
+	}
+	r.argv = r.argv[:0]
+	if cap(r.inline) > 4*len(r.buf) {
+		r.inline = nil
+	}
+	r.inline = r.inline[:0]
+	n, err := r.rd.Read(r.buf[r.w:])
+	r.w += n
+	if err != nil {
+		r.err = err
+		if n == 0 {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeRoom makes sure buf[w:] is not empty. It moves the unconsumed bytes
+// to the front, shrinks the buffer back once a large request has been
+// consumed, and otherwise grows it by doubling, never past what the
+// current command needs. Growth follows the bytes actually received, so a
+// header announcing a huge bulk cannot make the Reader allocate more than
+// about twice what the client has sent.
+func (r *Reader) makeRoom() {
+	need := r.needed()
+	if len(r.buf) > 4*initialBuf && need <= initialBuf/2 {
+		r.resize(initialBuf)
+		return
+	}
+	if r.r > 0 && (r.w == r.r || len(r.buf)-r.w < len(r.buf)/4) {
+		copy(r.buf, r.buf[r.r:r.w])
+		r.shift()
+	}
+	if r.w < len(r.buf) {
+		return
+	}
+	size := 2 * len(r.buf)
+	if need > len(r.buf) && need < size {
+		size = need
+	}
+	r.resize(size)
+}
+
+// resize moves the unconsumed bytes into a new buffer of the given size.
+func (r *Reader) resize(size int) {
+	nb := make([]byte, size)
+	copy(nb, r.buf[r.r:r.w])
+	r.buf = nb
+	r.shift()
+}
+
+// shift rebases the indexes after buf[r:w] moved to the front. The
+// offsets of a partial multibulk are relative to r and need no change.
+func (r *Reader) shift() {
+	r.pos -= r.r
+	r.w -= r.r
+	r.r = 0
+}
+
+// needed is how many bytes from r the buffer must hold: the pending bytes,
+// or more when a bulk of known length is still arriving.
+func (r *Reader) needed() int {
+	n := r.w - r.r
+	if r.argc > 0 && r.bulkLen >= 0 {
+		n = max(n, r.pos-r.r+r.bulkLen+2)
+	}
+	return n
+}
+
+// ParseInt parses a decimal integer the way Redis's string2ll does:
+// optional '-', no '+', no leading zeros, no spaces, fits in int64.
+func ParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := false
+	if b[0] == '-' {
+		neg = true
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	if b[0] < '1' || b[0] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > 1<<63-1 {
+		return 0, false
+	}
+	return int64(v), true
+}
