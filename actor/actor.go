@@ -12,6 +12,7 @@ var ErrStopped = errors.New("actor: stopped")
 // Actor serialises messages of type M onto one goroutine.
 type Actor[M any] struct {
 	mailbox  chan M
+	retick   chan time.Duration
 	stop     chan struct{} // closed by Stop
 	done     chan struct{} // closed when the run loop has returned
 	stopOnce sync.Once
@@ -29,6 +30,7 @@ type Options struct {
 func Start[M any](opt Options, handle func(M)) *Actor[M] {
 	a := &Actor[M]{
 		mailbox: make(chan M, opt.Mailbox),
+		retick:  make(chan time.Duration, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -39,10 +41,11 @@ func Start[M any](opt Options, handle func(M)) *Actor[M] {
 func (a *Actor[M]) run(opt Options, handle func(M)) {
 	defer close(a.done)
 	var tick <-chan time.Time
+	var ticker *time.Ticker
 	if opt.Tick > 0 && opt.OnTick != nil {
-		t := time.NewTicker(opt.Tick)
-		defer t.Stop()
-		tick = t.C
+		ticker = time.NewTicker(opt.Tick)
+		defer ticker.Stop()
+		tick = ticker.C
 	}
 	for {
 		select {
@@ -50,6 +53,10 @@ func (a *Actor[M]) run(opt Options, handle func(M)) {
 			handle(m)
 		case <-tick:
 			opt.OnTick()
+		case d := <-a.retick:
+			if ticker != nil && d > 0 {
+				ticker.Reset(d)
+			}
 		case <-a.stop:
 			return
 		}
@@ -71,6 +78,24 @@ func (a *Actor[M]) Send(m M) error {
 		return nil
 	case <-a.stop:
 		return ErrStopped
+	}
+}
+
+// SetTick changes the tick period. Only the latest pending change is kept;
+// after Stop it does nothing.
+func (a *Actor[M]) SetTick(d time.Duration) {
+	for {
+		select {
+		case a.retick <- d:
+			return
+		case <-a.stop:
+			return
+		default:
+		}
+		select {
+		case <-a.retick: // drop a stale pending change
+		default:
+		}
 	}
 }
 

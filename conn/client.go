@@ -104,6 +104,7 @@ func (c *client) serve() {
 			if c.write() != nil || c.closeAfter {
 				return
 			}
+			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			if c.rd.Fill() != nil {
 				return
 			}

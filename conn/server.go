@@ -47,8 +47,9 @@ type Server struct {
 	stopped    chan struct{}  // closed when Shutdown has finished
 	stopOnce   sync.Once
 
-	nextID atomic.Int64
-	stats  serverStats
+	nextID  atomic.Int64
+	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
+	stats   serverStats
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -83,11 +84,22 @@ func New(opt Options) *Server {
 		shardsDown: make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
-	hz := time.Second / time.Duration(max(1, s.cfg.Int("hz")))
 	for i := 0; i < opt.Shards; i++ {
-		s.workers = append(s.workers, shard.Start(shard.New(i), shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: hz}))
+		s.workers = append(s.workers, shard.Start(shard.New(i), shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}
+	s.maxBulk.Store(s.cfg.Int("proto-max-bulk-len"))
+	s.cfg.OnChange("hz", func(string) {
+		for _, w := range s.workers {
+			w.SetTick(s.tickPeriod())
+		}
+	})
+	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.maxBulk.Store(s.cfg.Int("proto-max-bulk-len")) })
 	return s
+}
+
+// tickPeriod is the shards' housekeeping period from the hz parameter.
+func (s *Server) tickPeriod() time.Duration {
+	return time.Second / time.Duration(max(1, s.cfg.Int("hz")))
 }
 
 // Shards reports the number of shards.
@@ -229,3 +241,13 @@ func (s *Server) Stopping() <-chan struct{} { return s.stopping }
 
 // Done is closed once Shutdown has finished.
 func (s *Server) Done() <-chan struct{} { return s.stopped }
+
+// reset zeroes the counters CONFIG RESETSTAT clears.
+func (st *serverStats) reset() {
+	st.connections.Store(0)
+	st.commands.Store(0)
+	st.rejected.Store(0)
+	st.netIn.Store(0)
+	st.netOut.Store(0)
+	st.errors.Store(0)
+}

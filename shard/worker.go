@@ -55,6 +55,9 @@ func (b *Batch) deliver(s *Shard) {
 // Done is closed when the worker has stopped for good.
 func (w *Worker) Done() <-chan struct{} { return w.a.Done() }
 
+// SetTick changes the housekeeping period (CONFIG SET hz).
+func (w *Worker) SetTick(d time.Duration) { w.a.SetTick(d) }
+
 // Pending reports the number of messages waiting in the mailbox.
 func (w *Worker) Pending() int { return w.a.Pending() }
 

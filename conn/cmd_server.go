@@ -1,0 +1,137 @@
+package conn
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
+
+var configSubs, configSpecs = newSubcommands("config",
+	&subcommand{Spec: shard.Spec{Name: "get", Arity: -3, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.0.0", Summary: "Returns the effective values of configuration parameters.",
+		Complexity: "O(N) when N is the number of configuration parameters provided", Syntax: "parameter [parameter ...]"},
+		run: cmdConfigGet},
+	&subcommand{Spec: shard.Spec{Name: "set", Arity: -4, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.0.0", Summary: "Sets configuration parameters in-flight.",
+		Complexity: "O(N) when N is the number of configuration parameters provided", Syntax: "parameter value [parameter value ...]"},
+		run: cmdConfigSet},
+	&subcommand{Spec: shard.Spec{Name: "resetstat", Arity: 2, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.0.0", Summary: "Resets the server's statistics.", Complexity: "O(1)"},
+		run: cmdConfigResetStat},
+	&subcommand{Spec: shard.Spec{Name: "rewrite", Arity: 2, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.0", Summary: "Persists the effective configuration to file.", Complexity: "O(1)"},
+		run: cmdConfigRewrite},
+	&subcommand{Spec: shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale,
+		Group: "server", Since: "5.0.0", Summary: "Returns helpful text about the different subcommands.", Complexity: "O(1)"},
+		run: cmdConfigHelp},
+)
+
+func init() {
+	registerLocal(
+		&localCommand{Spec: shard.Spec{Name: "config", Arity: -2, Group: "server", Since: "2.0.0",
+			Summary: "A container for server configuration commands.", Complexity: "Depends on subcommand.",
+			Subcommands: configSpecs}, run: func(c *client, args [][]byte) { configSubs.dispatch(c, args) }},
+		&localCommand{Spec: shard.Spec{Name: "shutdown", Arity: -1,
+			Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale | shard.NoMulti | shard.AllowBusy,
+			Group: "server", Since: "1.0.0", Summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+			Complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+			Syntax:     "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"}, run: cmdShutdown, barrier: true},
+	)
+}
+
+func cmdConfigGet(c *client, args [][]byte) {
+	patterns := make([]string, len(args)-2)
+	for i, a := range args[2:] {
+		patterns[i] = string(a)
+	}
+	kv := c.srv.cfg.Get(patterns...)
+	c.replyMap(len(kv) / 2)
+	for _, s := range kv {
+		c.replyBulkString(s)
+	}
+}
+
+func cmdConfigSet(c *client, args [][]byte) {
+	if len(args)%2 != 0 {
+		c.replyError(shard.ErrArity("config|set"))
+		return
+	}
+	pairs := make([]string, len(args)-2)
+	for i, a := range args[2:] {
+		pairs[i] = string(a)
+	}
+	if err := c.srv.cfg.SetFrom(c.fromLoopback(), pairs...); err != nil {
+		c.replyError(err.Error())
+		return
+	}
+	c.replyOK()
+}
+
+// fromLoopback reports whether the peer is local, which Redis requires for
+// "protected" parameters when enable-protected-configs is "local".
+func (c *client) fromLoopback() bool {
+	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.IsLoopback()
+	}
+	return true // unix sockets and in-memory pipes are local
+}
+
+func cmdConfigResetStat(c *client, args [][]byte) {
+	c.srv.stats.reset()
+	c.replyOK()
+}
+
+func cmdConfigRewrite(c *client, args [][]byte) {
+	c.replyError("ERR The server is running without a config file")
+}
+
+func cmdConfigHelp(c *client, args [][]byte) {
+	c.replyHelp("CONFIG",
+		"GET <pattern>",
+		"    Return parameters matching the glob-like <pattern> and their values.",
+		"SET <directive> <value>",
+		"    Set the configuration <directive> to <value>.",
+		"RESETSTAT",
+		"    Reset statistics reported by the INFO command.",
+		"REWRITE",
+		"    Rewrite the configuration file.")
+}
+
+// cmdShutdown stops the server. Valkyrie keeps no data on disk, so SAVE and
+// NOSAVE both just stop; the options are still validated as Redis does.
+// On success there is no reply: the connection closes.
+func cmdShutdown(c *client, args [][]byte) {
+	var save, nosave, abort, other bool
+	for _, a := range args[1:] {
+		switch {
+		case equalFold(a, "nosave"):
+			nosave = true
+		case equalFold(a, "save"):
+			save = true
+		case equalFold(a, "now"), equalFold(a, "force"):
+			other = true
+		case equalFold(a, "abort"):
+			abort = true
+		default:
+			c.replyError(shard.ErrSyntax)
+			return
+		}
+	}
+	if (abort && (save || nosave || other)) || (save && nosave) {
+		c.replyError(shard.ErrSyntax)
+		return
+	}
+	if abort {
+		c.replyError("ERR No shutdown in progress.")
+		return
+	}
+	c.srv.log.Warn("SHUTDOWN requested by client", "client", c.id)
+	c.closeAfter = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.srv.Shutdown(ctx)
+	}()
+}
