@@ -1,0 +1,34 @@
+# Valkyrie developer recipes. `just --list` shows them.
+
+# Run the server, e.g. `just run --address=127.0.0.1:6380`.
+run *ARGS:
+    go run ./cmd/valkyrie {{ARGS}}
+
+# Unit and integration tests.
+test:
+    go test ./...
+
+# Tests under the race detector.
+race:
+    go test -race ./...
+
+# Fuzz the RESP reader for a minute.
+fuzz:
+    go test ./wire -run '^$' -fuzz '^FuzzReader$' -fuzztime 60s
+
+# gofmt check and go vet.
+lint:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    files=$(gofmt -l .)
+    if [ -n "$files" ]; then echo "needs gofmt:"; echo "$files"; exit 1; fi
+    go vet ./...
+
+# Micro-benchmarks, then Valkyrie vs redis-server with redis-benchmark.
+bench:
+    go test -run '^$' -bench . -benchmem ./wire/ ./shard/
+    go run ./cmd/valkyrie-bench -build
+
+# What CI runs.
+ci:
+    bash .ci/run

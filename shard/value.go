@@ -1,0 +1,102 @@
+package shard
+
+// The stored value types. A DB maps each key to one of:
+//
+//	string   a Redis string (also bitmaps and HyperLogLogs, as in Redis)
+//	Hash     a Redis hash
+//	Set      a Redis set
+//	*List    a Redis list
+//	*ZSet    a Redis sorted set
+//
+// Strings are immutable Go strings, so a reply may alias them; commands
+// that modify a string store a new one.
+
+// Hash is a Redis hash: field to value.
+type Hash map[string]string
+
+// Set is a Redis set.
+type Set map[string]struct{}
+
+// object is implemented by every stored type except string.
+type object interface {
+	typeName() string // what TYPE answers
+}
+
+func (Hash) typeName() string { return "hash" }
+func (Set) typeName() string  { return "set" }
+
+// typeName is what TYPE answers for a stored value.
+func typeName(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "string"
+	case object:
+		return v.typeName()
+	}
+	return "none"
+}
+
+// valueAt returns the live value of key cast to T. found reports whether
+// the key exists; when it exists with another type, valueAt replies
+// WRONGTYPE and ok is false.
+func valueAt[T any](c *Ctx, key []byte) (v T, found, ok bool) {
+	raw, exists := c.db(key).get(key, c.Now)
+	if !exists {
+		return v, false, true
+	}
+	v, isT := raw.(T)
+	if !isT {
+		c.Error(ErrWrongType)
+		return v, true, false
+	}
+	return v, true, true
+}
+
+// lookup returns the live value at key.
+func (c *Ctx) lookup(key []byte) (any, bool) { return c.db(key).get(key, c.Now) }
+
+// store sets key to v, clearing its TTL unless keepTTL.
+func (c *Ctx) store(key []byte, v any, keepTTL bool) { c.db(key).set(key, v, keepTTL) }
+
+// remove deletes key; it reports whether it existed (expired keys count as
+// absent).
+func (c *Ctx) remove(key []byte) bool {
+	db := c.db(key)
+	if _, ok := db.get(key, c.Now); !ok {
+		return false
+	}
+	return db.remove(key)
+}
+
+// ttl returns key's absolute expiry in Unix ms, if it has one.
+func (db *DB) ttl(key []byte) (int64, bool) {
+	if len(db.expires) == 0 {
+		return 0, false
+	}
+	at, ok := db.expires[string(key)]
+	return at, ok
+}
+
+// persist removes key's TTL and reports whether it had one.
+func (db *DB) persist(key []byte) bool {
+	if _, ok := db.expires[string(key)]; !ok {
+		return false
+	}
+	delete(db.expires, string(key))
+	return true
+}
+
+// each calls fn for every live key in the database until fn returns false.
+// fn must not add keys; it may remove the key it is given.
+func (db *DB) each(now int64, fn func(key string, v any) bool) {
+	for k, v := range db.keys {
+		if len(db.expires) > 0 {
+			if at, ok := db.expires[k]; ok && at <= now {
+				continue
+			}
+		}
+		if !fn(k, v) {
+			return
+		}
+	}
+}
