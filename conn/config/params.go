@@ -130,7 +130,7 @@ func params() []param {
 		boolP("replica-read-only", "slave-read-only", true, 0),
 		boolP("replica-ignore-maxmemory", "slave-ignore-maxmemory", true, 0),
 		boolP("jemalloc-bg-thread", "", true, 0),
-		boolP("activedefrag", "", false, 0),
+		{name: "activedefrag", kind: kindBool, def: "no", check: checkActiveDefrag},
 		boolP("syslog-enabled", "", false, I),
 		boolP("cluster-enabled", "", false, I),
 		boolP("appendonly", "", false, 0),

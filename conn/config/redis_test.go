@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,7 +86,7 @@ func (rc *respConn) read() (any, error) {
 }
 
 // startRedis runs a private redis-server on a free loopback port, or skips.
-func startRedis(t *testing.T) (*respConn, string, string) {
+func startRedis(t *testing.T, extra ...string) (*respConn, string, string) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -96,8 +99,9 @@ func startRedis(t *testing.T) (*respConn, string, string) {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
+	args := append([]string{"--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -162,6 +166,86 @@ func diffLists(a, b []string) string {
 var hiddenNames = []string{"use-exit-on-panic", "rdb-key-save-delay", "key-load-delay",
 	"watchdog-period", "loading-process-events-interval-bytes", "lua-enable-deprecated-api"}
 
+// compareTables checks every parameter, hidden ones included, of tb against
+// the server.
+func compareTables(t *testing.T, rc *respConn, tb *Table, when string) {
+	t.Helper()
+	want := pairs(t, rc.do(t, "CONFIG", "GET", "*"))
+	got := flatPairs(tb.Get("*"))
+	if d := diffLists(want, got); d != "" {
+		t.Fatalf("%s: CONFIG GET * differs:\n%s", when, d)
+	}
+	want = pairs(t, rc.do(t, append([]string{"CONFIG", "GET"}, hiddenNames...)...))
+	got = flatPairs(tb.Get(hiddenNames...))
+	if d := diffLists(want, got); d != "" {
+		t.Fatalf("%s: hidden parameters differ:\n%s", when, d)
+	}
+}
+
+// TestLoadAgainstRedis starts a server with command-line options, loads the
+// same options into a Table, and then exercises protected configs, which
+// the options enable for local clients.
+func TestLoadAgainstRedis(t *testing.T) {
+	opts := []string{
+		"save", "60 1", "save", "30 2", "hz", "1000", "databases", "4",
+		"unixsocketperm", "0750", "maxmemory", "1gb", "loglevel", "WARNING",
+		"enable-protected-configs", "local", "dbfilename", "x.rdb",
+		"notify-keyspace-events", "EKA", "slave-read-only", "no",
+		"client-output-buffer-limit", "pubsub 1mb 1mb 0", "io-threads", "2",
+		"maxmemory-clients", "5%", "syslog-facility", "LOCAL3",
+		"shutdown-on-sigterm", "now nosave", "oom-score-adj-values", "0 100 900",
+	}
+	var extra []string
+	for i := 0; i < len(opts); i += 2 {
+		extra = append(extra, "--"+opts[i], opts[i+1])
+	}
+	rc, port, dir := startRedis(t, extra...)
+	tb := New()
+	base := []string{"port", port, "bind", "127.0.0.1", "save", "", "appendonly", "no", "dir", dir}
+	if err := tb.Load(append(base, opts...)...); err != nil {
+		t.Fatal(err)
+	}
+	compareTables(t, rc, tb, "after startup options")
+
+	sub := filepath.Join(dir, "sub")
+	file := filepath.Join(dir, "file")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"dbfilename", "y.rdb"},
+		{"dbfilename", "a/b.rdb"},
+		{"dbfilename", "a\\b.rdb"},
+		{"dir", sub},
+		{"dir", ".."},
+		{"dir", "sub"},
+		{"dir", filepath.Join(dir, "missing")},
+		{"dir", file},
+		{"dir", ""},
+		{"dir", dir, "dbfilename", "dump.rdb"},
+		{"daemonize", "no"},
+	} {
+		want := "OK"
+		if r, ok := rc.do(t, append([]string{"CONFIG", "SET"}, args...)...).(respErr); ok {
+			want = string(r)
+		}
+		got := "OK"
+		if err := tb.SetFrom(true, args...); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("CONFIG SET %q:\n redis: %s\n table: %s", args, want, got)
+		}
+		compareTables(t, rc, tb, fmt.Sprintf("after CONFIG SET %q", args))
+	}
+	if err := tb.Set("dbfilename", "z.rdb"); err == nil {
+		t.Error("non-local Set of a protected config succeeded with enable-protected-configs local")
+	}
+}
+
 func TestAgainstRedis(t *testing.T) {
 	rc, port, dir := startRedis(t)
 	tb := New()
@@ -170,16 +254,7 @@ func TestAgainstRedis(t *testing.T) {
 	}
 	compareAll := func(when string) {
 		t.Helper()
-		want := pairs(t, rc.do(t, "CONFIG", "GET", "*"))
-		got := flatPairs(tb.Get("*"))
-		if d := diffLists(want, got); d != "" {
-			t.Fatalf("%s: CONFIG GET * differs:\n%s", when, d)
-		}
-		want = pairs(t, rc.do(t, append([]string{"CONFIG", "GET"}, hiddenNames...)...))
-		got = flatPairs(tb.Get(hiddenNames...))
-		if d := diffLists(want, got); d != "" {
-			t.Fatalf("%s: hidden parameters differ:\n%s", when, d)
-		}
+		compareTables(t, rc, tb, when)
 	}
 	compareAll("defaults")
 
@@ -188,6 +263,9 @@ func TestAgainstRedis(t *testing.T) {
 			rc.do(t, "SET", k, "1")
 		}
 		for _, tc := range globCases {
+			if tc.nocase || tc.pattern == "*" { // KEYS * skips matching
+				continue
+			}
 			reply, ok := rc.do(t, "KEYS", tc.pattern).([]any)
 			if !ok {
 				t.Fatalf("KEYS %q: %#v", tc.pattern, reply)
@@ -244,4 +322,63 @@ func TestAgainstRedis(t *testing.T) {
 			compareAll(fmt.Sprintf("after CONFIG SET %q", args))
 		}
 	})
+}
+
+// TestRandomAgainstRedis sends pseudo-random (fixed seed) CONFIG SET calls
+// built from tricky fragments to the server and a Table. Parameters whose
+// changes act on the process (ports, binding, AOF, TLS, client limits,
+// oom_score_adj, password, watchdog) are left out.
+func TestRandomAgainstRedis(t *testing.T) {
+	rc, port, dir := startRedis(t)
+	tb := New()
+	if err := tb.Load("port", port, "bind", "127.0.0.1", "save", "", "appendonly", "no", "dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	skip := map[string]bool{"port": true, "tls-port": true, "bind": true, "appendonly": true,
+		"maxclients": true, "oom-score-adj": true, "requirepass": true, "watchdog-period": true,
+		"tls-cluster": true, "tls-replication": true}
+	var names []string
+	for _, n := range append(slices.Clone(allNames), hiddenNames...) {
+		if !skip[n] {
+			names = append(names, n)
+		}
+	}
+	atoms := []string{"0", "1", "-1", "7", "010", "+5", "-0", "abc", "", " ", "yes", "no", "YES",
+		"k", "kb", "mb", "GB", "g", "m", "b", "%", "5%", "100%", "101%", "-3%", "2147483647",
+		"2147483648", "-2147483648", "-2147483649", "4294967295", "4294967296",
+		"9223372036854775807", "9223372036854775808", "18446744073709551615",
+		"18446744073709551616", "99999999999999999999999", "0777", "1000", "8", "1e3", "0x1f",
+		"1.5", ".5", "inf", "nan", "normal", "slave", "replica", "pubsub", "master", "now", "save",
+		"nosave", "force", "default", "local", "relative", "absolute", "A", "K", "E", "x", "g$",
+		"\x00", "{title}", "{port}", "-", "ip", "hostname", "notice", "allkeys-lru", "everysec",
+		"disabled", "swapdb", "clients", "3600", "60 1"}
+	r := rand.New(rand.NewSource(1))
+	value := func() string {
+		var b strings.Builder
+		for i := range 1 + r.Intn(4) {
+			if i > 0 && r.Intn(3) > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(atoms[r.Intn(len(atoms))])
+		}
+		return b.String()
+	}
+	for range 3000 {
+		var args []string
+		for range 1 + r.Intn(2) {
+			args = append(args, names[r.Intn(len(names))], value())
+		}
+		want := "OK"
+		if e, ok := rc.do(t, append([]string{"CONFIG", "SET"}, args...)...).(respErr); ok {
+			want = string(e)
+		}
+		got := "OK"
+		if err := tb.Set(args...); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("CONFIG SET %q:\n redis: %s\n table: %s", args, want, got)
+		}
+		compareTables(t, rc, tb, fmt.Sprintf("after CONFIG SET %q", args))
+	}
 }

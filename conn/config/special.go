@@ -13,6 +13,9 @@ import (
 
 func setSave(_ *param, raw string, c *ctx) (value, string) {
 	args := splitArgs(raw)
+	if len(args) == 1 && cstr(args[0]) == "" {
+		args = nil // a lone empty C string means "no save points"
+	}
 	if len(args)%2 != 0 {
 		return value{}, "Invalid save parameters"
 	}
@@ -29,12 +32,10 @@ func setSave(_ *param, raw string, c *ctx) (value, string) {
 	}
 	s := strings.Join(parts, " ")
 	if c.loading {
-		// In a config file the first "save" line replaces the default and
-		// later ones append to it.
-		if prev := c.get("save").s; c.saveSeen && prev != "" && s != "" {
+		// In a config file the first "save" line replaces the default, later
+		// ones append, and an empty one clears the list.
+		if prev := c.get("save").s; c.saveSeen && s != "" && prev != "" {
 			s = prev + " " + s
-		} else if c.saveSeen && s == "" {
-			s = prev
 		}
 		c.saveSeen = true
 	}

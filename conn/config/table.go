@@ -7,12 +7,12 @@ import (
 	"sync"
 )
 
-// defs is the parameter table; names maps every lower-case name and alias to
-// its entry, and sorted lists those names for glob matching.
+// defs is the parameter table; byName maps every lower-case name and alias
+// to its entry, and allNames lists those names, sorted, for glob matching.
 var (
-	defs   = params()
-	names  = map[string]entry{}
-	sorted []string
+	defs     = params()
+	byName   = map[string]entry{}
+	allNames []string
 )
 
 // entry is one CONFIG-visible name: a parameter's own name or its alias.
@@ -29,23 +29,23 @@ func init() {
 			if n == "" {
 				continue
 			}
-			if _, dup := names[n]; dup {
+			if _, dup := byName[n]; dup {
 				panic("config: duplicate parameter " + n)
 			}
-			names[n] = entry{i, n}
-			sorted = append(sorted, n)
+			byName[n] = entry{i, n}
+			allNames = append(allNames, n)
 		}
 	}
-	slices.Sort(sorted)
+	slices.Sort(allNames)
 }
 
 func lookup(name string) (entry, bool) {
-	e, ok := names[strings.ToLower(name)]
+	e, ok := byName[strings.ToLower(name)]
 	return e, ok
 }
 
-// Table holds the current value of every parameter. All methods are safe for
-// concurrent use.
+// Table holds the current value of every parameter. Create it with New; all
+// methods are safe for concurrent use.
 type Table struct {
 	setMu sync.Mutex   // serializes Set and Load
 	mu    sync.RWMutex // guards vals and hooks
@@ -88,6 +88,9 @@ func New() *Table {
 			t.vals[i] = value{s: wd}
 			continue
 		}
+		if p.kind == kindSpecial && p.def == "" {
+			continue // e.g. replicaof: no master
+		}
 		v, msg := parse(p, p.def, c)
 		if msg != "" {
 			panic("config: bad default for " + p.name + ": " + msg)
@@ -102,7 +105,8 @@ func New() *Table {
 // exact, case-insensitive lookup and is echoed back as given (hidden
 // parameters are reachable only this way); glob patterns match the
 // lower-case names case-insensitively. Aliases are reported under the alias.
-// Each name appears at most once.
+// Each name appears at most once. Results follow the patterns in turn, glob
+// matches in name order (Redis uses its hash table's order).
 func (t *Table) Get(patterns ...string) []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -111,14 +115,14 @@ func (t *Table) Get(patterns ...string) []string {
 	for _, pat := range patterns {
 		if !strings.ContainsAny(pat, "[*?") {
 			k := strings.ToLower(pat)
-			if e, ok := names[k]; ok && !seen[k] {
+			if e, ok := byName[k]; ok && !seen[k] {
 				seen[k] = true
 				out = append(out, pat, t.vals[e.idx].s)
 			}
 			continue
 		}
-		for _, n := range sorted {
-			e := names[n]
+		for _, n := range allNames {
+			e := byName[n]
 			if defs[e.idx].flags&fHidden != 0 || seen[n] {
 				continue
 			}
@@ -137,9 +141,9 @@ func (t *Table) Get(patterns ...string) []string {
 // '-' or CRLF.
 func (t *Table) Set(pairs ...string) error { return t.SetFrom(false, pairs...) }
 
-// SetFrom is Set for a client that is (local) or is not on a loopback or
-// unix socket connection, which matters when enable-protected-configs is
-// "local".
+// SetFrom is Set on behalf of a client; local reports whether it is
+// connected over loopback or a unix socket, which matters when
+// enable-protected-configs is "local".
 func (t *Table) SetFrom(local bool, pairs ...string) error {
 	if len(pairs) < 2 {
 		return Error("ERR wrong number of arguments for 'config|set' command")
@@ -189,7 +193,7 @@ func (t *Table) prepare(local bool, pairs []string) ([]change, error) {
 		name := pairs[2*i]
 		e, ok := lookup(name)
 		if !ok {
-			return nil, Error("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'")
+			return nil, newError("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'")
 		}
 		p := &defs[e.idx]
 		if p.flags&fImmutable != 0 {
@@ -309,9 +313,11 @@ func (t *Table) Value(name string) string {
 
 // Int returns a numeric parameter's value. Memory sizes are in bytes (values
 // above 2^63-1, possible for maxmemory, wrap negative); a percentage (as
-// maxmemory-clients accepts) is returned negated, e.g. -10 for "10%". For
-// enums it is the option's Redis value and for notify-keyspace-events the
-// Redis event flag bits. Other parameters give 0.
+// maxmemory-clients accepts) is returned negated, e.g. -10 for "10%". For an
+// enum it is the option's index in Redis's option list (synonyms share one;
+// shutdown-on-sig* OR bit flags save=1, nosave=2, now=4, force=8), for
+// notify-keyspace-events Redis's event flag bits, for a boolean 1 or 0.
+// Other parameters give 0.
 func (t *Table) Int(name string) int64 {
 	e, ok := lookup(name)
 	if !ok {
@@ -371,5 +377,14 @@ type Error string
 func (e Error) Error() string { return string(e) }
 
 func setError(name, reason string) Error {
-	return Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + reason)
+	msg := "ERR CONFIG SET failed (possibly related to argument '" + name + "')"
+	if reason != "" {
+		msg += " - " + reason
+	}
+	return newError(msg)
+}
+
+// newError blanks CR and LF as Redis does so the reply stays one line.
+func newError(msg string) Error {
+	return Error(strings.NewReplacer("\r", " ", "\n", " ").Replace(msg))
 }

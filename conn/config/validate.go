@@ -21,7 +21,7 @@ func parse(p *param, raw string, c *ctx) (value, string) {
 	case kindBool:
 		v, msg = parseBool(raw)
 	case kindNum:
-		v, msg = parseNum(p, raw)
+		v, msg = parseNum(p, raw, c)
 	case kindEnum:
 		v, msg = parseEnum(p, raw)
 	case kindString:
@@ -48,7 +48,7 @@ func parseBool(raw string) (value, string) {
 	return value{}, "argument must be 'yes' or 'no'"
 }
 
-func parseNum(p *param, raw string) (value, string) {
+func parseNum(p *param, raw string, c *ctx) (value, string) {
 	n, msg := parseNumber(p, raw)
 	if msg == "" {
 		msg = checkBounds(p, n)
@@ -56,11 +56,27 @@ func parseNum(p *param, raw string) (value, string) {
 	if msg != "" {
 		return value{}, msg
 	}
-	if p.name == "hz" {
-		// Redis accepts any hz but clamps what it keeps (and shows).
-		n = min(max(n, 1), 500)
-	}
+	n = adjust(p.name, n, c)
 	return value{formatNum(p, n), n}, ""
+}
+
+// adjust reproduces the corrections Redis's apply functions make to a value
+// after accepting it; CONFIG GET then shows the corrected value.
+func adjust(name string, n int64, c *ctx) int64 {
+	switch name {
+	case "hz":
+		return min(max(n, 1), 500)
+	case "repl-backlog-size":
+		if !c.loading && n < 16*1024 { // only on CONFIG SET
+			return 16 * 1024
+		}
+	case "watchdog-period":
+		// At least two timer periods at the current hz.
+		if hz := c.get("hz").n; n != 0 && hz > 0 && n < 1000/hz*2 {
+			return 1000 / hz * 2
+		}
+	}
+	return n
 }
 
 func parseNumber(p *param, raw string) (int64, string) {
@@ -194,6 +210,18 @@ func enumName(p *param, n int64) string {
 		return "unknown"
 	}
 	return strings.Join(names, " ")
+}
+
+// checkActiveDefrag refuses "yes" as Redis does when built without a
+// defrag-capable jemalloc (as the reference build here is); Valkyrie has no
+// active defragmentation either.
+func checkActiveDefrag(v value, _ *ctx) string {
+	if v.n != 0 {
+		return "Active defragmentation cannot be enabled: it requires a Redis server " +
+			"compiled with a modified Jemalloc like the one shipped by default with " +
+			"the Redis source distribution"
+	}
+	return ""
 }
 
 func checkShutdownFlags(v value, _ *ctx) string {
