@@ -4,8 +4,9 @@ import "github.com/valkyrie-kv/valkyrie/wire"
 
 // Call is one command of a batch.
 type Call struct {
-	Cmd  *Command
-	Args [][]byte
+	Cmd    *Command
+	Args   [][]byte
+	Waiter *Waiter // for blocking commands: registered if nothing to pop
 }
 
 // Batch is the part of one connection's pipeline that a shard owns. The
@@ -46,8 +47,11 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
 	*c = Ctx{DB: b.DB, Proto: b.Proto, Now: now, Out: b.Out[:0], self: s}
 	for i := range b.Calls {
-		c.Args = b.Calls[i].Args
+		c.Args, c.Waiter = b.Calls[i].Args, b.Calls[i].Waiter
 		b.Calls[i].Cmd.Run(c)
+		if len(c.ready) > 0 {
+			c.serveReady()
+		}
 		b.Ends = append(b.Ends, len(c.Out))
 	}
 	s.Processed += uint64(len(b.Calls))
@@ -59,9 +63,12 @@ func (s *Shard) Exec(b *Batch, now int64) {
 // whose keys live on several shards. shards is indexed by shard ID; only the
 // owners of the command's keys need be present. The caller must own them
 // all (see Loan). The reply is appended to out.
-func RunAcross(shards []*Shard, cmd *Command, args [][]byte, db int, proto wire.Proto, now int64, out []byte) []byte {
-	c := Ctx{Args: args, DB: db, Proto: proto, Now: now, Out: out, shards: shards}
+func RunAcross(shards []*Shard, cmd *Command, args [][]byte, w *Waiter, db int, proto wire.Proto, now int64, out []byte) []byte {
+	c := Ctx{Args: args, DB: db, Proto: proto, Now: now, Out: out, shards: shards, Waiter: w}
 	cmd.Run(&c)
+	if len(c.ready) > 0 {
+		c.serveReady()
+	}
 	for _, s := range shards {
 		if s != nil {
 			s.Processed++
@@ -80,8 +87,15 @@ type Ctx struct {
 	Now   int64 // Unix milliseconds, fixed for the command
 	Out   []byte
 
+	// Waiter is the blocked-client record of a blocking command; nil for
+	// other commands and where blocking is not allowed.
+	Waiter *Waiter
+
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID
+
+	ready []readyKey // keys with waiters that got data during the command
+	wake  Wake       // set by a waiter's Pop when it needs more than a reply
 }
 
 // db returns the database that holds key.

@@ -38,6 +38,7 @@ type Shard struct {
 type DB struct {
 	keys    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
+	waiters map[string][]*Waiter
 }
 
 // New returns an empty shard with the given index.
@@ -99,7 +100,7 @@ func (db *DB) remove(key []byte) bool {
 	return true
 }
 
-// flush empties the database.
+// flush empties the database. Blocked clients stay blocked, as in Redis.
 func (db *DB) flush() {
 	db.keys = nil
 	db.expires = nil
@@ -140,6 +141,9 @@ func (s *Shard) Tick(now int64) {
 	for i := range s.dbs {
 		if len(s.dbs[i].expires) > 0 {
 			s.ExpiredKeys += uint64(s.dbs[i].activeExpire(now, 200))
+		}
+		if len(s.dbs[i].waiters) > 0 {
+			s.dbs[i].sweepWaiters()
 		}
 	}
 }

@@ -1,0 +1,167 @@
+package shard
+
+import (
+	"sync/atomic"
+
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// Waiter is a client blocked on one or more keys (BLPOP, BZPOPMIN, ...).
+// It is registered in the DB of every shard that owns one of its keys, in
+// the order clients blocked, and is served by whichever shard first gets
+// data for it. Shards and the blocked connection race to claim it with a
+// compare-and-swap, so exactly one of them acts: a shard pops one element
+// for it, or the connection gives up (timeout, disconnect, CLIENT UNBLOCK).
+//
+// The claim flag is the only state shared between goroutines; everything
+// else is written before registration and read-only afterwards.
+type Waiter struct {
+	claimed atomic.Bool
+
+	DB    int
+	Proto wire.Proto
+	Keys  []string // the keys it waits on, in the order given
+
+	// Ready reports whether key can serve the waiter now (non-empty and of
+	// the right type); Pop then consumes for it and appends the reply to
+	// c.Out. Both run on the goroutine that owns key's shard.
+	Ready func(c *Ctx, key []byte) bool
+	Pop   func(c *Ctx, key []byte, w *Waiter)
+
+	// Woken receives the result exactly once, from the shard that served
+	// the waiter. It has room for it, so the shard never blocks.
+	Woken chan Wake
+
+	// DstLocal is set for BLMOVE and BRPOPLPUSH when the destination lives
+	// on the source's shard, so the move can complete where it is served.
+	DstLocal bool
+
+	// Set by the blocking command's handler when it found nothing and
+	// registered the waiter; read by the connection after the answer.
+	Registered bool
+}
+
+// Wake is what a shard sends a served waiter.
+type Wake struct {
+	Reply []byte // the complete reply for the client
+	// For BLMOVE/BRPOPLPUSH whose destination lives on another shard: the
+	// element still to push there (the source shard could not).
+	MoveTo   []byte
+	MoveElem string
+	MoveLeft bool
+}
+
+// NewWaiter returns a waiter for the given keys.
+func NewWaiter(db int, proto wire.Proto, keys [][]byte) *Waiter {
+	w := &Waiter{DB: db, Proto: proto, Woken: make(chan Wake, 1)}
+	for _, k := range keys {
+		w.Keys = append(w.Keys, string(k))
+	}
+	return w
+}
+
+// Claim takes the waiter for the caller. Only the first call succeeds.
+func (w *Waiter) Claim() bool { return w.claimed.CompareAndSwap(false, true) }
+
+// Claimed reports whether someone has claimed the waiter.
+func (w *Waiter) Claimed() bool { return w.claimed.Load() }
+
+// block registers the context's waiter on every one of its keys. Called
+// by a blocking command's handler after it found nothing to pop. Keys
+// that live on shards this context cannot see are skipped: the connection
+// made sure it sees all of them.
+func (c *Ctx) block() {
+	w := c.Waiter
+	for _, k := range w.Keys {
+		db := c.db([]byte(k))
+		if db.waiters == nil {
+			db.waiters = make(map[string][]*Waiter)
+		}
+		db.waiters[k] = append(db.waiters[k], w)
+	}
+	w.Registered = true
+}
+
+// signal notes that key may now serve blocked clients. Every command that
+// adds elements to a list or sorted set calls it; the cost without
+// waiters is one length check.
+func (c *Ctx) signal(key []byte) {
+	db := c.db(key)
+	if len(db.waiters) == 0 {
+		return
+	}
+	if _, ok := db.waiters[string(key)]; !ok {
+		return
+	}
+	for _, r := range c.ready {
+		if r.db == db && r.key == string(key) {
+			return
+		}
+	}
+	c.ready = append(c.ready, readyKey{db: db, key: string(key)})
+}
+
+type readyKey struct {
+	db  *DB
+	key string
+}
+
+// serveReady hands elements of signalled keys to their waiters, first come
+// first served, until a key runs dry or has no waiters left. It runs after
+// each command (after the whole transaction, for MULTI and scripts), on the
+// goroutine that owns the keys.
+func (c *Ctx) serveReady() {
+	for len(c.ready) > 0 {
+		r := c.ready[0]
+		c.ready = c.ready[1:]
+		key := []byte(r.key)
+		queue := r.db.waiters[r.key]
+		for len(queue) > 0 {
+			w := queue[0]
+			if w.Claimed() {
+				queue = queue[1:]
+				continue
+			}
+			wc := Ctx{DB: w.DB, Proto: w.Proto, Now: c.Now, self: c.self, shards: c.shards, Waiter: w}
+			if !w.Ready(&wc, key) {
+				break
+			}
+			queue = queue[1:]
+			if !w.Claim() {
+				continue
+			}
+			w.Pop(&wc, key, w)
+			// A pop may push elsewhere (BLMOVE) and wake others in turn.
+			c.ready = append(c.ready, wc.ready...)
+			if wc.wake.Reply == nil {
+				wc.wake.Reply = wc.Out
+			}
+			w.Woken <- wc.wake
+		}
+		if len(queue) == 0 {
+			delete(r.db.waiters, r.key)
+		} else {
+			r.db.waiters[r.key] = queue
+		}
+	}
+	c.ready = c.ready[:0]
+}
+
+// sweepWaiters drops waiters that were claimed elsewhere (served by another
+// shard, timed out, disconnected). The tick calls it.
+func (db *DB) sweepWaiters() {
+	for k, queue := range db.waiters {
+		kept := queue[:0]
+		for _, w := range queue {
+			if !w.Claimed() {
+				kept = append(kept, w)
+			}
+		}
+		clear(queue[len(kept):])
+		if len(kept) == 0 {
+			delete(db.waiters, k)
+		} else {
+			db.waiters[k] = kept
+		}
+	}
+}
