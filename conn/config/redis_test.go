@@ -258,35 +258,6 @@ func TestAgainstRedis(t *testing.T) {
 	}
 	compareAll("defaults")
 
-	t.Run("glob", func(t *testing.T) {
-		for _, k := range globKeys {
-			rc.do(t, "SET", k, "1")
-		}
-		for _, tc := range globCases {
-			if tc.nocase || tc.pattern == "*" { // KEYS * skips matching
-				continue
-			}
-			reply, ok := rc.do(t, "KEYS", tc.pattern).([]any)
-			if !ok {
-				t.Fatalf("KEYS %q: %#v", tc.pattern, reply)
-			}
-			var want, got []string
-			for _, k := range reply {
-				want = append(want, k.(string))
-			}
-			for _, k := range globKeys {
-				if Match(tc.pattern, k, false) {
-					got = append(got, k)
-				}
-			}
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(want, got) {
-				t.Errorf("KEYS %q: redis %q, Match %q", tc.pattern, want, got)
-			}
-		}
-		rc.do(t, "FLUSHALL")
-	})
 
 	t.Run("get", func(t *testing.T) {
 		for _, pats := range getCases {

@@ -1,4 +1,7 @@
-package config
+// Package glob matches Redis's glob-style patterns (KEYS, SCAN MATCH,
+// CONFIG GET, COMMAND LIST PATTERN) with the semantics of Redis's
+// stringmatchlen, quirks included. It has no state and no dependencies.
+package glob
 
 // Match reports whether s matches the glob pattern with the semantics of
 // Redis's stringmatchlen: '*' matches any run of bytes, '?' one byte,
