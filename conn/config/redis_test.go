@@ -258,7 +258,6 @@ func TestAgainstRedis(t *testing.T) {
 	}
 	compareAll("defaults")
 
-
 	t.Run("get", func(t *testing.T) {
 		for _, pats := range getCases {
 			want := pairs(t, rc.do(t, append([]string{"CONFIG", "GET"}, pats...)...))
