@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"io"
+	"math"
 )
 
 // Limits bound what a single request may make the Reader allocate.
@@ -18,7 +19,9 @@ const (
 
 	maxMultibulk = 1<<31 - 1 // Redis rejects counts above INT_MAX
 	initialBuf   = 16 << 10
-	maxArgvHint  = 1024 // never pre-size argv beyond this, as Redis does
+	keepBuf      = 256 << 10 // a larger buffer shrinks as soon as it is idle
+	shrinkWindow = 16        // Fills a smaller oversized buffer must stay unused
+	maxArgvHint  = 1024      // never pre-size argv beyond this, as Redis does
 )
 
 // Reader parses requests from a byte stream.
@@ -43,6 +46,11 @@ type Reader struct {
 
 	argv   [][]byte // arena for the argument lists handed out; reset by Fill
 	inline []byte   // arena for unescaped inline arguments; reset by Fill
+
+	// Shrinking: an oversized buffer goes back to initialBuf once a window
+	// of shrinkWindow Fills has held no more than initialBuf/2 bytes.
+	idleFills int // Fills in the current window
+	peak      int // most bytes held after a read during the window
 }
 
 // NewReader returns a Reader over rd with the given limits.
@@ -56,7 +64,7 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 	return &Reader{rd: rd, lim: lim, buf: make([]byte, initialBuf), bulkLen: -1}
 }
 
-// SetMaxBulk changes the bulk length limit for requests not yet begun.
+// SetMaxBulk changes the bulk length limit for bulk headers not yet parsed.
 func (r *Reader) SetMaxBulk(n int64) {
 	if n > 0 {
 		r.lim.MaxBulk = n
@@ -155,7 +163,7 @@ func (r *Reader) bulks() (bool, error) {
 			r.bulkLen = int(n)
 		}
 		// Redis skips the two bytes after the data without checking them.
-		if r.w-r.pos < r.bulkLen+2 {
+		if r.w-r.pos-2 < r.bulkLen { // not bulkLen+2: MaxBulk may be MaxInt64
 			return false, nil
 		}
 		r.offs = append(r.offs, r.pos-r.r, r.pos-r.r+r.bulkLen)
@@ -181,10 +189,13 @@ func (r *Reader) finish() [][]byte {
 // Like Redis it looks for '\r' and then skips two bytes, whatever the second.
 func (r *Reader) line(from int, tooBig string) ([]byte, bool, error) {
 	i := r.scan(from, '\r')
-	if i < 0 || from+i+1 >= r.w {
+	if i < 0 {
 		if r.w-from > r.lim.MaxInline {
 			return nil, false, ProtocolError(tooBig)
 		}
+		return nil, false, nil
+	}
+	if from+i+1 >= r.w { // wait for the byte after '\r', whatever it is
 		return nil, false, nil
 	}
 	return r.buf[from : from+i], true, nil
@@ -201,7 +212,11 @@ func (r *Reader) line(from int, tooBig string) ([]byte, bool, error) {
 // terminator beyond that point is only ever seen when a single read
 // happened to deliver it along with the rest of the line.
 func (r *Reader) scan(from int, delim byte) int {
-	window := r.buf[from:min(r.w, from+r.lim.MaxInline+1)]
+	end := r.w
+	if r.w-from > r.lim.MaxInline { // written so that a huge limit cannot overflow
+		end = from + r.lim.MaxInline + 1
+	}
+	window := r.buf[from:end]
 	i := bytes.IndexByte(window, delim)
 	if i < 0 {
 		return -1
@@ -263,6 +278,7 @@ func (r *Reader) Fill() error {
 	r.inline = r.inline[:0]
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.w += n
+	r.peak = max(r.peak, r.w-r.r)
 	if err != nil {
 		r.err = err
 		if n == 0 {
@@ -273,16 +289,27 @@ func (r *Reader) Fill() error {
 }
 
 // makeRoom makes sure buf[w:] is not empty. It moves the unconsumed bytes
-// to the front, shrinks the buffer back once a large request has been
-// consumed, and otherwise grows it by doubling, never past what the
-// current command needs. Growth follows the bytes actually received, so a
-// header announcing a huge bulk cannot make the Reader allocate more than
-// about twice what the client has sent.
+// to the front, shrinks the buffer back once large requests stop coming,
+// and otherwise grows it by doubling, never past what the current command
+// needs. Growth follows the bytes actually received, so a header announcing
+// a huge bulk cannot make the Reader allocate more than about twice what
+// the client has sent.
+//
+// A buffer above keepBuf shrinks as soon as what remains is small. A
+// smaller oversized one is kept while it is used, so that a client sending
+// one 64 KiB value after another does not reallocate it for each.
 func (r *Reader) makeRoom() {
 	need := r.needed()
 	if len(r.buf) > 4*initialBuf && need <= initialBuf/2 {
-		r.resize(initialBuf)
-		return
+		r.idleFills++
+		shrink := len(r.buf) > keepBuf || r.idleFills >= shrinkWindow && r.peak <= initialBuf/2
+		if shrink || r.idleFills >= shrinkWindow {
+			r.idleFills, r.peak = 0, 0 // start a new window
+		}
+		if shrink {
+			r.resize(initialBuf)
+			return
+		}
 	}
 	if r.r > 0 && (r.w == r.r || len(r.buf)-r.w < len(r.buf)/4) {
 		copy(r.buf, r.buf[r.r:r.w])
@@ -318,7 +345,7 @@ func (r *Reader) shift() {
 // or more when a bulk of known length is still arriving.
 func (r *Reader) needed() int {
 	n := r.w - r.r
-	if r.argc > 0 && r.bulkLen >= 0 {
+	if r.argc > 0 && r.bulkLen >= 0 && r.bulkLen <= math.MaxInt/2 {
 		n = max(n, r.pos-r.r+r.bulkLen+2)
 	}
 	return n
