@@ -35,7 +35,11 @@ type client struct {
 	keys     []int  // scratch for key positions
 	want     []bool // scratch: shards a cross-shard command needs
 
-	closeAfter bool // QUIT or a protocol error: flush, then close
+	closeAfter bool  // QUIT or a protocol error: flush, then close
+	commands   int64 // commands since the last publishInfo
+	block      blockState
+
+	last *shard.Spec // last command looked up (nil if unknown), for CLIENT LIST
 
 	info clientInfo
 }
@@ -55,7 +59,8 @@ type clientInfo struct {
 	libVer   string
 	created  time.Time
 	lastUsed time.Time
-	lastCmd  string
+	lastCmd  *shard.Spec // c.last as of the end of the last segment
+	noEvict  bool
 	db       int
 	proto    wire.Proto
 }
@@ -73,7 +78,8 @@ func newClient(s *Server, nc net.Conn) *client {
 		borrowed: make([]*shard.Shard, n),
 		want:     make([]bool, n),
 	}
-	c.rd = wire.NewReader(nc, wire.Limits{MaxBulk: s.cfg.Int("proto-max-bulk-len")})
+	c.block.unblock = make(chan bool, 1)
+	c.rd = wire.NewReader(deadlineReader{nc}, wire.Limits{MaxBulk: s.cfg.Int("proto-max-bulk-len")})
 	for i := range c.batches {
 		c.batches[i] = &shard.Batch{}
 		c.loans[i] = shard.NewLoan()
@@ -88,6 +94,7 @@ func newClient(s *Server, nc net.Conn) *client {
 // segment is dispatched, one batch per shard, and all replies are written
 // with one write.
 func (c *client) serve() {
+	defer c.publishInfo() // count the last segment's commands
 	for {
 		args, err := c.rd.Next()
 		if err != nil {
@@ -101,11 +108,15 @@ func (c *client) serve() {
 		}
 		if args == nil {
 			c.settle()
+			c.publishInfo()
 			if c.write() != nil || c.closeAfter {
 				return
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
-			if c.rd.Fill() != nil {
+			before := c.rd.Buffered()
+			err = c.rd.Fill()
+			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
+			if err != nil {
 				return
 			}
 			continue
@@ -123,12 +134,14 @@ func (c *client) serve() {
 // join their shard's batch, and commands spanning shards run here after
 // borrowing those shards.
 func (c *client) execute(args [][]byte) {
-	c.srv.stats.commands.Add(1)
+	c.commands++
 	e := lookup(args[0])
 	if e == nil {
+		c.last = nil
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, unknownCommand(args)) })
 		return
 	}
+	c.last = e.spec
 	if !e.arityOK(len(args)) {
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
 		return
@@ -140,28 +153,42 @@ func (c *client) execute(args [][]byte) {
 		c.replyLocal(func() { e.run(c, args) })
 		return
 	}
+	if e.data.NewWaiter != nil {
+		c.runBlocking(e, args)
+		return
+	}
+	c.route(e.data, args, nil)
+}
+
+// route sends a data command to the shard that owns its keys, or runs it
+// across the shards it needs. w is the waiter of a blocking command.
+func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 	n := len(c.batches)
 	if n == 1 {
-		c.enqueue(0, e.data, args)
+		c.enqueue(0, cmd, args, w)
 		return
 	}
-	if e.spec.Flags&shard.AllShards != 0 {
-		c.runAcross(e.data, args, nil)
+	if cmd.Flags&shard.AllShards != 0 {
+		c.runAcross(cmd, args, nil, w)
 		return
 	}
-	c.keys = e.data.KeyIndexes(args, c.keys[:0])
+	if cmd.Route != nil {
+		c.enqueue(cmd.Route(args, n), cmd, args, w)
+		return
+	}
+	c.keys = cmd.KeyIndexes(args, c.keys[:0])
 	if len(c.keys) == 0 {
-		c.enqueue(0, e.data, args)
+		c.enqueue(0, cmd, args, w)
 		return
 	}
 	owner := shard.Owner(args[c.keys[0]], n)
 	for _, k := range c.keys[1:] {
 		if shard.Owner(args[k], n) != owner {
-			c.runAcross(e.data, args, c.keys)
+			c.runAcross(cmd, args, c.keys, w)
 			return
 		}
 	}
-	c.enqueue(owner, e.data, args)
+	c.enqueue(owner, cmd, args, w)
 }
 
 // replyLocal runs fn, which appends one reply to c.local, and records it.
@@ -172,13 +199,13 @@ func (c *client) replyLocal(fn func()) {
 }
 
 // enqueue adds a call to shard id's batch for this segment.
-func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte) {
+func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 	b := c.batches[id]
 	if len(b.Calls) == 0 {
-		b.Reset(c.db, c.proto)
+		b.Reset(c.db, c.proto, len(c.batches))
 		c.queued = append(c.queued, id)
 	}
-	b.Calls = append(b.Calls, shard.Call{Cmd: cmd, Args: args})
+	b.Calls = append(b.Calls, shard.Call{Cmd: cmd, Args: args, Waiter: w})
 	c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1)})
 }
 
@@ -211,7 +238,7 @@ func (c *client) settle() {
 		c.closeAfter = true
 	}
 	for _, id := range c.queued {
-		c.batches[id].Reset(c.db, c.proto)
+		c.batches[id].Reset(c.db, c.proto, len(c.batches))
 	}
 	c.queued = c.queued[:0]
 	c.order = c.order[:0]
@@ -251,7 +278,7 @@ func (c *client) write() error {
 // settles the segment so replies stay in order, then borrows the owners of
 // keys (every shard when keys is nil) in ascending ID order, runs the
 // command, and gives the shards back.
-func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int) {
+func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *shard.Waiter) {
 	c.settle()
 	n := len(c.batches)
 	want := c.want
@@ -278,7 +305,7 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int) {
 		c.borrowed[id] = s
 	}
 	if ok {
-		c.local = shard.RunAcross(c.borrowed, cmd, args, c.db, c.proto, time.Now().UnixMilli(), c.local)
+		c.local = shard.RunAcross(c.borrowed, cmd, args, w, c.db, c.proto, time.Now().UnixMilli(), c.local)
 	}
 	for id, s := range c.borrowed {
 		if s != nil {

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -13,7 +14,7 @@ func init() {
 		&localCommand{Spec: shard.Spec{Name: "ping", Arity: -1, Flags: Fast,
 			Group: "connection", Since: "1.0.0", Summary: "Returns the server's liveliness response.",
 			Complexity: "O(1)", Syntax: "[message]"}, run: cmdPing},
-		&localCommand{Spec: shard.Spec{Name: "echo", Arity: 2, Flags: Fast,
+		&localCommand{Spec: shard.Spec{Name: "echo", Arity: 2, Flags: Fast | shard.Loading | shard.Stale,
 			Group: "connection", Since: "1.0.0", Summary: "Returns the given string.",
 			Complexity: "O(1)", Syntax: "message"}, run: cmdEcho},
 		&localCommand{Spec: shard.Spec{Name: "quit", Arity: -1, Flags: shard.AllowBusy | shard.NoAuth | shard.Fast | shard.Loading | shard.Stale | shard.NoScript,
@@ -53,6 +54,10 @@ func cmdSelect(c *client, args [][]byte) {
 	n, ok := wire.ParseInt(args[1])
 	if !ok {
 		c.replyError(shard.ErrNotInt)
+		return
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		c.replyError("ERR value is out of range, value must between -2147483648 and 2147483647")
 		return
 	}
 	if n < 0 || n >= shard.NumDBs {

@@ -49,6 +49,7 @@ type Server struct {
 
 	nextID  atomic.Int64
 	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
+	blocked atomic.Int64 // connections blocked in BLPOP and friends
 	stats   serverStats
 }
 

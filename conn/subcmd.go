@@ -52,6 +52,7 @@ func (t subcommands) dispatch(c *client, args [][]byte) {
 		c.replyError("ERR unknown subcommand '" + string(cString(name, 128)) + "'. Try " + parent + " HELP.")
 		return
 	}
+	c.last = &sub.Spec
 	if a := sub.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
 		c.replyError(shard.ErrArity(sub.Name))
 		return
@@ -68,5 +69,5 @@ func (c *client) replyHelp(parent string, lines ...string) {
 		c.replySimple(l)
 	}
 	c.replySimple("HELP")
-	c.replySimple("    Print this help.")
+	c.replySimple("    Prints this help.")
 }

@@ -18,9 +18,10 @@ import (
 type Waiter struct {
 	claimed atomic.Bool
 
-	DB    int
-	Proto wire.Proto
-	Keys  []string // the keys it waits on, in the order given
+	DB      int
+	Proto   wire.Proto
+	Keys    []string // the keys it waits on, in the order given
+	Timeout int64    // milliseconds; 0 blocks forever
 
 	// Ready reports whether key can serve the waiter now (non-empty and of
 	// the right type); Pop then consumes for it and appends the reply to
@@ -44,11 +45,9 @@ type Waiter struct {
 // Wake is what a shard sends a served waiter.
 type Wake struct {
 	Reply []byte // the complete reply for the client
-	// For BLMOVE/BRPOPLPUSH whose destination lives on another shard: the
-	// element still to push there (the source shard could not).
-	MoveTo   []byte
-	MoveElem string
-	MoveLeft bool
+	// Retry asks the connection to run the command again instead: the
+	// shard saw data but could not finish alone (BLMOVE to another shard).
+	Retry bool
 }
 
 // NewWaiter returns a waiter for the given keys.

@@ -77,6 +77,12 @@ type Command struct {
 	// Keys, when set, finds the key positions for commands whose keys are
 	// not at fixed places (numkeys arguments, STORE options).
 	Keys func(args [][]byte, dst []int) []int
+	// NewWaiter, for blocking commands, describes what the command waits
+	// for; the connection fills in the DB and protocol.
+	NewWaiter func(args [][]byte) *Waiter
+	// Route, when set, picks the shard for a command that has no keys but
+	// belongs to one shard (SCAN, by its cursor).
+	Route func(args [][]byte, shards int) int
 }
 
 // KeyIndexes appends to dst the argument positions of the keys in args.

@@ -13,18 +13,19 @@ type Call struct {
 // connection fills Calls, the shard appends each reply to Out and records
 // where it ends in Ends. The connection reuses a Batch once it is answered.
 type Batch struct {
-	DB    int
-	Proto wire.Proto
-	Calls []Call
-	Out   []byte
-	Ends  []int
+	DB        int
+	Proto     wire.Proto
+	NumShards int
+	Calls     []Call
+	Out       []byte
+	Ends      []int
 
 	answer chan<- *Batch // where the worker sends the batch when done
 }
 
 // Reset empties the batch for reuse, keeping its buffers.
-func (b *Batch) Reset(db int, proto wire.Proto) {
-	b.DB, b.Proto = db, proto
+func (b *Batch) Reset(db int, proto wire.Proto, shards int) {
+	b.DB, b.Proto, b.NumShards = db, proto, shards
 	clear(b.Calls) // drop references into the old read buffer
 	b.Calls = b.Calls[:0]
 	b.Out = b.Out[:0]
@@ -45,7 +46,7 @@ func (b *Batch) Reply(i int) []byte {
 // command.
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
-	*c = Ctx{DB: b.DB, Proto: b.Proto, Now: now, Out: b.Out[:0], self: s}
+	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
 	for i := range b.Calls {
 		c.Args, c.Waiter = b.Calls[i].Args, b.Calls[i].Waiter
 		b.Calls[i].Cmd.Run(c)
@@ -64,7 +65,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 // owners of the command's keys need be present. The caller must own them
 // all (see Loan). The reply is appended to out.
 func RunAcross(shards []*Shard, cmd *Command, args [][]byte, w *Waiter, db int, proto wire.Proto, now int64, out []byte) []byte {
-	c := Ctx{Args: args, DB: db, Proto: proto, Now: now, Out: out, shards: shards, Waiter: w}
+	c := Ctx{Args: args, DB: db, Proto: proto, NumShards: len(shards), Now: now, Out: out, shards: shards, Waiter: w}
 	cmd.Run(&c)
 	if len(c.ready) > 0 {
 		c.serveReady()
@@ -81,11 +82,12 @@ func RunAcross(shards []*Shard, cmd *Command, args [][]byte, w *Waiter, db int, 
 // Ctx is what a handler sees: its arguments, the connection's settings,
 // the keyspace and the reply buffer.
 type Ctx struct {
-	Args  [][]byte
-	DB    int
-	Proto wire.Proto
-	Now   int64 // Unix milliseconds, fixed for the command
-	Out   []byte
+	Args      [][]byte
+	DB        int
+	Proto     wire.Proto
+	NumShards int   // shards in the server
+	Now       int64 // Unix milliseconds, fixed for the command
+	Out       []byte
 
 	// Waiter is the blocked-client record of a blocking command; nil for
 	// other commands and where blocking is not allowed.

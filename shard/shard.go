@@ -39,6 +39,9 @@ type DB struct {
 	keys    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
+
+	scanKeys *scanSnapshot            // SCAN's snapshot of keys, if any
+	scanObjs map[string]*scanSnapshot // HSCAN/SSCAN/ZSCAN snapshots by key
 }
 
 // New returns an empty shard with the given index.
@@ -104,6 +107,8 @@ func (db *DB) remove(key []byte) bool {
 func (db *DB) flush() {
 	db.keys = nil
 	db.expires = nil
+	db.scanKeys = nil
+	db.scanObjs = nil
 }
 
 // activeExpire samples keys with a TTL and removes those that have passed,
@@ -144,6 +149,9 @@ func (s *Shard) Tick(now int64) {
 		}
 		if len(s.dbs[i].waiters) > 0 {
 			s.dbs[i].sweepWaiters()
+		}
+		if s.dbs[i].scanKeys != nil || len(s.dbs[i].scanObjs) > 0 {
+			s.dbs[i].dropIdleScans(now)
 		}
 	}
 }

@@ -1,0 +1,178 @@
+package conn
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// blockState is a connection's view of its own blocking: whether it is
+// blocked now, and the channel CLIENT UNBLOCK uses to wake it.
+type blockState struct {
+	blocked atomic.Bool
+	unblock chan bool // true: reply with an error; false: as a timeout
+}
+
+// runBlocking runs a blocking command (BLPOP, BLMOVE, ...). It first runs
+// like any other command, carrying a Waiter; a shard that finds nothing to
+// pop registers the waiter, atomically with looking, and the connection
+// then waits for a shard to serve it, the timeout, CLIENT UNBLOCK, a
+// disconnect or shutdown.
+func (c *client) runBlocking(e *entry, args [][]byte) {
+	c.settle() // replies before this one go out before we block
+	w := e.data.NewWaiter(args)
+	if w == nil || c.noBlock() {
+		c.route(e.data, args, nil) // bad arguments, or must not block: the handler replies
+		return
+	}
+	var deadline time.Time
+	if w.Timeout > 0 {
+		deadline = time.Now().Add(time.Duration(w.Timeout) * time.Millisecond)
+	}
+	for {
+		w.DB, w.Proto = c.db, c.proto
+		c.route(e.data, args, w)
+		c.settle()
+		if !w.Registered {
+			return // it popped, or replied an error
+		}
+		wake, ok := c.wait(w, deadline)
+		if !ok {
+			return
+		}
+		if !wake.Retry {
+			c.out = append(c.out, wake.Reply...)
+			return
+		}
+		// A shard saw data but could not finish alone: try again with a
+		// fresh waiter, which pops if the data is still there.
+		w = e.data.NewWaiter(args)
+	}
+}
+
+// noBlock reports whether the connection may not block now (inside MULTI,
+// later); blocking commands then answer as if they timed out.
+func (c *client) noBlock() bool { return false }
+
+// wait parks the connection until w is served or given up. It returns the
+// shard's wake-up, or ok false after writing the timeout or unblock reply
+// (or deciding to close the connection).
+func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok bool) {
+	c.publishInfo()
+	if c.write() != nil {
+		c.closeAfter = true
+	}
+	select { // drop an unblock meant for an earlier wait
+	case <-c.block.unblock:
+	default:
+	}
+	c.block.blocked.Store(true)
+	c.srv.blocked.Add(1)
+	defer func() {
+		c.block.blocked.Store(false)
+		c.srv.blocked.Add(-1)
+	}()
+
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	gone, stopWatch := c.watchSocket()
+	defer stopWatch()
+
+	var giveUp func()
+	for giveUp == nil {
+		select {
+		case wake := <-w.Woken:
+			return wake, true
+		case <-timeout:
+			giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
+		case withError := <-c.block.unblock:
+			if withError {
+				giveUp = func() { c.out = wire.AppendError(c.out, "UNBLOCKED client unblocked via CLIENT UNBLOCK") }
+			} else {
+				giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
+			}
+		case err := <-gone:
+			if err == nil { // the watcher stopped reading: keep waiting without it
+				gone = nil
+				continue
+			}
+			giveUp = func() { c.closeAfter = true }
+		case <-c.srv.stopping:
+			giveUp = func() { c.closeAfter = true }
+		}
+	}
+	if !w.Claim() {
+		// A shard claimed the waiter first and is sending its result.
+		return <-w.Woken, true
+	}
+	giveUp()
+	return shard.Wake{}, false
+}
+
+// watchSocket reads from the connection in the background while it is
+// blocked, so that a client that hangs up is noticed and its waiter given
+// up (as Redis does) instead of an element being popped for nobody. Bytes
+// that arrive meanwhile stay buffered for after the wait. The returned
+// function stops the reader and waits for it; until then the caller must
+// not touch c.rd.
+func (c *client) watchSocket() (<-chan error, func()) {
+	gone := make(chan error, 1)
+	done := make(chan struct{})
+	var stop atomic.Bool
+	go func() {
+		defer close(done)
+		for {
+			if err := c.rd.Fill(); err != nil {
+				gone <- err
+				return
+			}
+			if stop.Load() || c.rd.Buffered() > 1<<20 {
+				gone <- nil
+				return
+			}
+		}
+	}()
+	return gone, func() {
+		stop.Store(true)
+		c.nc.SetReadDeadline(time.Now())
+		<-done
+		c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// deadlineReader turns the deadline that stops watchSocket into an empty
+// read, so the Reader does not keep it as a sticky error.
+type deadlineReader struct{ nc net.Conn }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	n, err := d.nc.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, nil
+	}
+	return n, err
+}
+
+// unblockClient wakes a blocked connection for CLIENT UNBLOCK. It reports
+// whether the client exists and was blocked.
+func (s *Server) unblockClient(id int64, withError bool) bool {
+	s.mu.Lock()
+	c := s.clients[id]
+	s.mu.Unlock()
+	if c == nil || !c.block.blocked.Load() {
+		return false
+	}
+	select {
+	case c.block.unblock <- withError:
+	default: // an unblock is already pending
+	}
+	return true
+}

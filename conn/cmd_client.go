@@ -1,0 +1,475 @@
+package conn
+
+import (
+	"cmp"
+	"net"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// CLIENT: the connection's own identity, and the list of connections.
+
+const clientSubFlags = shard.NoScript | shard.Loading | shard.Stale
+
+var clientSubs, clientSpecs = newSubcommands("client",
+	clientSub(shard.Spec{Name: "id", Arity: 2, Flags: clientSubFlags, Group: "connection", Since: "5.0.0",
+		Summary: "Returns the unique ID of the connection.", Complexity: "O(1)"}, cmdClientID),
+	clientSub(shard.Spec{Name: "info", Arity: 2, Flags: clientSubFlags, Group: "connection", Since: "6.2.0",
+		Summary: "Returns information about the connection.", Complexity: "O(1)"}, cmdClientInfo),
+	clientSub(shard.Spec{Name: "getname", Arity: 2, Flags: clientSubFlags, Group: "connection", Since: "2.6.9",
+		Summary: "Returns the name of the connection.", Complexity: "O(1)"}, cmdClientGetName),
+	clientSub(shard.Spec{Name: "setname", Arity: 3, Flags: clientSubFlags, Group: "connection", Since: "2.6.9",
+		Summary: "Sets the name of the connection.", Complexity: "O(1)", Syntax: "connection-name"}, cmdClientSetName),
+	clientSub(shard.Spec{Name: "setinfo", Arity: 4, Flags: clientSubFlags, Group: "connection", Since: "7.2.0",
+		Summary: "Sets information about the client library.", Complexity: "O(1)",
+		Syntax: "LIB-NAME libname|LIB-VER libver"}, cmdClientSetInfo),
+	clientSub(shard.Spec{Name: "list", Arity: -2, Flags: shard.Admin | clientSubFlags, Group: "connection", Since: "2.4.0",
+		Summary: "Lists open connections.", Complexity: "O(N) where N is the number of client connections",
+		Syntax: "[TYPE <NORMAL|MASTER|REPLICA|PUBSUB>] [ID client-id [client-id ...]]"}, cmdClientList),
+	clientSub(shard.Spec{Name: "kill", Arity: -3, Flags: shard.Admin | clientSubFlags, Group: "connection", Since: "2.4.0",
+		Summary: "Terminates open connections.", Complexity: "O(N) where N is the number of client connections",
+		Syntax: "ip:port|[ID client-id] [TYPE <NORMAL|MASTER|SLAVE|REPLICA|PUBSUB>] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME <YES|NO>]"},
+		cmdClientKill),
+	clientSub(shard.Spec{Name: "no-evict", Arity: 3, Flags: shard.Admin | clientSubFlags, Group: "connection", Since: "7.0.0",
+		Summary: "Sets the client eviction mode of the connection.", Complexity: "O(1)", Syntax: "ON|OFF"}, cmdClientNoEvict),
+	clientSub(shard.Spec{Name: "unblock", Arity: -3, Flags: shard.Admin | clientSubFlags, Group: "connection", Since: "5.0.0",
+		Summary:    "Unblocks a client blocked by a blocking command from a different connection.",
+		Complexity: "O(log N) where N is the number of client connections", Syntax: "client-id [TIMEOUT|ERROR]"},
+		cmdClientUnblock),
+	clientSub(shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale, Group: "connection", Since: "5.0.0",
+		Summary: "Returns helpful text about the different subcommands.", Complexity: "O(1)"}, cmdClientHelp),
+)
+
+func init() {
+	registerLocal(&localCommand{Spec: shard.Spec{Name: "client", Arity: -2, Group: "connection", Since: "2.4.0",
+		Summary: "A container for client connection commands.", Complexity: "Depends on subcommand.",
+		Subcommands: clientSpecs}, run: func(c *client, args [][]byte) { clientSubs.dispatch(c, args) },
+		barrier: true})
+}
+
+// clientSub makes a table row whose handler first records the subcommand
+// as the connection's last command, so CLIENT LIST shows "client|list".
+func clientSub(spec shard.Spec, run func(c *client, args [][]byte)) *subcommand {
+	s := &subcommand{Spec: spec}
+	s.run = func(c *client, args [][]byte) {
+		c.last = &s.Spec
+		run(c, args)
+	}
+	return s
+}
+
+// publishInfo makes the last command and the time of the last interaction
+// visible to other connections. serve calls it once per segment, after
+// the commands ran and before their replies are written (so a client that
+// saw a reply sees it in CLIENT LIST): one lock per read on the hot path.
+func (c *client) publishInfo() {
+	c.srv.stats.commands.Add(c.commands) // once per segment, not per command
+	c.commands = 0
+	now := time.Now()
+	c.info.mu.Lock()
+	c.info.lastUsed = now
+	c.info.lastCmd = c.last
+	c.info.mu.Unlock()
+}
+
+func cmdClientID(c *client, args [][]byte) { c.replyInt(c.id) }
+
+// Only this goroutine writes info, so it reads its own fields unlocked.
+
+func cmdClientGetName(c *client, args [][]byte) {
+	if c.info.name == "" {
+		c.replyNull()
+		return
+	}
+	c.replyBulkString(c.info.name)
+}
+
+func cmdClientSetName(c *client, args [][]byte) {
+	if msg := validName(args[2]); msg != "" {
+		c.replyError(msg)
+		return
+	}
+	c.info.mu.Lock()
+	c.info.name = string(args[2])
+	c.info.mu.Unlock()
+	c.replyOK()
+}
+
+// cmdClientSetInfo follows Redis 7.2: the value has the same charset as a
+// name, and an empty value clears the field.
+func cmdClientSetInfo(c *client, args [][]byte) {
+	attr := cString(args[2], len(args[2]))
+	lib := equalFold(attr, "lib-name")
+	if !lib && !equalFold(attr, "lib-ver") {
+		c.replyError("ERR Unrecognized option '" + string(attr) + "'")
+		return
+	}
+	if validName(args[3]) != "" {
+		c.replyError("ERR " + string(attr) + " cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.info.mu.Lock()
+	if lib {
+		c.info.libName = string(args[3])
+	} else {
+		c.info.libVer = string(args[3])
+	}
+	c.info.mu.Unlock()
+	c.replyOK()
+}
+
+func cmdClientNoEvict(c *client, args [][]byte) {
+	var on bool
+	switch {
+	case equalFold(args[2], "on"):
+		on = true
+	case equalFold(args[2], "off"):
+	default:
+		c.replyError(shard.ErrSyntax)
+		return
+	}
+	c.info.mu.Lock()
+	c.info.noEvict = on
+	c.info.mu.Unlock()
+	c.replyOK()
+}
+
+func cmdClientInfo(c *client, args [][]byte) {
+	line := c.appendClientLine(nil, c, time.Now())
+	c.local = wire.AppendVerbatim(c.local, "txt", append(line, '\n'), c.proto)
+}
+
+// cmdClientList takes either TYPE type or ID id [id ...], as Redis 7.0.
+func cmdClientList(c *client, args [][]byte) {
+	var list []*client
+	switch {
+	case len(args) == 2:
+		list = c.srv.clientsByID()
+	case len(args) == 4 && equalFold(args[2], "type"):
+		t, ok := parseClientType(args[3])
+		if !ok {
+			c.replyError("ERR Unknown client type '" + string(cString(args[3], len(args[3]))) + "'")
+			return
+		}
+		for _, cl := range c.srv.clientsByID() {
+			if cl.kind() == t {
+				list = append(list, cl)
+			}
+		}
+	case len(args) > 3 && equalFold(args[2], "id"):
+		ids := make([]int64, 0, len(args)-3)
+		for _, a := range args[3:] {
+			id, ok := wire.ParseInt(a)
+			if !ok {
+				c.replyError("ERR Invalid client ID")
+				return
+			}
+			ids = append(ids, id)
+		}
+		c.srv.mu.Lock()
+		for _, id := range ids {
+			if cl := c.srv.clients[id]; cl != nil {
+				list = append(list, cl)
+			}
+		}
+		c.srv.mu.Unlock()
+	default:
+		c.replyError(shard.ErrSyntax)
+		return
+	}
+	now := time.Now()
+	var out []byte
+	for _, cl := range list {
+		out = c.appendClientLine(out, cl, now)
+		out = append(out, '\n')
+	}
+	c.local = wire.AppendVerbatim(c.local, "txt", out, c.proto)
+}
+
+// clientKill is a CLIENT KILL filter; zero fields match every client.
+type clientKill struct {
+	id          int64
+	kind        clientType
+	anyKind     bool
+	addr, laddr []byte
+	skipMe      bool
+}
+
+// cmdClientKill takes the old form, CLIENT KILL ip:port, answered with OK
+// or an error, or filter pairs, answered with the number of clients
+// closed. A connection that kills itself gets its reply, then is closed.
+func cmdClientKill(c *client, args [][]byte) {
+	if len(args) == 3 {
+		addr := string(args[2])
+		for _, cl := range c.srv.clientsByID() {
+			if cl.nc.RemoteAddr().String() == addr {
+				c.kill(cl)
+				c.replyOK()
+				return
+			}
+		}
+		c.replyError("ERR No such client")
+		return
+	}
+	f := clientKill{anyKind: true, skipMe: true}
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.replyError(shard.ErrSyntax)
+			return
+		}
+		opt, val := args[i], args[i+1]
+		switch {
+		case equalFold(opt, "id"):
+			id, ok := wire.ParseInt(val)
+			if !ok || id < 1 {
+				c.replyError("ERR client-id should be greater than 0")
+				return
+			}
+			f.id = id
+		case equalFold(opt, "type"):
+			t, ok := parseClientType(val)
+			if !ok {
+				c.replyError("ERR Unknown client type '" + string(cString(val, len(val))) + "'")
+				return
+			}
+			f.kind, f.anyKind = t, false
+		case equalFold(opt, "addr"):
+			f.addr = val
+		case equalFold(opt, "laddr"):
+			f.laddr = val
+		case equalFold(opt, "user"):
+			// Without ACLs every connection is the default user.
+			if string(val) != "default" {
+				c.replyError("ERR No such user '" + string(cString(val, len(val))) + "'")
+				return
+			}
+		case equalFold(opt, "skipme"):
+			switch {
+			case equalFold(val, "yes"):
+				f.skipMe = true
+			case equalFold(val, "no"):
+				f.skipMe = false
+			default:
+				c.replyError(shard.ErrSyntax)
+				return
+			}
+		default:
+			c.replyError(shard.ErrSyntax)
+			return
+		}
+	}
+	n := int64(0)
+	for _, cl := range c.srv.clientsByID() {
+		if f.matches(c, cl) {
+			c.kill(cl)
+			n++
+		}
+	}
+	c.replyInt(n)
+}
+
+func (f *clientKill) matches(self, cl *client) bool {
+	switch {
+	case f.id != 0 && cl.id != f.id,
+		!f.anyKind && cl.kind() != f.kind,
+		f.addr != nil && cl.nc.RemoteAddr().String() != string(f.addr),
+		f.laddr != nil && cl.nc.LocalAddr().String() != string(f.laddr),
+		f.skipMe && cl == self:
+		return false
+	}
+	return true
+}
+
+// kill closes cl's connection and, as Redis frees it at once, drops it
+// from the list; its goroutine notices on its next read or write. The
+// calling connection closes itself only after replying.
+func (c *client) kill(cl *client) {
+	if cl == c {
+		c.closeAfter = true
+		return
+	}
+	cl.nc.Close()
+	c.srv.mu.Lock()
+	delete(c.srv.clients, cl.id)
+	c.srv.mu.Unlock()
+}
+
+func cmdClientHelp(c *client, args [][]byte) {
+	c.replyHelp("CLIENT",
+		"GETNAME",
+		"    Return the name of this connection, or null when it has none.",
+		"ID",
+		"    Return the ID of this connection.",
+		"INFO",
+		"    Return a CLIENT LIST line describing this connection.",
+		"KILL <ip:port>",
+		"    Close the connection coming from <ip:port>.",
+		"KILL <option> <value> [<option> <value> [...]]",
+		"    Close every connection matching all the options, which are:",
+		"    * ADDR (<ip:port>|<unixsocket>:0)",
+		"      The connection comes from this address.",
+		"    * LADDR (<ip:port>|<unixsocket>:0)",
+		"      The connection was made to this local address.",
+		"    * ID <client-id>",
+		"      The connection has this ID.",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"      The connection is of this type.",
+		"    * USER <username>",
+		"      The connection is authenticated as this user.",
+		"    * SKIPME (YES|NO)",
+		"      Whether to spare the calling connection (default: yes).",
+		"LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <client-id> [<client-id> ...]]",
+		"    Return one line per connection, optionally only of one type or with",
+		"    the given IDs.",
+		"NO-EVICT (ON|OFF)",
+		"    Exempt this connection from client eviction, or not.",
+		"SETINFO (LIB-NAME|LIB-VER) <value>",
+		"    Record the name or version of the client library in use.",
+		"SETNAME <name>",
+		"    Set the name of this connection.",
+	)
+}
+
+// clientType is what CLIENT LIST TYPE and CLIENT KILL TYPE select on.
+type clientType uint8
+
+const (
+	clientNormal clientType = iota
+	clientReplica
+	clientMaster
+	clientPubSub
+)
+
+func parseClientType(b []byte) (clientType, bool) {
+	switch {
+	case equalFold(b, "normal"):
+		return clientNormal, true
+	case equalFold(b, "replica"), equalFold(b, "slave"):
+		return clientReplica, true
+	case equalFold(b, "master"):
+		return clientMaster, true
+	case equalFold(b, "pubsub"):
+		return clientPubSub, true
+	}
+	return 0, false
+}
+
+// kind is the client's type. Valkyrie has no replication or pub/sub yet,
+// so every connection is a normal one.
+func (c *client) kind() clientType { return clientNormal }
+
+// clientsByID returns the connected clients in ID order, which is the
+// order they connected in.
+func (s *Server) clientsByID() []*client {
+	s.mu.Lock()
+	list := make([]*client, 0, len(s.clients))
+	for _, cl := range s.clients {
+		list = append(list, cl)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(list, func(a, b *client) int { return cmp.Compare(a.id, b.id) })
+	return list
+}
+
+// appendClientLine appends cl's CLIENT LIST line, without the newline, in
+// Redis 7.0's field order. c is the connection asking: its own line shows
+// the running command and no idle time, as in Redis. Buffer and memory
+// fields are not tracked per connection and read 0.
+func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
+	cl.info.mu.Lock()
+	name, created, used := cl.info.name, cl.info.created, cl.info.lastUsed
+	cmd, db, proto, noEvict := cl.info.lastCmd, cl.info.db, cl.info.proto, cl.info.noEvict
+	cl.info.mu.Unlock()
+	if cl == c {
+		cmd, used = c.last, now
+	}
+	b = append(b, "id="...)
+	b = strconv.AppendInt(b, cl.id, 10)
+	b = append(b, " addr="...)
+	b = append(b, cl.nc.RemoteAddr().String()...)
+	b = append(b, " laddr="...)
+	b = append(b, cl.nc.LocalAddr().String()...)
+	b = append(b, " fd="...)
+	b = strconv.AppendInt(b, int64(clientFD(cl.nc)), 10)
+	b = append(b, " name="...)
+	b = append(b, name...)
+	b = append(b, " age="...)
+	b = strconv.AppendInt(b, int64(now.Sub(created)/time.Second), 10)
+	b = append(b, " idle="...)
+	b = strconv.AppendInt(b, int64(max(0, now.Sub(used))/time.Second), 10)
+	b = append(b, " flags="...)
+	flags := len(b)
+	if cl.block.blocked.Load() {
+		b = append(b, 'b')
+	}
+	if noEvict {
+		b = append(b, 'e')
+	}
+	if len(b) == flags {
+		b = append(b, 'N')
+	}
+	b = append(b, " db="...)
+	b = strconv.AppendInt(b, int64(db), 10)
+	b = append(b, " sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0"...)
+	b = append(b, " rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
+	if cmd == nil {
+		b = append(b, "NULL"...)
+	} else {
+		b = append(b, cmd.Name...)
+	}
+	b = append(b, " user=default redir=-1 resp="...)
+	return strconv.AppendInt(b, int64(proto), 10)
+}
+
+// clientFD returns the socket's file descriptor, or -1 when it has none or
+// is closed. It does not duplicate the descriptor.
+func clientFD(nc net.Conn) int {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd = int(f) }) != nil {
+		return -1
+	}
+	return fd
+}
+
+// cmdClientUnblock wakes a client blocked in BLPOP and friends, as if its
+// timeout had passed or with an UNBLOCKED error.
+func cmdClientUnblock(c *client, args [][]byte) {
+	if len(args) > 4 {
+		c.replyError(shard.ErrSyntax)
+		return
+	}
+	withError := false
+	if len(args) == 4 {
+		switch {
+		case equalFold(args[3], "timeout"):
+		case equalFold(args[3], "error"):
+			withError = true
+		default:
+			c.replyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	}
+	id, ok := wire.ParseInt(args[2])
+	if !ok {
+		c.replyError(shard.ErrNotInt)
+		return
+	}
+	if c.srv.unblockClient(id, withError) {
+		c.replyInt(1)
+	} else {
+		c.replyInt(0)
+	}
+}

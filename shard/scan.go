@@ -1,0 +1,333 @@
+package shard
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/dgryski/go-farm"
+
+	"github.com/valkyrie-kv/valkyrie/shard/glob"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// SCAN, HSCAN and SSCAN (ZSCAN lives with the sorted sets).
+//
+// Redis's cursor is a position in its hash table, which can be resumed. A Go
+// map cannot be resumed, so Valkyrie's cursor is a position in hash order
+// instead: every element has a fixed 63-bit hash, and a call returns the
+// elements whose hash lies in [cursor, next). An element present from the
+// first call to the last therefore falls in exactly one call's range and is
+// returned, whatever was added or removed meanwhile.
+//
+// To find the next elements in hash order without scanning the whole map,
+// a call with cursor 0 takes a snapshot: the elements' hashes and names,
+// sorted. Later calls binary-search it and skip entries that have since
+// been deleted. Any snapshot taken at or after the iteration's first call
+// contains every element present throughout, so calls may share, replace
+// or rebuild snapshots freely: the cursor, not the server, holds the state.
+//
+// Memory: nothing while no one scans; while a snapshot lives, 24 bytes per
+// element (a hash and a string header sharing the key's bytes). Snapshots
+// unused for scanIdleMillis are dropped by the tick. Cost: a call with
+// cursor 0 is O(n log n) to sort; later calls are O(log n + COUNT).
+//
+// SCAN's cursor also names the shard: the low 8 bits are the shard index
+// and the rest the hash position, so one call touches one shard.
+
+const scanIdleMillis = 10_000
+
+func init() {
+	register(
+		&Command{Spec: Spec{Name: "scan", Arity: -2, Flags: ReadOnly,
+			Group: "generic", Since: "2.8.0", Summary: "Iterates over the key names in the database.",
+			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+			Syntax:     "cursor [MATCH pattern] [COUNT count] [TYPE type]"},
+			Run: cmdScan, Route: scanRoute},
+		&Command{Spec: Spec{Name: "hscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1,
+			Group: "hash", Since: "2.8.0", Summary: "Iterates over fields and values of a hash.",
+			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+			Syntax:     "key cursor [MATCH pattern] [COUNT count]"},
+			Run: cmdHScan},
+		&Command{Spec: Spec{Name: "sscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1,
+			Group: "set", Since: "2.8.0", Summary: "Iterates over members of a set.",
+			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+			Syntax:     "key cursor [MATCH pattern] [COUNT count]"},
+			Run: cmdSScan},
+	)
+}
+
+// scanSnapshot is a collection's elements sorted by hash.
+type scanSnapshot struct {
+	hashes []uint64
+	names  []string
+	used   int64 // Unix ms of the last call that used it
+}
+
+// Positions in scan order: a collection element's hash keeps 63 bits and a
+// key's 55, leaving 8 bits of SCAN's cursor for the shard, so that every
+// cursor stays below 2^63 for clients that parse it as a signed integer.
+const (
+	elemShift = 1
+	keyShift  = 9
+)
+
+// newSnapshot sorts the names yielded by each into hash order, keeping
+// 64-shift bits of each hash.
+func newSnapshot(n int, shift uint, each func(yield func(string))) *scanSnapshot {
+	type entry struct {
+		h    uint64
+		name string
+	}
+	entries := make([]entry, 0, n)
+	each(func(s string) { entries = append(entries, entry{farm.Hash64([]byte(s)) >> shift, s}) })
+	slices.SortFunc(entries, func(a, b entry) int {
+		switch {
+		case a.h < b.h:
+			return -1
+		case a.h > b.h:
+			return 1
+		}
+		return 0
+	})
+	s := &scanSnapshot{hashes: make([]uint64, len(entries)), names: make([]string, len(entries))}
+	for i, e := range entries {
+		s.hashes[i], s.names[i] = e.h, e.name
+	}
+	return s
+}
+
+// step visits up to count entries from hash position `from`, calling emit
+// for each, and returns the next position, or 0 when the end was reached.
+// Entries sharing the last visited hash are all visited, so a range never
+// splits a hash.
+func (s *scanSnapshot) step(from uint64, count int, emit func(name string)) uint64 {
+	i, _ := slices.BinarySearch(s.hashes, from)
+	end := min(i+count, len(s.hashes))
+	for end < len(s.hashes) && end > i && s.hashes[end] == s.hashes[end-1] {
+		end++
+	}
+	for _, name := range s.names[i:end] {
+		emit(name)
+	}
+	if end >= len(s.hashes) {
+		return 0
+	}
+	return s.hashes[end-1] + 1
+}
+
+// scanOptions are SCAN's optional arguments.
+type scanOptions struct {
+	match   string
+	matchOn bool
+	count   int
+	typ     string
+	typed   bool
+}
+
+// parseScanOptions parses [MATCH p] [COUNT n] [TYPE t] (TYPE only when
+// allowType), replying and returning false on error.
+func (c *Ctx) parseScanOptions(args [][]byte, allowType bool) (scanOptions, bool) {
+	o := scanOptions{count: 10}
+	for i := 0; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.Error(ErrSyntax)
+			return o, false
+		}
+		v := args[i+1]
+		switch {
+		case equalFold(args[i], "count"):
+			n, ok := wire.ParseInt(v)
+			if !ok {
+				c.Error(ErrNotInt)
+				return o, false
+			}
+			if n < 1 {
+				c.Error(ErrSyntax)
+				return o, false
+			}
+			o.count = int(min(n, 1<<30))
+		case equalFold(args[i], "match"):
+			o.match = string(v)
+			o.matchOn = !(len(v) == 1 && v[0] == '*')
+		case allowType && equalFold(args[i], "type"):
+			o.typ, o.typed = string(v), true
+		default:
+			c.Error(ErrSyntax)
+			return o, false
+		}
+	}
+	return o, true
+}
+
+func (o *scanOptions) matches(name string) bool {
+	return !o.matchOn || glob.Match(o.match, name, false)
+}
+
+// parseCursor reads an unsigned 64-bit cursor.
+func parseCursor(b []byte) (uint64, bool) {
+	v, err := strconv.ParseUint(string(b), 10, 64)
+	return v, err == nil
+}
+
+// scanRoute sends SCAN to the shard its cursor names.
+func scanRoute(args [][]byte, shards int) int {
+	cur, ok := parseCursor(args[1])
+	if !ok {
+		return 0
+	}
+	return int(cur&0xff) % shards
+}
+
+func cmdScan(c *Ctx) {
+	cur, ok := parseCursor(c.Args[1])
+	if !ok {
+		c.Error("ERR invalid cursor")
+		return
+	}
+	o, ok := c.parseScanOptions(c.Args[2:], true)
+	if !ok {
+		return
+	}
+	shards := max(c.NumShards, 1)
+	id := int(cur&0xff) % shards
+	s := c.shard(id)
+	db := &s.dbs[c.DB]
+	from := cur >> 8
+	if cur == 0 || db.scanKeys == nil {
+		db.scanKeys = newSnapshot(len(db.keys), keyShift, func(yield func(string)) {
+			for k := range db.keys {
+				yield(k)
+			}
+		})
+	}
+	db.scanKeys.used = c.Now
+	var found []string
+	next := db.scanKeys.step(from, o.count, func(k string) {
+		v, live := db.get([]byte(k), c.Now)
+		if live && o.matches(k) && (!o.typed || typeName(v) == o.typ) {
+			found = append(found, k)
+		}
+	})
+	var cursor uint64
+	switch {
+	case next != 0:
+		cursor = next<<8 | uint64(id)
+	case id+1 < shards:
+		cursor = uint64(id + 1) // the next shard, from its start
+	}
+	c.replyScan(cursor, found)
+}
+
+// shard returns shard id, which must be this context's shard or borrowed.
+func (c *Ctx) shard(id int) *Shard {
+	if c.self != nil {
+		return c.self
+	}
+	return c.shards[id]
+}
+
+func (c *Ctx) replyScan(cursor uint64, items []string) {
+	c.Array(2)
+	var tmp [20]byte
+	c.Bulk(strconv.AppendUint(tmp[:0], cursor, 10))
+	c.Array(len(items))
+	for _, it := range items {
+		c.BulkString(it)
+	}
+}
+
+// collectionScan runs one HSCAN/SSCAN/ZSCAN step over a collection of n
+// elements whose names each yields; value supplies the reply element that
+// follows each name (nil for sets). Small collections are returned whole
+// with cursor 0, as Redis does for its compact encodings.
+func (c *Ctx) collectionScan(key []byte, n int, each func(yield func(string)), has func(string) bool, value func(string) string) {
+	cur, ok := parseCursor(c.Args[2])
+	if !ok {
+		c.Error("ERR invalid cursor")
+		return
+	}
+	o, ok := c.parseScanOptions(c.Args[3:], false)
+	if !ok {
+		return
+	}
+	var found []string
+	emit := func(name string) {
+		if has(name) && o.matches(name) {
+			found = append(found, name)
+			if value != nil {
+				found = append(found, value(name))
+			}
+		}
+	}
+	var next uint64
+	if n <= 128 {
+		each(emit)
+	} else {
+		db := c.db(key)
+		snap := db.scanObjs[string(key)]
+		if cur == 0 || snap == nil {
+			snap = newSnapshot(n, elemShift, each)
+			if db.scanObjs == nil {
+				db.scanObjs = make(map[string]*scanSnapshot)
+			}
+			db.scanObjs[string(key)] = snap
+		}
+		snap.used = c.Now
+		next = snap.step(cur, o.count, emit)
+	}
+	c.replyScan(next, found)
+}
+
+func cmdHScan(c *Ctx) {
+	key := c.Args[1]
+	h, found, ok := valueAt[Hash](c, key)
+	if !ok {
+		return
+	}
+	if !found {
+		if _, valid := parseCursor(c.Args[2]); !valid {
+			c.Error("ERR invalid cursor")
+			return
+		}
+		c.replyScan(0, nil)
+		return
+	}
+	c.collectionScan(key, len(h), func(yield func(string)) {
+		for f := range h {
+			yield(f)
+		}
+	}, func(f string) bool { _, ok := h[f]; return ok }, func(f string) string { return h[f] })
+}
+
+func cmdSScan(c *Ctx) {
+	key := c.Args[1]
+	s, found, ok := valueAt[Set](c, key)
+	if !ok {
+		return
+	}
+	if !found {
+		if _, valid := parseCursor(c.Args[2]); !valid {
+			c.Error("ERR invalid cursor")
+			return
+		}
+		c.replyScan(0, nil)
+		return
+	}
+	c.collectionScan(key, len(s), func(yield func(string)) {
+		for m := range s {
+			yield(m)
+		}
+	}, func(m string) bool { _, ok := s[m]; return ok }, nil)
+}
+
+// dropIdleScans forgets snapshots no call has used for a while.
+func (db *DB) dropIdleScans(now int64) {
+	if db.scanKeys != nil && now-db.scanKeys.used > scanIdleMillis {
+		db.scanKeys = nil
+	}
+	for k, s := range db.scanObjs {
+		if now-s.used > scanIdleMillis {
+			delete(db.scanObjs, k)
+		}
+	}
+}
