@@ -168,7 +168,7 @@ func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 		c.enqueue(0, cmd, args, w)
 		return
 	}
-	if cmd.Flags&shard.AllShards != 0 {
+	if cmd.Flags&shard.AllShards != 0 || (cmd.NeedsAllShards != nil && cmd.NeedsAllShards(args)) {
 		c.runAcross(cmd, args, nil, w)
 		return
 	}

@@ -80,6 +80,9 @@ type Command struct {
 	// NewWaiter, for blocking commands, describes what the command waits
 	// for; the connection fills in the DB and protocol.
 	NewWaiter func(args [][]byte) *Waiter
+	// NeedsAllShards, when set, says per call whether the command must see
+	// every shard (SORT with BY or GET patterns naming other keys).
+	NeedsAllShards func(args [][]byte) bool
 	// Route, when set, picks the shard for a command that has no keys but
 	// belongs to one shard (SCAN, by its cursor).
 	Route func(args [][]byte, shards int) int
