@@ -35,7 +35,8 @@ type client struct {
 	keys     []int  // scratch for key positions
 	want     []bool // scratch: shards a cross-shard command needs
 
-	closeAfter bool  // QUIT or a protocol error: flush, then close
+	closeAfter bool // QUIT or a protocol error: flush, then close
+	reply      replyMode
 	commands   int64 // commands since the last publishInfo
 	block      blockState
 
@@ -49,7 +50,16 @@ type client struct {
 type slot struct {
 	shard int32
 	index int32
+	mute  bool // CLIENT REPLY OFF or SKIP: run it, send nothing
 }
+
+// replyMode is the state CLIENT REPLY sets.
+type replyMode struct {
+	off            bool // CLIENT REPLY OFF
+	skip, skipNext bool // CLIENT REPLY SKIP: mute the next command
+}
+
+func (c *client) muted() bool { return c.reply.off || c.reply.skip }
 
 // clientInfo is what other goroutines may read about a connection.
 type clientInfo struct {
@@ -134,6 +144,12 @@ func (c *client) serve() {
 // join their shard's batch, and commands spanning shards run here after
 // borrowing those shards.
 func (c *client) execute(args [][]byte) {
+	c.executeOne(args)
+	// CLIENT REPLY SKIP mutes the command after it, and only that one.
+	c.reply.skip, c.reply.skipNext = c.reply.skipNext, false
+}
+
+func (c *client) executeOne(args [][]byte) {
 	c.commands++
 	e := lookup(args[0])
 	if e == nil {
@@ -195,7 +211,7 @@ func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 func (c *client) replyLocal(fn func()) {
 	fn()
 	c.ends = append(c.ends, len(c.local))
-	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1)})
+	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1), mute: c.muted()})
 }
 
 // enqueue adds a call to shard id's batch for this segment.
@@ -206,7 +222,7 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 		c.queued = append(c.queued, id)
 	}
 	b.Calls = append(b.Calls, shard.Call{Cmd: cmd, Args: args, Waiter: w})
-	c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1)})
+	c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1), mute: c.muted()})
 }
 
 // settle dispatches the segment's batches, waits for every answer, and
@@ -223,6 +239,9 @@ func (c *client) settle() {
 	}
 	if sent == len(c.queued) && c.await(sent) {
 		for _, o := range c.order {
+			if o.mute {
+				continue
+			}
 			if o.shard < 0 {
 				start := 0
 				if o.index > 0 {
@@ -318,5 +337,5 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 		return
 	}
 	c.ends = append(c.ends, len(c.local))
-	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1)})
+	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1), mute: c.muted()})
 }

@@ -37,6 +37,9 @@ var clientSubs, clientSpecs = newSubcommands("client",
 		cmdClientKill),
 	clientSub(shard.Spec{Name: "no-evict", Arity: 3, Flags: shard.Admin | clientSubFlags, Group: "connection", Since: "7.0.0",
 		Summary: "Sets the client eviction mode of the connection.", Complexity: "O(1)", Syntax: "ON|OFF"}, cmdClientNoEvict),
+	clientSub(shard.Spec{Name: "reply", Arity: 3, Flags: clientSubFlags, Group: "connection", Since: "3.2.0",
+		Summary: "Instructs the server whether to reply to commands.", Complexity: "O(1)", Syntax: "ON|OFF|SKIP"},
+		cmdClientReply),
 	clientSub(shard.Spec{Name: "unblock", Arity: -3, Flags: shard.Admin | clientSubFlags, Group: "connection", Since: "5.0.0",
 		Summary:    "Unblocks a client blocked by a blocking command from a different connection.",
 		Complexity: "O(log N) where N is the number of client connections", Syntax: "client-id [TIMEOUT|ERROR]"},
@@ -471,5 +474,22 @@ func cmdClientUnblock(c *client, args [][]byte) {
 		c.replyInt(1)
 	} else {
 		c.replyInt(0)
+	}
+}
+
+// cmdClientReply switches replies on or off, or skips the next one.
+func cmdClientReply(c *client, args [][]byte) {
+	switch {
+	case equalFold(args[2], "on"):
+		c.reply = replyMode{}
+		c.replyOK()
+	case equalFold(args[2], "off"):
+		c.reply.off = true
+	case equalFold(args[2], "skip"):
+		if !c.reply.off {
+			c.reply.skipNext = true
+		}
+	default:
+		c.replyError(shard.ErrSyntax)
 	}
 }

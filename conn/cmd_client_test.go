@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -439,5 +440,33 @@ func TestClientCmdListConcurrent(t *testing.T) {
 	close(stop)
 	for w := 0; w < workers; w++ {
 		<-done
+	}
+}
+
+func TestClientReplyModes(t *testing.T) {
+	_, addr := startServer(t, 8)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	send := "CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n" +
+		"CLIENT REPLY SKIP\r\nSET b 2\r\nGET b\r\nPING\r\n"
+	if _, err := nc.Write([]byte(send)); err != nil {
+		t.Fatal(err)
+	}
+	want := "+OK\r\n$1\r\n1\r\n$1\r\n2\r\n+PONG\r\n"
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 256)
+	for len(got) < len(want) {
+		n, err := nc.Read(buf)
+		if err != nil {
+			t.Fatalf("read after %q: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != want {
+		t.Fatalf("replies = %q, want %q", got, want)
 	}
 }
