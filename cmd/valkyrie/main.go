@@ -20,7 +20,7 @@ import (
 // cli holds the command-line flags.
 type cli struct {
 	Address     string `default:"127.0.0.1:6379" help:"Socket address to bind (ip:port)."`
-	TCPHandlers int    `name:"tcp-handlers" default:"0" help:"Processors' worth of threads for connection goroutines; 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
+	TCPHandlers int    `name:"tcp-handlers" default:"0" help:"Threads that run connection (and shard) goroutines in parallel (GOMAXPROCS); 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
 	Shards      int    `default:"0" help:"Number of storage shards; 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
 	NoClamp     bool   `name:"no-clamp" help:"Use --tcp-handlers and --shards as given, even above max(1, CPUs/2)."`
 	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Minimum log level (debug, info, warn, error)."`
@@ -48,7 +48,7 @@ func run(c cli, log *slog.Logger) error {
 	half := max(1, cpus/2)
 	handlers := clamp(log, "tcp-handlers", c.TCPHandlers, half, cpus, c.NoClamp)
 	shards := clamp(log, "shards", c.Shards, half, cpus, c.NoClamp)
-	runtime.GOMAXPROCS(handlers + shards)
+	runtime.GOMAXPROCS(handlers)
 
 	l, err := net.Listen("tcp", c.Address)
 	if err != nil {
@@ -56,7 +56,7 @@ func run(c cli, log *slog.Logger) error {
 	}
 	srv := conn.New(conn.Options{Shards: shards, Logger: log})
 	log.Info("valkyrie ready", "address", l.Addr().String(), "shards", shards,
-		"tcp_handlers", handlers, "gomaxprocs", handlers+shards, "pid", os.Getpid())
+		"tcp_handlers", handlers, "gomaxprocs", handlers, "pid", os.Getpid())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
