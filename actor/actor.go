@@ -48,6 +48,18 @@ func (a *Actor[M]) run(opt Options, handle func(M)) {
 		tick = ticker.C
 	}
 	for {
+		// Fast path: while messages are waiting, take them with a cheap
+		// non-blocking receive, but only a bounded run of them, so that
+		// ticks and Stop are still seen under constant load.
+		for i := 0; i < 64; i++ {
+			select {
+			case m := <-a.mailbox:
+				handle(m)
+				continue
+			default:
+			}
+			break
+		}
 		select {
 		case m := <-a.mailbox:
 			handle(m)
@@ -71,6 +83,11 @@ func (a *Actor[M]) Send(m M) error {
 	select {
 	case <-a.stop:
 		return ErrStopped
+	default:
+	}
+	select {
+	case a.mailbox <- m: // room in the mailbox: the common case
+		return nil
 	default:
 	}
 	select {
