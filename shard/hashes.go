@@ -1,0 +1,520 @@
+package shard
+
+import (
+	"maps"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// Hash commands. A hash that loses its last field is deleted.
+
+func init() {
+	hash := func(name string, arity int, flags Flag, since, summary, complexity, syntax string, run func(*Ctx)) *Command {
+		return &Command{Spec: Spec{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
+			Group: "hash", Since: since, Summary: summary, Complexity: complexity, Syntax: syntax}, Run: run}
+	}
+	const on = "O(N) where N is the size of the hash."
+	register(
+		hash("hdel", -3, Write|Fast, "2.0.0", "Delete one or more hash fields",
+			"O(N) where N is the number of fields to be removed.", "key field [field ...]", cmdHDel),
+		hash("hexists", 3, ReadOnly|Fast, "2.0.0", "Determine if a hash field exists", "O(1)",
+			"key field", cmdHExists),
+		hash("hget", 3, ReadOnly|Fast, "2.0.0", "Get the value of a hash field", "O(1)", "key field", cmdHGet),
+		hash("hgetall", 2, ReadOnly, "2.0.0", "Get all the fields and values in a hash", on, "key", cmdHGetAll),
+		hash("hincrby", 4, Write|DenyOOM|Fast, "2.0.0",
+			"Increment the integer value of a hash field by the given number", "O(1)",
+			"key field increment", cmdHIncrBy),
+		hash("hincrbyfloat", 4, Write|DenyOOM|Fast, "2.6.0",
+			"Increment the float value of a hash field by the given amount", "O(1)",
+			"key field increment", cmdHIncrByFloat),
+		hash("hkeys", 2, ReadOnly, "2.0.0", "Get all the fields in a hash", on, "key",
+			func(c *Ctx) { hashList(c, true, false) }),
+		hash("hlen", 2, ReadOnly|Fast, "2.0.0", "Get the number of fields in a hash", "O(1)", "key", cmdHLen),
+		hash("hmget", -3, ReadOnly|Fast, "2.0.0", "Get the values of all the given hash fields",
+			"O(N) where N is the number of fields being requested.", "key field [field ...]", cmdHMGet),
+		hash("hmset", -4, Write|DenyOOM|Fast, "2.0.0", "Set multiple hash fields to multiple values",
+			"O(N) where N is the number of fields being set.", "key field value [field value ...]",
+			func(c *Ctx) { cmdHSet(c, true) }),
+		hash("hrandfield", -2, ReadOnly, "6.2.0", "Get one or multiple random fields from a hash",
+			"O(N) where N is the number of fields returned", "key [count [WITHVALUES]]", cmdHRandField),
+		hash("hset", -4, Write|DenyOOM|Fast, "2.0.0", "Set the string value of a hash field",
+			"O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is "+
+				"called with multiple field/value pairs.",
+			"key field value [field value ...]", func(c *Ctx) { cmdHSet(c, false) }),
+		hash("hsetnx", 4, Write|DenyOOM|Fast, "2.0.0",
+			"Set the value of a hash field, only if the field does not exist", "O(1)",
+			"key field value", cmdHSetNX),
+		hash("hstrlen", 3, ReadOnly|Fast, "3.2.0", "Get the length of the value of a hash field", "O(1)",
+			"key field", cmdHStrLen),
+		hash("hvals", 2, ReadOnly, "2.0.0", "Get all the values in a hash", on, "key",
+			func(c *Ctx) { hashList(c, false, true) }),
+	)
+}
+
+func (h Hash) clone() any { return maps.Clone(h) }
+
+// encoding follows hash-max-listpack-entries 128 and
+// hash-max-listpack-value 64, Redis's defaults.
+func (h Hash) encoding() string {
+	if len(h) > 128 {
+		return "hashtable"
+	}
+	for f, v := range h {
+		if len(f) > 64 || len(v) > 64 {
+			return "hashtable"
+		}
+	}
+	return "listpack"
+}
+
+// Error replies of the hash commands.
+const (
+	ErrHashNotInt      = "ERR hash value is not an integer"
+	ErrHashNotFloat    = "ERR hash value is not a float"
+	ErrNaNOrInf        = "ERR value is NaN or Infinity"
+	ErrIncrNaNOrInf    = "ERR increment would produce NaN or Infinity"
+	ErrOutOfRangeValue = "ERR value is out of range"
+)
+
+// hashFor returns the hash at key, creating (and storing) an empty one when
+// the key is missing. It replies WRONGTYPE and returns false for another
+// type. Call it only when the command will add a field.
+func (c *Ctx) hashFor(key []byte) (Hash, bool) {
+	h, found, ok := valueAt[Hash](c, key)
+	if !ok {
+		return nil, false
+	}
+	if !found {
+		h = Hash{}
+		c.store(key, h, false)
+	}
+	return h, true
+}
+
+func cmdHSet(c *Ctx, hmset bool) {
+	if len(c.Args)%2 == 1 {
+		c.ArityError()
+		return
+	}
+	h, ok := c.hashFor(c.Args[1])
+	if !ok {
+		return
+	}
+	var added int64
+	for i := 2; i < len(c.Args); i += 2 {
+		f := c.Args[i]
+		if _, exists := h[string(f)]; !exists {
+			added++
+		}
+		h[string(f)] = string(c.Args[i+1])
+	}
+	if hmset {
+		c.OK()
+	} else {
+		c.Int(added)
+	}
+}
+
+func cmdHSetNX(c *Ctx) {
+	key, f := c.Args[1], c.Args[2]
+	h, found, ok := valueAt[Hash](c, key)
+	if !ok {
+		return
+	}
+	if found {
+		if _, exists := h[string(f)]; exists {
+			c.Int(0)
+			return
+		}
+	} else {
+		h = Hash{}
+		c.store(key, h, false)
+	}
+	h[string(f)] = string(c.Args[3])
+	c.Int(1)
+}
+
+func cmdHGet(c *Ctx) {
+	h, _, ok := valueAt[Hash](c, c.Args[1])
+	if !ok {
+		return
+	}
+	if v, exists := h[string(c.Args[2])]; exists {
+		c.BulkString(v)
+	} else {
+		c.Null()
+	}
+}
+
+func cmdHMGet(c *Ctx) {
+	h, _, ok := valueAt[Hash](c, c.Args[1])
+	if !ok {
+		return
+	}
+	c.Array(len(c.Args) - 2)
+	for _, f := range c.Args[2:] {
+		if v, exists := h[string(f)]; exists {
+			c.BulkString(v)
+		} else {
+			c.Null()
+		}
+	}
+}
+
+func cmdHDel(c *Ctx) {
+	key := c.Args[1]
+	h, found, ok := valueAt[Hash](c, key)
+	if !ok {
+		return
+	}
+	var n int64
+	if found {
+		for _, f := range c.Args[2:] {
+			if _, exists := h[string(f)]; exists {
+				delete(h, string(f))
+				n++
+			}
+		}
+		if len(h) == 0 {
+			c.remove(key)
+		}
+	}
+	c.Int(n)
+}
+
+func cmdHExists(c *Ctx) {
+	h, _, ok := valueAt[Hash](c, c.Args[1])
+	if !ok {
+		return
+	}
+	_, exists := h[string(c.Args[2])]
+	c.Int(b2i(exists))
+}
+
+func cmdHLen(c *Ctx) {
+	if h, _, ok := valueAt[Hash](c, c.Args[1]); ok {
+		c.Int(int64(len(h)))
+	}
+}
+
+func cmdHStrLen(c *Ctx) {
+	if h, _, ok := valueAt[Hash](c, c.Args[1]); ok {
+		c.Int(int64(len(h[string(c.Args[2])])))
+	}
+}
+
+func cmdHGetAll(c *Ctx) {
+	h, _, ok := valueAt[Hash](c, c.Args[1])
+	if !ok {
+		return
+	}
+	c.Map(len(h))
+	for f, v := range h {
+		c.BulkString(f)
+		c.BulkString(v)
+	}
+}
+
+// hashList answers HKEYS and HVALS.
+func hashList(c *Ctx, fields, values bool) {
+	h, _, ok := valueAt[Hash](c, c.Args[1])
+	if !ok {
+		return
+	}
+	c.Array(len(h))
+	for f, v := range h {
+		if fields {
+			c.BulkString(f)
+		}
+		if values {
+			c.BulkString(v)
+		}
+	}
+}
+
+func cmdHIncrBy(c *Ctx) {
+	key, f := c.Args[1], c.Args[2]
+	incr, ok := wire.ParseInt(c.Args[3])
+	if !ok {
+		c.Error(ErrNotInt)
+		return
+	}
+	h, found, ok := valueAt[Hash](c, key)
+	if !ok {
+		return
+	}
+	var cur int64
+	if old, exists := h[string(f)]; exists {
+		if cur, ok = parseIntString(old); !ok {
+			c.Error(ErrHashNotInt)
+			return
+		}
+	}
+	if (incr < 0 && cur < 0 && incr < math.MinInt64-cur) || (incr > 0 && cur > 0 && incr > math.MaxInt64-cur) {
+		c.Error(ErrOverflow)
+		return
+	}
+	cur += incr
+	if !found {
+		h = Hash{}
+		c.store(key, h, false)
+	}
+	h[string(f)] = strconv.FormatInt(cur, 10)
+	c.Int(cur)
+}
+
+// parseIntString is wire.ParseInt for a string.
+func parseIntString(s string) (int64, bool) {
+	if len(s) > 20 {
+		return 0, false
+	}
+	var buf [20]byte
+	return wire.ParseInt(append(buf[:0], s...))
+}
+
+func cmdHIncrByFloat(c *Ctx) {
+	key, f := c.Args[1], c.Args[2]
+	incr, inf, ok := parseLongDouble(c.Args[3])
+	switch {
+	case !ok:
+		c.Error(ErrNotFloat)
+		return
+	case inf:
+		c.Error(ErrNaNOrInf)
+		return
+	}
+	h, found, ok := valueAt[Hash](c, key)
+	if !ok {
+		return
+	}
+	sum := newLongDouble()
+	if old, exists := h[string(f)]; exists {
+		cur, curInf, ok := parseLongDouble([]byte(old))
+		switch {
+		case !ok:
+			c.Error(ErrHashNotFloat)
+			return
+		case curInf:
+			c.Error(ErrIncrNaNOrInf)
+			return
+		}
+		sum.Add(cur, incr)
+	} else {
+		sum.Set(incr)
+	}
+	if !longDoubleFinite(sum) {
+		c.Error(ErrIncrNaNOrInf)
+		return
+	}
+	if !found {
+		h = Hash{}
+		c.store(key, h, false)
+	}
+	s := formatLongDouble(sum)
+	h[string(f)] = s
+	c.BulkString(s)
+}
+
+func cmdHRandField(c *Ctx) {
+	key := c.Args[1]
+	if len(c.Args) == 2 {
+		h, found, ok := valueAt[Hash](c, key)
+		switch {
+		case !ok:
+		case !found:
+			c.Null()
+		default:
+			c.BulkString(randomKey(h))
+		}
+		return
+	}
+	n, ok := c.parseRandCount(c.Args[2])
+	if !ok {
+		return
+	}
+	withValues := false
+	if len(c.Args) > 4 || (len(c.Args) == 4 && !equalFold(c.Args[3], "withvalues")) {
+		c.Error(ErrSyntax)
+		return
+	} else if len(c.Args) == 4 {
+		withValues = true
+		if n < -math.MaxInt64/2 || n > math.MaxInt64/2 {
+			c.Error(ErrOutOfRangeValue)
+			return
+		}
+	}
+	h, _, ok := valueAt[Hash](c, key)
+	if !ok {
+		return
+	}
+	if n == 0 || len(h) == 0 {
+		c.Array(0)
+		return
+	}
+	// RESP2 gets a flat array; RESP3 a pair per field.
+	header := func(count int) {
+		if withValues && c.Proto == wire.RESP2 {
+			c.Array(2 * count)
+		} else {
+			c.Array(count)
+		}
+	}
+	emit := func(f string) {
+		if withValues && c.Proto != wire.RESP2 {
+			c.Array(2)
+		}
+		c.BulkString(f)
+		if withValues {
+			c.BulkString(h[f])
+		}
+	}
+	switch {
+	case n < 0 || n == 1:
+		// Negative: that many draws, repeats allowed.
+		count := int(min(-n, math.MaxInt32))
+		if n == 1 {
+			count = 1
+		}
+		header(count)
+		pickKeys(h, count, emit)
+	case n >= int64(len(h)):
+		header(len(h))
+		for f := range h {
+			emit(f)
+		}
+	default:
+		header(int(n))
+		for _, f := range sampleKeys(h, int(n)) {
+			emit(f)
+		}
+	}
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Long doubles. HINCRBYFLOAT computes in C's long double, which on x86-64
+// is the 80-bit x87 format: a 64-bit mantissa and a 15-bit exponent. A
+// big.Float with 64 bits of precision rounds the same way, so sums and
+// their printed digits match Redis's.
+
+const (
+	ldMaxExp = 16384  // largest finite: just under 2^16384
+	ldMinExp = -16444 // smallest subnormal: 2^-16445
+	ldMaxLen = 5*1024 - 1
+)
+
+func newLongDouble() *big.Float {
+	return new(big.Float).SetPrec(64).SetMode(big.ToNearestEven)
+}
+
+// longDoubleFinite reports whether f is within the long double's range.
+func longDoubleFinite(f *big.Float) bool {
+	return !f.IsInf() && (f.Sign() == 0 || f.MantExp(nil) <= ldMaxExp)
+}
+
+// parseLongDouble reads b as Redis's string2ld does with strtold: the
+// whole string, no leading space, decimal or hexadecimal, "inf" and
+// "infinity" in any case (reported by isInf). NaN, values that overflow
+// and non-zero values that underflow to zero are rejected.
+func parseLongDouble(b []byte) (f *big.Float, isInf, ok bool) {
+	if len(b) == 0 || len(b) > ldMaxLen {
+		return nil, false, false
+	}
+	rest := b
+	if rest[0] == '+' || rest[0] == '-' {
+		rest = rest[1:]
+	}
+	if equalFold(rest, "inf") || equalFold(rest, "infinity") {
+		return nil, true, true
+	}
+	nonzero, valid := scanFloat(rest)
+	if !valid {
+		return nil, false, false
+	}
+	f, _, err := big.ParseFloat(string(b), 0, 64, big.ToNearestEven)
+	if err != nil || f.IsInf() {
+		return nil, false, false
+	}
+	if f.Sign() == 0 {
+		if nonzero {
+			return nil, false, false // underflow
+		}
+		return f, false, true
+	}
+	if e := f.MantExp(nil); e > ldMaxExp || e < ldMinExp {
+		return nil, false, false
+	}
+	return f, false, true
+}
+
+// scanFloat checks that s is one unsigned C floating constant and nothing
+// else: digits with an optional point and exponent, or 0x hex digits with
+// an optional point and p exponent. nonzero reports a non-zero digit in
+// the mantissa.
+func scanFloat(s []byte) (nonzero, valid bool) {
+	hex := len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
+	if hex {
+		s = s[2:]
+	}
+	isDigit := func(ch byte) bool {
+		return '0' <= ch && ch <= '9' || hex && ('a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F')
+	}
+	i, digits := 0, 0
+	run := func() {
+		for i < len(s) && isDigit(s[i]) {
+			nonzero = nonzero || s[i] != '0'
+			i++
+			digits++
+		}
+	}
+	run()
+	if i < len(s) && s[i] == '.' {
+		i++
+		run()
+	}
+	if digits == 0 {
+		return false, false
+	}
+	if i < len(s) {
+		e := s[i] | 0x20
+		if (hex && e != 'p') || (!hex && e != 'e') {
+			return false, false
+		}
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false, false
+		}
+	}
+	return nonzero, i == len(s)
+}
+
+// formatLongDouble prints f as Redis's ld2string in human mode: 17
+// decimals ("%.17Lf"), trailing zeros and point dropped, "-0" as "0".
+func formatLongDouble(f *big.Float) string {
+	s := f.Text('f', 17)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
