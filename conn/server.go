@@ -88,14 +88,22 @@ func New(opt Options) *Server {
 	for i := 0; i < opt.Shards; i++ {
 		s.workers = append(s.workers, shard.Start(shard.New(i), shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}
-	s.maxBulk.Store(s.cfg.Int("proto-max-bulk-len"))
+	s.setMaxBulk()
 	s.cfg.OnChange("hz", func(string) {
 		for _, w := range s.workers {
 			w.SetTick(s.tickPeriod())
 		}
 	})
-	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.maxBulk.Store(s.cfg.Int("proto-max-bulk-len")) })
+	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.setMaxBulk() })
 	return s
+}
+
+// setMaxBulk applies proto-max-bulk-len to requests and to strings that
+// commands build (APPEND, SETRANGE). The string limit is process-wide.
+func (s *Server) setMaxBulk() {
+	n := s.cfg.Int("proto-max-bulk-len")
+	s.maxBulk.Store(n)
+	shard.SetMaxStringLength(n)
 }
 
 // tickPeriod is the shards' housekeeping period from the hz parameter.
