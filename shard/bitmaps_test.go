@@ -249,7 +249,7 @@ func TestBitOpAcrossShards(t *testing.T) {
 		t.Fatalf("BITOP result = %q", got)
 	}
 	owner := shards[Owner([]byte(k[2]), len(shards))]
-	if _, ok := owner.DB(0).keys[k[2]]; !ok {
+	if _, ok := owner.DB(0).strs[k[2]]; !ok {
 		t.Fatal("BITOP stored the destination on the wrong shard")
 	}
 }

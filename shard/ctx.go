@@ -46,7 +46,8 @@ func (b *Batch) Reply(i int) []byte {
 // command.
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
-	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
+	scratch := c.scratch
+	*c = Ctx{scratch: scratch, DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
 	for i := range b.Calls {
 		c.Args, c.Waiter = b.Calls[i].Args, b.Calls[i].Waiter
 		b.Calls[i].Cmd.Run(c)
@@ -57,7 +58,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	}
 	s.Processed += uint64(len(b.Calls))
 	b.Out = c.Out
-	*c = Ctx{}
+	*c = Ctx{scratch: c.scratch}
 }
 
 // RunAcross runs cmd with every shard in shards available, for a command
@@ -96,8 +97,9 @@ type Ctx struct {
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID
 
-	ready []readyKey // keys with waiters that got data during the command
-	wake  Wake       // set by a waiter's Pop when it needs more than a reply
+	scratch []byte     // reused by keyValue
+	ready   []readyKey // keys with waiters that got data during the command
+	wake    Wake       // set by a waiter's Pop when it needs more than a reply
 }
 
 // db returns the database that holds key.

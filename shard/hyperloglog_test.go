@@ -175,7 +175,7 @@ func TestHLLAcrossShards(t *testing.T) {
 		t.Fatalf("PFCOUNT of the merge = %q", got)
 	}
 	owner := shards[Owner([]byte(k[2]), len(shards))]
-	if _, ok := owner.DB(0).keys[k[2]]; !ok {
+	if _, ok := owner.DB(0).strs[k[2]]; !ok {
 		t.Fatal("PFMERGE stored the destination on the wrong shard")
 	}
 }

@@ -26,7 +26,7 @@ func cmdDel(c *Ctx) {
 	var n int64
 	for _, key := range c.Args[1:] {
 		db := c.db(key)
-		if _, ok := db.get(key, c.Now); ok && db.remove(key) {
+		if db.has(key, c.Now) && db.remove(key) {
 			n++
 		}
 	}
@@ -36,7 +36,7 @@ func cmdDel(c *Ctx) {
 func cmdExists(c *Ctx) {
 	var n int64
 	for _, key := range c.Args[1:] {
-		if _, ok := c.db(key).get(key, c.Now); ok {
+		if c.db(key).has(key, c.Now) {
 			n++
 		}
 	}
@@ -252,7 +252,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 		when += c.Now
 	}
 	db := c.db(key)
-	if _, found := db.get(key, c.Now); !found {
+	if !db.has(key, c.Now) {
 		c.Int(0)
 		return
 	}
@@ -280,7 +280,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 func cmdTTL(c *Ctx, millis, absolute bool) {
 	key := c.Args[1]
 	db := c.db(key)
-	if _, found := db.get(key, c.Now); !found {
+	if !db.has(key, c.Now) {
 		c.Int(-2)
 		return
 	}
@@ -302,7 +302,7 @@ func cmdTTL(c *Ctx, millis, absolute bool) {
 func cmdPersist(c *Ctx) {
 	key := c.Args[1]
 	db := c.db(key)
-	if _, found := db.get(key, c.Now); found && db.persist(key) {
+	if db.has(key, c.Now) && db.persist(key) {
 		c.Int(1)
 		return
 	}
@@ -310,12 +310,13 @@ func cmdPersist(c *Ctx) {
 }
 
 func cmdType(c *Ctx) {
-	v, found := c.lookup(c.Args[1])
-	if !found {
+	key := c.Args[1]
+	db := c.db(key)
+	if !db.has(key, c.Now) {
 		c.Simple("none")
 		return
 	}
-	c.Simple(typeName(v))
+	c.Simple(db.typeOf(string(key)))
 }
 
 func cmdRename(c *Ctx, nx bool) {
@@ -481,7 +482,7 @@ func cmdRandomKey(c *Ctx) {
 				}
 			}
 		})
-		k := randomKey(pick.keys)
+		k := pick.randomKey()
 		if _, live := pick.get([]byte(k), c.Now); live {
 			c.BulkString(k)
 			return
@@ -494,7 +495,7 @@ func cmdKeys(c *Ctx) {
 	all := pattern == "*"
 	var out []string
 	c.eachDB(func(db *DB) {
-		db.each(c.Now, func(k string, _ any) bool {
+		db.eachKey(c.Now, func(k string) bool {
 			if all || glob.Match(pattern, k, false) {
 				out = append(out, k)
 			}
@@ -525,9 +526,7 @@ func cmdSwapDB(c *Ctx) {
 			// The data changes places; clients blocked on a key stay with
 			// their database index, as in Redis, and are woken if the key
 			// they wait for now exists.
-			da, db := &s.dbs[a], &s.dbs[b]
-			da.keys, db.keys = db.keys, da.keys
-			da.expires, db.expires = db.expires, da.expires
+			s.dbs[a].swapData(&s.dbs[b])
 			for _, i := range [2]int{a, b} {
 				d := &s.dbs[i]
 				for k := range d.waiters {

@@ -194,8 +194,11 @@ func cmdScan(c *Ctx) {
 	db := &s.dbs[c.DB]
 	from := cur >> 8
 	if cur == 0 || db.scanKeys == nil {
-		db.scanKeys = newSnapshot(len(db.keys), keyShift, func(yield func(string)) {
-			for k := range db.keys {
+		db.scanKeys = newSnapshot(db.Len(), keyShift, func(yield func(string)) {
+			for k := range db.strs {
+				yield(k)
+			}
+			for k := range db.objs {
 				yield(k)
 			}
 		})
@@ -203,8 +206,7 @@ func cmdScan(c *Ctx) {
 	db.scanKeys.used = c.Now
 	var found []string
 	next := db.scanKeys.step(from, o.count, func(k string) {
-		v, live := db.get([]byte(k), c.Now)
-		if live && o.matches(k) && (!o.typed || typeName(v) == o.typ) {
+		if db.has([]byte(k), c.Now) && o.matches(k) && (!o.typed || db.typeOf(k) == o.typ) {
 			found = append(found, k)
 		}
 	})

@@ -32,11 +32,14 @@ type Shard struct {
 
 // DB is one logical database within a shard.
 //
-// Values are stored as any: a string value is a Go string (immutable, so a
-// reply can alias it); other types will be pointers to their structures.
-// TTLs live in a second map, as in Redis, so keys without one pay nothing.
+// String values, by far the most common, live unboxed in their own map:
+// storing a Go string in an interface would cost another allocation per
+// key. Every other type lives in objs as a pointer-like value. A key is in
+// at most one of the two maps. TTLs live in a third map, as in Redis, so
+// keys without one pay nothing.
 type DB struct {
-	keys    map[string]any
+	strs    map[string]string
+	objs    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
 
@@ -52,34 +55,107 @@ func (s *Shard) DB(i int) *DB { return &s.dbs[i] }
 
 // Len reports the number of keys in the database, counting keys that have
 // expired but not been removed yet.
-func (db *DB) Len() int { return len(db.keys) }
+func (db *DB) Len() int { return len(db.strs) + len(db.objs) }
 
 // Expires reports how many keys carry a TTL.
 func (db *DB) Expires() int { return len(db.expires) }
 
-// get returns the live value of key, removing it first if it has expired.
-func (db *DB) get(key []byte, now int64) (any, bool) {
-	v, ok := db.keys[string(key)]
-	if !ok {
-		return nil, false
+// expired removes key if its TTL has passed and reports whether it did.
+func (db *DB) expired(key []byte, now int64) bool {
+	if len(db.expires) == 0 {
+		return false
 	}
-	if len(db.expires) > 0 {
-		if at, has := db.expires[string(key)]; has && at <= now {
-			db.remove(key)
+	if at, ok := db.expires[string(key)]; ok && at <= now {
+		db.remove(key)
+		return true
+	}
+	return false
+}
+
+// get returns the live value of key, removing it first if it has expired.
+// A string comes back boxed in the interface, which allocates: hot string
+// paths use getStr instead.
+func (db *DB) get(key []byte, now int64) (any, bool) {
+	if s, ok := db.strs[string(key)]; ok {
+		if db.expired(key, now) {
 			return nil, false
 		}
+		return s, true
 	}
-	return v, true
+	if v, ok := db.objs[string(key)]; ok {
+		if db.expired(key, now) {
+			return nil, false
+		}
+		return v, true
+	}
+	return nil, false
+}
+
+// getStr returns the live string at key. found reports whether the key
+// exists; isStr whether it holds a string.
+func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
+	s, ok := db.strs[string(key)]
+	if !ok {
+		if len(db.objs) == 0 {
+			return "", false, false
+		}
+		if _, ok := db.objs[string(key)]; !ok || db.expired(key, now) {
+			return "", false, false
+		}
+		return "", true, false
+	}
+	if db.expired(key, now) {
+		return "", false, false
+	}
+	return s, true, true
+}
+
+// has reports whether key exists and is live.
+func (db *DB) has(key []byte, now int64) bool {
+	_, inStrs := db.strs[string(key)]
+	if !inStrs {
+		if _, inObjs := db.objs[string(key)]; !inObjs {
+			return false
+		}
+	}
+	return !db.expired(key, now)
 }
 
 // set stores v under key and clears any TTL unless keepTTL.
 func (db *DB) set(key []byte, v any, keepTTL bool) {
-	if db.keys == nil {
-		db.keys = make(map[string]any)
+	if s, ok := v.(string); ok {
+		db.setStr(key, s, keepTTL)
+		return
 	}
-	db.keys[string(key)] = v
+	if db.objs == nil {
+		db.objs = make(map[string]any)
+	}
+	if len(db.strs) > 0 {
+		delete(db.strs, string(key))
+	}
+	db.objs[string(key)] = v
 	if !keepTTL && len(db.expires) > 0 {
 		delete(db.expires, string(key))
+	}
+}
+
+// setStr stores the string s under key and clears any TTL unless keepTTL.
+func (db *DB) setStr(key []byte, s string, keepTTL bool) {
+	db.setStrKey(string(key), s, keepTTL)
+}
+
+// setStrKey is setStr for a key already converted to a string (SET passes
+// one that shares its allocation with the value).
+func (db *DB) setStrKey(key, s string, keepTTL bool) {
+	if db.strs == nil {
+		db.strs = make(map[string]string)
+	}
+	if len(db.objs) > 0 {
+		delete(db.objs, key)
+	}
+	db.strs[key] = s
+	if !keepTTL && len(db.expires) > 0 {
+		delete(db.expires, key)
 	}
 }
 
@@ -93,10 +169,13 @@ func (db *DB) setExpire(key []byte, at int64) {
 
 // remove deletes key and its TTL. It reports whether the key existed.
 func (db *DB) remove(key []byte) bool {
-	if _, ok := db.keys[string(key)]; !ok {
+	if _, ok := db.strs[string(key)]; ok {
+		delete(db.strs, string(key))
+	} else if _, ok := db.objs[string(key)]; ok {
+		delete(db.objs, string(key))
+	} else {
 		return false
 	}
-	delete(db.keys, string(key))
 	if len(db.expires) > 0 {
 		delete(db.expires, string(key))
 	}
@@ -105,10 +184,21 @@ func (db *DB) remove(key []byte) bool {
 
 // flush empties the database. Blocked clients stay blocked, as in Redis.
 func (db *DB) flush() {
-	db.keys = nil
+	db.strs = nil
+	db.objs = nil
 	db.expires = nil
 	db.scanKeys = nil
 	db.scanObjs = nil
+}
+
+// swapData exchanges the contents of two databases (SWAPDB). Blocked
+// clients stay with their database index.
+func (db *DB) swapData(other *DB) {
+	db.strs, other.strs = other.strs, db.strs
+	db.objs, other.objs = other.objs, db.objs
+	db.expires, other.expires = other.expires, db.expires
+	db.scanKeys, other.scanKeys = nil, nil
+	db.scanObjs, other.scanObjs = nil, nil
 }
 
 // activeExpire samples keys with a TTL and removes those that have passed,
@@ -123,7 +213,8 @@ func (db *DB) activeExpire(now int64, budget int) int {
 		for k, at := range db.expires {
 			if at <= now {
 				delete(db.expires, k)
-				delete(db.keys, k)
+				delete(db.strs, k)
+				delete(db.objs, k)
 				expired++
 			}
 			seen++

@@ -450,7 +450,7 @@ func TestStringsAcrossShards(t *testing.T) {
 		}
 		for i, s := range shards {
 			for _, key := range k[:2] {
-				_, has := s.DB(0).keys[key]
+				has := s.DB(0).has([]byte(key), 0)
 				if want := Owner([]byte(key), len(shards)) == i; has != want {
 					t.Fatalf("key %s on shard %d: %v, want %v", key, i, has, want)
 				}

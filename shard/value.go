@@ -1,5 +1,7 @@
 package shard
 
+import "math/rand/v2"
+
 // The stored value types. A DB maps each key to one of:
 //
 //	string   a Redis string (also bitmaps and HyperLogLogs, as in Redis)
@@ -40,6 +42,14 @@ func typeName(v any) string {
 // the key exists; when it exists with another type, valueAt replies
 // WRONGTYPE and ok is false.
 func valueAt[T any](c *Ctx, key []byte) (v T, found, ok bool) {
+	if _, wantString := any(v).(string); wantString {
+		s, found, isStr := c.db(key).getStr(key, c.Now)
+		if found && !isStr {
+			c.Error(ErrWrongType)
+			return v, true, false
+		}
+		return any(s).(T), found, true
+	}
 	raw, exists := c.db(key).get(key, c.Now)
 	if !exists {
 		return v, false, true
@@ -52,6 +62,14 @@ func valueAt[T any](c *Ctx, key []byte) (v T, found, ok bool) {
 	return v, true, true
 }
 
+// typeOf is TYPE's answer for a key known to exist.
+func (db *DB) typeOf(key string) string {
+	if _, ok := db.strs[key]; ok {
+		return "string"
+	}
+	return typeName(db.objs[key])
+}
+
 // lookup returns the live value at key.
 func (c *Ctx) lookup(key []byte) (any, bool) { return c.db(key).get(key, c.Now) }
 
@@ -62,10 +80,7 @@ func (c *Ctx) store(key []byte, v any, keepTTL bool) { c.db(key).set(key, v, kee
 // absent).
 func (c *Ctx) remove(key []byte) bool {
 	db := c.db(key)
-	if _, ok := db.get(key, c.Now); !ok {
-		return false
-	}
-	return db.remove(key)
+	return db.has(key, c.Now) && db.remove(key)
 }
 
 // ttl returns key's absolute expiry in Unix ms, if it has one.
@@ -86,17 +101,34 @@ func (db *DB) persist(key []byte) bool {
 	return true
 }
 
-// each calls fn for every live key in the database until fn returns false.
-// fn must not add keys; it may remove the key it is given.
-func (db *DB) each(now int64, fn func(key string, v any) bool) {
-	for k, v := range db.keys {
-		if len(db.expires) > 0 {
-			if at, ok := db.expires[k]; ok && at <= now {
-				continue
-			}
+// eachKey calls fn for every live key in the database until fn returns
+// false. fn must not add keys; it may remove the key it is given.
+func (db *DB) eachKey(now int64, fn func(key string) bool) {
+	live := func(k string) bool {
+		if len(db.expires) == 0 {
+			return true
 		}
-		if !fn(k, v) {
+		at, ok := db.expires[k]
+		return !ok || at > now
+	}
+	for k := range db.strs {
+		if live(k) && !fn(k) {
 			return
 		}
 	}
+	for k := range db.objs {
+		if live(k) && !fn(k) {
+			return
+		}
+	}
+}
+
+// randomKey returns a random key of the database, which must not be empty,
+// picking the string or the object map in proportion to their sizes.
+// Expired keys may be returned; the caller checks.
+func (db *DB) randomKey() string {
+	if rand.IntN(db.Len()) < len(db.strs) {
+		return randomKey(db.strs)
+	}
+	return randomKey(db.objs)
 }

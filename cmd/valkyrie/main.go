@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 
 	"github.com/valkyrie-kv/valkyrie/conn"
 )
+
+// defaultGCPercent is the garbage collector target unless GOGC is set.
+const defaultGCPercent = 25
 
 // cli holds the command-line flags.
 type cli struct {
@@ -49,6 +53,12 @@ func run(c cli, log *slog.Logger) error {
 	handlers := clamp(log, "tcp-handlers", c.TCPHandlers, half, cpus, c.NoClamp)
 	shards := clamp(log, "shards", c.Shards, half, cpus, c.NoClamp)
 	runtime.GOMAXPROCS(handlers)
+	if os.Getenv("GOGC") == "" {
+		// A key-value store's heap is mostly live data, so the default
+		// GOGC=100 would let the process grow to twice its data. 25 keeps
+		// it within a quarter; only writes allocate, so reads pay nothing.
+		debug.SetGCPercent(defaultGCPercent)
+	}
 
 	l, err := net.Listen("tcp", c.Address)
 	if err != nil {
