@@ -1,0 +1,591 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+)
+
+// Errors of Decode.
+var (
+	// ErrChecksum: the payload is too short, from a newer RDB version, or
+	// its CRC does not match.
+	ErrChecksum = errors.New("rdb: payload version or checksum are wrong")
+	// ErrFormat: the object is malformed or of a type Valkyrie does not
+	// store (streams, modules).
+	ErrFormat = errors.New("rdb: bad data format")
+)
+
+// Kind is the type of a decoded value.
+type Kind uint8
+
+const (
+	String Kind = iota
+	List
+	Set
+	Hash
+	ZSet
+)
+
+// Value is a decoded object.
+type Value struct {
+	Kind Kind
+	Str  string // String
+	// Elems holds a list's elements in order, a set's members, a hash's
+	// fields and values alternating, or a sorted set's members.
+	Elems  []string
+	Scores []float64 // ZSet: the score of each member
+	// Compact reports that the payload used a compact encoding (listpack,
+	// ziplist, intset, zipmap) rather than one entry per element.
+	Compact bool
+}
+
+// Decode verifies a DUMP payload's footer and decodes its object. As in
+// Redis, the object is read from the whole payload: bytes left after it
+// are ignored, and a malformed one may run into the footer.
+func Decode(payload []byte) (*Value, error) {
+	if _, err := Verify(payload); err != nil {
+		return nil, err
+	}
+	return DecodeObject(payload)
+}
+
+// Verify checks the version and CRC of a payload and returns the part
+// before them.
+func Verify(payload []byte) ([]byte, error) {
+	if len(payload) < 10 {
+		return nil, ErrChecksum
+	}
+	n := len(payload) - 10
+	if binary.LittleEndian.Uint16(payload[n:]) > Version {
+		return nil, ErrChecksum
+	}
+	if CRC64(0, payload[:n+2]) != binary.LittleEndian.Uint64(payload[n+2:]) {
+		return nil, ErrChecksum
+	}
+	return payload[:n], nil
+}
+
+// DecodeObject decodes one object (type byte and body). The Value shares
+// no memory with b. Duplicate members are not detected here.
+func DecodeObject(b []byte) (*Value, error) {
+	d := decoder{b: b}
+	t, err := d.u8()
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.object(t)
+	if err != nil {
+		return nil, err
+	}
+	if v.Kind != String && len(v.Elems) == 0 {
+		return nil, ErrFormat // Redis refuses empty keys
+	}
+	return v, nil
+}
+
+type decoder struct{ b []byte }
+
+func (d *decoder) u8() (byte, error) {
+	if len(d.b) == 0 {
+		return 0, ErrFormat
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c, nil
+}
+
+func (d *decoder) take(n uint64) ([]byte, error) {
+	if n > uint64(len(d.b)) {
+		return nil, ErrFormat
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p, nil
+}
+
+// length reads an RDB length; special is set for the 11xxxxxx string
+// encodings, whose kind is then returned as the length.
+func (d *decoder) length() (n uint64, special bool, err error) {
+	c, err := d.u8()
+	if err != nil {
+		return 0, false, err
+	}
+	switch c >> 6 {
+	case 0:
+		return uint64(c), false, nil
+	case 1:
+		c2, err := d.u8()
+		return uint64(c&0x3f)<<8 | uint64(c2), false, err
+	case 3:
+		return uint64(c & 0x3f), true, nil
+	}
+	switch c {
+	case 0x80:
+		p, err := d.take(4)
+		if err != nil {
+			return 0, false, err
+		}
+		return uint64(binary.BigEndian.Uint32(p)), false, nil
+	case 0x81:
+		p, err := d.take(8)
+		if err != nil {
+			return 0, false, err
+		}
+		return binary.BigEndian.Uint64(p), false, nil
+	}
+	return 0, false, ErrFormat
+}
+
+// count reads a plain length that counts items of at least per bytes
+// each, so it is bounded by what is left of the input.
+func (d *decoder) count(per uint64) (int, error) {
+	n, special, err := d.length()
+	if err != nil || special {
+		return 0, ErrFormat
+	}
+	if n > uint64(len(d.b))/per {
+		return 0, ErrFormat
+	}
+	return int(n), nil
+}
+
+// str reads a string in any of its encodings. The result may alias the
+// input.
+func (d *decoder) str() ([]byte, error) {
+	n, special, err := d.length()
+	if err != nil {
+		return nil, err
+	}
+	if !special {
+		return d.take(n)
+	}
+	switch n {
+	case encInt8:
+		p, err := d.take(1)
+		if err != nil {
+			return nil, err
+		}
+		return strconv.AppendInt(nil, int64(int8(p[0])), 10), nil
+	case encInt16:
+		p, err := d.take(2)
+		if err != nil {
+			return nil, err
+		}
+		return strconv.AppendInt(nil, int64(int16(binary.LittleEndian.Uint16(p))), 10), nil
+	case encInt32:
+		p, err := d.take(4)
+		if err != nil {
+			return nil, err
+		}
+		return strconv.AppendInt(nil, int64(int32(binary.LittleEndian.Uint32(p))), 10), nil
+	case encLZF:
+		clen, s1, err := d.length()
+		if err != nil {
+			return nil, err
+		}
+		ulen, s2, err := d.length()
+		if err != nil || s1 || s2 {
+			return nil, ErrFormat
+		}
+		in, err := d.take(clen)
+		if err != nil {
+			return nil, err
+		}
+		if ulen == 0 {
+			return []byte{}, nil
+		}
+		if ulen > uint64(len(in))*lzfMaxRatio {
+			return nil, ErrFormat
+		}
+		out := make([]byte, ulen)
+		if !lzfDecompress(in, out) {
+			return nil, ErrFormat
+		}
+		return out, nil
+	}
+	return nil, ErrFormat
+}
+
+func (d *decoder) strings(n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for range n {
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(s))
+	}
+	return out, nil
+}
+
+func (d *decoder) object(t byte) (*Value, error) {
+	switch t {
+	case typeString:
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return &Value{Kind: String, Str: string(s)}, nil
+
+	case typeList, typeSet:
+		n, err := d.count(1)
+		if err != nil {
+			return nil, err
+		}
+		elems, err := d.strings(n)
+		kind := List
+		if t == typeSet {
+			kind = Set
+		}
+		return &Value{Kind: kind, Elems: elems}, err
+
+	case typeHash:
+		n, err := d.count(2)
+		if err != nil {
+			return nil, err
+		}
+		elems, err := d.strings(2 * n)
+		return &Value{Kind: Hash, Elems: elems}, err
+
+	case typeZSet, typeZSet2:
+		per := uint64(2)
+		if t == typeZSet2 {
+			per = 9
+		}
+		n, err := d.count(per)
+		if err != nil {
+			return nil, err
+		}
+		v := &Value{Kind: ZSet, Elems: make([]string, 0, n), Scores: make([]float64, 0, n)}
+		for range n {
+			m, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			var score float64
+			if t == typeZSet2 {
+				p, err := d.take(8)
+				if err != nil {
+					return nil, err
+				}
+				score = math.Float64frombits(binary.LittleEndian.Uint64(p))
+			} else if score, err = d.oldScore(); err != nil {
+				return nil, err
+			}
+			if math.IsNaN(score) {
+				return nil, ErrFormat
+			}
+			v.Elems = append(v.Elems, string(m))
+			v.Scores = append(v.Scores, score)
+		}
+		return v, nil
+
+	case typeListZiplist, typeListQuicklist, typeListQuicklist2:
+		return d.list(t)
+
+	case typeSetIntset:
+		blob, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		elems, err := intsetStrings(blob)
+		return &Value{Kind: Set, Elems: elems, Compact: true}, err
+
+	case typeHashZipmap, typeHashZiplist, typeHashListpack:
+		blob, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		var elems []string
+		switch t {
+		case typeHashZipmap:
+			elems, err = zipmapStrings(blob)
+		case typeHashZiplist:
+			elems, err = ziplistStrings(blob, nil)
+		default:
+			elems, err = lpStrings(blob, nil)
+		}
+		if err == nil && len(elems)%2 != 0 {
+			err = ErrFormat
+		}
+		return &Value{Kind: Hash, Elems: elems, Compact: true}, err
+
+	case typeZSetZiplist, typeZSetListpack:
+		blob, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		var flat []string
+		if t == typeZSetZiplist {
+			flat, err = ziplistStrings(blob, nil)
+		} else {
+			flat, err = lpStrings(blob, nil)
+		}
+		if err != nil || len(flat)%2 != 0 {
+			return nil, ErrFormat
+		}
+		v := &Value{Kind: ZSet, Compact: true, Elems: make([]string, 0, len(flat)/2), Scores: make([]float64, 0, len(flat)/2)}
+		for i := 0; i < len(flat); i += 2 {
+			score, err := parseScore(flat[i+1])
+			if err != nil {
+				return nil, err
+			}
+			v.Elems = append(v.Elems, flat[i])
+			v.Scores = append(v.Scores, score)
+		}
+		return v, nil
+	}
+	// Streams, modules, functions and opcodes: nothing Valkyrie stores.
+	return nil, ErrFormat
+}
+
+// list reads the three list encodings made of ziplists or listpacks.
+func (d *decoder) list(t byte) (*Value, error) {
+	v := &Value{Kind: List}
+	if t == typeListZiplist {
+		blob, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		v.Elems, err = ziplistStrings(blob, nil)
+		return v, err
+	}
+	nodes, err := d.count(1)
+	if err != nil {
+		return nil, err
+	}
+	for range nodes {
+		container := uint64(containerPacked)
+		if t == typeListQuicklist2 {
+			var special bool
+			if container, special, err = d.length(); err != nil || special {
+				return nil, ErrFormat
+			}
+		}
+		blob, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case container == containerPlain:
+			v.Elems = append(v.Elems, string(blob))
+		case container != containerPacked:
+			return nil, ErrFormat
+		case t == typeListQuicklist:
+			v.Elems, err = ziplistStrings(blob, v.Elems)
+		default:
+			v.Elems, err = lpStrings(blob, v.Elems)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// oldScore reads a score of the original ZSET type: a length byte (253
+// NaN, 254 +inf, 255 -inf) and that many characters.
+func (d *decoder) oldScore() (float64, error) {
+	n, err := d.u8()
+	if err != nil {
+		return 0, err
+	}
+	switch n {
+	case 253:
+		return math.NaN(), nil
+	case 254:
+		return math.Inf(1), nil
+	case 255:
+		return math.Inf(-1), nil
+	}
+	p, err := d.take(uint64(n))
+	if err != nil {
+		return 0, err
+	}
+	return parseScore(string(p))
+}
+
+// parseScore reads a score written as text.
+func parseScore(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !(errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0)) || math.IsNaN(f) {
+		return 0, ErrFormat
+	}
+	return f, nil
+}
+
+// A ziplist is a 4-byte total size, a 4-byte offset of the last entry and
+// a 2-byte count (65535 when unknown), all little endian, the entries, and
+// a 0xff terminator. Each entry is the previous entry's length (1 byte, or
+// 0xfe and 4 bytes), an encoding and the data:
+//
+//	00xxxxxx, 01xxxxxx xxxxxxxx, 10000000 + 4 bytes   string, big-endian length
+//	11000000, 11010000, 11100000                      int16, int32, int64
+//	11110000, 11111110                                int24, int8
+//	11110001..11111101                                the integers 0..12
+func ziplistStrings(b []byte, out []string) ([]string, error) {
+	if len(b) < 11 || binary.LittleEndian.Uint32(b) != uint32(len(b)) || b[len(b)-1] != 0xff ||
+		binary.LittleEndian.Uint32(b[4:]) >= uint32(len(b)) {
+		return nil, ErrFormat
+	}
+	want := int(binary.LittleEndian.Uint16(b[8:]))
+	end := len(b) - 1
+	p, count := 10, 0
+	for p < end {
+		switch {
+		case b[p] < 0xfe:
+			p++
+		case b[p] == 0xfe && end-p > 5:
+			p += 5
+		default:
+			return nil, ErrFormat
+		}
+		if p >= end {
+			return nil, ErrFormat
+		}
+		c := b[p]
+		var n uint64 // string length
+		intLen := 0  // integer width
+		switch c >> 6 {
+		case 0:
+			n, p = uint64(c&0x3f), p+1
+		case 1:
+			if end-p < 2 {
+				return nil, ErrFormat
+			}
+			n, p = uint64(c&0x3f)<<8|uint64(b[p+1]), p+2
+		case 2:
+			if c != 0x80 || end-p < 5 {
+				return nil, ErrFormat
+			}
+			n, p = uint64(binary.BigEndian.Uint32(b[p+1:])), p+5
+		default:
+			p++
+			switch {
+			case c == 0xc0:
+				intLen = 2
+			case c == 0xd0:
+				intLen = 4
+			case c == 0xe0:
+				intLen = 8
+			case c == 0xf0:
+				intLen = 3
+			case c == 0xfe:
+				intLen = 1
+			case c >= 0xf1 && c <= 0xfd:
+				out = append(out, strconv.Itoa(int(c&0x0f)-1))
+				count++
+				continue
+			default:
+				return nil, ErrFormat
+			}
+		}
+		if intLen == 0 {
+			if n > uint64(end-p) {
+				return nil, ErrFormat
+			}
+			out = append(out, string(b[p:p+int(n)]))
+			p += int(n)
+			count++
+			continue
+		}
+		if intLen > end-p {
+			return nil, ErrFormat
+		}
+		var u uint64
+		for i := intLen - 1; i >= 0; i-- {
+			u = u<<8 | uint64(b[p+i])
+		}
+		shift := 64 - 8*intLen
+		out = append(out, strconv.FormatInt(int64(u<<shift)>>shift, 10))
+		p += intLen
+		count++
+	}
+	if want != 65535 && want != count {
+		return nil, ErrFormat
+	}
+	return out, nil
+}
+
+// An intset is its element width (2, 4 or 8) and count, 4 bytes each,
+// then the elements in ascending order, all little endian.
+func intsetStrings(b []byte) ([]string, error) {
+	if len(b) < 8 {
+		return nil, ErrFormat
+	}
+	width := uint64(binary.LittleEndian.Uint32(b))
+	n := uint64(binary.LittleEndian.Uint32(b[4:]))
+	if width != 2 && width != 4 && width != 8 || 8+width*n != uint64(len(b)) {
+		return nil, ErrFormat
+	}
+	out := make([]string, 0, n)
+	var prev int64
+	for i := range int(n) {
+		p := b[8+i*int(width):]
+		var v int64
+		switch width {
+		case 2:
+			v = int64(int16(binary.LittleEndian.Uint16(p)))
+		case 4:
+			v = int64(int32(binary.LittleEndian.Uint32(p)))
+		default:
+			v = int64(binary.LittleEndian.Uint64(p))
+		}
+		if i > 0 && v <= prev {
+			return nil, ErrFormat
+		}
+		prev = v
+		out = append(out, strconv.FormatInt(v, 10))
+	}
+	return out, nil
+}
+
+// A zipmap (hashes before Redis 2.6) is a count byte, then for each pair
+// the field's length and bytes, the value's length, a count of free
+// bytes, the value and the free bytes, and a 0xff terminator. Lengths are
+// one byte below 254, or 254 and 4 bytes little endian.
+func zipmapStrings(b []byte) ([]string, error) {
+	if len(b) < 2 || b[len(b)-1] != 0xff {
+		return nil, ErrFormat
+	}
+	end := len(b) - 1
+	p := 1
+	readLen := func() (int, bool) {
+		if p >= end {
+			return 0, false
+		}
+		switch c := b[p]; {
+		case c < 254:
+			p++
+			return int(c), true
+		case c == 254 && end-p > 4:
+			n := binary.LittleEndian.Uint32(b[p+1:])
+			p += 5
+			return int(n), uint64(n) <= uint64(end-p)
+		}
+		return 0, false
+	}
+	var out []string
+	for p < end {
+		n, ok := readLen()
+		if !ok || n > end-p {
+			return nil, ErrFormat
+		}
+		field := string(b[p : p+n])
+		p += n
+		n, ok = readLen()
+		if !ok || p >= end {
+			return nil, ErrFormat
+		}
+		free := int(b[p])
+		p++
+		if n+free > end-p {
+			return nil, ErrFormat
+		}
+		out = append(out, field, string(b[p:p+n]))
+		p += n + free
+	}
+	return out, nil
+}
