@@ -296,3 +296,34 @@ func containsField(list string, fields ...string) bool {
 	}
 	return false
 }
+
+func TestBZPopAndBZMPop(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	keys := keysOnDifferentShards(t, "z", 2, 8)
+	for _, proto := range []int{2, 3} {
+		blocked := newClient2(t, addr, proto)
+		pusher := newClient2(t, addr, 2)
+		got := make(chan *redis.ZWithKey, 1)
+		go func() {
+			v, err := blocked.BZPopMin(ctx, 5*time.Second, keys...).Result()
+			if err != nil {
+				v = &redis.ZWithKey{Key: "error: " + err.Error()}
+			}
+			got <- v
+		}()
+		waitBlocked(t, pusher, 1)
+		pusher.ZAdd(ctx, keys[1], redis.Z{Score: 2, Member: "b"}, redis.Z{Score: 1.5, Member: "a"})
+		v := <-got
+		if v.Key != keys[1] || v.Member != "a" || v.Score != 1.5 {
+			t.Fatalf("RESP%d: BZPOPMIN = %+v, want %s a 1.5", proto, v, keys[1])
+		}
+		k, zs, err := blocked.BZMPop(ctx, time.Second, "max", 5, keys...).Result()
+		if err != nil || k != keys[1] || len(zs) != 1 || zs[0].Member != "b" {
+			t.Fatalf("RESP%d: BZMPOP = %s %v %v", proto, k, zs, err)
+		}
+		if n := pusher.Exists(ctx, keys...).Val(); n != 0 {
+			t.Fatalf("RESP%d: emptied sorted sets still exist", proto)
+		}
+	}
+}

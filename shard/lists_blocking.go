@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"errors"
 	"math"
 	"strconv"
 
@@ -15,52 +16,59 @@ import (
 
 func init() {
 	register(
-		&Command{Spec: Spec{Name: "blpop", Arity: -3, Flags: Write | Blocking, FirstKey: 1, LastKey: -2, Step: 1,
-			Group: "list", Since: "2.0.0", Summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+		&Command{Spec: Spec{Name: "blpop", Arity: -3, Flags: Write | NoScript | Blocking, FirstKey: 1, LastKey: -2, Step: 1,
+			Group: "list", Since: "2.0.0", Summary: "Remove and get the first element in a list, or block until one is available",
 			Complexity: "O(N) where N is the number of provided keys.", Syntax: "key [key ...] timeout"},
 			Run: func(c *Ctx) { blockingPop(c, true) }, NewWaiter: func(args [][]byte) *Waiter {
 				return withTimeout(args[len(args)-1], popWaiter(args[1:len(args)-1], true, 1, false))
 			}},
-		&Command{Spec: Spec{Name: "brpop", Arity: -3, Flags: Write | Blocking, FirstKey: 1, LastKey: -2, Step: 1,
-			Group: "list", Since: "2.0.0", Summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+		&Command{Spec: Spec{Name: "brpop", Arity: -3, Flags: Write | NoScript | Blocking, FirstKey: 1, LastKey: -2, Step: 1,
+			Group: "list", Since: "2.0.0", Summary: "Remove and get the last element in a list, or block until one is available",
 			Complexity: "O(N) where N is the number of provided keys.", Syntax: "key [key ...] timeout"},
 			Run: func(c *Ctx) { blockingPop(c, false) }, NewWaiter: func(args [][]byte) *Waiter {
 				return withTimeout(args[len(args)-1], popWaiter(args[1:len(args)-1], false, 1, false))
 			}},
-		&Command{Spec: Spec{Name: "blmpop", Arity: -5, Flags: Write | Blocking, FirstKey: 2, LastKey: 2, Step: 1,
-			Group: "list", Since: "7.0.0", Summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+		&Command{Spec: Spec{Name: "blmpop", Arity: -5, Flags: Write | Blocking,
+			Group: "list", Since: "7.0.0", Summary: "Pop elements from a list, or block until one is available",
 			Complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
 			Syntax:     "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"},
 			Run: cmdBLMPop, Keys: lmpopKeyIndexes(2), NewWaiter: newBLMPopWaiter},
-		&Command{Spec: Spec{Name: "blmove", Arity: 6, Flags: Write | DenyOOM | Blocking, FirstKey: 1, LastKey: 2, Step: 1,
-			Group: "list", Since: "6.2.0", Summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+		&Command{Spec: Spec{Name: "blmove", Arity: 6, Flags: Write | DenyOOM | NoScript | Blocking, FirstKey: 1, LastKey: 2, Step: 1,
+			Group: "list", Since: "6.2.0", Summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
 			Complexity: "O(1)", Syntax: "source destination LEFT|RIGHT LEFT|RIGHT timeout"},
 			Run: cmdBLMove, NewWaiter: newMoveWaiter},
-		&Command{Spec: Spec{Name: "brpoplpush", Arity: 4, Flags: Write | DenyOOM | Blocking, FirstKey: 1, LastKey: 2, Step: 1,
-			Group: "list", Since: "2.2.0", Summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+		&Command{Spec: Spec{Name: "brpoplpush", Arity: 4, Flags: Write | DenyOOM | NoScript | Blocking, FirstKey: 1, LastKey: 2, Step: 1,
+			Group: "list", Since: "2.2.0", Summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
 			Complexity: "O(1)", Syntax: "source destination timeout"},
 			Run: cmdBRPopLPush, NewWaiter: newMoveWaiter},
 	)
 }
 
-// ParseTimeout reads a blocking command's timeout in seconds (a float, as
-// Redis 6+ accepts) and returns it in milliseconds; 0 means forever. On a
-// bad value it returns Redis's error reply.
-func ParseTimeout(arg []byte) (ms int64, errReply string) {
+// parseTimeout reads a blocking command's timeout in seconds, a float as
+// Redis 6+ accepts, and returns it in milliseconds; 0 means forever. It
+// follows Redis 7.0's conversion exactly: the product with 1000 is
+// truncated to an integer (so 0.0001 blocks forever), and a value too big
+// for that integer becomes negative, as C's conversion makes it. now, when
+// not 0, is used for the final overflow check. On a bad value it returns
+// Redis's error reply.
+func parseTimeout(arg []byte, now int64) (ms int64, errReply string) {
 	f, err := strconv.ParseFloat(string(arg), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	switch {
+	case err != nil && !(errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0)):
+		return 0, "ERR timeout is not a float or out of range"
+	case math.IsNaN(f):
 		return 0, "ERR timeout is not a float or out of range"
 	}
-	if f < 0 {
+	t := f * 1000
+	if t >= math.MaxInt64 || t <= math.MinInt64 {
 		return 0, "ERR timeout is negative"
 	}
-	f *= 1000
-	if f > math.MaxInt64/2 {
-		return 0, "ERR timeout is out of range"
+	ms = int64(t) // truncates toward zero, as C does
+	if ms < 0 {
+		return 0, "ERR timeout is negative"
 	}
-	ms = int64(f)
-	if ms == 0 && f > 0 {
-		ms = 1 // a sub-millisecond timeout still times out, rather than blocking forever
+	if ms > 0 && ms > math.MaxInt64-now {
+		return 0, "ERR timeout is out of range"
 	}
 	return ms, ""
 }
@@ -100,7 +108,7 @@ func (c *Ctx) replyPopped(key []byte, elems []string, multi bool) {
 }
 
 func blockingPop(c *Ctx, left bool) {
-	if _, msg := ParseTimeout(c.Args[len(c.Args)-1]); msg != "" {
+	if _, msg := parseTimeout(c.Args[len(c.Args)-1], c.Now); msg != "" {
 		c.Error(msg)
 		return
 	}
@@ -176,7 +184,7 @@ func (c *Ctx) mpopArgs(start int) (keys [][]byte, left bool, count int, ok bool)
 }
 
 func cmdBLMPop(c *Ctx) {
-	if _, msg := ParseTimeout(c.Args[1]); msg != "" {
+	if _, msg := parseTimeout(c.Args[1], c.Now); msg != "" {
 		c.Error(msg)
 		return
 	}
@@ -209,7 +217,7 @@ func newBLMPopWaiter(args [][]byte) *Waiter {
 // withTimeout sets w's timeout from arg; a bad timeout gives no waiter, so
 // that the handler runs without one and replies the error.
 func withTimeout(arg []byte, w *Waiter) *Waiter {
-	ms, msg := ParseTimeout(arg)
+	ms, msg := parseTimeout(arg, 0)
 	if msg != "" || w == nil {
 		return nil
 	}
@@ -238,7 +246,7 @@ func cmdBLMove(c *Ctx) {
 func cmdBRPopLPush(c *Ctx) { blockingMove(c) }
 
 func blockingMove(c *Ctx) {
-	if _, msg := ParseTimeout(c.Args[len(c.Args)-1]); msg != "" {
+	if _, msg := parseTimeout(c.Args[len(c.Args)-1], c.Now); msg != "" {
 		c.Error(msg)
 		return
 	}

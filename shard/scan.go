@@ -39,18 +39,23 @@ const scanIdleMillis = 10_000
 func init() {
 	register(
 		&Command{Spec: Spec{Name: "scan", Arity: -2, Flags: ReadOnly,
-			Group: "generic", Since: "2.8.0", Summary: "Iterates over the key names in the database.",
+			Group: "generic", Since: "2.8.0", Summary: "Incrementally iterate the keys space",
 			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
 			Syntax:     "cursor [MATCH pattern] [COUNT count] [TYPE type]"},
 			Run: cmdScan, Route: scanRoute},
 		&Command{Spec: Spec{Name: "hscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1,
-			Group: "hash", Since: "2.8.0", Summary: "Iterates over fields and values of a hash.",
-			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+			Group: "hash", Since: "2.8.0", Summary: "Incrementally iterate hash fields and associated values",
+			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
 			Syntax:     "key cursor [MATCH pattern] [COUNT count]"},
 			Run: cmdHScan},
+		&Command{Spec: Spec{Name: "zscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1, ACL: []string{"sortedset"},
+			Group: "sorted-set", Since: "2.8.0", Summary: "Incrementally iterate sorted sets elements and associated scores",
+			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+			Syntax:     "key cursor [MATCH pattern] [COUNT count]"},
+			Run: cmdZScan},
 		&Command{Spec: Spec{Name: "sscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1,
-			Group: "set", Since: "2.8.0", Summary: "Iterates over members of a set.",
-			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+			Group: "set", Since: "2.8.0", Summary: "Incrementally iterate Set elements",
+			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
 			Syntax:     "key cursor [MATCH pattern] [COUNT count]"},
 			Run: cmdSScan},
 	)
@@ -320,6 +325,28 @@ func cmdSScan(c *Ctx) {
 			yield(m)
 		}
 	}, func(m string) bool { _, ok := s[m]; return ok }, nil)
+}
+
+func cmdZScan(c *Ctx) {
+	key := c.Args[1]
+	z, found, ok := valueAt[*ZSet](c, key)
+	if !ok {
+		return
+	}
+	if !found {
+		if _, valid := parseCursor(c.Args[2]); !valid {
+			c.Error("ERR invalid cursor")
+			return
+		}
+		c.replyScan(0, nil)
+		return
+	}
+	c.collectionScan(key, z.Len(), func(yield func(string)) {
+		z.each(func(it *zitem) bool { yield(it.member); return true })
+	}, func(m string) bool { _, ok := z.Score(m); return ok }, func(m string) string {
+		score, _ := z.Score(m)
+		return string(wire.FormatDouble(nil, score))
+	})
 }
 
 // dropIdleScans forgets snapshots no call has used for a while.

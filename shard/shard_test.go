@@ -127,3 +127,32 @@ func TestWrongType(t *testing.T) {
 		t.Errorf("MGET of a non-string: got %q", got)
 	}
 }
+
+func TestParseTimeout(t *testing.T) {
+	const now = 1_700_000_000_000
+	cases := []struct {
+		in   string
+		ms   int64
+		errs string
+	}{
+		{"0", 0, ""},
+		{"1", 1000, ""},
+		{"0.5", 500, ""},
+		{"0.0001", 0, ""},  // truncates to 0: blocks forever, as in Redis
+		{"-0.0001", 0, ""}, // likewise
+		{"-1", 0, "ERR timeout is negative"},
+		{"1e400", 0, "ERR timeout is negative"}, // overflows the integer
+		{"inf", 0, "ERR timeout is negative"},
+		{"9223372036854774", 0, "ERR timeout is out of range"},
+		{"abc", 0, "ERR timeout is not a float or out of range"},
+		{"nan", 0, "ERR timeout is not a float or out of range"},
+		{"", 0, "ERR timeout is not a float or out of range"},
+		{" 1", 0, "ERR timeout is not a float or out of range"},
+	}
+	for _, tc := range cases {
+		ms, msg := parseTimeout([]byte(tc.in), now)
+		if ms != tc.ms || msg != tc.errs {
+			t.Errorf("parseTimeout(%q) = %d, %q; want %d, %q", tc.in, ms, msg, tc.ms, tc.errs)
+		}
+	}
+}
