@@ -327,3 +327,81 @@ func TestBZPopAndBZMPop(t *testing.T) {
 		}
 	}
 }
+
+// TestProducersAndBlockedConsumers runs producers pushing unique elements
+// to lists on different shards while consumers block on all of them, and
+// checks that every element is consumed exactly once.
+func TestProducersAndBlockedConsumers(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	keys := keysOnDifferentShards(t, "pc", 4, 8)
+	const producers, perProducer, consumers = 4, 250, 6
+	total := producers * perProducer
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second) // a lost element must fail, not hang
+	var consumed sync.WaitGroup
+	for i := 0; i < consumers; i++ {
+		rdb := newClient2(t, addr, 2+i%2)
+		consumed.Add(1)
+		go func() {
+			defer consumed.Done()
+			for {
+				mu.Lock()
+				done := len(seen) >= total
+				mu.Unlock()
+				if done || time.Now().After(deadline) {
+					return
+				}
+				v, err := rdb.BLPop(ctx, 200*time.Millisecond, keys...).Result()
+				if err == redis.Nil {
+					continue
+				}
+				if err != nil {
+					t.Errorf("BLPOP: %v", err)
+					return
+				}
+				mu.Lock()
+				seen[v[1]]++
+				mu.Unlock()
+			}
+		}()
+	}
+	var produced sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		rdb := newClient2(t, addr, 2)
+		produced.Add(1)
+		go func() {
+			defer produced.Done()
+			for i := 0; i < perProducer; i++ {
+				elem := "p" + strconv.Itoa(p) + ":" + strconv.Itoa(i)
+				key := keys[(p+i)%len(keys)]
+				var err error
+				if i%2 == 0 {
+					err = rdb.RPush(ctx, key, elem).Err()
+				} else {
+					err = rdb.LPush(ctx, key, elem).Err()
+				}
+				if err != nil {
+					t.Errorf("push: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	produced.Wait()
+	consumed.Wait()
+	if len(seen) != total {
+		t.Fatalf("consumed %d distinct elements, want %d", len(seen), total)
+	}
+	for elem, n := range seen {
+		if n != 1 {
+			t.Fatalf("element %s consumed %d times", elem, n)
+		}
+	}
+	check := newClient2(t, addr, 2)
+	if n := check.Exists(ctx, keys...).Val(); n != 0 {
+		t.Fatalf("%d lists still hold elements after every element was consumed", n)
+	}
+}
