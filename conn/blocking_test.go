@@ -15,25 +15,6 @@ import (
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
-// keysOnDifferentShards returns n key names that live on n different
-// shards of a server with the given shard count.
-func keysOnDifferentShards(t testing.TB, prefix string, n, shards int) []string {
-	t.Helper()
-	seen := map[int]bool{}
-	var keys []string
-	for i := 0; len(keys) < n && i < 10000; i++ {
-		k := prefix + strconv.Itoa(i)
-		if o := shard.Owner([]byte(k), shards); !seen[o] {
-			seen[o] = true
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) < n {
-		t.Fatalf("could not find %d keys on different shards", n)
-	}
-	return keys
-}
-
 func TestBLPopTimesOut(t *testing.T) {
 	_, addr := startServer(t, 8)
 	for _, proto := range []int{2, 3} {

@@ -14,25 +14,6 @@ import (
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
-// famKeysOnShards returns n keys starting with prefix whose owners among
-// shards are pairwise different.
-func famKeysOnShards(t testing.TB, prefix string, n, shards int) []string {
-	t.Helper()
-	used := map[int]bool{}
-	var keys []string
-	for i := 0; len(keys) < n; i++ {
-		if i > 10000 {
-			t.Fatalf("no %d keys on distinct shards", n)
-		}
-		k := prefix + strconv.Itoa(i)
-		if o := shard.Owner([]byte(k), shards); !used[o] {
-			used[o] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
-
 func famSorted(t *testing.T, what string, got []string, err error, want ...string) {
 	t.Helper()
 	if err != nil {
@@ -56,7 +37,7 @@ func TestGoRedisKeysFamily(t *testing.T) {
 			_, addr := startServer(t, shards)
 			rdb := newClient2(t, addr, proto)
 			ctx := context.Background()
-			k := famKeysOnShards(t, "k", 3, shards) // three different shards
+			k := keysOnDifferentShards(t, "k", 3, shards) // three different shards
 			if shard.Owner([]byte(k[0]), shards) == shard.Owner([]byte(k[1]), shards) {
 				t.Fatal("keys share a shard")
 			}
@@ -102,7 +83,7 @@ func TestGoRedisKeysFamily(t *testing.T) {
 			}
 
 			// COPY a hash across shards: a deep copy.
-			h := famKeysOnShards(t, "h", 2, shards)
+			h := keysOnDifferentShards(t, "h", 2, shards)
 			if err := rdb.HSet(ctx, h[0], "f", "v", "g", "w").Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +112,7 @@ func TestGoRedisKeysFamily(t *testing.T) {
 			}
 
 			// Sets across shards.
-			s := famKeysOnShards(t, "s", 3, shards)
+			s := keysOnDifferentShards(t, "s", 3, shards)
 			rdb.SAdd(ctx, s[0], "a", "b", "c")
 			rdb.SAdd(ctx, s[1], "c", "d")
 			if ok, err := rdb.SMove(ctx, s[0], s[1], "a").Result(); err != nil || !ok {
@@ -170,7 +151,7 @@ func TestGoRedisKeysFamily(t *testing.T) {
 			}
 
 			// OBJECT runs on the key's shard.
-			enc := famKeysOnShards(t, "o", shards, shards)
+			enc := keysOnDifferentShards(t, "o", shards, shards)
 			for _, key := range enc {
 				rdb.SAdd(ctx, key, "1", "2")
 				if e, err := rdb.ObjectEncoding(ctx, key).Result(); err != nil || e != "intset" {
@@ -263,8 +244,8 @@ func TestRenameAtomicAcrossShards(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: writers + readers + 2})
 	t.Cleanup(func() { rdb.Close() })
 	ctx := context.Background()
-	k := famKeysOnShards(t, "r", 2, shards)
-	s := famKeysOnShards(t, "m", 2, shards)
+	k := keysOnDifferentShards(t, "r", 2, shards)
+	s := keysOnDifferentShards(t, "m", 2, shards)
 	rdb.Set(ctx, k[0], "payload", 0)
 	for i := 0; i < members; i++ {
 		rdb.SAdd(ctx, s[0], "m"+strconv.Itoa(i))

@@ -14,25 +14,6 @@ import (
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
-// listsKeysOnDistinctShards returns n keys starting with prefix whose
-// owners among shards are all different.
-func listsKeysOnDistinctShards(t testing.TB, prefix string, n, shards int) []string {
-	t.Helper()
-	seen := map[int]bool{}
-	var keys []string
-	for i := 0; len(keys) < n; i++ {
-		if i > 10000 {
-			t.Fatalf("could not find %d keys on distinct shards", n)
-		}
-		k := prefix + strconv.Itoa(i)
-		if o := shard.Owner([]byte(k), shards); !seen[o] {
-			seen[o] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
-
 func listsWantRange(t *testing.T, rdb *redis.Client, key string, want ...string) {
 	t.Helper()
 	got, err := rdb.LRange(context.Background(), key, 0, -1).Result()
@@ -125,7 +106,7 @@ func TestGoRedisLists(t *testing.T) {
 			}
 
 			// LMOVE and RPOPLPUSH between keys on different shards.
-			k := listsKeysOnDistinctShards(t, "lk:", 3, shards)
+			k := keysOnDifferentShards(t, "lk:", 3, shards)
 			src, dst, third := k[0], k[1], k[2]
 			rdb.RPush(ctx, src, "1", "2", "3")
 			if v, err := rdb.LMove(ctx, src, dst, "LEFT", "RIGHT").Result(); err != nil || v != "1" {
@@ -149,7 +130,7 @@ func TestGoRedisLists(t *testing.T) {
 				t.Fatalf("LMOVE rotation = %q", v)
 			}
 			listsWantRange(t, rdb, dst, "1", "2", "3")
-			strKey := listsKeysOnDistinctShards(t, "str:", shards, shards)
+			strKey := keysOnDifferentShards(t, "str:", shards, shards)
 			for _, sk := range strKey {
 				if shard.Owner([]byte(sk), shards) != shard.Owner([]byte(dst), shards) {
 					rdb.Set(ctx, sk, "v", 0)
@@ -194,7 +175,7 @@ func TestGoRedisListRingConcurrent(t *testing.T) {
 	_, addr := startServer(t, shards)
 	rdb := newClient2(t, addr, 3)
 	ctx := context.Background()
-	ring := listsKeysOnDistinctShards(t, "ring:", 4, shards)
+	ring := keysOnDifferentShards(t, "ring:", 4, shards)
 	var all []string
 	for i, k := range ring {
 		var vals []any

@@ -13,21 +13,6 @@ import (
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
-// fsKeysOn returns n keys with the given prefix that live on pairwise
-// different shards of an 8-shard server.
-func fsKeysOn(prefix string, n int) []string {
-	seen := map[int]bool{}
-	var keys []string
-	for i := 0; len(keys) < n; i++ {
-		k := prefix + strconv.Itoa(i)
-		if o := shard.Owner([]byte(k), 8); !seen[o] {
-			seen[o] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
-
 // TestStringFamilyGoRedis drives the string, bitmap and HyperLogLog
 // commands through go-redis in both protocols, with the keys of every
 // multi-key command spread over shards.
@@ -37,7 +22,7 @@ func TestStringFamilyGoRedis(t *testing.T) {
 			_, addr := startServer(t, 8)
 			rdb := newClient2(t, addr, proto)
 			ctx := context.Background()
-			k := fsKeysOn("fs", 4)
+			k := keysOnDifferentShards(t, "fs", 4, 8)
 
 			// Counters and APPEND.
 			if n, err := rdb.Incr(ctx, k[0]).Result(); err != nil || n != 1 {
@@ -125,7 +110,7 @@ func TestStringFamilyGoRedis(t *testing.T) {
 			}
 
 			// Bitmaps, BITOP across shards.
-			b := fsKeysOn("bm", 4)
+			b := keysOnDifferentShards(t, "bm", 4, 8)
 			if old, err := rdb.SetBit(ctx, b[0], 7, 1).Result(); err != nil || old != 0 {
 				t.Fatalf("SETBIT = %d, %v", old, err)
 			}
@@ -160,7 +145,7 @@ func TestStringFamilyGoRedis(t *testing.T) {
 			}
 
 			// HyperLogLog across shards.
-			h := fsKeysOn("hll", 3)
+			h := keysOnDifferentShards(t, "hll", 3, 8)
 			if n, err := rdb.PFAdd(ctx, h[0], "a", "b", "c").Result(); err != nil || n != 1 {
 				t.Fatalf("PFADD = %d, %v", n, err)
 			}

@@ -9,28 +9,7 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/valkyrie-kv/valkyrie/shard"
 )
-
-// zsetsKeysOnShards returns n keys starting with prefix whose owners
-// among shards are all different.
-func zsetsKeysOnShards(t testing.TB, prefix string, n, shards int) []string {
-	t.Helper()
-	seen := map[int]bool{}
-	var keys []string
-	for i := 0; len(keys) < n; i++ {
-		if i > 10000 {
-			t.Fatalf("no %d keys on distinct shards", n)
-		}
-		k := prefix + strconv.Itoa(i)
-		if o := shard.Owner([]byte(k), shards); !seen[o] {
-			seen[o] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
 
 func zsetsWant(t *testing.T, what string, got []redis.Z, err error, want ...redis.Z) {
 	t.Helper()
@@ -205,7 +184,7 @@ func TestGoRedisZSetsAcrossShards(t *testing.T) {
 			_, addr := startServer(t, shards)
 			rdb := newClient2(t, addr, proto)
 			ctx := context.Background()
-			keys := zsetsKeysOnShards(t, "zk", 6, shards)
+			keys := keysOnDifferentShards(t, "zk", 6, shards)
 			a, b, s, dst, dst2, dst3 := keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]
 			z := func(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
 

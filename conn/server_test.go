@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 // startServer runs an in-process server with the given shard count on a
@@ -162,4 +164,23 @@ func TestSelectIsolatesDatabases(t *testing.T) {
 	if err := db0.Do(ctx, "SELECT", "16").Err(); err == nil || err.Error() != "ERR DB index is out of range" {
 		t.Fatalf("SELECT 16: %v", err)
 	}
+}
+
+// keysOnDifferentShards returns n key names that live on n different
+// shards of a server with the given shard count.
+func keysOnDifferentShards(t testing.TB, prefix string, n, shards int) []string {
+	t.Helper()
+	seen := map[int]bool{}
+	var keys []string
+	for i := 0; len(keys) < n && i < 10000; i++ {
+		k := prefix + strconv.Itoa(i)
+		if o := shard.Owner([]byte(k), shards); !seen[o] {
+			seen[o] = true
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) < n {
+		t.Fatalf("could not find %d keys on different shards", n)
+	}
+	return keys
 }

@@ -253,6 +253,10 @@ func (c *Ctx) collectionScan(key []byte, n int, each func(yield func(string)), h
 		c.Error("ERR invalid cursor")
 		return
 	}
+	if n == 0 { // no such key
+		c.replyScan(0, nil)
+		return
+	}
 	o, ok := c.parseScanOptions(c.Args[3:], false)
 	if !ok {
 		return
@@ -287,16 +291,8 @@ func (c *Ctx) collectionScan(key []byte, n int, each func(yield func(string)), h
 
 func cmdHScan(c *Ctx) {
 	key := c.Args[1]
-	h, found, ok := valueAt[Hash](c, key)
+	h, _, ok := valueAt[Hash](c, key)
 	if !ok {
-		return
-	}
-	if !found {
-		if _, valid := parseCursor(c.Args[2]); !valid {
-			c.Error("ERR invalid cursor")
-			return
-		}
-		c.replyScan(0, nil)
 		return
 	}
 	c.collectionScan(key, len(h), func(yield func(string)) {
@@ -308,16 +304,8 @@ func cmdHScan(c *Ctx) {
 
 func cmdSScan(c *Ctx) {
 	key := c.Args[1]
-	s, found, ok := valueAt[Set](c, key)
+	s, _, ok := valueAt[Set](c, key)
 	if !ok {
-		return
-	}
-	if !found {
-		if _, valid := parseCursor(c.Args[2]); !valid {
-			c.Error("ERR invalid cursor")
-			return
-		}
-		c.replyScan(0, nil)
 		return
 	}
 	c.collectionScan(key, len(s), func(yield func(string)) {
@@ -330,18 +318,14 @@ func cmdSScan(c *Ctx) {
 func cmdZScan(c *Ctx) {
 	key := c.Args[1]
 	z, found, ok := valueAt[*ZSet](c, key)
+	n := 0
+	if found {
+		n = z.Len()
+	}
 	if !ok {
 		return
 	}
-	if !found {
-		if _, valid := parseCursor(c.Args[2]); !valid {
-			c.Error("ERR invalid cursor")
-			return
-		}
-		c.replyScan(0, nil)
-		return
-	}
-	c.collectionScan(key, z.Len(), func(yield func(string)) {
+	c.collectionScan(key, n, func(yield func(string)) {
 		z.each(func(it *zitem) bool { yield(it.member); return true })
 	}, func(m string) bool { _, ok := z.Score(m); return ok }, func(m string) string {
 		score, _ := z.Score(m)
