@@ -11,10 +11,22 @@
 // N keys into each over a pipelined raw RESP connection, and reports the
 // growth of VmRSS per key.
 //
+// With -mem-collections (any of hash,set,zset) it measures collections the
+// same way: for each listed type it starts yet another fresh pair of
+// servers, records VmRSS, loads ONE key holding -mem-members members
+// (HSET h field:%09d value:%09d, SADD s member:%012d, ZADD z <i>
+// member:%012d; 100 members per command, 1000 commands per pipelined
+// write, every reply checked to be the integer count of members added),
+// waits -settle and reports VmRSS growth per member, the valkyrie/redis
+// ratio, HLEN/SCARD/ZCARD from each server, and the used_memory each server
+// reports in INFO memory (Valkyrie's is the Go heap in use).
+//
 // Typical use, from the repository root:
 //
 //	go run ./cmd/valkyrie-bench -build
 //	go run ./cmd/valkyrie-bench -valkyrie ./valkyrie -pipelines 1,16 -requests 100000
+//	go run ./cmd/valkyrie-bench -build -requests 0 -mem-keys 0 \
+//		-mem-collections hash,set,zset -mem-members 1000000
 //
 // To check the tool itself without Valkyrie, point -valkyrie at redis-server
 // and pass redis arguments with -valkyrie-args ({port} is replaced by the

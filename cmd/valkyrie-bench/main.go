@@ -28,6 +28,8 @@ type config struct {
 	clients, requests, rounds                int
 	shards, tcpHandlers                      int
 	memKeys, valueSize                       int
+	memCollections                           []string // collTypes names
+	memMembers                               int
 	portLo, portHi                           int
 	timeout, settle                          time.Duration
 }
@@ -46,8 +48,8 @@ func main() {
 
 func parseFlags(args []string) (*config, error) {
 	var (
-		c                         config
-		tests, pipelines, portRng string
+		c                                      config
+		tests, pipelines, portRng, collections string
 	)
 	fs := flag.NewFlagSet("valkyrie-bench", flag.ContinueOnError)
 	fs.StringVar(&c.valkyrie, "valkyrie", "./valkyrie", "Valkyrie server `binary`")
@@ -65,6 +67,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.noClamp, "no-clamp", false, "pass --no-clamp to valkyrie")
 	fs.IntVar(&c.memKeys, "mem-keys", 1000000, "keys to load for the memory comparison (0 disables)")
 	fs.IntVar(&c.valueSize, "value-size", 16, "value size in bytes for the memory comparison")
+	fs.StringVar(&collections, "mem-collections", "", "comma-separated collection `types` (hash, set, zset) to load for the collection memory comparison (empty disables)")
+	fs.IntVar(&c.memMembers, "mem-members", 1000000, "members in the one key of each -mem-collections type")
 	fs.StringVar(&portRng, "ports", "17000-17999", "loopback port `range` to pick server ports from")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "overall time limit")
 	fs.DurationVar(&c.settle, "settle", time.Second, "wait after loading keys before reading VmRSS")
@@ -90,6 +94,15 @@ func parseFlags(args []string) (*config, error) {
 		}
 		c.pipelines = append(c.pipelines, n)
 	}
+	for t := range strings.SplitSeq(collections, ",") {
+		if t = strings.ToLower(strings.TrimSpace(t)); t == "" || slices.Contains(c.memCollections, t) {
+			continue
+		}
+		if _, ok := lookupColl(t); !ok {
+			return nil, fmt.Errorf("-mem-collections: unknown type %q (want hash, set or zset)", t)
+		}
+		c.memCollections = append(c.memCollections, t)
+	}
 	lo, hi, ok := strings.Cut(portRng, "-")
 	var err1, err2 error
 	c.portLo, err1 = strconv.Atoi(lo)
@@ -106,6 +119,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-clients, -rounds and -value-size must be >= 1")
 	case c.shards < 0 || c.tcpHandlers < 0:
 		return nil, errors.New("-shards and -tcp-handlers must be >= 0")
+	case len(c.memCollections) > 0 && c.memMembers < 1:
+		return nil, errors.New("-mem-members must be >= 1 with -mem-collections")
 	}
 	return &c, nil
 }
@@ -149,6 +164,11 @@ func run(cfg *config) error {
 	}
 	if cfg.memKeys > 0 {
 		if err := b.memory(ctx); err != nil {
+			return wrapCtx(ctx, err)
+		}
+	}
+	if len(cfg.memCollections) > 0 {
+		if err := b.collMemory(ctx); err != nil {
 			return wrapCtx(ctx, err)
 		}
 	}
@@ -369,7 +389,7 @@ func (b *bench) memory(ctx context.Context) error {
 	for i, name := range []string{"valkyrie", "redis"} {
 		m := res[i]
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%d\t\n", name,
-			float64(m.before)/(1<<20), float64(m.after)/(1<<20), m.perKey(c.memKeys), m.dbsize)
+			float64(m.before)/(1<<20), float64(m.after)/(1<<20), m.perKey(c.memKeys), m.count)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -377,8 +397,8 @@ func (b *bench) memory(ctx context.Context) error {
 	fmt.Fprintf(b.out, "bytes/key ratio (valkyrie/redis): %s\n",
 		ratio(res[0].perKey(c.memKeys), res[1].perKey(c.memKeys)))
 	for i, name := range []string{"valkyrie", "redis"} {
-		if res[i].dbsize != int64(c.memKeys) {
-			fmt.Fprintf(b.out, "WARNING: %s DBSIZE %d, want %d\n", name, res[i].dbsize, c.memKeys)
+		if res[i].count != int64(c.memKeys) {
+			fmt.Fprintf(b.out, "WARNING: %s DBSIZE %d, want %d\n", name, res[i].count, c.memKeys)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +85,106 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-pipelines", "0"}); err == nil {
 		t.Fatal("want error for depth 0")
+	}
+}
+
+func TestAppendPaddedBulk(t *testing.T) {
+	for _, c := range []struct {
+		prefix   string
+		i, width int
+		want     string
+	}{
+		{"field:", 7, 9, "$15\r\nfield:000000007\r\n"},
+		{"member:", 123, 12, "$19\r\nmember:000000000123\r\n"},
+		{"field:", 1234567890, 9, "$16\r\nfield:1234567890\r\n"}, // wider than width
+		{"", 0, 0, "$1\r\n0\r\n"},
+		{"", 999999, 0, "$6\r\n999999\r\n"},
+	} {
+		if got := string(appendPaddedBulk(nil, c.prefix, c.i, c.width)); got != c.want {
+			t.Errorf("appendPaddedBulk(%q, %d, %d) = %q; want %q", c.prefix, c.i, c.width, got, c.want)
+		}
+	}
+}
+
+func TestCollAppendAdd(t *testing.T) {
+	for name, want := range map[string]string{
+		"hash": "*6\r\n$4\r\nHSET\r\n$1\r\nh\r\n" +
+			"$15\r\nfield:000000009\r\n$15\r\nvalue:000000009\r\n" +
+			"$15\r\nfield:000000010\r\n$15\r\nvalue:000000010\r\n",
+		"set": "*4\r\n$4\r\nSADD\r\n$1\r\ns\r\n" +
+			"$19\r\nmember:000000000009\r\n$19\r\nmember:000000000010\r\n",
+		"zset": "*6\r\n$4\r\nZADD\r\n$1\r\nz\r\n" +
+			"$1\r\n9\r\n$19\r\nmember:000000000009\r\n$2\r\n10\r\n$19\r\nmember:000000000010\r\n",
+	} {
+		ct, ok := lookupColl(name)
+		if !ok {
+			t.Fatalf("lookupColl(%q) failed", name)
+		}
+		if got := string(ct.appendAdd([]byte("x"), 9, 11)); got != "x"+want {
+			t.Errorf("%s appendAdd = %q; want %q", name, got, "x"+want)
+		}
+	}
+	if _, ok := lookupColl("list"); ok {
+		t.Error("lookupColl(list) succeeded")
+	}
+}
+
+func TestCollBatches(t *testing.T) {
+	if got := collCommands(1000000); got != 10000 {
+		t.Errorf("collCommands(1e6) = %d", got)
+	}
+	if got := collCommands(250); got != 3 {
+		t.Errorf("collCommands(250) = %d", got)
+	}
+	if lo, hi := collRange(2, 250); lo != 200 || hi != 250 {
+		t.Errorf("collRange(2, 250) = %d, %d", lo, hi)
+	}
+	// A full command of a set has 2+100 arguments.
+	ct, _ := lookupColl("set")
+	lo, hi := collRange(0, 1000)
+	if got := string(ct.appendAdd(nil, lo, hi)); !strings.HasPrefix(got, "*102\r\n$4\r\nSADD\r\n") ||
+		strings.Count(got, "$19\r\nmember:") != 100 {
+		t.Errorf("full SADD starts %q, has %d members", got[:20], strings.Count(got, "$19\r\nmember:"))
+	}
+}
+
+func TestCheckAdded(t *testing.T) {
+	if err := checkAdded([]byte(":100\r\n"), 100); err != nil {
+		t.Errorf("checkAdded(:100) = %v", err)
+	}
+	for _, line := range []string{":99\r\n", "+OK\r\n", "-ERR wrong\r\n", ":\r\n", ":10x\r\n", ":100\n"} {
+		if err := checkAdded([]byte(line), 100); err == nil {
+			t.Errorf("checkAdded(%q) succeeded", line)
+		}
+	}
+}
+
+func TestInfoField(t *testing.T) {
+	info := []byte("# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nused_memory_rss:4096\r\n")
+	if got, err := infoField(info, "used_memory"); err != nil || got != 1048576 {
+		t.Fatalf("infoField(used_memory) = %d, %v", got, err)
+	}
+	if got, err := infoField(info, "used_memory_rss"); err != nil || got != 4096 {
+		t.Fatalf("infoField(used_memory_rss) = %d, %v", got, err)
+	}
+	if _, err := infoField(info, "maxmemory"); err == nil {
+		t.Fatal("want error for a missing field")
+	}
+}
+
+func TestParseFlagsCollections(t *testing.T) {
+	c, err := parseFlags(nil)
+	if err != nil || len(c.memCollections) != 0 || c.memMembers != 1000000 {
+		t.Fatalf("defaults: %v %d, %v", c.memCollections, c.memMembers, err)
+	}
+	c, err = parseFlags([]string{"-mem-collections", "ZSet, hash,zset", "-mem-members", "5"})
+	if err != nil || !slices.Equal(c.memCollections, []string{"zset", "hash"}) || c.memMembers != 5 {
+		t.Fatalf("got %v %d, %v", c.memCollections, c.memMembers, err)
+	}
+	if _, err := parseFlags([]string{"-mem-collections", "hash,list"}); err == nil {
+		t.Fatal("want error for an unknown type")
+	}
+	if _, err := parseFlags([]string{"-mem-collections", "set", "-mem-members", "0"}); err == nil {
+		t.Fatal("want error for 0 members")
 	}
 }

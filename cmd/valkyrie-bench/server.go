@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -121,34 +122,90 @@ func (s *server) waitReady(ctx context.Context, timeout time.Duration) error {
 // command sends one command on a fresh connection and returns the first
 // line of the reply, without its CRLF.
 func (s *server) command(ctx context.Context, args ...string) (string, error) {
+	var line string
+	err := s.exchange(ctx, args, func(r *bufio.Reader) error {
+		l, err := r.ReadString('\n')
+		line = strings.TrimRight(l, "\r\n")
+		return err
+	})
+	return line, err
+}
+
+// bulk sends one command on a fresh connection and returns its bulk string
+// reply.
+func (s *server) bulk(ctx context.Context, args ...string) ([]byte, error) {
+	var body []byte
+	err := s.exchange(ctx, args, func(r *bufio.Reader) error {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		n, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "$")
+		size, err := strconv.Atoi(n)
+		if !ok || err != nil || size < 0 {
+			return fmt.Errorf("%s answered %q", args[0], line)
+		}
+		body = make([]byte, size+2) // with the CRLF
+		if _, err := io.ReadFull(r, body); err != nil {
+			return err
+		}
+		body = body[:size]
+		return nil
+	})
+	return body, err
+}
+
+// exchange writes args as one command on a fresh connection and lets read
+// consume the reply.
+func (s *server) exchange(ctx context.Context, args []string, read func(*bufio.Reader) error) error {
 	d := net.Dialer{Timeout: time.Second}
 	c, err := d.DialContext(ctx, "tcp", s.addr())
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write(appendCommand(nil, args...)); err != nil {
-		return "", err
+		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return read(bufio.NewReader(c))
 }
 
-// dbsize returns the server's DBSIZE.
-func (s *server) dbsize(ctx context.Context) (int64, error) {
-	reply, err := s.command(ctx, "DBSIZE")
+// integer sends one command and returns its integer reply.
+func (s *server) integer(ctx context.Context, args ...string) (int64, error) {
+	reply, err := s.command(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
 	n, ok := strings.CutPrefix(reply, ":")
 	if !ok {
-		return 0, fmt.Errorf("DBSIZE answered %q", reply)
+		return 0, fmt.Errorf("%s answered %q", args[0], reply)
 	}
 	return strconv.ParseInt(n, 10, 64)
+}
+
+// dbsize returns the server's DBSIZE.
+func (s *server) dbsize(ctx context.Context) (int64, error) { return s.integer(ctx, "DBSIZE") }
+
+// usedMemory returns used_memory from the server's INFO memory.
+func (s *server) usedMemory(ctx context.Context) (int64, error) {
+	info, err := s.bulk(ctx, "INFO", "memory")
+	if err != nil {
+		return 0, err
+	}
+	return infoField(info, "used_memory")
+}
+
+// infoField returns the integer field of an INFO reply body.
+func infoField(info []byte, field string) (int64, error) {
+	for line := range strings.SplitSeq(string(info), "\n") {
+		v, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), field+":")
+		if !ok {
+			continue
+		}
+		return strconv.ParseInt(v, 10, 64)
+	}
+	return 0, fmt.Errorf("INFO has no %s field", field)
 }
 
 // appendCommand appends args as a RESP array of bulk strings.
