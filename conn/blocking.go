@@ -57,9 +57,9 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 	}
 }
 
-// noBlock reports whether the connection may not block now (inside MULTI,
-// later); blocking commands then answer as if they timed out.
-func (c *client) noBlock() bool { return false }
+// noBlock reports whether the connection may not block now (inside MULTI
+// or EXEC); blocking commands then answer as if they timed out.
+func (c *client) noBlock() bool { return c.tx.on || c.tx.execing }
 
 // wait parks the connection until w is served or given up. It returns the
 // shard's wake-up, or ok false after writing the timeout or unblock reply

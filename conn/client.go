@@ -42,6 +42,8 @@ type client struct {
 
 	last *shard.Spec // last command looked up (nil if unknown), for CLIENT LIST
 
+	tx txState // MULTI and WATCH
+
 	info clientInfo
 }
 
@@ -152,6 +154,10 @@ func (c *client) execute(args [][]byte) {
 func (c *client) executeOne(args [][]byte) {
 	c.commands++
 	e := lookup(args[0])
+	if c.tx.on && (e == nil || !e.txControl) {
+		c.queue(e, args)
+		return
+	}
 	if e == nil {
 		c.last = nil
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, unknownCommand(args)) })
@@ -160,6 +166,10 @@ func (c *client) executeOne(args [][]byte) {
 	c.last = e.spec
 	if !e.arityOK(len(args)) {
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
+		return
+	}
+	if e.direct != nil {
+		e.direct(c, args)
 		return
 	}
 	if e.run != nil {
@@ -221,7 +231,11 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 		b.Reset(c.db, c.proto, len(c.batches))
 		c.queued = append(c.queued, id)
 	}
-	b.Calls = append(b.Calls, shard.Call{Cmd: cmd, Args: args, Waiter: w})
+	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
+	if cmd == shard.WatchCmd {
+		call.Watch = c.tx.watch
+	}
+	b.Calls = append(b.Calls, call)
 	c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1), mute: c.muted()})
 }
 
@@ -229,6 +243,9 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 // appends all replies to c.out in request order.
 func (c *client) settle() {
 	if len(c.order) == 0 {
+		if !c.tx.on && len(c.tx.args) > 0 {
+			c.txSettled()
+		}
 		return
 	}
 	sent := 0
@@ -261,6 +278,7 @@ func (c *client) settle() {
 	}
 	c.queued = c.queued[:0]
 	c.order = c.order[:0]
+	c.txSettled()
 	c.local = c.local[:0]
 	c.ends = c.ends[:0]
 }
@@ -311,31 +329,45 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 			want[shard.Owner(args[k], n)] = true
 		}
 	}
-	ok := true
-	for id := 0; id < n; id++ {
-		if !want[id] {
-			continue
-		}
-		s, err := c.srv.workers[id].Borrow(c.loans[id])
-		if err != nil {
-			ok = false
-			break
-		}
-		c.borrowed[id] = s
-	}
+	ok := c.borrow()
 	if ok {
-		c.local = shard.RunAcross(c.borrowed, cmd, args, w, c.db, c.proto, time.Now().UnixMilli(), c.local)
+		a := &c.tx.across
+		a.Begin(c.borrowed, time.Now().UnixMilli())
+		c.local = a.Run(cmd, args, w, c.tx.watch, c.db, c.proto, c.local)
+		a.End()
 	}
-	for id, s := range c.borrowed {
-		if s != nil {
-			c.loans[id].Return()
-			c.borrowed[id] = nil
-		}
-	}
+	c.giveBack()
 	if !ok {
 		c.closeAfter = true
 		return
 	}
 	c.ends = append(c.ends, len(c.local))
 	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1), mute: c.muted()})
+}
+
+// borrow borrows every shard marked in c.want, in ascending ID order, into
+// c.borrowed. It reports false if the shards are stopping; the caller must
+// call giveBack either way.
+func (c *client) borrow() bool {
+	for id, want := range c.want {
+		if !want {
+			continue
+		}
+		s, err := c.srv.workers[id].Borrow(c.loans[id])
+		if err != nil {
+			return false
+		}
+		c.borrowed[id] = s
+	}
+	return true
+}
+
+// giveBack returns every borrowed shard.
+func (c *client) giveBack() {
+	for id, s := range c.borrowed {
+		if s != nil {
+			c.loans[id].Return()
+			c.borrowed[id] = nil
+		}
+	}
 }

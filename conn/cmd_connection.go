@@ -18,14 +18,14 @@ func init() {
 			Group: "connection", Since: "1.0.0", Summary: "Returns the given string.",
 			Complexity: "O(1)", Syntax: "message"}, run: cmdEcho},
 		&localCommand{Spec: shard.Spec{Name: "quit", Arity: -1, Flags: shard.AllowBusy | shard.NoAuth | shard.Fast | shard.Loading | shard.Stale | shard.NoScript,
-			Group: "connection", Since: "1.0.0", Summary: "Closes the connection.", Complexity: "O(1)"}, run: cmdQuit},
+			Group: "connection", Since: "1.0.0", Summary: "Closes the connection.", Complexity: "O(1)"}, run: cmdQuit, txControl: true},
 		&localCommand{Spec: shard.Spec{Name: "select", Arity: 2, Flags: Fast | shard.Loading | shard.Stale,
 			Group: "connection", Since: "1.0.0", Summary: "Changes the selected database.",
 			Complexity: "O(1)", Syntax: "index"}, run: cmdSelect, barrier: true},
 		&localCommand{Spec: shard.Spec{Name: "time", Arity: 1, Flags: Fast | shard.Loading | shard.Stale,
 			Group: "server", Since: "2.6.0", Summary: "Returns the server time.", Complexity: "O(1)"}, run: cmdTime},
 		&localCommand{Spec: shard.Spec{Name: "reset", Arity: 1, Flags: shard.NoScript | shard.Loading | shard.Stale | shard.NoAuth | shard.AllowBusy | shard.Fast,
-			Group: "connection", Since: "6.2.0", Summary: "Resets the connection.", Complexity: "O(1)"}, run: cmdReset, barrier: true},
+			Group: "connection", Since: "6.2.0", Summary: "Resets the connection.", Complexity: "O(1)"}, run: cmdReset, barrier: true, txControl: true},
 	)
 }
 
@@ -80,6 +80,8 @@ func cmdTime(c *client, args [][]byte) {
 }
 
 func cmdReset(c *client, args [][]byte) {
+	c.discardTx()
+	c.unwatch()
 	c.db = 0
 	c.proto = wire.RESP2
 	c.info.mu.Lock()

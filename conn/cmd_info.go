@@ -21,7 +21,7 @@ import (
 const ValkyrieVersion = "0.1.0"
 
 func init() {
-	registerLocal(&localCommand{Spec: shard.Spec{Name: "info", Arity: -1, Flags: shard.Loading | shard.Stale,
+	registerLocal(&localCommand{Spec: shard.Spec{Name: "info", Arity: -1, Flags: shard.Loading | shard.Stale | shard.AllShards,
 		Group: "server", Since: "1.0.0", Summary: "Returns information and statistics about the server.",
 		Complexity: "O(1)", Syntax: "[section [section ...]]", ACL: []string{"dangerous"}},
 		run: cmdInfo, barrier: true})
@@ -62,7 +62,7 @@ type infoCtx struct {
 
 func (x *infoCtx) shardStats() []ShardStats {
 	if !x.loaded {
-		x.shards, x.loaded = x.c.srv.ShardStats(), true
+		x.shards, x.loaded = x.c.srv.shardStats(x.c.borrowed), true
 	}
 	return x.shards
 }

@@ -51,6 +51,7 @@ type Server struct {
 	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
 	blocked atomic.Int64 // connections blocked in BLPOP and friends
 	stats   serverStats
+	scripts scriptEngine // EVAL's script cache (cmd_script.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -195,6 +196,9 @@ func (s *Server) accept(nc net.Conn) {
 
 func (s *Server) forget(c *client) {
 	c.nc.Close()
+	c.discardTx()
+	c.unwatch()
+	c.txSettled()
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.mu.Unlock()

@@ -14,21 +14,33 @@ type ShardStats struct {
 
 // ShardStats borrows each shard in turn, never two at once, and copies
 // its counters. Shards that have stopped are skipped.
-func (s *Server) ShardStats() []ShardStats {
+func (s *Server) ShardStats() []ShardStats { return s.shardStats(nil) }
+
+// shardStats is ShardStats for a caller that may already hold some shards
+// (INFO inside EXEC): held[i], when not nil, is read instead of borrowed.
+func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 	out := make([]ShardStats, 0, len(s.workers))
 	loan := shard.NewLoan()
 	for i, w := range s.workers {
 		st := ShardStats{ID: i, Pending: w.Pending()}
-		sh, err := w.Borrow(loan)
-		if err != nil {
-			continue
+		sh, lent := (*shard.Shard)(nil), false
+		if i < len(held) && held[i] != nil {
+			sh = held[i]
+		} else {
+			var err error
+			if sh, err = w.Borrow(loan); err != nil {
+				continue
+			}
+			lent = true
 		}
 		for db := 0; db < shard.NumDBs; db++ {
 			st.Keys[db] = sh.DB(db).Len()
 			st.Expires[db] = sh.DB(db).Expires()
 		}
 		st.Processed, st.ExpiredKeys = sh.Processed, sh.ExpiredKeys
-		loan.Return()
+		if lent {
+			loan.Return()
+		}
 		out = append(out, st)
 	}
 	return out

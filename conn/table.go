@@ -17,6 +17,10 @@ type entry struct {
 	// read state that earlier ones change, so the pipeline segment before
 	// them is settled first.
 	barrier bool
+	// direct commands record their own reply slots (WATCH, EXEC).
+	direct func(c *client, args [][]byte)
+	// txControl commands run at once inside MULTI instead of queueing.
+	txControl bool
 }
 
 func (e *entry) arityOK(n int) bool {
@@ -27,8 +31,10 @@ func (e *entry) arityOK(n int) bool {
 // localCommand is a connection command as its family file declares it.
 type localCommand struct {
 	shard.Spec
-	run     func(c *client, args [][]byte)
-	barrier bool
+	run       func(c *client, args [][]byte)
+	barrier   bool
+	direct    func(c *client, args [][]byte)
+	txControl bool
 }
 
 var commands = map[string]*entry{}
@@ -38,7 +44,7 @@ var commands = map[string]*entry{}
 func registerLocal(cmds ...*localCommand) {
 	for _, lc := range cmds {
 		lc.Name = strings.ToLower(lc.Name)
-		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier})
+		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl})
 	}
 }
 

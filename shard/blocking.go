@@ -130,6 +130,7 @@ func (c *Ctx) serveReady() {
 				continue
 			}
 			w.Pop(&wc, key, w)
+			wc.touchKey(key) // the pop changed it, on the waiter's behalf
 			// A pop may push elsewhere (BLMOVE) and wake others in turn.
 			c.ready = append(c.ready, wc.ready...)
 			if wc.wake.Reply == nil {

@@ -7,6 +7,14 @@ type Call struct {
 	Cmd    *Command
 	Args   [][]byte
 	Waiter *Waiter // for blocking commands: registered if nothing to pop
+	Watch  *Watch  // WatchCmd's session; for a transaction marker, the one to check
+
+	// Tx > 0 with a nil Cmd marks the start of a transaction (EXEC) made
+	// of the next Tx calls, and Args then lists the watched keys. Its reply
+	// is the array header, or the null array without running them if
+	// Watch is dirty; blocked clients are served only after the last of
+	// them.
+	Tx int
 }
 
 // Batch is the part of one connection's pipeline that a shard owns. The
@@ -48,15 +56,43 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
 	scratch := c.scratch
 	*c = Ctx{scratch: scratch, DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
-	for i := range b.Calls {
-		c.Args, c.Waiter = b.Calls[i].Args, b.Calls[i].Waiter
-		b.Calls[i].Cmd.Run(c)
-		if len(c.ready) > 0 {
+	txEnd := -1 // index of the last call of the running transaction
+	n := 0
+	for i := 0; i < len(b.Calls); i++ {
+		call := &b.Calls[i]
+		if call.Cmd == nil {
+			// A transaction marker: check the watch, reply the header.
+			// Args holds the watched keys, all in b.DB: one that has
+			// expired since WATCH counts as modified.
+			for _, k := range call.Args {
+				s.dbs[b.DB].expired(k, now)
+			}
+			if call.Watch != nil && call.Watch.Dirty() {
+				c.NullArray()
+				for j := 0; j <= call.Tx; j++ {
+					b.Ends = append(b.Ends, len(c.Out))
+				}
+				i += call.Tx
+				continue
+			}
+			c.Array(call.Tx)
+			b.Ends = append(b.Ends, len(c.Out))
+			txEnd = i + call.Tx
+			continue
+		}
+		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
+		start := len(c.Out)
+		call.Cmd.Run(c)
+		if call.Cmd.Flags&Write != 0 && s.watchers > 0 {
+			c.touchWritten(call.Cmd, start)
+		}
+		if len(c.ready) > 0 && i >= txEnd {
 			c.serveReady()
 		}
 		b.Ends = append(b.Ends, len(c.Out))
+		n++
 	}
-	s.Processed += uint64(len(b.Calls))
+	s.Processed += uint64(n)
 	b.Out = c.Out
 	*c = Ctx{scratch: c.scratch}
 }
@@ -66,18 +102,61 @@ func (s *Shard) Exec(b *Batch, now int64) {
 // owners of the command's keys need be present. The caller must own them
 // all (see Loan). The reply is appended to out.
 func RunAcross(shards []*Shard, cmd *Command, args [][]byte, w *Waiter, db int, proto wire.Proto, now int64, out []byte) []byte {
-	c := Ctx{Args: args, DB: db, Proto: proto, NumShards: len(shards), Now: now, Out: out, shards: shards, Waiter: w}
-	cmd.Run(&c)
+	var a Across
+	a.Begin(shards, now)
+	out = a.Run(cmd, args, w, nil, db, proto, out)
+	a.End()
+	return out
+}
+
+// Across runs several commands, one after another, on borrowed shards: a
+// command that spans shards, or a whole transaction. Blocked clients are
+// served once, by End, after the last command. A zero Across is ready for
+// Begin and may be reused.
+type Across struct {
+	c Ctx
+	n int
+}
+
+// Begin starts a run on shards (indexed by ID; only those the commands
+// need are present), which the caller must own. now is the time the whole
+// run sees.
+func (a *Across) Begin(shards []*Shard, now int64) {
+	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0]}
+	a.n = 0
+}
+
+// Run runs one command in database db and appends its reply to out. w is
+// the waiter of a blocking command, watch the session of WatchCmd.
+func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db int, proto wire.Proto, out []byte) []byte {
+	c := &a.c
+	c.Args, c.Waiter, c.Watch, c.DB, c.Proto, c.Out = args, w, watch, db, proto, out
+	start := len(out)
+	cmd.Run(c)
+	if cmd.Flags&Write != 0 {
+		c.touchWritten(cmd, start)
+	}
+	a.n++
+	out = c.Out
+	c.Out, c.Args = nil, nil
+	return out
+}
+
+// End serves the clients blocked on keys that got data during the run and
+// counts the commands. The caller then gives the shards back.
+func (a *Across) End() {
+	c := &a.c
 	if len(c.ready) > 0 {
 		c.serveReady()
 	}
-	for _, s := range shards {
+	for _, s := range c.shards {
 		if s != nil {
-			s.Processed++
+			s.Processed += uint64(a.n)
 			break
 		}
 	}
-	return c.Out
+	ready := c.ready[:0]
+	a.c = Ctx{ready: ready}
 }
 
 // Ctx is what a handler sees: its arguments, the connection's settings,
@@ -93,6 +172,8 @@ type Ctx struct {
 	// Waiter is the blocked-client record of a blocking command; nil for
 	// other commands and where blocking is not allowed.
 	Waiter *Waiter
+	// Watch is the connection's watch session, for WatchCmd.
+	Watch *Watch
 
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID

@@ -22,4 +22,7 @@
 // whose keys all live on one shard runs inside that shard's batch; one whose
 // keys span several runs on the connection's goroutine after borrowing those
 // shards in ascending order, which is what makes it atomic and deadlock-free.
+// A transaction (EXEC) runs the same two ways: as one marked run of calls
+// in a single shard's batch (see Call.Tx), or with Across on the borrowed
+// shards. WATCH sessions (Watch) are marked dirty by writes and expiry.
 package shard

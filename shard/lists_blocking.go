@@ -285,6 +285,7 @@ func newMoveWaiter(args [][]byte) *Waiter {
 		elem, ok, wrong := c.moveList(key, []byte(dstKey), srcLeft, dstLeft)
 		if ok && !wrong {
 			c.BulkString(elem)
+			c.touchKey([]byte(dstKey))
 		}
 	}
 	return w

@@ -27,6 +27,8 @@ type Shard struct {
 	// ExpiredKeys counts keys removed because their TTL passed.
 	ExpiredKeys uint64
 
+	watchers int // entries in every DB's watched map
+
 	ctx Ctx // reused by Exec so a batch allocates nothing
 }
 
@@ -42,6 +44,7 @@ type DB struct {
 	objs    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
+	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *scanSnapshot            // SCAN's snapshot of keys, if any
 	scanObjs map[string]*scanSnapshot // HSCAN/SSCAN/ZSCAN snapshots by key
@@ -67,6 +70,9 @@ func (db *DB) expired(key []byte, now int64) bool {
 	}
 	if at, ok := db.expires[string(key)]; ok && at <= now {
 		db.remove(key)
+		if len(db.watched) > 0 {
+			db.touch(string(key))
+		}
 		return true
 	}
 	return false
@@ -184,6 +190,9 @@ func (db *DB) remove(key []byte) bool {
 
 // flush empties the database. Blocked clients stay blocked, as in Redis.
 func (db *DB) flush() {
+	if len(db.watched) > 0 {
+		db.touchExisting(nil)
+	}
 	db.strs = nil
 	db.objs = nil
 	db.expires = nil
@@ -194,6 +203,12 @@ func (db *DB) flush() {
 // swapData exchanges the contents of two databases (SWAPDB). Blocked
 // clients stay with their database index.
 func (db *DB) swapData(other *DB) {
+	if len(db.watched) > 0 {
+		db.touchExisting(other)
+	}
+	if len(other.watched) > 0 {
+		other.touchExisting(db)
+	}
 	db.strs, other.strs = other.strs, db.strs
 	db.objs, other.objs = other.objs, db.objs
 	db.expires, other.expires = other.expires, db.expires
@@ -215,6 +230,9 @@ func (db *DB) activeExpire(now int64, budget int) int {
 				delete(db.expires, k)
 				delete(db.strs, k)
 				delete(db.objs, k)
+				if len(db.watched) > 0 {
+					db.touch(k)
+				}
 				expired++
 			}
 			seen++
@@ -240,6 +258,9 @@ func (s *Shard) Tick(now int64) {
 		}
 		if len(s.dbs[i].waiters) > 0 {
 			s.dbs[i].sweepWaiters()
+		}
+		if len(s.dbs[i].watched) > 0 {
+			s.sweepWatches(&s.dbs[i])
 		}
 		if s.dbs[i].scanKeys != nil || len(s.dbs[i].scanObjs) > 0 {
 			s.dbs[i].dropIdleScans(now)

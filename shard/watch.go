@@ -1,0 +1,204 @@
+package shard
+
+import "sync/atomic"
+
+// Watch is one connection's WATCH session: the keys it watches, on every
+// shard that owns one, share it. A shard that modifies a watched key sets
+// dirty; the connection's EXEC then discards the transaction. UNWATCH,
+// EXEC, DISCARD, RESET and a disconnect set done, and the shards drop done
+// entries lazily in their tick.
+//
+// The two flags are the only state shared between goroutines, as with a
+// Waiter's claim flag.
+type Watch struct {
+	dirty atomic.Bool
+	done  atomic.Bool
+}
+
+// NewWatch returns a clean watch session.
+func NewWatch() *Watch { return &Watch{} }
+
+// Dirty reports whether a watched key has been modified.
+func (w *Watch) Dirty() bool { return w.dirty.Load() }
+
+// Done ends the session; shards forget it at their next tick.
+func (w *Watch) Done() { w.done.Store(true) }
+
+// WatchCmd registers the keys args[1:] for the watch session of the call
+// (Call.Watch). It is not in the command table: the connection's WATCH
+// routes it like a data command, so registration is a message to the
+// owning shard and happens before any later write there.
+var WatchCmd = &Command{Spec: Spec{Name: "watch", Arity: -2, FirstKey: 1, LastKey: -1, Step: 1}, Run: cmdWatch}
+
+func cmdWatch(c *Ctx) {
+	w := c.Watch
+	for _, k := range c.Args[1:] {
+		s := c.shardOf(k)
+		db := &s.dbs[c.DB]
+		// A key that has already expired is gone for WATCH's purposes;
+		// removing it now keeps its later lazy deletion from counting.
+		db.expired(k, c.Now)
+		if db.watched == nil {
+			db.watched = make(map[string][]*Watch)
+		}
+		list := db.watched[string(k)]
+		dup := false
+		for _, x := range list {
+			if x == w {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			db.watched[string(k)] = append(list, w)
+			s.watchers++
+		}
+	}
+	c.OK()
+}
+
+// ExpireKey removes key from database db if its TTL has passed, marking
+// its watchers dirty. EXEC calls it for every watched key before checking
+// its watch, as Redis counts a watched key that expired since WATCH as
+// modified even if nothing deleted it yet. shards is indexed by ID and
+// must hold the key's owner.
+func ExpireKey(shards []*Shard, db int, key []byte, now int64) {
+	if s := shards[Owner(key, len(shards))]; s != nil {
+		s.dbs[db].expired(key, now)
+	}
+}
+
+// shardOf returns the shard that holds key.
+func (c *Ctx) shardOf(key []byte) *Shard {
+	if c.self != nil {
+		return c.self
+	}
+	return c.shards[Owner(key, len(c.shards))]
+}
+
+// touch marks the watchers of key dirty.
+func (db *DB) touch(key string) {
+	for _, w := range db.watched[key] {
+		w.dirty.Store(true)
+	}
+}
+
+// touchKey marks the watchers of key, in the context's database, dirty.
+func (c *Ctx) touchKey(key []byte) {
+	if db := c.db(key); len(db.watched) > 0 {
+		db.touch(string(key))
+	}
+}
+
+// touchExisting marks the watchers of every watched key that exists in db
+// or in other (if not nil): what FLUSHDB, FLUSHALL and SWAPDB change.
+func (db *DB) touchExisting(other *DB) {
+	for k, ws := range db.watched {
+		_, a := db.strs[k]
+		_, b := db.objs[k]
+		if !a && !b && other != nil {
+			_, a = other.strs[k]
+			_, b = other.objs[k]
+		}
+		if a || b {
+			for _, w := range ws {
+				w.dirty.Store(true)
+			}
+		}
+	}
+}
+
+// touchWritten marks the watchers of the keys of a write command that has
+// just run, unless it replied an error (then it changed nothing). start is
+// where its reply begins in c.Out. A shard without watchers pays one
+// check.
+func (c *Ctx) touchWritten(cmd *Command, start int) {
+	if c.self != nil {
+		if c.self.watchers == 0 {
+			return
+		}
+	} else {
+		found := false
+		for _, s := range c.shards {
+			if s != nil && s.watchers > 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+	}
+	if unchanged(cmd, c.Args, c.Out[start:]) {
+		return
+	}
+	var buf [8]int
+	for _, i := range cmd.KeyIndexes(c.Args, buf[:0]) {
+		if i >= len(c.Args) {
+			continue
+		}
+		k := c.Args[i]
+		s := c.shardOf(k)
+		if s == nil || s.watchers == 0 {
+			continue
+		}
+		if cmd.Name == "move" || cmd.Name == "copy" {
+			// The destination may be another database: touch them all.
+			for d := range s.dbs {
+				if len(s.dbs[d].watched) > 0 {
+					s.dbs[d].touch(string(k))
+				}
+			}
+			continue
+		}
+		if db := &s.dbs[c.DB]; len(db.watched) > 0 {
+			db.touch(string(k))
+		}
+	}
+}
+
+// unchanged reports, from its reply, that a write command changed nothing:
+// it failed (an error), or found nothing to do (a null reply, or SETNX's
+// and MSETNX's 0). Redis does not touch watched keys then. SET ... GET
+// replies null when the key was missing, after writing it.
+func unchanged(cmd *Command, args [][]byte, reply []byte) bool {
+	if len(reply) == 0 {
+		return false
+	}
+	switch {
+	case reply[0] == '-':
+		return true
+	case string(reply) == "$-1\r\n" || string(reply) == "_\r\n" || string(reply) == "*-1\r\n":
+		if cmd.Name == "set" && len(args) > 3 {
+			for _, a := range args[3:] {
+				if equalFold(a, "get") {
+					return false
+				}
+			}
+		}
+		return true
+	case string(reply) == ":0\r\n":
+		return cmd.Name == "setnx" || cmd.Name == "msetnx"
+	}
+	return false
+}
+
+// sweepWatches drops the entries of finished watch sessions. The tick
+// calls it.
+func (s *Shard) sweepWatches(db *DB) {
+	for k, list := range db.watched {
+		kept := list[:0]
+		for _, w := range list {
+			if !w.done.Load() {
+				kept = append(kept, w)
+			}
+		}
+		s.watchers -= len(list) - len(kept)
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(db.watched, k)
+		} else {
+			db.watched[k] = kept
+		}
+	}
+}
