@@ -1,0 +1,303 @@
+package conn
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// Scripting: EVAL and friends run a Lua script atomically. The connection
+// settles its pipeline segment, borrows (in ascending order, like any
+// command spanning shards) the shards owning the declared KEYS — every
+// shard when the script declares no keys — runs the whole script on its
+// goroutine with them, and gives them back. redis.call runs commands
+// synchronously against the borrowed shards. As in Redis Cluster, every
+// key a script touches must be passed in KEYS: a key whose shard is not
+// borrowed fails with an error; an undeclared key that happens to live on
+// a borrowed shard works. See script_lua.go for the Lua side.
+
+// scriptEngine is the server's script cache; it is not key data. Compiled
+// scripts are shared by every connection.
+type scriptEngine struct {
+	mu      sync.Mutex
+	scripts map[string]*luaScript // by lower-case SHA1 hex
+	running map[*scriptRun]struct{}
+	vms     sync.Pool // *luaVM
+}
+
+type luaScript struct {
+	sha   string
+	body  string
+	proto *lua.FunctionProto
+}
+
+func sha1hex(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// get returns the cached script with the given SHA1, or nil.
+func (e *scriptEngine) get(sha string) *luaScript {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.scripts[strings.ToLower(sha)]
+}
+
+// load compiles body, caching it, and returns it or a compile error reply.
+func (e *scriptEngine) load(body string) (*luaScript, string) {
+	sha := sha1hex(body)
+	if s := e.get(sha); s != nil {
+		return s, ""
+	}
+	proto, err := compileLua(body)
+	if err != nil {
+		return nil, "ERR Error compiling script (new function): " + err.Error()
+	}
+	s := &luaScript{sha: sha, body: body, proto: proto}
+	e.mu.Lock()
+	if e.scripts == nil {
+		e.scripts = map[string]*luaScript{}
+	}
+	e.scripts[sha] = s
+	e.mu.Unlock()
+	return s, ""
+}
+
+func (e *scriptEngine) flush() {
+	e.mu.Lock()
+	e.scripts = nil
+	e.mu.Unlock()
+}
+
+func (e *scriptEngine) started(r *scriptRun) {
+	e.mu.Lock()
+	if e.running == nil {
+		e.running = map[*scriptRun]struct{}{}
+	}
+	e.running[r] = struct{}{}
+	e.mu.Unlock()
+}
+
+func (e *scriptEngine) finished(r *scriptRun) {
+	e.mu.Lock()
+	delete(e.running, r)
+	e.mu.Unlock()
+}
+
+// kill cancels every running script unless one of them has written.
+func (e *scriptEngine) kill() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.running) == 0 {
+		return "NOTBUSY No scripts in execution right now."
+	}
+	for r := range e.running {
+		if r.wrote.Load() {
+			return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+		}
+	}
+	for r := range e.running {
+		r.killed.Store(true)
+		r.cancel()
+	}
+	return ""
+}
+
+const evalFlags = shard.NoScript | shard.SkipMonitor | shard.MayReplicate | shard.NoMandatoryKeys | shard.Stale
+
+var scriptSubs, scriptSpecs = newSubcommands("script",
+	&subcommand{Spec: shard.Spec{Name: "load", Arity: 3, Flags: shard.NoScript | shard.Stale, Group: "scripting", Since: "2.6.0",
+		Summary: "Loads a server-side Lua script to the script cache.", Complexity: "O(N) with N being the length in bytes of the script body.", Syntax: "script"},
+		run: cmdScriptLoad},
+	&subcommand{Spec: shard.Spec{Name: "exists", Arity: -3, Flags: shard.NoScript, Group: "scripting", Since: "2.6.0",
+		Summary: "Determines whether server-side Lua scripts exist in the script cache.", Complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).", Syntax: "sha1 [sha1 ...]"},
+		run: cmdScriptExists},
+	&subcommand{Spec: shard.Spec{Name: "flush", Arity: -2, Flags: shard.NoScript, Group: "scripting", Since: "2.6.0",
+		Summary: "Removes all server-side Lua scripts from the script cache.", Complexity: "O(N) with N being the number of scripts in cache", Syntax: "[ASYNC|SYNC]"},
+		run: cmdScriptFlush},
+	&subcommand{Spec: shard.Spec{Name: "kill", Arity: 2, Flags: shard.NoScript | shard.AllowBusy, Group: "scripting", Since: "2.6.0",
+		Summary: "Terminates a server-side Lua script during execution.", Complexity: "O(1)"},
+		run: cmdScriptKill},
+	&subcommand{Spec: shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale, Group: "scripting", Since: "5.0.0",
+		Summary: "Returns helpful text about the different subcommands.", Complexity: "O(1)"},
+		run: cmdScriptHelp},
+)
+
+func init() {
+	evalSpec := func(name, summary, syntax string, ro bool) shard.Spec {
+		flags := evalFlags | shard.AllShards // inside EXEC: see execAcross
+		if ro {
+			flags |= shard.ReadOnly
+		}
+		since := "2.6.0"
+		if ro {
+			since = "7.0.0"
+		}
+		return shard.Spec{Name: name, Arity: -3, Flags: flags, Group: "scripting", Since: since,
+			Summary: summary, Complexity: "Depends on the script that is executed.", Syntax: syntax}
+	}
+	registerLocal(
+		&localCommand{Spec: evalSpec("eval", "Executes a server-side Lua script.", "script numkeys [key [key ...]] [arg [arg ...]]", false),
+			run: func(c *client, args [][]byte) { c.eval(args, false, false) }, barrier: true},
+		&localCommand{Spec: evalSpec("evalsha", "Executes a server-side Lua script by SHA1 digest.", "sha1 numkeys [key [key ...]] [arg [arg ...]]", false),
+			run: func(c *client, args [][]byte) { c.eval(args, true, false) }, barrier: true},
+		&localCommand{Spec: evalSpec("eval_ro", "Executes a read-only server-side Lua script.", "script numkeys [key [key ...]] [arg [arg ...]]", true),
+			run: func(c *client, args [][]byte) { c.eval(args, false, true) }, barrier: true},
+		&localCommand{Spec: evalSpec("evalsha_ro", "Executes a read-only server-side Lua script by SHA1 digest.", "sha1 numkeys [key [key ...]] [arg [arg ...]]", true),
+			run: func(c *client, args [][]byte) { c.eval(args, true, true) }, barrier: true},
+		&localCommand{Spec: shard.Spec{Name: "script", Arity: -2, Group: "scripting", Since: "2.6.0",
+			Summary: "A container for Lua scripts management commands.", Complexity: "Depends on subcommand.",
+			Subcommands: scriptSpecs}, run: func(c *client, args [][]byte) { scriptSubs.dispatch(c, args) }},
+	)
+}
+
+// evalKeys returns the argument positions of an EVAL's keys, or an error
+// reply for a bad numkeys.
+func evalKeys(args [][]byte) (int, string) {
+	n, ok := wire.ParseInt(args[2])
+	if !ok {
+		return 0, shard.ErrNotInt
+	}
+	if n < 0 {
+		return 0, "ERR Number of keys can't be negative"
+	}
+	if n > int64(len(args)-3) {
+		return 0, "ERR Number of keys can't be greater than number of args"
+	}
+	return int(n), ""
+}
+
+// eval runs EVAL, EVALSHA and their read-only variants.
+func (c *client) eval(args [][]byte, bySHA, ro bool) {
+	if bySHA && len(args[1]) != 40 {
+		c.replyError("NOSCRIPT No matching script. Please use EVAL.")
+		return
+	}
+	numkeys, msg := evalKeys(args)
+	if msg != "" {
+		c.replyError(msg)
+		return
+	}
+	eng := &c.srv.scripts
+	var s *luaScript
+	if bySHA {
+		if s = eng.get(string(args[1])); s == nil {
+			c.replyError("NOSCRIPT No matching script. Please use EVAL.")
+			return
+		}
+	} else if s, msg = eng.load(string(args[1])); s == nil {
+		c.replyError(msg)
+		return
+	}
+	keys := args[3 : 3+numkeys]
+	argv := args[3+numkeys:]
+
+	// Inside EXEC the transaction already holds its shards.
+	if c.tx.execing {
+		c.runScript(s, keys, argv, ro)
+		return
+	}
+	n := len(c.batches)
+	want := c.want
+	clear(want)
+	if len(keys) == 0 {
+		for i := range want {
+			want[i] = true
+		}
+	}
+	for _, k := range keys {
+		want[shard.Owner(k, n)] = true
+	}
+	ok := c.borrow()
+	if ok {
+		c.runScript(s, keys, argv, ro)
+	}
+	c.giveBack()
+	if !ok {
+		c.closeAfter = true
+		c.replyError("ERR server is shutting down")
+	}
+}
+
+// runScript runs s with the shards in c.borrowed and appends its reply.
+func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) {
+	eng := &c.srv.scripts
+	vm, _ := eng.vms.Get().(*luaVM)
+	if vm == nil {
+		vm = newLuaVM()
+	}
+	r := &scriptRun{c: c, vm: vm, script: s, ro: ro, db: c.db, proto: wire.RESP2, shards: c.borrowed}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	defer r.cancel()
+	eng.started(r)
+	r.across.Begin(c.borrowed, time.Now().UnixMilli())
+	c.local = r.run(keys, argv, c.local)
+	r.across.End()
+	eng.finished(r)
+	vm.reset()
+	eng.vms.Put(vm)
+}
+
+func cmdScriptLoad(c *client, args [][]byte) {
+	s, msg := c.srv.scripts.load(string(args[2]))
+	if s == nil {
+		c.replyError(msg)
+		return
+	}
+	c.replyBulkString(s.sha)
+}
+
+func cmdScriptExists(c *client, args [][]byte) {
+	c.replyArray(len(args) - 2)
+	for _, a := range args[2:] {
+		if c.srv.scripts.get(string(a)) != nil {
+			c.replyInt(1)
+		} else {
+			c.replyInt(0)
+		}
+	}
+}
+
+func cmdScriptFlush(c *client, args [][]byte) {
+	if len(args) > 3 || (len(args) == 3 && !strings.EqualFold(string(args[2]), "sync") && !strings.EqualFold(string(args[2]), "async")) {
+		c.replyError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+		return
+	}
+	c.srv.scripts.flush()
+	c.replyOK()
+}
+
+func cmdScriptKill(c *client, args [][]byte) {
+	if msg := c.srv.scripts.kill(); msg != "" {
+		c.replyError(msg)
+		return
+	}
+	c.replyOK()
+}
+
+func cmdScriptHelp(c *client, args [][]byte) {
+	c.replyHelp("SCRIPT",
+		"DEBUG (YES|SYNC|NO)",
+		"    Set the debug mode for subsequent scripts executed.",
+		"EXISTS <sha1> [<sha1> ...]",
+		"    Return information about the existence of the scripts in the script cache.",
+		"FLUSH [ASYNC|SYNC]",
+		"    Flush the Lua scripts cache. Very dangerous on replicas.",
+		"    When called without the optional mode argument, the behavior is determined by the",
+		"    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+		"    * ASYNC: Asynchronously flush the scripts cache.",
+		"    * SYNC: Synchronously flush the scripts cache.",
+		"KILL",
+		"    Kill the currently executing Lua script.",
+		"LOAD <script>",
+		"    Load a script into the scripts cache without executing it.",
+	)
+}

@@ -1,0 +1,619 @@
+package conn
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// The Lua side of scripting, on gopher-lua (Lua 5.1). Each script runs in
+// a pooled interpreter whose libraries are base (without dofile and
+// loadfile), table, string, math and bit. Globals are read-only to
+// scripts: the compiled function's environment is a proxy that refuses
+// new globals ("Attempt to modify a readonly table") and reading unknown
+// ones. cjson, cmsgpack and struct are not provided.
+
+const scriptChunk = "user_script"
+
+func compileLua(body string) (*lua.FunctionProto, error) {
+	chunk, err := parse.Parse(strings.NewReader(body), scriptChunk)
+	if err != nil {
+		return nil, err
+	}
+	return lua.Compile(chunk, scriptChunk)
+}
+
+// luaVM is one interpreter with the sandbox installed; run points at the
+// script it is running.
+type luaVM struct {
+	L       *lua.LState
+	globals *lua.LTable // the real globals, behind env
+	env     *lua.LTable // what scripts see as their globals
+	run     *scriptRun
+}
+
+// scriptRun is one execution of a script.
+type scriptRun struct {
+	c      *client
+	vm     *luaVM
+	script *luaScript
+	ro     bool
+	db     int
+	proto  wire.Proto // set by redis.setresp
+	shards []*shard.Shard
+	across shard.Across
+	buf    []byte
+	raised map[*lua.LTable]bool // errors raised by redis.call
+
+	wrote  atomic.Bool
+	killed atomic.Bool
+	ctx    context.Context // cancelled by SCRIPT KILL
+	cancel context.CancelFunc
+}
+
+func newLuaVM() *luaVM {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	for _, lib := range []struct {
+		name string
+		fn   lua.LGFunction
+	}{{lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}, {lua.StringLibName, lua.OpenString}, {lua.MathLibName, lua.OpenMath}} {
+		L.Push(L.NewFunction(lib.fn))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	vm := &luaVM{L: L, globals: L.G.Global}
+	g := vm.globals
+	for _, name := range []string{"dofile", "loadfile", "require", "module", "newproxy"} {
+		g.RawSetString(name, lua.LNil)
+	}
+	g.RawSetString("bit", newBitLib(L))
+	// As in Redis, an error raised by redis.call and caught by pcall
+	// reads as its message.
+	origPcall := g.RawGetString("pcall")
+	g.RawSetString("pcall", L.NewFunction(func(L *lua.LState) int {
+		n := L.GetTop()
+		L.Insert(origPcall, 1)
+		L.Call(n, lua.MultRet)
+		if L.GetTop() >= 2 && L.Get(1) == lua.LFalse {
+			if t, ok := L.Get(2).(*lua.LTable); ok && vm.run != nil && vm.run.raised[t] {
+				L.Replace(2, t.RawGetString("err"))
+			}
+		}
+		return L.GetTop()
+	}))
+	redis := L.NewTable()
+	fns := map[string]lua.LGFunction{
+		"call":         func(L *lua.LState) int { return vm.run.call(L, true) },
+		"pcall":        func(L *lua.LState) int { return vm.run.call(L, false) },
+		"error_reply":  luaErrorReply,
+		"status_reply": luaStatusReply,
+		"sha1hex": func(L *lua.LState) int {
+			if L.GetTop() != 1 {
+				L.RaiseError("wrong number of arguments")
+			}
+			L.Push(lua.LString(sha1hex(L.ToString(1))))
+			return 1
+		},
+		"log":     luaLog,
+		"setresp": func(L *lua.LState) int { return vm.run.setresp(L) },
+	}
+	for name, fn := range fns {
+		redis.RawSetString(name, L.NewFunction(fn))
+	}
+	for i, name := range []string{"LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"} {
+		redis.RawSetString(name, lua.LNumber(i))
+	}
+	redis.RawSetString("REDIS_VERSION", lua.LString("7.0.15"))
+	redis.RawSetString("REDIS_VERSION_NUM", lua.LNumber(0x07000f))
+	g.RawSetString("redis", redis)
+
+	vm.env = L.NewTable()
+	meta := L.NewTable()
+	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		k := L.Get(2)
+		v := g.RawGet(k)
+		if v == lua.LNil {
+			L.Error(lua.LString(userWhere(L)+"Script attempted to access nonexistent global variable '"+lua.LVAsString(k)+"'"), 0)
+		}
+		L.Push(v)
+		return 1
+	}))
+	meta.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.Error(lua.LString(userWhere(L)+"Attempt to modify a readonly table"), 0)
+		return 0
+	}))
+	meta.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(vm.env, meta)
+	g.RawSetString("_G", vm.env)
+	return vm
+}
+
+// reset drops what the last run left behind.
+func (vm *luaVM) reset() {
+	vm.run = nil
+	vm.globals.RawSetString("KEYS", lua.LNil)
+	vm.globals.RawSetString("ARGV", lua.LNil)
+	vm.L.SetTop(0)
+	vm.L.RemoveContext()
+}
+
+// userWhere returns "user_script:N: " for the innermost script frame.
+func userWhere(L *lua.LState) string {
+	for level := 1; level < 50; level++ {
+		if _, ok := L.GetStack(level); !ok {
+			break
+		}
+		if w := L.Where(level); strings.HasPrefix(w, scriptChunk+":") {
+			return w + " "
+		}
+	}
+	return ""
+}
+
+func errTable(L *lua.LState, msg string) *lua.LTable {
+	t := L.NewTable()
+	t.RawSetString("err", lua.LString(msg))
+	return t
+}
+
+func luaErrorReply(L *lua.LState) int {
+	if L.GetTop() != 1 || L.Get(1).Type() != lua.LTString {
+		L.Error(errTable(L, "ERR wrong number or type of arguments"), 0)
+	}
+	// Like Redis: drop a leading '-', and without a "CODE message" form
+	// the code is ERR.
+	msg := strings.TrimPrefix(L.ToString(1), "-")
+	if !strings.Contains(msg, " ") {
+		msg = "ERR " + msg
+	}
+	L.Push(errTable(L, msg))
+	return 1
+}
+
+func luaStatusReply(L *lua.LState) int {
+	if L.GetTop() != 1 || L.Get(1).Type() != lua.LTString {
+		L.Error(errTable(L, "ERR wrong number or type of arguments"), 0)
+	}
+	t := L.NewTable()
+	t.RawSetString("ok", L.Get(1))
+	L.Push(t)
+	return 1
+}
+
+func luaLog(L *lua.LState) int {
+	if L.GetTop() < 2 {
+		L.Error(errTable(L, "ERR redis.log() requires two arguments or more."), 0)
+	}
+	if L.Get(1).Type() != lua.LTNumber {
+		L.Error(errTable(L, "ERR First argument must be a number (log level)."), 0)
+	}
+	level := int(L.ToNumber(1))
+	if level < 0 || level > 3 {
+		L.Error(errTable(L, "ERR Invalid debug level."), 0)
+	}
+	var parts []string
+	for i := 2; i <= L.GetTop(); i++ {
+		parts = append(parts, L.ToString(i))
+	}
+	lv := []slog.Level{slog.LevelDebug, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn}[level]
+	slog.Log(context.Background(), lv, strings.Join(parts, " "), "source", "script")
+	return 0
+}
+
+func (r *scriptRun) setresp(L *lua.LState) int {
+	if L.GetTop() != 1 {
+		L.Error(errTable(L, "ERR redis.setresp() requires one argument."), 0)
+	}
+	switch L.ToInt(1) {
+	case 2:
+		r.proto = wire.RESP2
+	case 3:
+		r.proto = wire.RESP3
+	default:
+		L.Error(errTable(L, "ERR RESP version must be 2 or 3."), 0)
+	}
+	return 0
+}
+
+// run executes the script with KEYS and ARGV and appends its reply to out.
+func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
+	vm := r.vm
+	L := vm.L
+	vm.run = r
+	L.SetContext(r.ctx)
+	vm.globals.RawSetString("KEYS", bytesTable(L, keys))
+	vm.globals.RawSetString("ARGV", bytesTable(L, argv))
+	fn := L.NewFunctionFromProto(r.script.proto)
+	fn.Env = vm.env
+	L.Push(fn)
+	var where string
+	handler := L.NewFunction(func(L *lua.LState) int {
+		where = userWhere(L)
+		L.Push(L.Get(1))
+		return 1
+	})
+	if err := L.PCall(0, 1, handler); err != nil {
+		var obj lua.LValue = lua.LString(err.Error())
+		if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
+			obj = ae.Object
+		}
+		var msg string
+		switch {
+		case r.killed.Load():
+			msg = "ERR Script killed by user with SCRIPT KILL..."
+		case obj.Type() == lua.LTTable && obj.(*lua.LTable).RawGetString("err").Type() == lua.LTString:
+			msg = obj.(*lua.LTable).RawGetString("err").String()
+		default:
+			msg = "ERR " + lua.LVAsString(obj)
+		}
+		line := strings.TrimSuffix(strings.TrimPrefix(where, scriptChunk+":"), ": ")
+		if line == "" {
+			line = "?"
+		}
+		return wire.AppendError(out, msg+" script: "+r.script.sha+", on @"+scriptChunk+":"+line+".")
+	}
+	v := L.Get(-1)
+	L.Pop(1)
+	return r.toRESP(out, v, 0)
+}
+
+func bytesTable(L *lua.LState, list [][]byte) *lua.LTable {
+	t := L.CreateTable(len(list), 0)
+	for i, b := range list {
+		t.RawSetInt(i+1, lua.LString(b))
+	}
+	return t
+}
+
+// call is redis.call (raise) and redis.pcall: it runs one command on the
+// borrowed shards and converts its reply to Lua.
+func (r *scriptRun) call(L *lua.LState, raise bool) int {
+	fail := func(msg string) int {
+		t := errTable(L, msg)
+		if raise {
+			r.raise(L, t)
+		}
+		L.Push(t)
+		return 1
+	}
+	n := L.GetTop()
+	if n == 0 {
+		// Redis raises this one from pcall too.
+		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
+	}
+	args := make([][]byte, n)
+	for i := 1; i <= n; i++ {
+		switch v := L.Get(i).(type) {
+		case lua.LString:
+			args[i-1] = []byte(v)
+		case lua.LNumber:
+			args[i-1] = strconv.AppendFloat(nil, float64(v), 'g', 17, 64)
+		default:
+			L.Error(errTable(L, "ERR Lua redis lib command arguments must be strings or integers"), 0)
+		}
+	}
+	e := lookup(args[0])
+	if e == nil {
+		return fail("ERR Unknown Redis command called from script")
+	}
+	if !e.arityOK(len(args)) {
+		return fail("ERR Wrong number of args calling Redis command from script")
+	}
+	if e.spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
+		return fail("ERR This Redis command is not allowed from script")
+	}
+	if e.spec.Flags&shard.Write != 0 {
+		if r.ro {
+			return fail("ERR Write commands are not allowed from read-only scripts.")
+		}
+	}
+	var reply []byte
+	switch {
+	case e.data != nil:
+		if msg := r.reachable(e.data, args); msg != "" {
+			return fail(msg)
+		}
+		if e.data.Flags&shard.Write != 0 {
+			r.wrote.Store(true)
+		}
+		r.buf = r.across.Run(e.data, args, nil, nil, r.db, r.proto, r.buf[:0])
+		reply = r.buf
+	case e.spec.Name == "select":
+		db, ok := wire.ParseInt(args[1])
+		switch {
+		case !ok:
+			return fail(shard.ErrNotInt)
+		case db < 0 || db >= shard.NumDBs:
+			return fail(shard.ErrDBIndex)
+		}
+		r.db = int(db)
+		reply = wire.AppendOK(r.buf[:0])
+	case e.barrier:
+		return fail("ERR This Redis command is not allowed from script")
+	default:
+		c := r.c
+		saved, proto, db := c.local, c.proto, c.db
+		c.local, c.proto, c.db = r.buf[:0], r.proto, r.db
+		e.run(c, args)
+		reply = c.local
+		r.buf = reply
+		c.local, c.proto, c.db = saved, proto, db
+	}
+	v, _, ok := r.fromRESP(L, reply)
+	if !ok {
+		return fail("ERR unparsable reply")
+	}
+	if t, isTable := v.(*lua.LTable); isTable && raise && reply[0] == '-' {
+		r.raise(L, t)
+	}
+	L.Push(v)
+	return 1
+}
+
+// raise raises the error table t from redis.call.
+func (r *scriptRun) raise(L *lua.LState, t *lua.LTable) {
+	if r.raised == nil {
+		r.raised = map[*lua.LTable]bool{}
+	}
+	r.raised[t] = true
+	L.Error(t, 0)
+}
+
+// reachable reports an error unless every shard the command needs is
+// borrowed by this script.
+func (r *scriptRun) reachable(cmd *shard.Command, args [][]byte) string {
+	n := len(r.shards)
+	const msg = "ERR Script attempted to access a key on a shard it does not hold: pass every key a script uses in KEYS"
+	if cmd.Flags&shard.AllShards != 0 || (cmd.NeedsAllShards != nil && cmd.NeedsAllShards(args)) {
+		for _, s := range r.shards {
+			if s == nil {
+				return msg
+			}
+		}
+		return ""
+	}
+	if cmd.Route != nil {
+		if r.shards[cmd.Route(args, n)] == nil {
+			return msg
+		}
+		return ""
+	}
+	keys := cmd.KeyIndexes(args, nil)
+	for _, k := range keys {
+		if r.shards[shard.Owner(args[k], n)] == nil {
+			return msg
+		}
+	}
+	if len(keys) == 0 {
+		for _, s := range r.shards {
+			if s != nil {
+				return ""
+			}
+		}
+		return msg
+	}
+	return ""
+}
+
+// fromRESP converts one reply at the start of b to a Lua value, as Redis
+// 7.0 does for the protocol the script chose, and returns the rest of b.
+func (r *scriptRun) fromRESP(L *lua.LState, b []byte) (lua.LValue, []byte, bool) {
+	i := indexCRLF(b)
+	if len(b) == 0 || i < 0 {
+		return nil, nil, false
+	}
+	line, rest := string(b[1:i]), b[i+2:]
+	num := func() int { n, _ := strconv.Atoi(line); return n }
+	switch b[0] {
+	case '+':
+		t := L.NewTable()
+		t.RawSetString("ok", lua.LString(line))
+		return t, rest, true
+	case '-':
+		return errTable(L, line), rest, true
+	case ':':
+		n, _ := strconv.ParseInt(line, 10, 64)
+		return lua.LNumber(n), rest, true
+	case '$', '=':
+		n := num()
+		if n < 0 {
+			return lua.LFalse, rest, true
+		}
+		if len(rest) < n+2 {
+			return nil, nil, false
+		}
+		s := rest[:n]
+		if b[0] == '=' && len(s) >= 4 {
+			s = s[4:]
+		}
+		return lua.LString(s), rest[n+2:], true
+	case '*', '~', '%', '>':
+		n := num()
+		if n < 0 {
+			return lua.LFalse, rest, true
+		}
+		items := L.NewTable()
+		for j := 0; j < n; j++ {
+			var k, v lua.LValue
+			var ok bool
+			if k, rest, ok = r.fromRESP(L, rest); !ok {
+				return nil, nil, false
+			}
+			switch b[0] {
+			case '%':
+				if v, rest, ok = r.fromRESP(L, rest); !ok {
+					return nil, nil, false
+				}
+				items.RawSet(k, v)
+			case '~':
+				items.RawSet(k, lua.LTrue)
+			default:
+				items.RawSetInt(j+1, k)
+			}
+		}
+		switch b[0] {
+		case '%':
+			t := L.NewTable()
+			t.RawSetString("map", items)
+			return t, rest, true
+		case '~':
+			t := L.NewTable()
+			t.RawSetString("set", items)
+			return t, rest, true
+		}
+		return items, rest, true
+	case '_':
+		return lua.LNil, rest, true
+	case '#':
+		return lua.LBool(line == "t"), rest, true
+	case ',':
+		t := L.NewTable()
+		f, err := strconv.ParseFloat(line, 64)
+		if err != nil {
+			switch line {
+			case "inf":
+				f = math.Inf(1)
+			case "-inf":
+				f = math.Inf(-1)
+			default:
+				f = math.NaN()
+			}
+		}
+		t.RawSetString("double", lua.LNumber(f))
+		return t, rest, true
+	case '(':
+		t := L.NewTable()
+		t.RawSetString("big_number", lua.LString(line))
+		return t, rest, true
+	}
+	return nil, nil, false
+}
+
+func indexCRLF(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// toRESP converts the script's return value to a reply in the caller's
+// protocol, following Redis 7.0's rules.
+func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
+	proto := r.c.proto
+	if depth > 100 {
+		return wire.AppendError(out, "ERR reached lua stack limit")
+	}
+	switch v := v.(type) {
+	case lua.LString:
+		return wire.AppendBulkString(out, string(v))
+	case lua.LNumber:
+		return wire.AppendInt(out, int64(v))
+	case lua.LBool:
+		if r.proto == wire.RESP3 {
+			return wire.AppendBool(out, bool(v), proto)
+		}
+		if v {
+			return wire.AppendInt(out, 1)
+		}
+		return wire.AppendNull(out, proto)
+	case *lua.LTable:
+		if e := v.RawGetString("err"); e.Type() == lua.LTString {
+			return wire.AppendError(out, string(e.(lua.LString)))
+		}
+		if ok := v.RawGetString("ok"); ok.Type() == lua.LTString {
+			return wire.AppendSimple(out, string(ok.(lua.LString)))
+		}
+		if d := v.RawGetString("double"); d.Type() == lua.LTNumber {
+			return wire.AppendDouble(out, float64(d.(lua.LNumber)), proto)
+		}
+		if d := v.RawGetString("big_number"); d.Type() == lua.LTString {
+			return wire.AppendBigNumber(out, string(d.(lua.LString)), proto)
+		}
+		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
+			var pairs []lua.LValue
+			m.ForEach(func(k, v lua.LValue) { pairs = append(pairs, k, v) })
+			out = wire.AppendMap(out, len(pairs)/2, proto)
+			for _, x := range pairs {
+				out = r.toRESP(out, x, depth+1)
+			}
+			return out
+		}
+		if s, ok := v.RawGetString("set").(*lua.LTable); ok {
+			var elems []lua.LValue
+			s.ForEach(func(k, _ lua.LValue) { elems = append(elems, k) })
+			out = wire.AppendSet(out, len(elems), proto)
+			for _, x := range elems {
+				out = r.toRESP(out, x, depth+1)
+			}
+			return out
+		}
+		n := 0
+		for v.RawGetInt(n+1) != lua.LNil {
+			n++
+		}
+		out = wire.AppendArray(out, n)
+		for i := 1; i <= n; i++ {
+			out = r.toRESP(out, v.RawGetInt(i), depth+1)
+		}
+		return out
+	}
+	return wire.AppendNull(out, proto)
+}
+
+// newBitLib is a small LuaBitOp: 32-bit operations on numbers.
+func newBitLib(L *lua.LState) *lua.LTable {
+	t := L.NewTable()
+	tobit := func(L *lua.LState, i int) int32 { return int32(int64(L.CheckNumber(i))) }
+	bin := func(op func(a, b int32) int32) lua.LGFunction {
+		return func(L *lua.LState) int {
+			acc := tobit(L, 1)
+			for i := 2; i <= L.GetTop(); i++ {
+				acc = op(acc, tobit(L, i))
+			}
+			L.Push(lua.LNumber(acc))
+			return 1
+		}
+	}
+	fns := map[string]lua.LGFunction{
+		"tobit": func(L *lua.LState) int { L.Push(lua.LNumber(tobit(L, 1))); return 1 },
+		"bnot":  func(L *lua.LState) int { L.Push(lua.LNumber(^tobit(L, 1))); return 1 },
+		"band":  bin(func(a, b int32) int32 { return a & b }),
+		"bor":   bin(func(a, b int32) int32 { return a | b }),
+		"bxor":  bin(func(a, b int32) int32 { return a ^ b }),
+		"lshift": func(L *lua.LState) int {
+			L.Push(lua.LNumber(int32(uint32(tobit(L, 1)) << (uint32(tobit(L, 2)) & 31))))
+			return 1
+		},
+		"rshift": func(L *lua.LState) int {
+			L.Push(lua.LNumber(int32(uint32(tobit(L, 1)) >> (uint32(tobit(L, 2)) & 31))))
+			return 1
+		},
+		"arshift": func(L *lua.LState) int {
+			L.Push(lua.LNumber(tobit(L, 1) >> (uint32(tobit(L, 2)) & 31)))
+			return 1
+		},
+		"tohex": func(L *lua.LState) int {
+			s := strconv.FormatUint(uint64(uint32(tobit(L, 1))), 16)
+			for len(s) < 8 {
+				s = "0" + s
+			}
+			L.Push(lua.LString(s))
+			return 1
+		},
+	}
+	for name, fn := range fns {
+		t.RawSetString(name, L.NewFunction(fn))
+	}
+	return t
+}
