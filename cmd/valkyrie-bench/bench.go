@@ -19,6 +19,14 @@ type sample struct {
 // benchOnce runs redis-benchmark for one test against s and measures the
 // server's CPU time across the run.
 func benchOnce(ctx context.Context, bin string, s *server, test string, clients, pipeline, requests int) (sample, error) {
+	return runBenchmark(ctx, bin, s, requests, test, "-t", test,
+		"-c", strconv.Itoa(clients), "-P", strconv.Itoa(pipeline))
+}
+
+// runBenchmark runs redis-benchmark -n requests with the given arguments
+// against s and returns its ops/s (from the CSV row named label) and the
+// server's CPU time per request.
+func runBenchmark(ctx context.Context, bin string, s *server, requests int, label string, args ...string) (sample, error) {
 	// Stop redis-benchmark if the server dies: it would retry forever.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -34,10 +42,9 @@ func benchOnce(ctx context.Context, bin string, s *server, test string, clients,
 	if err != nil {
 		return sample{}, err
 	}
-	cmd := exec.CommandContext(ctx, bin,
-		"-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
-		"-t", test, "-c", strconv.Itoa(clients), "-P", strconv.Itoa(pipeline),
-		"-n", strconv.Itoa(requests), "-q", "--csv")
+	all := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-n", strconv.Itoa(requests), "-q", "--csv"}, args...)
+	cmd := exec.CommandContext(ctx, bin, all...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -46,16 +53,16 @@ func benchOnce(ctx context.Context, bin string, s *server, test string, clients,
 		return sample{}, exitErr
 	}
 	if runErr != nil {
-		return sample{}, fmt.Errorf("redis-benchmark -t %s -P %d against %s: %v\n%s%s",
-			test, pipeline, s.name, runErr, stdout.Bytes(), stderr.Bytes())
+		return sample{}, fmt.Errorf("redis-benchmark %s against %s: %v\n%s%s",
+			strings.Join(args, " "), s.name, runErr, stdout.Bytes(), stderr.Bytes())
 	}
 	if err != nil {
 		return sample{}, err
 	}
-	rps, err := parseRPS(stdout.Bytes(), test)
+	rps, err := parseRPS(stdout.Bytes(), label)
 	if err != nil {
-		return sample{}, fmt.Errorf("redis-benchmark -t %s against %s: %v\noutput:\n%s%s",
-			test, s.name, err, stdout.Bytes(), stderr.Bytes())
+		return sample{}, fmt.Errorf("redis-benchmark %s against %s: %v\noutput:\n%s%s",
+			strings.Join(args, " "), s.name, err, stdout.Bytes(), stderr.Bytes())
 	}
 	cpuUs := float64(after-before) * 1e6 / clockTicks / float64(requests)
 	return sample{rps: rps, cpuUs: cpuUs}, nil

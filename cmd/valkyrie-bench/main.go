@@ -30,6 +30,8 @@ type config struct {
 	memKeys, valueSize                       int
 	memCollections                           []string // collTypes names
 	memMembers                               int
+	features                                 []string // featureNames
+	featureRequests                          int
 	portLo, portHi                           int
 	timeout, settle                          time.Duration
 }
@@ -69,6 +71,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.valueSize, "value-size", 16, "value size in bytes for the memory comparison")
 	fs.StringVar(&collections, "mem-collections", "", "comma-separated collection `types` (hash, set, zset) to load for the collection memory comparison (empty disables)")
 	fs.IntVar(&c.memMembers, "mem-members", 1000000, "members in the one key of each -mem-collections type")
+	var features string
+	fs.StringVar(&features, "features", "", "comma-separated feature benchmarks (tx1, txn, eval, pub1, pub100; empty disables)")
+	fs.IntVar(&c.featureRequests, "feature-requests", 100000, "operations per feature benchmark")
 	fs.StringVar(&portRng, "ports", "17000-17999", "loopback port `range` to pick server ports from")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "overall time limit")
 	fs.DurationVar(&c.settle, "settle", time.Second, "wait after loading keys before reading VmRSS")
@@ -77,6 +82,15 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, f := range strings.Split(features, ",") {
+		if f = strings.ToLower(strings.TrimSpace(f)); f == "" || slices.Contains(c.features, f) {
+			continue
+		}
+		if !slices.Contains(featureNames, f) {
+			return nil, fmt.Errorf("-features: unknown feature %q (want %s)", f, strings.Join(featureNames, ", "))
+		}
+		c.features = append(c.features, f)
 	}
 
 	for t := range strings.SplitSeq(tests, ",") {
@@ -169,6 +183,11 @@ func run(cfg *config) error {
 	}
 	if len(cfg.memCollections) > 0 {
 		if err := b.collMemory(ctx); err != nil {
+			return wrapCtx(ctx, err)
+		}
+	}
+	if len(cfg.features) > 0 {
+		if err := b.features(ctx); err != nil {
 			return wrapCtx(ctx, err)
 		}
 	}

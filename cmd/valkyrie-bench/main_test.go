@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 func TestParseStat(t *testing.T) {
@@ -186,5 +188,23 @@ func TestParseFlagsCollections(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-mem-collections", "set", "-mem-members", "0"}); err == nil {
 		t.Fatal("want error for 0 members")
+	}
+}
+
+func TestTxKeys(t *testing.T) {
+	one := txKeys(8, true)
+	spread := txKeys(8, false)
+	if len(one) != txCommands || len(spread) != txCommands {
+		t.Fatalf("txKeys gave %d and %d keys, want %d", len(one), len(spread), txCommands)
+	}
+	owners := map[int]bool{}
+	for i := range one {
+		if o := shard.Owner([]byte(one[i]), 8); o != 0 {
+			t.Fatalf("one-shard key %s is on shard %d", one[i], o)
+		}
+		owners[shard.Owner([]byte(spread[i]), 8)] = true
+	}
+	if len(owners) != 8 {
+		t.Fatalf("spread keys cover %d of 8 shards", len(owners))
 	}
 }
