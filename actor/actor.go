@@ -129,3 +129,20 @@ func (a *Actor[M]) Done() <-chan struct{} { return a.done }
 // Pending reports how many messages wait in the mailbox. It is a snapshot
 // for monitoring, safe to call from any goroutine.
 func (a *Actor[M]) Pending() int { return len(a.mailbox) }
+
+// TrySend queues m only if the mailbox has room, without blocking, and
+// reports whether it did. It is for senders that must never wait, such as
+// a shard handing keyspace events to the pub/sub actor.
+func (a *Actor[M]) TrySend(m M) bool {
+	select {
+	case <-a.stop:
+		return false
+	default:
+	}
+	select {
+	case a.mailbox <- m:
+		return true
+	default:
+		return false
+	}
+}

@@ -3,6 +3,7 @@ package conn
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/shard"
@@ -43,6 +44,11 @@ type client struct {
 	last *shard.Spec // last command looked up (nil if unknown), for CLIENT LIST
 
 	tx txState // MULTI and WATCH
+
+	// sub is the pub/sub record, made on the first subscribe; from then on
+	// every write goes through its queue (pubsub.go).
+	sub    *subscriber
+	subPtr atomic.Pointer[subscriber] // sub, for other goroutines (CLIENT LIST)
 
 	info clientInfo
 }
@@ -168,6 +174,10 @@ func (c *client) executeOne(args [][]byte) {
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
 		return
 	}
+	if c.proto == wire.RESP2 && c.subscribed() && !subModeAllowed(e.spec.Name) {
+		c.replyLocal(func() { c.local = wire.AppendError(c.local, subModeError(e.spec.Name)) })
+		return
+	}
 	if e.direct != nil {
 		e.direct(c, args)
 		return
@@ -248,13 +258,17 @@ func (c *client) settle() {
 		}
 		return
 	}
-	sent := 0
+	sent, busy := 0, 0
 	for _, id := range c.queued {
+		if c.busyBatch(id) { // BUSY hook (script_busy.go)
+			busy++
+			continue
+		}
 		if c.srv.workers[id].Submit(c.batches[id], c.answers) == nil {
 			sent++
 		}
 	}
-	if sent == len(c.queued) && c.await(sent) {
+	if sent+busy == len(c.queued) && c.await(sent) {
 		for _, o := range c.order {
 			if o.mute {
 				continue
@@ -301,6 +315,14 @@ func (c *client) write() error {
 	if len(c.out) == 0 {
 		return nil
 	}
+	if c.sub != nil {
+		ok := c.sub.q.push(c.out)
+		c.out = c.out[:0]
+		if !ok {
+			return errQueueClosed
+		}
+		return nil
+	}
 	n, err := c.nc.Write(c.out)
 	c.srv.stats.netOut.Add(int64(n))
 	if cap(c.out) > 1<<20 {
@@ -328,6 +350,12 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 		for _, k := range keys {
 			want[shard.Owner(args[k], n)] = true
 		}
+	}
+	if msg := c.busyWanted(); msg != "" { // BUSY hook (script_busy.go)
+		c.local = wire.AppendError(c.local, msg)
+		c.ends = append(c.ends, len(c.local))
+		c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1), mute: c.muted()})
+		return
 	}
 	ok := c.borrow()
 	if ok {

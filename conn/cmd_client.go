@@ -407,6 +407,15 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	b = strconv.AppendInt(b, int64(max(0, now.Sub(used))/time.Second), 10)
 	b = append(b, " flags="...)
 	flags := len(b)
+	var subs [3]int64
+	if sub := cl.pubsub(); sub != nil {
+		for i := range subs {
+			subs[i] = sub.counts[i].Load()
+		}
+		if subs[0]+subs[1]+subs[2] > 0 {
+			b = append(b, 'P')
+		}
+	}
 	if cl.block.blocked.Load() {
 		b = append(b, 'b')
 	}
@@ -418,7 +427,13 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	}
 	b = append(b, " db="...)
 	b = strconv.AppendInt(b, int64(db), 10)
-	b = append(b, " sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0"...)
+	b = append(b, " sub="...)
+	b = strconv.AppendInt(b, subs[0], 10)
+	b = append(b, " psub="...)
+	b = strconv.AppendInt(b, subs[1], 10)
+	b = append(b, " ssub="...)
+	b = strconv.AppendInt(b, subs[2], 10)
+	b = append(b, " multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0"...)
 	b = append(b, " rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
 	if cmd == nil {
 		b = append(b, "NULL"...)

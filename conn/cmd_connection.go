@@ -33,6 +33,10 @@ func init() {
 const Fast = shard.Fast
 
 func cmdPing(c *client, args [][]byte) {
+	if c.proto == wire.RESP2 && c.subscribed() && len(args) <= 2 {
+		c.pingSubscribed(args)
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.replySimple("PONG")
@@ -82,6 +86,9 @@ func cmdTime(c *client, args [][]byte) {
 func cmdReset(c *client, args [][]byte) {
 	c.discardTx()
 	c.unwatch()
+	if c.sub != nil {
+		c.srv.hub.call(&psMsg{op: opDrop, sub: c.sub})
+	}
 	c.db = 0
 	c.proto = wire.RESP2
 	c.info.mu.Lock()

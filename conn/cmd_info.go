@@ -230,12 +230,14 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "evicted_clients", 0)
 	b = infoInt(b, "keyspace_hits", 0)
 	b = infoInt(b, "keyspace_misses", 0)
-	b = infoInt(b, "pubsub_channels", 0)
-	b = infoInt(b, "pubsub_patterns", 0)
-	b = infoInt(b, "pubsubshard_channels", 0)
+	b = infoInt(b, "pubsub_channels", x.c.srv.hub.nChannels.Load())
+	b = infoInt(b, "pubsub_patterns", x.c.srv.hub.nPatterns.Load())
+	b = infoInt(b, "pubsubshard_channels", x.c.srv.hub.nShard.Load())
 	b = infoInt(b, "latest_fork_usec", 0)
 	b = infoInt(b, "total_forks", 0)
-	return infoInt(b, "total_error_replies", st.errors.Load())
+	b = infoInt(b, "total_error_replies", st.errors.Load())
+	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).
+	return infoInt(b, "client_output_buffer_limit_disconnections", st.obufDisconnects.Load())
 }
 
 func infoReplication(b []byte, x *infoCtx) []byte {

@@ -30,7 +30,8 @@ type scriptEngine struct {
 	mu      sync.Mutex
 	scripts map[string]*luaScript // by lower-case SHA1 hex
 	running map[*scriptRun]struct{}
-	vms     sync.Pool // *luaVM
+	vms     sync.Pool        // *luaVM
+	funcs   functionRegistry // FUNCTION's libraries (cmd_function.go)
 }
 
 type luaScript struct {
@@ -92,8 +93,10 @@ func (e *scriptEngine) finished(r *scriptRun) {
 	e.mu.Unlock()
 }
 
-// kill cancels every running script unless one of them has written.
-func (e *scriptEngine) kill() string {
+// kill cancels every running script unless one of them has written. eval
+// says whether SCRIPT KILL (true) or FUNCTION KILL (false) asked: each
+// kills only its own kind.
+func (e *scriptEngine) kill(eval bool) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.running) == 0 {
@@ -102,6 +105,11 @@ func (e *scriptEngine) kill() string {
 	for r := range e.running {
 		if r.wrote.Load() {
 			return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+		}
+	}
+	for r := range e.running {
+		if r.isFunc == eval {
+			return busyMessage(r.isFunc)
 		}
 	}
 	for r := range e.running {
@@ -216,6 +224,10 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 	for _, k := range keys {
 		want[shard.Owner(k, n)] = true
 	}
+	if msg := c.busyWanted(); msg != "" {
+		c.replyError(msg)
+		return
+	}
 	ok := c.borrow()
 	if ok {
 		c.runScript(s, keys, argv, ro)
@@ -229,21 +241,40 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 
 // runScript runs s with the shards in c.borrowed and appends its reply.
 func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) {
+	c.runLua(&scriptRun{script: s, name: s.sha, chunk: scriptChunk, ro: ro}, nil, keys, argv)
+}
+
+// runLua runs an EVAL script (r.script) or a function (f) with the shards
+// in c.borrowed and appends its reply.
+func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 	eng := &c.srv.scripts
 	vm, _ := eng.vms.Get().(*luaVM)
 	if vm == nil {
 		vm = newLuaVM()
 	}
-	r := &scriptRun{c: c, vm: vm, script: s, ro: ro, db: c.db, proto: wire.RESP2, shards: c.borrowed}
+	defer func() {
+		vm.reset()
+		eng.vms.Put(vm)
+	}()
+	if f != nil {
+		fn, msg := eng.funcs.callable(vm, f)
+		if fn == nil {
+			c.replyError(msg)
+			return
+		}
+		r.fn = fn
+	}
+	r.c, r.vm, r.db, r.proto, r.shards = c, vm, c.db, wire.RESP2, c.borrowed
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
+	r.since = time.Now()
 	eng.started(r)
-	r.across.Begin(c.borrowed, time.Now().UnixMilli())
+	c.markBusy(r.since.UnixNano())
+	r.across.Begin(c.borrowed, r.since.UnixMilli())
 	c.local = r.run(keys, argv, c.local)
 	r.across.End()
+	c.markBusy(0)
 	eng.finished(r)
-	vm.reset()
-	eng.vms.Put(vm)
 }
 
 func cmdScriptLoad(c *client, args [][]byte) {
@@ -276,7 +307,7 @@ func cmdScriptFlush(c *client, args [][]byte) {
 }
 
 func cmdScriptKill(c *client, args [][]byte) {
-	if msg := c.srv.scripts.kill(); msg != "" {
+	if msg := c.srv.scripts.kill(true); msg != "" {
 		c.replyError(msg)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -39,6 +40,14 @@ type luaVM struct {
 	globals *lua.LTable // the real globals, behind env
 	env     *lua.LTable // what scripts see as their globals
 	run     *scriptRun
+
+	// Functions (cmd_function.go): while a library loads, loadAPI stands
+	// in for the globals; libs caches the libraries run on this VM.
+	loadAPI  *lua.LTable
+	active   *lua.LTable // loadAPI while loading, else nil
+	libs     map[*library]map[string]*lua.LFunction
+	libsGen  uint64
+	register *[]registered
 }
 
 // scriptRun is one execution of a script.
@@ -46,6 +55,12 @@ type scriptRun struct {
 	c      *client
 	vm     *luaVM
 	script *luaScript
+	fn     *lua.LFunction // FCALL: the function to call with keys, args
+	name   string         // the script's SHA1 or the function's name
+	chunk  string         // scriptChunk or functionChunk
+	isFunc bool
+	since  time.Time
+	argv0  [][]byte // the command, for FUNCTION STATS
 	ro     bool
 	db     int
 	proto  wire.Proto // set by redis.setresp
@@ -120,7 +135,12 @@ func newLuaVM() *luaVM {
 	meta := L.NewTable()
 	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		k := L.Get(2)
-		v := g.RawGet(k)
+		var v lua.LValue
+		if vm.active != nil {
+			v = vm.active.RawGet(k)
+		} else {
+			v = g.RawGet(k)
+		}
 		if v == lua.LNil {
 			L.Error(lua.LString(userWhere(L)+"Script attempted to access nonexistent global variable '"+lua.LVAsString(k)+"'"), 0)
 		}
@@ -152,7 +172,7 @@ func userWhere(L *lua.LState) string {
 		if _, ok := L.GetStack(level); !ok {
 			break
 		}
-		if w := L.Where(level); strings.HasPrefix(w, scriptChunk+":") {
+		if w := L.Where(level); strings.HasPrefix(w, scriptChunk+":") || strings.HasPrefix(w, functionChunk+":") {
 			return w + " "
 		}
 	}
@@ -230,18 +250,26 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 	L := vm.L
 	vm.run = r
 	L.SetContext(r.ctx)
-	vm.globals.RawSetString("KEYS", bytesTable(L, keys))
-	vm.globals.RawSetString("ARGV", bytesTable(L, argv))
-	fn := L.NewFunctionFromProto(r.script.proto)
-	fn.Env = vm.env
-	L.Push(fn)
+	nargs := 0
+	if r.fn != nil {
+		L.Push(r.fn)
+		L.Push(bytesTable(L, keys))
+		L.Push(bytesTable(L, argv))
+		nargs = 2
+	} else {
+		vm.globals.RawSetString("KEYS", bytesTable(L, keys))
+		vm.globals.RawSetString("ARGV", bytesTable(L, argv))
+		fn := L.NewFunctionFromProto(r.script.proto)
+		fn.Env = vm.env
+		L.Push(fn)
+	}
 	var where string
 	handler := L.NewFunction(func(L *lua.LState) int {
 		where = userWhere(L)
 		L.Push(L.Get(1))
 		return 1
 	})
-	if err := L.PCall(0, 1, handler); err != nil {
+	if err := L.PCall(nargs, 1, handler); err != nil {
 		var obj lua.LValue = lua.LString(err.Error())
 		if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
 			obj = ae.Object
@@ -255,11 +283,11 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		default:
 			msg = "ERR " + lua.LVAsString(obj)
 		}
-		line := strings.TrimSuffix(strings.TrimPrefix(where, scriptChunk+":"), ": ")
+		line := strings.TrimSuffix(strings.TrimPrefix(where, r.chunk+":"), ": ")
 		if line == "" {
 			line = "?"
 		}
-		return wire.AppendError(out, msg+" script: "+r.script.sha+", on @"+scriptChunk+":"+line+".")
+		return wire.AppendError(out, msg+" script: "+r.name+", on @"+r.chunk+":"+line+".")
 	}
 	v := L.Get(-1)
 	L.Pop(1)

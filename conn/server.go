@@ -51,7 +51,11 @@ type Server struct {
 	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
 	blocked atomic.Int64 // connections blocked in BLPOP and friends
 	stats   serverStats
-	scripts scriptEngine // EVAL's script cache (cmd_script.go)
+	hub     *hub           // pub/sub (pubsub.go)
+	shards  []*shard.Shard // for SetNotify only: their data belongs to the workers
+
+	pubsubLimit atomic.Int64 // client-output-buffer-limit pubsub hard limit, bytes
+	scripts     scriptEngine // EVAL's script cache (cmd_script.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -63,6 +67,8 @@ type serverStats struct {
 	netIn       atomic.Int64
 	netOut      atomic.Int64
 	errors      atomic.Int64
+
+	obufDisconnects atomic.Int64 // clients closed past the output buffer limit
 }
 
 // New creates a Server and starts its shard workers.
@@ -86,9 +92,23 @@ func New(opt Options) *Server {
 		shardsDown: make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
+	s.hub = newHub()
+	notify := s.cfg.Int("notify-keyspace-events")
 	for i := 0; i < opt.Shards; i++ {
-		s.workers = append(s.workers, shard.Start(shard.New(i), shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
+		sh := shard.New(i)
+		sh.SetEventSink(s.hub.sink)
+		sh.SetNotify(notify)
+		s.shards = append(s.shards, sh)
+		s.workers = append(s.workers, shard.Start(sh, shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}
+	s.cfg.OnChange("notify-keyspace-events", func(string) {
+		n := s.cfg.Int("notify-keyspace-events")
+		for _, sh := range s.shards {
+			sh.SetNotify(n)
+		}
+	})
+	s.pubsubLimit.Store(parsePubsubLimit(s.cfg.Value("client-output-buffer-limit")))
+	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
 	s.setMaxBulk()
 	s.cfg.OnChange("hz", func(string) {
 		for _, w := range s.workers {
@@ -195,6 +215,7 @@ func (s *Server) accept(nc net.Conn) {
 }
 
 func (s *Server) forget(c *client) {
+	c.endPubSub()
 	c.nc.Close()
 	c.discardTx()
 	c.unwatch()
@@ -245,6 +266,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, w := range s.workers {
 		w.Stop()
 	}
+	s.hub.a.Stop()
 	close(s.stopped)
 	return err
 }
@@ -263,4 +285,5 @@ func (st *serverStats) reset() {
 	st.netIn.Store(0)
 	st.netOut.Store(0)
 	st.errors.Store(0)
+	st.obufDisconnects.Store(0)
 }

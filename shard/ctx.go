@@ -58,6 +58,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	*c = Ctx{scratch: scratch, DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
+	notify := s.note.flags.Load() != 0
 	for i := 0; i < len(b.Calls); i++ {
 		call := &b.Calls[i]
 		if call.Cmd == nil {
@@ -82,7 +83,14 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
 		start := len(c.Out)
+		var pre notePre
+		if notify && call.Cmd.Flags&Write != 0 {
+			pre = c.beforeWrite(call.Cmd)
+		}
 		call.Cmd.Run(c)
+		if pre.on {
+			c.afterWrite(call.Cmd, pre, c.Out[start:])
+		}
 		if call.Cmd.Flags&Write != 0 && s.watchers > 0 {
 			c.touchWritten(call.Cmd, start)
 		}
@@ -93,6 +101,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		n++
 	}
 	s.Processed += uint64(n)
+	s.flushEvents()
 	b.Out = c.Out
 	*c = Ctx{scratch: c.scratch}
 }
@@ -114,8 +123,9 @@ func RunAcross(shards []*Shard, cmd *Command, args [][]byte, w *Waiter, db int, 
 // served once, by End, after the last command. A zero Across is ready for
 // Begin and may be reused.
 type Across struct {
-	c Ctx
-	n int
+	c      Ctx
+	n      int
+	events []Event // keyspace events of the run, in order
 }
 
 // Begin starts a run on shards (indexed by ID; only those the commands
@@ -124,6 +134,11 @@ type Across struct {
 func (a *Across) Begin(shards []*Shard, now int64) {
 	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0]}
 	a.n = 0
+	for _, s := range shards {
+		if s != nil {
+			s.note.out = &a.events
+		}
+	}
 }
 
 // Run runs one command in database db and appends its reply to out. w is
@@ -132,7 +147,14 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	c := &a.c
 	c.Args, c.Waiter, c.Watch, c.DB, c.Proto, c.Out = args, w, watch, db, proto, out
 	start := len(out)
+	var pre notePre
+	if cmd.Flags&Write != 0 && c.notifyFlags() != 0 {
+		pre = c.beforeWrite(cmd)
+	}
 	cmd.Run(c)
+	if pre.on {
+		c.afterWrite(cmd, pre, c.Out[start:])
+	}
 	if cmd.Flags&Write != 0 {
 		c.touchWritten(cmd, start)
 	}
@@ -154,6 +176,21 @@ func (a *Across) End() {
 			s.Processed += uint64(a.n)
 			break
 		}
+	}
+	var sink func([]Event)
+	for _, s := range c.shards {
+		if s != nil {
+			s.note.out = nil
+			if s.note.sink != nil {
+				sink = s.note.sink
+			}
+		}
+	}
+	if len(a.events) > 0 {
+		if sink != nil {
+			sink(a.events)
+		}
+		a.events = nil
 	}
 	ready := c.ready[:0]
 	a.c = Ctx{ready: ready}

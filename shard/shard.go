@@ -29,6 +29,8 @@ type Shard struct {
 
 	watchers int // entries in every DB's watched map
 
+	note notifier // keyspace notifications (notify.go)
+
 	ctx Ctx // reused by Exec so a batch allocates nothing
 }
 
@@ -48,10 +50,19 @@ type DB struct {
 
 	scanKeys *scanSnapshot            // SCAN's snapshot of keys, if any
 	scanObjs map[string]*scanSnapshot // HSCAN/SSCAN/ZSCAN snapshots by key
+
+	sh  *Shard // the shard holding it, for keyspace notifications
+	num int    // its index
 }
 
 // New returns an empty shard with the given index.
-func New(id int) *Shard { return &Shard{ID: id} }
+func New(id int) *Shard {
+	s := &Shard{ID: id}
+	for i := range s.dbs {
+		s.dbs[i].sh, s.dbs[i].num = s, i
+	}
+	return s
+}
 
 // DB returns logical database i (0 <= i < NumDBs).
 func (s *Shard) DB(i int) *DB { return &s.dbs[i] }
@@ -73,6 +84,7 @@ func (db *DB) expired(key []byte, now int64) bool {
 		if len(db.watched) > 0 {
 			db.touch(string(key))
 		}
+		db.emit(NotifyExpired, "expired", string(key))
 		return true
 	}
 	return false
@@ -233,6 +245,7 @@ func (db *DB) activeExpire(now int64, budget int) int {
 				if len(db.watched) > 0 {
 					db.touch(k)
 				}
+				db.emit(NotifyExpired, "expired", k)
 				expired++
 			}
 			seen++
@@ -266,4 +279,5 @@ func (s *Shard) Tick(now int64) {
 			s.dbs[i].dropIdleScans(now)
 		}
 	}
+	s.flushEvents()
 }

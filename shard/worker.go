@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/actor"
@@ -15,7 +16,17 @@ type Msg interface {
 // goroutine is the Shard's only user.
 type Worker struct {
 	a *actor.Actor[Msg]
+	// busySince is when the script holding this shard started (Unix
+	// nanoseconds), or 0: connections reply BUSY instead of waiting for a
+	// script that runs too long.
+	busySince atomic.Int64
 }
+
+// SetBusySince records when a script borrowing the shard started; 0 clears.
+func (w *Worker) SetBusySince(ns int64) { w.busySince.Store(ns) }
+
+// BusySince returns what SetBusySince recorded.
+func (w *Worker) BusySince() int64 { return w.busySince.Load() }
 
 // WorkerOptions configure a Worker.
 type WorkerOptions struct {
