@@ -18,10 +18,11 @@ import (
 
 // The Lua side of scripting, on gopher-lua (Lua 5.1). Each script runs in
 // a pooled interpreter whose libraries are base (without dofile and
-// loadfile), table, string, math and bit. Globals are read-only to
-// scripts: the compiled function's environment is a proxy that refuses
-// new globals ("Attempt to modify a readonly table") and reading unknown
-// ones. cjson, cmsgpack and struct are not provided.
+// loadfile), table, string, math, bit, cjson (script_cjson.go), cmsgpack
+// (script_cmsgpack.go) and struct (script_struct.go). Globals are
+// read-only to scripts: the compiled function's environment is a proxy
+// that refuses new globals ("Attempt to modify a readonly table") and
+// reading unknown ones.
 
 const scriptChunk = "user_script"
 
@@ -91,6 +92,9 @@ func newLuaVM() *luaVM {
 		g.RawSetString(name, lua.LNil)
 	}
 	g.RawSetString("bit", newBitLib(L))
+	g.RawSetString("cjson", newCjsonLib(L))
+	g.RawSetString("cmsgpack", newCmsgpackLib(L))
+	g.RawSetString("struct", newStructLib(L))
 	// As in Redis, an error raised by redis.call and caught by pcall
 	// reads as its message.
 	origPcall := g.RawGetString("pcall")
