@@ -208,7 +208,7 @@ func subscribe(ctx context.Context, s *server, subs int, channel string) (func()
 		}
 		rd := bufio.NewReader(nc)
 		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		for line := 0; line < 7; line++ { // *3 $9 subscribe $N channel :1
+		for line := 0; line < 6; line++ { // *3, $9, subscribe, $N, channel, :1
 			if _, err := rd.ReadSlice('\n'); err != nil {
 				stop()
 				return nil, fmt.Errorf("SUBSCRIBE on %s: %v", s.name, err)
