@@ -472,33 +472,7 @@ func (c *client) fcall(args [][]byte, ro bool) {
 		}
 		c.runLua(&scriptRun{name: f.name, chunk: functionChunk, isFunc: true, ro: ro || f.noWrites, argv0: cmd}, f, keys, argv)
 	}
-	if c.tx.execing {
-		run()
-		return
-	}
-	want := c.want
-	clear(want)
-	if len(keys) == 0 {
-		for i := range want {
-			want[i] = true
-		}
-	}
-	for _, k := range keys {
-		want[shard.Owner(k, len(c.batches))] = true
-	}
-	if msg := c.busyWanted(); msg != "" {
-		c.replyError(msg)
-		return
-	}
-	ok = c.borrow()
-	if ok {
-		run()
-	}
-	c.giveBack()
-	if !ok {
-		c.closeAfter = true
-		c.replyError("ERR server is shutting down")
-	}
+	c.runWithKeys(keys, run)
 }
 
 func cmdFunctionLoad(c *client, args [][]byte) {

@@ -208,9 +208,16 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 	keys := args[3 : 3+numkeys]
 	argv := args[3+numkeys:]
 
-	// Inside EXEC the transaction already holds its shards.
+	c.runWithKeys(keys, func() { c.runScript(s, keys, argv, ro) })
+}
+
+// runWithKeys runs a script or function (run) with the shards that own
+// keys in c.borrowed: every shard when there are no keys. Inside EXEC the
+// transaction already holds them; otherwise they are borrowed in
+// ascending order, like any command that spans shards.
+func (c *client) runWithKeys(keys [][]byte, run func()) {
 	if c.tx.execing {
-		c.runScript(s, keys, argv, ro)
+		run()
 		return
 	}
 	n := len(c.batches)
@@ -230,7 +237,7 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 	}
 	ok := c.borrow()
 	if ok {
-		c.runScript(s, keys, argv, ro)
+		run()
 	}
 	c.giveBack()
 	if !ok {
