@@ -222,8 +222,26 @@ func cmdExec(c *client, args [][]byte) {
 		c.replyLocal(func() { c.replyError("EXECABORT Transaction discarded because of previous errors.") })
 		return
 	}
+	id, one := c.txShard()
+	var busy string // BUSY hook (script_busy.go)
+	if one {
+		busy = c.busyShard(id)
+	} else {
+		c.txWant()
+		busy = c.busyWanted()
+	}
+	if busy != "" {
+		// Redis rejects EXEC itself while a script is busy, which aborts
+		// the transaction (execCommandAbort).
+		c.discardTx()
+		c.unwatch()
+		c.replyLocal(func() {
+			c.replyError("EXECABORT Transaction discarded because of: " + busy)
+		})
+		return
+	}
 	c.tx.on = false
-	if id, ok := c.txShard(); ok {
+	if one {
 		c.execBatch(id)
 	} else {
 		c.execAcross()
@@ -323,12 +341,9 @@ func (c *client) execBatch(id int) {
 	}
 }
 
-// execAcross borrows, in ascending order, every shard the transaction
-// touches (and those of the watched keys), checks the watch, runs every
-// queued command in order, serves blocked clients once, and gives the
-// shards back.
-func (c *client) execAcross() {
-	c.settle()
+// txWant marks in c.want every shard the queued transaction touches and
+// the owners of the watched keys.
+func (c *client) txWant() {
 	want := c.want
 	clear(want)
 	for _, tc := range c.tx.calls {
@@ -358,6 +373,15 @@ func (c *client) execAcross() {
 	for _, o := range c.tx.watchShards {
 		want[o] = true
 	}
+}
+
+// execAcross borrows, in ascending order, every shard the transaction
+// touches (and those of the watched keys), checks the watch, runs every
+// queued command in order, serves blocked clients once, and gives the
+// shards back.
+func (c *client) execAcross() {
+	c.settle()
+	c.txWant()
 	ok := c.borrow()
 	if ok {
 		now := time.Now().UnixMilli()

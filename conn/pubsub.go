@@ -317,6 +317,8 @@ type outQueue struct {
 	closed   bool
 	stopping bool
 
+	softSince int64 // Unix second the soft limit was first passed; 0 if under it
+
 	wake   chan struct{} // capacity 1
 	exited chan struct{}
 }
@@ -342,7 +344,7 @@ func (q *outQueue) push(b []byte) bool {
 	}
 	q.buf = append(q.buf, b...)
 	q.pending += int64(len(b))
-	if lim := q.srv.pubsubLimit.Load(); lim > 0 && q.pending > lim {
+	if lim := q.srv.pubsubLimit.Load(); lim != nil && lim.reached(q.pending, &q.softSince) {
 		q.closed = true
 		q.buf = nil
 		q.mu.Unlock()
@@ -641,15 +643,47 @@ func (c *client) pingSubscribed(args [][]byte) {
 	}
 }
 
-// parsePubsubLimit reads the pubsub class's hard limit from a
-// client-output-buffer-limit value.
-func parsePubsubLimit(v string) int64 {
+// obufLimit is the pubsub class of client-output-buffer-limit: a hard
+// limit in bytes, and a soft limit in bytes that may be passed for at most
+// softSecs seconds. 0 disables a limit.
+type obufLimit struct {
+	hard, soft, softSecs int64
+}
+
+// reached reports whether pending queued bytes pass the limit, as Redis's
+// checkClientOutputBufferLimits decides at each append: the hard limit at
+// once, the soft limit once it has been passed continuously for more than
+// softSecs (whole seconds, as Redis counts them). since is the queue's
+// record of when it passed the soft limit, updated here; the clock is read
+// only while the queue is over the soft limit.
+func (l *obufLimit) reached(pending int64, since *int64) bool {
+	if l.hard > 0 && pending > l.hard {
+		return true
+	}
+	if l.soft <= 0 || pending < l.soft {
+		*since = 0
+		return false
+	}
+	now := time.Now().Unix()
+	if *since == 0 {
+		*since = now
+		return false
+	}
+	return now-*since > l.softSecs
+}
+
+// parsePubsubLimit reads the pubsub class from a client-output-buffer-limit
+// value.
+func parsePubsubLimit(v string) *obufLimit {
 	f := strings.Fields(v)
-	for i := 0; i+1 < len(f); i += 4 {
+	for i := 0; i+3 < len(f); i += 4 {
 		if f[i] == "pubsub" {
-			n, _ := strconv.ParseInt(f[i+1], 10, 64)
-			return n
+			var l obufLimit
+			l.hard, _ = strconv.ParseInt(f[i+1], 10, 64)
+			l.soft, _ = strconv.ParseInt(f[i+2], 10, 64)
+			l.softSecs, _ = strconv.ParseInt(f[i+3], 10, 64)
+			return &l
 		}
 	}
-	return 32 << 20
+	return &obufLimit{hard: 32 << 20, soft: 8 << 20, softSecs: 60}
 }

@@ -205,3 +205,120 @@ func TestKeyspaceNotifications(t *testing.T) {
 	expect("__keyspace@0__:"+keys[0]+" rename_from", "__keyevent@0__:rename_from "+keys[0],
 		"__keyspace@0__:"+keys[2]+" rename_to", "__keyevent@0__:rename_to "+keys[2])
 }
+
+// TestPubSubSoftLimit: a subscriber that stays above the pubsub soft limit
+// for longer than soft-seconds is disconnected (the hard limit is off).
+func TestPubSubSoftLimit(t *testing.T) {
+	srv, addr := startServer(t, 8)
+	ctx := context.Background()
+	pub := newClient2(t, addr, 2)
+	if err := pub.ConfigSet(ctx, "client-output-buffer-limit", "pubsub 0 64kb 1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, do := psRaw(t, addr)
+	if got := do("SUBSCRIBE slow\r\n"); !strings.HasPrefix(got, "*3") {
+		t.Fatalf("SUBSCRIBE = %q", got)
+	}
+	msg := strings.Repeat("x", 32<<10)
+	start := time.Now()
+	for {
+		n, err := pub.Publish(ctx, "slow", msg).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("subscriber over the soft limit never disconnected")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("disconnected after %v, before soft-seconds", d)
+	}
+	if srv.stats.obufDisconnects.Load() != 1 {
+		t.Fatalf("disconnections = %d", srv.stats.obufDisconnects.Load())
+	}
+}
+
+func TestObufLimitReached(t *testing.T) {
+	l := parsePubsubLimit("normal 0 0 0 slave 1 2 3 pubsub 1000 100 2")
+	if *l != (obufLimit{hard: 1000, soft: 100, softSecs: 2}) {
+		t.Fatalf("parsed %+v", *l)
+	}
+	var since int64
+	if l.reached(99, &since) || since != 0 {
+		t.Fatal("under the soft limit")
+	}
+	if l.reached(100, &since) || since == 0 {
+		t.Fatal("first time over the soft limit must only start the clock")
+	}
+	since -= 2
+	if l.reached(500, &since) {
+		t.Fatal("over the soft limit for exactly soft-seconds is allowed")
+	}
+	since--
+	if !l.reached(500, &since) {
+		t.Fatal("over the soft limit for longer than soft-seconds")
+	}
+	since = 0
+	if !l.reached(1001, &since) {
+		t.Fatal("hard limit")
+	}
+	l.reached(200, &since)
+	if l.reached(50, &since) || since != 0 {
+		t.Fatal("dropping under the soft limit resets the clock")
+	}
+}
+
+// TestKeyspaceNotificationsZaddMove: events recorded from Redis 7.0.15.
+func TestKeyspaceNotificationsZaddMove(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	if err := rdb.ConfigSet(ctx, "notify-keyspace-events", "EA").Err(); err != nil {
+		t.Fatal(err)
+	}
+	sc := newClient2(t, addr, 3)
+	ps := sc.PSubscribe(ctx, "__key*__:*")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range [][]any{
+		{"zadd", "z", "1", "a"},
+		{"zadd", "z", "2", "a"},         // update only: reply 0, event zadd
+		{"zadd", "z", "2", "a"},         // nothing changed: no event
+		{"zadd", "z", "incr", "0", "a"}, // nothing changed: no event
+		{"zadd", "z", "incr", "1", "a"},
+		{"set", "m", "v"},
+		{"move", "m", "1"},
+	} {
+		if err := rdb.Do(ctx, c...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"__keyevent@0__:zadd z", "__keyevent@0__:zadd z", "__keyevent@0__:zincr z",
+		"__keyevent@0__:set m", "__keyevent@0__:move_from m", "__keyevent@1__:move_to m",
+	}
+	for range want {
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		m, err := ps.ReceiveMessage(c)
+		cancel()
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, m.Channel+" "+m.Payload)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("events\n got %q\nwant %q", got, want)
+	}
+	c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if m, err := ps.ReceiveMessage(c); err == nil {
+		t.Fatalf("extra event %v", m)
+	}
+}

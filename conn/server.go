@@ -54,8 +54,8 @@ type Server struct {
 	hub     *hub           // pub/sub (pubsub.go)
 	shards  []*shard.Shard // for SetNotify only: their data belongs to the workers
 
-	pubsubLimit atomic.Int64 // client-output-buffer-limit pubsub hard limit, bytes
-	scripts     scriptEngine // EVAL's script cache (cmd_script.go)
+	pubsubLimit atomic.Pointer[obufLimit] // client-output-buffer-limit pubsub
+	scripts     scriptEngine              // EVAL's script cache (cmd_script.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -544,4 +545,61 @@ func TestTxWatchAcrossShards(t *testing.T) {
 	if n := other.Exists(ctx, keys[1], keys[2]).Val(); n != 0 {
 		t.Fatalf("aborted transaction wrote %d keys", n)
 	}
+}
+
+// TestTxExecBusy: EXEC that needs a shard a slow script holds is rejected
+// as Redis 7.0 rejects it, aborting the transaction.
+func TestTxExecBusy(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	admin := newClient2(t, addr, 2)
+	if err := admin.ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys := keysOnDifferentShards(t, "txbusy:", 3, 8)
+	runner := newClient2(t, addr, 2)
+	done := make(chan error, 1)
+	go func() { done <- runner.Eval(ctx, "local i = 0 while true do i = i + 1 end", keys[:1]).Err() }()
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			admin.ScriptKill(ctx)
+			<-done
+		}
+	})
+	time.Sleep(300 * time.Millisecond)
+	const abort = "-EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+	_, do := psRaw(t, addr)
+	for _, tx := range []string{
+		"SET " + keys[0] + " v\r\n",                                // one shard: the batch path
+		"MSET " + keys[0] + " v " + keys[1] + " v\r\n",             // several shards
+		"SET " + keys[1] + " v\r\nGET " + keys[0] + "\r\nPING\r\n", // several commands
+	} {
+		n := strings.Count(tx, "\r\n")
+		want := "+OK\r\n" + strings.Repeat("+QUEUED\r\n", n) + abort + "-ERR EXEC without MULTI\r\n"
+		if got := readAll(do, "MULTI\r\n"+tx+"EXEC\r\nEXEC\r\n", len(want)); got != want {
+			t.Fatalf("%q:\n got %q\nwant %q", tx, got, want)
+		}
+	}
+	// A transaction on shards the script does not hold runs.
+	if got := readAll(do, "MULTI\r\nSET "+keys[2]+" v\r\nEXEC\r\n", 23); got != "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n" {
+		t.Fatalf("EXEC elsewhere = %q", got)
+	}
+	if err := admin.ScriptKill(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	killed = true
+	if got := readAll(do, "MULTI\r\nSET "+keys[0]+" v\r\nEXEC\r\n", 23); got != "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n" {
+		t.Fatalf("EXEC after kill = %q", got)
+	}
+}
+
+// readAll sends req with do and reads until it has n bytes.
+func readAll(do func(string) string, req string, n int) string {
+	got := do(req)
+	for len(got) < n {
+		got += do("")
+	}
+	return got
 }

@@ -218,6 +218,10 @@ type Ctx struct {
 	scratch []byte     // reused by keyValue
 	ready   []readyKey // keys with waiters that got data during the command
 	wake    Wake       // set by a waiter's Pop when it needs more than a reply
+
+	// changed is set by a handler whose keyspace event depends on more
+	// than its reply (ZADD: a score changed); cleared by beforeWrite.
+	changed bool
 }
 
 // db returns the database that holds key.

@@ -104,6 +104,7 @@ type notePre struct {
 // while the command looks them up) and records which exist.
 func (c *Ctx) beforeWrite(cmd *Command) (p notePre) {
 	p.on = true
+	c.changed = false
 	idx := cmd.KeyIndexes(c.Args, p.keys[:0])
 	for i, k := range idx {
 		if k >= len(c.Args) || i >= 64 {
@@ -300,13 +301,23 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		}
 		delDone = true
 	case "zadd":
-		if hasArg(c.Args[2:], "incr") {
-			if !null {
+		// An update that changes a score counts, whatever the reply says.
+		if c.changed {
+			if hasArg(c.Args[2:], "incr") {
 				ev(NotifyZset, "zincr", key(0))
+			} else {
+				ev(NotifyZset, "zadd", key(0))
 			}
-		} else if !zero {
-			ev(NotifyZset, "zadd", key(0))
 		}
+	case "move":
+		if !zero {
+			ev(NotifyGeneric, "move_from", key(0))
+			if target, err := strconv.Atoi(string(c.Args[2])); err == nil {
+				k := key(0)
+				c.dbAt(k, target).emit(NotifyGeneric, "move_to", string(k))
+			}
+		}
+		delDone = true
 	case "zincrby":
 		ev(NotifyZset, "zincr", key(0))
 	case "zrem", "zremrangebyscore", "zremrangebyrank", "zremrangebylex":

@@ -523,6 +523,7 @@ options:
 	if added > 0 {
 		c.signal(key)
 	}
+	c.changed = added+updated > 0 // Redis emits zadd/zincr only then
 	switch {
 	case incr && processed > 0:
 		c.Double(score)
