@@ -222,6 +222,11 @@ type Ctx struct {
 	// changed is set by a handler whose keyspace event depends on more
 	// than its reply (ZADD: a score changed); cleared by beforeWrite.
 	changed bool
+
+	// popEv and popKey are set by a pop that chooses among several keys
+	// (BLPOP, LMPOP, BZMPOP, ...): its event and the key it popped from.
+	popEv  string
+	popKey []byte
 }
 
 // db returns the database that holds key.

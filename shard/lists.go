@@ -356,6 +356,7 @@ func cmdLMPop(c *Ctx) {
 			c.Array(2)
 			c.Bulk(key)
 			c.replyStrings(c.popList(key, left, int(min(count, math.MaxInt32))))
+			c.notePop(popEvent(left), key)
 			return
 		}
 	}

@@ -91,8 +91,25 @@ func popWaiter(keys [][]byte, left bool, count int, multi bool) *Waiter {
 	w.Pop = func(c *Ctx, key []byte, _ *Waiter) {
 		elems := c.popList(key, left, count)
 		c.replyPopped(key, elems, multi)
+		c.emitServed(NotifyList, popEvent(left), key)
 	}
 	return w
+}
+
+// popEvent is the event of a list pop from the left or right.
+func popEvent(left bool) string {
+	if left {
+		return "lpop"
+	}
+	return "rpop"
+}
+
+// pushEvent is the event of a list push to the left or right.
+func pushEvent(left bool) string {
+	if left {
+		return "lpush"
+	}
+	return "rpush"
 }
 
 // replyPopped writes [key, elem] or, for the *MPOP forms, [key, [elems]].
@@ -120,6 +137,7 @@ func blockingPop(c *Ctx, left bool) {
 		}
 		if found && l.Len() > 0 {
 			c.replyPopped(key, c.popList(key, left, 1), false)
+			c.notePop(popEvent(left), key)
 			return
 		}
 	}
@@ -199,6 +217,7 @@ func cmdBLMPop(c *Ctx) {
 		}
 		if found && l.Len() > 0 {
 			c.replyPopped(key, c.popList(key, left, count), true)
+			c.notePop(popEvent(left), key)
 			return
 		}
 	}
@@ -282,10 +301,22 @@ func newMoveWaiter(args [][]byte) *Waiter {
 			c.wake.Retry = true
 			return
 		}
-		elem, ok, wrong := c.moveList(key, []byte(dstKey), srcLeft, dstLeft)
+		dst := []byte(dstKey)
+		ddb := c.db(dst)
+		notify := ddb.notifying()
+		dstExisted := notify && ddb.exists(dst)
+		elem, ok, wrong := c.moveList(key, dst, srcLeft, dstLeft)
 		if ok && !wrong {
 			c.BulkString(elem)
-			c.touchKey([]byte(dstKey))
+			c.touchKey(dst)
+			if notify {
+				// Redis 7.0's order: the push, then the pop.
+				if !dstExisted {
+					ddb.emit(NotifyNew, "new", dstKey)
+				}
+				ddb.emit(NotifyList, pushEvent(dstLeft), dstKey)
+				c.emitServed(NotifyList, popEvent(srcLeft), key)
+			}
 		}
 	}
 	return w

@@ -105,6 +105,7 @@ type notePre struct {
 func (c *Ctx) beforeWrite(cmd *Command) (p notePre) {
 	p.on = true
 	c.changed = false
+	c.popEv, c.popKey = "", nil
 	idx := cmd.KeyIndexes(c.Args, p.keys[:0])
 	for i, k := range idx {
 		if k >= len(c.Args) || i >= 64 {
@@ -166,12 +167,15 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		}
 	}
 	// "new" for every key the command created.
+	name := cmd.Name
 	for i := range idx {
+		if name == "copy" {
+			break // COPY says "new" itself, in the target database
+		}
 		if k := key(i); k != nil && !existed(i) && c.db(k).exists(k) {
 			ev(NotifyNew, "new", k)
 		}
 	}
-	name := cmd.Name
 	delDone := false
 	switch name {
 	case "set", "setex", "psetex", "setnx", "getset", "mset", "msetnx":
@@ -236,7 +240,22 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		delDone = true
 	case "copy":
 		if !zero {
-			ev(NotifyGeneric, "copy_to", key(1))
+			// Redis deletes a replaced destination and adds the copy, so
+			// "new" comes even when the key existed.
+			target := c.DB
+			for j := 3; j+1 < len(c.Args); j++ {
+				if equalFold(c.Args[j], "db") {
+					if n, err := strconv.Atoi(string(c.Args[j+1])); err == nil {
+						target = n
+					}
+					j++
+				}
+			}
+			if k := key(1); k != nil {
+				db := c.dbAt(k, target)
+				db.emit(NotifyNew, "new", string(k))
+				db.emit(NotifyGeneric, "copy_to", string(k))
+			}
 		}
 	case "lpush", "lpushx", "rpush", "rpushx":
 		if !zero {
@@ -252,19 +271,20 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		}
 	case "lset", "ltrim":
 		ev(NotifyList, name, key(0))
-	case "rpoplpush", "lmove":
+	case "rpoplpush", "lmove", "brpoplpush", "blmove":
 		if !null {
-			pop, push := "rpop", "lpush"
-			if name == "lmove" && len(c.Args) > 4 {
-				if equalFold(c.Args[3], "left") {
-					pop = "lpop"
-				}
-				if equalFold(c.Args[4], "right") {
-					push = "rpush"
-				}
-			}
-			ev(NotifyList, pop, key(0))
+			// Redis 7.0 pushes, and says so, before it reports the pop.
+			pop, push := moveEvents(c.Args)
 			ev(NotifyList, push, key(1))
+			ev(NotifyList, pop, key(0))
+		}
+	case "blpop", "brpop", "lmpop", "blmpop", "bzpopmin", "bzpopmax", "zmpop", "bzmpop":
+		if !null && c.popKey != nil {
+			class := int64(NotifyList)
+			if c.popEv[0] == 'z' {
+				class = NotifyZset
+			}
+			ev(class, c.popEv, c.popKey)
 		}
 	case "hset", "hmset", "hincrby", "hincrbyfloat":
 		ev(NotifyHash, name, key(0))
@@ -336,6 +356,40 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		if k := key(i); k != nil && existed(i) && !c.db(k).exists(k) {
 			ev(NotifyGeneric, "del", k)
 		}
+	}
+}
+
+// moveEvents returns the pop and push events of LMOVE, BLMOVE, RPOPLPUSH
+// or BRPOPLPUSH with arguments args.
+func moveEvents(args [][]byte) (pop, push string) {
+	pop, push = "rpop", "lpush"
+	if len(args) >= 5 { // LMOVE, BLMOVE
+		if equalFold(args[3], "left") {
+			pop = "lpop"
+		}
+		if equalFold(args[4], "right") {
+			push = "rpush"
+		}
+	}
+	return pop, push
+}
+
+// notePop records the event of a pop that chose key among several.
+func (c *Ctx) notePop(typ string, key []byte) { c.popEv, c.popKey = typ, key }
+
+// notifying reports whether keyspace notifications are on for db.
+func (db *DB) notifying() bool { return db.sh != nil && db.sh.note.flags.Load() != 0 }
+
+// emitServed emits the events of a pop made for a blocked client: typ on
+// key, then "del" if the pop emptied it.
+func (c *Ctx) emitServed(class int64, typ string, key []byte) {
+	db := c.db(key)
+	if !db.notifying() {
+		return
+	}
+	db.emit(class, typ, string(key))
+	if !db.exists(key) {
+		db.emit(NotifyGeneric, "del", string(key))
 	}
 }
 

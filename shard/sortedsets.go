@@ -991,6 +991,7 @@ func cmdZMPop(c *Ctx) {
 		c.Array(2)
 		c.Bulk(key)
 		c.zpopReply(key, z, max, min(count, z.Len()), true)
+		c.notePop(zpopEvent(max), key)
 		return
 	}
 	c.NullArray()

@@ -23,6 +23,14 @@ func init() {
 	)
 }
 
+// zpopEvent is the event of a sorted-set pop of the lowest or highest.
+func zpopEvent(max bool) string {
+	if max {
+		return "zpopmax"
+	}
+	return "zpopmin"
+}
+
 // zsetReady reports whether key holds a sorted set with members.
 func zsetReady(c *Ctx, key []byte) bool {
 	v, ok := c.lookup(key)
@@ -59,6 +67,7 @@ func zpopWaiter(args [][]byte, max bool) *Waiter {
 	w.Pop = func(c *Ctx, key []byte, _ *Waiter) {
 		members, scores := c.popZSet(key, max, 1)
 		c.replyZPopped(key, members, scores, false)
+		c.emitServed(NotifyZset, zpopEvent(max), key)
 	}
 	return withTimeout(args[len(args)-1], w)
 }
@@ -76,6 +85,7 @@ func blockingZPop(c *Ctx, max bool) {
 		if found && z.Len() > 0 {
 			members, scores := c.popZSet(key, max, 1)
 			c.replyZPopped(key, members, scores, false)
+			c.notePop(zpopEvent(max), key)
 			return
 		}
 	}
@@ -139,6 +149,7 @@ func cmdBZMPop(c *Ctx) {
 		if found && z.Len() > 0 {
 			members, scores := c.popZSet(key, max, count)
 			c.replyZPopped(key, members, scores, true)
+			c.notePop(zpopEvent(max), key)
 			return
 		}
 	}
@@ -156,6 +167,7 @@ func newBZMPopWaiter(args [][]byte) *Waiter {
 	w.Pop = func(c *Ctx, key []byte, _ *Waiter) {
 		members, scores := c.popZSet(key, max, count)
 		c.replyZPopped(key, members, scores, true)
+		c.emitServed(NotifyZset, zpopEvent(max), key)
 	}
 	return withTimeout(args[1], w)
 }
