@@ -158,6 +158,18 @@ func newLuaVM() *luaVM {
 	meta.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(vm.env, meta)
 	g.RawSetString("_G", vm.env)
+	// Library tables refuse new fields, as Redis's read-only tables do, so
+	// a script cannot leave a field behind for later scripts on this VM.
+	// gopher-lua has no read-only tables: __newindex catches only fields
+	// that do not exist yet, so overwriting an existing one is not caught.
+	guard := L.NewTable()
+	guard.RawSetString("__newindex", meta.RawGetString("__newindex"))
+	guard.RawSetString("__metatable", lua.LFalse)
+	for _, name := range []string{"string", "table", "math", "bit", "cjson", "cmsgpack", "struct", "redis"} {
+		if lib, ok := g.RawGetString(name).(*lua.LTable); ok {
+			L.SetMetatable(lib, guard)
+		}
+	}
 	return vm
 }
 

@@ -219,3 +219,18 @@ func TestEvalInsideMulti(t *testing.T) {
 		t.Fatalf("EVAL inside MULTI = %v, want 7", cmds[1])
 	}
 }
+
+func TestScriptCannotAddLibraryFields(t *testing.T) {
+	_, addr := startServer(t, 2)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	err := rdb.Eval(ctx, "string.foo = 1 return 1", nil).Err()
+	if err == nil || !strings.Contains(err.Error(), "Attempt to modify a readonly table") {
+		t.Fatalf("adding a field to string: err = %v", err)
+	}
+	for i := 0; i < 4; i++ { // every pooled VM
+		if v, err := rdb.Eval(ctx, "return string.foo == nil", nil).Result(); err != nil || v != int64(1) {
+			t.Fatalf("string.foo leaked to a later script: %v %v", v, err)
+		}
+	}
+}
