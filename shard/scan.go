@@ -318,12 +318,12 @@ func cmdSScan(c *Ctx) {
 func cmdZScan(c *Ctx) {
 	key := c.Args[1]
 	z, found, ok := valueAt[*ZSet](c, key)
+	if !ok {
+		return
+	}
 	n := 0
 	if found {
 		n = z.Len()
-	}
-	if !ok {
-		return
 	}
 	c.collectionScan(key, n, func(yield func(string)) {
 		z.each(func(it *zitem) bool { yield(it.member); return true })
