@@ -156,3 +156,34 @@ func TestParseTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestPanickingCommandDoesNotKillTheShard(t *testing.T) {
+	boom := &Command{Spec: Spec{Name: "boom", Arity: 1}, Run: func(c *Ctx) { panic("boom") }}
+	w := Start(New(0), WorkerOptions{})
+	defer w.Stop()
+	answers := make(chan *Batch, 1)
+	set, get := Lookup("set"), Lookup("get")
+	b := &Batch{Proto: wire.RESP2, Calls: []Call{
+		{Cmd: set, Args: [][]byte{[]byte("set"), []byte("k"), []byte("v")}},
+		{Cmd: boom, Args: [][]byte{[]byte("boom")}},
+		{Cmd: get, Args: [][]byte{[]byte("get"), []byte("k")}},
+	}}
+	if err := w.Submit(b, answers); err != nil {
+		t.Fatal(err)
+	}
+	b = <-answers
+	if got := string(b.Reply(0)); got != "+OK\r\n" {
+		t.Fatalf("call before the panic: %q", got)
+	}
+	for i := 1; i < 3; i++ {
+		if got := string(b.Reply(i)); !strings.HasPrefix(got, "-ERR internal error") {
+			t.Fatalf("call %d after the panic: %q", i, got)
+		}
+	}
+	// The shard still serves, and kept the write that finished.
+	b2 := &Batch{Proto: wire.RESP2, Calls: []Call{{Cmd: get, Args: [][]byte{[]byte("get"), []byte("k")}}}}
+	w.Submit(b2, answers)
+	if got := string((<-answers).Reply(0)); got != "$1\r\nv\r\n" {
+		t.Fatalf("GET after the panic = %q", got)
+	}
+}

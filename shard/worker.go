@@ -1,10 +1,14 @@
 package shard
 
 import (
+	"log/slog"
+	"runtime/debug"
+
 	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/actor"
+	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
 // Msg is what a Worker's mailbox carries: a *Batch to run or a *Loan.
@@ -59,8 +63,33 @@ func (w *Worker) Submit(b *Batch, answer chan<- *Batch) error {
 }
 
 func (b *Batch) deliver(s *Shard) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.recoverBatch(b, r)
+		}
+		b.answer <- b
+	}()
 	s.Exec(b, time.Now().UnixMilli())
-	b.answer <- b
+}
+
+// recoverBatch keeps the shard and the server up after a handler panicked
+// (a bug): the calls that finished keep their replies, the one that
+// panicked and the rest get an error, and the panic is logged with its
+// stack so it can be fixed.
+func (s *Shard) recoverBatch(b *Batch, r any) {
+	slog.Error("shard: command panicked; replying with an error", "shard", s.ID, "panic", r, "stack", string(debug.Stack()))
+	out := s.ctx.Out
+	if n := len(b.Ends); n > 0 {
+		out = out[:b.Ends[n-1]]
+	} else {
+		out = out[:0]
+	}
+	for len(b.Ends) < len(b.Calls) {
+		out = wire.AppendError(out, "ERR internal error in Valkyrie: the command panicked (see the server log)")
+		b.Ends = append(b.Ends, len(out))
+	}
+	b.Out = out
+	s.ctx = Ctx{scratch: s.ctx.scratch}
 }
 
 // Done is closed when the worker has stopped for good.
