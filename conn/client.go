@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"runtime/debug"
+
 	"net"
 	"sync"
 	"sync/atomic"
@@ -113,6 +115,7 @@ func newClient(s *Server, nc net.Conn) *client {
 // with one write.
 func (c *client) serve() {
 	defer c.publishInfo() // count the last segment's commands
+	defer c.recoverPanic()
 	for {
 		args, err := c.rd.Next()
 		if err != nil {
@@ -146,6 +149,24 @@ func (c *client) serve() {
 			return
 		}
 	}
+}
+
+// recoverPanic keeps the server up when a command running on this
+// goroutine panics (a bug): it gives back any borrowed shards so that no
+// shard stays parked, logs the panic with its stack, and the connection
+// closes.
+func (c *client) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.srv.log.Error("command panicked; closing the connection", "client", c.id, "panic", r, "stack", string(debug.Stack()))
+	for id, s := range c.borrowed {
+		if s != nil {
+			c.srv.workers[id].SetBusySince(0)
+		}
+	}
+	c.giveBack()
 }
 
 // execute routes one command: connection commands run here, data commands

@@ -2,6 +2,7 @@ package conn
 
 import (
 	"bufio"
+	"context"
 	"math/rand"
 	"net"
 	"strconv"
@@ -118,4 +119,31 @@ func skipReply(rd *bufio.Reader) error {
 		}
 	}
 	return err
+}
+
+func TestPanicWhileBorrowingReturnsTheShards(t *testing.T) {
+	srv, addr := startServer(t, 2)
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := newClient(srv, a)
+	for i := range c.want {
+		c.want[i] = true
+	}
+	if !c.borrow() {
+		t.Fatal("borrow failed")
+	}
+	func() {
+		defer c.recoverPanic()
+		panic("a bug in a command")
+	}()
+	rdb := newClient2(t, addr, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	keys := keysOnDifferentShards(t, "p", 2, 2)
+	for _, k := range keys {
+		if err := rdb.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatalf("shard of %s after the panic: %v", k, err)
+		}
+	}
 }
