@@ -466,7 +466,8 @@ func clientFD(nc net.Conn) int {
 // timeout had passed or with an UNBLOCKED error.
 func cmdClientUnblock(c *client, args [][]byte) {
 	if len(args) > 4 {
-		c.replyError(shard.ErrSyntax)
+		c.replyError("ERR unknown subcommand or wrong number of arguments for '" +
+			string(cString(args[1], 128)) + "'. Try CLIENT HELP.")
 		return
 	}
 	withError := false
