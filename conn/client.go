@@ -290,19 +290,27 @@ func (c *client) settle() {
 		}
 	}
 	if sent+busy == len(c.queued) && c.await(sent) {
+		var errs int64
 		for _, o := range c.order {
-			if o.mute {
-				continue
-			}
+			var r []byte
 			if o.shard < 0 {
 				start := 0
 				if o.index > 0 {
 					start = c.ends[o.index-1]
 				}
-				c.out = append(c.out, c.local[start:c.ends[o.index]]...)
+				r = c.local[start:c.ends[o.index]]
 			} else {
-				c.out = append(c.out, c.batches[o.shard].Reply(int(o.index))...)
+				r = c.batches[o.shard].Reply(int(o.index))
 			}
+			if len(r) > 0 && r[0] == '-' {
+				errs++ // INFO total_error_replies
+			}
+			if !o.mute {
+				c.out = append(c.out, r...)
+			}
+		}
+		if errs > 0 {
+			c.srv.stats.errors.Add(errs)
 		}
 	} else {
 		// Only a stopping server refuses or drops a batch.

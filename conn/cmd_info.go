@@ -237,7 +237,9 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "total_forks", 0)
 	b = infoInt(b, "total_error_replies", st.errors.Load())
 	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).
-	return infoInt(b, "client_output_buffer_limit_disconnections", st.obufDisconnects.Load())
+	b = infoInt(b, "client_output_buffer_limit_disconnections", st.obufDisconnects.Load())
+	// Valkyrie's own: batches of keyspace events lost to a full hub mailbox.
+	return infoInt(b, "keyspace_events_dropped", x.c.srv.hub.dropped.Load())
 }
 
 func infoReplication(b []byte, x *infoCtx) []byte {

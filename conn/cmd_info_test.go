@@ -230,3 +230,18 @@ func TestInfoCmdWire(t *testing.T) {
 		t.Fatalf("RESP3 INFO = %q, want %q", got, want)
 	}
 }
+
+func TestInfoCountsErrorReplies(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	rdb.Set(ctx, "s", "v", 0)
+	rdb.LPush(ctx, "s", "x")     // WRONGTYPE, from a shard
+	rdb.Do(ctx, "nosuchcommand") // unknown command, local
+	rdb.Do(ctx, "GET")           // wrong arity
+	rdb.Do(ctx, "SELECT", "99")  // local error
+	info := rdb.Info(ctx, "stats").Val()
+	if !strings.Contains(info, "total_error_replies:4\r\n") {
+		t.Fatalf("want total_error_replies:4 in\n%s", info)
+	}
+}
