@@ -143,6 +143,7 @@ func TestPanicWhileBorrowingReturnsTheShards(t *testing.T) {
 	keys := keysOnDifferentShards(t, "p", 2, 2)
 	for _, k := range keys {
 		if err := rdb.Set(ctx, k, "v", 0).Err(); err != nil {
+			c.giveBack() // so that the server can shut down and the test fails, not hangs
 			t.Fatalf("shard of %s after the panic: %v", k, err)
 		}
 	}
