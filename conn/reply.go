@@ -14,6 +14,3 @@ func (c *client) replyNull()               { c.local = wire.AppendNull(c.local, 
 func (c *client) replyArray(n int)         { c.local = wire.AppendArray(c.local, n) }
 func (c *client) replyMap(n int)           { c.local = wire.AppendMap(c.local, n, c.proto) }
 func (c *client) replySet(n int)           { c.local = wire.AppendSet(c.local, n, c.proto) }
-func (c *client) replyVerbatim(s string) {
-	c.local = wire.AppendVerbatim(c.local, "txt", []byte(s), c.proto)
-}

@@ -136,8 +136,6 @@ func (h *hll) encoding() byte { return h.b[4] }
 // invalidate marks the cached count stale.
 func (h *hll) invalidate() { h.b[15] |= 0x80 }
 
-func (h *hll) cacheValid() bool { return h.b[15]&0x80 == 0 }
-
 // hllNew returns an empty HyperLogLog as Redis creates it: sparse, one
 // XZERO opcode covering every register, cached count 0.
 func hllNew() *hll {
@@ -376,12 +374,6 @@ func (h *hll) sparseSet(i int, v uint8) int {
 	}
 	h.invalidate()
 	return 1
-}
-
-// add adds an element; see set for the result.
-func (h *hll) add(ele []byte) int {
-	reg, count := hllPatLen(ele)
-	return h.set(reg, count)
 }
 
 // histogram counts the registers of each value of a valid value.

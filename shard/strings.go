@@ -238,18 +238,6 @@ func equalFold(b []byte, w string) bool {
 	return true
 }
 
-// lower returns b in lower case as a new string.
-func lower(b []byte) string {
-	out := make([]byte, len(b))
-	for i, ch := range b {
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		out[i] = ch
-	}
-	return string(out)
-}
-
 // The rest of the string family: counters, ranges, conditional and timed
 // sets, and LCS.
 func init() {

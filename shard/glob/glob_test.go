@@ -1,7 +1,6 @@
 package glob
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
@@ -68,17 +67,6 @@ var globCases = []struct {
 	{"a*a*a*a*a*a*a*a*a*a*a*a*b", strings.Repeat("a", 60), false, false},
 	{"*a*a*a*a*a*a*a*a*a*a*a*a*", strings.Repeat("a", 60), false, true},
 }
-
-// globKeys are the case-sensitive subjects, used as keys against KEYS.
-var globKeys = func() []string {
-	var ks []string
-	for _, c := range globCases {
-		if !c.nocase && !slices.Contains(ks, c.s) {
-			ks = append(ks, c.s)
-		}
-	}
-	return ks
-}()
 
 func TestMatch(t *testing.T) {
 	for _, c := range globCases {
