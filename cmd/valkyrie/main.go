@@ -118,5 +118,5 @@ func newLogger(level, format string) *slog.Logger {
 	}
 	fi, err := os.Stderr.Stat()
 	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	return slog.New(tint.NewHandler(os.Stderr, &tint.Options{Level: lv, NoColor: !tty, TimeFormat: time.TimeOnly}))
+	return slog.New(tint.NewTextHandler(os.Stderr, &tint.Options{Level: lv, NoColor: !tty, TimeFormat: time.TimeOnly}))
 }
