@@ -14,22 +14,32 @@ import (
 //
 // Redis's cursor is a position in its hash table, which can be resumed. A Go
 // map cannot be resumed, so Valkyrie's cursor is a position in hash order
-// instead: every element has a fixed 63-bit hash, and a call returns the
-// elements whose hash lies in [cursor, next). An element present from the
-// first call to the last therefore falls in exactly one call's range and is
-// returned, whatever was added or removed meanwhile.
+// instead: every element has a fixed hash, and a call returns the elements
+// whose hash lies in [cursor, next). An element present from the first call
+// to the last therefore falls in exactly one call's range and is returned,
+// whatever was added or removed meanwhile, and whoever else scans.
 //
-// To find the next elements in hash order without scanning the whole map,
-// a call with cursor 0 takes a snapshot: the elements' hashes and names,
-// sorted. Later calls binary-search it and skip entries that have since
-// been deleted. Any snapshot taken at or after the iteration's first call
-// contains every element present throughout, so calls may share, replace
-// or rebuild snapshots freely: the cursor, not the server, holds the state.
+// Finding the elements of a hash range without walking the whole map needs
+// an index, built on demand and shared by every scanner:
 //
-// Memory: nothing while no one scans; while a snapshot lives, 24 bytes per
-// element (a hash and a string header sharing the key's bytes). Snapshots
-// unused for scanIdleMillis are dropped by the tick. Cost: a call with
-// cursor 0 is O(n log n) to sort; later calls are O(log n + COUNT).
+//   - SCAN's is a keyIndex per database: the keys bucketed by the top bits
+//     of their hash, the way Redis's table is. It is kept exact from its
+//     creation on: DB.set and DB.remove (the only places that add or delete
+//     a key) update it while it lives. A call reads whole buckets from the
+//     cursor's until it has COUNT keys, so it costs O(COUNT) however the
+//     map changes, and the cursor stays valid when the index grows or
+//     shrinks, because it is a hash position, not a bucket number. Building
+//     the index is O(n), once per database until it falls idle.
+//   - HSCAN/SSCAN/ZSCAN use a snapshot of the collection sorted by hash,
+//     rebuilt by every call with cursor 0. A later call binary-searches it
+//     and skips elements deleted since. The snapshot in use was taken at or
+//     after the start of any iteration still running (each starts with
+//     cursor 0), so it holds every element present throughout. A call with
+//     cursor 0 costs O(n log n), the others O(log n + COUNT).
+//
+// Memory: nothing while no one scans; about 24 bytes per key or element
+// while an index or snapshot lives, one per database or collection however
+// many clients scan. Those unused for scanIdleMillis are dropped by the tick.
 //
 // SCAN's cursor also names the shard: the low 8 bits are the shard index
 // and the rest the hash position, so one call touches one shard.
@@ -197,24 +207,19 @@ func cmdScan(c *Ctx) {
 	id := int(cur&0xff) % shards
 	s := c.shard(id)
 	db := &s.dbs[c.DB]
-	from := cur >> 8
-	if cur == 0 || db.scanKeys == nil {
-		db.scanKeys = newSnapshot(db.Len(), keyShift, func(yield func(string)) {
-			for k := range db.strs {
-				yield(k)
-			}
-			for k := range db.objs {
-				yield(k)
-			}
-		})
+	if db.scanKeys == nil {
+		db.scanKeys = newKeyIndex(db)
 	}
 	db.scanKeys.used = c.Now
+	// Collect first, filter after: has() may expire a key, which changes
+	// the index.
+	names, next := db.scanKeys.step(cur>>8, o.count, nil)
 	var found []string
-	next := db.scanKeys.step(from, o.count, func(k string) {
+	for _, k := range names {
 		if db.has([]byte(k), c.Now) && o.matches(k) && (!o.typed || db.typeOf(k) == o.typ) {
 			found = append(found, k)
 		}
-	})
+	}
 	var cursor uint64
 	switch {
 	case next != 0:

@@ -160,3 +160,122 @@ func TestCollectionScanLarge(t *testing.T) {
 		}
 	}
 }
+
+// checkIndex verifies that SCAN's key index holds exactly db's keys, each
+// once and in its bucket.
+func checkIndex(t *testing.T, db *DB) {
+	t.Helper()
+	ix := db.scanKeys
+	if ix == nil {
+		t.Fatal("no index")
+	}
+	if ix.n != db.Len() {
+		t.Fatalf("index holds %d keys, db %d", ix.n, db.Len())
+	}
+	seen := map[string]bool{}
+	for b, bucket := range ix.buckets {
+		for _, e := range bucket {
+			if seen[e.name] {
+				t.Fatalf("%s indexed twice", e.name)
+			}
+			seen[e.name] = true
+			if e.pos != keyPos(e.name) || int(e.pos>>(keyBits-ix.bits)) != b {
+				t.Fatalf("%s in bucket %d of %d", e.name, b, len(ix.buckets))
+			}
+			if _, ok := db.strs[e.name]; !ok {
+				if _, ok := db.objs[e.name]; !ok {
+					t.Fatalf("%s indexed but not in the db", e.name)
+				}
+			}
+		}
+	}
+}
+
+// TestScanIndexThroughResizes runs an iteration while the keyspace grows
+// a hundredfold and then shrinks back, so that the index is rebuilt with
+// more and then fewer buckets between calls: the keys present throughout
+// are all returned, and the index stays exact whatever adds, deletes,
+// overwrites (also changing a key's type), renames and expiries did.
+func TestScanIndexThroughResizes(t *testing.T) {
+	s := New(0)
+	db := s.DB(0)
+	for i := 0; i < 200; i++ {
+		run(t, s, 0, "SET", "stable"+strconv.Itoa(i), "v")
+	}
+	seen := map[string]bool{}
+	bits := map[uint]bool{} // the index sizes seen
+	cursor := "0"
+	added := 0
+	for calls := 0; ; calls++ {
+		if calls > 100000 {
+			t.Fatal("SCAN did not finish")
+		}
+		var items []string
+		cursor, items = scanReply(t, run(t, s, 0, "SCAN", cursor, "COUNT", "3"))
+		for _, k := range items {
+			seen[k] = true
+		}
+		checkIndex(t, db)
+		bits[db.scanKeys.bits] = true
+		if cursor == "0" {
+			if calls < 100 {
+				t.Fatalf("the iteration ended after %d calls, before the churn", calls)
+			}
+			break
+		}
+		switch {
+		case calls < 40: // grow: 500 keys a call
+			for j := 0; j < 500; j++ {
+				added++
+				run(t, s, 0, "SET", "tmp"+strconv.Itoa(added), "v")
+			}
+		case calls < 80: // shrink again
+			for j := 0; j < 500 && added > 0; j++ {
+				run(t, s, 0, "DEL", "tmp"+strconv.Itoa(added))
+				added--
+			}
+		default: // churn of every kind
+			run(t, s, 0, "SET", "x", "v")
+			run(t, s, 0, "HSET", "x", "f", "v") // WRONGTYPE: no change
+			run(t, s, 0, "DEL", "x")
+			run(t, s, 0, "HSET", "x", "f", "v")
+			run(t, s, 0, "SET", "x", "v") // a hash becomes a string
+			run(t, s, 0, "RENAME", "x", "y")
+			run(t, s, 0, "SET", "e", "v", "PX", "1")
+			run(t, s, 5, "GET", "e") // expired on read
+		}
+	}
+	for i := 0; i < 200; i++ {
+		if k := "stable" + strconv.Itoa(i); !seen[k] {
+			t.Fatalf("SCAN missed %s", k)
+		}
+	}
+	if len(bits) < 3 {
+		t.Fatalf("the index took sizes %v: it did not grow and shrink", bits)
+	}
+}
+
+// TestScanIndexActiveExpiry checks that active expiry keeps the index
+// exact, and that FLUSHDB and SWAPDB drop it.
+func TestScanIndexActiveExpiry(t *testing.T) {
+	s := New(0)
+	db := s.DB(0)
+	for i := 0; i < 1000; i++ {
+		run(t, s, 0, "SET", "k"+strconv.Itoa(i), "v")
+		if i%2 == 0 {
+			run(t, s, 0, "PEXPIRE", "k"+strconv.Itoa(i), "10")
+		}
+	}
+	run(t, s, 0, "SCAN", "0")
+	for i := 0; i < 100 && db.Expires() > 0; i++ {
+		s.Tick(100)
+	}
+	if db.Len() != 500 {
+		t.Fatalf("%d keys left, want 500", db.Len())
+	}
+	checkIndex(t, db)
+	run(t, s, 0, "FLUSHDB")
+	if db.scanKeys != nil {
+		t.Fatal("FLUSHDB kept the index")
+	}
+}

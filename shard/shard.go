@@ -48,7 +48,7 @@ type DB struct {
 	waiters map[string][]*Waiter
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
-	scanKeys *scanSnapshot            // SCAN's snapshot of keys, if any
+	scanKeys *keyIndex                // SCAN's index of the keys, if any
 	scanObjs map[string]*scanSnapshot // HSCAN/SSCAN/ZSCAN snapshots by key
 
 	sh  *Shard // the shard holding it, for keyspace notifications
@@ -148,6 +148,9 @@ func (db *DB) set(key []byte, v any, keepTTL bool) {
 	if db.objs == nil {
 		db.objs = make(map[string]any)
 	}
+	if db.scanKeys != nil {
+		db.indexNew(string(key))
+	}
 	if len(db.strs) > 0 {
 		delete(db.strs, string(key))
 	}
@@ -167,6 +170,9 @@ func (db *DB) setStr(key []byte, s string, keepTTL bool) {
 func (db *DB) setStrKey(key, s string, keepTTL bool) {
 	if db.strs == nil {
 		db.strs = make(map[string]string)
+	}
+	if db.scanKeys != nil {
+		db.indexNew(key)
 	}
 	if len(db.objs) > 0 {
 		delete(db.objs, key)
@@ -197,7 +203,21 @@ func (db *DB) remove(key []byte) bool {
 	if len(db.expires) > 0 {
 		delete(db.expires, string(key))
 	}
+	if db.scanKeys != nil {
+		db.scanKeys.remove(string(key))
+	}
 	return true
+}
+
+// indexNew adds key to SCAN's index unless the database holds it already.
+func (db *DB) indexNew(key string) {
+	if _, ok := db.strs[key]; ok {
+		return
+	}
+	if _, ok := db.objs[key]; ok {
+		return
+	}
+	db.scanKeys.add(key)
 }
 
 // flush empties the database. Blocked clients stay blocked, as in Redis.
@@ -242,6 +262,9 @@ func (db *DB) activeExpire(now int64, budget int) int {
 				delete(db.expires, k)
 				delete(db.strs, k)
 				delete(db.objs, k)
+				if db.scanKeys != nil {
+					db.scanKeys.remove(k)
+				}
 				if len(db.watched) > 0 {
 					db.touch(k)
 				}
