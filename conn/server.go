@@ -110,11 +110,14 @@ func New(opt Options) *Server {
 	s.pubsubLimit.Store(parsePubsubLimit(s.cfg.Value("client-output-buffer-limit")))
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
 	s.setMaxBulk()
+	s.setActiveExpire()
 	s.cfg.OnChange("hz", func(string) {
 		for _, w := range s.workers {
 			w.SetTick(s.tickPeriod())
 		}
+		s.setActiveExpire()
 	})
+	s.cfg.OnChange("active-expire-effort", func(string) { s.setActiveExpire() })
 	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.setMaxBulk() })
 	return s
 }
@@ -125,6 +128,15 @@ func (s *Server) setMaxBulk() {
 	n := s.cfg.Int("proto-max-bulk-len")
 	s.maxBulk.Store(n)
 	shard.SetMaxStringLength(n)
+}
+
+// setActiveExpire gives the shards active-expire-effort and the tick period
+// that their active expiry budgets against.
+func (s *Server) setActiveExpire() {
+	effort := int(s.cfg.Int("active-expire-effort"))
+	for _, sh := range s.shards {
+		sh.SetActiveExpire(effort, s.tickPeriod())
+	}
 }
 
 // tickPeriod is the shards' housekeeping period from the hz parameter.

@@ -1,6 +1,9 @@
 package shard
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/dgryski/go-farm"
 )
 
@@ -28,6 +31,12 @@ type Shard struct {
 	ExpiredKeys uint64
 
 	watchers int // entries in every DB's watched map
+
+	// Active expiry (activeExpireCycle): the effort and the time budget
+	// per tick, set from other goroutines, and the database to start with.
+	expireEffort atomic.Int64
+	expireBudget atomic.Int64 // nanoseconds
+	expireNext   int
 
 	note notifier // keyspace notifications (notify.go)
 
@@ -81,6 +90,9 @@ func (db *DB) expired(key []byte, now int64) bool {
 	}
 	if at, ok := db.expires[string(key)]; ok && at <= now {
 		db.remove(key)
+		if db.sh != nil {
+			db.sh.ExpiredKeys++ // Redis's expired_keys counts lazy expiry too
+		}
 		if len(db.watched) > 0 {
 			db.touch(string(key))
 		}
@@ -248,50 +260,115 @@ func (db *DB) swapData(other *DB) {
 	db.scanObjs, other.scanObjs = nil, nil
 }
 
-// activeExpire samples keys with a TTL and removes those that have passed,
-// the way Redis's active expiry cycle does: 20 keys at a time, repeating
-// while more than a quarter of a sample had expired, within a budget.
-// It returns the number of keys removed.
-func (db *DB) activeExpire(now int64, budget int) int {
-	const sample = 20
-	removed := 0
-	for budget > 0 && len(db.expires) > 0 {
-		seen, expired := 0, 0
-		for k, at := range db.expires {
-			if at <= now {
-				delete(db.expires, k)
-				delete(db.strs, k)
-				delete(db.objs, k)
-				if db.scanKeys != nil {
-					db.scanKeys.remove(k)
-				}
-				if len(db.watched) > 0 {
-					db.touch(k)
-				}
-				db.emit(NotifyExpired, "expired", k)
-				expired++
-			}
-			seen++
-			if seen == sample {
-				break
-			}
+// Active expiry removes keys whose TTL passed and that no one reads, as
+// Redis's slow expire cycle does (expire.c): each tick samples the keys
+// with a TTL of each database in rounds of expireSample (more with a
+// higher active-expire-effort), and repeats the rounds while more than
+// expireStale percent (less with more effort) of a round had expired, so
+// the share of dead keys held stays small however fast they die. A tick
+// may use (25+2*(effort-1)) percent of the tick period; the clock is read
+// every 16 rounds. A tick that runs out of time resumes with the next
+// database the next tick, so no database starves the others.
+//
+// The rounds of one database in one tick walk a single range over its
+// expires map, which starts at a random place: successive ticks sample
+// different keys, and one tick never looks at a key twice.
+const (
+	expireSample = 20
+	expireStale  = 10
+	expireCPU    = 25
+)
+
+// SetActiveExpire sets the active expiry effort (1..10, Redis's
+// active-expire-effort) and the tick period it budgets against. It is safe
+// to call while the shard runs.
+func (s *Shard) SetActiveExpire(effort int, period time.Duration) {
+	effort = min(max(effort, 1), 10)
+	s.expireEffort.Store(int64(effort))
+	s.expireBudget.Store(max(1, int64(period)*int64(expireCPU+2*(effort-1))/100))
+}
+
+// ActiveExpire reports what SetActiveExpire set: the effort and the time
+// budget of one tick.
+func (s *Shard) ActiveExpire() (effort int, budget time.Duration) {
+	return int(s.expireEffort.Load()), time.Duration(s.expireBudget.Load())
+}
+
+// activeExpireCycle runs one tick's active expiry over the databases.
+func (s *Shard) activeExpireCycle(now int64) {
+	effort := max(s.expireEffort.Load(), 1) - 1 // 0..9
+	budget := time.Duration(s.expireBudget.Load())
+	if budget <= 0 {
+		budget = 100 * time.Millisecond * expireCPU / 100
+	}
+	perRound := int(expireSample + expireSample/4*effort)
+	stale := int(expireStale - effort)
+	start := time.Now()
+	rounds := 0
+	for j := 0; j < NumDBs; j++ {
+		i := s.expireNext
+		s.expireNext = (i + 1) % NumDBs
+		db := &s.dbs[i]
+		if len(db.expires) == 0 {
+			continue
 		}
-		removed += expired
-		budget -= seen
-		if expired*4 <= seen {
-			break
+		n, timeUp := db.activeExpire(now, perRound, stale, &rounds, start, budget)
+		s.ExpiredKeys += uint64(n)
+		if timeUp {
+			return
 		}
 	}
-	return removed
+}
+
+// activeExpire runs rounds of perRound samples over db's keys with a TTL,
+// removing those that have passed, while more than stale percent of a
+// round had. rounds counts the rounds of the whole tick; every 16th checks
+// the clock against budget. It returns the keys removed and whether the
+// tick ran out of time.
+func (db *DB) activeExpire(now int64, perRound, stale int, rounds *int, start time.Time, budget time.Duration) (removed int, timeUp bool) {
+	sampled, expired := 0, 0
+	for k, at := range db.expires {
+		if at <= now {
+			db.expireNow(k)
+			expired++
+		}
+		sampled++
+		if sampled < perRound {
+			continue
+		}
+		removed += expired
+		*rounds++
+		if *rounds&15 == 0 && time.Since(start) > budget {
+			return removed, true
+		}
+		if expired*100 <= stale*sampled {
+			return removed, false
+		}
+		sampled, expired = 0, 0
+	}
+	// The whole map was seen.
+	return removed + expired, false
+}
+
+// expireNow removes key, whose TTL has passed, as active expiry does.
+func (db *DB) expireNow(k string) {
+	delete(db.expires, k)
+	delete(db.strs, k)
+	delete(db.objs, k)
+	if db.scanKeys != nil {
+		db.scanKeys.remove(k)
+	}
+	if len(db.watched) > 0 {
+		db.touch(k)
+	}
+	db.emit(NotifyExpired, "expired", k)
 }
 
 // Tick runs periodic housekeeping: active expiry in every database.
 // The Worker delivers it as a message; tests call it directly.
 func (s *Shard) Tick(now int64) {
+	s.activeExpireCycle(now)
 	for i := range s.dbs {
-		if len(s.dbs[i].expires) > 0 {
-			s.ExpiredKeys += uint64(s.dbs[i].activeExpire(now, 200))
-		}
 		if len(s.dbs[i].waiters) > 0 {
 			s.dbs[i].sweepWaiters()
 		}
