@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -322,8 +323,41 @@ func (c *client) settle() {
 	c.queued = c.queued[:0]
 	c.order = c.order[:0]
 	c.txSettled()
-	c.local = c.local[:0]
-	c.ends = c.ends[:0]
+	c.releaseSegment()
+}
+
+// keepSlots is the most pipelined commands whose bookkeeping a connection
+// keeps room for between segments.
+const keepSlots = 4096
+
+// releaseSegment empties the segment's local buffers, dropping any that a
+// large reply or pipeline grew beyond what is worth keeping (see osmem).
+func (c *client) releaseSegment() {
+	if cap(c.local) > osmem.Keep {
+		osmem.Released(cap(c.local))
+		c.local = nil
+	} else {
+		c.local = c.local[:0]
+	}
+	if cap(c.ends) > keepSlots {
+		c.ends = nil
+	} else {
+		c.ends = c.ends[:0]
+	}
+	if cap(c.order) > keepSlots {
+		c.order = nil
+	}
+}
+
+// resetOut empties c.out after it was sent or queued, dropping it when a
+// large reply made it bigger than is worth keeping.
+func (c *client) resetOut() {
+	if cap(c.out) > osmem.Keep {
+		osmem.Released(cap(c.out))
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
 }
 
 // await waits for n answers. It gives up, returning false, when the shards
@@ -346,7 +380,7 @@ func (c *client) write() error {
 	}
 	if c.sub != nil {
 		ok := c.sub.q.push(c.out)
-		c.out = c.out[:0]
+		c.resetOut()
 		if !ok {
 			return errQueueClosed
 		}
@@ -354,11 +388,7 @@ func (c *client) write() error {
 	}
 	n, err := c.nc.Write(c.out)
 	c.srv.stats.netOut.Add(int64(n))
-	if cap(c.out) > 1<<20 {
-		c.out = nil
-	} else {
-		c.out = c.out[:0]
-	}
+	c.resetOut()
 	return err
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"math"
+
+	"github.com/valkyrie-kv/valkyrie/osmem"
 )
 
 // Limits bound what a single request may make the Reader allocate.
@@ -181,7 +183,11 @@ func (r *Reader) finish() [][]byte {
 		r.argv = append(r.argv, r.buf[r.r+r.offs[i]:r.r+r.offs[i+1]:r.r+r.offs[i+1]])
 	}
 	r.r = r.pos
-	r.offs = r.offs[:0]
+	if cap(r.offs) > maxArgvHint*2 {
+		r.offs = nil // a huge multibulk's offsets are not kept for the next
+	} else {
+		r.offs = r.offs[:0]
+	}
 	return r.argv[start:len(r.argv):len(r.argv)]
 }
 
@@ -261,6 +267,7 @@ func (r *Reader) inlineCommand() ([][]byte, bool, error) {
 // no unread bytes are left to parse.
 func (r *Reader) Fill() error {
 	if r.err != nil {
+		clear(r.argv)
 		r.argv = r.argv[:0]
 		r.inline = r.inline[:0]
 		return r.err
@@ -268,9 +275,12 @@ func (r *Reader) Fill() error {
 	r.makeRoom()
 	// The arenas are reused: everything handed out so far is now invalid.
 	// Drop them when a burst left them far larger than the buffer.
+	// Clearing the used part matters: a stale slice left in the arena
+	// would keep a large buffer that makeRoom just dropped alive.
 	if cap(r.argv) > len(r.buf) {
 		r.argv = nil
 	}
+	clear(r.argv)
 	r.argv = r.argv[:0]
 	if cap(r.inline) > 4*len(r.buf) {
 		r.inline = nil
@@ -327,6 +337,9 @@ func (r *Reader) makeRoom() {
 
 // resize moves the unconsumed bytes into a new buffer of the given size.
 func (r *Reader) resize(size int) {
+	if size < len(r.buf) {
+		osmem.Released(len(r.buf))
+	}
 	nb := make([]byte, size)
 	copy(nb, r.buf[r.r:r.w])
 	r.buf = nb

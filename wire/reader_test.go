@@ -790,3 +790,38 @@ func TestReaderKeepsBufferForLargeValues(t *testing.T) {
 		t.Fatalf("%d bad commands", bad)
 	}
 }
+
+// TestReaderDropsHugeArgOffsets checks that the per-argument offsets of a
+// multibulk with many arguments are not kept for the next command.
+func TestReaderDropsHugeArgOffsets(t *testing.T) {
+	const n = 100000
+	var in bytes.Buffer
+	in.WriteString("*100000\r\n")
+	for i := 0; i < n; i++ {
+		in.WriteString("$1\r\na\r\n")
+	}
+	in.WriteString("*1\r\n$4\r\nPING\r\n")
+	r := NewReader(&chunkReader{data: in.Bytes(), n: 1 << 16}, Limits{})
+	var got []int
+	for {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args != nil {
+			got = append(got, len(args))
+			continue
+		}
+		if err := r.Fill(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != n || got[1] != 1 {
+		t.Fatalf("got commands of %v args, want [%d 1]", got, n)
+	}
+	if cap(r.offs) > 2*maxArgvHint {
+		t.Fatalf("offsets kept with capacity %d after the big command", cap(r.offs))
+	}
+}
