@@ -100,7 +100,7 @@ func newClient(s *Server, nc net.Conn) *client {
 		want:     make([]bool, n),
 	}
 	c.block.unblock = make(chan bool, 1)
-	c.rd = wire.NewReader(deadlineReader{nc}, wire.Limits{MaxBulk: s.cfg.Int("proto-max-bulk-len")})
+	c.rd = wire.NewReader(deadlineReader{nc}, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
 		c.batches[i] = &shard.Batch{}
 		c.loans[i] = shard.NewLoan()
@@ -135,10 +135,12 @@ func (c *client) serve() {
 				return
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
+			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
 			before := c.rd.Buffered()
 			err = c.rd.Fill()
 			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
 			if err != nil {
+				c.readFailed(err)
 				return
 			}
 			continue
@@ -149,6 +151,15 @@ func (c *client) serve() {
 			c.write()
 			return
 		}
+	}
+}
+
+// readFailed logs why reading stopped when that is the server's doing:
+// like Redis, a client past client-query-buffer-limit is closed with no
+// reply and a warning.
+func (c *client) readFailed(err error) {
+	if err == wire.ErrQueryBufferLimit {
+		c.srv.log.Warn("Closing client that reached max query buffer length", "client", c.id, "addr", c.nc.RemoteAddr().String(), "qbuf", c.rd.Buffered())
 	}
 }
 

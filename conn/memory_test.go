@@ -2,6 +2,8 @@ package conn
 
 import (
 	"context"
+	"io"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -91,5 +93,65 @@ func TestLargeReplyBuffersReleased(t *testing.T) {
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A client whose unparsed input passes client-query-buffer-limit is
+// closed without a reply, as Redis does; other clients carry on.
+func TestQueryBufferLimitClosesClient(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(ctx, "client-query-buffer-limit", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(t *testing.T, header string, blocked bool) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		if blocked {
+			// A blocked client's input is read while it waits: the limit
+			// applies there too.
+			if _, err := nc.Write([]byte("BLPOP nosuchlist 0\r\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A partial request: a 3 MB bulk of which 2 MB arrive.
+		go func() {
+			nc.Write([]byte(header))
+			nc.Write([]byte(strings.Repeat("x", 2<<20)))
+		}()
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(nc)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("connection still open after %d bytes of a pending request", 2<<20)
+		}
+		if len(got) != 0 {
+			t.Fatalf("got a reply %q, want the connection closed without one", got)
+		}
+		if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := rdb.Get(ctx, "k").Result(); err != nil || v != "v" {
+			t.Fatalf("GET k = %q, %v", v, err)
+		}
+	}
+	t.Run("bulk", func(t *testing.T) { check(t, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3145728\r\n", false) })
+	t.Run("blocked", func(t *testing.T) { check(t, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3145728\r\n", true) })
+
+	// Under the limit a request of the same shape is fine.
+	if err := rdb.ConfigSet(ctx, "client-query-buffer-limit", "4mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("y", 3<<20)
+	if err := rdb.Set(ctx, "k", big, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := rdb.Get(ctx, "k").Result(); err != nil || v != big {
+		t.Fatalf("GET k: %d bytes, %v", len(v), err)
 	}
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
 
@@ -13,11 +14,18 @@ import (
 type Limits struct {
 	MaxBulk   int64 // largest bulk argument (proto-max-bulk-len), 512 MiB
 	MaxInline int   // longest inline request or header line, 64 KiB
+	MaxQuery  int64 // most unparsed bytes held (client-query-buffer-limit), 1 GiB
 }
+
+// ErrQueryBufferLimit is returned by Fill once the bytes received but not
+// yet consumed by complete commands exceed Limits.MaxQuery. Redis closes
+// such a client without a reply.
+var ErrQueryBufferLimit = errors.New("wire: query buffer limit reached")
 
 const (
 	DefaultMaxBulk   = 512 << 20
 	DefaultMaxInline = 64 << 10
+	DefaultMaxQuery  = 1 << 30
 
 	maxMultibulk = 1<<31 - 1 // Redis rejects counts above INT_MAX
 	initialBuf   = 16 << 10
@@ -63,6 +71,9 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 	if lim.MaxInline <= 0 {
 		lim.MaxInline = DefaultMaxInline
 	}
+	if lim.MaxQuery <= 0 {
+		lim.MaxQuery = DefaultMaxQuery
+	}
 	return &Reader{rd: rd, lim: lim, buf: make([]byte, initialBuf), bulkLen: -1}
 }
 
@@ -70,6 +81,13 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 func (r *Reader) SetMaxBulk(n int64) {
 	if n > 0 {
 		r.lim.MaxBulk = n
+	}
+}
+
+// SetMaxQuery changes the query buffer limit; it applies from the next Fill.
+func (r *Reader) SetMaxQuery(n int64) {
+	if n > 0 {
+		r.lim.MaxQuery = n
 	}
 }
 
@@ -272,6 +290,10 @@ func (r *Reader) Fill() error {
 		r.inline = r.inline[:0]
 		return r.err
 	}
+	if int64(r.w-r.r) > r.lim.MaxQuery {
+		r.err = ErrQueryBufferLimit
+		return r.err
+	}
 	r.makeRoom()
 	// The arenas are reused: everything handed out so far is now invalid.
 	// Drop them when a burst left them far larger than the buffer.
@@ -289,6 +311,13 @@ func (r *Reader) Fill() error {
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.w += n
 	r.peak = max(r.peak, r.w-r.r)
+	if int64(r.w-r.r) > r.lim.MaxQuery {
+		// Checked after every read, as Redis does, and before the
+		// buffer can grow again: the client is closed, its pending
+		// commands are not run.
+		r.err = ErrQueryBufferLimit
+		return r.err
+	}
 	if err != nil {
 		r.err = err
 		if n == 0 {
@@ -331,6 +360,11 @@ func (r *Reader) makeRoom() {
 	size := 2 * len(r.buf)
 	if need > len(r.buf) && need < size {
 		size = need
+	}
+	// Never more room than it takes to pass the query buffer limit by
+	// one byte: Fill closes the stream once that many are pending.
+	if lim := r.lim.MaxQuery + 1; int64(size) > lim && lim > int64(len(r.buf)) {
+		size = int(lim)
 	}
 	r.resize(size)
 }
