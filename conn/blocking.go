@@ -107,6 +107,7 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 				gone = nil
 				continue
 			}
+			c.readFailed(err)
 			giveUp = func() { c.closeAfter = true }
 		case <-c.srv.stopping:
 			giveUp = func() { c.closeAfter = true }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -99,7 +100,7 @@ func newClient(s *Server, nc net.Conn) *client {
 		want:     make([]bool, n),
 	}
 	c.block.unblock = make(chan bool, 1)
-	c.rd = wire.NewReader(deadlineReader{nc}, wire.Limits{MaxBulk: s.cfg.Int("proto-max-bulk-len")})
+	c.rd = wire.NewReader(deadlineReader{nc}, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
 		c.batches[i] = &shard.Batch{}
 		c.loans[i] = shard.NewLoan()
@@ -134,10 +135,12 @@ func (c *client) serve() {
 				return
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
+			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
 			before := c.rd.Buffered()
 			err = c.rd.Fill()
 			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
 			if err != nil {
+				c.readFailed(err)
 				return
 			}
 			continue
@@ -148,6 +151,15 @@ func (c *client) serve() {
 			c.write()
 			return
 		}
+	}
+}
+
+// readFailed logs why reading stopped when that is the server's doing:
+// like Redis, a client past client-query-buffer-limit is closed with no
+// reply and a warning.
+func (c *client) readFailed(err error) {
+	if err == wire.ErrQueryBufferLimit {
+		c.srv.log.Warn("Closing client that reached max query buffer length", "client", c.id, "addr", c.nc.RemoteAddr().String(), "qbuf", c.rd.Buffered())
 	}
 }
 
@@ -322,8 +334,41 @@ func (c *client) settle() {
 	c.queued = c.queued[:0]
 	c.order = c.order[:0]
 	c.txSettled()
-	c.local = c.local[:0]
-	c.ends = c.ends[:0]
+	c.releaseSegment()
+}
+
+// keepSlots is the most pipelined commands whose bookkeeping a connection
+// keeps room for between segments.
+const keepSlots = 4096
+
+// releaseSegment empties the segment's local buffers, dropping any that a
+// large reply or pipeline grew beyond what is worth keeping (see osmem).
+func (c *client) releaseSegment() {
+	if cap(c.local) > osmem.Keep {
+		osmem.Released(cap(c.local))
+		c.local = nil
+	} else {
+		c.local = c.local[:0]
+	}
+	if cap(c.ends) > keepSlots {
+		c.ends = nil
+	} else {
+		c.ends = c.ends[:0]
+	}
+	if cap(c.order) > keepSlots {
+		c.order = nil
+	}
+}
+
+// resetOut empties c.out after it was sent or queued, dropping it when a
+// large reply made it bigger than is worth keeping.
+func (c *client) resetOut() {
+	if cap(c.out) > osmem.Keep {
+		osmem.Released(cap(c.out))
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
 }
 
 // await waits for n answers. It gives up, returning false, when the shards
@@ -346,7 +391,7 @@ func (c *client) write() error {
 	}
 	if c.sub != nil {
 		ok := c.sub.q.push(c.out)
-		c.out = c.out[:0]
+		c.resetOut()
 		if !ok {
 			return errQueueClosed
 		}
@@ -354,11 +399,7 @@ func (c *client) write() error {
 	}
 	n, err := c.nc.Write(c.out)
 	c.srv.stats.netOut.Add(int64(n))
-	if cap(c.out) > 1<<20 {
-		c.out = nil
-	} else {
-		c.out = c.out[:0]
-	}
+	c.resetOut()
 	return err
 }
 

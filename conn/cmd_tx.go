@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -174,8 +175,15 @@ func (c *client) txSettled() {
 	}
 	c.tx.finish = c.tx.finish[:0]
 	if !c.tx.on && len(c.tx.calls) == 0 {
-		if cap(c.tx.buf) > 1<<20 {
-			c.tx.buf, c.tx.args = nil, nil
+		if cap(c.tx.buf) > osmem.Keep {
+			osmem.Released(cap(c.tx.buf))
+			c.tx.buf = nil
+		}
+		if cap(c.tx.args) > keepSlots {
+			c.tx.args = nil
+		}
+		if cap(c.tx.calls) > keepSlots {
+			c.tx.calls = nil
 		}
 		c.tx.buf = c.tx.buf[:0]
 		clear(c.tx.args)

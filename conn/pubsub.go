@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/actor"
+	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -390,7 +391,8 @@ func (q *outQueue) run() {
 			q.nc.Close()
 			return
 		}
-		if cap(w) > 1<<20 {
+		if cap(w) > osmem.Keep {
+			osmem.Released(cap(w))
 			w = nil
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
+	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -393,6 +394,10 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		c.local, c.proto, c.db = saved, proto, db
 	}
 	v, _, ok := r.fromRESP(L, reply)
+	if cap(r.buf) > osmem.Keep { // converted: a large reply is not kept for the next call
+		osmem.Released(cap(r.buf))
+		r.buf = nil
+	}
 	if !ok {
 		return fail("ERR unparsable reply")
 	}

@@ -49,6 +49,7 @@ type Server struct {
 
 	nextID  atomic.Int64
 	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
+	maxQbuf atomic.Int64 // client-query-buffer-limit, read by every connection
 	blocked atomic.Int64 // connections blocked in BLPOP and friends
 	stats   serverStats
 	hub     *hub           // pub/sub (pubsub.go)
@@ -119,6 +120,8 @@ func New(opt Options) *Server {
 	})
 	s.cfg.OnChange("active-expire-effort", func(string) { s.setActiveExpire() })
 	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.setMaxBulk() })
+	s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit"))
+	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	return s
 }
 

@@ -1,6 +1,9 @@
 package shard
 
-import "github.com/valkyrie-kv/valkyrie/wire"
+import (
+	"github.com/valkyrie-kv/valkyrie/osmem"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
 
 // Call is one command of a batch.
 type Call struct {
@@ -31,13 +34,33 @@ type Batch struct {
 	answer chan<- *Batch // where the worker sends the batch when done
 }
 
-// Reset empties the batch for reuse, keeping its buffers.
+// keepCalls is the most calls (and reply ends) a Batch keeps room for
+// between segments; a bigger pipeline's slices are dropped after use.
+const keepCalls = 4096
+
+// Reset empties the batch for reuse, keeping its buffers unless a large
+// reply or pipeline made them bigger than is worth keeping: those go back
+// to the collector (see osmem), so one big GET does not pin its size for
+// the life of the connection.
 func (b *Batch) Reset(db int, proto wire.Proto, shards int) {
 	b.DB, b.Proto, b.NumShards = db, proto, shards
-	clear(b.Calls) // drop references into the old read buffer
-	b.Calls = b.Calls[:0]
-	b.Out = b.Out[:0]
-	b.Ends = b.Ends[:0]
+	if cap(b.Calls) > keepCalls {
+		b.Calls = nil
+	} else {
+		clear(b.Calls) // drop references into the old read buffer
+		b.Calls = b.Calls[:0]
+	}
+	if cap(b.Out) > osmem.Keep {
+		osmem.Released(cap(b.Out))
+		b.Out = nil
+	} else {
+		b.Out = b.Out[:0]
+	}
+	if cap(b.Ends) > keepCalls {
+		b.Ends = nil
+	} else {
+		b.Ends = b.Ends[:0]
+	}
 }
 
 // Reply returns the reply bytes of call i.

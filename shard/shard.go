@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dgryski/go-farm"
+	"github.com/valkyrie-kv/valkyrie/osmem"
 )
 
 // NumDBs is the number of logical databases, as Redis's default
@@ -205,8 +206,9 @@ func (db *DB) setExpire(key []byte, at int64) {
 
 // remove deletes key and its TTL. It reports whether the key existed.
 func (db *DB) remove(key []byte) bool {
-	if _, ok := db.strs[string(key)]; ok {
+	if old, ok := db.strs[string(key)]; ok {
 		delete(db.strs, string(key))
+		osmem.Released(len(old)) // a huge string's pages go back to the OS soon
 	} else if _, ok := db.objs[string(key)]; ok {
 		delete(db.objs, string(key))
 	} else {

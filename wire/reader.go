@@ -2,8 +2,11 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
+
+	"github.com/valkyrie-kv/valkyrie/osmem"
 )
 
 // Limits bound what a single request may make the Reader allocate.
@@ -11,11 +14,18 @@ import (
 type Limits struct {
 	MaxBulk   int64 // largest bulk argument (proto-max-bulk-len), 512 MiB
 	MaxInline int   // longest inline request or header line, 64 KiB
+	MaxQuery  int64 // most unparsed bytes held (client-query-buffer-limit), 1 GiB
 }
+
+// ErrQueryBufferLimit is returned by Fill once the bytes received but not
+// yet consumed by complete commands exceed Limits.MaxQuery. Redis closes
+// such a client without a reply.
+var ErrQueryBufferLimit = errors.New("wire: query buffer limit reached")
 
 const (
 	DefaultMaxBulk   = 512 << 20
 	DefaultMaxInline = 64 << 10
+	DefaultMaxQuery  = 1 << 30
 
 	maxMultibulk = 1<<31 - 1 // Redis rejects counts above INT_MAX
 	initialBuf   = 16 << 10
@@ -61,6 +71,9 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 	if lim.MaxInline <= 0 {
 		lim.MaxInline = DefaultMaxInline
 	}
+	if lim.MaxQuery <= 0 {
+		lim.MaxQuery = DefaultMaxQuery
+	}
 	return &Reader{rd: rd, lim: lim, buf: make([]byte, initialBuf), bulkLen: -1}
 }
 
@@ -68,6 +81,13 @@ func NewReader(rd io.Reader, lim Limits) *Reader {
 func (r *Reader) SetMaxBulk(n int64) {
 	if n > 0 {
 		r.lim.MaxBulk = n
+	}
+}
+
+// SetMaxQuery changes the query buffer limit; it applies from the next Fill.
+func (r *Reader) SetMaxQuery(n int64) {
+	if n > 0 {
+		r.lim.MaxQuery = n
 	}
 }
 
@@ -181,7 +201,11 @@ func (r *Reader) finish() [][]byte {
 		r.argv = append(r.argv, r.buf[r.r+r.offs[i]:r.r+r.offs[i+1]:r.r+r.offs[i+1]])
 	}
 	r.r = r.pos
-	r.offs = r.offs[:0]
+	if cap(r.offs) > maxArgvHint*2 {
+		r.offs = nil // a huge multibulk's offsets are not kept for the next
+	} else {
+		r.offs = r.offs[:0]
+	}
 	return r.argv[start:len(r.argv):len(r.argv)]
 }
 
@@ -261,16 +285,24 @@ func (r *Reader) inlineCommand() ([][]byte, bool, error) {
 // no unread bytes are left to parse.
 func (r *Reader) Fill() error {
 	if r.err != nil {
+		clear(r.argv)
 		r.argv = r.argv[:0]
 		r.inline = r.inline[:0]
+		return r.err
+	}
+	if int64(r.w-r.r) > r.lim.MaxQuery {
+		r.err = ErrQueryBufferLimit
 		return r.err
 	}
 	r.makeRoom()
 	// The arenas are reused: everything handed out so far is now invalid.
 	// Drop them when a burst left them far larger than the buffer.
+	// Clearing the used part matters: a stale slice left in the arena
+	// would keep a large buffer that makeRoom just dropped alive.
 	if cap(r.argv) > len(r.buf) {
 		r.argv = nil
 	}
+	clear(r.argv)
 	r.argv = r.argv[:0]
 	if cap(r.inline) > 4*len(r.buf) {
 		r.inline = nil
@@ -279,6 +311,13 @@ func (r *Reader) Fill() error {
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.w += n
 	r.peak = max(r.peak, r.w-r.r)
+	if int64(r.w-r.r) > r.lim.MaxQuery {
+		// Checked after every read, as Redis does, and before the
+		// buffer can grow again: the client is closed, its pending
+		// commands are not run.
+		r.err = ErrQueryBufferLimit
+		return r.err
+	}
 	if err != nil {
 		r.err = err
 		if n == 0 {
@@ -322,11 +361,19 @@ func (r *Reader) makeRoom() {
 	if need > len(r.buf) && need < size {
 		size = need
 	}
+	// Never more room than it takes to pass the query buffer limit by
+	// one byte: Fill closes the stream once that many are pending.
+	if lim := r.lim.MaxQuery + 1; int64(size) > lim && lim > int64(len(r.buf)) {
+		size = int(lim)
+	}
 	r.resize(size)
 }
 
 // resize moves the unconsumed bytes into a new buffer of the given size.
 func (r *Reader) resize(size int) {
+	if size < len(r.buf) {
+		osmem.Released(len(r.buf))
+	}
 	nb := make([]byte, size)
 	copy(nb, r.buf[r.r:r.w])
 	r.buf = nb

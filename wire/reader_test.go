@@ -790,3 +790,98 @@ func TestReaderKeepsBufferForLargeValues(t *testing.T) {
 		t.Fatalf("%d bad commands", bad)
 	}
 }
+
+// TestReaderQueryLimit checks client-query-buffer-limit: once more than
+// MaxQuery unparsed bytes are held, Fill fails for good, and the buffer
+// never grew much past the limit to find out. A bulk that fits is fine.
+func TestReaderQueryLimit(t *testing.T) {
+	const limit = 1 << 20
+	var in bytes.Buffer
+	in.WriteString("*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n")
+	in.Write(bytes.Repeat([]byte{'x'}, 3000000))
+	in.WriteString("\r\n")
+	for _, chunk := range []int{4096, 1 << 20, 8 << 20} {
+		r := NewReader(&chunkReader{data: in.Bytes(), n: chunk}, Limits{MaxQuery: limit})
+		var cmds, maxBuf int
+		var err error
+		for {
+			var args [][]byte
+			if args, err = r.Next(); err != nil {
+				t.Fatal(err)
+			}
+			if args != nil {
+				cmds++
+				continue
+			}
+			maxBuf = max(maxBuf, len(r.buf))
+			if err = r.Fill(); err != nil {
+				break
+			}
+		}
+		if err != ErrQueryBufferLimit || cmds != 1 {
+			t.Fatalf("chunk %d: %d commands then %v, want 1 then ErrQueryBufferLimit", chunk, cmds, err)
+		}
+		if maxBuf > limit+1 {
+			t.Fatalf("chunk %d: buffer grew to %d bytes with a limit of %d", chunk, maxBuf, limit)
+		}
+		if err := r.Fill(); err != ErrQueryBufferLimit {
+			t.Fatalf("chunk %d: Fill after the limit = %v, want it sticky", chunk, err)
+		}
+	}
+
+	r := NewReader(&chunkReader{data: in.Bytes(), n: 1 << 16}, Limits{MaxQuery: 4 << 20})
+	cmds := 0
+	for {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args != nil {
+			cmds++
+			continue
+		}
+		if err := r.Fill(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cmds != 2 {
+		t.Fatalf("under the limit: %d commands, want 2", cmds)
+	}
+}
+
+// TestReaderDropsHugeArgOffsets checks that the per-argument offsets of a
+// multibulk with many arguments are not kept for the next command.
+func TestReaderDropsHugeArgOffsets(t *testing.T) {
+	const n = 100000
+	var in bytes.Buffer
+	in.WriteString("*100000\r\n")
+	for i := 0; i < n; i++ {
+		in.WriteString("$1\r\na\r\n")
+	}
+	in.WriteString("*1\r\n$4\r\nPING\r\n")
+	r := NewReader(&chunkReader{data: in.Bytes(), n: 1 << 16}, Limits{})
+	var got []int
+	for {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args != nil {
+			got = append(got, len(args))
+			continue
+		}
+		if err := r.Fill(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != n || got[1] != 1 {
+		t.Fatalf("got commands of %v args, want [%d 1]", got, n)
+	}
+	if cap(r.offs) > 2*maxArgvHint {
+		t.Fatalf("offsets kept with capacity %d after the big command", cap(r.offs))
+	}
+}
