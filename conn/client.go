@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 

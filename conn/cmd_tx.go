@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/valkyrie-kv/valkyrie/osmem"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 )
 
 // heapInuse collects garbage and reports the bytes in live heap spans.

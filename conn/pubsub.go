@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/actor"
-	"github.com/valkyrie-kv/valkyrie/osmem"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 

@@ -1,7 +1,7 @@
 package shard
 
 import (
-	"github.com/valkyrie-kv/valkyrie/osmem"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 

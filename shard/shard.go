@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/dgryski/go-farm"
-	"github.com/valkyrie-kv/valkyrie/osmem"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 )
 
 // NumDBs is the number of logical databases, as Redis's default

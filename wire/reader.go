@@ -6,7 +6,7 @@ import (
 	"io"
 	"math"
 
-	"github.com/valkyrie-kv/valkyrie/osmem"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 )
 
 // Limits bound what a single request may make the Reader allocate.
