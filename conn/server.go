@@ -56,6 +56,12 @@ type Server struct {
 
 	pubsubLimit atomic.Pointer[obufLimit] // client-output-buffer-limit pubsub
 	scripts     scriptEngine              // EVAL's script cache (cmd_script.go)
+
+	// life is cancelled when Shutdown begins; every script's context
+	// derives from it, so that a script that would run forever (killable
+	// or not) ends and gives its shards back.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -92,6 +98,7 @@ func New(opt Options) *Server {
 		shardsDown: make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	s.hub = newHub()
 	notify := s.cfg.Int("notify-keyspace-events")
 	for i := 0; i < opt.Shards; i++ {
@@ -226,9 +233,11 @@ func (s *Server) forget(c *client) {
 }
 
 // Shutdown stops the server gracefully: it closes the listeners and every
-// connection, waits for the connection goroutines (or for ctx), then stops
-// the shards. It is safe to call more than once and from a connection
-// goroutine (SHUTDOWN does, through a new goroutine).
+// connection, cancels running scripts, waits for the connection goroutines
+// (or for ctx), then stops the shards, without waiting for a shard still
+// lent to a connection that did not finish. It is safe to call more than
+// once and from a connection goroutine (SHUTDOWN does, through a new
+// goroutine).
 func (s *Server) Shutdown(ctx context.Context) error {
 	first := false
 	s.stopOnce.Do(func() { first = true })
@@ -250,6 +259,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
+	// Scripts ignore closed sockets: cancel them, even those SCRIPT KILL
+	// may not kill (they wrote), as Redis's SHUTDOWN NOSAVE would.
+	s.endLife()
 
 	drained := make(chan struct{})
 	go func() {
@@ -261,8 +273,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-drained:
 	case <-ctx.Done():
 		err = ctx.Err()
+		s.mu.Lock()
+		n := len(s.clients)
+		s.mu.Unlock()
+		s.log.Warn("shutdown: connections still running at the deadline; stopping the shards anyway",
+			"connections", n, "err", err)
 	}
 	close(s.shardsDown)
+	// Worker.Stop does not wait for a lent shard to come back, so a
+	// connection still holding one cannot hold up the shutdown.
 	for _, w := range s.workers {
 		w.Stop()
 	}
