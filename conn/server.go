@@ -117,6 +117,7 @@ func New(opt Options) *Server {
 	s.pubsubLimit.Store(parsePubsubLimit(s.cfg.Value("client-output-buffer-limit")))
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
 	s.setMaxBulk()
+	s.limitMaxClients()
 	s.cfg.OnChange("hz", func(string) {
 		for _, w := range s.workers {
 			w.SetTick(s.tickPeriod())
@@ -169,6 +170,8 @@ func (s *Server) Serve(l net.Listener) error {
 	}()
 
 	var backoff time.Duration
+	var warned time.Time
+	var suppressed int
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -177,18 +180,35 @@ func (s *Server) Serve(l net.Listener) error {
 				return ErrServerClosed
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Anything else (EMFILE or ENFILE when out of descriptors,
+			// ECONNABORTED, ENOBUFS, ENOMEM, a timeout) may pass: wait and
+			// try again, as net/http does, instead of stopping the server.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if now := time.Now(); now.Sub(warned) >= acceptWarnEvery {
+				s.log.Warn("accept failed; retrying", "err", err, "retry_in", backoff, "suppressed", suppressed)
+				warned, suppressed = now, 0
+			} else {
+				suppressed++
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.stopping:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
 		}
 		backoff = 0
 		s.accept(nc)
 	}
 }
+
+// acceptWarnEvery rate-limits the warning about failing accepts.
+const acceptWarnEvery = 10 * time.Second
 
 // accept registers a connection and starts its goroutine, unless the
 // server is shutting down or full.
