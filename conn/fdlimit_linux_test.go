@@ -234,6 +234,9 @@ func TestFDLimitAcceptEMFILE(t *testing.T) {
 	if len(waiting) == 0 {
 		t.Fatal("100 clients and no EMFILE: the child's limit did not apply")
 	}
+	if len(held) == 0 {
+		t.Fatal("not even the first client was answered")
+	}
 	t.Logf("%d clients accepted before EMFILE", len(held))
 	time.Sleep(50 * time.Millisecond) // a few more failed accepts
 	c := held[0]

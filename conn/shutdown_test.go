@@ -62,7 +62,9 @@ func serveUnmanaged(t *testing.T, shards int) (*Server, string, <-chan error) {
 }
 
 // startEndlessScript starts a script that writes (so SCRIPT KILL refuses
-// it) and then loops forever, and waits until it runs.
+// it) and then loops forever, and waits until it has written. It polls
+// with FUNCTION KILL, which never kills an EVAL script (SCRIPT KILL would,
+// if it came before the write).
 func startEndlessScript(t *testing.T, addr string) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
@@ -75,12 +77,12 @@ func startEndlessScript(t *testing.T, addr string) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r := rawCall(t, addr, "SCRIPT", "KILL")
+		r := rawCall(t, addr, "FUNCTION", "KILL")
 		if strings.HasPrefix(r, "-UNKILLABLE") {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the script did not start: SCRIPT KILL = %q", r)
+			t.Fatalf("the script did not start: FUNCTION KILL = %q", r)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
