@@ -272,7 +272,7 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 		r.fn = fn
 	}
 	r.c, r.vm, r.db, r.proto, r.shards = c, vm, c.db, wire.RESP2, c.borrowed
-	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.ctx, r.cancel = context.WithCancel(c.srv.life) // Shutdown cancels it
 	defer r.cancel()
 	r.since = time.Now()
 	eng.started(r)

@@ -127,6 +127,13 @@ func cmdShutdown(c *client, args [][]byte) {
 		c.replyError("ERR No shutdown in progress.")
 		return
 	}
+	if !nosave {
+		// During a slow script only SHUTDOWN NOSAVE may stop the server.
+		if msg := c.busyAny(); msg != "" {
+			c.replyError(msg)
+			return
+		}
+	}
 	c.srv.log.Warn("SHUTDOWN requested by client", "client", c.id)
 	c.closeAfter = true
 	go func() {

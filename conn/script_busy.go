@@ -88,3 +88,14 @@ func (c *client) busyBatch(id int) bool {
 	}
 	return true
 }
+
+// busyAny returns the BUSY reply if a script has held any shard for too
+// long, or "": SHUTDOWN then needs NOSAVE, as in Redis.
+func (c *client) busyAny() string {
+	for id := range c.srv.workers {
+		if msg := c.busyShard(id); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}

@@ -57,6 +57,12 @@ type Server struct {
 
 	pubsubLimit atomic.Pointer[obufLimit] // client-output-buffer-limit pubsub
 	scripts     scriptEngine              // EVAL's script cache (cmd_script.go)
+
+	// life is cancelled when Shutdown begins; every script's context
+	// derives from it, so that a script that would run forever (killable
+	// or not) ends and gives its shards back.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -93,6 +99,7 @@ func New(opt Options) *Server {
 		shardsDown: make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	s.hub = newHub()
 	notify := s.cfg.Int("notify-keyspace-events")
 	for i := 0; i < opt.Shards; i++ {
@@ -112,6 +119,7 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
 	s.setMaxBulk()
 	s.setActiveExpire()
+	s.limitMaxClients()
 	s.cfg.OnChange("hz", func(string) {
 		for _, w := range s.workers {
 			w.SetTick(s.tickPeriod())
@@ -177,6 +185,8 @@ func (s *Server) Serve(l net.Listener) error {
 	}()
 
 	var backoff time.Duration
+	var warned time.Time
+	var suppressed int
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -185,18 +195,35 @@ func (s *Server) Serve(l net.Listener) error {
 				return ErrServerClosed
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Anything else (EMFILE or ENFILE when out of descriptors,
+			// ECONNABORTED, ENOBUFS, ENOMEM, a timeout) may pass: wait and
+			// try again, as net/http does, instead of stopping the server.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if now := time.Now(); now.Sub(warned) >= acceptWarnEvery {
+				s.log.Warn("accept failed; retrying", "err", err, "retry_in", backoff, "suppressed", suppressed)
+				warned, suppressed = now, 0
+			} else {
+				suppressed++
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.stopping:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
 		}
 		backoff = 0
 		s.accept(nc)
 	}
 }
+
+// acceptWarnEvery rate-limits the warning about failing accepts.
+const acceptWarnEvery = 10 * time.Second
 
 // accept registers a connection and starts its goroutine, unless the
 // server is shutting down or full.
@@ -241,9 +268,11 @@ func (s *Server) forget(c *client) {
 }
 
 // Shutdown stops the server gracefully: it closes the listeners and every
-// connection, waits for the connection goroutines (or for ctx), then stops
-// the shards. It is safe to call more than once and from a connection
-// goroutine (SHUTDOWN does, through a new goroutine).
+// connection, cancels running scripts, waits for the connection goroutines
+// (or for ctx), then stops the shards, without waiting for a shard still
+// lent to a connection that did not finish. It is safe to call more than
+// once and from a connection goroutine (SHUTDOWN does, through a new
+// goroutine).
 func (s *Server) Shutdown(ctx context.Context) error {
 	first := false
 	s.stopOnce.Do(func() { first = true })
@@ -265,6 +294,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
+	// Scripts ignore closed sockets: cancel them, even those SCRIPT KILL
+	// may not kill (they wrote), as Redis's SHUTDOWN NOSAVE would.
+	s.endLife()
 
 	drained := make(chan struct{})
 	go func() {
@@ -276,8 +308,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-drained:
 	case <-ctx.Done():
 		err = ctx.Err()
+		s.mu.Lock()
+		n := len(s.clients)
+		s.mu.Unlock()
+		s.log.Warn("shutdown: connections still running at the deadline; stopping the shards anyway",
+			"connections", n, "err", err)
 	}
 	close(s.shardsDown)
+	// Worker.Stop does not wait for a lent shard to come back, so a
+	// connection still holding one cannot hold up the shutdown.
 	for _, w := range s.workers {
 		w.Stop()
 	}

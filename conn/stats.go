@@ -20,14 +20,15 @@ func (s *Server) ShardStats() []ShardStats { return s.shardStats(nil) }
 // (INFO inside EXEC): held[i], when not nil, is read instead of borrowed.
 func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 	out := make([]ShardStats, 0, len(s.workers))
-	loan := shard.NewLoan()
 	for i, w := range s.workers {
 		st := ShardStats{ID: i, Pending: w.Pending()}
 		sh, lent := (*shard.Shard)(nil), false
+		var loan *shard.Loan
 		if i < len(held) && held[i] != nil {
 			sh = held[i]
 		} else {
 			var err error
+			loan = shard.NewLoan() // one per worker: see shard.Loan
 			if sh, err = w.Borrow(loan); err != nil {
 				continue
 			}

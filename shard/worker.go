@@ -3,7 +3,7 @@ package shard
 import (
 	"log/slog"
 	"runtime/debug"
-
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,13 +13,22 @@ import (
 
 // Msg is what a Worker's mailbox carries: a *Batch to run or a *Loan.
 type Msg interface {
-	deliver(s *Shard)
+	// deliver runs on the worker's goroutine; stop is the worker's stop
+	// channel, for a message that waits (a Loan).
+	deliver(s *Shard, stop <-chan struct{})
 }
 
 // Worker runs one Shard on its own actor. After Start, the actor's
 // goroutine is the Shard's only user.
 type Worker struct {
 	a *actor.Actor[Msg]
+	// stop is closed by Stop before the actor is stopped. A worker parked
+	// in a Loan watches it, so that Stop cannot hang on a borrower that
+	// never gives the shard back (a script that runs forever, say); from
+	// then on the worker never touches the shard again, since the borrower
+	// may still hold it.
+	stop     chan struct{}
+	stopOnce sync.Once
 	// busySince is when the script holding this shard started (Unix
 	// nanoseconds), or 0: connections reply BUSY instead of waiting for a
 	// script that runs too long.
@@ -46,12 +55,34 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 	if opt.Tick <= 0 {
 		opt.Tick = 100 * time.Millisecond
 	}
-	a := actor.Start(actor.Options{
+	w := &Worker{stop: make(chan struct{})}
+	w.a = actor.Start(actor.Options{
 		Mailbox: opt.Mailbox,
 		Tick:    opt.Tick,
-		OnTick:  func() { s.Tick(time.Now().UnixMilli()) },
-	}, func(m Msg) { m.deliver(s) })
-	return &Worker{a: a}
+		OnTick: func() {
+			if !w.stopping() {
+				s.Tick(time.Now().UnixMilli())
+			}
+		},
+	}, func(m Msg) {
+		if !w.stopping() {
+			m.deliver(s, w.stop)
+		}
+	})
+	return w
+}
+
+// stopping reports whether Stop was called. Once it was, the actor may
+// still run a few queued messages or a tick before it notices; they are
+// dropped, because a Loan cut short by Stop may have left the shard with
+// its borrower. Senders of dropped messages see Done close.
+func (w *Worker) stopping() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // Submit queues b; the shard answers by sending b on answer, which must
@@ -62,7 +93,7 @@ func (w *Worker) Submit(b *Batch, answer chan<- *Batch) error {
 	return w.a.Send(b)
 }
 
-func (b *Batch) deliver(s *Shard) {
+func (b *Batch) deliver(s *Shard, _ <-chan struct{}) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.recoverBatch(b, r)
@@ -102,13 +133,21 @@ func (w *Worker) SetTick(d time.Duration) { w.a.SetTick(d) }
 func (w *Worker) Pending() int { return w.a.Pending() }
 
 // Stop stops the worker and waits for it. Pending messages are dropped;
-// their senders see Done close.
-func (w *Worker) Stop() { w.a.Stop() }
+// their senders see Done close. Stop does not wait for a borrower to give
+// the shard back: a worker parked in a Loan stops at once and leaves the
+// shard to its borrower.
+func (w *Worker) Stop() {
+	w.stopOnce.Do(func() { close(w.stop) })
+	w.a.Stop()
+}
 
 // Loan hands a shard's data to another goroutine for the length of one
 // command. The worker sends its Shard on granted and then waits, parked,
 // until the borrower gives it back, so ownership moves with the message
-// and never overlaps. A Loan is reusable once returned.
+// and never overlaps. A Loan is reusable once returned, with the same
+// Worker only: if that worker stopped while lent, the borrower's late
+// Return leaves a token in back that another worker would take for its
+// own loan's return.
 type Loan struct {
 	granted chan *Shard
 	back    chan struct{}
@@ -119,9 +158,15 @@ func NewLoan() *Loan {
 	return &Loan{granted: make(chan *Shard, 1), back: make(chan struct{}, 1)}
 }
 
-func (l *Loan) deliver(s *Shard) {
+func (l *Loan) deliver(s *Shard, stop <-chan struct{}) {
 	l.granted <- s
-	<-l.back
+	select {
+	case <-l.back:
+	case <-stop:
+		// Stop while lent: the worker quits without its shard rather than
+		// wait for a borrower that may never return it.
+		slog.Warn("shard: stopped while lent; not waiting for the borrower to return it", "shard", s.ID)
+	}
 }
 
 // Borrow takes the worker's Shard through l. The caller must call
@@ -139,5 +184,12 @@ func (w *Worker) Borrow(l *Loan) (*Shard, error) {
 	}
 }
 
-// Return gives the borrowed Shard back to its worker.
-func (l *Loan) Return() { l.back <- struct{}{} }
+// Return gives the borrowed Shard back to its worker. It never blocks: if
+// the worker stopped while the shard was lent, the token stays in back's
+// buffer (one slot) and nobody reads it, as the stopped worker lends no more.
+func (l *Loan) Return() {
+	select {
+	case l.back <- struct{}{}:
+	default:
+	}
+}

@@ -60,6 +60,12 @@ func run(c cli, log *slog.Logger) error {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 
+	// A channel rather than signal.NotifyContext, which stops listening
+	// after the first signal: a second SIGINT or SIGTERM must still be
+	// seen, to force the exit when the graceful shutdown hangs.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	l, err := net.Listen("tcp", c.Address)
 	if err != nil {
 		return err
@@ -68,28 +74,53 @@ func run(c cli, log *slog.Logger) error {
 	log.Info("valkyrie ready", "address", l.Addr().String(), "shards", shards,
 		"tcp_handlers", handlers, "gomaxprocs", handlers, "pid", os.Getpid())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
 
 	select {
-	case <-ctx.Done():
-		log.Info("signal received, shutting down")
+	case sig := <-sigs:
+		log.Info("signal received, shutting down", "signal", sig.String())
 	case <-srv.Stopping():
 		log.Info("SHUTDOWN received, shutting down")
-	case err := <-serveErr:
-		if !errors.Is(err, conn.ErrServerClosed) {
-			shutdown(srv, log)
-			return err
+	case err = <-serveErr:
+		if errors.Is(err, conn.ErrServerClosed) {
+			err = nil
 		}
 	}
-	shutdown(srv, log)
-	return nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		shutdown(srv, log)
+	}()
+	select {
+	case <-done:
+	case sig := <-sigs:
+		log.Error("second signal: exiting without finishing the shutdown", "signal", sig.String())
+		os.Exit(1)
+	case <-time.After(shutdownTimeout + shutdownGrace):
+		log.Error("shutdown did not finish in time; exiting", "waited", shutdownTimeout+shutdownGrace)
+		os.Exit(1)
+	}
+	return err
 }
 
+const (
+	// shutdownTimeout bounds the wait for connections to finish.
+	shutdownTimeout = 10 * time.Second
+	// shutdownGrace is how much longer the shutdown may take (stopping
+	// the shards) before the process exits regardless.
+	shutdownGrace = 5 * time.Second
+)
+
+// beforeShutdown, when set, runs at the start of shutdown; tests use it
+// to make the shutdown hang.
+var beforeShutdown func()
+
 func shutdown(srv *conn.Server, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if beforeShutdown != nil {
+		beforeShutdown()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown did not drain every connection", "err", err)
