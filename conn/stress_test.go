@@ -63,7 +63,7 @@ var (
 )
 
 const (
-	stressQueues    = 8       // que:00..07 lists, zq:00..07 zsets, sq:00..07 sets
+	stressQueues    = 8 // que:00..07 lists, zq:00..07 zsets, sq:00..07 sets
 	stressOpTimeout = 15 * time.Second
 	stressSlack     = 10 * time.Second // how late a blocking reply may be
 	stressMaxStable = 20000            // stop adding stable keys beyond this
@@ -71,15 +71,15 @@ const (
 
 // stressRun is the shared state of one run.
 type stressRun struct {
-	t     *testing.T
-	addr  string
-	seed  int64
-	load  context.Context // done when the load phase ends or something failed
-	stop  context.CancelFunc
-	nfail atomic.Int32
+	t      *testing.T
+	addr   string
+	seed   int64
+	load   context.Context // done when the load phase ends or something failed
+	stop   context.CancelFunc
+	nfail  atomic.Int32
 	kindMu sync.Mutex
 	kinds  map[string]int
-	end   time.Time // planned end of the load phase
+	end    time.Time // planned end of the load phase
 
 	workers []*stressWorker
 
@@ -1980,8 +1980,8 @@ type stressLog struct {
 }
 
 func (h *stressLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (h *stressLog) WithAttrs([]slog.Attr) slog.Handler         { return h }
-func (h *stressLog) WithGroup(string) slog.Handler              { return h }
+func (h *stressLog) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *stressLog) WithGroup(string) slog.Handler                { return h }
 
 func (h *stressLog) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
