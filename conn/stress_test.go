@@ -59,7 +59,7 @@ var (
 	stressAddr     = flag.String("stress.addr", "", "run TestStress against this standalone server (FLUSHALL!) instead of an in-process one")
 	stressPID      = flag.Int("stress.pid", 0, "with -stress.addr: the server's pid, to check its VmRSS")
 	stressShards   = flag.Int("stress.shards", 8, "shards of the in-process server")
-	stressMaxMem   = flag.Int("stress.maxmem", 256, "bound in MiB on the in-process heap growth (or the standalone VmRSS) after the run")
+	stressMaxMem   = flag.Int("stress.maxmem", 64, "bound in MiB on the in-process heap growth (or the standalone VmRSS) after the run")
 )
 
 const (
@@ -344,7 +344,6 @@ func TestStress(t *testing.T) {
 		slog, addr = stressStartServer(t, *stressShards)
 	}
 	s := &stressRun{t: t, addr: addr, seed: seed,
-		marks: make([][]uint8, *stressClients+8), firstPop: make([][]uint8, *stressClients+8),
 		tmpKeys: map[string]bool{}, kinds: map[string]int{}, stable: map[string][]string{}, rawIDs: map[int64]string{}}
 	admin := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: stressOpTimeout, ContextTimeoutEnabled: true})
 	defer admin.Close()
@@ -364,11 +363,14 @@ func TestStress(t *testing.T) {
 	defer s.stop()
 
 	roles := stressRoles(*stressClients)
+	s.marks, s.firstPop = make([][]uint8, len(roles)), make([][]uint8, len(roles))
+	for i, role := range roles {
+		s.workers = append(s.workers, &stressWorker{s: s, id: i, name: fmt.Sprintf("%s#%d", role.name, i),
+			rng: rand.New(rand.NewSource(seed*1000 + int64(i)))})
+	}
 	var wg sync.WaitGroup
 	for i, role := range roles {
-		w := &stressWorker{s: s, id: i, name: fmt.Sprintf("%s#%d", role.name, i),
-			rng: rand.New(rand.NewSource(seed*1000 + int64(i)))}
-		s.workers = append(s.workers, w)
+		w := s.workers[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -432,10 +434,10 @@ func TestStress(t *testing.T) {
 	}
 	s.kindMu.Unlock()
 	stressCheckLedger(t, s, admin)
-	stressCheckExpiry(t, s, admin)
 	if err := admin.FlushAll(ctx).Err(); err != nil {
 		t.Errorf("FLUSHALL: %v", err)
 	}
+	stressCheckExpiry(t, s, admin)
 	admin.Close()
 	fresh.Close()
 	stressCheckMemory(t, s, base)
