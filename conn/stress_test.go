@@ -421,6 +421,8 @@ func TestStress(t *testing.T) {
 	t.Logf("stress: %d operations by %d clients in %v; %d elements pushed", ops, len(roles), dur, s.npushed)
 
 	// (d) alive: PING from a fresh connection.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	fresh := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 5 * time.Second, ContextTimeoutEnabled: true})
 	defer fresh.Close()
 	if got, err := fresh.Ping(ctx).Result(); err != nil || got != "PONG" {
