@@ -674,12 +674,26 @@ func stressConsumer(w *stressWorker) {
 			var lp *redis.StringCmd
 			var zp *redis.ZSliceCmd
 			var echo *redis.StringCmd
+			var bl *redis.Cmd
+			q2 := w.queue()
+			start := time.Now()
 			_, err := rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 				lp = pipe.LPop(ctx, q)
 				zp = pipe.ZPopMin(ctx, z)
+				// Inside MULTI a blocking pop must not block, even with
+				// timeout 0.
+				bl = pipe.Do(ctx, "brpop", q2, "0")
 				echo = pipe.Echo(ctx, tok)
 				return nil
 			})
+			if d := time.Since(start); d > stressSlack {
+				w.failf("MULTI with BRPOP %s 0 took %v: it blocked", q2, d)
+			}
+			if v, err := bl.StringSlice(); err == nil && len(v) == 2 {
+				popped("MULTI BRPOP "+q2, v[1])
+			} else if err != redis.Nil {
+				w.failf("MULTI BRPOP %s 0 = %q, %v", q2, v, err)
+			}
 			if err != nil && err != redis.Nil {
 				w.failf("MULTI: %v", err)
 				break
@@ -1450,6 +1464,11 @@ func stressChurner(w *stressWorker) {
 			}
 			ttlGone = time.Time{}
 		}
+		if w.rng.Intn(40) == 0 {
+			count = stressLongPipeline(w, rdb, ctx, ctr, count)
+			cancel()
+			continue
+		}
 		var desc strings.Builder
 		var stableKeys, stableFields []string
 		var stableColl string
@@ -1560,6 +1579,54 @@ func stressChurner(w *stressWorker) {
 			time.Sleep(time.Duration(w.rng.Intn(2000)) * time.Microsecond)
 		}
 	}
+}
+
+// stressLongPipeline sends one pipeline of hundreds to thousands of
+// commands, some with values of kilobytes, so that requests and replies
+// span many reads, batches and writes, and checks every reply in order.
+func stressLongPipeline(w *stressWorker, rdb *redis.Client, ctx context.Context, ctr string, count int64) int64 {
+	n := 200 + w.rng.Intn(3000)
+	w.begin("long pipeline of " + strconv.Itoa(n) + " ECHO/INCR/SET/GET")
+	var checks []func() bool
+	key := "cc:" + strconv.Itoa(w.id) + ":v"
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i := 0; i < n; i++ {
+			switch w.rng.Intn(4) {
+			case 0:
+				tok := w.token()
+				if w.rng.Intn(20) == 0 {
+					tok += strings.Repeat("y", w.rng.Intn(8<<10))
+				}
+				c := pipe.Echo(ctx, tok)
+				checks = append(checks, func() bool { return c.Val() == tok })
+			case 1:
+				count++
+				want := count
+				c := pipe.Incr(ctx, ctr)
+				checks = append(checks, func() bool { return c.Val() == want })
+			case 2:
+				v := w.token()
+				pipe.Set(ctx, key, v, 0)
+				c := pipe.Get(ctx, key)
+				checks = append(checks, func() bool { return c.Val() == v })
+			case 3:
+				c := pipe.Ping(ctx)
+				checks = append(checks, func() bool { return c.Val() == "PONG" })
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.failf("long pipeline of %d: %v", n, err)
+		return count
+	}
+	for i, c := range checks {
+		if !c() {
+			w.failf("long pipeline of %d commands: reply to check %d of %d is wrong or out of order", n, i, len(checks))
+			break
+		}
+	}
+	return count
 }
 
 func stressCollAdd(ctx context.Context, pipe redis.Pipeliner, coll, f string) {
