@@ -231,6 +231,7 @@ type stressWorker struct {
 	rng  *rand.Rand
 	seq  int
 
+	cid  atomic.Int64 // the server's id of its current connection
 	mu   sync.Mutex
 	op   string
 	opAt time.Time
@@ -270,7 +271,34 @@ func (w *stressWorker) state() string {
 }
 
 func (w *stressWorker) failf(format string, args ...any) {
-	w.s.fail(format, fmt.Sprintf("%s: %s\n  during: %s\n  recent ops of %s:\n%s", w.name, fmt.Sprintf(format, args...), w.currentOp(), w.name, w.recent()))
+	msg := fmt.Sprintf(format, args...)
+	extra := ""
+	if strings.Contains(msg, "timeout") || strings.Contains(msg, "timed out") || strings.Contains(msg, "deadline exceeded") {
+		extra = "\n  the server's view: " + stressClientInfo(w.s.addr, w.cid.Load())
+	}
+	w.s.fail(format, fmt.Sprintf("%s: %s\n  during: %s%s\n  recent ops of %s:\n%s", w.name, msg, w.currentOp(), extra, w.name, w.recent()))
+}
+
+// stressClientInfo returns the server's CLIENT LIST line for a client id,
+// taken on a fresh connection.
+func stressClientInfo(addr string, id int64) string {
+	if id == 0 {
+		return "(client id unknown)"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 3 * time.Second, ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	list, err := rdb.ClientList(ctx).Result()
+	if err != nil {
+		return "CLIENT LIST failed: " + err.Error()
+	}
+	for _, line := range strings.Split(list, "\n") {
+		if strings.HasPrefix(line, "id="+strconv.FormatInt(id, 10)+" ") {
+			return line
+		}
+	}
+	return "client id=" + strconv.FormatInt(id, 10) + " is not in CLIENT LIST"
 }
 
 func (w *stressWorker) currentOp() string {
@@ -301,13 +329,21 @@ func (w *stressWorker) opctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), stressOpTimeout)
 }
 
-func (w *stressWorker) client(poolSize int) *redis.Client {
+// client returns a go-redis client with a single connection, whose id
+// failure reports use.
+func (w *stressWorker) client() *redis.Client {
 	proto := 2 + w.rng.Intn(2)
-	return redis.NewClient(&redis.Options{
-		Addr: w.s.addr, Protocol: proto, PoolSize: poolSize, MaxRetries: -1,
+	rdb := redis.NewClient(&redis.Options{
+		Addr: w.s.addr, Protocol: proto, PoolSize: 1, MaxRetries: -1,
 		ReadTimeout: stressOpTimeout, WriteTimeout: stressOpTimeout, DialTimeout: 5 * time.Second,
 		ContextTimeoutEnabled: true, DisableIdentity: w.rng.Intn(2) == 0,
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+			id, err := cn.ClientID(ctx).Result()
+			w.cid.Store(id)
+			return err
+		},
 	})
+	return rdb
 }
 
 // secs formats a blocking timeout in seconds.
@@ -534,7 +570,7 @@ func stressSetup(t *testing.T, s *stressRun, rdb *redis.Client, rng *rand.Rand) 
 // pipelines, MULTI/EXEC and scripts, with ECHO tokens and a private
 // counter interleaved (invariant c).
 func stressProducer(w *stressWorker) {
-	rdb := w.client(1)
+	rdb := w.client()
 	defer rdb.Close()
 	ctr := "ctr:" + strconv.Itoa(w.id)
 	count := 0
@@ -658,7 +694,7 @@ func stressProducer(w *stressWorker) {
 // and moves in pipelines, blocking pops with short timeouts, MULTI/EXEC,
 // WATCH transfers, scripts and RENAME.
 func stressConsumer(w *stressWorker) {
-	rdb := w.client(1)
+	rdb := w.client()
 	defer rdb.Close()
 	popped := func(op string, ids ...string) { w.s.recordPopped(w, op, ids...) }
 	for w.running() {
@@ -1134,6 +1170,7 @@ func stressBlocker(w *stressWorker) {
 		}
 		w.s.rawMu.Lock()
 		w.s.rawIDs[id] = w.name
+		w.cid.Store(id)
 		w.s.rawMu.Unlock()
 		return true
 	}
@@ -1373,6 +1410,7 @@ func stressDropper(w *stressWorker) {
 		}
 		w.s.rawMu.Lock()
 		w.s.rawIDs[id] = w.name
+		w.cid.Store(id)
 		w.s.rawMu.Unlock()
 		var b []byte
 		switch w.rng.Intn(4) {
@@ -1417,7 +1455,7 @@ func stressDropper(w *stressWorker) {
 
 // stressUnblocker sends CLIENT UNBLOCK to random raw clients.
 func stressUnblocker(w *stressWorker) {
-	rdb := w.client(1)
+	rdb := w.client()
 	defer rdb.Close()
 	for w.running() {
 		time.Sleep(time.Duration(5+w.rng.Intn(40)) * time.Millisecond)
@@ -1449,7 +1487,7 @@ func stressUnblocker(w *stressWorker) {
 // removes churn keys and members, sets keys with short TTLs, and checks a
 // private model: counters and expired keys.
 func stressChurner(w *stressWorker) {
-	rdb := w.client(1)
+	rdb := w.client()
 	defer rdb.Close()
 	ctr, ttlKey := "cc:"+strconv.Itoa(w.id), "ct:"+strconv.Itoa(w.id)
 	count := int64(0)
@@ -1654,7 +1692,7 @@ func stressCollDel(ctx context.Context, pipe redis.Pipeliner, coll, f string) {
 // stressScanner runs full SCAN / HSCAN / SSCAN / ZSCAN cycles and checks
 // that each returned everything stable before it began (invariant b).
 func stressScanner(w *stressWorker) {
-	rdb := w.client(1)
+	rdb := w.client()
 	defer rdb.Close()
 	for w.running() {
 		coll := []string{"", "", "hs:0", "ss:0", "zs:0"}[w.rng.Intn(5)]
