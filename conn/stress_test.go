@@ -364,7 +364,7 @@ func TestStress(t *testing.T) {
 		// hang timeouts, so a problem is a failure, not a test timeout.
 		if room := time.Until(dl) - 90*time.Second; room < dur {
 			dur = max(room, time.Second)
-			t.Logf("-stress.duration shortened to %v to fit the test deadline", dur)
+			fmt.Fprintf(os.Stderr, "TestStress: -stress.duration shortened to %v to fit the test deadline (use -timeout 0)\n", dur)
 		}
 	}
 	t.Logf("stress: seed=%d duration=%v clients=%d (replay: go test ./conn -run 'TestStress$' -stress.seed=%d -stress.duration=%v -stress.clients=%d)",
