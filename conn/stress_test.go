@@ -85,6 +85,7 @@ type stressRun struct {
 	load   context.Context // done when the load phase ends or something failed
 	stop   context.CancelFunc
 	nfail  atomic.Int32
+	over   atomic.Bool // TestStress has returned
 	kindMu sync.Mutex
 	kinds  map[string]int
 	end    time.Time // planned end of the load phase
@@ -120,6 +121,9 @@ type stressRun struct {
 // the rest counted, and the load goes on so that every invariant is
 // exercised for the whole run.
 func (s *stressRun) fail(kind, msg string) {
+	if s.over.Load() {
+		return // a worker left behind after a hang: the test has ended
+	}
 	s.nfail.Add(1)
 	s.kindMu.Lock()
 	s.kinds[kind]++
@@ -410,6 +414,7 @@ func TestStress(t *testing.T) {
 	}
 
 	s.load, s.stop = context.WithCancel(context.Background())
+	defer s.over.Store(true)
 	s.end = time.Now().Add(dur)
 	timer := time.AfterFunc(dur, s.stop)
 	defer timer.Stop()
