@@ -381,8 +381,11 @@ func TestStress(t *testing.T) {
 			fmt.Fprintf(os.Stderr, "TestStress: -stress.duration shortened to %v to fit the test deadline (use -timeout 0)\n", dur)
 		}
 	}
-	t.Logf("stress: seed=%d duration=%v clients=%d (replay: go test ./conn -run 'TestStress$' -stress.seed=%d -stress.duration=%v -stress.clients=%d)",
-		seed, dur, *stressClients, seed, dur, *stressClients)
+	replay := fmt.Sprintf("-stress.seed=%d -stress.duration=%v -stress.clients=%d -stress.shards=%d", seed, dur, *stressClients, *stressShards)
+	if *stressAddr != "" {
+		replay += " -stress.addr=" + *stressAddr
+	}
+	t.Logf("stress: seed=%d duration=%v clients=%d (replay: go test ./conn -run 'TestStress$' %s)", seed, dur, *stressClients, replay)
 
 	var base runtime.MemStats
 	runtime.GC()
@@ -522,7 +525,7 @@ func TestStress(t *testing.T) {
 	}
 	t.Logf("stress: after the load: %s", strings.Join(phases, ", "))
 	if t.Failed() {
-		t.Logf("stress: FAILED with seed=%d; replay with -stress.seed=%d -stress.duration=%v -stress.clients=%d", seed, seed, dur, *stressClients)
+		t.Logf("stress: FAILED with seed=%d; replay with %s", seed, replay)
 	}
 }
 
