@@ -12,6 +12,11 @@ test:
 race:
     go test -race ./...
 
+# Randomized stress test of the whole server for a long time (default 30m),
+# e.g. `just soak 2h`, or `just soak 10m -stress.clients=32 -stress.seed=42`.
+soak DURATION="30m" *ARGS:
+    go test ./conn -run '^TestStress$' -count=1 -v -timeout 0 -stress.duration={{DURATION}} {{ARGS}}
+
 # Fuzz the RESP reader for a minute.
 fuzz:
     go test ./wire -run '^$' -fuzz '^FuzzReader$' -fuzztime 60s
