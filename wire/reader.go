@@ -61,6 +61,11 @@ type Reader struct {
 	// of shrinkWindow Fills has held no more than initialBuf/2 bytes.
 	idleFills int // Fills in the current window
 	peak      int // most bytes held after a read during the window
+
+	// filled is set when the last read filled all the room it was given:
+	// more bytes are probably waiting, so the buffer grows (up to keepBuf)
+	// to take a whole pipeline in one read next time.
+	filled bool
 }
 
 // NewReader returns a Reader over rd with the given limits.
@@ -309,6 +314,7 @@ func (r *Reader) Fill() error {
 	}
 	r.inline = r.inline[:0]
 	n, err := r.rd.Read(r.buf[r.w:])
+	r.filled = n == len(r.buf)-r.w
 	r.w += n
 	r.peak = max(r.peak, r.w-r.r)
 	if int64(r.w-r.r) > r.lim.MaxQuery {
@@ -334,6 +340,12 @@ func (r *Reader) Fill() error {
 // a huge bulk cannot make the Reader allocate more than about twice what
 // the client has sent.
 //
+// A buffer below keepBuf also doubles after a read that filled it, as
+// Redis reads as much as its query buffer holds: a pipeline larger than
+// the buffer (16 SETs of 1 KiB) would otherwise always arrive in two
+// reads, and run as two segments with two shard round trips and two
+// writes.
+//
 // A buffer above keepBuf shrinks as soon as what remains is small. A
 // smaller oversized one is kept while it is used, so that a client sending
 // one 64 KiB value after another does not reallocate it for each.
@@ -354,11 +366,12 @@ func (r *Reader) makeRoom() {
 		copy(r.buf, r.buf[r.r:r.w])
 		r.shift()
 	}
-	if r.w < len(r.buf) {
+	greedy := r.filled && len(r.buf) < keepBuf
+	if r.w < len(r.buf) && !greedy {
 		return
 	}
 	size := 2 * len(r.buf)
-	if need > len(r.buf) && need < size {
+	if !greedy && need > len(r.buf) && need < size {
 		size = need
 	}
 	// Never more room than it takes to pass the query buffer limit by

@@ -885,3 +885,59 @@ func TestReaderDropsHugeArgOffsets(t *testing.T) {
 		t.Fatalf("offsets kept with capacity %d after the big command", cap(r.offs))
 	}
 }
+
+// TestReaderWholePipelinePerRead checks that a pipeline larger than the
+// initial buffer (16 SETs of 1 KiB, as redis-benchmark -d 1024 -P 16 sends)
+// is read whole once the buffer has grown, so that it runs as one segment
+// instead of two, as Redis reads it with one read(2).
+func TestReaderWholePipelinePerRead(t *testing.T) {
+	val := strings.Repeat("v", 1024)
+	one := "*3\r\n$3\r\nSET\r\n$16\r\nkey:__rand_int__\r\n$1024\r\n" + val + "\r\n"
+	pipe := pipeline(16, one)
+	if len(pipe) <= initialBuf {
+		t.Fatalf("pipeline of %d bytes fits the initial buffer", len(pipe))
+	}
+	const rounds = 20
+	parts := make([][]byte, rounds)
+	for i := range parts {
+		parts[i] = bytes.Clone(pipe)
+	}
+	r := NewReader(&partsReader{parts: parts}, Limits{})
+	var perFill []int
+	for {
+		if r.Fill() == io.EOF {
+			break
+		}
+		n := 0
+		for {
+			args, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if args == nil {
+				break
+			}
+			if len(args) != 3 || len(args[2]) != 1024 {
+				t.Fatalf("bad command %q", args)
+			}
+			n++
+		}
+		perFill = append(perFill, n)
+	}
+	total := 0
+	for _, n := range perFill {
+		total += n
+	}
+	if total != 16*rounds {
+		t.Fatalf("%d commands, want %d", total, 16*rounds)
+	}
+	// The first pipeline fills the initial buffer; every later one must
+	// come in a single read.
+	if len(perFill) > rounds+1 {
+		t.Fatalf("%d reads for %d pipelines, want at most %d; commands per read: %v",
+			len(perFill), rounds, rounds+1, perFill)
+	}
+	if len(r.buf) > 2*initialBuf {
+		t.Fatalf("buffer grew to %d bytes for %d-byte pipelines", len(r.buf), len(pipe))
+	}
+}

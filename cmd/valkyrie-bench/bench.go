@@ -18,9 +18,9 @@ type sample struct {
 
 // benchOnce runs redis-benchmark for one test against s and measures the
 // server's CPU time across the run.
-func benchOnce(ctx context.Context, bin string, s *server, test string, clients, pipeline, requests int) (sample, error) {
+func benchOnce(ctx context.Context, bin string, s *server, test string, clients, pipeline, size, requests int) (sample, error) {
 	return runBenchmark(ctx, bin, s, requests, test, "-t", test,
-		"-c", strconv.Itoa(clients), "-P", strconv.Itoa(pipeline))
+		"-c", strconv.Itoa(clients), "-P", strconv.Itoa(pipeline), "-d", strconv.Itoa(size))
 }
 
 // runBenchmark runs redis-benchmark -n requests with the given arguments

@@ -5,7 +5,9 @@
 // pipeline depth, runs redis-benchmark against each of them in turn
 // (alternating, so drift on the machine hurts both alike). For every run it
 // reports throughput and the server's own CPU time per request, read from
-// /proc/PID/stat before and after the run.
+// /proc/PID/stat before and after the run. -tests default stands for every
+// test redis-benchmark runs without -t, and -data-sizes lists the value
+// sizes to run them with (redis-benchmark -d).
 //
 // With -mem-keys > 0 it then starts a fresh pair of servers, loads the same
 // N keys into each over a pipelined raw RESP connection, and reports the
@@ -25,6 +27,7 @@
 //
 //	go run ./cmd/valkyrie-bench -build
 //	go run ./cmd/valkyrie-bench -valkyrie ./valkyrie -pipelines 1,16 -requests 100000
+//	go run ./cmd/valkyrie-bench -build -tests default -data-sizes 3,1024 -rounds 3 -mem-keys 0
 //	go run ./cmd/valkyrie-bench -build -requests 0 -mem-keys 0 \
 //		-mem-collections hash,set,zset -mem-members 1000000
 //

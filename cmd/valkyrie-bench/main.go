@@ -25,6 +25,7 @@ type config struct {
 	build, noClamp                           bool
 	tests                                    []string
 	pipelines                                []int
+	dataSizes                                []int // redis-benchmark -d
 	clients, requests, rounds                int
 	shards, tcpHandlers                      int
 	memKeys, valueSize                       int
@@ -52,6 +53,7 @@ func parseFlags(args []string) (*config, error) {
 	var (
 		c                                      config
 		tests, pipelines, portRng, collections string
+		dataSizes                              string
 	)
 	fs := flag.NewFlagSet("valkyrie-bench", flag.ContinueOnError)
 	fs.StringVar(&c.valkyrie, "valkyrie", "./valkyrie", "Valkyrie server `binary`")
@@ -59,7 +61,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.valkyrieArgs, "valkyrie-args", "", "override the `args` passed to the valkyrie binary; {port} is replaced by its port (for testing the tool with another server)")
 	fs.StringVar(&c.redis, "redis", "redis-server", "redis-server `binary`")
 	fs.StringVar(&c.benchmark, "benchmark", "redis-benchmark", "redis-benchmark `binary`")
-	fs.StringVar(&tests, "tests", "set,get", "comma-separated redis-benchmark `tests`")
+	fs.StringVar(&tests, "tests", "set,get", "comma-separated redis-benchmark `tests`; \"default\" stands for every test redis-benchmark runs without -t")
+	fs.StringVar(&dataSizes, "data-sizes", "3", "comma-separated value `sizes` in bytes (redis-benchmark -d; 3 is its default)")
 	fs.IntVar(&c.clients, "clients", 50, "redis-benchmark parallel connections (-c)")
 	fs.StringVar(&pipelines, "pipelines", "1,16,64", "comma-separated pipeline `depths` (-P)")
 	fs.IntVar(&c.requests, "requests", 200000, "requests per redis-benchmark run (-n); 0 skips the throughput runs")
@@ -94,9 +97,23 @@ func parseFlags(args []string) (*config, error) {
 	}
 
 	for t := range strings.SplitSeq(tests, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			c.tests = append(c.tests, strings.ToLower(t))
+		switch t = strings.ToLower(strings.TrimSpace(t)); t {
+		case "":
+		case "default":
+			c.tests = append(c.tests, defaultTests...)
+		default:
+			c.tests = append(c.tests, t)
 		}
+	}
+	for d := range strings.SplitSeq(dataSizes, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-data-sizes: bad size %q", d)
+		}
+		c.dataSizes = append(c.dataSizes, n)
 	}
 	for p := range strings.SplitSeq(pipelines, ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -127,8 +144,8 @@ func parseFlags(args []string) (*config, error) {
 	switch {
 	case c.requests < 0 || c.memKeys < 0:
 		return nil, errors.New("-requests and -mem-keys must be >= 0")
-	case c.requests > 0 && (len(c.tests) == 0 || len(c.pipelines) == 0):
-		return nil, errors.New("-tests and -pipelines must not be empty")
+	case c.requests > 0 && (len(c.tests) == 0 || len(c.pipelines) == 0 || len(c.dataSizes) == 0):
+		return nil, errors.New("-tests, -pipelines and -data-sizes must not be empty")
 	case c.clients < 1 || c.rounds < 1 || c.valueSize < 1:
 		return nil, errors.New("-clients, -rounds and -value-size must be >= 1")
 	case c.shards < 0 || c.tcpHandlers < 0:
@@ -138,6 +155,12 @@ func parseFlags(args []string) (*config, error) {
 	}
 	return &c, nil
 }
+
+// defaultTests are the tests redis-benchmark runs when given no -t, in its
+// order (LRANGE_* runs its own LPUSH to fill the list first).
+var defaultTests = []string{"ping_inline", "ping_mbulk", "set", "get", "incr",
+	"lpush", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd", "zpopmin",
+	"lrange_100", "lrange_300", "lrange_500", "lrange_600", "mset"}
 
 // bench holds the state of one invocation.
 type bench struct {
@@ -331,31 +354,33 @@ func (b *bench) throughput(ctx context.Context) error {
 		return err
 	}
 	type cell struct {
-		test     string
-		pipeline int
+		test           string
+		pipeline, size int
 	}
 	results := map[cell][2][]sample{} // [0] valkyrie, [1] redis
 	for round := range c.rounds {
-		for _, p := range c.pipelines {
-			for _, t := range c.tests {
-				// Swap who goes first each round so drift cancels out.
-				order := []int{0, 1}
-				if round%2 == 1 {
-					order = []int{1, 0}
-				}
-				k := cell{t, p}
-				res := results[k]
-				for _, i := range order {
-					s := [2]*server{v, r}[i]
-					smp, err := benchOnce(ctx, c.benchmark, s, t, c.clients, p, c.requests)
-					if err != nil {
-						return err
+		for _, d := range c.dataSizes {
+			for _, p := range c.pipelines {
+				for _, t := range c.tests {
+					// Swap who goes first each round so drift cancels out.
+					order := []int{0, 1}
+					if round%2 == 1 {
+						order = []int{1, 0}
 					}
-					fmt.Fprintf(os.Stderr, "round %d: %-4s P=%-3d %-8s %12.0f ops/s %7.3f µs CPU/req\n",
-						round+1, t, p, s.name, smp.rps, smp.cpuUs)
-					res[i] = append(res[i], smp)
+					k := cell{t, p, d}
+					res := results[k]
+					for _, i := range order {
+						s := [2]*server{v, r}[i]
+						smp, err := benchOnce(ctx, c.benchmark, s, t, c.clients, p, d, c.requests)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(os.Stderr, "round %d: %-4s P=%-3d d=%-5d %-8s %12.0f ops/s %7.3f µs CPU/req\n",
+							round+1, t, p, d, s.name, smp.rps, smp.cpuUs)
+						res[i] = append(res[i], smp)
+					}
+					results[k] = res
 				}
-				results[k] = res
 			}
 		}
 	}
@@ -370,16 +395,18 @@ func (b *bench) throughput(ctx context.Context) error {
 	fmt.Fprintf(b.out, "; server CPU from /proc/PID/stat, resolution %.3f µs/req\n",
 		1e6/clockTicks/float64(c.requests))
 	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "test\tpipeline\tvalkyrie ops/s\tredis ops/s\tratio\tvalkyrie µs CPU/req\tredis µs CPU/req\tCPU ratio\t")
-	for _, t := range c.tests {
-		for _, p := range c.pipelines {
-			res := results[cell{t, p}]
-			vr := median(res[0], func(s sample) float64 { return s.rps })
-			rr := median(res[1], func(s sample) float64 { return s.rps })
-			vc := median(res[0], func(s sample) float64 { return s.cpuUs })
-			rc := median(res[1], func(s sample) float64 { return s.cpuUs })
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%s\t%.3f\t%.3f\t%s\t\n",
-				strings.ToUpper(t), p, vr, rr, ratio(vr, rr), vc, rc, ratio(vc, rc))
+	fmt.Fprintln(tw, "test\tsize\tpipeline\tvalkyrie ops/s\tredis ops/s\tratio\tvalkyrie µs CPU/req\tredis µs CPU/req\tCPU ratio\t")
+	for _, d := range c.dataSizes {
+		for _, t := range c.tests {
+			for _, p := range c.pipelines {
+				res := results[cell{t, p, d}]
+				vr := median(res[0], func(s sample) float64 { return s.rps })
+				rr := median(res[1], func(s sample) float64 { return s.rps })
+				vc := median(res[0], func(s sample) float64 { return s.cpuUs })
+				rc := median(res[1], func(s sample) float64 { return s.cpuUs })
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%.3f\t%.3f\t%s\t\n",
+					strings.ToUpper(t), d, p, vr, rr, ratio(vr, rr), vc, rc, ratio(vc, rc))
+			}
 		}
 	}
 	return tw.Flush()

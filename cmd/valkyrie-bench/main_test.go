@@ -88,6 +88,20 @@ func TestParseFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-pipelines", "0"}); err == nil {
 		t.Fatal("want error for depth 0")
 	}
+	if !slices.Equal(c.dataSizes, []int{3}) {
+		t.Fatalf("default data sizes %v, want [3]", c.dataSizes)
+	}
+	c, err = parseFlags([]string{"-tests", "default,mset", "-data-sizes", "3,1024"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.dataSizes, []int{3, 1024}) || len(c.tests) != len(defaultTests)+1 ||
+		c.tests[0] != "ping_inline" || c.tests[len(c.tests)-1] != "mset" {
+		t.Fatalf("got %v %v", c.dataSizes, c.tests)
+	}
+	if _, err := parseFlags([]string{"-data-sizes", "0"}); err == nil {
+		t.Fatal("want error for size 0")
+	}
 }
 
 func TestAppendPaddedBulk(t *testing.T) {

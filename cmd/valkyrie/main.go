@@ -29,6 +29,7 @@ type cli struct {
 	NoClamp     bool   `name:"no-clamp" help:"Use --tcp-handlers and --shards as given, even above max(1, CPUs/2)."`
 	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Minimum log level (debug, info, warn, error)."`
 	LogFormat   string `name:"log-format" default:"text" enum:"text,json" help:"Log format: text (coloured on a terminal) or json."`
+	GCHeadroom  int    `name:"gc-headroom-mb" default:"16" help:"Least heap growth in MiB between garbage collections while the data is small (above it GOGC=25 applies); 0 means plain GOGC=25. Ignored when GOGC is set."`
 }
 
 func main() {
@@ -48,6 +49,9 @@ func run(c cli, log *slog.Logger) error {
 	if c.TCPHandlers < 0 || c.Shards < 0 {
 		return errors.New("--tcp-handlers and --shards must not be negative")
 	}
+	if c.GCHeadroom < 0 || c.GCHeadroom > 1<<20 {
+		return errors.New("--gc-headroom-mb must be between 0 and 1048576")
+	}
 	cpus := runtime.NumCPU()
 	half := max(1, cpus/2)
 	handlers := clamp(log, "tcp-handlers", c.TCPHandlers, half, cpus, c.NoClamp)
@@ -57,7 +61,13 @@ func run(c cli, log *slog.Logger) error {
 		// A key-value store's heap is mostly live data, so the default
 		// GOGC=100 would let the process grow to twice its data. 25 keeps
 		// it within a quarter; only writes allocate, so reads pay nothing.
-		debug.SetGCPercent(defaultGCPercent)
+		// While the data is small the tuner allows more, so that writes
+		// do not run a collection every few hundred KiB.
+		if c.GCHeadroom > 0 {
+			defer startGCTuner(defaultGCPercent, uint64(c.GCHeadroom)<<20).stop()
+		} else {
+			debug.SetGCPercent(defaultGCPercent)
+		}
 	}
 
 	// A channel rather than signal.NotifyContext, which stops listening
