@@ -34,12 +34,19 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 	if w.Timeout > 0 {
 		deadline = time.Now().Add(time.Duration(w.Timeout) * time.Millisecond)
 	}
+	copied := false
 	for {
 		w.DB, w.Proto = c.db, c.proto
 		c.route(e.data, args, w)
 		c.settle()
 		if !w.Registered {
 			return // it popped, or replied an error
+		}
+		if !copied {
+			// args alias the Reader's buffer, which the socket watcher
+			// refills (and may move) while we wait; a retry after the
+			// wait must not read them from there.
+			args, copied = cloneArgs(args), true
 		}
 		wake, ok := c.wait(w, deadline)
 		if !ok {
@@ -54,7 +61,25 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		// A shard saw data but could not finish alone: try again with a
 		// fresh waiter, which pops if the data is still there.
 		w = e.data.NewWaiter(args)
+		w.Retried = true
 	}
+}
+
+// cloneArgs copies an argument list into memory of its own, one buffer
+// for all the arguments.
+func cloneArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		off := len(buf)
+		buf = append(buf, a...)
+		out[i] = buf[off:len(buf):len(buf)]
+	}
+	return out
 }
 
 // noBlock reports whether the connection may not block now (inside MULTI

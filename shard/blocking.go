@@ -35,7 +35,18 @@ type Waiter struct {
 
 	// DstLocal is set for BLMOVE and BRPOPLPUSH when the destination lives
 	// on the source's shard, so the move can complete where it is served.
+	// block sets it from moveDst when it registers the waiter.
 	DstLocal bool
+	// moveDst is the destination of BLMOVE and BRPOPLPUSH, isMove set.
+	moveDst string
+	isMove  bool
+
+	// Retried is set by the connection on the waiter of a run that retries
+	// a move a shard could not finish alone (Wake.Retry). That run keeps
+	// the waiter's turn: it re-signals the source when it is done, so the
+	// waiters queued behind it get served, and if it must block again it
+	// goes back to the head of the queue.
+	Retried bool
 
 	// Set by the blocking command's handler when it found nothing and
 	// registered the waiter; read by the connection after the answer.
@@ -71,14 +82,28 @@ func (w *Waiter) Claimed() bool { return w.claimed.Load() }
 // made sure it sees all of them.
 func (c *Ctx) block() {
 	w := c.Waiter
+	if w.isMove {
+		w.DstLocal = c.NumShards <= 1 || Owner([]byte(w.Keys[0]), c.NumShards) == Owner([]byte(w.moveDst), c.NumShards)
+	}
 	for _, k := range w.Keys {
 		db := c.db([]byte(k))
 		if db.waiters == nil {
 			db.waiters = make(map[string][]*Waiter)
 		}
-		db.waiters[k] = append(db.waiters[k], w)
+		if w.Retried {
+			// A retry keeps the turn it had when it was served.
+			db.waiters[k] = append([]*Waiter{w}, db.waiters[k]...)
+		} else {
+			db.waiters[k] = append(db.waiters[k], w)
+		}
 	}
 	w.Registered = true
+}
+
+// sees reports whether the context can reach the shard that owns key
+// beyond its own: a run across shards that borrowed it.
+func (c *Ctx) sees(key []byte) bool {
+	return c.self == nil && len(c.shards) > 0 && c.shards[Owner(key, len(c.shards))] != nil
 }
 
 // signal notes that key may now serve blocked clients. Every command that
@@ -113,6 +138,9 @@ func (c *Ctx) serveReady() {
 	for len(c.ready) > 0 {
 		r := c.ready[0]
 		c.ready = c.ready[1:]
+		if _, ok := r.db.stalled[r.key]; ok {
+			continue // a retried move has the turn (see below)
+		}
 		key := []byte(r.key)
 		queue := r.db.waiters[r.key]
 		for len(queue) > 0 {
@@ -121,7 +149,7 @@ func (c *Ctx) serveReady() {
 				queue = queue[1:]
 				continue
 			}
-			wc := Ctx{DB: w.DB, Proto: w.Proto, Now: c.Now, self: c.self, shards: c.shards, Waiter: w}
+			wc := Ctx{DB: w.DB, Proto: w.Proto, NumShards: c.NumShards, Now: c.Now, self: c.self, shards: c.shards, Waiter: w}
 			if !w.Ready(&wc, key) {
 				break
 			}
@@ -130,6 +158,19 @@ func (c *Ctx) serveReady() {
 				continue
 			}
 			w.Pop(&wc, key, w)
+			if wc.wake.Retry {
+				// The waiter's connection runs the move again with both
+				// shards borrowed. The waiters behind it keep their places
+				// until that run re-signals the key, so none is served
+				// ahead of it; the tick re-serves the key should the
+				// run never come (serveStalled).
+				w.Woken <- wc.wake
+				if r.db.stalled == nil {
+					r.db.stalled = make(map[string]struct{})
+				}
+				r.db.stalled[r.key] = struct{}{}
+				break
+			}
 			wc.touchKey(key) // the pop changed it, on the waiter's behalf
 			// A pop may push elsewhere (BLMOVE) and wake others in turn.
 			c.ready = append(c.ready, wc.ready...)
@@ -145,6 +186,27 @@ func (c *Ctx) serveReady() {
 		}
 	}
 	c.ready = c.ready[:0]
+}
+
+// unstall ends the wait for a retried move on key: its run has come.
+func (c *Ctx) unstall(key []byte) {
+	if db := c.db(key); db.stalled != nil {
+		delete(db.stalled, string(key))
+	}
+}
+
+// serveStalled serves the keys whose serving stopped for a retried move
+// (see serveReady), in case the retry never re-signalled them. The tick
+// calls it.
+func (s *Shard) serveStalled(db *DB, now int64) {
+	c := Ctx{self: s, Now: now, DB: db.num}
+	for k := range db.stalled {
+		if _, ok := db.waiters[k]; ok {
+			c.ready = append(c.ready, readyKey{db: db, key: k})
+		}
+	}
+	clear(db.stalled)
+	c.serveReady()
 }
 
 // sweepWaiters drops waiters that were claimed elsewhere (served by another

@@ -271,6 +271,15 @@ func blockingMove(c *Ctx) {
 	}
 	srcLeft, dstLeft, _ := moveDirs(c.Args)
 	elem, ok, wrong := c.moveList(c.Args[1], c.Args[2], srcLeft, dstLeft)
+	if w := c.Waiter; w != nil && w.Retried {
+		// This run retries a served waiter (see serveReady): the waiters
+		// queued behind it on the source get their turn now, or after it
+		// if it must block again (it then goes back to the queue's head).
+		c.unstall(c.Args[1])
+		if ok || wrong {
+			c.signal(c.Args[1])
+		}
+	}
 	switch {
 	case wrong:
 	case ok:
@@ -295,13 +304,14 @@ func newMoveWaiter(args [][]byte) *Waiter {
 		return nil
 	}
 	dstKey := string(dst)
+	w.moveDst, w.isMove = dstKey, true
 	w.Ready = listReady
 	w.Pop = func(c *Ctx, key []byte, w *Waiter) {
-		if !w.DstLocal {
+		dst := []byte(dstKey)
+		if !w.DstLocal && !c.sees(dst) {
 			c.wake.Retry = true
 			return
 		}
-		dst := []byte(dstKey)
 		ddb := c.db(dst)
 		notify := ddb.notifying()
 		dstExisted := notify && ddb.exists(dst)

@@ -46,6 +46,7 @@ type DB struct {
 	objs    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
+	stalled map[string]struct{} // keys whose serving waits for a retried move
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *scanSnapshot            // SCAN's snapshot of keys, if any
@@ -268,6 +269,9 @@ func (s *Shard) Tick(now int64) {
 	for i := range s.dbs {
 		if len(s.dbs[i].expires) > 0 {
 			s.ExpiredKeys += uint64(s.dbs[i].activeExpire(now, 200))
+		}
+		if len(s.dbs[i].stalled) > 0 {
+			s.serveStalled(&s.dbs[i], now)
 		}
 		if len(s.dbs[i].waiters) > 0 {
 			s.dbs[i].sweepWaiters()
