@@ -30,6 +30,11 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		c.route(e.data, args, nil) // bad arguments, or must not block: the handler replies
 		return
 	}
+	// Whatever way this ends, the waiter must not stay claimable: after a
+	// panic (a bug) the connection closes, and a shard must not pop an
+	// element for it. On every normal return it is claimed already, or
+	// was never registered.
+	defer func() { w.Claim() }()
 	var deadline time.Time
 	if w.Timeout > 0 {
 		deadline = time.Now().Add(time.Duration(w.Timeout) * time.Millisecond)

@@ -152,15 +152,26 @@ func (c *client) serve() {
 }
 
 // recoverPanic keeps the server up when a command running on this
-// goroutine panics (a bug): it gives back any borrowed shards so that no
-// shard stays parked, logs the panic with its stack, and the connection
-// closes.
+// goroutine panics (a bug): it ends a cross-shard run left open (so its
+// shards serve their woken clients and send keyspace events again), gives
+// back any borrowed shards so that no shard stays parked, logs the panic
+// with its stack, and the connection closes.
 func (c *client) recoverPanic() {
 	r := recover()
 	if r == nil {
 		return
 	}
 	c.srv.log.Error("command panicked; closing the connection", "client", c.id, "panic", r, "stack", string(debug.Stack()))
+	if a := &c.tx.across; a.Active() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					c.srv.log.Error("ending a cross-shard run after a panic panicked again", "client", c.id, "panic", r, "stack", string(debug.Stack()))
+				}
+			}()
+			a.End()
+		}()
+	}
 	for id, s := range c.borrowed {
 		if s != nil {
 			c.srv.workers[id].SetBusySince(0)

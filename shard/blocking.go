@@ -1,6 +1,8 @@
 package shard
 
 import (
+	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -157,7 +159,12 @@ func (c *Ctx) serveReady() {
 			if !w.Claim() {
 				continue
 			}
-			w.Pop(&wc, key, w)
+			popped := popFor(&wc, key, w)
+			// A pop may push elsewhere (BLMOVE) and wake others in turn.
+			c.ready = append(c.ready, wc.ready...)
+			if !popped {
+				continue // it panicked; its client got an error reply
+			}
 			if wc.wake.Retry {
 				// The waiter's connection runs the move again with both
 				// shards borrowed. The waiters behind it keep their places
@@ -172,8 +179,6 @@ func (c *Ctx) serveReady() {
 				break
 			}
 			wc.touchKey(key) // the pop changed it, on the waiter's behalf
-			// A pop may push elsewhere (BLMOVE) and wake others in turn.
-			c.ready = append(c.ready, wc.ready...)
 			if wc.wake.Reply == nil {
 				wc.wake.Reply = wc.Out
 			}
@@ -186,6 +191,20 @@ func (c *Ctx) serveReady() {
 		}
 	}
 	c.ready = c.ready[:0]
+}
+
+// popFor runs w's Pop for key. A Pop that panics (a bug) must not leave
+// its client waiting forever: the waiter, already claimed, gets an error
+// reply, the panic is logged, and ok is false.
+func popFor(wc *Ctx, key []byte, w *Waiter) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("shard: serving a blocked client panicked; replying with an error", "key", string(key), "panic", r, "stack", string(debug.Stack()))
+			w.Woken <- Wake{Reply: wire.AppendError(nil, ErrPanicked)}
+		}
+	}()
+	w.Pop(wc, key, w)
+	return true
 }
 
 // unstall ends the wait for a retried move on key: its run has come.
