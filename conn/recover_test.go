@@ -197,3 +197,20 @@ func TestShardPanicAfterBlockingReleasesWaiter(t *testing.T) {
 		t.Fatalf("list after a released waiter = %q, want [kept]", v)
 	}
 }
+
+// A command that panics inside a script is logged and gives the script
+// an error reply (gopher-lua's PCall used to turn it into a Lua error
+// silently); the server and the connection stay up.
+func TestPanicInScriptCommand(t *testing.T) {
+	addPanicCommands(t)
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	err := rdb.Eval(ctx, "return redis.pcall('test.panic', KEYS[1])", []string{"sk"}).Err()
+	if err == nil || err.Error() != shard.ErrPanicked {
+		t.Fatalf("pcall of a panicking command = %v, want %q", err, shard.ErrPanicked)
+	}
+	if err := rdb.Eval(ctx, "redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])", []string{"sk"}).Err(); err != nil {
+		t.Fatalf("script after the panic: %v", err)
+	}
+}
