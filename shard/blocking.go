@@ -173,9 +173,9 @@ func (c *Ctx) serveReady() {
 				// run never come (serveStalled).
 				w.Woken <- wc.wake
 				if r.db.stalled == nil {
-					r.db.stalled = make(map[string]struct{})
+					r.db.stalled = make(map[string]int64)
 				}
-				r.db.stalled[r.key] = struct{}{}
+				r.db.stalled[r.key] = c.Now
 				break
 			}
 			wc.touchKey(key) // the pop changed it, on the waiter's behalf
@@ -214,17 +214,25 @@ func (c *Ctx) unstall(key []byte) {
 	}
 }
 
-// serveStalled serves the keys whose serving stopped for a retried move
-// (see serveReady), in case the retry never re-signalled them. The tick
-// calls it.
+// stallGrace is how long a key waits for a retried move (see serveReady)
+// before the tick serves its other waiters anyway: the retry normally
+// comes within a millisecond, and only a run that never reaches the shard
+// (a BUSY reply, a shutdown) should need this.
+const stallGrace = 1000 // milliseconds
+
+// serveStalled serves the keys whose serving has waited too long for a
+// retried move that never re-signalled them. The tick calls it.
 func (s *Shard) serveStalled(db *DB, now int64) {
 	c := Ctx{self: s, Now: now, DB: db.num}
-	for k := range db.stalled {
+	for k, since := range db.stalled {
+		if now-since < stallGrace {
+			continue
+		}
+		delete(db.stalled, k)
 		if _, ok := db.waiters[k]; ok {
 			c.ready = append(c.ready, readyKey{db: db, key: k})
 		}
 	}
-	clear(db.stalled)
 	c.serveReady()
 }
 

@@ -46,7 +46,7 @@ type DB struct {
 	objs    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
-	stalled map[string]struct{} // keys whose serving waits for a retried move
+	stalled map[string]int64    // keys whose serving waits for a retried move, since when (ms)
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *scanSnapshot            // SCAN's snapshot of keys, if any
