@@ -40,8 +40,9 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		deadline = time.Now().Add(time.Duration(w.Timeout) * time.Millisecond)
 	}
 	copied := false
+	since := c.readAt
 	for {
-		w.DB, w.Proto = c.db, c.proto
+		w.DB, w.Proto, w.Since = c.db, c.proto, since
 		c.route(e.data, args, w)
 		c.settle()
 		if !w.Registered {
@@ -54,6 +55,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 			args, copied = cloneArgs(args), true
 		}
 		wake, ok := c.wait(w, deadline)
+		c.readAt = readClock() // commands the watcher read queue from now
 		if !ok {
 			return
 		}
@@ -86,6 +88,13 @@ func cloneArgs(args [][]byte) [][]byte {
 	}
 	return out
 }
+
+// clockStart is the origin of readClock.
+var clockStart = time.Now()
+
+// readClock is a monotonic clock in nanoseconds, to order blocked clients
+// by when their commands were read.
+func readClock() int64 { return int64(time.Since(clockStart)) }
 
 // noBlock reports whether the connection may not block now (inside MULTI
 // or EXEC); blocking commands then answer as if they timed out.

@@ -38,6 +38,8 @@ type client struct {
 	keys     []int  // scratch for key positions
 	want     []bool // scratch: shards a cross-shard command needs
 
+	readAt int64 // readClock() after the last read: blocked clients queue in this order
+
 	closeAfter bool // QUIT or a protocol error: flush, then close
 	reply      replyMode
 	commands   int64 // commands since the last publishInfo
@@ -140,6 +142,7 @@ func (c *client) serve() {
 			if err != nil {
 				return
 			}
+			c.readAt = readClock()
 			continue
 		}
 		c.execute(args)

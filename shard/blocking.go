@@ -3,6 +3,7 @@ package shard
 import (
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -42,6 +43,15 @@ type Waiter struct {
 	// moveDst is the destination of BLMOVE and BRPOPLPUSH, isMove set.
 	moveDst string
 	isMove  bool
+
+	// Since is when the connection read the command (a monotonic clock in
+	// nanoseconds, 0 if unknown). Waiters queue on a key in this order, not
+	// in the order their connections happen to reach the shard: clients
+	// that sent their blocking commands one after the other are served in
+	// that order, as by Redis's single event loop, even when the second
+	// connection's goroutine registered first. A retried move keeps its
+	// Since, and so its place.
+	Since int64
 
 	// Retried is set by the connection on the waiter of a run that retries
 	// a move a shard could not finish alone (Wake.Retry). That run keeps
@@ -92,14 +102,24 @@ func (c *Ctx) block() {
 		if db.waiters == nil {
 			db.waiters = make(map[string][]*Waiter)
 		}
-		if w.Retried {
-			// A retry keeps the turn it had when it was served.
-			db.waiters[k] = append([]*Waiter{w}, db.waiters[k]...)
-		} else {
-			db.waiters[k] = append(db.waiters[k], w)
-		}
+		db.waiters[k] = enqueueWaiter(db.waiters[k], w)
 	}
 	w.Registered = true
+}
+
+// enqueueWaiter adds w to a key's queue after every waiter whose command
+// was read no later than w's (see Waiter.Since); normally at the end. A
+// retry goes ahead of every waiter not retried, keeping the turn it had
+// when it was served.
+func enqueueWaiter(queue []*Waiter, w *Waiter) []*Waiter {
+	i := len(queue)
+	if w.Retried {
+		i = 0
+	}
+	for i > 0 && queue[i-1].Since > w.Since {
+		i--
+	}
+	return slices.Insert(queue, i, w)
 }
 
 // sees reports whether the context can reach the shard that owns key

@@ -61,3 +61,32 @@ func TestStalledKeyServedAfterGrace(t *testing.T) {
 		t.Fatal("waiter behind a retry that never came was not served by the tick")
 	}
 }
+
+// Waiters queue in the order their commands were read (Since), not the
+// order they reached the shard; a retried move goes first.
+func TestWaitersQueueInReadOrder(t *testing.T) {
+	s := New(0)
+	mk := func(since int64, retried bool) *Waiter {
+		w := popWaiter(bargs("k"), true, 1, false)
+		w.Since, w.Retried = since, retried
+		c := Ctx{self: s, NumShards: 1, Proto: wire.RESP2, Waiter: w}
+		c.block()
+		return w
+	}
+	late := mk(300, false)
+	early := mk(100, false)
+	middle := mk(200, false)
+	retried := mk(50, true)
+	run(t, s, 1000, "RPUSH", "k", "a", "b", "c", "d")
+	for i, w := range []*Waiter{retried, early, middle, late} {
+		want := "*2\r\n$1\r\nk\r\n$1\r\n" + string(rune('a'+i)) + "\r\n"
+		select {
+		case wk := <-w.Woken:
+			if string(wk.Reply) != want {
+				t.Fatalf("waiter %d got %q, want %q", i, wk.Reply, want)
+			}
+		default:
+			t.Fatalf("waiter %d not served", i)
+		}
+	}
+}
