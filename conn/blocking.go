@@ -45,6 +45,14 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		w.DB, w.Proto, w.Since = c.db, c.proto, since
 		c.route(e.data, args, w)
 		c.settle()
+		if w.NeedAcross {
+			// A move run on its source's shard alone found elements: run
+			// it again with both shards borrowed.
+			w = e.data.NewWaiter(args)
+			w.DB, w.Proto, w.Since, w.Across = c.db, c.proto, since, true
+			c.route(e.data, args, w)
+			c.settle()
+		}
 		if !w.Registered {
 			return // it popped, or replied an error
 		}

@@ -255,6 +255,9 @@ func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 	owner := shard.Owner(args[c.keys[0]], n)
 	for _, k := range c.keys[1:] {
 		if shard.Owner(args[k], n) != owner {
+			if w != nil && w.SourceFirst() {
+				break // its first key, the source, decides (see SourceFirst)
+			}
 			c.runAcross(cmd, args, c.keys, w)
 			return
 		}

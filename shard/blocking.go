@@ -44,6 +44,13 @@ type Waiter struct {
 	moveDst string
 	isMove  bool
 
+	// NeedAcross is set by a move run on its source's shard alone (see
+	// SourceFirst) that found elements to move: the connection must run it
+	// again with both shards borrowed. It replied nothing.
+	NeedAcross bool
+	// Across makes a move that set NeedAcross run across shards at once.
+	Across bool
+
 	// Since is when the connection read the command (a monotonic clock in
 	// nanoseconds, 0 if unknown). Waiters queue on a key in this order, not
 	// in the order their connections happen to reach the shard: clients
@@ -81,6 +88,14 @@ func NewWaiter(db int, proto wire.Proto, keys [][]byte) *Waiter {
 	}
 	return w
 }
+
+// SourceFirst reports whether a blocking move whose keys span shards may
+// run first on its source's shard alone. Most such moves find the source
+// empty and only register there, as fast as a one-shard command, so they
+// queue in the order they were sent instead of after commands that
+// followed them while two shards were being borrowed. One that finds
+// elements sets NeedAcross. A retried move goes across at once.
+func (w *Waiter) SourceFirst() bool { return w.isMove && !w.Retried && !w.Across }
 
 // Claim takes the waiter for the caller. Only the first call succeeds.
 func (w *Waiter) Claim() bool { return w.claimed.CompareAndSwap(false, true) }

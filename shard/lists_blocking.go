@@ -270,6 +270,19 @@ func blockingMove(c *Ctx) {
 		return
 	}
 	srcLeft, dstLeft, _ := moveDirs(c.Args)
+	if w := c.Waiter; w != nil && c.self != nil && c.NumShards > 1 && Owner(c.Args[2], c.NumShards) != c.self.ID {
+		// Routed to the source's shard alone (Waiter.SourceFirst): the
+		// destination is not here, so do only what needs no destination.
+		l, found, ok := valueAt[*List](c, c.Args[1])
+		switch {
+		case !ok: // WRONGTYPE, replied
+		case found && l.Len() > 0:
+			w.NeedAcross = true // the connection runs it with both shards
+		default:
+			c.block()
+		}
+		return
+	}
 	elem, ok, wrong := c.moveList(c.Args[1], c.Args[2], srcLeft, dstLeft)
 	if w := c.Waiter; w != nil && w.Retried {
 		// This run retries a served waiter (see serveReady): the waiters
