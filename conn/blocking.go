@@ -30,18 +30,40 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		c.route(e.data, args, nil) // bad arguments, or must not block: the handler replies
 		return
 	}
+	// Whatever way this ends, the waiter must not stay claimable: after a
+	// panic (a bug) the connection closes, and a shard must not pop an
+	// element for it. On every normal return it is claimed already, or
+	// was never registered.
+	defer func() { w.Claim() }()
 	var deadline time.Time
 	if w.Timeout > 0 {
 		deadline = time.Now().Add(time.Duration(w.Timeout) * time.Millisecond)
 	}
+	copied := false
+	since := c.readAt
 	for {
-		w.DB, w.Proto = c.db, c.proto
+		w.DB, w.Proto, w.Since = c.db, c.proto, since
 		c.route(e.data, args, w)
 		c.settle()
+		if w.NeedAcross {
+			// A move run on its source's shard alone found elements: run
+			// it again with both shards borrowed.
+			w = e.data.NewWaiter(args)
+			w.DB, w.Proto, w.Since, w.Across = c.db, c.proto, since, true
+			c.route(e.data, args, w)
+			c.settle()
+		}
 		if !w.Registered {
 			return // it popped, or replied an error
 		}
+		if !copied {
+			// args alias the Reader's buffer, which the socket watcher
+			// refills (and may move) while we wait; a retry after the
+			// wait must not read them from there.
+			args, copied = cloneArgs(args), true
+		}
 		wake, ok := c.wait(w, deadline)
+		c.readAt = readClock() // commands the watcher read queue from now
 		if !ok {
 			return
 		}
@@ -54,8 +76,33 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		// A shard saw data but could not finish alone: try again with a
 		// fresh waiter, which pops if the data is still there.
 		w = e.data.NewWaiter(args)
+		w.Retried = true
 	}
 }
+
+// cloneArgs copies an argument list into memory of its own, one buffer
+// for all the arguments.
+func cloneArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		off := len(buf)
+		buf = append(buf, a...)
+		out[i] = buf[off:len(buf):len(buf)]
+	}
+	return out
+}
+
+// clockStart is the origin of readClock.
+var clockStart = time.Now()
+
+// readClock is a monotonic clock in nanoseconds, to order blocked clients
+// by when their commands were read.
+func readClock() int64 { return int64(time.Since(clockStart)) }
 
 // noBlock reports whether the connection may not block now (inside MULTI
 // or EXEC); blocking commands then answer as if they timed out.

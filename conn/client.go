@@ -39,6 +39,8 @@ type client struct {
 	keys     []int  // scratch for key positions
 	want     []bool // scratch: shards a cross-shard command needs
 
+	readAt int64 // readClock() after the last read: blocked clients queue in this order
+
 	closeAfter bool // QUIT or a protocol error: flush, then close
 	reply      replyMode
 	commands   int64 // commands since the last publishInfo
@@ -143,6 +145,7 @@ func (c *client) serve() {
 				c.readFailed(err)
 				return
 			}
+			c.readAt = readClock()
 			continue
 		}
 		c.execute(args)
@@ -164,15 +167,26 @@ func (c *client) readFailed(err error) {
 }
 
 // recoverPanic keeps the server up when a command running on this
-// goroutine panics (a bug): it gives back any borrowed shards so that no
-// shard stays parked, logs the panic with its stack, and the connection
-// closes.
+// goroutine panics (a bug): it ends a cross-shard run left open (so its
+// shards serve their woken clients and send keyspace events again), gives
+// back any borrowed shards so that no shard stays parked, logs the panic
+// with its stack, and the connection closes.
 func (c *client) recoverPanic() {
 	r := recover()
 	if r == nil {
 		return
 	}
 	c.srv.log.Error("command panicked; closing the connection", "client", c.id, "panic", r, "stack", string(debug.Stack()))
+	if a := &c.tx.across; a.Active() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					c.srv.log.Error("ending a cross-shard run after a panic panicked again", "client", c.id, "panic", r, "stack", string(debug.Stack()))
+				}
+			}()
+			a.End()
+		}()
+	}
 	for id, s := range c.borrowed {
 		if s != nil {
 			c.srv.workers[id].SetBusySince(0)
@@ -253,6 +267,9 @@ func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 	owner := shard.Owner(args[c.keys[0]], n)
 	for _, k := range c.keys[1:] {
 		if shard.Owner(args[k], n) != owner {
+			if w != nil && w.SourceFirst() {
+				break // its first key, the source, decides (see SourceFirst)
+			}
 			c.runAcross(cmd, args, c.keys, w)
 			return
 		}

@@ -278,6 +278,12 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 	eng.started(r)
 	c.markBusy(r.since.UnixNano())
 	r.across.Begin(c.borrowed, r.since.UnixMilli())
+	defer func() {
+		if r.across.Active() { // a panic (a bug) is unwinding: see recoverPanic
+			eng.finished(r)
+			r.across.End()
+		}
+	}()
 	c.local = r.run(keys, argv, c.local)
 	r.across.End()
 	c.markBusy(0)

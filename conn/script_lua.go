@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -319,6 +320,21 @@ func bytesTable(L *lua.LState, list [][]byte) *lua.LTable {
 	return t
 }
 
+// runData runs a data command for the script into r.buf. A command that
+// panics (a bug) would otherwise become a Lua error through gopher-lua's
+// PCall with nothing logged: it is logged at error level here and ok is
+// false, so the script sees an error reply.
+func (r *scriptRun) runData(cmd *shard.Command, args [][]byte) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.c.srv.log.Error("command called from a script panicked; replying with an error", "client", r.c.id, "command", cmd.Name, "panic", p, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	r.buf = r.across.Run(cmd, args, nil, nil, r.db, r.proto, r.buf[:0])
+	return true
+}
+
 // call is redis.call (raise) and redis.pcall: it runs one command on the
 // borrowed shards and converts its reply to Lua.
 func (r *scriptRun) call(L *lua.LState, raise bool) int {
@@ -370,7 +386,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		if e.data.Flags&shard.Write != 0 {
 			r.wrote.Store(true)
 		}
-		r.buf = r.across.Run(e.data, args, nil, nil, r.db, r.proto, r.buf[:0])
+		if !r.runData(e.data, args) {
+			return fail(shard.ErrPanicked)
+		}
 		reply = r.buf
 	case e.spec.Name == "select":
 		db, ok := wire.ParseInt(args[1])

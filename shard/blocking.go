@@ -1,6 +1,9 @@
 package shard
 
 import (
+	"log/slog"
+	"runtime/debug"
+	"slices"
 	"sync/atomic"
 
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -35,7 +38,34 @@ type Waiter struct {
 
 	// DstLocal is set for BLMOVE and BRPOPLPUSH when the destination lives
 	// on the source's shard, so the move can complete where it is served.
+	// block sets it from moveDst when it registers the waiter.
 	DstLocal bool
+	// moveDst is the destination of BLMOVE and BRPOPLPUSH, isMove set.
+	moveDst string
+	isMove  bool
+
+	// NeedAcross is set by a move run on its source's shard alone (see
+	// SourceFirst) that found elements to move: the connection must run it
+	// again with both shards borrowed. It replied nothing.
+	NeedAcross bool
+	// Across makes a move that set NeedAcross run across shards at once.
+	Across bool
+
+	// Since is when the connection read the command (a monotonic clock in
+	// nanoseconds, 0 if unknown). Waiters queue on a key in this order, not
+	// in the order their connections happen to reach the shard: clients
+	// that sent their blocking commands one after the other are served in
+	// that order, as by Redis's single event loop, even when the second
+	// connection's goroutine registered first. A retried move keeps its
+	// Since, and so its place.
+	Since int64
+
+	// Retried is set by the connection on the waiter of a run that retries
+	// a move a shard could not finish alone (Wake.Retry). That run keeps
+	// the waiter's turn: it re-signals the source when it is done, so the
+	// waiters queued behind it get served, and if it must block again it
+	// goes back to the head of the queue.
+	Retried bool
 
 	// Set by the blocking command's handler when it found nothing and
 	// registered the waiter; read by the connection after the answer.
@@ -59,6 +89,14 @@ func NewWaiter(db int, proto wire.Proto, keys [][]byte) *Waiter {
 	return w
 }
 
+// SourceFirst reports whether a blocking move whose keys span shards may
+// run first on its source's shard alone. Most such moves find the source
+// empty and only register there, as fast as a one-shard command, so they
+// queue in the order they were sent instead of after commands that
+// followed them while two shards were being borrowed. One that finds
+// elements sets NeedAcross. A retried move goes across at once.
+func (w *Waiter) SourceFirst() bool { return w.isMove && !w.Retried && !w.Across }
+
 // Claim takes the waiter for the caller. Only the first call succeeds.
 func (w *Waiter) Claim() bool { return w.claimed.CompareAndSwap(false, true) }
 
@@ -71,14 +109,38 @@ func (w *Waiter) Claimed() bool { return w.claimed.Load() }
 // made sure it sees all of them.
 func (c *Ctx) block() {
 	w := c.Waiter
+	if w.isMove {
+		w.DstLocal = c.NumShards <= 1 || Owner([]byte(w.Keys[0]), c.NumShards) == Owner([]byte(w.moveDst), c.NumShards)
+	}
 	for _, k := range w.Keys {
 		db := c.db([]byte(k))
 		if db.waiters == nil {
 			db.waiters = make(map[string][]*Waiter)
 		}
-		db.waiters[k] = append(db.waiters[k], w)
+		db.waiters[k] = enqueueWaiter(db.waiters[k], w)
 	}
 	w.Registered = true
+}
+
+// enqueueWaiter adds w to a key's queue after every waiter whose command
+// was read no later than w's (see Waiter.Since); normally at the end. A
+// retry goes ahead of every waiter not retried, keeping the turn it had
+// when it was served.
+func enqueueWaiter(queue []*Waiter, w *Waiter) []*Waiter {
+	i := len(queue)
+	if w.Retried {
+		i = 0
+	}
+	for i > 0 && queue[i-1].Since > w.Since {
+		i--
+	}
+	return slices.Insert(queue, i, w)
+}
+
+// sees reports whether the context can reach the shard that owns key
+// beyond its own: a run across shards that borrowed it.
+func (c *Ctx) sees(key []byte) bool {
+	return c.self == nil && len(c.shards) > 0 && c.shards[Owner(key, len(c.shards))] != nil
 }
 
 // signal notes that key may now serve blocked clients. Every command that
@@ -113,6 +175,9 @@ func (c *Ctx) serveReady() {
 	for len(c.ready) > 0 {
 		r := c.ready[0]
 		c.ready = c.ready[1:]
+		if _, ok := r.db.stalled[r.key]; ok {
+			continue // a retried move has the turn (see below)
+		}
 		key := []byte(r.key)
 		queue := r.db.waiters[r.key]
 		for len(queue) > 0 {
@@ -121,7 +186,7 @@ func (c *Ctx) serveReady() {
 				queue = queue[1:]
 				continue
 			}
-			wc := Ctx{DB: w.DB, Proto: w.Proto, Now: c.Now, self: c.self, shards: c.shards, Waiter: w}
+			wc := Ctx{DB: w.DB, Proto: w.Proto, NumShards: c.NumShards, Now: c.Now, self: c.self, shards: c.shards, Waiter: w}
 			if !w.Ready(&wc, key) {
 				break
 			}
@@ -129,10 +194,26 @@ func (c *Ctx) serveReady() {
 			if !w.Claim() {
 				continue
 			}
-			w.Pop(&wc, key, w)
-			wc.touchKey(key) // the pop changed it, on the waiter's behalf
+			popped := popFor(&wc, key, w)
 			// A pop may push elsewhere (BLMOVE) and wake others in turn.
 			c.ready = append(c.ready, wc.ready...)
+			if !popped {
+				continue // it panicked; its client got an error reply
+			}
+			if wc.wake.Retry {
+				// The waiter's connection runs the move again with both
+				// shards borrowed. The waiters behind it keep their places
+				// until that run re-signals the key, so none is served
+				// ahead of it; the tick re-serves the key should the
+				// run never come (serveStalled).
+				w.Woken <- wc.wake
+				if r.db.stalled == nil {
+					r.db.stalled = make(map[string]int64)
+				}
+				r.db.stalled[r.key] = c.Now
+				break
+			}
+			wc.touchKey(key) // the pop changed it, on the waiter's behalf
 			if wc.wake.Reply == nil {
 				wc.wake.Reply = wc.Out
 			}
@@ -145,6 +226,49 @@ func (c *Ctx) serveReady() {
 		}
 	}
 	c.ready = c.ready[:0]
+}
+
+// popFor runs w's Pop for key. A Pop that panics (a bug) must not leave
+// its client waiting forever: the waiter, already claimed, gets an error
+// reply, the panic is logged, and ok is false.
+func popFor(wc *Ctx, key []byte, w *Waiter) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("shard: serving a blocked client panicked; replying with an error", "key", string(key), "panic", r, "stack", string(debug.Stack()))
+			w.Woken <- Wake{Reply: wire.AppendError(nil, ErrPanicked)}
+		}
+	}()
+	w.Pop(wc, key, w)
+	return true
+}
+
+// unstall ends the wait for a retried move on key: its run has come.
+func (c *Ctx) unstall(key []byte) {
+	if db := c.db(key); db.stalled != nil {
+		delete(db.stalled, string(key))
+	}
+}
+
+// stallGrace is how long a key waits for a retried move (see serveReady)
+// before the tick serves its other waiters anyway: the retry normally
+// comes within a millisecond, and only a run that never reaches the shard
+// (a BUSY reply, a shutdown) should need this.
+const stallGrace = 1000 // milliseconds
+
+// serveStalled serves the keys whose serving has waited too long for a
+// retried move that never re-signalled them. The tick calls it.
+func (s *Shard) serveStalled(db *DB, now int64) {
+	c := Ctx{self: s, Now: now, DB: db.num}
+	for k, since := range db.stalled {
+		if now-since < stallGrace {
+			continue
+		}
+		delete(db.stalled, k)
+		if _, ok := db.waiters[k]; ok {
+			c.ready = append(c.ready, readyKey{db: db, key: k})
+		}
+	}
+	c.serveReady()
 }
 
 // sweepWaiters drops waiters that were claimed elsewhere (served by another

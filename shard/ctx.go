@@ -149,7 +149,12 @@ type Across struct {
 	c      Ctx
 	n      int
 	events []Event // keyspace events of the run, in order
+	on     bool    // between Begin and End
 }
+
+// Active reports whether a run has begun and not ended: a recovery from a
+// panic must then call End before it gives the shards back.
+func (a *Across) Active() bool { return a.on }
 
 // Begin starts a run on shards (indexed by ID; only those the commands
 // need are present), which the caller must own. now is the time the whole
@@ -157,6 +162,7 @@ type Across struct {
 func (a *Across) Begin(shards []*Shard, now int64) {
 	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0]}
 	a.n = 0
+	a.on = true
 	for _, s := range shards {
 		if s != nil {
 			s.note.out = &a.events
@@ -188,12 +194,18 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 }
 
 // End serves the clients blocked on keys that got data during the run and
-// counts the commands. The caller then gives the shards back.
+// counts the commands. The caller then gives the shards back. Should the
+// serving panic, the shards are still detached from the run (their
+// keyspace events go out again) before the panic goes on.
 func (a *Across) End() {
-	c := &a.c
-	if len(c.ready) > 0 {
+	defer a.finish()
+	if c := &a.c; len(c.ready) > 0 {
 		c.serveReady()
 	}
+}
+
+func (a *Across) finish() {
+	c := &a.c
 	for _, s := range c.shards {
 		if s != nil {
 			s.Processed += uint64(a.n)
@@ -217,6 +229,7 @@ func (a *Across) End() {
 	}
 	ready := c.ready[:0]
 	a.c = Ctx{ready: ready}
+	a.on = false
 }
 
 // Ctx is what a handler sees: its arguments, the connection's settings,

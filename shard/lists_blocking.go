@@ -270,7 +270,29 @@ func blockingMove(c *Ctx) {
 		return
 	}
 	srcLeft, dstLeft, _ := moveDirs(c.Args)
+	if w := c.Waiter; w != nil && c.self != nil && c.NumShards > 1 && Owner(c.Args[2], c.NumShards) != c.self.ID {
+		// Routed to the source's shard alone (Waiter.SourceFirst): the
+		// destination is not here, so do only what needs no destination.
+		l, found, ok := valueAt[*List](c, c.Args[1])
+		switch {
+		case !ok: // WRONGTYPE, replied
+		case found && l.Len() > 0:
+			w.NeedAcross = true // the connection runs it with both shards
+		default:
+			c.block()
+		}
+		return
+	}
 	elem, ok, wrong := c.moveList(c.Args[1], c.Args[2], srcLeft, dstLeft)
+	if w := c.Waiter; w != nil && w.Retried {
+		// This run retries a served waiter (see serveReady): the waiters
+		// queued behind it on the source get their turn now, or after it
+		// if it must block again (it then goes back to the queue's head).
+		c.unstall(c.Args[1])
+		if ok || wrong {
+			c.signal(c.Args[1])
+		}
+	}
 	switch {
 	case wrong:
 	case ok:
@@ -295,13 +317,14 @@ func newMoveWaiter(args [][]byte) *Waiter {
 		return nil
 	}
 	dstKey := string(dst)
+	w.moveDst, w.isMove = dstKey, true
 	w.Ready = listReady
 	w.Pop = func(c *Ctx, key []byte, w *Waiter) {
-		if !w.DstLocal {
+		dst := []byte(dstKey)
+		if !w.DstLocal && !c.sees(dst) {
 			c.wake.Retry = true
 			return
 		}
-		dst := []byte(dstKey)
 		ddb := c.db(dst)
 		notify := ddb.notifying()
 		dstExisted := notify && ddb.exists(dst)

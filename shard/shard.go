@@ -56,6 +56,7 @@ type DB struct {
 	objs    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
+	stalled map[string]int64    // keys whose serving waits for a retried move, since when (ms)
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *keyIndex                // SCAN's index of the keys, if any
@@ -371,6 +372,9 @@ func (db *DB) expireNow(k string) {
 func (s *Shard) Tick(now int64) {
 	s.activeExpireCycle(now)
 	for i := range s.dbs {
+		if len(s.dbs[i].stalled) > 0 {
+			s.serveStalled(&s.dbs[i], now)
+		}
 		if len(s.dbs[i].waiters) > 0 {
 			s.dbs[i].sweepWaiters()
 		}

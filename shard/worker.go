@@ -103,24 +103,55 @@ func (b *Batch) deliver(s *Shard, _ <-chan struct{}) {
 	s.Exec(b, time.Now().UnixMilli())
 }
 
+// ErrPanicked is the reply of a command, or of a blocked client's
+// wake-up, whose code panicked (a bug).
+const ErrPanicked = "ERR internal error in Valkyrie: the command panicked (see the server log)"
+
 // recoverBatch keeps the shard and the server up after a handler panicked
 // (a bug): the calls that finished keep their replies, the one that
 // panicked and the rest get an error, and the panic is logged with its
-// stack so it can be fixed.
+// stack so it can be fixed. The shard is left consistent: a waiter that a
+// failed call registered is released (its connection gets the error, not
+// a wait), the clients that the finished calls woke are still served, and
+// the keyspace events of the finished calls go out.
 func (s *Shard) recoverBatch(b *Batch, r any) {
 	slog.Error("shard: command panicked; replying with an error", "shard", s.ID, "panic", r, "stack", string(debug.Stack()))
+	ready, now := s.ctx.ready, s.ctx.Now
 	out := s.ctx.Out
 	if n := len(b.Ends); n > 0 {
 		out = out[:b.Ends[n-1]]
 	} else {
 		out = out[:0]
 	}
+	for _, call := range b.Calls[len(b.Ends):] {
+		if w := call.Waiter; w != nil && w.Registered {
+			w.Claim() // the shards skip it and drop it on the next tick
+			w.Registered = false
+		}
+	}
 	for len(b.Ends) < len(b.Calls) {
-		out = wire.AppendError(out, "ERR internal error in Valkyrie: the command panicked (see the server log)")
+		out = wire.AppendError(out, ErrPanicked)
 		b.Ends = append(b.Ends, len(out))
 	}
 	b.Out = out
 	s.ctx = Ctx{scratch: s.ctx.scratch}
+	if len(ready) > 0 {
+		c := Ctx{self: s, Now: now, NumShards: b.NumShards, DB: b.DB, ready: ready}
+		c.serveReadyGuarded()
+	}
+	s.flushEvents()
+}
+
+// serveReadyGuarded is serveReady for a recovery path: a second panic is
+// logged and ends the serving instead of the worker.
+func (c *Ctx) serveReadyGuarded() {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("shard: serving blocked clients after a panic panicked again", "panic", r, "stack", string(debug.Stack()))
+			c.ready = c.ready[:0]
+		}
+	}()
+	c.serveReady()
 }
 
 // Done is closed when the worker has stopped for good.
