@@ -259,13 +259,22 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 	if vm == nil {
 		vm = newLuaVM()
 	}
+	done := false
 	defer func() {
+		if !done {
+			// A panic (a bug) is unwinding to recoverPanic, which gives
+			// the shards back: forget the run, and drop the VM, whose
+			// state is unknown.
+			eng.finished(r)
+			return
+		}
 		vm.reset()
 		eng.vms.Put(vm)
 	}()
 	if f != nil {
 		fn, msg := eng.funcs.callable(vm, f)
 		if fn == nil {
+			done = true
 			c.replyError(msg)
 			return
 		}
@@ -278,16 +287,19 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 	eng.started(r)
 	c.markBusy(r.since.UnixNano())
 	r.across.Begin(c.borrowed, r.since.UnixMilli())
+	w := startMemWatch(r)
 	defer func() {
 		if r.across.Active() { // a panic (a bug) is unwinding: see recoverPanic
-			eng.finished(r)
+			w.end()
 			r.across.End()
 		}
 	}()
 	c.local = r.run(keys, argv, c.local)
+	w.end()
 	r.across.End()
 	c.markBusy(0)
 	eng.finished(r)
+	done = true
 }
 
 func cmdScriptLoad(c *client, args [][]byte) {

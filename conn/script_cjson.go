@@ -49,6 +49,7 @@ func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction) 
 		}
 		e := cjsonEncoder{L: L, null: null}
 		e.value(L.Get(1), 0)
+		checkLuaLen(L, float64(len(e.buf)))
 		L.Push(lua.LString(e.buf))
 		return 1
 	}))
@@ -103,6 +104,9 @@ func (e *cjsonEncoder) fail(v lua.LValue, reason string) {
 }
 
 func (e *cjsonEncoder) value(v lua.LValue, depth int) {
+	// A table referred to many times is encoded each time: the output can
+	// grow exponentially with the depth.
+	checkLuaLen(e.L, float64(len(e.buf)))
 	switch v := v.(type) {
 	case lua.LString:
 		e.buf = cjsonAppendString(e.buf, string(v))

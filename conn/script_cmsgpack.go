@@ -29,6 +29,7 @@ func newCmsgpackLib(L *lua.LState) *lua.LTable {
 		var b []byte
 		for i := 1; i <= n; i++ {
 			b = msgpackAppend(b, L.Get(i), 0)
+			checkLuaLen(L, float64(len(b)))
 		}
 		L.Push(lua.LString(b))
 		return 1
@@ -89,7 +90,7 @@ func msgpackAppend(b []byte, v lua.LValue, level int) []byte {
 		if msgpackIsArray(v) {
 			n := v.Len()
 			b = msgpackAppendLen(b, n, 0x90, 0xdc)
-			for i := 1; i <= n; i++ {
+			for i := 1; i <= n && len(b) <= luaMaxString; i++ {
 				b = msgpackAppend(b, v.RawGetInt(i), level+1)
 			}
 			return b
@@ -98,6 +99,9 @@ func msgpackAppend(b []byte, v lua.LValue, level int) []byte {
 		v.ForEach(func(k, x lua.LValue) { pairs = append(pairs, k, x) })
 		b = msgpackAppendLen(b, len(pairs)/2, 0x80, 0xde)
 		for _, x := range pairs {
+			if len(b) > luaMaxString {
+				break // the caller raises the error
+			}
 			b = msgpackAppend(b, x, level+1)
 		}
 		return b
@@ -168,10 +172,15 @@ const (
 	msgpackBadFmt msgpackErr = "Bad data format in input."
 )
 
+// msgpackCur decodes. used counts the Lua stack slots lua-cmsgpack would
+// hold (the argument, the values decoded so far, and a table and key or
+// index per open container): like it, decoding fails when they would
+// exceed Lua's C stack of luaCStack slots, which bounds the nesting.
 type msgpackCur struct {
-	L   *lua.LState
-	b   []byte
-	err msgpackErr
+	L    *lua.LState
+	b    []byte
+	err  msgpackErr
+	used int
 }
 
 func (c *msgpackCur) need(n int) bool {
@@ -211,7 +220,7 @@ func msgpackUnpack(L *lua.LState, limit, offset int) int {
 		limit = math.MaxInt
 	}
 	L.SetTop(1)
-	c := &msgpackCur{L: L, b: []byte(s[offset:])}
+	c := &msgpackCur{L: L, b: []byte(s[offset:]), used: 1}
 	cnt := 0
 	for ; len(c.b) > 0 && cnt < limit; cnt++ {
 		v := c.decode()
@@ -219,6 +228,7 @@ func msgpackUnpack(L *lua.LState, limit, offset int) int {
 			L.RaiseError("%s", string(c.err))
 		}
 		L.Push(v)
+		c.used++
 	}
 	if !all {
 		next := len(s) - len(c.b)
@@ -233,6 +243,9 @@ func msgpackUnpack(L *lua.LState, limit, offset int) int {
 
 func (c *msgpackCur) decode() lua.LValue {
 	be := binary.BigEndian
+	if len(c.b) > 0 && c.used+1 > luaCStack {
+		c.L.RaiseError("stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)")
+	}
 	p := c.take(1)
 	if p == nil {
 		return lua.LNil
@@ -339,11 +352,18 @@ func (c *msgpackCur) str(n int) lua.LValue {
 
 func (c *msgpackCur) array(n int) lua.LValue {
 	t := c.L.CreateTable(min(n, 1024), 0)
+	c.used++ // the table
+	if c.used+1 > luaCStack {
+		c.L.RaiseError("stack overflow (in function mp_decode_to_lua_array)")
+	}
+	defer func() { c.used-- }()
 	for i := 1; i <= n; i++ {
 		if !c.need(1) {
 			return lua.LNil
 		}
+		c.used++ // the index
 		v := c.decode()
+		c.used--
 		if c.err != "" {
 			return lua.LNil
 		}
@@ -354,6 +374,8 @@ func (c *msgpackCur) array(n int) lua.LValue {
 
 func (c *msgpackCur) mapping(n int) lua.LValue {
 	t := c.L.NewTable()
+	c.used++ // the table
+	defer func() { c.used-- }()
 	for i := 0; i < n; i++ {
 		if !c.need(1) {
 			return lua.LNil
@@ -365,7 +387,9 @@ func (c *msgpackCur) mapping(n int) lua.LValue {
 		if !c.need(1) {
 			return lua.LNil
 		}
+		c.used++ // the key
 		v := c.decode()
+		c.used--
 		if c.err != "" {
 			return lua.LNil
 		}

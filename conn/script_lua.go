@@ -74,12 +74,14 @@ type scriptRun struct {
 
 	wrote  atomic.Bool
 	killed atomic.Bool
+	oom    atomic.Bool     // aborted by the memory watchdog (script_limits.go)
+	big    bool            // the reply outgrew luaMaxString
 	ctx    context.Context // cancelled by SCRIPT KILL
 	cancel context.CancelFunc
 }
 
 func newLuaVM() *luaVM {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, RegistryMaxSize: luaRegistryMax})
 	for _, lib := range []struct {
 		name string
 		fn   lua.LGFunction
@@ -93,6 +95,7 @@ func newLuaVM() *luaVM {
 	for _, name := range []string{"dofile", "loadfile", "require", "module", "newproxy"} {
 		g.RawSetString(name, lua.LNil)
 	}
+	installLuaLimits(L, g)
 	g.RawSetString("bit", newBitLib(L))
 	g.RawSetString("cjson", newCjsonLib(L))
 	g.RawSetString("cmsgpack", newCmsgpackLib(L))
@@ -296,6 +299,8 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		switch {
 		case r.killed.Load():
 			msg = "ERR Script killed by user with SCRIPT KILL..."
+		case r.oom.Load():
+			msg = "ERR Script exceeded the memory limit of " + strconv.FormatUint(scriptMemLimit>>20, 10) + " MiB"
 		case obj.Type() == lua.LTTable && obj.(*lua.LTable).RawGetString("err").Type() == lua.LTString:
 			msg = obj.(*lua.LTable).RawGetString("err").String()
 		default:
@@ -309,7 +314,12 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 	}
 	v := L.Get(-1)
 	L.Pop(1)
-	return r.toRESP(out, v, 0)
+	start := len(out)
+	out = r.toRESP(out, v, 0)
+	if r.big {
+		out = wire.AppendError(out[:start], "ERR reply of script "+r.name+" is larger than "+strconv.Itoa(luaMaxString>>20)+" MiB")
+	}
+	return out
 }
 
 func bytesTable(L *lua.LState, list [][]byte) *lua.LTable {
@@ -578,6 +588,11 @@ func indexCRLF(b []byte) int {
 // protocol, following Redis 7.0's rules.
 func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 	proto := r.c.proto
+	if r.big || len(out) > luaMaxString {
+		// A table can refer to itself: its reply grows exponentially.
+		r.big = true
+		return out
+	}
 	if depth > 100 {
 		return wire.AppendError(out, "ERR reached lua stack limit")
 	}
