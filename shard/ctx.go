@@ -109,8 +109,7 @@ func (b *Batch) Reply(i int) []byte {
 // command.
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
-	scratch := c.scratch
-	*c = Ctx{scratch: scratch, DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
+	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
@@ -158,7 +157,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	s.Processed += uint64(n)
 	s.flushEvents()
 	b.Out = c.Out
-	*c = Ctx{scratch: c.scratch}
+	*c = Ctx{}
 }
 
 // RunAcross runs cmd with every shard in shards available, for a command
@@ -283,9 +282,8 @@ type Ctx struct {
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID
 
-	scratch []byte     // reused by keyValue
-	ready   []readyKey // keys with waiters that got data during the command
-	wake    Wake       // set by a waiter's Pop when it needs more than a reply
+	ready []readyKey // keys with waiters that got data during the command
+	wake  Wake       // set by a waiter's Pop when it needs more than a reply
 
 	// changed is set by a handler whose keyspace event depends on more
 	// than its reply (ZADD: a score changed); cleared by beforeWrite.
