@@ -104,3 +104,17 @@ func TestIncrAllocatesOnce(t *testing.T) {
 		t.Fatalf("counter = %s", got)
 	}
 }
+
+// HSET of an existing field makes one allocation, field and value
+// together (it used to copy them apart, and to hash the field twice).
+func TestHSetAllocatesOnce(t *testing.T) {
+	s := New(0)
+	val := string(make([]byte, 1024))
+	if got := allocsPerCall(t, s, 100, "hset", "myhash", "element:__rand_int__", val); got > 1 {
+		t.Fatalf("HSET made %.2f allocations, want 1", got)
+	}
+	h := s.DB(0).objs["myhash"].(Hash)
+	if len(h) != 1 || h["element:__rand_int__"] != val {
+		t.Fatalf("hash = %d fields", len(h))
+	}
+}
