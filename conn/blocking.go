@@ -177,6 +177,7 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 // function stops the reader and waits for it; until then the caller must
 // not touch c.rd.
 func (c *client) watchSocket() (<-chan error, func()) {
+	c.disarmIdle() // its deadline would make the watcher spin
 	gone := make(chan error, 1)
 	done := make(chan struct{})
 	var stop atomic.Bool

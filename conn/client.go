@@ -34,6 +34,19 @@ type client struct {
 	answers chan *shard.Batch
 	out     []byte // bytes waiting for the socket
 
+	// A segment settled for writing leaves its large replies where the
+	// shards and this goroutine made them: pieces lists what to send, in
+	// order, and write gathers them with one writev (see settleSegment).
+	pieces  []piece
+	iov     net.Buffers
+	outMark int  // start in out of the bytes not yet in pieces
+	unsent  bool // the segment's buffers wait for write before reuse
+
+	// Buffers above osmem.Keep that the last segment made good use of are
+	// kept for the next one; idleArmed means a read deadline is set to
+	// drop them if the connection stays idle (see keepBig).
+	holdsBig, idleArmed bool
+
 	loans    []*shard.Loan
 	borrowed []*shard.Shard
 	keys     []int  // scratch for key positions
@@ -131,19 +144,24 @@ func (c *client) serve() {
 			return
 		}
 		if args == nil {
-			c.settle()
+			c.settleSegment(true)
 			c.publishInfo()
 			if c.write() != nil || c.closeAfter {
 				return
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
+			c.armIdle()
 			before := c.rd.Buffered()
 			err = c.rd.Fill()
-			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
+			got := c.rd.Buffered() - before
+			c.srv.stats.netIn.Add(int64(got))
 			if err != nil {
 				c.readFailed(err)
 				return
+			}
+			if got == 0 && c.idleArmed {
+				c.releaseIdle() // the deadline passed: idle, so drop them
 			}
 			c.readAt = readClock()
 			continue
@@ -288,7 +306,7 @@ func (c *client) replyLocal(fn func()) {
 func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 	b := c.batches[id]
 	if len(b.Calls) == 0 {
-		b.Reset(c.db, c.proto, len(c.batches))
+		b.Begin(c.db, c.proto, len(c.batches))
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
@@ -301,13 +319,26 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 
 // settle dispatches the segment's batches, waits for every answer, and
 // appends all replies to c.out in request order.
-func (c *client) settle() {
+func (c *client) settle() { c.settleSegment(false) }
+
+// directMin is the smallest reply that settleSegment leaves in place for
+// writev rather than copying it into c.out: below it, one more iovec costs
+// more than the copy.
+const directMin = 1024
+
+// settleSegment is settle. With direct set (the segment ends and write
+// follows), a reply of directMin bytes or more is not copied but listed in
+// c.pieces, merged with the one before when they are adjacent in the same
+// buffer (the replies of one shard are), and the segment's buffers stay as
+// they are until write has sent them.
+func (c *client) settleSegment(direct bool) {
 	if len(c.order) == 0 {
 		if !c.tx.on && len(c.tx.args) > 0 {
 			c.txSettled()
 		}
 		return
 	}
+	direct = direct && c.sub == nil // a subscriber's writes are queued copies
 	sent, busy := 0, 0
 	for _, id := range c.queued {
 		if c.busyBatch(id) { // BUSY hook (script_busy.go)
@@ -334,7 +365,11 @@ func (c *client) settle() {
 			if len(r) > 0 && r[0] == '-' {
 				errs++ // INFO total_error_replies
 			}
-			if !o.mute {
+			switch {
+			case o.mute:
+			case direct && len(r) >= directMin:
+				c.gather(r)
+			default:
 				c.out = append(c.out, r...)
 			}
 		}
@@ -345,14 +380,81 @@ func (c *client) settle() {
 		// Only a stopping server refuses or drops a batch.
 		c.closeAfter = true
 	}
+	c.txSettled()
+	if direct {
+		c.unsent = true // write ends the segment once it has sent it
+		return
+	}
+	c.endSegment()
+}
+
+// piece is part of what write sends: b, a run of replies in a batch's or
+// the local buffer, or when b is nil c.out[start:end].
+type piece struct {
+	b          []byte
+	start, end int
+}
+
+// gather adds r to the pieces to send, after the bytes copied to c.out
+// since the last piece.
+func (c *client) gather(r []byte) {
+	c.cutOut()
+	if n := len(c.pieces); n > 0 {
+		if p := &c.pieces[n-1]; p.b != nil && adjacent(p.b, r) {
+			p.b = p.b[:len(p.b)+len(r)]
+			return
+		}
+	}
+	c.pieces = append(c.pieces, piece{b: r})
+}
+
+// cutOut ends the run of c.out bytes copied since the last piece.
+func (c *client) cutOut() {
+	if len(c.out) > c.outMark {
+		c.pieces = append(c.pieces, piece{start: c.outMark, end: len(c.out)})
+		c.outMark = len(c.out)
+	}
+}
+
+// adjacent reports whether b continues in memory with r, both slices of
+// one array (capacity runs to its end, as Batch.Reply and c.local give).
+func adjacent(a, b []byte) bool {
+	return len(b) > 0 && cap(a) >= len(a)+len(b) && &a[:len(a)+1][len(a)] == &b[0]
+}
+
+// endSegment readies the segment's buffers for the next one, keeping those
+// above osmem.Keep that this segment used well (see keepBig).
+func (c *client) endSegment() {
+	c.unsent = false
+	if c.holdsBig {
+		for _, b := range c.batches {
+			if len(b.Calls) == 0 { // not in this segment
+				b.Release()
+			}
+		}
+	}
+	big := false
 	for _, id := range c.queued {
-		c.batches[id].Reset(c.db, c.proto, len(c.batches))
+		if c.batches[id].Recycle(c.db, c.proto, len(c.batches)) {
+			big = true
+		}
 	}
 	c.queued = c.queued[:0]
 	c.order = c.order[:0]
-	c.txSettled()
-	c.releaseSegment()
+	if c.releaseSegment() {
+		big = true
+	}
+	c.holdsBig = big || cap(c.out) > osmem.Keep
 }
+
+// keepBig reports whether a buffer with capacity cp, of which the last
+// segment used n bytes, is worth keeping for the next segment: small ones
+// always are; one above osmem.Keep while segments keep filling it to a
+// quarter at least, as a stream of large replies does, and until the
+// connection goes idle (armIdle). Reallocating it for every segment would
+// cost more than the copy it holds: each one grows by doubling, and the
+// garbage makes the collector run (and sweep) far more often.
+func keepBig(n, cp int) bool { return cp <= osmem.Keep || n >= cp/4 }
 
 // keepSlots is the most pipelined commands whose bookkeeping a connection
 // keeps room for between segments.
@@ -360,11 +462,14 @@ const keepSlots = 4096
 
 // releaseSegment empties the segment's local buffers, dropping any that a
 // large reply or pipeline grew beyond what is worth keeping (see osmem).
-func (c *client) releaseSegment() {
-	if cap(c.local) > osmem.Keep {
+// It reports whether it kept one above osmem.Keep.
+func (c *client) releaseSegment() bool {
+	big := false
+	if !keepBig(len(c.local), cap(c.local)) {
 		osmem.Released(cap(c.local))
 		c.local = nil
 	} else {
+		big = cap(c.local) > osmem.Keep
 		c.local = c.local[:0]
 	}
 	if cap(c.ends) > keepSlots {
@@ -375,17 +480,60 @@ func (c *client) releaseSegment() {
 	if cap(c.order) > keepSlots {
 		c.order = nil
 	}
+	return big
 }
 
 // resetOut empties c.out after it was sent or queued, dropping it when a
 // large reply made it bigger than is worth keeping.
 func (c *client) resetOut() {
-	if cap(c.out) > osmem.Keep {
+	if !keepBig(len(c.out), cap(c.out)) {
 		osmem.Released(cap(c.out))
 		c.out = nil
 	} else {
+		c.holdsBig = c.holdsBig || cap(c.out) > osmem.Keep
 		c.out = c.out[:0]
 	}
+	c.outMark = 0
+}
+
+// idleRelease is how long a connection may stay idle before it drops the
+// large buffers it keeps.
+const idleRelease = 200 * time.Millisecond
+
+// armIdle runs before a read that may block: while large buffers are
+// kept, a read deadline makes the read return empty if nothing comes for
+// idleRelease, and releaseIdle then drops them.
+func (c *client) armIdle() {
+	if c.holdsBig {
+		c.nc.SetReadDeadline(time.Now().Add(idleRelease))
+		c.idleArmed = true
+	} else if c.idleArmed {
+		c.disarmIdle()
+	}
+}
+
+// disarmIdle clears the deadline armIdle set.
+func (c *client) disarmIdle() {
+	if c.idleArmed {
+		c.nc.SetReadDeadline(time.Time{})
+		c.idleArmed = false
+	}
+}
+
+// releaseIdle drops every buffer above osmem.Keep, the connection being
+// idle.
+func (c *client) releaseIdle() {
+	c.disarmIdle()
+	for _, b := range c.batches {
+		b.Release()
+	}
+	for _, buf := range []*[]byte{&c.local, &c.out} {
+		if cap(*buf) > osmem.Keep {
+			osmem.Released(cap(*buf))
+			*buf = nil
+		}
+	}
+	c.holdsBig = false
 }
 
 // await waits for n answers. It gives up, returning false, when the shards
@@ -401,8 +549,15 @@ func (c *client) await(n int) bool {
 	return true
 }
 
-// write sends c.out to the socket.
+// write sends c.out to the socket, or the pieces of a segment settled
+// for writing, with one writev, and then ends that segment.
 func (c *client) write() error {
+	if c.unsent {
+		defer c.endSegment()
+	}
+	if len(c.pieces) > 0 {
+		return c.writePieces()
+	}
 	if len(c.out) == 0 {
 		return nil
 	}
@@ -416,6 +571,38 @@ func (c *client) write() error {
 	}
 	n, err := c.nc.Write(c.out)
 	c.srv.stats.netOut.Add(int64(n))
+	c.resetOut()
+	return err
+}
+
+// writePieces sends c.pieces in order with one writev.
+func (c *client) writePieces() error {
+	c.cutOut()
+	for _, p := range c.pieces {
+		if p.b == nil {
+			p.b = c.out[p.start:p.end]
+		}
+		c.iov = append(c.iov, p.b)
+	}
+	var n int64
+	var err error
+	if len(c.iov) == 1 { // a plain write costs less than a writev
+		var m int
+		m, err = c.nc.Write(c.iov[0])
+		n = int64(m)
+	} else {
+		bufs := c.iov // WriteTo consumes its receiver
+		n, err = bufs.WriteTo(c.nc)
+	}
+	c.srv.stats.netOut.Add(n)
+	clear(c.iov) // no references into buffers that may be dropped
+	c.iov = c.iov[:0]
+	if cap(c.pieces) > keepSlots {
+		c.pieces, c.iov = nil, nil
+	} else {
+		clear(c.pieces)
+		c.pieces = c.pieces[:0]
+	}
 	c.resetOut()
 	return err
 }

@@ -329,7 +329,7 @@ func (c *client) txShard() (int, bool) {
 func (c *client) execBatch(id int) {
 	b := c.batches[id]
 	if len(b.Calls) == 0 {
-		b.Reset(c.db, c.proto, len(c.batches))
+		b.Begin(c.db, c.proto, len(c.batches))
 		c.queued = append(c.queued, id)
 	}
 	mute := c.muted()

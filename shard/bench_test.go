@@ -67,3 +67,54 @@ func TestExecGetDoesNotAllocate(t *testing.T) {
 		t.Fatalf("a batch of 100 GETs allocated %.1f times; want 0", allocs)
 	}
 }
+
+// allocsPerCall reports the allocations per call of a batch of n copies
+// of args, after one warm-up run.
+func allocsPerCall(t *testing.T, s *Shard, n int, args ...string) float64 {
+	t.Helper()
+	c := Lookup(args[0])
+	b := &Batch{Proto: wire.RESP2}
+	for i := 0; i < n; i++ {
+		a := make([][]byte, len(args))
+		for j, x := range args {
+			a[j] = []byte(x)
+		}
+		b.Calls = append(b.Calls, Call{Cmd: c, Args: a})
+	}
+	run := func() {
+		b.Out, b.Ends = b.Out[:0], b.Ends[:0]
+		s.Exec(b, 0)
+	}
+	run()
+	return testing.AllocsPerRun(20, run) / float64(n)
+}
+
+// INCR above the shared small integers makes one allocation, the key and
+// its digits together: it used to box the old value, box the new one and
+// copy the key apart (four).
+func TestIncrAllocatesOnce(t *testing.T) {
+	s := New(0)
+	b := benchBatch("set", 1, false)
+	b.Calls[0].Args = [][]byte{[]byte("set"), []byte("counter:__rand_int__"), []byte("123456")}
+	s.Exec(b, 0)
+	if got := allocsPerCall(t, s, 100, "incr", "counter:__rand_int__"); got > 1 {
+		t.Fatalf("INCR made %.2f allocations, want 1", got)
+	}
+	if got := string(s.DB(0).strs["counter:__rand_int__"]); got != strconv.Itoa(123456+100*22) {
+		t.Fatalf("counter = %s", got)
+	}
+}
+
+// HSET of an existing field makes one allocation, field and value
+// together (it used to copy them apart, and to hash the field twice).
+func TestHSetAllocatesOnce(t *testing.T) {
+	s := New(0)
+	val := string(make([]byte, 1024))
+	if got := allocsPerCall(t, s, 100, "hset", "myhash", "element:__rand_int__", val); got > 1 {
+		t.Fatalf("HSET made %.2f allocations, want 1", got)
+	}
+	h := s.DB(0).objs["myhash"].(Hash)
+	if len(h) != 1 || h["element:__rand_int__"] != val {
+		t.Fatalf("hash = %d fields", len(h))
+	}
+}

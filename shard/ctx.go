@@ -43,6 +43,43 @@ const keepCalls = 4096
 // to the collector (see osmem), so one big GET does not pin its size for
 // the life of the connection.
 func (b *Batch) Reset(db int, proto wire.Proto, shards int) {
+	b.reset(db, proto, shards)
+	b.Release()
+}
+
+// Recycle is Reset for a connection that goes on sending: a reply buffer
+// above osmem.Keep that the finished segment filled to at least a quarter
+// is kept for the next one, so a stream of large replies (LRANGE of 1 KiB
+// elements) does not reallocate megabytes per pipeline, each one growing
+// by doubling and adding to the collector's work. One that was not used
+// that much is dropped as Reset drops it. Recycle reports whether it kept
+// such a buffer: the caller must then call Release once the stream stops
+// (the connection does when it goes idle).
+func (b *Batch) Recycle(db int, proto wire.Proto, shards int) bool {
+	used := len(b.Out)
+	b.reset(db, proto, shards)
+	if cap(b.Out) > osmem.Keep && used < cap(b.Out)/4 {
+		b.Release()
+	}
+	return cap(b.Out) > osmem.Keep
+}
+
+// Begin sets the connection's settings for the batch's first call; the
+// batch must be empty (reset since its last use).
+func (b *Batch) Begin(db int, proto wire.Proto, shards int) {
+	b.DB, b.Proto, b.NumShards = db, proto, shards
+}
+
+// Release drops a reply buffer bigger than osmem.Keep. The batch must not
+// be in use.
+func (b *Batch) Release() {
+	if cap(b.Out) > osmem.Keep {
+		osmem.Released(cap(b.Out))
+		b.Out = nil
+	}
+}
+
+func (b *Batch) reset(db int, proto wire.Proto, shards int) {
 	b.DB, b.Proto, b.NumShards = db, proto, shards
 	if cap(b.Calls) > keepCalls {
 		b.Calls = nil
@@ -50,12 +87,7 @@ func (b *Batch) Reset(db int, proto wire.Proto, shards int) {
 		clear(b.Calls) // drop references into the old read buffer
 		b.Calls = b.Calls[:0]
 	}
-	if cap(b.Out) > osmem.Keep {
-		osmem.Released(cap(b.Out))
-		b.Out = nil
-	} else {
-		b.Out = b.Out[:0]
-	}
+	b.Out = b.Out[:0]
 	if cap(b.Ends) > keepCalls {
 		b.Ends = nil
 	} else {
@@ -77,8 +109,7 @@ func (b *Batch) Reply(i int) []byte {
 // command.
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
-	scratch := c.scratch
-	*c = Ctx{scratch: scratch, DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
+	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
@@ -126,7 +157,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	s.Processed += uint64(n)
 	s.flushEvents()
 	b.Out = c.Out
-	*c = Ctx{scratch: c.scratch}
+	*c = Ctx{}
 }
 
 // RunAcross runs cmd with every shard in shards available, for a command
@@ -251,9 +282,8 @@ type Ctx struct {
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID
 
-	scratch []byte     // reused by keyValue
-	ready   []readyKey // keys with waiters that got data during the command
-	wake    Wake       // set by a waiter's Pop when it needs more than a reply
+	ready []readyKey // keys with waiters that got data during the command
+	wake  Wake       // set by a waiter's Pop when it needs more than a reply
 
 	// changed is set by a handler whose keyspace event depends on more
 	// than its reply (ZADD: a score changed); cleared by beforeWrite.

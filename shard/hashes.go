@@ -106,11 +106,15 @@ func cmdHSet(c *Ctx, hmset bool) {
 	}
 	var added int64
 	for i := 2; i < len(c.Args); i += 2 {
-		f := c.Args[i]
-		if _, exists := h[string(f)]; !exists {
+		// Field and value share one allocation (as a string key and its
+		// value do), and the field is hashed once: the map grows only
+		// when it is new.
+		n := len(h)
+		f, v := c.keyValue(c.Args[i], c.Args[i+1])
+		h[f] = v
+		if len(h) > n {
 			added++
 		}
-		h[string(f)] = string(c.Args[i+1])
 	}
 	if hmset {
 		c.OK()

@@ -40,13 +40,14 @@ func (c *Ctx) getString(key []byte) (s string, found, wrongType bool) {
 
 // keyValue copies key and value into one allocation and returns the two
 // halves: one object for the collector instead of two, and no rounding up
-// of two small allocations.
+// of two small allocations. The bytes are copied once, straight into the
+// string's memory, which the Builder does not zero first.
 func (c *Ctx) keyValue(key, val []byte) (string, string) {
-	c.scratch = append(append(c.scratch[:0], key...), val...)
-	kv := string(c.scratch)
-	if cap(c.scratch) > 64<<10 {
-		c.scratch = nil
-	}
+	var b strings.Builder
+	b.Grow(len(key) + len(val))
+	b.Write(key)
+	b.Write(val)
+	kv := b.String()
 	return kv[:len(key)], kv[len(key):]
 }
 
@@ -320,10 +321,10 @@ func (c *Ctx) strLengthOK(size, add int64) bool {
 	return true
 }
 
-// strSmallInts holds the decimal strings of 0..9999 already boxed, so that
-// counters in that range are stored without allocating, much like Redis's
+// strSmallInts holds the decimal strings of 0..9999, so that counters in
+// that range are stored without allocating a value, much like Redis's
 // shared integers.
-var strSmallInts [10000]any
+var strSmallInts [10000]string
 
 // strBytes views s as bytes without copying; the bytes must not be written.
 func strBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -391,12 +392,15 @@ func cmdDecrBy(c *Ctx) {
 func (c *Ctx) incrBy(key []byte, by int64) {
 	db := c.db(key)
 	var cur int64
-	if v, found := db.get(key, c.Now); found {
-		s, ok := v.(string)
-		if !ok {
+	// getStr and setStrKey rather than get and set, which box the string
+	// in an interface each way; the key and the digits share one
+	// allocation, as SET's key and value do.
+	if s, found, isStr := db.getStr(key, c.Now); found {
+		if !isStr {
 			c.Error(ErrWrongType)
 			return
 		}
+		var ok bool
 		if cur, ok = strInt(s); !ok {
 			c.Error(ErrNotInt)
 			return
@@ -408,10 +412,11 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	}
 	cur += by
 	if cur >= 0 && cur < int64(len(strSmallInts)) {
-		db.set(key, strSmallInts[cur], true)
+		db.setStr(key, strSmallInts[cur], true)
 	} else {
 		var buf [20]byte
-		db.set(key, string(strconv.AppendInt(buf[:0], cur, 10)), true)
+		k, v := c.keyValue(key, strconv.AppendInt(buf[:0], cur, 10))
+		db.setStrKey(k, v, true)
 	}
 	c.Int(cur)
 }

@@ -134,7 +134,7 @@ func (s *Shard) recoverBatch(b *Batch, r any) {
 		b.Ends = append(b.Ends, len(out))
 	}
 	b.Out = out
-	s.ctx = Ctx{scratch: s.ctx.scratch}
+	s.ctx = Ctx{}
 	if len(ready) > 0 {
 		c := Ctx{self: s, Now: now, NumShards: b.NumShards, DB: b.DB, ready: ready}
 		c.serveReadyGuarded()
