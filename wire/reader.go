@@ -18,7 +18,7 @@ type Limits struct {
 }
 
 // ErrQueryBufferLimit is returned by Fill once the bytes received but not
-// yet consumed by complete commands exceed Limits.MaxQuery. Redis closes
+// yet parsed into arguments exceed Limits.MaxQuery. Redis closes
 // such a client without a reply.
 var ErrQueryBufferLimit = errors.New("wire: query buffer limit reached")
 
@@ -95,6 +95,13 @@ func (r *Reader) SetMaxQuery(n int64) {
 		r.lim.MaxQuery = n
 	}
 }
+
+// unparsed is what client-query-buffer-limit bounds: the bytes received
+// and not yet parsed into arguments. As in Redis, whose query buffer drops
+// each argument of a multibulk as soon as it is complete, the finished
+// arguments of a command still arriving do not count: only the one being
+// read and what follows it (proto-max-bulk-len bounds each argument).
+func (r *Reader) unparsed() int { return r.w - max(r.pos, r.r) }
 
 // Buffered reports how many unconsumed bytes the Reader holds.
 func (r *Reader) Buffered() int { return r.w - r.r }
@@ -295,7 +302,7 @@ func (r *Reader) Fill() error {
 		r.inline = r.inline[:0]
 		return r.err
 	}
-	if int64(r.w-r.r) > r.lim.MaxQuery {
+	if int64(r.unparsed()) > r.lim.MaxQuery {
 		r.err = ErrQueryBufferLimit
 		return r.err
 	}
@@ -317,7 +324,7 @@ func (r *Reader) Fill() error {
 	r.filled = n == len(r.buf)-r.w
 	r.w += n
 	r.peak = max(r.peak, r.w-r.r)
-	if int64(r.w-r.r) > r.lim.MaxQuery {
+	if int64(r.unparsed()) > r.lim.MaxQuery {
 		// Checked after every read, as Redis does, and before the
 		// buffer can grow again: the client is closed, its pending
 		// commands are not run.
@@ -375,8 +382,10 @@ func (r *Reader) makeRoom() {
 		size = need
 	}
 	// Never more room than it takes to pass the query buffer limit by
-	// one byte: Fill closes the stream once that many are pending.
-	if lim := r.lim.MaxQuery + 1; int64(size) > lim && lim > int64(len(r.buf)) {
+	// one byte: Fill closes the stream once that many are unparsed. The
+	// finished arguments of the command being read come on top.
+	parsed := int64(max(r.pos, r.r) - r.r)
+	if lim := parsed + r.lim.MaxQuery + 1; int64(size) > lim && lim > int64(len(r.buf)) {
 		size = int(lim)
 	}
 	r.resize(size)

@@ -941,3 +941,43 @@ func TestReaderWholePipelinePerRead(t *testing.T) {
 		t.Fatalf("buffer grew to %d bytes for %d-byte pipelines", len(r.buf), len(pipe))
 	}
 }
+
+// TestReaderQueryLimitCountsUnparsed checks that client-query-buffer-limit
+// bounds the bytes not yet parsed, as Redis's query buffer does: a
+// multibulk whose arguments are each under the limit passes, however large
+// all of them together (Redis accepts MSET of three 600 KB values with a
+// 1 MB limit; the Reader used to close the client).
+func TestReaderQueryLimitCountsUnparsed(t *testing.T) {
+	const limit = 1 << 20
+	val := bytes.Repeat([]byte{'x'}, 600000)
+	var in bytes.Buffer
+	in.WriteString("*7\r\n$4\r\nMSET\r\n")
+	for i := 0; i < 3; i++ {
+		in.WriteString("$2\r\nk" + string(rune('0'+i)) + "\r\n$600000\r\n")
+		in.Write(val)
+		in.WriteString("\r\n")
+	}
+	in.WriteString("*1\r\n$4\r\nPING\r\n")
+	for _, chunk := range []int{4096, 1 << 16, 1 << 20, 8 << 20} {
+		r := NewReader(&chunkReader{data: in.Bytes(), n: chunk}, Limits{MaxQuery: limit})
+		var got []int
+		for {
+			args, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if args != nil {
+				got = append(got, len(args))
+				continue
+			}
+			if err := r.Fill(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("chunk %d: Fill: %v after %v", chunk, err, got)
+			}
+		}
+		if len(got) != 2 || got[0] != 7 || got[1] != 1 {
+			t.Fatalf("chunk %d: commands of %v arguments, want [7 1]", chunk, got)
+		}
+	}
+}
