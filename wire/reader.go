@@ -103,6 +103,32 @@ func (r *Reader) SetMaxQuery(n int64) {
 // read and what follows it (proto-max-bulk-len bounds each argument).
 func (r *Reader) unparsed() int { return r.w - max(r.pos, r.r) }
 
+// Held reports roughly how many bytes of memory the Reader keeps between
+// requests: its buffer and its arenas.
+func (r *Reader) Held() int {
+	return len(r.buf) + 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
+}
+
+// Release gives back what a burst made the Reader hold: a buffer grown past
+// its initial size and the arenas. It does nothing while bytes are pending.
+// The caller uses it on a connection gone idle, as Redis's clientsCron
+// frees the query buffer of an idle client. It returns the bytes dropped.
+func (r *Reader) Release() int {
+	if r.w != r.r {
+		return 0
+	}
+	n := 0
+	if len(r.buf) > initialBuf {
+		n += len(r.buf)
+		r.buf = make([]byte, initialBuf)
+		r.r, r.w, r.pos = 0, 0, 0
+	}
+	n += 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
+	r.argv, r.inline, r.offs = nil, nil, nil
+	r.filled, r.idleFills, r.peak = false, 0, 0
+	return n
+}
+
 // Buffered reports how many unconsumed bytes the Reader holds.
 func (r *Reader) Buffered() int { return r.w - r.r }
 

@@ -981,3 +981,47 @@ func TestReaderQueryLimitCountsUnparsed(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderRelease checks that Release gives back a buffer a burst grew
+// and the arenas, only while nothing is pending, and that the Reader then
+// goes on parsing.
+func TestReaderRelease(t *testing.T) {
+	cmd := "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$100\r\n" + strings.Repeat("x", 100) + "\r\n"
+	in := strings.Repeat(cmd, 3000) + "*1\r\n$4\r\nPI"
+	r := NewReader(&partsReader{parts: [][]byte{[]byte(in), []byte("NG\r\n")}}, Limits{})
+	cmds := 0
+	for cmds < 3000 {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args == nil {
+			if err := r.Fill(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		cmds++
+	}
+	for r.Buffered() < len("*1\r\n$4\r\nPI") {
+		if args, _ := r.Next(); args != nil {
+			t.Fatal("PING complete too early")
+		}
+		if err := r.Fill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Release() != 0 {
+		t.Fatal("Release dropped a buffer holding a partial command")
+	}
+	if err := r.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	if args, err := r.Next(); err != nil || len(args) != 1 || string(args[0]) != "PING" {
+		t.Fatalf("Next = %q, %v", args, err)
+	}
+	held := r.Held()
+	if n := r.Release(); n < held-initialBuf || len(r.buf) != initialBuf {
+		t.Fatalf("Release freed %d of %d bytes, buffer %d", n, held, len(r.buf))
+	}
+}
