@@ -77,6 +77,39 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		// fresh waiter, which pops if the data is still there.
 		w = e.data.NewWaiter(args)
 		w.Retried = true
+		if !c.awaitScripts(e.data, args) {
+			return
+		}
+	}
+}
+
+// awaitScripts waits while a slow script holds a shard that a retried move
+// needs. The client is still blocked as far as it knows: the retry must
+// not be answered BUSY (Redis serves blocked clients only when no script
+// runs), and borrowing the shards at once would park the source's shard
+// behind the script too. It returns false, the connection then closing,
+// if the server stops meanwhile.
+func (c *client) awaitScripts(cmd *shard.Command, args [][]byte) bool {
+	n := len(c.batches)
+	for {
+		busy := false
+		for _, k := range cmd.KeyIndexes(args, c.keys[:0]) {
+			if c.busyShard(shard.Owner(args[k], n)) != "" {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return true
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-c.srv.stopping:
+			t.Stop()
+			c.closeAfter = true
+			return false
+		}
 	}
 }
 
