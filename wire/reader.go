@@ -103,6 +103,23 @@ func (r *Reader) SetMaxQuery(n int64) {
 // read and what follows it (proto-max-bulk-len bounds each argument).
 func (r *Reader) unparsed() int { return r.w - max(r.pos, r.r) }
 
+// overLimit reports whether the client passed client-query-buffer-limit:
+// more unparsed bytes than the limit, as in Redis, or a command still
+// arriving that already holds more than the limit plus one largest bulk.
+// Redis has no bound on the second, which lets a client that never ends
+// a multibulk of small arguments grow the server without bound; this one
+// still accepts any command Redis accepts whose arguments sum to less.
+func (r *Reader) overLimit() bool {
+	if int64(r.unparsed()) > r.lim.MaxQuery {
+		return true
+	}
+	whole := r.lim.MaxQuery + r.lim.MaxBulk
+	if whole < 0 { // overflow: MaxBulk may be huge
+		whole = math.MaxInt64
+	}
+	return int64(r.w-r.r) > whole
+}
+
 // Held reports roughly how many bytes of memory the Reader keeps between
 // requests: its buffer and its arenas.
 func (r *Reader) Held() int {
@@ -328,7 +345,7 @@ func (r *Reader) Fill() error {
 		r.inline = r.inline[:0]
 		return r.err
 	}
-	if int64(r.unparsed()) > r.lim.MaxQuery {
+	if r.overLimit() {
 		r.err = ErrQueryBufferLimit
 		return r.err
 	}
@@ -350,7 +367,7 @@ func (r *Reader) Fill() error {
 	r.filled = n == len(r.buf)-r.w
 	r.w += n
 	r.peak = max(r.peak, r.w-r.r)
-	if int64(r.unparsed()) > r.lim.MaxQuery {
+	if r.overLimit() {
 		// Checked after every read, as Redis does, and before the
 		// buffer can grow again: the client is closed, its pending
 		// commands are not run.

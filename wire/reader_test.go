@@ -1025,3 +1025,34 @@ func TestReaderRelease(t *testing.T) {
 		t.Fatalf("Release freed %d of %d bytes, buffer %d", n, held, len(r.buf))
 	}
 }
+
+// TestReaderQueryLimitBoundsLongMultibulk: a multibulk that never ends,
+// made of small arguments, each parsed at once, must not grow the Reader
+// without bound: past the limit plus one largest bulk, the client is
+// closed.
+func TestReaderQueryLimitBoundsLongMultibulk(t *testing.T) {
+	const limit = 1 << 20
+	var in bytes.Buffer
+	in.WriteString("*2147483647\r\n")
+	for in.Len() < 3*limit {
+		in.WriteString("$1\r\na\r\n")
+	}
+	r := NewReader(&chunkReader{data: in.Bytes(), n: 1 << 16}, Limits{MaxQuery: limit, MaxBulk: limit})
+	for {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args != nil {
+			t.Fatal("a command came out of an endless multibulk")
+		}
+		if err := r.Fill(); err == ErrQueryBufferLimit {
+			break
+		} else if err != nil {
+			t.Fatalf("Fill = %v after %d bytes, want ErrQueryBufferLimit", err, r.Buffered())
+		}
+	}
+	if r.Buffered() > 2*limit+1<<16 {
+		t.Fatalf("closed only after %d bytes", r.Buffered())
+	}
+}
