@@ -140,17 +140,17 @@ func (c *client) serve() {
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
 			before := c.rd.Buffered()
 			// A connection that holds large buffers after a burst reads
-			// with a deadline: once it has sent nothing for idleRelease,
-			// it lets them go (see releaseIdle).
-			timed := before == 0 && c.held() > idleKeep
+			// with a deadline: once it has sent nothing for idleAfter,
+			// it lets them go (see dropIdleBuffers).
+			timed := before == 0 && c.heldBytes() > idleKeep
 			if timed {
-				c.nc.SetReadDeadline(time.Now().Add(idleRelease))
+				c.nc.SetReadDeadline(time.Now().Add(idleAfter))
 			}
 			err = c.rd.Fill()
 			if timed {
 				c.nc.SetReadDeadline(time.Time{})
 				if err == nil && c.rd.Buffered() == 0 {
-					c.releaseIdle() // the deadline passed with nothing read
+					c.dropIdleBuffers() // the deadline passed with nothing read
 				}
 			}
 			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
@@ -171,33 +171,33 @@ func (c *client) serve() {
 }
 
 // idleKeep is how many bytes of buffers an idle connection may keep, and
-// idleRelease how long it must have sent nothing before it drops the rest.
+// idleAfter how long it must have sent nothing before it drops the rest.
 // Redis's clientsCron likewise frees the query buffer of a client idle for
 // 2 seconds. Without it, every connection that once sent a large pipeline
 // kept its grown read buffer, argument arena and batches forever: 1,000
 // idle connections held 560 MB after one 400 KB pipeline each.
 const idleKeep = 64 << 10
 
-var idleRelease = 2 * time.Second // a variable for tests
+var idleAfter = 2 * time.Second // a variable for tests
 
-// held reports roughly how many bytes the connection's buffers keep
+// heldBytes reports roughly how many bytes the connection's buffers keep
 // between segments.
-func (c *client) held() int {
+func (c *client) heldBytes() int {
 	n := c.rd.Held() + cap(c.out) + cap(c.local) + 8*cap(c.ends) + 12*cap(c.order)
 	for _, b := range c.batches {
-		n += b.Held()
+		n += b.HeldBytes()
 	}
 	return n
 }
 
-// releaseIdle drops the buffers of a connection that has gone idle between
-// segments (nothing pending, no transaction queued), and lets osmem give
-// the memory back to the OS.
-func (c *client) releaseIdle() {
+// dropIdleBuffers drops the read and segment buffers of a connection that
+// has gone idle between segments with nothing pending, and lets osmem give
+// the memory back to the OS. A queued transaction keeps its own copies.
+func (c *client) dropIdleBuffers() {
 	n := c.rd.Release() + cap(c.out) + cap(c.local) + 8*cap(c.ends) + 12*cap(c.order)
 	c.out, c.local, c.ends, c.order = nil, nil, nil, nil
 	for _, b := range c.batches {
-		n += b.Release()
+		n += b.DropAll()
 	}
 	osmem.Released(n)
 }

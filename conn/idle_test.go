@@ -16,9 +16,9 @@ import (
 // whose clientsCron frees an idle client's query buffer, holds 44 MB. An
 // idle connection now drops them.
 func TestIdleConnectionReleasesBuffers(t *testing.T) {
-	old := idleRelease
-	idleRelease = 50 * time.Millisecond
-	t.Cleanup(func() { idleRelease = old })
+	old := idleAfter
+	idleAfter = 50 * time.Millisecond
+	t.Cleanup(func() { idleAfter = old })
 	_, addr := startServer(t, 8)
 
 	heap := func() uint64 {

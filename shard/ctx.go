@@ -63,13 +63,13 @@ func (b *Batch) Reset(db int, proto wire.Proto, shards int) {
 	}
 }
 
-// Held reports roughly how many bytes the batch keeps between segments.
-func (b *Batch) Held() int { return 64*cap(b.Calls) + cap(b.Out) + 8*cap(b.Ends) }
+// HeldBytes reports roughly how many bytes the batch keeps between segments.
+func (b *Batch) HeldBytes() int { return 64*cap(b.Calls) + cap(b.Out) + 8*cap(b.Ends) }
 
-// Release drops the batch's buffers, which must not be in use, and returns
+// DropAll drops the batch's buffers, which must not be in use, and returns
 // how many bytes they held; the connection calls it when it goes idle.
-func (b *Batch) Release() int {
-	n := b.Held()
+func (b *Batch) DropAll() int {
+	n := b.HeldBytes()
 	b.Calls, b.Out, b.Ends = nil, nil, nil
 	return n
 }
