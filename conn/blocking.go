@@ -77,7 +77,81 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		// fresh waiter, which pops if the data is still there.
 		w = e.data.NewWaiter(args)
 		w.Retried = true
+		if !c.awaitScripts(e.data, args, deadline) {
+			return
+		}
 	}
+}
+
+// awaitScripts waits while a slow script holds a shard that a retried move
+// needs. The client is still blocked as far as it knows: the retry must
+// not be answered BUSY (Redis serves blocked clients only when no script
+// runs), and borrowing the shards at once would park the source's shard
+// behind the script too. Meanwhile it stays blocked for everyone else
+// (INFO, CLIENT UNBLOCK, its timeout, a hang-up), as in wait. It returns
+// false when the wait ended that way, its reply (if any) written.
+func (c *client) awaitScripts(cmd *shard.Command, args [][]byte, deadline time.Time) bool {
+	if !c.scriptHolds(cmd, args) {
+		return true
+	}
+	c.block.blocked.Store(true)
+	c.srv.blocked.Add(1)
+	defer func() {
+		c.block.blocked.Store(false)
+		c.srv.blocked.Add(-1)
+	}()
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	gone, stopWatch := c.watchSocket()
+	defer stopWatch()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	var giveUp func()
+	for giveUp == nil {
+		select {
+		case <-poll.C:
+			if !c.scriptHolds(cmd, args) {
+				return true
+			}
+		case <-timeout:
+			giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
+		case withError := <-c.block.unblock:
+			if withError {
+				giveUp = func() { c.out = wire.AppendError(c.out, "UNBLOCKED client unblocked via CLIENT UNBLOCK") }
+			} else {
+				giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
+			}
+		case err := <-gone:
+			if err == nil {
+				gone = nil
+				continue
+			}
+			c.readFailed(err)
+			giveUp = func() { c.closeAfter = true }
+		case <-c.srv.stopping:
+			giveUp = func() { c.closeAfter = true }
+		}
+	}
+	if !c.muted() || c.closeAfter {
+		giveUp()
+	}
+	return false
+}
+
+// scriptHolds reports whether a script has held a shard of the command's
+// keys past busy-reply-threshold.
+func (c *client) scriptHolds(cmd *shard.Command, args [][]byte) bool {
+	n := len(c.batches)
+	for _, k := range cmd.KeyIndexes(args, c.keys[:0]) {
+		if c.busyShard(shard.Owner(args[k], n)) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // cloneArgs copies an argument list into memory of its own, one buffer
@@ -177,7 +251,6 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 // function stops the reader and waits for it; until then the caller must
 // not touch c.rd.
 func (c *client) watchSocket() (<-chan error, func()) {
-	c.disarmIdle() // its deadline would make the watcher spin
 	gone := make(chan error, 1)
 	done := make(chan struct{})
 	var stop atomic.Bool

@@ -213,3 +213,119 @@ func TestBlockedMovesKeepTheirTurn(t *testing.T) {
 		})
 	}
 }
+
+// A blocked BLMOVE whose source gets an element while a slow script holds
+// the destination's shard: the move's retry with both shards used to be
+// answered BUSY, so the client blocked with timeout 0 got an error for its
+// BLMOVE (Redis keeps it blocked, as only the script runs). It now waits
+// for the script and then moves the element.
+func TestBLMoveRetryWaitsForSlowScript(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	keys := keysOnShards(t, "r", 8, 2, 6)
+	src, dst := keys[0], keys[1]
+	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "50").Err(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	nc.Write([]byte(resp("BLMOVE", src, dst, "LEFT", "RIGHT", "0")))
+	waitBlocked(t, rdb, 1)
+
+	sc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	sc.Write([]byte(resp("EVAL", "local i = 0 while true do i = i + 1 end", "1", dst)))
+	time.Sleep(150 * time.Millisecond) // past busy-reply-threshold: no wait behind it
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := rdb.Get(ctx, dst).Err(); err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the script never made the destination's shard busy")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := rdb.RPush(ctx, src, "job").Err(); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := br.ReadString('\n'); err == nil {
+		t.Fatalf("BLMOVE answered %q while the script ran", line)
+	}
+	if err := rdb.Do(ctx, "SCRIPT", "KILL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || line != "$3\r\n" {
+		t.Fatalf("BLMOVE after the script: %q, %v", line, err)
+	}
+	if got := rdb.LRange(ctx, dst, 0, -1).Val(); len(got) != 1 || got[0] != "job" {
+		t.Fatalf("%s = %v, want [job]", dst, got)
+	}
+}
+
+// While its retry waits for a slow script (see above), the BLMOVE client
+// is still blocked: INFO counts it, and CLIENT UNBLOCK ends its wait as it
+// would any other (it used to answer 0 and leave the client waiting for
+// the script). The element stays in the source.
+func TestBLMoveRetryWaitingForScriptIsUnblockable(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	keys := keysOnShards(t, "u", 8, 2, 6)
+	src, dst := keys[0], keys[1]
+	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "50").Err(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	nc.Write([]byte(resp("CLIENT", "ID") + resp("BLMOVE", src, dst, "LEFT", "RIGHT", "0")))
+	idLine, _ := br.ReadString('\n')
+	id := strings.TrimSpace(strings.TrimPrefix(idLine, ":"))
+	waitBlocked(t, rdb, 1)
+
+	sc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	sc.Write([]byte(resp("EVAL", "local i = 0 while true do i = i + 1 end", "1", dst)))
+	time.Sleep(150 * time.Millisecond)
+	if err := rdb.Get(ctx, dst).Err(); err == nil || !strings.HasPrefix(err.Error(), "BUSY") {
+		t.Fatalf("GET %s during the script: %v, want BUSY", dst, err)
+	}
+	if err := rdb.RPush(ctx, src, "job").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the retry is waiting for the script
+	if info := rdb.Info(ctx, "clients").Val(); !strings.Contains(info, "blocked_clients:1\r") {
+		t.Errorf("the waiting client is not counted as blocked: %s", info)
+	}
+	if n, err := rdb.Do(ctx, "CLIENT", "UNBLOCK", id, "ERROR").Int(); err != nil || n != 1 {
+		t.Fatalf("CLIENT UNBLOCK = %d, %v; want 1", n, err)
+	}
+	nc.SetReadDeadline(time.Now().Add(time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "-UNBLOCKED") {
+		t.Fatalf("BLMOVE after CLIENT UNBLOCK: %q, %v", line, err)
+	}
+	if err := rdb.Do(ctx, "SCRIPT", "KILL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rdb.LRange(ctx, src, 0, -1).Val(); len(got) != 1 || got[0] != "job" {
+		t.Fatalf("%s = %v, want [job]", src, got)
+	}
+}

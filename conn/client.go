@@ -42,10 +42,10 @@ type client struct {
 	outMark int  // start in out of the bytes not yet in pieces
 	unsent  bool // the segment's buffers wait for write before reuse
 
-	// Buffers above osmem.Keep that the last segment made good use of are
-	// kept for the next one; idleArmed means a read deadline is set to
-	// drop them if the connection stays idle (see keepBig).
-	holdsBig, idleArmed bool
+	// holdsBig: buffers above osmem.Keep that the last segment made good
+	// use of are kept for the next one (see keepBig), until the connection
+	// goes idle (dropIdleBuffers).
+	holdsBig bool
 
 	loans    []*shard.Loan
 	borrowed []*shard.Shard
@@ -151,17 +151,25 @@ func (c *client) serve() {
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
-			c.armIdle()
 			before := c.rd.Buffered()
+			// A connection that holds large buffers after a burst reads
+			// with a deadline: once it has sent nothing for idleAfter,
+			// it lets them go (see dropIdleBuffers).
+			timed := before == 0 && c.heldBytes() > idleKeep
+			if timed {
+				c.nc.SetReadDeadline(time.Now().Add(idleAfter))
+			}
 			err = c.rd.Fill()
-			got := c.rd.Buffered() - before
-			c.srv.stats.netIn.Add(int64(got))
+			if timed {
+				c.nc.SetReadDeadline(time.Time{})
+				if err == nil && c.rd.Buffered() == 0 {
+					c.dropIdleBuffers() // the deadline passed with nothing read
+				}
+			}
+			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
 			if err != nil {
 				c.readFailed(err)
 				return
-			}
-			if got == 0 && c.idleArmed {
-				c.releaseIdle() // the deadline passed: idle, so drop them
 			}
 			c.readAt = readClock()
 			continue
@@ -173,6 +181,39 @@ func (c *client) serve() {
 			return
 		}
 	}
+}
+
+// idleKeep is how many bytes of buffers an idle connection may keep, and
+// idleAfter how long it must have sent nothing before it drops the rest.
+// Redis's clientsCron likewise frees the query buffer of a client idle for
+// 2 seconds. Without it, every connection that once sent a large pipeline
+// kept its grown read buffer, argument arena and batches forever: 1,000
+// idle connections held 560 MB after one 400 KB pipeline each.
+const idleKeep = 64 << 10
+
+var idleAfter = 2 * time.Second // a variable for tests
+
+// heldBytes reports roughly how many bytes the connection's buffers keep
+// between segments.
+func (c *client) heldBytes() int {
+	n := c.rd.Held() + cap(c.out) + cap(c.local) + 8*cap(c.ends) + 12*cap(c.order)
+	for _, b := range c.batches {
+		n += b.HeldBytes()
+	}
+	return n
+}
+
+// dropIdleBuffers drops the read and segment buffers of a connection that
+// has gone idle between segments with nothing pending, and lets osmem give
+// the memory back to the OS. A queued transaction keeps its own copies.
+func (c *client) dropIdleBuffers() {
+	n := c.rd.Release() + cap(c.out) + cap(c.local) + 8*cap(c.ends) + 12*cap(c.order)
+	c.out, c.local, c.ends, c.order = nil, nil, nil, nil
+	c.pieces, c.iov, c.holdsBig = nil, nil, false
+	for _, b := range c.batches {
+		n += b.DropAll()
+	}
+	osmem.Released(n)
 }
 
 // readFailed logs why reading stopped when that is the server's doing:
@@ -451,7 +492,7 @@ func (c *client) endSegment() {
 // segment used n bytes, is worth keeping for the next segment: small ones
 // always are; one above osmem.Keep while segments keep filling it to a
 // quarter at least, as a stream of large replies does, and until the
-// connection goes idle (armIdle). Reallocating it for every segment would
+// connection goes idle (dropIdleBuffers). Reallocating it for every segment would
 // cost more than the copy it holds: each one grows by doubling, and the
 // garbage makes the collector run (and sweep) far more often.
 func keepBig(n, cp int) bool { return cp <= osmem.Keep || n >= cp/4 }
@@ -494,46 +535,6 @@ func (c *client) resetOut() {
 		c.out = c.out[:0]
 	}
 	c.outMark = 0
-}
-
-// idleRelease is how long a connection may stay idle before it drops the
-// large buffers it keeps.
-const idleRelease = 200 * time.Millisecond
-
-// armIdle runs before a read that may block: while large buffers are
-// kept, a read deadline makes the read return empty if nothing comes for
-// idleRelease, and releaseIdle then drops them.
-func (c *client) armIdle() {
-	if c.holdsBig {
-		c.nc.SetReadDeadline(time.Now().Add(idleRelease))
-		c.idleArmed = true
-	} else if c.idleArmed {
-		c.disarmIdle()
-	}
-}
-
-// disarmIdle clears the deadline armIdle set.
-func (c *client) disarmIdle() {
-	if c.idleArmed {
-		c.nc.SetReadDeadline(time.Time{})
-		c.idleArmed = false
-	}
-}
-
-// releaseIdle drops every buffer above osmem.Keep, the connection being
-// idle.
-func (c *client) releaseIdle() {
-	c.disarmIdle()
-	for _, b := range c.batches {
-		b.Release()
-	}
-	for _, buf := range []*[]byte{&c.local, &c.out} {
-		if cap(*buf) > osmem.Keep {
-			osmem.Released(cap(*buf))
-			*buf = nil
-		}
-	}
-	c.holdsBig = false
 }
 
 // await waits for n answers. It gives up, returning false, when the shards

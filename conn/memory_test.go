@@ -155,3 +155,23 @@ func TestQueryBufferLimitClosesClient(t *testing.T) {
 		t.Fatalf("GET k: %d bytes, %v", len(v), err)
 	}
 }
+
+// client-query-buffer-limit bounds unparsed input, not a whole command: as
+// in Redis, an MSET of three 600 KB values passes a 1 MB limit, since each
+// argument leaves the query buffer once complete.
+func TestQueryBufferLimitCountsArgumentsSeparately(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(ctx, "client-query-buffer-limit", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	v := strings.Repeat("v", 600000)
+	if err := rdb.MSet(ctx, "a", v, "b", v, "c", v).Err(); err != nil {
+		t.Fatalf("MSET of 3 x 600 KB under a 1 MB limit: %v", err)
+	}
+	if n, err := rdb.StrLen(ctx, "c").Result(); err != nil || n != 600000 {
+		t.Fatalf("STRLEN c = %d, %v", n, err)
+	}
+}

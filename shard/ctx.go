@@ -95,6 +95,17 @@ func (b *Batch) reset(db int, proto wire.Proto, shards int) {
 	}
 }
 
+// HeldBytes reports roughly how many bytes the batch keeps between segments.
+func (b *Batch) HeldBytes() int { return 64*cap(b.Calls) + cap(b.Out) + 8*cap(b.Ends) }
+
+// DropAll drops the batch's buffers, which must not be in use, and returns
+// how many bytes they held; the connection calls it when it goes idle.
+func (b *Batch) DropAll() int {
+	n := b.HeldBytes()
+	b.Calls, b.Out, b.Ends = nil, nil, nil
+	return n
+}
+
 // Reply returns the reply bytes of call i.
 func (b *Batch) Reply(i int) []byte {
 	start := 0

@@ -1,6 +1,10 @@
 package shard
 
-import "github.com/dgryski/go-farm"
+import (
+	"math/rand/v2"
+
+	"github.com/dgryski/go-farm"
+)
 
 // keyIndex is SCAN's index of one database's keys: buckets by the top bits
 // of each key's hash position, kept exact by DB.set and DB.remove while it
@@ -13,7 +17,7 @@ type keyIndex struct {
 }
 
 type keyEntry struct {
-	pos  uint64 // farm.Hash64(name) >> keyShift
+	pos  uint64 // keyPos(name)
 	name string
 }
 
@@ -28,7 +32,14 @@ const (
 	indexGrowAt  = 16
 )
 
-func keyPos(name string) uint64 { return farm.Hash64([]byte(name)) >> keyShift }
+// keyPos is a key's position in scan order. The hash is seeded at start-up,
+// as Redis seeds its siphash: with a fixed one, keys computed offline to
+// share a bucket would make each update of the index and each SCAN call
+// reaching that bucket cost as much as all of them together. Cursors are
+// only valid within one process anyway.
+func keyPos(name string) uint64 { return farm.Hash64WithSeed([]byte(name), keySeed) >> keyShift }
+
+var keySeed = rand.Uint64()
 
 // indexBits is the number of bucket bits for n keys.
 func indexBits(n int) uint {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dgryski/go-farm"
 )
 
 // scanReply parses a SCAN-style reply: *2 $cursor *n $item...
@@ -277,5 +279,30 @@ func TestScanIndexActiveExpiry(t *testing.T) {
 	run(t, s, 0, "FLUSHDB")
 	if db.scanKeys != nil {
 		t.Fatal("FLUSHDB kept the index")
+	}
+}
+
+// TestScanIndexResistsCraftedKeys: SCAN's index buckets keys by the top
+// bits of their hash. With an unseeded hash anyone can compute offline
+// keys that all land in one bucket (2^bits tries each), making every
+// DEL of them scan the whole bucket and every SCAN call that reaches it
+// return all of them at once. The hash is seeded per process, as Redis's
+// siphash is, so keys crafted against farm.Hash64 spread out.
+func TestScanIndexResistsCraftedKeys(t *testing.T) {
+	const want, top = 1500, 10
+	db := New(0).DB(0)
+	for i := 0; db.Len() < want; i++ {
+		k := "c" + strconv.Itoa(i)
+		if farm.Hash64([]byte(k))>>(64-top) == 0 {
+			db.set([]byte(k), "v", false)
+		}
+	}
+	ix := newKeyIndex(db)
+	biggest := 0
+	for _, b := range ix.buckets {
+		biggest = max(biggest, len(b))
+	}
+	if biggest > 100 {
+		t.Fatalf("%d crafted keys: the largest of %d buckets holds %d", want, len(ix.buckets), biggest)
 	}
 }

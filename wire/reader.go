@@ -18,7 +18,7 @@ type Limits struct {
 }
 
 // ErrQueryBufferLimit is returned by Fill once the bytes received but not
-// yet consumed by complete commands exceed Limits.MaxQuery. Redis closes
+// yet parsed into arguments exceed Limits.MaxQuery. Redis closes
 // such a client without a reply.
 var ErrQueryBufferLimit = errors.New("wire: query buffer limit reached")
 
@@ -94,6 +94,56 @@ func (r *Reader) SetMaxQuery(n int64) {
 	if n > 0 {
 		r.lim.MaxQuery = n
 	}
+}
+
+// unparsed is what client-query-buffer-limit bounds: the bytes received
+// and not yet parsed into arguments. As in Redis, whose query buffer drops
+// each argument of a multibulk as soon as it is complete, the finished
+// arguments of a command still arriving do not count: only the one being
+// read and what follows it (proto-max-bulk-len bounds each argument).
+func (r *Reader) unparsed() int { return r.w - max(r.pos, r.r) }
+
+// overLimit reports whether the client passed client-query-buffer-limit:
+// more unparsed bytes than the limit, as in Redis, or a command still
+// arriving that already holds more than the limit plus one largest bulk.
+// Redis has no bound on the second, which lets a client that never ends
+// a multibulk of small arguments grow the server without bound; this one
+// still accepts any command Redis accepts whose arguments sum to less.
+func (r *Reader) overLimit() bool {
+	if int64(r.unparsed()) > r.lim.MaxQuery {
+		return true
+	}
+	whole := r.lim.MaxQuery + r.lim.MaxBulk
+	if whole < 0 { // overflow: MaxBulk may be huge
+		whole = math.MaxInt64
+	}
+	return int64(r.w-r.r) > whole
+}
+
+// Held reports roughly how many bytes of memory the Reader keeps between
+// requests: its buffer and its arenas.
+func (r *Reader) Held() int {
+	return len(r.buf) + 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
+}
+
+// Release gives back what a burst made the Reader hold: a buffer grown past
+// its initial size and the arenas. It does nothing while bytes are pending.
+// The caller uses it on a connection gone idle, as Redis's clientsCron
+// frees the query buffer of an idle client. It returns the bytes dropped.
+func (r *Reader) Release() int {
+	if r.w != r.r {
+		return 0
+	}
+	n := 0
+	if len(r.buf) > initialBuf {
+		n += len(r.buf)
+		r.buf = make([]byte, initialBuf)
+		r.r, r.w, r.pos = 0, 0, 0
+	}
+	n += 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
+	r.argv, r.inline, r.offs = nil, nil, nil
+	r.filled, r.idleFills, r.peak = false, 0, 0
+	return n
 }
 
 // Buffered reports how many unconsumed bytes the Reader holds.
@@ -295,7 +345,7 @@ func (r *Reader) Fill() error {
 		r.inline = r.inline[:0]
 		return r.err
 	}
-	if int64(r.w-r.r) > r.lim.MaxQuery {
+	if r.overLimit() {
 		r.err = ErrQueryBufferLimit
 		return r.err
 	}
@@ -317,7 +367,7 @@ func (r *Reader) Fill() error {
 	r.filled = n == len(r.buf)-r.w
 	r.w += n
 	r.peak = max(r.peak, r.w-r.r)
-	if int64(r.w-r.r) > r.lim.MaxQuery {
+	if r.overLimit() {
 		// Checked after every read, as Redis does, and before the
 		// buffer can grow again: the client is closed, its pending
 		// commands are not run.
@@ -375,8 +425,10 @@ func (r *Reader) makeRoom() {
 		size = need
 	}
 	// Never more room than it takes to pass the query buffer limit by
-	// one byte: Fill closes the stream once that many are pending.
-	if lim := r.lim.MaxQuery + 1; int64(size) > lim && lim > int64(len(r.buf)) {
+	// one byte: Fill closes the stream once that many are unparsed. The
+	// finished arguments of the command being read come on top.
+	parsed := int64(max(r.pos, r.r) - r.r)
+	if lim := parsed + r.lim.MaxQuery + 1; int64(size) > lim && lim > int64(len(r.buf)) {
 		size = int(lim)
 	}
 	r.resize(size)

@@ -941,3 +941,118 @@ func TestReaderWholePipelinePerRead(t *testing.T) {
 		t.Fatalf("buffer grew to %d bytes for %d-byte pipelines", len(r.buf), len(pipe))
 	}
 }
+
+// TestReaderQueryLimitCountsUnparsed checks that client-query-buffer-limit
+// bounds the bytes not yet parsed, as Redis's query buffer does: a
+// multibulk whose arguments are each under the limit passes, however large
+// all of them together (Redis accepts MSET of three 600 KB values with a
+// 1 MB limit; the Reader used to close the client).
+func TestReaderQueryLimitCountsUnparsed(t *testing.T) {
+	const limit = 1 << 20
+	val := bytes.Repeat([]byte{'x'}, 600000)
+	var in bytes.Buffer
+	in.WriteString("*7\r\n$4\r\nMSET\r\n")
+	for i := 0; i < 3; i++ {
+		in.WriteString("$2\r\nk" + string(rune('0'+i)) + "\r\n$600000\r\n")
+		in.Write(val)
+		in.WriteString("\r\n")
+	}
+	in.WriteString("*1\r\n$4\r\nPING\r\n")
+	for _, chunk := range []int{4096, 1 << 16, 1 << 20, 8 << 20} {
+		r := NewReader(&chunkReader{data: in.Bytes(), n: chunk}, Limits{MaxQuery: limit})
+		var got []int
+		for {
+			args, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if args != nil {
+				got = append(got, len(args))
+				continue
+			}
+			if err := r.Fill(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("chunk %d: Fill: %v after %v", chunk, err, got)
+			}
+		}
+		if len(got) != 2 || got[0] != 7 || got[1] != 1 {
+			t.Fatalf("chunk %d: commands of %v arguments, want [7 1]", chunk, got)
+		}
+	}
+}
+
+// TestReaderRelease checks that Release gives back a buffer a burst grew
+// and the arenas, only while nothing is pending, and that the Reader then
+// goes on parsing.
+func TestReaderRelease(t *testing.T) {
+	cmd := "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$100\r\n" + strings.Repeat("x", 100) + "\r\n"
+	in := strings.Repeat(cmd, 3000) + "*1\r\n$4\r\nPI"
+	r := NewReader(&partsReader{parts: [][]byte{[]byte(in), []byte("NG\r\n")}}, Limits{})
+	cmds := 0
+	for cmds < 3000 {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args == nil {
+			if err := r.Fill(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		cmds++
+	}
+	for r.Buffered() < len("*1\r\n$4\r\nPI") {
+		if args, _ := r.Next(); args != nil {
+			t.Fatal("PING complete too early")
+		}
+		if err := r.Fill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Release() != 0 {
+		t.Fatal("Release dropped a buffer holding a partial command")
+	}
+	if err := r.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	if args, err := r.Next(); err != nil || len(args) != 1 || string(args[0]) != "PING" {
+		t.Fatalf("Next = %q, %v", args, err)
+	}
+	held := r.Held()
+	if n := r.Release(); n < held-initialBuf || len(r.buf) != initialBuf {
+		t.Fatalf("Release freed %d of %d bytes, buffer %d", n, held, len(r.buf))
+	}
+}
+
+// TestReaderQueryLimitBoundsLongMultibulk: a multibulk that never ends,
+// made of small arguments, each parsed at once, must not grow the Reader
+// without bound: past the limit plus one largest bulk, the client is
+// closed.
+func TestReaderQueryLimitBoundsLongMultibulk(t *testing.T) {
+	const limit = 1 << 20
+	var in bytes.Buffer
+	in.WriteString("*2147483647\r\n")
+	for in.Len() < 3*limit {
+		in.WriteString("$1\r\na\r\n")
+	}
+	r := NewReader(&chunkReader{data: in.Bytes(), n: 1 << 16}, Limits{MaxQuery: limit, MaxBulk: limit})
+	for {
+		args, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args != nil {
+			t.Fatal("a command came out of an endless multibulk")
+		}
+		if err := r.Fill(); err == ErrQueryBufferLimit {
+			break
+		} else if err != nil {
+			t.Fatalf("Fill = %v after %d bytes, want ErrQueryBufferLimit", err, r.Buffered())
+		}
+	}
+	if r.Buffered() > 2*limit+1<<16 {
+		t.Fatalf("closed only after %d bytes", r.Buffered())
+	}
+}
