@@ -94,20 +94,8 @@ func (c *client) awaitScripts(cmd *shard.Command, args [][]byte, deadline time.T
 	if !c.scriptHolds(cmd, args) {
 		return true
 	}
-	c.block.blocked.Store(true)
-	c.srv.blocked.Add(1)
-	defer func() {
-		c.block.blocked.Store(false)
-		c.srv.blocked.Add(-1)
-	}()
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		timeout = t.C
-	}
-	gone, stopWatch := c.watchSocket()
-	defer stopWatch()
+	timeout, gone, leave := c.beginBlockedWait(deadline)
+	defer leave()
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
 	var giveUp func()
@@ -194,21 +182,8 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 	case <-c.block.unblock:
 	default:
 	}
-	c.block.blocked.Store(true)
-	c.srv.blocked.Add(1)
-	defer func() {
-		c.block.blocked.Store(false)
-		c.srv.blocked.Add(-1)
-	}()
-
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		timeout = t.C
-	}
-	gone, stopWatch := c.watchSocket()
-	defer stopWatch()
+	timeout, gone, leave := c.beginBlockedWait(deadline)
+	defer leave()
 
 	var giveUp func()
 	for giveUp == nil {
@@ -242,6 +217,28 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 		giveUp()
 	}
 	return shard.Wake{}, false
+}
+
+// beginBlockedWait marks the connection blocked (INFO, CLIENT LIST,
+// CLIENT UNBLOCK see it) and returns what its wait selects on: the timeout
+// (nil for none) and the socket watcher's channel. leave undoes it all.
+func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time, gone <-chan error, leave func()) {
+	c.block.blocked.Store(true)
+	c.srv.blocked.Add(1)
+	var t *time.Timer
+	if !deadline.IsZero() {
+		t = time.NewTimer(time.Until(deadline))
+		timeout = t.C
+	}
+	gone, stopWatch := c.watchSocket()
+	return timeout, gone, func() {
+		stopWatch()
+		if t != nil {
+			t.Stop()
+		}
+		c.block.blocked.Store(false)
+		c.srv.blocked.Add(-1)
+	}
 }
 
 // watchSocket reads from the connection in the background while it is
