@@ -106,13 +106,9 @@ func (c *client) awaitScripts(cmd *shard.Command, args [][]byte, deadline time.T
 				return true
 			}
 		case <-timeout:
-			giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
+			giveUp = c.giveUpReply(false)
 		case withError := <-c.block.unblock:
-			if withError {
-				giveUp = func() { c.out = wire.AppendError(c.out, "UNBLOCKED client unblocked via CLIENT UNBLOCK") }
-			} else {
-				giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
-			}
+			giveUp = c.giveUpReply(withError)
 		case err := <-gone:
 			if err == nil {
 				gone = nil
@@ -191,13 +187,9 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 		case wake := <-w.Woken:
 			return wake, true
 		case <-timeout:
-			giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
+			giveUp = c.giveUpReply(false)
 		case withError := <-c.block.unblock:
-			if withError {
-				giveUp = func() { c.out = wire.AppendError(c.out, "UNBLOCKED client unblocked via CLIENT UNBLOCK") }
-			} else {
-				giveUp = func() { c.out = wire.AppendNullArray(c.out, c.proto) }
-			}
+			giveUp = c.giveUpReply(withError)
 		case err := <-gone:
 			if err == nil { // the watcher stopped reading: keep waiting without it
 				gone = nil
@@ -217,6 +209,15 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 		giveUp()
 	}
 	return shard.Wake{}, false
+}
+
+// giveUpReply returns what ends a blocked wait that was given up: the
+// timeout's null array, or CLIENT UNBLOCK's (ERROR gives Redis's error).
+func (c *client) giveUpReply(withError bool) func() {
+	if withError {
+		return func() { c.out = wire.AppendError(c.out, "UNBLOCKED client unblocked via CLIENT UNBLOCK") }
+	}
+	return func() { c.out = wire.AppendNullArray(c.out, c.proto) }
 }
 
 // beginBlockedWait marks the connection blocked (INFO, CLIENT LIST,
