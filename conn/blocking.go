@@ -1,9 +1,6 @@
 package conn
 
 import (
-	"errors"
-	"net"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -63,7 +60,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 			args, copied = cloneArgs(args), true
 		}
 		wake, ok := c.wait(w, deadline)
-		c.readAt = readClock() // commands the watcher read queue from now
+		c.readAt = wallClock() // commands the watcher read queue from now
 		if !ok {
 			return
 		}
@@ -154,13 +151,6 @@ func cloneArgs(args [][]byte) [][]byte {
 	}
 	return out
 }
-
-// clockStart is the origin of readClock.
-var clockStart = time.Now()
-
-// readClock is a monotonic clock in nanoseconds, to order blocked clients
-// by when their commands were read.
-func readClock() int64 { return int64(time.Since(clockStart)) }
 
 // noBlock reports whether the connection may not block now (inside MULTI
 // or EXEC); blocking commands then answer as if they timed out.
@@ -271,18 +261,6 @@ func (c *client) watchSocket() (<-chan error, func()) {
 		<-done
 		c.nc.SetReadDeadline(time.Time{})
 	}
-}
-
-// deadlineReader turns the deadline that stops watchSocket into an empty
-// read, so the Reader does not keep it as a sticky error.
-type deadlineReader struct{ nc net.Conn }
-
-func (d deadlineReader) Read(p []byte) (int, error) {
-	n, err := d.nc.Read(p)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, nil
-	}
-	return n, err
 }
 
 // unblockClient wakes a blocked connection for CLIENT UNBLOCK. It reports

@@ -52,7 +52,8 @@ type client struct {
 	keys     []int  // scratch for key positions
 	want     []bool // scratch: shards a cross-shard command needs
 
-	readAt int64 // readClock() after the last read: blocked clients queue in this order
+	src    stampedReader // the socket, with the arrival time of each read
+	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
 
 	closeAfter bool // QUIT or a protocol error: flush, then close
 	reply      replyMode
@@ -115,7 +116,8 @@ func newClient(s *Server, nc net.Conn) *client {
 		want:     make([]bool, n),
 	}
 	c.block.unblock = make(chan bool, 1)
-	c.rd = wire.NewReader(deadlineReader{nc}, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
+	c.src = newArrivalReader(nc)
+	c.rd = wire.NewReader(c.src, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
 		c.batches[i] = &shard.Batch{}
 		c.loans[i] = shard.NewLoan()
@@ -171,7 +173,7 @@ func (c *client) serve() {
 				c.readFailed(err)
 				return
 			}
-			c.readAt = readClock()
+			c.readAt = c.src.lastArrival()
 			continue
 		}
 		c.execute(args)
@@ -348,6 +350,7 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 	b := c.batches[id]
 	if len(b.Calls) == 0 {
 		b.Begin(c.db, c.proto, len(c.batches))
+		b.Stamp = c.readAt
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
@@ -635,6 +638,7 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 	ok := c.borrow()
 	if ok {
 		a := &c.tx.across
+		a.Stamp = c.readAt
 		a.Begin(c.borrowed, time.Now().UnixMilli())
 		c.local = a.Run(cmd, args, w, c.tx.watch, c.db, c.proto, c.local)
 		a.End()

@@ -330,6 +330,7 @@ func (c *client) execBatch(id int) {
 	b := c.batches[id]
 	if len(b.Calls) == 0 {
 		b.Begin(c.db, c.proto, len(c.batches))
+		b.Stamp = c.readAt
 		c.queued = append(c.queued, id)
 	}
 	mute := c.muted()
@@ -402,6 +403,7 @@ func (c *client) execAcross() {
 			c.local = wire.AppendArray(c.local, len(c.tx.calls))
 			c.tx.execing = true
 			a := &c.tx.across
+			a.Stamp = c.readAt
 			a.Begin(c.borrowed, now)
 			for _, tc := range c.tx.calls {
 				args := c.txArgs(tc)

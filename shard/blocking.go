@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -51,13 +52,14 @@ type Waiter struct {
 	// Across makes a move that set NeedAcross run across shards at once.
 	Across bool
 
-	// Since is when the connection read the command (a monotonic clock in
-	// nanoseconds, 0 if unknown). Waiters queue on a key in this order, not
-	// in the order their connections happen to reach the shard: clients
-	// that sent their blocking commands one after the other are served in
-	// that order, as by Redis's single event loop, even when the second
-	// connection's goroutine registered first. A retried move keeps its
-	// Since, and so its place.
+	// Since is when the command's bytes reached the machine (the kernel's
+	// receive time in Unix nanoseconds, or the read's time; 0 if unknown).
+	// Waiters queue on a key in this order, not in the order their
+	// connections happen to reach the shard: clients that sent their
+	// blocking commands one after the other are served in that order, as
+	// by Redis's single event loop, even when the second connection's
+	// goroutine registered first (see arrival.go). A retried move keeps
+	// its Since, and so its place.
 	Since int64
 
 	// Retried is set by the connection on the waiter of a run that retries
@@ -177,6 +179,9 @@ func (c *Ctx) serveReady() {
 		c.ready = c.ready[1:]
 		if _, ok := r.db.stalled[r.key]; ok {
 			continue // a retried move has the turn (see below)
+		}
+		if len(r.db.held) > 0 && r.db.heldNow(r.key, time.Now().UnixNano()) {
+			continue // late blocked clients may still come (arrival.go)
 		}
 		key := []byte(r.key)
 		queue := r.db.waiters[r.key]

@@ -30,6 +30,9 @@ type Batch struct {
 	Calls     []Call
 	Out       []byte
 	Ends      []int
+	// Stamp is when the connection received the batch's commands (Unix
+	// ns, 0 if unknown); it orders blocked clients (arrival.go).
+	Stamp int64
 
 	answer chan<- *Batch // where the worker sends the batch when done
 }
@@ -120,7 +123,7 @@ func (b *Batch) Reply(i int) []byte {
 // command.
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
-	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s}
+	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s, stamp: b.Stamp}
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
@@ -192,6 +195,10 @@ type Across struct {
 	n      int
 	events []Event // keyspace events of the run, in order
 	on     bool    // between Begin and End
+
+	// Stamp is when the connection received the run's commands (Unix ns,
+	// 0 if unknown), set before Begin (see Batch.Stamp).
+	Stamp int64
 }
 
 // Active reports whether a run has begun and not ended: a recovery from a
@@ -202,7 +209,7 @@ func (a *Across) Active() bool { return a.on }
 // need are present), which the caller must own. now is the time the whole
 // run sees.
 func (a *Across) Begin(shards []*Shard, now int64) {
-	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0]}
+	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0], stamp: a.Stamp}
 	a.n = 0
 	a.on = true
 	for _, s := range shards {
@@ -282,6 +289,7 @@ type Ctx struct {
 	Proto     wire.Proto
 	NumShards int   // shards in the server
 	Now       int64 // Unix milliseconds, fixed for the command
+	stamp     int64 // when the command arrived (Unix ns, 0 if unknown)
 	Out       []byte
 
 	// Waiter is the blocked-client record of a blocking command; nil for

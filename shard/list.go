@@ -6,6 +6,8 @@ type List struct {
 	buf  []string // capacity is zero or a power of two
 	head int      // index of the first element in buf
 	n    int
+
+	born int64 // arrival time of the command that created it (arrival.go)
 }
 
 func (*List) typeName() string { return "list" }

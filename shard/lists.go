@@ -164,7 +164,7 @@ func (c *Ctx) listToPush(key []byte) *List {
 		return nil
 	}
 	if !found {
-		l = &List{}
+		l = &List{born: c.stamp}
 		c.store(key, l, false)
 	}
 	return l
@@ -232,7 +232,7 @@ func (c *Ctx) moveList(src, dst []byte, srcLeft, dstLeft bool) (elem string, ok,
 	}
 	elem = c.popOne(src, sl, srcLeft)
 	if !dstFound {
-		dl = &List{}
+		dl = &List{born: c.stamp}
 		c.store(dst, dl, false)
 	}
 	if dstLeft {

@@ -83,6 +83,17 @@ func listReady(c *Ctx, key []byte) bool {
 	return isList && l.Len() > 0
 }
 
+// listBornAfter reports whether key holds a list that was created after
+// the blocking command arrived (see bornAfter).
+func (c *Ctx) listBornAfter(key []byte) bool {
+	if c.Waiter == nil {
+		return false
+	}
+	v, ok := c.lookup(key)
+	l, isList := v.(*List)
+	return ok && isList && l.Len() > 0 && c.bornAfter(key, l.born)
+}
+
 // popWaiter builds the waiter of BLPOP/BRPOP (count 1, array reply
 // [key, elem]) and BLMPOP (array reply [key, [elems]]).
 func popWaiter(keys [][]byte, left bool, count int, multi bool) *Waiter {
@@ -135,7 +146,7 @@ func blockingPop(c *Ctx, left bool) {
 		if !ok {
 			return
 		}
-		if found && l.Len() > 0 {
+		if found && l.Len() > 0 && !c.bornAfter(key, l.born) {
 			c.replyPopped(key, c.popList(key, left, 1), false)
 			c.notePop(popEvent(left), key)
 			return
@@ -215,7 +226,7 @@ func cmdBLMPop(c *Ctx) {
 		if !ok {
 			return
 		}
-		if found && l.Len() > 0 {
+		if found && l.Len() > 0 && !c.bornAfter(key, l.born) {
 			c.replyPopped(key, c.popList(key, left, count), true)
 			c.notePop(popEvent(left), key)
 			return
@@ -276,11 +287,15 @@ func blockingMove(c *Ctx) {
 		l, found, ok := valueAt[*List](c, c.Args[1])
 		switch {
 		case !ok: // WRONGTYPE, replied
-		case found && l.Len() > 0:
+		case found && l.Len() > 0 && !c.bornAfter(c.Args[1], l.born):
 			w.NeedAcross = true // the connection runs it with both shards
 		default:
 			c.block()
 		}
+		return
+	}
+	if c.listBornAfter(c.Args[1]) {
+		c.block() // the source got its elements after this command arrived
 		return
 	}
 	elem, ok, wrong := c.moveList(c.Args[1], c.Args[2], srcLeft, dstLeft)

@@ -42,6 +42,11 @@ type Shard struct {
 	note notifier // keyspace notifications (notify.go)
 
 	ctx Ctx // reused by Exec so a batch allocates nothing
+
+	// wake asks the worker to deliver a heldWake after d (arrival.go);
+	// wakeDue is when the pending one is due, 0 if none.
+	wake    func(d time.Duration)
+	wakeDue int64
 }
 
 // DB is one logical database within a shard.
@@ -57,6 +62,7 @@ type DB struct {
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
 	stalled map[string]int64    // keys whose serving waits for a retried move, since when (ms)
+	held    map[string]int64    // keys whose serving waits for late blocked clients, until when (ns; arrival.go)
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *keyIndex                // SCAN's index of the keys, if any
@@ -371,6 +377,7 @@ func (db *DB) expireNow(k string) {
 // The Worker delivers it as a message; tests call it directly.
 func (s *Shard) Tick(now int64) {
 	s.activeExpireCycle(now)
+	s.serveHeld(now) // should a hold's own wake-up have been lost
 	for i := range s.dbs {
 		if len(s.dbs[i].stalled) > 0 {
 			s.serveStalled(&s.dbs[i], now)

@@ -484,6 +484,7 @@ options:
 		}
 		// Redis 7.0 picks the encoding from the first member alone.
 		z = newZSet(len(c.Args[i+1]) <= zsetListpackValue)
+		z.born = c.stamp
 		c.store(key, z, false)
 	}
 	added, updated, processed := 0, 0, 0

@@ -82,7 +82,7 @@ func blockingZPop(c *Ctx, max bool) {
 		if !ok {
 			return
 		}
-		if found && z.Len() > 0 {
+		if found && z.Len() > 0 && !c.bornAfter(key, z.born) {
 			members, scores := c.popZSet(key, max, 1)
 			c.replyZPopped(key, members, scores, false)
 			c.notePop(zpopEvent(max), key)
@@ -146,7 +146,7 @@ func cmdBZMPop(c *Ctx) {
 		if !ok {
 			return
 		}
-		if found && z.Len() > 0 {
+		if found && z.Len() > 0 && !c.bornAfter(key, z.born) {
 			members, scores := c.popZSet(key, max, count)
 			c.replyZPopped(key, members, scores, true)
 			c.notePop(zpopEvent(max), key)

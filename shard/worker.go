@@ -56,6 +56,9 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 		opt.Tick = 100 * time.Millisecond
 	}
 	w := &Worker{stop: make(chan struct{})}
+	s.wake = func(d time.Duration) {
+		time.AfterFunc(d, func() { w.a.TrySend(heldWake{}) })
+	}
 	w.a = actor.Start(actor.Options{
 		Mailbox: opt.Mailbox,
 		Tick:    opt.Tick,

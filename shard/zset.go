@@ -25,7 +25,8 @@ type ZSet struct {
 	root *znode
 	dict map[string]float64 // nil while the set is small
 	n    int
-	peak int // largest size since dict was built, to rebuild it smaller
+	peak int   // largest size since dict was built, to rebuild it smaller
+	born int64 // arrival time of the command that created it (arrival.go)
 
 	// packed mirrors Redis 7.0's choice of listpack encoding, which is
 	// visible: OBJECT ENCODING, and a listpack stores -0 as 0.

@@ -1,0 +1,39 @@
+package conn
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// stampedReader is a connection's byte source that also tells when the
+// bytes of its last read arrived (Unix nanoseconds).
+type stampedReader interface {
+	Read(p []byte) (int, error)
+	lastArrival() int64
+}
+
+// clockReader stamps each read with the time it returned: the fallback
+// where the kernel gives no receive times.
+type clockReader struct {
+	nc   net.Conn
+	last int64
+}
+
+func (r *clockReader) Read(p []byte) (int, error) {
+	n, err := r.nc.Read(p)
+	if n > 0 {
+		r.last = wallClock()
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, nil // the deadline that stops watchSocket is not an error
+	}
+	return n, err
+}
+
+func (r *clockReader) lastArrival() int64 { return r.last }
+
+// wallClock is the time in Unix nanoseconds, the clock of kernel receive
+// times.
+func wallClock() int64 { return time.Now().UnixNano() }

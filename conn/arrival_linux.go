@@ -1,0 +1,129 @@
+//go:build linux
+
+package conn
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// arrivalReader reads a TCP connection with recvmsg and keeps the kernel's
+// receive time of the last bytes read (SO_TIMESTAMPNS). Blocked clients
+// queue in the order their commands reached the machine, not the order
+// their goroutines happened to run: Go's poller may wake the connections
+// that became readable together in any order, even last first.
+type arrivalReader struct {
+	raw  syscall.RawConn
+	msg  syscall.Msghdr
+	iov  syscall.Iovec
+	oob  [64]byte
+	p    []byte
+	n    int
+	err  error
+	last int64 // Unix nanoseconds of the last read, 0 if the kernel gave none
+	recv func(fd uintptr) bool
+}
+
+// newArrivalReader returns a reader for nc that records arrival times,
+// or a plain reader when nc is not a TCP connection or the socket
+// refuses timestamps.
+func newArrivalReader(nc net.Conn) stampedReader {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return &clockReader{nc: nc}
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return &clockReader{nc: nc}
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	})
+	if err != nil || serr != nil {
+		return &clockReader{nc: nc}
+	}
+	r := &arrivalReader{raw: raw}
+	r.recv = r.recvmsg
+	return r
+}
+
+func (r *arrivalReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.err = p, 0, nil
+	err := r.raw.Read(r.recv)
+	r.p = nil
+	switch {
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, nil // see deadlineReader
+	case err != nil:
+		return 0, err
+	case r.err != nil:
+		return 0, r.err
+	case r.n == 0:
+		return 0, io.EOF
+	}
+	return r.n, nil
+}
+
+// recvmsg is the RawConn callback: false means "not readable yet, wait".
+func (r *arrivalReader) recvmsg(fd uintptr) bool {
+	r.iov.Base = &r.p[0]
+	r.iov.SetLen(len(r.p))
+	r.msg.Iov = &r.iov
+	r.msg.Iovlen = 1
+	r.msg.Control = &r.oob[0]
+	r.msg.SetControllen(len(r.oob))
+	for {
+		n, _, errno := syscall.Syscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
+		switch errno {
+		case 0:
+			r.n = int(n)
+			r.last = r.stamp()
+			if r.last == 0 {
+				r.last = wallClock()
+			}
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.err = os.NewSyscallError("recvmsg", errno)
+			return true
+		}
+	}
+}
+
+// stamp returns the SCM_TIMESTAMPNS time in the control data, or 0.
+func (r *arrivalReader) stamp() int64 {
+	oob := r.oob[:r.msg.Controllen]
+	hdr := syscall.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		n := int(h.Len)
+		if n < hdr || n > len(oob) {
+			return 0
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
+			n >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[hdr]))
+			return ts.Nano()
+		}
+		oob = oob[min(cmsgAlign(n), len(oob)):]
+	}
+	return 0
+}
+
+func cmsgAlign(n int) int {
+	const word = int(unsafe.Sizeof(uintptr(0)))
+	return (n + word - 1) &^ (word - 1)
+}
+
+func (r *arrivalReader) lastArrival() int64 { return r.last }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package conn
+
+import "net"
+
+func newArrivalReader(nc net.Conn) stampedReader { return &clockReader{nc: nc} }

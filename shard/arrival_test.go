@@ -1,0 +1,96 @@
+package shard
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// execStamped runs one command on the worker as a connection would, with
+// the arrival time stamp, and returns its reply.
+func execStamped(t *testing.T, w *Worker, stamp int64, wt *Waiter, args ...string) string {
+	t.Helper()
+	b := &Batch{Proto: wire.RESP2, NumShards: 1, Stamp: stamp,
+		Calls: []Call{{Cmd: Lookup(args[0]), Args: bargs(args...), Waiter: wt}}}
+	answer := make(chan *Batch, 1)
+	if err := w.Submit(b, answer); err != nil {
+		t.Fatal(err)
+	}
+	return string((<-answer).Reply(0))
+}
+
+// A push that reaches the shard before blocking pops that arrived earlier
+// (their goroutines ran late) must not go to whichever pop runs first: the
+// pops queue in arrival order and the key is held until they have had time
+// to come in, then served, as Redis would have served them. One that
+// arrived after the data pops at once.
+func TestLateBlockingPopsServedInArrivalOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name, push, pop string
+		key             string
+	}{
+		{"list", "rpush", "blpop", "q"},
+		{"zset", "zadd", "bzpopmin", "z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := Start(New(0), WorkerOptions{Tick: time.Hour}) // no tick: the hold's own wake-up must serve
+			defer w.Stop()
+			waiter := func(since int64) *Waiter {
+				cmd := Lookup(tc.pop)
+				wt := cmd.NewWaiter(bargs(tc.pop, tc.key, "0"))
+				wt.Proto, wt.Since = wire.RESP2, since
+				return wt
+			}
+			base := time.Now().UnixNano()
+			pushArgs := []string{tc.push, tc.key, "a"}
+			if tc.push == "zadd" {
+				pushArgs = []string{"zadd", tc.key, "1", "a"}
+			}
+			if got := execStamped(t, w, base+300, nil, pushArgs...); got != ":1\r\n" {
+				t.Fatalf("push: %q", got)
+			}
+			second, first := waiter(base+200), waiter(base+100)
+			for _, wt := range []*Waiter{second, first} { // reach the shard out of order
+				if got := execStamped(t, w, wt.Since, wt, tc.pop, tc.key, "0"); got != "" {
+					t.Fatalf("a pop that arrived before the push replied at once: %q", got)
+				}
+				if !wt.Registered {
+					t.Fatal("the pop did not queue")
+				}
+			}
+			select {
+			case wk := <-first.Woken:
+				if len(wk.Reply) == 0 || !strings.Contains(string(wk.Reply), "a") {
+					t.Fatalf("first pop got %q", wk.Reply)
+				}
+			case <-second.Woken:
+				t.Fatal("the pop that arrived second was served first")
+			case <-time.After(time.Second):
+				t.Fatal("the held key was never served")
+			}
+			if since := time.Since(time.Unix(0, base)); since < holdFor {
+				t.Fatalf("served %v after the push arrived, before the hold (%v) ended", since, holdFor)
+			}
+			select {
+			case wk := <-second.Woken:
+				t.Fatalf("second pop served with nothing left: %q", wk.Reply)
+			default:
+			}
+			// A push now serves the queued pop at once: it waited long.
+			execStamped(t, w, time.Now().UnixNano(), nil, pushArgs...)
+			select {
+			case <-second.Woken:
+			default:
+				t.Fatal("a queued pop was not served by the push")
+			}
+			// Data that was there before a pop arrived is popped at once.
+			execStamped(t, w, time.Now().UnixNano(), nil, pushArgs...)
+			late := waiter(time.Now().UnixNano())
+			if got := execStamped(t, w, late.Since, late, tc.pop, tc.key, "0"); !strings.Contains(got, "a") {
+				t.Fatalf("a pop that found old data got %q", got)
+			}
+		})
+	}
+}
