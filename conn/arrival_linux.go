@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !386
 
 package conn
 
@@ -103,7 +103,7 @@ func (r *arrivalReader) recvmsg(fd uintptr) bool {
 
 // stamp returns the SCM_TIMESTAMPNS time in the control data, or 0.
 func (r *arrivalReader) stamp() int64 {
-	oob := r.oob[:r.msg.Controllen]
+	oob := r.oob[:min(int(r.msg.Controllen), len(r.oob))]
 	hdr := syscall.CmsgLen(0)
 	for len(oob) >= hdr {
 		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))

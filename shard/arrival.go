@@ -27,21 +27,30 @@ import "time"
 // by blocking commands that arrived before it but ran late.
 const holdFor = 2 * time.Millisecond
 
-// bornAfter reports whether a key created at born (Unix ns, 0 if unknown)
-// was created after the blocking command of c arrived, recently enough
-// that others which arrived before it may still be on their way. The key
-// is then held (see above); the caller must treat it as empty.
+// bornAfter reports whether a blocking command must treat key as empty
+// and queue: the key was created (at born, Unix ns, 0 if unknown) after
+// the command arrived, so recently that others which arrived before it may
+// still be on their way; or the key is held already for clients that did.
+// In the first case it holds the key (see above).
 func (c *Ctx) bornAfter(key []byte, born int64) bool {
 	w := c.Waiter
-	if w == nil || w.Since == 0 || born <= w.Since || w.Retried {
-		return false
-	}
-	until := born + int64(holdFor)
-	now := time.Now().UnixNano()
-	if now >= until {
+	if w == nil || w.Since == 0 || w.Retried {
 		return false
 	}
 	db := c.db(key)
+	now := time.Now().UnixNano()
+	if len(db.held) > 0 && db.heldNow(string(key), now) {
+		return true // clients queued for it first
+	}
+	// A gap longer than the hold is not a race this can fix; it is also
+	// what a wall clock stepped back looks like.
+	if born <= w.Since || born-w.Since >= int64(holdFor) {
+		return false
+	}
+	until := min(born, now) + int64(holdFor)
+	if now >= until {
+		return false
+	}
 	if db.held == nil {
 		db.held = make(map[string]int64)
 	}
@@ -59,11 +68,18 @@ func (db *DB) heldNow(key string, now int64) bool {
 	if !ok {
 		return false
 	}
-	if now < until {
+	if holding(until, now) {
 		return true
 	}
 	delete(db.held, key)
 	return false
+}
+
+// holding reports whether a hold until the given time still runs at now.
+// One that ends further ahead than a hold can last began before the wall
+// clock stepped back: it has run long enough.
+func holding(until, now int64) bool {
+	return now < until && until-now <= int64(holdFor)
 }
 
 // wakeAt asks for serveHeld to run on the shard's goroutine at Unix ns t.
@@ -86,7 +102,7 @@ func (s *Shard) serveHeld(nowMs int64) {
 		}
 		c := Ctx{self: s, Now: nowMs, DB: db.num}
 		for k, until := range db.held {
-			if now < until {
+			if holding(until, now) {
 				s.wakeAt(until)
 				continue
 			}

@@ -94,3 +94,69 @@ func TestLateBlockingPopsServedInArrivalOrder(t *testing.T) {
 		})
 	}
 }
+
+func stampedWaiter(pop, key string, since int64) *Waiter {
+	wt := Lookup(pop).NewWaiter(bargs(pop, key, "0"))
+	wt.Proto, wt.Since = wire.RESP2, since
+	return wt
+}
+
+// A wall clock stepped back makes a key look born in the future to every
+// later command: that must not hold it (or its clients) for the step.
+func TestClockStepBackDoesNotHoldKey(t *testing.T) {
+	w := Start(New(0), WorkerOptions{Tick: time.Hour})
+	defer w.Stop()
+	execStamped(t, w, time.Now().UnixNano()+int64(time.Hour), nil, "rpush", "q", "a")
+	wt := stampedWaiter("blpop", "q", time.Now().UnixNano())
+	if got := execStamped(t, w, wt.Since, wt, "blpop", "q", "0"); got != "*2\r\n$1\r\nq\r\n$1\r\na\r\n" {
+		t.Fatalf("BLPOP on a list with data got %q (registered %v)", got, wt.Registered)
+	}
+}
+
+// While a key is held for clients that arrived before its data, a client
+// that arrived after the data must queue behind them, not take it.
+func TestNewcomerQueuesBehindHeldWaiters(t *testing.T) {
+	w := Start(New(0), WorkerOptions{Tick: time.Hour})
+	defer w.Stop()
+	base := time.Now().UnixNano()
+	execStamped(t, w, base+300, nil, "rpush", "q", "a")
+	first := stampedWaiter("blpop", "q", base+100)
+	if got := execStamped(t, w, first.Since, first, "blpop", "q", "0"); got != "" {
+		t.Fatalf("first: %q", got)
+	}
+	late := stampedWaiter("blpop", "q", base+400)
+	if got := execStamped(t, w, late.Since, late, "blpop", "q", "0"); got != "" {
+		t.Fatalf("a client that came after the data took it from a held key: %q", got)
+	}
+	select {
+	case wk := <-first.Woken:
+		if want := "*2\r\n$1\r\nq\r\n$1\r\na\r\n"; string(wk.Reply) != want {
+			t.Fatalf("first got %q, want %q", wk.Reply, want)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the held waiter was never served")
+	}
+	execStamped(t, w, time.Now().UnixNano(), nil, "rpush", "q", "b")
+	select {
+	case wk := <-late.Woken:
+		if want := "*2\r\n$1\r\nq\r\n$1\r\nb\r\n"; string(wk.Reply) != want {
+			t.Fatalf("late got %q, want %q", wk.Reply, want)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the queued newcomer was not served by the next push")
+	}
+}
+
+// A hold ends when it is due even if the wall clock stepped back meanwhile.
+func TestHoldingEndsAfterClockStep(t *testing.T) {
+	now := time.Now().UnixNano()
+	if !holding(now+int64(holdFor)/2, now) {
+		t.Fatal("a running hold ended early")
+	}
+	if holding(now+int64(time.Hour), now) {
+		t.Fatal("a hold set before the clock stepped back an hour still runs")
+	}
+	if holding(now-1, now) {
+		t.Fatal("a passed hold still runs")
+	}
+}
