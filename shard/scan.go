@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"math/bits"
 	"slices"
 	"strconv"
 
@@ -178,10 +179,37 @@ func (o *scanOptions) matches(name string) bool {
 	return !o.matchOn || glob.Match(o.match, name, false)
 }
 
-// parseCursor reads an unsigned 64-bit cursor.
+// parseCursor reads a cursor as Redis does, with C's strtoul: an optional
+// sign, then decimal digits that fit 64 bits; "-n" wraps around, and the
+// empty string is 0. Leading spaces and anything after the digits are
+// errors.
 func parseCursor(b []byte) (uint64, bool) {
-	v, err := strconv.ParseUint(string(b), 10, 64)
-	return v, err == nil
+	if len(b) == 0 {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	if neg || b[0] == '+' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, d := range b {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		hi, lo := bits.Mul64(v, 10)
+		lo, carry := bits.Add64(lo, uint64(d-'0'), 0)
+		if hi != 0 || carry != 0 {
+			return 0, false // out of range
+		}
+		v = lo
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // scanRoute sends SCAN to the shard its cursor names.
