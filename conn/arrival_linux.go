@@ -24,7 +24,7 @@ type arrivalReader struct {
 	p    []byte
 	n    int
 	err  error
-	last int64 // Unix nanoseconds of the last read, 0 if the kernel gave none
+	last int64 // when the last read's bytes arrived (Unix ns); the read's time if the kernel gave none
 	recv func(fd uintptr) bool
 }
 
