@@ -8,24 +8,32 @@ import (
 	"time"
 )
 
-// The reader reports when bytes reached the machine, not when they were
-// read: a read long after the bytes came still gets their arrival time.
-func TestArrivalReaderKeepsKernelReceiveTime(t *testing.T) {
+// tcpPair returns both ends of a loopback TCP connection, closed when the
+// test ends (closing one twice is harmless).
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
-	server, err := ln.Accept()
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
+// The reader reports when bytes reached the machine, not when they were
+// read: a read long after the bytes came still gets their arrival time.
+func TestArrivalReaderKeepsKernelReceiveTime(t *testing.T) {
+	client, server := tcpPair(t)
 	r := newArrivalReader(server)
 	if _, ok := r.(*arrivalReader); !ok {
 		t.Fatalf("a TCP connection got %T, want *arrivalReader", r)
@@ -57,20 +65,7 @@ func TestArrivalReaderKeepsKernelReceiveTime(t *testing.T) {
 
 // A deadline set to stop a read is not an error for the Reader.
 func TestArrivalReaderDeadlineIsEmptyRead(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	r := newArrivalReader(server)
 	server.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
 	if n, err := r.Read(make([]byte, 8)); n != 0 || err != nil {

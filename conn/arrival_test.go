@@ -23,17 +23,9 @@ import (
 // test allows 5%.
 func TestBlockedClientsServedInArrivalOrder(t *testing.T) {
 	_, addr := startServer(t, 8)
-	dial := func() (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c, bufio.NewReader(c)
-	}
-	ctl, ctlr := dial()
-	c1, r1 := dial()
-	c2, r2 := dial()
+	ctl, ctlr := dialBuffered(t, addr)
+	c1, r1 := dialBuffered(t, addr)
+	c2, r2 := dialBuffered(t, addr)
 	reply := func(c net.Conn, r *bufio.Reader, wait time.Duration) string {
 		c.SetReadDeadline(time.Now().Add(wait))
 		s, err := r.ReadString('\n')

@@ -214,6 +214,36 @@ func TestBlockedMovesKeepTheirTurn(t *testing.T) {
 	}
 }
 
+// dialBuffered opens a raw connection to addr, closed when the test ends.
+func dialBuffered(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc, bufio.NewReader(nc)
+}
+
+// busyWithScript starts a script that never ends on key's shard, from a
+// connection of its own, and waits until that shard answers BUSY (the
+// server's busy-reply-threshold must be short).
+func busyWithScript(t *testing.T, rdb *redis.Client, addr, key string) {
+	t.Helper()
+	sc, _ := dialBuffered(t, addr)
+	sc.Write([]byte(resp("EVAL", "local i = 0 while true do i = i + 1 end", "1", key)))
+	time.Sleep(150 * time.Millisecond) // past busy-reply-threshold: no wait behind it
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := rdb.Get(context.Background(), key).Err(); err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s never answered BUSY while the script ran", key)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // A blocked BLMOVE whose source gets an element while a slow script holds
 // the destination's shard: the move's retry with both shards used to be
 // answered BUSY, so the client blocked with timeout 0 got an error for its
@@ -228,31 +258,10 @@ func TestBLMoveRetryWaitsForSlowScript(t *testing.T) {
 	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "50").Err(); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	br := bufio.NewReader(nc)
+	nc, br := dialBuffered(t, addr)
 	nc.Write([]byte(resp("BLMOVE", src, dst, "LEFT", "RIGHT", "0")))
 	waitBlocked(t, rdb, 1)
-
-	sc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	sc.Write([]byte(resp("EVAL", "local i = 0 while true do i = i + 1 end", "1", dst)))
-	time.Sleep(150 * time.Millisecond) // past busy-reply-threshold: no wait behind it
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if err := rdb.Get(ctx, dst).Err(); err != nil && strings.HasPrefix(err.Error(), "BUSY") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the script never made the destination's shard busy")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	busyWithScript(t, rdb, addr, dst)
 	if err := rdb.RPush(ctx, src, "job").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -286,27 +295,12 @@ func TestBLMoveRetryWaitingForScriptIsUnblockable(t *testing.T) {
 	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "50").Err(); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	br := bufio.NewReader(nc)
+	nc, br := dialBuffered(t, addr)
 	nc.Write([]byte(resp("CLIENT", "ID") + resp("BLMOVE", src, dst, "LEFT", "RIGHT", "0")))
 	idLine, _ := br.ReadString('\n')
 	id := strings.TrimSpace(strings.TrimPrefix(idLine, ":"))
 	waitBlocked(t, rdb, 1)
-
-	sc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	sc.Write([]byte(resp("EVAL", "local i = 0 while true do i = i + 1 end", "1", dst)))
-	time.Sleep(150 * time.Millisecond)
-	if err := rdb.Get(ctx, dst).Err(); err == nil || !strings.HasPrefix(err.Error(), "BUSY") {
-		t.Fatalf("GET %s during the script: %v, want BUSY", dst, err)
-	}
+	busyWithScript(t, rdb, addr, dst)
 	if err := rdb.RPush(ctx, src, "job").Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -17,13 +17,7 @@ import (
 // free loopback port and stops it when the test ends.
 func startServer(t testing.TB, shards int) (*Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Options{Shards: shards})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
+	srv, addr, done := listenAndServe(t, shards)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -34,7 +28,21 @@ func startServer(t testing.TB, shards int) (*Server, string) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})
-	return srv, l.Addr().String()
+	return srv, addr
+}
+
+// listenAndServe runs a server with the given shards on a loopback port;
+// done receives what Serve returns. The caller stops it.
+func listenAndServe(t testing.TB, shards int) (srv *Server, addr string, done <-chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = New(Options{Shards: shards})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	return srv, l.Addr().String(), served
 }
 
 func newClient2(t testing.TB, addr string, proto int) *redis.Client {

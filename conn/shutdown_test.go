@@ -46,19 +46,13 @@ func rawCall(t *testing.T, addr string, args ...string) string {
 // cleanup only makes sure it is stopped.
 func serveUnmanaged(t *testing.T, shards int) (*Server, string, <-chan error) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Options{Shards: shards})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
+	srv, addr, done := listenAndServe(t, shards)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return srv, l.Addr().String(), done
+	return srv, addr, done
 }
 
 // startEndlessScript starts a script that writes (so SCRIPT KILL refuses
