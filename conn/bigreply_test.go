@@ -150,14 +150,7 @@ func TestKeptReplyBuffersReleasedWhenIdle(t *testing.T) {
 	const conns = 4
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
-	clients := make([]*redis.Client, conns)
-	for i := range clients {
-		clients[i] = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MaxRetries: -1})
-		t.Cleanup(func() { clients[i].Close() })
-		if err := clients[i].Ping(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clients := singleConnClients(t, addr, conns)
 	admin := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MaxRetries: -1})
 	t.Cleanup(func() { admin.Close() })
 	before := heapInuse()

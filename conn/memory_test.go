@@ -22,6 +22,21 @@ func heapInuse() uint64 {
 	return ms.HeapInuse
 }
 
+// singleConnClients opens n clients of one connection each, already
+// connected, closed when the test ends.
+func singleConnClients(t *testing.T, addr string, n int) []*redis.Client {
+	t.Helper()
+	clients := make([]*redis.Client, n)
+	for i := range clients {
+		clients[i] = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MaxRetries: -1})
+		t.Cleanup(func() { clients[i].Close() })
+		if err := clients[i].Ping(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return clients
+}
+
 // A large reply must not pin its size in the connection's buffers: after
 // several connections GET a big value and it is deleted, the heap goes
 // back to where it was without the value, with the connections still open,
@@ -31,14 +46,7 @@ func TestLargeReplyBuffersReleased(t *testing.T) {
 	const conns = 5
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
-	clients := make([]*redis.Client, conns)
-	for i := range clients {
-		clients[i] = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MaxRetries: -1})
-		t.Cleanup(func() { clients[i].Close() })
-		if err := clients[i].Ping(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clients := singleConnClients(t, addr, conns)
 	before := heapInuse()
 	runsBefore := osmem.Runs()
 	if err := clients[0].Set(ctx, "big", strings.Repeat("v", size), 0).Err(); err != nil {
