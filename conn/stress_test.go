@@ -333,6 +333,19 @@ func (w *stressWorker) newID() string { return "e" + strconv.Itoa(w.id) + "-" + 
 
 func (w *stressWorker) token() string { return "tok" + strconv.Itoa(w.id) + "-" + w.next() }
 
+// pipedEcho queues an ECHO of a fresh token on pipe, notes it in desc,
+// and returns the check that its reply is that token (so in order).
+func (w *stressWorker) pipedEcho(ctx context.Context, pipe redis.Pipeliner, desc *strings.Builder) func() {
+	tok := w.token()
+	c := pipe.Echo(ctx, tok)
+	fmt.Fprintf(desc, " ECHO %s;", tok)
+	return func() {
+		if c.Val() != tok {
+			w.failf("reply out of order: ECHO %s = %q, %v", tok, c.Val(), c.Err())
+		}
+	}
+}
+
 func (w *stressWorker) queue() string { return stressQueue("que:", w.rng.Intn(stressQueues)) }
 
 func stressQueue(prefix string, i int) string {
@@ -933,14 +946,7 @@ func stressConsumePipeline(w *stressWorker, rdb *redis.Client, ctx context.Conte
 					}
 				})
 			case 8:
-				tok := w.token()
-				c := pipe.Echo(ctx, tok)
-				fmt.Fprintf(&desc, " ECHO %s;", tok)
-				checks = append(checks, func() {
-					if c.Val() != tok {
-						w.failf("reply out of order: ECHO %s = %q, %v", tok, c.Val(), c.Err())
-					}
-				})
+				checks = append(checks, w.pipedEcho(ctx, pipe, &desc))
 			}
 		}
 		w.begin("pipeline" + desc.String())
@@ -1618,14 +1624,7 @@ func stressChurner(w *stressWorker) {
 						}
 					})
 				case 10:
-					tok := w.token()
-					c := pipe.Echo(ctx, tok)
-					fmt.Fprintf(&desc, " ECHO %s;", tok)
-					checks = append(checks, func() {
-						if c.Val() != tok {
-							w.failf("reply out of order: ECHO %s = %q, %v", tok, c.Val(), c.Err())
-						}
-					})
+					checks = append(checks, w.pipedEcho(ctx, pipe, &desc))
 				case 11:
 					if w.rng.Intn(20) == 0 { // a big value, set, read and deleted
 						k, v := "big:"+strconv.Itoa(w.id), strings.Repeat("b", 256<<10+w.rng.Intn(1<<20))
