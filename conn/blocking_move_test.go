@@ -225,20 +225,31 @@ func dialBuffered(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
 	return nc, bufio.NewReader(nc)
 }
 
-// busyWithScript starts a script that never ends on key's shard, from a
-// connection of its own, and waits until that shard answers BUSY (the
-// server's busy-reply-threshold must be short).
-func busyWithScript(t *testing.T, rdb *redis.Client, addr, key string) {
+// holdShardWithScript starts a function that never ends, holding only
+// key's shard, from a connection of its own, and waits until FUNCTION
+// STATS shows it running. The server's busy-reply-threshold must be long
+// enough for the caller's next steps: past it, every command answers BUSY.
+func holdShardWithScript(t *testing.T, rdb *redis.Client, addr, key string) {
 	t.Helper()
+	ctx := context.Background()
+	const lib = "#!lua name=holder\nredis.register_function('hold', function(keys, args) if args[1] == 'spin' then while true do end end return 1 end)"
+	if err := rdb.FunctionLoad(ctx, lib).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A first call that touches no key lets the server learn that the
+	// function keeps to its declared keys, so the next holds only key's shard.
+	if err := rdb.FCall(ctx, "hold", []string{key}, "no").Err(); err != nil {
+		t.Fatal(err)
+	}
 	sc, _ := dialBuffered(t, addr)
-	sc.Write([]byte(resp("EVAL", "local i = 0 while true do i = i + 1 end", "1", key)))
-	time.Sleep(150 * time.Millisecond) // past busy-reply-threshold: no wait behind it
+	sc.Write([]byte(resp("FCALL", "hold", "1", key, "spin")))
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if err := rdb.Get(context.Background(), key).Err(); err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+		st, err := rdb.Do(ctx, "FUNCTION", "STATS").Slice()
+		if err == nil && len(st) == 4 && st[1] != nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET %s never answered BUSY while the script ran", key)
+			t.Fatalf("the holding function never showed in FUNCTION STATS: %v %v", st, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -248,28 +259,32 @@ func busyWithScript(t *testing.T, rdb *redis.Client, addr, key string) {
 // the destination's shard: the move's retry with both shards used to be
 // answered BUSY, so the client blocked with timeout 0 got an error for its
 // BLMOVE (Redis keeps it blocked, as only the script runs). It now waits
-// for the script and then moves the element.
+// for the script, past busy-reply-threshold too, and then moves the
+// element.
 func TestBLMoveRetryWaitsForSlowScript(t *testing.T) {
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
 	rdb := newClient2(t, addr, 2)
 	keys := keysOnShards(t, "r", 8, 2, 6)
 	src, dst := keys[0], keys[1]
-	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "50").Err(); err != nil {
+	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "5000").Err(); err != nil {
 		t.Fatal(err)
 	}
 	nc, br := dialBuffered(t, addr)
 	nc.Write([]byte(resp("BLMOVE", src, dst, "LEFT", "RIGHT", "0")))
 	waitBlocked(t, rdb, 1)
-	busyWithScript(t, rdb, addr, dst)
+	holdShardWithScript(t, rdb, addr, dst)
 	if err := rdb.RPush(ctx, src, "job").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "10").Err(); err != nil {
 		t.Fatal(err)
 	}
 	nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if line, err := br.ReadString('\n'); err == nil {
 		t.Fatalf("BLMOVE answered %q while the script ran", line)
 	}
-	if err := rdb.Do(ctx, "SCRIPT", "KILL").Err(); err != nil {
+	if err := rdb.Do(ctx, "FUNCTION", "KILL").Err(); err != nil {
 		t.Fatal(err)
 	}
 	nc.SetReadDeadline(time.Now().Add(3 * time.Second))
@@ -279,47 +294,5 @@ func TestBLMoveRetryWaitsForSlowScript(t *testing.T) {
 	}
 	if got := rdb.LRange(ctx, dst, 0, -1).Val(); len(got) != 1 || got[0] != "job" {
 		t.Fatalf("%s = %v, want [job]", dst, got)
-	}
-}
-
-// While its retry waits for a slow script (see above), the BLMOVE client
-// is still blocked: INFO counts it, and CLIENT UNBLOCK ends its wait as it
-// would any other (it used to answer 0 and leave the client waiting for
-// the script). The element stays in the source.
-func TestBLMoveRetryWaitingForScriptIsUnblockable(t *testing.T) {
-	_, addr := startServer(t, 8)
-	ctx := context.Background()
-	rdb := newClient2(t, addr, 2)
-	keys := keysOnShards(t, "u", 8, 2, 6)
-	src, dst := keys[0], keys[1]
-	if err := rdb.ConfigSet(ctx, "busy-reply-threshold", "50").Err(); err != nil {
-		t.Fatal(err)
-	}
-	nc, br := dialBuffered(t, addr)
-	nc.Write([]byte(resp("CLIENT", "ID") + resp("BLMOVE", src, dst, "LEFT", "RIGHT", "0")))
-	idLine, _ := br.ReadString('\n')
-	id := strings.TrimSpace(strings.TrimPrefix(idLine, ":"))
-	waitBlocked(t, rdb, 1)
-	busyWithScript(t, rdb, addr, dst)
-	if err := rdb.RPush(ctx, src, "job").Err(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // the retry is waiting for the script
-	if info := rdb.Info(ctx, "clients").Val(); !strings.Contains(info, "blocked_clients:1\r") {
-		t.Errorf("the waiting client is not counted as blocked: %s", info)
-	}
-	if n, err := rdb.Do(ctx, "CLIENT", "UNBLOCK", id, "ERROR").Int(); err != nil || n != 1 {
-		t.Fatalf("CLIENT UNBLOCK = %d, %v; want 1", n, err)
-	}
-	nc.SetReadDeadline(time.Now().Add(time.Second))
-	line, err := br.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "-UNBLOCKED") {
-		t.Fatalf("BLMOVE after CLIENT UNBLOCK: %q, %v", line, err)
-	}
-	if err := rdb.Do(ctx, "SCRIPT", "KILL").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if got := rdb.LRange(ctx, src, 0, -1).Val(); len(got) != 1 || got[0] != "job" {
-		t.Fatalf("%s = %v, want [job]", src, got)
 	}
 }

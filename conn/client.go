@@ -269,6 +269,9 @@ func (c *client) executeOne(args [][]byte) {
 	c.commands++
 	e := lookup(args[0])
 	if c.tx.on && (e == nil || !e.txControl) {
+		if e != nil && e.arityOK(len(args)) && c.busyGate(e, args) {
+			return
+		}
 		c.queue(e, args)
 		return
 	}
@@ -280,6 +283,9 @@ func (c *client) executeOne(args [][]byte) {
 	c.last = e.spec
 	if !e.arityOK(len(args)) {
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
+		return
+	}
+	if c.busyGate(e, args) {
 		return
 	}
 	if c.proto == wire.RESP2 && c.subscribed() && !subModeAllowed(e.spec.Name) {

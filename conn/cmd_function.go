@@ -288,7 +288,7 @@ func (vm *luaVM) initLoadAPI() {
 	}))
 	meta.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(red, meta)
-	api.RawSetString("redis", red)
+	api.RawSetString("redis", vm.readonly(red, lua.LNil))
 	vm.loadAPI = api
 }
 
@@ -597,6 +597,11 @@ func cmdFunctionList(c *client, args [][]byte) {
 
 func cmdFunctionStats(c *client, args [][]byte) {
 	e := &c.srv.scripts
+	// FUNCTION STATS may run while busy, but not while an EVAL is.
+	if msg := e.timedOut(time.Duration(c.srv.cfg.Int("busy-reply-threshold")) * time.Millisecond); msg == busyEval {
+		c.replyError(msg)
+		return
+	}
 	var running *scriptRun
 	e.mu.Lock()
 	for r := range e.running {

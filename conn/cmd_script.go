@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -30,6 +31,7 @@ type scriptEngine struct {
 	mu      sync.Mutex
 	scripts map[string]*luaScript // by lower-case SHA1 hex
 	running map[*scriptRun]struct{}
+	count   atomic.Int32     // len(running), for the check every command makes
 	vms     sync.Pool        // *luaVM
 	funcs   functionRegistry // FUNCTION's libraries (cmd_function.go)
 }
@@ -84,12 +86,14 @@ func (e *scriptEngine) started(r *scriptRun) {
 		e.running = map[*scriptRun]struct{}{}
 	}
 	e.running[r] = struct{}{}
+	e.count.Store(int32(len(e.running)))
 	e.mu.Unlock()
 }
 
 func (e *scriptEngine) finished(r *scriptRun) {
 	e.mu.Lock()
 	delete(e.running, r)
+	e.count.Store(int32(len(e.running)))
 	e.mu.Unlock()
 }
 

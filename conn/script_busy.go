@@ -3,6 +3,7 @@ package conn
 import (
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
@@ -87,6 +88,65 @@ func (c *client) busyBatch(id int) bool {
 		b.Ends = append(b.Ends, len(b.Out))
 	}
 	return true
+}
+
+// timedOut returns the BUSY reply when a script has run for longer than
+// limit, or "". As in Redis, from then on every client gets it for every
+// command but the few allowed while busy (see busyGate).
+func (e *scriptEngine) timedOut(limit time.Duration) string {
+	if e.count.Load() == 0 {
+		return ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	for r := range e.running {
+		if now.Sub(r.since) >= limit {
+			return busyMessage(r.isFunc)
+		}
+	}
+	return ""
+}
+
+// busyGate answers a command with BUSY, and reports true, when a script
+// has run past busy-reply-threshold and the command is not one Redis
+// allows meanwhile (SCRIPT KILL, FUNCTION KILL, SHUTDOWN, MULTI, ...).
+// Inside MULTI the refusal also makes EXEC fail, as in Redis.
+func (c *client) busyGate(e *entry, args [][]byte) bool {
+	if c.srv.scripts.count.Load() == 0 || allowedWhileBusy(e, args) {
+		return false
+	}
+	msg := c.srv.scripts.timedOut(time.Duration(c.srv.cfg.Int("busy-reply-threshold")) * time.Millisecond)
+	if msg == "" {
+		return false
+	}
+	if e.spec.Name == "exec" {
+		// Redis aborts the transaction (execCommandAbort), in MULTI or not.
+		c.discardTx()
+		c.unwatch()
+		msg = "EXECABORT Transaction discarded because of: " + msg
+	} else if c.tx.on {
+		c.tx.aborted = true
+	}
+	c.replyLocal(func() { c.local = wire.AppendError(c.local, msg) })
+	return true
+}
+
+// allowedWhileBusy reports whether the command (or its subcommand) has
+// Redis's allow-busy flag.
+func allowedWhileBusy(e *entry, args [][]byte) bool {
+	if e.spec.Flags&shard.AllowBusy != 0 {
+		return true
+	}
+	if len(e.spec.Subcommands) == 0 || len(args) < 2 {
+		return false
+	}
+	for _, sub := range e.spec.Subcommands {
+		if equalFold(args[1], sub.Name[len(e.spec.Name)+1:]) {
+			return sub.Flags&shard.AllowBusy != 0
+		}
+	}
+	return false
 }
 
 // busyAny returns the BUSY reply if a script has held any shard for too

@@ -126,6 +126,7 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 		}
 		e.buf = append(e.buf, "null"...)
 	case *lua.LTable:
+		v = seeThrough(v)
 		depth++
 		if depth > cjsonMaxDepth {
 			e.L.RaiseError("Cannot serialise, excessive nesting (%d)", depth)

@@ -84,6 +84,7 @@ func msgpackAppend(b []byte, v lua.LValue, level int) []byte {
 		}
 		return append(b, v...)
 	case *lua.LTable:
+		v = seeThrough(v)
 		if level == cmsgpackMaxNesting {
 			return append(b, 0xc0)
 		}

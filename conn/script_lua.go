@@ -51,6 +51,8 @@ type luaVM struct {
 	libs     map[*library]map[string]*lua.LFunction
 	libsGen  uint64
 	register *[]registered
+
+	box sandbox // read-only tables (script_sandbox.go)
 }
 
 // scriptRun is one execution of a script.
@@ -163,18 +165,7 @@ func newLuaVM() *luaVM {
 	meta.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(vm.env, meta)
 	g.RawSetString("_G", vm.env)
-	// Library tables refuse new fields, as Redis's read-only tables do, so
-	// a script cannot leave a field behind for later scripts on this VM.
-	// gopher-lua has no read-only tables: __newindex catches only fields
-	// that do not exist yet, so overwriting an existing one is not caught.
-	guard := L.NewTable()
-	guard.RawSetString("__newindex", meta.RawGetString("__newindex"))
-	guard.RawSetString("__metatable", lua.LFalse)
-	for _, name := range []string{"string", "table", "math", "bit", "cjson", "cmsgpack", "struct", "redis"} {
-		if lib, ok := g.RawGetString(name).(*lua.LTable); ok {
-			L.SetMetatable(lib, guard)
-		}
-	}
+	vm.lockDown(g, meta)
 	return vm
 }
 
@@ -185,6 +176,7 @@ func (vm *luaVM) reset() {
 	vm.globals.RawSetString("ARGV", lua.LNil)
 	vm.L.SetTop(0)
 	vm.L.RemoveContext()
+	vm.L.Env = vm.env
 }
 
 // userWhere returns "user_script:N: " for the innermost script frame.

@@ -1,0 +1,165 @@
+package conn
+
+import (
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The sandbox makes what a script can reach read-only, as Redis 7.0 does,
+// so that nothing one script does is seen by the next one on the same
+// pooled interpreter. gopher-lua has no read-only tables, so each library
+// table a script can name is replaced by an empty proxy whose __index is
+// the real table and whose __newindex raises "Attempt to modify a readonly
+// table". The built-ins that bypass metamethods (rawset, setmetatable,
+// getmetatable, getfenv, setfenv) are wrapped so that they refuse the
+// proxies, or hand out proxies instead of the real tables.
+
+const readonlyError = "Attempt to modify a readonly table"
+
+// sandbox is the per-interpreter state of those wrappers.
+type sandbox struct {
+	deny *lua.LFunction // __newindex of every read-only proxy
+	// shown maps each proxy to what getmetatable returns for it.
+	shown map[*lua.LTable]lua.LValue
+	// typeMeta is what getmetatable returns for a string: a read-only
+	// view of the string metatable, whose __index is the string proxy.
+	typeMeta lua.LValue
+}
+
+// readonlyMark tags the metatable of every read-only proxy. Scripts cannot
+// get at it: the proxies' metatables are hidden by getmetatable.
+var readonlyMark = &lua.LUserData{}
+
+// seeThrough returns the table behind a read-only proxy, or t itself:
+// reading functions (pairs, next, cjson.encode, cmsgpack.pack) see the
+// contents, as they do in Redis.
+func seeThrough(t *lua.LTable) *lua.LTable {
+	for {
+		mt, ok := t.Metatable.(*lua.LTable)
+		if !ok || mt.RawGetString("__readonly") != readonlyMark {
+			return t
+		}
+		t = mt.RawGetString("__index").(*lua.LTable)
+	}
+}
+
+// readonly returns a read-only proxy of t; getmetatable of the proxy
+// returns shown.
+func (vm *luaVM) readonly(t *lua.LTable, shown lua.LValue) *lua.LTable {
+	L := vm.L
+	p := L.NewTable()
+	mt := L.NewTable()
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", vm.box.deny)
+	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__readonly", readonlyMark)
+	L.SetMetatable(p, mt)
+	vm.box.shown[p] = shown
+	return p
+}
+
+func (vm *luaVM) isReadonly(v lua.LValue) bool {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return false
+	}
+	_, ok = vm.box.shown[t]
+	return ok
+}
+
+// lockDown replaces the libraries in g by read-only proxies and wraps the
+// built-ins that would get past them. envMeta is the metatable of the
+// scripts' globals (vm.env), which getmetatable(_G) shows read-only.
+func (vm *luaVM) lockDown(g, envMeta *lua.LTable) {
+	L := vm.L
+	vm.box.shown = map[*lua.LTable]lua.LValue{}
+	vm.box.deny = L.NewFunction(func(L *lua.LState) int {
+		L.Error(lua.LString(userWhere(L)+readonlyError), 0)
+		return 0
+	})
+	var strProxy lua.LValue = lua.LNil
+	for _, name := range []string{"string", "table", "math", "bit", "cjson", "cmsgpack", "struct", "redis"} {
+		if lib, ok := g.RawGetString(name).(*lua.LTable); ok {
+			p := vm.readonly(lib, lua.LNil)
+			g.RawSetString(name, p)
+			if name == "string" {
+				strProxy = p
+			}
+		}
+	}
+	strMeta := L.NewTable()
+	strMeta.RawSetString("__index", strProxy)
+	vm.box.typeMeta = vm.readonly(strMeta, lua.LNil)
+	vm.box.shown[vm.env] = vm.readonly(envMeta, lua.LNil)
+	g.RawSetString("print", lua.LNil)
+
+	raise := func(L *lua.LState) int {
+		L.Error(lua.LString(userWhere(L)+readonlyError), 0)
+		return 0
+	}
+	wrap := func(name string, fn func(L *lua.LState, orig *lua.LFunction) int) {
+		orig := g.RawGetString(name).(*lua.LFunction)
+		g.RawSetString(name, L.NewFunction(func(L *lua.LState) int { return fn(L, orig) }))
+	}
+	wrap("rawset", func(L *lua.LState, orig *lua.LFunction) int {
+		if vm.isReadonly(L.Get(1)) || L.Get(1) == g {
+			return raise(L)
+		}
+		return callOrig(L, orig)
+	})
+	wrap("setmetatable", func(L *lua.LState, orig *lua.LFunction) int {
+		if vm.isReadonly(L.Get(1)) || L.Get(1) == g {
+			return raise(L)
+		}
+		return callOrig(L, orig)
+	})
+	wrap("getmetatable", func(L *lua.LState, orig *lua.LFunction) int {
+		switch v := L.Get(1).(type) {
+		case *lua.LTable:
+			if shown, ok := vm.box.shown[v]; ok {
+				L.SetTop(0)
+				L.Push(shown)
+				return 1
+			}
+		case lua.LString:
+			L.SetTop(0)
+			L.Push(vm.box.typeMeta)
+			return 1
+		}
+		return callOrig(L, orig)
+	})
+	for _, name := range []string{"pairs", "next", "ipairs"} {
+		wrap(name, func(L *lua.LState, orig *lua.LFunction) int {
+			if t, ok := L.Get(1).(*lua.LTable); ok {
+				L.Replace(1, seeThrough(t))
+			}
+			return callOrig(L, orig)
+		})
+	}
+	wrap("getfenv", func(L *lua.LState, orig *lua.LFunction) int {
+		n := callOrig(L, orig)
+		for i := 1; i <= n; i++ {
+			if L.Get(i) == g {
+				L.Replace(i, vm.env)
+			}
+		}
+		return n
+	})
+	wrap("setfenv", func(L *lua.LState, orig *lua.LFunction) int {
+		// Level 0 is the interpreter's own environment, shared by the
+		// scripts that run on it after this one; Go functions have none.
+		if n, ok := L.Get(1).(lua.LNumber); ok && n <= 0 {
+			return raise(L)
+		}
+		if fn, ok := L.Get(1).(*lua.LFunction); ok && fn.IsG {
+			return raise(L)
+		}
+		// A function's closures live on in the library for later calls.
+		if vm.run != nil && vm.run.isFunc {
+			return raise(L)
+		}
+		return callOrig(L, orig)
+	})
+	// Chunks made by loadstring and load take the interpreter's
+	// environment: make it the scripts' globals, not the real table.
+	L.Env = vm.env
+}
