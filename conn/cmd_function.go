@@ -42,6 +42,7 @@ type function struct {
 	hasDesc  bool
 	flags    []string
 	noWrites bool
+	scope    keyScope
 }
 
 // registered is one redis.register_function call seen while loading.
@@ -465,14 +466,14 @@ func (c *client) fcall(args [][]byte, ro bool) {
 	}
 	keys := args[3 : 3+n]
 	argv := args[3+n:]
-	run := func() {
+	run := func() bool {
 		cmd := make([][]byte, len(args))
 		for i, a := range args {
 			cmd[i] = append([]byte(nil), a...)
 		}
-		c.runLua(&scriptRun{name: f.name, chunk: functionChunk, isFunc: true, ro: ro || f.noWrites, argv0: cmd}, f, keys, argv)
+		return c.runLua(&scriptRun{name: f.name, chunk: functionChunk, isFunc: true, ro: ro || f.noWrites, argv0: cmd, scope: &f.scope}, f, keys, argv)
 	}
-	c.runWithKeys(keys, run)
+	c.runWithKeys(keys, &f.scope, run)
 }
 
 func cmdFunctionLoad(c *client, args [][]byte) {

@@ -40,6 +40,7 @@ type luaScript struct {
 	sha   string
 	body  string
 	proto *lua.FunctionProto
+	scope keyScope
 }
 
 func sha1hex(s string) string {
@@ -212,52 +213,61 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 	keys := args[3 : 3+numkeys]
 	argv := args[3+numkeys:]
 
-	c.runWithKeys(keys, func() { c.runScript(s, keys, argv, ro) })
+	c.runWithKeys(keys, &s.scope, func() bool { return c.runScript(s, keys, argv, ro) })
 }
 
-// runWithKeys runs a script or function (run) with the shards that own
-// keys in c.borrowed: every shard when there are no keys. Inside EXEC the
-// transaction already holds them; otherwise they are borrowed in
-// ascending order, like any command that spans shards.
-func (c *client) runWithKeys(keys [][]byte, run func()) {
+// runWithKeys runs a script or function (run) with the shards it needs
+// in c.borrowed, borrowed in ascending order like any command that spans
+// shards; inside EXEC the transaction already holds every shard. Which
+// shards depends on what scope learned (see keyScope): every shard until
+// a run has shown that the script keeps to its declared keys, then only
+// their owners. run reports true when it stopped, before any effect, to
+// be run again holding every shard.
+func (c *client) runWithKeys(keys [][]byte, scope *keyScope, run func() bool) {
 	if c.tx.execing {
 		run()
 		return
 	}
 	n := len(c.batches)
-	want := c.want
-	clear(want)
-	if len(keys) == 0 {
+	all := scope.holdsAll()
+	for {
+		want := c.want
+		clear(want)
 		for i := range want {
-			want[i] = true
+			want[i] = all
 		}
-	}
-	for _, k := range keys {
-		want[shard.Owner(k, n)] = true
-	}
-	if msg := c.busyWanted(); msg != "" {
-		c.replyError(msg)
-		return
-	}
-	ok := c.borrow()
-	if ok {
-		run()
-	}
-	c.giveBack()
-	if !ok {
-		c.closeAfter = true
-		c.replyError("ERR server is shutting down")
+		for _, k := range keys {
+			want[shard.Owner(k, n)] = true
+		}
+		if msg := c.busyWanted(); msg != "" {
+			c.replyError(msg)
+			return
+		}
+		ok := c.borrow()
+		again := ok && run()
+		c.giveBack()
+		if !ok {
+			c.closeAfter = true
+			c.replyError("ERR server is shutting down")
+			return
+		}
+		if !again {
+			return
+		}
+		all = true
 	}
 }
 
-// runScript runs s with the shards in c.borrowed and appends its reply.
-func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) {
-	c.runLua(&scriptRun{script: s, name: s.sha, chunk: scriptChunk, ro: ro}, nil, keys, argv)
+// runScript runs s with the shards in c.borrowed and appends its reply;
+// true means "run it again holding every shard" (see runWithKeys).
+func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) bool {
+	return c.runLua(&scriptRun{script: s, name: s.sha, chunk: scriptChunk, ro: ro, scope: &s.scope}, nil, keys, argv)
 }
 
 // runLua runs an EVAL script (r.script) or a function (f) with the shards
-// in c.borrowed and appends its reply.
-func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
+// in c.borrowed and appends its reply. It reports true, appending
+// nothing, when the script stopped to be run again holding every shard.
+func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 	eng := &c.srv.scripts
 	vm, _ := eng.vms.Get().(*luaVM)
 	if vm == nil {
@@ -280,7 +290,7 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 		if fn == nil {
 			done = true
 			c.replyError(msg)
-			return
+			return false
 		}
 		r.fn = fn
 	}
@@ -299,12 +309,17 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) {
 			r.across.End()
 		}
 	}()
+	r.keys = keys
 	c.local = r.run(keys, argv, c.local)
 	w.end()
 	r.across.End()
 	c.markBusy(0)
 	eng.finished(r)
 	done = true
+	if !r.restart {
+		r.scope.learn(r.undeclared)
+	}
+	return r.restart
 }
 
 func cmdScriptLoad(c *client, args [][]byte) {

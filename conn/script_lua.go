@@ -74,6 +74,15 @@ type scriptRun struct {
 	buf    []byte
 	raised map[*lua.LTable]bool // errors raised by redis.call
 
+	// Keys and shards (script_scope.go).
+	keys        [][]byte  // KEYS
+	scope       *keyScope // what runs of this script showed
+	undeclared  bool      // this run touched a key not in KEYS
+	sideEffects bool      // it ran a write (or PUBLISH): it cannot start over
+	restart     bool      // it stopped to run again holding every shard
+	need        []int     // scratch for reach
+	keyIdx      []int
+
 	wrote  atomic.Bool
 	killed atomic.Bool
 	oom    atomic.Bool     // aborted by the memory watchdog (script_limits.go)
@@ -104,15 +113,33 @@ func newLuaVM() *luaVM {
 	g.RawSetString("struct", newStructLib(L))
 	// As in Redis, an error raised by redis.call and caught by pcall
 	// reads as its message.
+	// An error that ends the whole script (SCRIPT KILL, the memory limit,
+	// a restart holding every shard) goes through pcall and xpcall.
+	rethrow := func(L *lua.LState) {
+		if r := vm.run; r != nil && (r.restart || r.killed.Load() || r.oom.Load()) {
+			L.Error(L.Get(2), 0)
+		}
+	}
 	origPcall := g.RawGetString("pcall")
 	g.RawSetString("pcall", L.NewFunction(func(L *lua.LState) int {
 		n := L.GetTop()
 		L.Insert(origPcall, 1)
 		L.Call(n, lua.MultRet)
 		if L.GetTop() >= 2 && L.Get(1) == lua.LFalse {
+			rethrow(L)
 			if t, ok := L.Get(2).(*lua.LTable); ok && vm.run != nil && vm.run.raised[t] {
 				L.Replace(2, t.RawGetString("err"))
 			}
+		}
+		return L.GetTop()
+	}))
+	origXpcall := g.RawGetString("xpcall")
+	g.RawSetString("xpcall", L.NewFunction(func(L *lua.LState) int {
+		n := L.GetTop()
+		L.Insert(origXpcall, 1)
+		L.Call(n, lua.MultRet)
+		if L.GetTop() >= 2 && L.Get(1) == lua.LFalse {
+			rethrow(L)
 		}
 		return L.GetTop()
 	}))
@@ -283,6 +310,9 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		return 1
 	})
 	if err := L.PCall(nargs, 1, handler); err != nil {
+		if r.restart {
+			return out // runWithKeys runs it again
+		}
 		var obj lua.LValue = lua.LString(err.Error())
 		if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
 			obj = ae.Object
@@ -382,11 +412,14 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	var reply []byte
 	switch {
 	case e.data != nil:
-		if msg := r.reachable(e.data, args); msg != "" {
+		if msg := r.reach(L, e.data, args); msg != "" {
 			return fail(msg)
 		}
 		if e.data.Flags&shard.Write != 0 {
 			r.wrote.Store(true)
+		}
+		if e.spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
+			r.sideEffects = true
 		}
 		if !r.runData(e.data, args) {
 			return fail(shard.ErrPanicked)
@@ -405,6 +438,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	case e.barrier:
 		return fail("ERR This Redis command is not allowed from script")
 	default:
+		if e.spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
+			r.sideEffects = true
+		}
 		c := r.c
 		saved, proto, db := c.local, c.proto, c.db
 		c.local, c.proto, c.db = r.buf[:0], r.proto, r.db
@@ -435,42 +471,6 @@ func (r *scriptRun) raise(L *lua.LState, t *lua.LTable) {
 	}
 	r.raised[t] = true
 	L.Error(t, 0)
-}
-
-// reachable reports an error unless every shard the command needs is
-// borrowed by this script.
-func (r *scriptRun) reachable(cmd *shard.Command, args [][]byte) string {
-	n := len(r.shards)
-	const msg = "ERR Script attempted to access a key on a shard it does not hold: pass every key a script uses in KEYS"
-	if cmd.Flags&shard.AllShards != 0 || (cmd.NeedsAllShards != nil && cmd.NeedsAllShards(args)) {
-		for _, s := range r.shards {
-			if s == nil {
-				return msg
-			}
-		}
-		return ""
-	}
-	if cmd.Route != nil {
-		if r.shards[cmd.Route(args, n)] == nil {
-			return msg
-		}
-		return ""
-	}
-	keys := cmd.KeyIndexes(args, nil)
-	for _, k := range keys {
-		if r.shards[shard.Owner(args[k], n)] == nil {
-			return msg
-		}
-	}
-	if len(keys) == 0 {
-		for _, s := range r.shards {
-			if s != nil {
-				return ""
-			}
-		}
-		return msg
-	}
-	return ""
 }
 
 // fromRESP converts one reply at the start of b to a Lua value, as Redis

@@ -39,10 +39,10 @@ func TestEvalAcrossShards(t *testing.T) {
 			if v, err := rdb.EvalShaRO(ctx, sha, keys[1:]).Result(); err != nil || v != "bc" {
 				t.Fatalf("EVALSHA_RO = %v, %v", v, err)
 			}
-			// An undeclared key on a shard the script does not hold fails.
-			err = rdb.Eval(ctx, "return redis.call('get', ARGV[1])", keys[:1], keys[1]).Err()
-			if err == nil || !strings.Contains(err.Error(), "pass every key a script uses in KEYS") {
-				t.Fatalf("undeclared key: %v", err)
+			// An undeclared key on a shard the script does not hold works,
+			// as in standalone Redis (see script_scope.go).
+			if v, err := rdb.Eval(ctx, "return redis.call('get', ARGV[1])", keys[:1], keys[1]).Result(); err != nil || v != "b" {
+				t.Fatalf("undeclared key: %v, %v", v, err)
 			}
 			// With no keys declared the script holds every shard.
 			if v, err := rdb.Eval(ctx, "return redis.call('get', ARGV[1])", nil, keys[2]).Result(); err != nil || v != "c" {
@@ -77,7 +77,40 @@ func TestEvalAcrossShards(t *testing.T) {
 
 // Transfers between accounts on different shards run as scripts while
 // readers take MGET snapshots: every snapshot sees the same total.
+//
+// The second form builds its key names inside the script from a prefix
+// and ids passed in ARGV, as job-queue libraries do: only a counter is
+// declared. It must be just as atomic.
 func TestEvalTransfersConserveTotal(t *testing.T) {
+	declared := redis.NewScript(`
+local from = tonumber(redis.call('get', KEYS[1]))
+local amount = tonumber(ARGV[1])
+if from < amount then return 0 end
+redis.call('decrby', KEYS[1], amount)
+redis.call('incrby', KEYS[2], amount)
+return 1`)
+	computed := redis.NewScript(`
+local from, to = ARGV[2] .. ARGV[3], ARGV[2] .. ARGV[4]
+local amount = tonumber(ARGV[1])
+if tonumber(redis.call('get', from)) < amount then return 0 end
+redis.call('decrby', from, amount)
+redis.call('incrby', to, amount)
+redis.call('incr', KEYS[1])
+return 1`)
+	t.Run("declared", func(t *testing.T) {
+		testTransfers(t, func(ctx context.Context, rdb *redis.Client, accounts []string, a, b, amount int) error {
+			return declared.Run(ctx, rdb, []string{accounts[a], accounts[b]}, amount).Err()
+		})
+	})
+	t.Run("computed", func(t *testing.T) {
+		testTransfers(t, func(ctx context.Context, rdb *redis.Client, accounts []string, a, b, amount int) error {
+			const prefix = "acct:"
+			return computed.Run(ctx, rdb, []string{"transfers"}, amount, prefix, accounts[a][len(prefix):], accounts[b][len(prefix):]).Err()
+		})
+	})
+}
+
+func testTransfers(t *testing.T, transfer func(ctx context.Context, rdb *redis.Client, accounts []string, a, b, amount int) error) {
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
 	accounts := keysOnDifferentShards(t, "acct:", 8, 8)
@@ -86,13 +119,6 @@ func TestEvalTransfersConserveTotal(t *testing.T) {
 	for _, a := range accounts {
 		setup.Set(ctx, a, start, 0)
 	}
-	transfer := redis.NewScript(`
-local from = tonumber(redis.call('get', KEYS[1]))
-local amount = tonumber(ARGV[1])
-if from < amount then return 0 end
-redis.call('decrby', KEYS[1], amount)
-redis.call('incrby', KEYS[2], amount)
-return 1`)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	errs := make(chan string, 16)
@@ -108,7 +134,7 @@ return 1`)
 				if a == b {
 					continue
 				}
-				if err := transfer.Run(ctx, rdb, []string{accounts[a], accounts[b]}, rng.Intn(50)+1).Err(); err != nil {
+				if err := transfer(ctx, rdb, accounts, a, b, rng.Intn(50)+1); err != nil {
 					errs <- err.Error()
 					return
 				}
@@ -232,5 +258,81 @@ func TestScriptCannotAddLibraryFields(t *testing.T) {
 		if v, err := rdb.Eval(ctx, "return string.foo == nil", nil).Result(); err != nil || v != int64(1) {
 			t.Fatalf("string.foo leaked to a later script: %v %v", v, err)
 		}
+	}
+}
+
+// A script that keeps to its KEYS holds only their shards once a run has
+// shown it; when a later run needs another shard it takes it on the spot
+// (a higher shard), starts again holding every shard (a lower one, before
+// any write), or fails (a lower one after a write), and from then on holds
+// every shard. See script_scope.go.
+func TestScriptLearnsWhichShardsItHolds(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	other := newClient2(t, addr, 2)
+	k := keysOnShards(t, "learn", 8, 0, 3, 5, 7, 3)
+	for i, key := range k[:4] {
+		rdb.Set(ctx, key, "v"+strconv.Itoa(i), 0)
+	}
+	const src = `
+if ARGV[1] == 'spin' then
+  local t0 = redis.call('time')
+  repeat local t = redis.call('time') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000
+end
+if ARGV[1] == 'write' then redis.call('incr', KEYS[2]) end
+if ARGV[2] then return redis.call('get', ARGV[2]) end
+return redis.call('get', KEYS[1])`
+	script := func(tag string) *redis.Script { return redis.NewScript("-- " + tag + "\n" + src) }
+
+	// Learned: a slow run holds shard 3 only; shard 5 keeps serving.
+	s := script("narrow")
+	if v, err := s.Run(ctx, rdb, []string{k[1]}, "no").Result(); err != nil || v != "v1" {
+		t.Fatalf("first run = %v, %v", v, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rdb, []string{k[1]}, "spin").Err() }()
+	time.Sleep(50 * time.Millisecond)
+	if err := other.Set(ctx, k[2], "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("SET on another shard waited for the script (%v)", err)
+	default:
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// A higher shard is borrowed during the run.
+	if v, err := s.Run(ctx, rdb, []string{k[1]}, "no", k[3]).Result(); err != nil || v != "v3" {
+		t.Fatalf("undeclared key on a higher shard = %v, %v", v, err)
+	}
+
+	// A lower shard before any write: the run starts again, unseen.
+	s = script("restart")
+	if err := s.Run(ctx, rdb, []string{k[3]}, "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Run(ctx, rdb, []string{k[3]}, "no", k[0]).Result(); err != nil || v != "v0" {
+		t.Fatalf("undeclared key on a lower shard = %v, %v", v, err)
+	}
+
+	// A lower shard after a write fails once; the next run holds them all.
+	s = script("late")
+	declared := []string{k[3], k[4]} // k[4], the counter, is on shard 3 too
+	if err := s.Run(ctx, rdb, declared, "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Run(ctx, rdb, declared, "write", k[0]).Err()
+	if err == nil || !strings.Contains(err.Error(), "after writing") {
+		t.Fatalf("lower shard after a write: %v", err)
+	}
+	if v, err := s.Run(ctx, rdb, declared, "write", k[0]).Result(); err != nil || v != "v0" {
+		t.Fatalf("the next run = %v, %v", v, err)
+	}
+	if n, _ := rdb.Get(ctx, k[4]).Int(); n != 2 {
+		t.Fatalf("counter = %d, want 2 (one per run that wrote)", n)
 	}
 }

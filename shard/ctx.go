@@ -219,6 +219,12 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	}
 }
 
+// Join adds s to a run that has begun: the caller has just borrowed it
+// and stored it in the shards slice given to Begin, at its ID.
+func (a *Across) Join(s *Shard) {
+	s.note.out = &a.events
+}
+
 // Run runs one command in database db and appends its reply to out. w is
 // the waiter of a blocking command, watch the session of WatchCmd.
 func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db int, proto wire.Proto, out []byte) []byte {
