@@ -75,7 +75,8 @@ func validLibName(s string) bool {
 
 const errBadName = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
 
-// parseShebang returns the library name from code's first line.
+// parseShebang returns the library name from code's first line
+// ("#!lua name=mylib"), split and checked as Redis 7.0 does.
 func parseShebang(code string) (string, string) {
 	if !strings.HasPrefix(code, "#!") {
 		return "", "ERR Missing library metadata"
@@ -84,14 +85,14 @@ func parseShebang(code string) (string, string) {
 	if nl < 0 {
 		return "", "ERR Invalid library metadata"
 	}
-	parts := strings.Fields(code[2:nl])
-	engine := ""
-	if len(parts) > 0 {
-		engine, parts = parts[0], parts[1:]
+	parts, _ := splitArgs(code[:nl])
+	if len(parts) == 0 {
+		return "", "ERR Invalid library metadata"
 	}
+	engine := parts[0][2:]
 	name, named := "", false
-	for _, p := range parts {
-		if !strings.HasPrefix(p, "name=") {
+	for _, p := range parts[1:] {
+		if len(p) < 5 || !strings.EqualFold(p[:5], "name=") {
 			return "", "ERR Invalid metadata value given: " + p
 		}
 		if named {

@@ -40,7 +40,60 @@ type luaScript struct {
 	sha   string
 	body  string
 	proto *lua.FunctionProto
+	flags scriptFlags
 	scope keyScope
+}
+
+// scriptFlags are what a script's shebang line (#!lua flags=...) says.
+// A script without one runs in Redis's compatibility mode.
+type scriptFlags struct {
+	shebang  bool // false: compatibility mode, the flags below are ignored
+	noWrites bool
+	allowOOM bool
+}
+
+// parseScriptShebang reads the "#!lua flags=a,b" line that may start an
+// EVAL script, as Redis 7.0 does. It returns the flags, the length of the
+// line (the compiler skips it, keeping the line feed so that line numbers
+// stay right) and an error reply.
+func parseScriptShebang(body string) (scriptFlags, int, string) {
+	var f scriptFlags
+	if !strings.HasPrefix(body, "#!") {
+		return f, 0, ""
+	}
+	end := strings.IndexByte(body, '\n')
+	if end < 0 {
+		return f, 0, "ERR Invalid script shebang"
+	}
+	parts, _ := splitArgs(body[:end])
+	if len(parts) == 0 {
+		return f, 0, "ERR Invalid engine in script shebang"
+	}
+	if parts[0] != "#!lua" {
+		return f, 0, "ERR Unexpected engine in script shebang: " + parts[0]
+	}
+	f.shebang = true
+	for _, p := range parts[1:] {
+		list, ok := strings.CutPrefix(p, "flags=")
+		if !ok {
+			return f, 0, "ERR Unknown lua shebang option: " + p
+		}
+		if list == "" {
+			continue // "flags=" sets none
+		}
+		for _, name := range strings.Split(list, ",") {
+			switch name {
+			case "no-writes":
+				f.noWrites = true
+			case "allow-oom":
+				f.allowOOM = true
+			case "allow-stale", "no-cluster", "allow-cross-slot-keys":
+			default:
+				return f, 0, "ERR Unexpected flag in script shebang: " + name
+			}
+		}
+	}
+	return f, end, ""
 }
 
 func sha1hex(s string) string {
@@ -61,11 +114,15 @@ func (e *scriptEngine) load(body string) (*luaScript, string) {
 	if s := e.get(sha); s != nil {
 		return s, ""
 	}
-	proto, err := compileLua(body)
+	flags, skip, msg := parseScriptShebang(body)
+	if msg != "" {
+		return nil, msg
+	}
+	proto, err := compileLua(body[skip:])
 	if err != nil {
 		return nil, "ERR Error compiling script (new function): " + err.Error()
 	}
-	s := &luaScript{sha: sha, body: body, proto: proto}
+	s := &luaScript{sha: sha, body: body, proto: proto, flags: flags}
 	e.mu.Lock()
 	if e.scripts == nil {
 		e.scripts = map[string]*luaScript{}
@@ -209,6 +266,13 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 	} else if s, msg = eng.load(string(args[1])); s == nil {
 		c.replyError(msg)
 		return
+	}
+	if s.flags.shebang {
+		if ro && !s.flags.noWrites {
+			c.replyError("ERR Can not execute a script with write flag using *_ro command.")
+			return
+		}
+		ro = ro || s.flags.noWrites
 	}
 	keys := args[3 : 3+numkeys]
 	argv := args[3+numkeys:]
