@@ -82,7 +82,7 @@ func cmdCommandMetas() ([]*cmdMeta, map[string]*cmdMeta) {
 	cmdMetas.once.Do(func() {
 		cmdMetas.byName = make(map[string]*cmdMeta)
 		for _, e := range allEntries() {
-			m := newCmdMeta(e.spec, nil, e.data != nil && e.data.Keys != nil)
+			m := newCmdMeta(e.spec, nil, (e.data != nil && e.data.Keys != nil) || e.keys != nil)
 			cmdMetas.top = append(cmdMetas.top, m)
 			cmdMetas.byName[m.name] = m
 			for _, s := range m.subs {
@@ -417,7 +417,7 @@ func cmdCommandGetKeys(c *client, cmd [][]byte, withFlags bool) {
 		return
 	}
 	spec := e.spec
-	movable := e.data != nil && e.data.Keys != nil
+	movable := (e.data != nil && e.data.Keys != nil) || e.keys != nil
 	if len(spec.Subcommands) > 0 && len(cmd) > 1 {
 		_, byName := cmdCommandMetas()
 		m := byName[spec.Name+"|"+strings.ToLower(string(cmd[1]))]
@@ -437,9 +437,12 @@ func cmdCommandGetKeys(c *client, cmd [][]byte, withFlags bool) {
 		return
 	}
 	var keys []int
-	if movable {
+	switch {
+	case movable && e.keys != nil:
+		keys = e.keys(cmd)
+	case movable:
 		keys = e.data.KeyIndexes(cmd, nil)
-	} else {
+	default:
 		keys = spec.KeyIndexes(cmd, nil)
 	}
 	for _, k := range keys {

@@ -433,9 +433,9 @@ func init() {
 	}
 	registerLocal(
 		&localCommand{Spec: fcallSpec("fcall", "Invokes a function.", false),
-			run: func(c *client, args [][]byte) { c.fcall(args, false) }, barrier: true},
+			run: func(c *client, args [][]byte) { c.fcall(args, false) }, barrier: true, keys: numkeysKeys},
 		&localCommand{Spec: fcallSpec("fcall_ro", "Invokes a read-only function.", true),
-			run: func(c *client, args [][]byte) { c.fcall(args, true) }, barrier: true},
+			run: func(c *client, args [][]byte) { c.fcall(args, true) }, barrier: true, keys: numkeysKeys},
 		&localCommand{Spec: shard.Spec{Name: "function", Arity: -2, Group: "scripting", Since: "7.0.0",
 			Summary: "A container for function commands.", Complexity: "Depends on subcommand.",
 			Subcommands: functionSpecs}, run: func(c *client, args [][]byte) { functionSubs.dispatch(c, args) }},

@@ -216,17 +216,31 @@ func init() {
 	}
 	registerLocal(
 		&localCommand{Spec: evalSpec("eval", "Executes a server-side Lua script.", "script numkeys [key [key ...]] [arg [arg ...]]", false),
-			run: func(c *client, args [][]byte) { c.eval(args, false, false) }, barrier: true},
+			run: func(c *client, args [][]byte) { c.eval(args, false, false) }, barrier: true, keys: numkeysKeys},
 		&localCommand{Spec: evalSpec("evalsha", "Executes a server-side Lua script by SHA1 digest.", "sha1 numkeys [key [key ...]] [arg [arg ...]]", false),
-			run: func(c *client, args [][]byte) { c.eval(args, true, false) }, barrier: true},
+			run: func(c *client, args [][]byte) { c.eval(args, true, false) }, barrier: true, keys: numkeysKeys},
 		&localCommand{Spec: evalSpec("eval_ro", "Executes a read-only server-side Lua script.", "script numkeys [key [key ...]] [arg [arg ...]]", true),
-			run: func(c *client, args [][]byte) { c.eval(args, false, true) }, barrier: true},
+			run: func(c *client, args [][]byte) { c.eval(args, false, true) }, barrier: true, keys: numkeysKeys},
 		&localCommand{Spec: evalSpec("evalsha_ro", "Executes a read-only server-side Lua script by SHA1 digest.", "sha1 numkeys [key [key ...]] [arg [arg ...]]", true),
-			run: func(c *client, args [][]byte) { c.eval(args, true, true) }, barrier: true},
+			run: func(c *client, args [][]byte) { c.eval(args, true, true) }, barrier: true, keys: numkeysKeys},
 		&localCommand{Spec: shard.Spec{Name: "script", Arity: -2, Group: "scripting", Since: "2.6.0",
 			Summary: "A container for Lua scripts management commands.", Complexity: "Depends on subcommand.",
 			Subcommands: scriptSpecs}, run: func(c *client, args [][]byte) { scriptSubs.dispatch(c, args) }},
 	)
+}
+
+// numkeysKeys returns the key positions of EVAL or FCALL (numkeys, then
+// the keys) for COMMAND GETKEYS: none when numkeys makes no sense.
+func numkeysKeys(args [][]byte) []int {
+	n, ok := wire.ParseInt(args[2])
+	if !ok || n < 0 || n > int64(len(args)-3) {
+		return nil
+	}
+	keys := make([]int, n)
+	for i := range keys {
+		keys[i] = 3 + i
+	}
+	return keys
 }
 
 // evalKeys returns the argument positions of an EVAL's keys, or an error

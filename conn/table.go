@@ -21,6 +21,9 @@ type entry struct {
 	direct func(c *client, args [][]byte)
 	// txControl commands run at once inside MULTI instead of queueing.
 	txControl bool
+	// keys finds the key positions of a connection command whose keys
+	// move (EVAL, FCALL), for COMMAND GETKEYS.
+	keys func(args [][]byte) []int
 }
 
 func (e *entry) arityOK(n int) bool {
@@ -35,6 +38,7 @@ type localCommand struct {
 	barrier   bool
 	direct    func(c *client, args [][]byte)
 	txControl bool
+	keys      func(args [][]byte) []int
 }
 
 var commands = map[string]*entry{}
@@ -44,7 +48,7 @@ var commands = map[string]*entry{}
 func registerLocal(cmds ...*localCommand) {
 	for _, lc := range cmds {
 		lc.Name = strings.ToLower(lc.Name)
-		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl})
+		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl, keys: lc.keys})
 	}
 }
 
