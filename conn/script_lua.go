@@ -158,12 +158,22 @@ func newLuaVM() *luaVM {
 		},
 		"log":     luaLog,
 		"setresp": func(L *lua.LState) int { return vm.run.setresp(L) },
+		// Replication is by effects, as in Redis 7.0: nothing to choose.
+		"replicate_commands": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
+		"set_repl":           luaSetRepl,
+		// No debugger (SCRIPT DEBUG): as in Redis outside a session.
+		"breakpoint":    func(L *lua.LState) int { L.Push(lua.LFalse); return 1 },
+		"debug":         func(L *lua.LState) int { return 0 },
+		"acl_check_cmd": luaACLCheckCmd,
 	}
 	for name, fn := range fns {
 		redis.RawSetString(name, L.NewFunction(fn))
 	}
 	for i, name := range []string{"LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"} {
 		redis.RawSetString(name, lua.LNumber(i))
+	}
+	for name, v := range map[string]int{"REPL_NONE": 0, "REPL_AOF": replAOF, "REPL_SLAVE": replReplica, "REPL_REPLICA": replReplica, "REPL_ALL": replAOF | replReplica} {
+		redis.RawSetString(name, lua.LNumber(v))
 	}
 	redis.RawSetString("REDIS_VERSION", lua.LString("7.0.15"))
 	redis.RawSetString("REDIS_VERSION_NUM", lua.LNumber(0x07000f))
@@ -247,6 +257,69 @@ func luaStatusReply(L *lua.LState) int {
 	t.RawSetString("ok", L.Get(1))
 	L.Push(t)
 	return 1
+}
+
+// The targets redis.set_repl may name (Redis's PROPAGATE_AOF and
+// PROPAGATE_REPL).
+const (
+	replAOF     = 1
+	replReplica = 2
+)
+
+// luaSetRepl is redis.set_repl: it checks its argument as Redis does.
+// Nothing is propagated yet (no AOF, no replicas), so there is no state.
+func luaSetRepl(L *lua.LState) int {
+	if L.GetTop() != 1 {
+		L.Error(errTable(L, "ERR redis.set_repl() requires two arguments."), 0)
+	}
+	flags := 0
+	if n, ok := L.Get(1).(lua.LNumber); ok {
+		flags = int(n)
+	} else if s, ok := L.Get(1).(lua.LString); ok {
+		if n, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64); err == nil {
+			flags = int(n)
+		}
+	}
+	if flags&^(replAOF|replReplica) != 0 {
+		L.Error(errTable(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."), 0)
+	}
+	return 0
+}
+
+// luaACLCheckCmd is redis.acl_check_cmd: true when the command exists,
+// as every user may run every command until ACLs exist.
+func luaACLCheckCmd(L *lua.LState) int {
+	n := L.GetTop()
+	if n == 0 {
+		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
+	}
+	args := make([][]byte, n)
+	for i := 1; i <= n; i++ {
+		switch v := L.Get(i).(type) {
+		case lua.LString:
+			args[i-1] = []byte(v)
+		case lua.LNumber:
+			args[i-1] = strconv.AppendFloat(nil, float64(v), 'g', 17, 64)
+		default:
+			L.Error(errTable(L, "ERR Lua redis lib command arguments must be strings or integers"), 0)
+		}
+	}
+	e := lookup(args[0])
+	if e == nil || (len(e.spec.Subcommands) > 0 && len(args) > 1 && !hasSubcommand(e.spec, args[1])) {
+		L.Error(errTable(L, "ERR Invalid command passed to redis.acl_check_cmd()"), 0)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+// hasSubcommand reports whether the container command spec has sub.
+func hasSubcommand(spec *shard.Spec, sub []byte) bool {
+	for _, s := range spec.Subcommands {
+		if equalFold(sub, s.Name[len(spec.Name)+1:]) {
+			return true
+		}
+	}
+	return false
 }
 
 func luaLog(L *lua.LState) int {
