@@ -155,30 +155,36 @@ func (e *scriptEngine) finished(r *scriptRun) {
 	e.mu.Unlock()
 }
 
-// kill cancels every running script unless one of them has written. eval
-// says whether SCRIPT KILL (true) or FUNCTION KILL (false) asked: each
-// kills only its own kind.
+// kill is SCRIPT KILL (eval true) and FUNCTION KILL (eval false). Several
+// scripts may run at once, on different shards: it stops every running
+// script of its kind that has not written yet. When it stopped none, the
+// reply says why: those of its kind have all written (UNKILLABLE), or
+// only the other kind runs (BUSY, naming the other KILL).
 func (e *scriptEngine) kill(eval bool) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.running) == 0 {
 		return "NOTBUSY No scripts in execution right now."
 	}
+	stopped, wrote := 0, false
 	for r := range e.running {
-		if r.wrote.Load() {
-			return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+		switch {
+		case r.isFunc == eval: // the other kind
+		case r.wrote.Load():
+			wrote = true
+		default:
+			r.killed.Store(true)
+			r.cancel()
+			stopped++
 		}
 	}
-	for r := range e.running {
-		if r.isFunc == eval {
-			return busyMessage(r.isFunc)
-		}
+	switch {
+	case stopped > 0:
+		return ""
+	case wrote:
+		return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	}
-	for r := range e.running {
-		r.killed.Store(true)
-		r.cancel()
-	}
-	return ""
+	return busyMessage(!eval)
 }
 
 const evalFlags = shard.NoScript | shard.SkipMonitor | shard.MayReplicate | shard.NoMandatoryKeys | shard.Stale

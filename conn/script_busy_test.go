@@ -64,3 +64,53 @@ func TestBusyScriptRefusesCommandsUntilKilled(t *testing.T) {
 		t.Fatalf("PING after the kill: %v", err)
 	}
 }
+
+// With several scripts running at once (on different shards), SCRIPT
+// KILL stops every one that has not written, and says UNKILLABLE only
+// when those left have all written.
+func TestScriptKillStopsEveryReadOnlyScript(t *testing.T) {
+	srv, addr := startServer(t, 8)
+	ctx := context.Background()
+	admin := newClient2(t, addr, 2)
+	keys := keysOnShards(t, "kill", 8, 1, 4, 6)
+	const src = "if ARGV[1] == 'write' then redis.call('set', KEYS[1], 1) end if ARGV[1] ~= 'no' then while true do end end return 1"
+	for _, k := range keys { // learn: each run holds only its key's shard
+		if err := admin.Eval(ctx, src, []string{k}, "no").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 3)
+	for i, mode := range []string{"read", "read", "write"} {
+		rdb := newClient2(t, addr, 2)
+		k := keys[i]
+		go func() { done <- rdb.Eval(ctx, src, []string{k}, mode).Err() }()
+	}
+	for deadline := time.Now().Add(5 * time.Second); srv.scripts.count.Load() != 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d scripts running, want 3", srv.scripts.count.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := admin.FunctionKill(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "BUSY") {
+		t.Fatalf("FUNCTION KILL with only EVAL scripts running: %v", err)
+	}
+	if err := admin.ScriptKill(ctx).Err(); err != nil {
+		t.Fatalf("SCRIPT KILL: %v", err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-done; err == nil || !strings.Contains(err.Error(), "Script killed by user") {
+			t.Fatalf("a read-only script replied %v", err)
+		}
+	}
+	if err := admin.ScriptKill(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "UNKILLABLE") {
+		t.Fatalf("SCRIPT KILL with only a writer left: %v", err)
+	}
+	// End the writer through the engine, as SHUTDOWN NOSAVE would.
+	srv.scripts.mu.Lock()
+	for r := range srv.scripts.running {
+		r.killed.Store(true)
+		r.cancel()
+	}
+	srv.scripts.mu.Unlock()
+	<-done
+}
