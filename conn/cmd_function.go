@@ -75,39 +75,43 @@ func validLibName(s string) bool {
 
 const errBadName = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
 
-// parseShebang returns the library name from code's first line
-// ("#!lua name=mylib"), split and checked as Redis 7.0 does.
+// parseShebang returns the library name from code's first line, checked
+// in Redis's order: the metadata (split like Redis's sdssplitargs, so
+// values may be quoted), the name, then the engine.
 func parseShebang(code string) (string, string) {
 	if !strings.HasPrefix(code, "#!") {
 		return "", "ERR Missing library metadata"
 	}
 	nl := strings.IndexByte(code, '\n')
-	if nl < 0 {
+	if z := strings.IndexByte(code, 0); nl < 0 || (z >= 0 && z < nl) {
+		return "", "ERR Invalid library metadata" // C string: no newline before the NUL
+	}
+	parts, ok := wire.SplitArgs([]byte(code[:nl]))
+	if !ok || len(parts) == 0 {
 		return "", "ERR Invalid library metadata"
 	}
-	parts, _ := splitArgs(code[:nl])
-	if len(parts) == 0 {
-		return "", "ERR Invalid library metadata"
+	engine := ""
+	if len(parts[0]) > 2 {
+		engine = string(parts[0][2:])
 	}
-	engine := parts[0][2:]
 	name, named := "", false
 	for _, p := range parts[1:] {
-		if len(p) < 5 || !strings.EqualFold(p[:5], "name=") {
-			return "", "ERR Invalid metadata value given: " + p
+		if len(p) < 5 || !strings.EqualFold(string(p[:5]), "name=") {
+			return "", "ERR Invalid metadata value given: " + string(p)
 		}
 		if named {
 			return "", "ERR Invalid metadata value, name argument was given multiple times"
 		}
-		name, named = p[len("name="):], true
+		name, named = string(p[5:]), true
 	}
 	if !named {
 		return "", "ERR Library name was not given"
 	}
-	if !strings.EqualFold(engine, "lua") {
-		return "", "ERR Engine '" + engine + "' not found"
-	}
 	if !validLibName(name) {
 		return "", errBadName
+	}
+	if !strings.EqualFold(engine, "lua") {
+		return "", "ERR Engine '" + engine + "' not found"
 	}
 	return name, ""
 }
@@ -132,28 +136,9 @@ func (e *scriptEngine) loadLibrary(code string, replace bool) (string, string) {
 	if exists && !replace {
 		return "", "ERR Library '" + name + "' already exists"
 	}
-	// The shebang line is not Lua; keep the line numbers.
-	chunk, err := parse.Parse(strings.NewReader(code[strings.IndexByte(code, '\n'):]), functionChunk)
-	if err != nil {
-		return "", "ERR Error compiling function: " + err.Error()
-	}
-	proto, err := lua.Compile(chunk, functionChunk)
-	if err != nil {
-		return "", "ERR Error compiling function: " + err.Error()
-	}
-	lib := &library{name: name, code: code, proto: proto}
-	vm, _ := e.vms.Get().(*luaVM)
-	if vm == nil {
-		vm = newLuaVM()
-	}
-	_, regs, msg := vm.loadLibrary(lib)
-	vm.reset()
-	e.vms.Put(vm)
+	lib, msg := e.compileLibrary(name, code)
 	if msg != "" {
 		return "", msg
-	}
-	if len(regs) == 0 {
-		return "", "ERR No functions registered"
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -161,9 +146,9 @@ func (e *scriptEngine) loadLibrary(code string, replace bool) (string, string) {
 	if old != nil && !replace {
 		return "", "ERR Library '" + name + "' already exists"
 	}
-	for _, g := range regs {
-		if f := r.funcs[strings.ToLower(g.name)]; f != nil && f.lib != old {
-			return "", "ERR Function " + g.name + " already exists"
+	for _, f := range lib.funcs {
+		if g := r.funcs[strings.ToLower(f.name)]; g != nil && g.lib != old {
+			return "", "ERR Function " + f.name + " already exists"
 		}
 	}
 	if r.libs == nil {
@@ -174,14 +159,46 @@ func (e *scriptEngine) loadLibrary(code string, replace bool) (string, string) {
 			delete(r.funcs, strings.ToLower(f.name))
 		}
 	}
-	for _, g := range regs {
-		g.f.lib = lib
-		lib.funcs = append(lib.funcs, g.f)
-		r.funcs[strings.ToLower(g.name)] = g.f
+	for _, f := range lib.funcs {
+		r.funcs[strings.ToLower(f.name)] = f
 	}
 	r.libs[name] = lib
 	r.gen.Add(1)
 	return name, ""
+}
+
+// compileLibrary compiles code, the library name, and runs it on a pooled
+// VM to collect the functions it registers. The library is not
+// registered anywhere yet.
+func (e *scriptEngine) compileLibrary(name, code string) (*library, string) {
+	// The shebang line is not Lua; keep the line numbers.
+	chunk, err := parse.Parse(strings.NewReader(code[strings.IndexByte(code, '\n'):]), functionChunk)
+	if err != nil {
+		return nil, "ERR Error compiling function: " + err.Error()
+	}
+	proto, err := lua.Compile(chunk, functionChunk)
+	if err != nil {
+		return nil, "ERR Error compiling function: " + err.Error()
+	}
+	lib := &library{name: name, code: code, proto: proto}
+	vm, _ := e.vms.Get().(*luaVM)
+	if vm == nil {
+		vm = newLuaVM()
+	}
+	_, regs, msg := vm.loadLibrary(lib)
+	vm.reset()
+	e.vms.Put(vm)
+	if msg != "" {
+		return nil, msg
+	}
+	if len(regs) == 0 {
+		return nil, "ERR No functions registered"
+	}
+	for _, g := range regs {
+		g.f.lib = lib
+		lib.funcs = append(lib.funcs, g.f)
+	}
+	return lib, ""
 }
 
 func (r *functionRegistry) remove(name string) bool {
@@ -417,6 +434,8 @@ var functionSubs, functionSpecs = newSubcommands("function",
 	&subcommand{Spec: shard.Spec{Name: "stats", Arity: 2, Flags: shard.NoScript | shard.AllowBusy, Group: "scripting", Since: "7.0.0",
 		Summary: "Returns information about a function during execution.", Complexity: "O(1)"},
 		run: cmdFunctionStats},
+	functionDumpSpec,
+	functionRestoreSpec,
 	&subcommand{Spec: shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale, Group: "scripting", Since: "7.0.0",
 		Summary: "Returns helpful text about the different subcommands.", Complexity: "O(1)"},
 		run: cmdFunctionHelp},
@@ -509,7 +528,11 @@ func cmdFunctionDelete(c *client, args [][]byte) {
 }
 
 func cmdFunctionFlush(c *client, args [][]byte) {
-	if len(args) > 3 || (len(args) == 3 && !strings.EqualFold(string(args[2]), "sync") && !strings.EqualFold(string(args[2]), "async")) {
+	if len(args) > 3 {
+		functionSyntaxError(c, args)
+		return
+	}
+	if len(args) == 3 && !strings.EqualFold(string(args[2]), "sync") && !strings.EqualFold(string(args[2]), "async") {
 		c.replyError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
 		return
 	}

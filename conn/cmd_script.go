@@ -65,18 +65,18 @@ func parseScriptShebang(body string) (scriptFlags, int, string) {
 	if end < 0 {
 		return f, 0, "ERR Invalid script shebang"
 	}
-	parts, _ := splitArgs(body[:end])
-	if len(parts) == 0 {
+	parts, ok := wire.SplitArgs([]byte(body[:end]))
+	if !ok || len(parts) == 0 {
 		return f, 0, "ERR Invalid engine in script shebang"
 	}
-	if parts[0] != "#!lua" {
-		return f, 0, "ERR Unexpected engine in script shebang: " + parts[0]
+	if string(parts[0]) != "#!lua" {
+		return f, 0, "ERR Unexpected engine in script shebang: " + string(parts[0])
 	}
 	f.shebang = true
 	for _, p := range parts[1:] {
-		list, ok := strings.CutPrefix(p, "flags=")
+		list, ok := strings.CutPrefix(string(p), "flags=")
 		if !ok {
-			return f, 0, "ERR Unknown lua shebang option: " + p
+			return f, 0, "ERR Unknown lua shebang option: " + string(p)
 		}
 		if list == "" {
 			continue // "flags=" sets none
@@ -158,8 +158,8 @@ func (e *scriptEngine) finished(r *scriptRun) {
 // kill is SCRIPT KILL (eval true) and FUNCTION KILL (eval false). Several
 // scripts may run at once, on different shards: it stops every running
 // script of its kind that has not written yet. When it stopped none, the
-// reply says why: those of its kind have all written (UNKILLABLE), or
-// only the other kind runs (BUSY, naming the other KILL).
+// reply says why, in Redis's order: a running script has written
+// (UNKILLABLE), or only the other kind runs (BUSY, naming the other KILL).
 func (e *scriptEngine) kill(eval bool) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -169,9 +169,9 @@ func (e *scriptEngine) kill(eval bool) string {
 	stopped, wrote := 0, false
 	for r := range e.running {
 		switch {
-		case r.isFunc == eval: // the other kind
 		case r.wrote.Load():
-			wrote = true
+			wrote = true // Redis checks this before the kind
+		case r.isFunc == eval: // the other kind
 		default:
 			r.killed.Store(true)
 			r.cancel()

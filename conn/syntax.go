@@ -517,17 +517,18 @@ func synBlockName(args []*docArg) string {
 
 // synOneofNames are the names Redis gives to common sets of choices.
 var synOneofNames = map[string]string{
-	"nx|xx":         "condition",
-	"nx|xx|gt|lt":   "condition",
-	"gt|lt":         "comparison",
-	"async|sync":    "async",
-	"asc|desc":      "order",
-	"left|right":    "where",
-	"before|after":  "where",
-	"min|max":       "where",
-	"m|km|ft|mi":    "unit",
-	"byscore|bylex": "sortby",
-	"byte|bit":      "index_unit",
+	"nx|xx":                "condition",
+	"nx|xx|gt|lt":          "condition",
+	"gt|lt":                "comparison",
+	"async|sync":           "async",
+	"flush|append|replace": "policy",
+	"asc|desc":             "order",
+	"left|right":           "where",
+	"before|after":         "where",
+	"min|max":              "where",
+	"m|km|ft|mi":           "unit",
+	"byscore|bylex":        "sortby",
+	"byte|bit":             "index_unit",
 }
 
 // synOneofName names a oneof: after its token, a known set of choices, an

@@ -118,3 +118,10 @@ func unescape(c byte) byte {
 	}
 	return c
 }
+
+// SplitArgs splits line into arguments as Redis's sdssplitargs does (see
+// splitArgs); ok is false on unbalanced quotes.
+func SplitArgs(line []byte) (args [][]byte, ok bool) {
+	args, _, ok = splitArgs(line, nil, nil)
+	return args, ok
+}

@@ -85,6 +85,29 @@ func DecodeObject(b []byte) (*Value, error) {
 	return v, nil
 }
 
+// ReadString reads one RDB string, in any of its encodings, from the
+// start of b and returns it with the rest of b.
+func ReadString(b []byte) (string, []byte, error) {
+	d := decoder{b: b}
+	s, err := d.str()
+	if err != nil {
+		return "", b, err
+	}
+	return string(s), d.b, nil
+}
+
+// ReadLength reads one RDB length from the start of b and returns it with
+// the rest of b. A string encoding marker (11xxxxxx) reads as its low six
+// bits, as Redis's rdbLoadLen does when not asked about encodings.
+func ReadLength(b []byte) (uint64, []byte, error) {
+	d := decoder{b: b}
+	n, _, err := d.length()
+	if err != nil {
+		return 0, b, err
+	}
+	return n, d.b, nil
+}
+
 type decoder struct{ b []byte }
 
 func (d *decoder) u8() (byte, error) {

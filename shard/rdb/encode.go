@@ -65,6 +65,12 @@ func Seal(obj []byte) []byte {
 	return binary.LittleEndian.AppendUint64(obj, CRC64(0, obj))
 }
 
+// AppendRawString appends s as an RDB string without a type byte, as
+// Redis writes a function library's code in FUNCTION DUMP.
+func AppendRawString(dst []byte, s string) []byte {
+	return appendStr(dst, s)
+}
+
 // AppendString appends a string object.
 func AppendString(dst []byte, s string) []byte {
 	return appendStr(append(dst, typeString), s)
