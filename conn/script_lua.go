@@ -53,6 +53,8 @@ type luaVM struct {
 	register *[]registered
 
 	box sandbox // read-only tables (script_sandbox.go)
+
+	cjson *cjsonConfig // the cjson global's settings
 }
 
 // scriptRun is one execution of a script.
@@ -108,7 +110,9 @@ func newLuaVM() *luaVM {
 	}
 	installLuaLimits(L, g)
 	g.RawSetString("bit", newBitLib(L))
-	g.RawSetString("cjson", newCjsonLib(L))
+	var cjson *lua.LTable
+	cjson, vm.cjson = newCjsonLib(L)
+	g.RawSetString("cjson", cjson)
 	g.RawSetString("cmsgpack", newCmsgpackLib(L))
 	g.RawSetString("struct", newStructLib(L))
 	// As in Redis, an error raised by redis.call and caught by pcall
@@ -204,6 +208,7 @@ func (vm *luaVM) reset() {
 	vm.L.SetTop(0)
 	vm.L.RemoveContext()
 	vm.L.Env = vm.env
+	*vm.cjson = cjsonDefaults
 }
 
 // userWhere returns "user_script:N: " for the innermost script frame.
