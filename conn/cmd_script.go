@@ -34,6 +34,7 @@ type scriptEngine struct {
 	count   atomic.Int32     // len(running), for the check every command makes
 	vms     sync.Pool        // *luaVM
 	funcs   functionRegistry // FUNCTION's libraries (cmd_function.go)
+	rand    luaRand          // math.random's generator (script_rand.go)
 }
 
 type luaScript struct {

@@ -109,6 +109,7 @@ func newLuaVM() *luaVM {
 		g.RawSetString(name, lua.LNil)
 	}
 	installLuaLimits(L, g)
+	vm.installLuaRand(g.RawGetString("math").(*lua.LTable))
 	g.RawSetString("bit", newBitLib(L))
 	var cjson *lua.LTable
 	cjson, vm.cjson = newCjsonLib(L)

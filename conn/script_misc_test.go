@@ -2,6 +2,8 @@ package conn
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +21,55 @@ func TestCjsonSettingsResetAfterScript(t *testing.T) {
 		v, err := rdb.Eval(ctx, "return {cjson.encode_max_depth(), cjson.encode({{}}), (pcall(cjson.encode, 0/0)) and 1 or 0}", nil).Result()
 		if err != nil || len(v.([]any)) != 3 || v.([]any)[0] != int64(1000) || v.([]any)[1] != "[{}]" || v.([]any)[2] != int64(0) {
 			t.Fatalf("settings after a script changed them: %v, %v", v, err)
+		}
+	}
+}
+
+// math.random and math.randomseed are Redis's: one generator for the
+// server, not reseeded between scripts, seeded from a number or a numeric
+// string, giving the sequences redis-server 7.0.15 gives.
+func TestScriptPRNGMatchesRedis(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	eval := func(src string, args ...any) string {
+		t.Helper()
+		v, err := rdb.Eval(ctx, src, nil, args...).Result()
+		if err != nil {
+			return strings.TrimSuffix(err.Error()[:strings.Index(err.Error()+" script:", " script:")], " ")
+		}
+		return fmt.Sprint(v)
+	}
+	// Unseeded, then carrying on in the next script.
+	if got := eval("return {math.random(1000000000), math.random(1000000000)}"); got != "[396464774 840485370]" {
+		t.Errorf("first draws: %s", got)
+	}
+	if got := eval("return math.random(1000000000)"); got != "353336098" {
+		t.Errorf("next script's draw: %s", got)
+	}
+	seeded := "math.randomseed(ARGV[1]) return {math.random(1000000000), math.random(-1000, 1000), math.floor(math.random()*2^31)}"
+	for i := 0; i < 2; i++ {
+		if got := eval(seeded, "10"); got != "[878851124 592 1032568723]" {
+			t.Errorf("seed '10': %s", got)
+		}
+	}
+	if got := eval(seeded, -123456789); got != "[289187606 -51 200728094]" {
+		t.Errorf("seed -123456789: %s", got)
+	}
+	// luaL_checkint: truncated to 64 bits, then to the low 32.
+	if a, b := eval("math.randomseed(2^32+5) return math.random(1000000000)"), eval("math.randomseed(5) return math.random(1000000000)"); a != b {
+		t.Errorf("seed 2^32+5 gives %s, seed 5 gives %s", a, b)
+	}
+	for src, want := range map[string]string{
+		"return math.random(0)":       "ERR user_script:1: bad argument #1 to 'random' (interval is empty)",
+		"return math.random(3, 1)":    "ERR user_script:1: bad argument #2 to 'random' (interval is empty)",
+		"return math.random(1, 2, 3)": "ERR user_script:1: wrong number of arguments",
+		"return math.random('a')":     "ERR user_script:1: bad argument #1 to 'random' (number expected, got string)",
+		"return math.randomseed('x')": "ERR user_script:1: bad argument #1 to 'randomseed' (number expected, got string)",
+		"return math.randomseed()":    "ERR user_script:1: bad argument #1 to 'randomseed' (number expected, got no value)",
+	} {
+		if got := eval(src); got != want {
+			t.Errorf("%s: got %q want %q", src, got, want)
 		}
 	}
 }
