@@ -301,7 +301,7 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 	r.since = time.Now()
 	eng.started(r)
 	c.markBusy(r.since.UnixNano())
-	r.across.Stamp = c.readAt
+	r.across.Stamp, r.across.Script = c.readAt, true
 	r.across.Begin(c.borrowed, r.since.UnixMilli())
 	w := startMemWatch(r)
 	defer func() {

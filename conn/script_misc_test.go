@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // A script's cjson settings do not outlive it: interpreters are pooled,
@@ -71,5 +73,32 @@ func TestScriptPRNGMatchesRedis(t *testing.T) {
 		if got := eval(src); got != want {
 			t.Errorf("%s: got %q want %q", src, got, want)
 		}
+	}
+}
+
+// SORT BY a constant does not sort; a set has no order, so for a script
+// Redis sorts it ALPHA anyway (as for STORE): what a script sees is
+// deterministic. A plain client still gets the set's own order.
+func TestScriptSortByConstantIsOrdered(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	members := []any{"a", "b", "c", "d", "e", "f", "g", "h", "i", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "z", "aa", "aaa", "azz"}
+	rdb.SAdd(ctx, "myset", members...)
+	want := "[a aa aaa azz b c d e f g h i l m n o p q r s t u v z]"
+	v, err := rdb.Eval(ctx, "return redis.call('sort', KEYS[1], 'by', '_')", []string{"myset"}).Result()
+	if err != nil || fmt.Sprint(v) != want {
+		t.Fatalf("SORT BY constant from a script = %v, %v", v, err)
+	}
+	v, err = rdb.Eval(ctx, "return redis.call('sort', KEYS[1], 'by', '_', 'desc', 'limit', 0, 3, 'get', '#', 'get', '_:*')", []string{"myset"}).Result()
+	if err != nil || fmt.Sprint(v) != "[z <nil> v <nil> u <nil>]" {
+		t.Fatalf("SORT BY constant DESC LIMIT GET from a script = %v, %v", v, err)
+	}
+	plain, err := rdb.Sort(ctx, "myset", &redis.Sort{By: "_"}).Result()
+	if err != nil || len(plain) != len(members) {
+		t.Fatalf("SORT BY constant = %v, %v", plain, err)
+	}
+	if fmt.Sprint(plain) == want {
+		t.Fatalf("SORT BY constant from a client sorted the set: %v", plain)
 	}
 }
