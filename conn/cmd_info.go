@@ -45,6 +45,7 @@ var infoSections = []infoSection{
 	{"replication", "Replication", true, infoReplication},
 	{"cpu", "CPU", true, infoCPU},
 	{"modules", "Modules", true, func(b []byte, _ *infoCtx) []byte { return b }},
+	{"errorstats", "Errorstats", true, infoErrorStats},
 	{"cluster", "Cluster", true, func(b []byte, _ *infoCtx) []byte { return infoInt(b, "cluster_enabled", 0) }},
 	{"keyspace", "Keyspace", true, infoKeyspace},
 	// Valkyrie's own: one line per shard. Like Redis's per-command

@@ -312,6 +312,12 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 	}()
 	r.keys = keys
 	c.local = r.run(keys, argv, c.local)
+	if !r.restart {
+		for _, msg := range r.errs {
+			c.srv.stats.errors.Add(1)
+			c.srv.stats.errs.countMsg(msg)
+		}
+	}
 	w.end()
 	r.across.End()
 	c.markBusy(0)

@@ -102,3 +102,58 @@ func TestScriptSortByConstantIsOrdered(t *testing.T) {
 		t.Fatalf("SORT BY constant from a client sorted the set: %v", plain)
 	}
 }
+
+// INFO errorstats counts error replies by code, and a script's errors
+// count once each: an error a command called from the script replied is
+// counted then (and marked so in its table), not again when the script
+// returns it; errors nested in a script's reply count too. Figures
+// recorded from redis-server 7.0.15.
+func TestScriptErrorStats(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	for _, c := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"eval", "return redis.error_reply('MY_ERR_CODE custom msg')", 0}, "errorstat_MY_ERR_CODE:count=1 total=1"},
+		{[]any{"eval", "return redis.error_reply('')", 0}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "return redis.status_reply('MY_OK_CODE custom msg')", 0}, "total=0"},
+		{[]any{"eval", "redis.pcall('nosuch') return 1", 0}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "return redis.call('select', 99)", 0}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "return redis.pcall('select', 99)", 0}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "local t = redis.pcall('select', 99) return {err = t.err}", 0}, "errorstat_ERR:count=2 total=2"},
+		{[]any{"eval", "local t = redis.pcall('select', 99) t.ignore_error_stats_update = false return t", 0}, "errorstat_ERR:count=2 total=2"},
+		{[]any{"eval_ro", "redis.pcall('set', 'x', 'y') return 1", 1, "x"}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "redis.call('set', 'es', 1) redis.call('lpush', 'es', 1)", 0}, "errorstat_WRONGTYPE:count=1 total=1"},
+		{[]any{"eval", "return {1, {err = 'X y'}, redis.pcall('select', 99)}", 0}, "errorstat_ERR:count=1 errorstat_X:count=1 total=2"},
+		{[]any{"eval", "return {err = 'NOSPACE'}", 0}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "error('boom')", 0}, "errorstat_ERR:count=1 total=1"},
+		{[]any{"eval", "pcall(redis.pcall) return 1", 0}, "total=0"},
+		{[]any{"nosuch"}, "errorstat_ERR:count=1 total=1"},
+	} {
+		if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rdb.Do(ctx, c.args...)
+		var got []string
+		for _, line := range strings.Split(rdb.Info(ctx, "errorstats").Val(), "\r\n") {
+			if strings.HasPrefix(line, "errorstat_") {
+				got = append(got, line)
+			}
+		}
+		for _, line := range strings.Split(rdb.Info(ctx, "stats").Val(), "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_error_replies:"); ok {
+				got = append(got, "total="+v)
+			}
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%v: got %q want %q", c.args, strings.Join(got, " "), c.want)
+		}
+	}
+	// The table of an error redis.pcall got says it was counted.
+	v, err := rdb.Eval(ctx, "local t = redis.pcall('select', 99) local ks = {} for k in pairs(t) do ks[#ks+1] = k end table.sort(ks) return ks", nil).Result()
+	if err != nil || fmt.Sprint(v) != "[err ignore_error_stats_update]" {
+		t.Errorf("fields of a redis.pcall error: %v, %v", v, err)
+	}
+}
