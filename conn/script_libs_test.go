@@ -106,6 +106,22 @@ null`},
 	{`return cjson.encode({cjson.encode})`, `ERR user_script:1: Cannot serialise function: type not supported`},
 	{`return cjson.encode_max_depth()`, `1000`},
 	{`return cjson.encode_number_precision()`, `14`},
+	// Binary chunks: string.dump makes one, loadstring and load refuse it.
+	{`return loadstring(string.dump(function() return 1 end))()`, `ERR user_script:1: attempt to call a nil value`},
+	{`local f, e = loadstring(string.dump(function() return 1 end)) return {tostring(f), e}`, `nil
+[string "` + "\x1b" + `LuaQ"]:1: unexpected symbol near 'char(27)'`},
+	{`local f, e = loadstring('\27abc', 'nm') return e`, `[string "nm"]:1: unexpected symbol near 'char(27)'`},
+	{`local f, e = loadstring('\27x', '=name') return e`, `name:1: unexpected symbol near 'char(27)'`},
+	{`local f, e = loadstring('\27x', '@file') return e`, `file:1: unexpected symbol near 'char(27)'`},
+	{`local f, e = loadstring('\27' .. string.rep('b', 70)) return e`, `[string "` + "\x1b" + `bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb..."]:1: unexpected symbol near 'char(27)'`},
+	{`local s = string.dump(function() return 1 end) local i = 0 local f, e = load(function() i = i + 1 if i == 1 then return s end end) return e`, `(load):1: unexpected symbol near 'char(27)'`},
+	{`return load(string.dump(function() return 1 end))`, `ERR user_script:1: bad argument #1 to 'load' (function expected, got string)`},
+	{`return string.dump(function() return 1 end):sub(1, 12) == '\27LuaQ\0\1\4\8\4\8\0'`, `1`},
+	{`return string.dump(string.len)`, `ERR user_script:1: unable to dump given function`},
+	{`return string.dump()`, `ERR user_script:1: bad argument #1 to 'dump' (function expected, got no value)`},
+	{`return loadstring('return 7')()`, `7`},
+	{`local i = 0 return load(function() i = i + 1 if i == 1 then return 'return 8' end end)()`, `8`},
+	{`return {getmetatable(nil), getmetatable(1), getmetatable(true)}`, ``},
 	{`return cjson._NAME .. ' ' .. cjson._VERSION`, `cjson 2.1.0`},
 	// The configuration functions change the settings (for the rest of
 	// the script here; in Redis until SCRIPT FLUSH).

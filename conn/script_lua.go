@@ -111,6 +111,8 @@ func newLuaVM() *luaVM {
 	}
 	installLuaLimits(L, g)
 	vm.installLuaRand(g.RawGetString("math").(*lua.LTable))
+	installBinaryChunks(L, g, g.RawGetString("string").(*lua.LTable))
+	installCallErrors(L)
 	g.RawSetString("bit", newBitLib(L))
 	var cjson *lua.LTable
 	cjson, vm.cjson = newCjsonLib(L)
