@@ -76,6 +76,18 @@ func (e *scriptEngine) load(body string) (*luaScript, string) {
 	return s, ""
 }
 
+// counts returns how many scripts are cached, and how many functions and
+// libraries are loaded, for INFO memory.
+func (e *scriptEngine) counts() (scripts, funcs, libs int) {
+	e.mu.Lock()
+	scripts = len(e.scripts)
+	e.mu.Unlock()
+	e.funcs.mu.Lock()
+	funcs, libs = len(e.funcs.funcs), len(e.funcs.libs)
+	e.funcs.mu.Unlock()
+	return scripts, funcs, libs
+}
+
 func (e *scriptEngine) flush() {
 	e.mu.Lock()
 	e.scripts = nil

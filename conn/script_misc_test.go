@@ -157,3 +157,40 @@ func TestScriptErrorStats(t *testing.T) {
 		t.Errorf("fields of a redis.pcall error: %v, %v", v, err)
 	}
 }
+
+// INFO memory counts the cached scripts and the loaded functions and
+// libraries.
+func TestInfoMemoryScriptCounts(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	field := func(name string) string {
+		for _, line := range strings.Split(rdb.Info(ctx, "memory").Val(), "\r\n") {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				return v
+			}
+		}
+		return "missing"
+	}
+	for i := 0; i < 100; i++ {
+		if err := rdb.ScriptLoad(ctx, fmt.Sprint("return ", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := field("number_of_cached_scripts"); got != "100" {
+		t.Fatalf("number_of_cached_scripts = %s after 100 SCRIPT LOADs", got)
+	}
+	if err := rdb.Do(ctx, "script", "flush", "async").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := field("number_of_cached_scripts"); got != "0" {
+		t.Fatalf("number_of_cached_scripts = %s after SCRIPT FLUSH ASYNC", got)
+	}
+	lib := "#!lua name=countlib\nredis.register_function('f1', function() return 1 end)\nredis.register_function('f2', function() return 2 end)"
+	if err := rdb.FunctionLoad(ctx, lib).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if f, l := field("number_of_functions"), field("number_of_libraries"); f != "2" || l != "1" {
+		t.Fatalf("number_of_functions = %s, number_of_libraries = %s", f, l)
+	}
+}
