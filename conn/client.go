@@ -70,6 +70,10 @@ type client struct {
 	subPtr atomic.Pointer[subscriber] // sub, for other goroutines (CLIENT LIST)
 
 	info clientInfo
+
+	// errCounted: the reply being made is an error already in the error
+	// stats (see slot.counted); replyLocal takes it.
+	errCounted bool
 }
 
 // slot says where the reply of one pipelined command comes from: a shard's
@@ -78,6 +82,9 @@ type slot struct {
 	shard int32
 	index int32
 	mute  bool // CLIENT REPLY OFF or SKIP: run it, send nothing
+	// counted: the command put its error reply in the error stats
+	// itself (a script returning an error redis.call had counted).
+	counted bool
 }
 
 // replyMode is the state CLIENT REPLY sets.
@@ -348,7 +355,8 @@ func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 func (c *client) replyLocal(fn func()) {
 	fn()
 	c.ends = append(c.ends, len(c.local))
-	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1), mute: c.muted()})
+	c.order = append(c.order, slot{shard: -1, index: int32(len(c.ends) - 1), mute: c.muted(), counted: c.errCounted})
+	c.errCounted = false
 }
 
 // enqueue adds a call to shard id's batch for this segment.
@@ -412,8 +420,9 @@ func (c *client) settleSegment(direct bool) {
 			} else {
 				r = c.batches[o.shard].Reply(int(o.index))
 			}
-			if len(r) > 0 && r[0] == '-' {
+			if len(r) > 0 && r[0] == '-' && !o.counted {
 				errs++ // INFO total_error_replies
+				c.srv.stats.errs.count(r)
 			}
 			switch {
 			case o.mute:

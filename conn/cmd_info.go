@@ -45,6 +45,7 @@ var infoSections = []infoSection{
 	{"replication", "Replication", true, infoReplication},
 	{"cpu", "CPU", true, infoCPU},
 	{"modules", "Modules", true, func(b []byte, _ *infoCtx) []byte { return b }},
+	{"errorstats", "Errorstats", true, infoErrorStats},
 	{"cluster", "Cluster", true, func(b []byte, _ *infoCtx) []byte { return infoInt(b, "cluster_enabled", 0) }},
 	{"keyspace", "Keyspace", true, infoKeyspace},
 	// Valkyrie's own: one line per shard. Like Redis's per-command
@@ -179,6 +180,12 @@ func infoMemory(b []byte, x *infoCtx) []byte {
 	if total := infoTotalMemory(); total > 0 {
 		b = infoBytes(b, "total_system_memory", total)
 	}
+	// The counts only: the memory the scripts and their interpreters hold
+	// is not measured (Redis's used_memory_lua and friends).
+	scripts, funcs, libs := x.c.srv.scripts.counts()
+	b = infoInt(b, "number_of_cached_scripts", int64(scripts))
+	b = infoInt(b, "number_of_functions", int64(funcs))
+	b = infoInt(b, "number_of_libraries", int64(libs))
 	b = infoBytes(b, "maxmemory", cfg.Int("maxmemory"))
 	b = infoStr(b, "maxmemory_policy", cfg.Value("maxmemory-policy"))
 	b = append(b, "mem_fragmentation_ratio:"...)

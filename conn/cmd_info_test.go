@@ -46,7 +46,7 @@ func infoTestSections(t *testing.T, body string) ([]string, map[string]map[strin
 }
 
 var infoTestDefault = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication",
-	"CPU", "Modules", "Cluster", "Keyspace"}
+	"CPU", "Modules", "Errorstats", "Cluster", "Keyspace"}
 
 func TestInfoCmdSections(t *testing.T) {
 	for _, proto := range []int{2, 3} {

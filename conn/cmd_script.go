@@ -34,6 +34,7 @@ type scriptEngine struct {
 	count   atomic.Int32     // len(running), for the check every command makes
 	vms     sync.Pool        // *luaVM
 	funcs   functionRegistry // FUNCTION's libraries (cmd_function.go)
+	rand    luaRand          // math.random's generator (script_rand.go)
 }
 
 type luaScript struct {
@@ -130,6 +131,18 @@ func (e *scriptEngine) load(body string) (*luaScript, string) {
 	e.scripts[sha] = s
 	e.mu.Unlock()
 	return s, ""
+}
+
+// counts returns how many scripts are cached, and how many functions and
+// libraries are loaded, for INFO memory.
+func (e *scriptEngine) counts() (scripts, funcs, libs int) {
+	e.mu.Lock()
+	scripts = len(e.scripts)
+	e.mu.Unlock()
+	e.funcs.mu.Lock()
+	funcs, libs = len(e.funcs.funcs), len(e.funcs.libs)
+	e.funcs.mu.Unlock()
+	return scripts, funcs, libs
 }
 
 func (e *scriptEngine) flush() {
@@ -384,7 +397,7 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 	r.since = time.Now()
 	eng.started(r)
 	c.markBusy(r.since.UnixNano())
-	r.across.Stamp = c.readAt
+	r.across.Stamp, r.across.Script = c.readAt, true
 	r.across.Begin(c.borrowed, r.since.UnixMilli())
 	w := startMemWatch(r)
 	defer func() {
@@ -395,6 +408,12 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 	}()
 	r.keys = keys
 	c.local = r.run(keys, argv, c.local)
+	if !r.restart {
+		for _, msg := range r.errs {
+			c.srv.stats.errors.Add(1)
+			c.srv.stats.errs.countMsg(msg)
+		}
+	}
 	w.end()
 	r.across.End()
 	c.markBusy(0)

@@ -21,8 +21,37 @@ const (
 	cjsonSparseMin = 10
 )
 
-// newCjsonLib returns the cjson table; null is its sentinel for JSON null.
-func newCjsonLib(L *lua.LState) *lua.LTable {
+// cjsonConfig is one cjson instance's settings, changed by its
+// configuration functions (encode_max_depth and the others). In Redis they
+// last until SCRIPT FLUSH; here interpreters are pooled, so the default
+// instance's settings go back to the defaults after every script
+// (luaVM.reset) instead of leaking into whichever script next gets the
+// same interpreter.
+type cjsonConfig struct {
+	sparseConvert  bool
+	sparseRatio    int
+	sparseSafe     int
+	encodeMaxDepth int
+	decodeMaxDepth int
+	encodeInvalid  int // 0 off, 1 on, 2 null
+	decodeInvalid  bool
+	keepBuffer     bool
+	precision      int
+}
+
+var cjsonDefaults = cjsonConfig{
+	sparseRatio:    2,
+	sparseSafe:     cjsonSparseMin,
+	encodeMaxDepth: cjsonMaxDepth,
+	decodeMaxDepth: cjsonMaxDepth,
+	decodeInvalid:  true,
+	keepBuffer:     true,
+	precision:      14,
+}
+
+// newCjsonLib returns the cjson table and its settings; null is its
+// sentinel for JSON null.
+func newCjsonLib(L *lua.LState) (*lua.LTable, *cjsonConfig) {
 	null := L.NewUserData()
 	meta := L.NewTable()
 	meta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
@@ -32,13 +61,15 @@ func newCjsonLib(L *lua.LState) *lua.LTable {
 	null.Metatable = meta
 	var lib lua.LGFunction
 	lib = func(L *lua.LState) int {
-		L.Push(newCjsonLibWith(L, null, &lib))
+		cfg := cjsonDefaults
+		L.Push(newCjsonLibWith(L, null, &lib, &cfg))
 		return 1
 	}
-	return newCjsonLibWith(L, null, &lib)
+	cfg := cjsonDefaults
+	return newCjsonLibWith(L, null, &lib, &cfg), &cfg
 }
 
-func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction) *lua.LTable {
+func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction, cfg *cjsonConfig) *lua.LTable {
 	t := L.NewTable()
 	t.RawSetString("null", null)
 	t.RawSetString("_NAME", lua.LString("cjson"))
@@ -47,7 +78,7 @@ func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction) 
 		if L.GetTop() != 1 {
 			luaArgError(L, 1, "expected 1 argument")
 		}
-		e := cjsonEncoder{L: L, null: null}
+		e := cjsonEncoder{L: L, null: null, cfg: cfg}
 		e.value(L.Get(1), 0)
 		checkLuaLen(L, float64(len(e.buf)))
 		L.Push(lua.LString(e.buf))
@@ -61,41 +92,131 @@ func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction) 
 		if i := strings.IndexByte(s, 0); i >= 0 {
 			s = s[:i] // cjson reads a C string
 		}
-		d := cjsonDecoder{L: L, null: null, s: s}
+		d := cjsonDecoder{L: L, null: null, s: s, cfg: cfg}
 		L.Push(d.decode())
 		return 1
 	}))
-	// The configuration functions report the defaults; changing them is
-	// not supported.
-	config := map[string]lua.LValue{
-		"encode_sparse_array":     nil,
-		"encode_max_depth":        lua.LNumber(cjsonMaxDepth),
-		"decode_max_depth":        lua.LNumber(cjsonMaxDepth),
-		"encode_number_precision": lua.LNumber(14),
-		"encode_keep_buffer":      lua.LTrue,
-		"encode_invalid_numbers":  lua.LFalse,
-		"decode_invalid_numbers":  lua.LTrue,
-	}
-	for name, v := range config {
-		name, v := name, v
-		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			if name == "encode_sparse_array" {
-				L.Push(lua.LFalse)
-				L.Push(lua.LNumber(2))
-				L.Push(lua.LNumber(cjsonSparseMin))
-				return 3
-			}
-			L.Push(v)
+	// The configuration functions: each sets what its arguments give
+	// (nil leaves a setting alone) and returns the settings.
+	config := map[string]lua.LGFunction{
+		"encode_sparse_array": func(L *lua.LState) int {
+			cjsonArgs(L, 3)
+			cjsonEnum(L, 1, &cfg.sparseConvert)
+			cjsonInt(L, 2, &cfg.sparseRatio, 0, math.MaxInt32)
+			cjsonInt(L, 3, &cfg.sparseSafe, 0, math.MaxInt32)
+			return 3
+		},
+		"encode_max_depth": func(L *lua.LState) int {
+			cjsonArgs(L, 1)
+			cjsonInt(L, 1, &cfg.encodeMaxDepth, 1, math.MaxInt32)
 			return 1
-		}))
+		},
+		"decode_max_depth": func(L *lua.LState) int {
+			cjsonArgs(L, 1)
+			cjsonInt(L, 1, &cfg.decodeMaxDepth, 1, math.MaxInt32)
+			return 1
+		},
+		"encode_number_precision": func(L *lua.LState) int {
+			cjsonArgs(L, 1)
+			cjsonInt(L, 1, &cfg.precision, 1, 14)
+			return 1
+		},
+		"encode_keep_buffer": func(L *lua.LState) int {
+			cjsonArgs(L, 1)
+			cjsonEnum(L, 1, &cfg.keepBuffer) // no visible effect here
+			return 1
+		},
+		"encode_invalid_numbers": func(L *lua.LState) int {
+			cjsonArgs(L, 1)
+			options := []string{"off", "on", "null"}
+			switch v := L.Get(1).(type) {
+			case *lua.LNilType:
+			case lua.LBool:
+				cfg.encodeInvalid = 0
+				if v {
+					cfg.encodeInvalid = 1
+				}
+			default:
+				cfg.encodeInvalid = luaCheckOption(L, 1, options)
+			}
+			if cfg.encodeInvalid < 2 {
+				L.Push(lua.LBool(cfg.encodeInvalid == 1))
+			} else {
+				L.Push(lua.LString(options[cfg.encodeInvalid]))
+			}
+			return 1
+		},
+		"decode_invalid_numbers": func(L *lua.LState) int {
+			cjsonArgs(L, 1)
+			cjsonEnum(L, 1, &cfg.decodeInvalid)
+			return 1
+		},
+	}
+	for name, fn := range config {
+		t.RawSetString(name, L.NewFunction(fn))
 	}
 	t.RawSetString("new", L.NewFunction(*newFn))
 	return t
 }
 
+// cjsonArgs refuses more than n arguments and pads the stack to n with
+// nils, as lua-cjson's configuration functions do.
+func cjsonArgs(L *lua.LState, n int) {
+	if L.GetTop() > n {
+		luaArgError(L, n+1, "found too many arguments")
+	}
+	for L.GetTop() < n {
+		L.Push(lua.LNil)
+	}
+}
+
+// cjsonInt sets *v from argument i unless it is nil, checking that it is
+// within [lo, hi], and pushes the setting.
+func cjsonInt(L *lua.LState, i int, v *int, lo, hi int) {
+	if L.Get(i) != lua.LNil {
+		f := float64(luaCheckNumber(L, i)) // then truncated to a C int
+		n := math.MinInt32
+		if f == f && f < 2147483648 && f >= -2147483648 {
+			n = int(int32(f))
+		}
+		if n < lo || n > hi {
+			// lua-cjson names argument 1 whichever argument it checks.
+			luaArgError(L, 1, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
+		}
+		*v = n
+	}
+	L.Push(lua.LNumber(*v))
+}
+
+// cjsonEnum sets *v from argument i (a boolean, "on" or "off") unless it
+// is nil, and pushes the setting.
+func cjsonEnum(L *lua.LState, i int, v *bool) {
+	switch a := L.Get(i).(type) {
+	case *lua.LNilType:
+	case lua.LBool:
+		*v = bool(a)
+	default:
+		*v = luaCheckOption(L, i, []string{"off", "on"}) == 1
+	}
+	L.Push(lua.LBool(*v))
+}
+
+// luaCheckOption is luaL_checkoption without a default.
+func luaCheckOption(L *lua.LState, i int, options []string) int {
+	s := luaCheckString(L, i)
+	for k, o := range options {
+		if o == s {
+			return k
+		}
+	}
+	luaArgError(L, i, "invalid option '"+s+"'")
+	return 0
+}
+
 type cjsonEncoder struct {
 	L    *lua.LState
 	null *lua.LUserData
+	cfg  *cjsonConfig
 	buf  []byte
 }
 
@@ -128,7 +249,7 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 	case *lua.LTable:
 		v = seeThrough(v)
 		depth++
-		if depth > cjsonMaxDepth {
+		if depth > e.cfg.encodeMaxDepth {
 			e.L.RaiseError("Cannot serialise, excessive nesting (%d)", depth)
 		}
 		if n := e.arrayLen(v); n > 0 {
@@ -193,7 +314,10 @@ func (e *cjsonEncoder) arrayLen(t *lua.LTable) int {
 	if object {
 		return 0
 	}
-	if max > cjsonSparseMin && max > items*2 {
+	if c := e.cfg; c.sparseRatio > 0 && max > items*c.sparseRatio && max > c.sparseSafe {
+		if c.sparseConvert {
+			return 0
+		}
 		e.L.RaiseError("Cannot serialise table: excessively sparse array")
 	}
 	return max
@@ -202,14 +326,35 @@ func (e *cjsonEncoder) arrayLen(t *lua.LTable) int {
 func (e *cjsonEncoder) number(n lua.LNumber) {
 	f := float64(n)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		e.fail(n, "must not be NaN or Inf")
+		switch e.cfg.encodeInvalid {
+		case 0:
+			e.fail(n, "must not be NaN or Inf")
+		case 1:
+			switch {
+			case math.IsNaN(f):
+				e.buf = append(e.buf, "nan"...)
+			case f > 0:
+				e.buf = append(e.buf, "inf"...)
+			default:
+				e.buf = append(e.buf, "-inf"...)
+			}
+			return
+		default:
+			e.buf = append(e.buf, "null"...)
+			return
+		}
 	}
-	e.buf = cjsonAppendNumber(e.buf, f)
+	e.buf = cjsonAppendNumberPrec(e.buf, f, e.cfg.precision)
 }
 
 // cjsonAppendNumber formats f as C's "%.14g" does.
 func cjsonAppendNumber(b []byte, f float64) []byte {
-	return fmt.Appendf(b, "%.14g", f)
+	return cjsonAppendNumberPrec(b, f, 14)
+}
+
+// cjsonAppendNumberPrec formats f as C's "%.<prec>g" does.
+func cjsonAppendNumberPrec(b []byte, f float64, prec int) []byte {
+	return fmt.Appendf(b, "%.*g", prec, f)
 }
 
 // cjsonAppendString appends s as a JSON string, escaping as cjson does:
@@ -279,6 +424,7 @@ type cjsonToken struct {
 type cjsonDecoder struct {
 	L     *lua.LState
 	null  *lua.LUserData
+	cfg   *cjsonConfig
 	s     string
 	pos   int
 	depth int
@@ -303,7 +449,7 @@ func (d *cjsonDecoder) parseError(expected string, tok cjsonToken) {
 
 func (d *cjsonDecoder) descend(tok cjsonToken) {
 	d.depth++
-	if d.depth > cjsonMaxDepth {
+	if d.depth > d.cfg.decodeMaxDepth {
 		d.L.RaiseError("Found too many nested data structures (%d) at character %d", d.depth, tok.index+1)
 	}
 }
@@ -391,6 +537,10 @@ func (d *cjsonDecoder) next() cjsonToken {
 	case c == '"':
 		return d.str(tok)
 	case c == '-' || c >= '0' && c <= '9':
+		if !d.cfg.decodeInvalid && cjsonInvalidNumber(rest) {
+			tok.typ, tok.err = tError, "invalid number"
+			return tok
+		}
 		return d.number(tok)
 	case strings.HasPrefix(rest, "true"):
 		tok.typ, tok.b = tBoolean, true
@@ -404,7 +554,7 @@ func (d *cjsonDecoder) next() cjsonToken {
 		tok.typ = tNull
 		d.pos += 4
 		return tok
-	case (c == '+' || c == 'i' || c == 'I' || c == 'n' || c == 'N') && cjsonInvalidNumber(rest):
+	case d.cfg.decodeInvalid && (c == '+' || c == 'i' || c == 'I' || c == 'n' || c == 'N') && cjsonInvalidNumber(rest):
 		return d.number(tok)
 	}
 	tok.typ, tok.err = tError, "invalid token"

@@ -53,6 +53,8 @@ type luaVM struct {
 	register *[]registered
 
 	box sandbox // read-only tables (script_sandbox.go)
+
+	cjson *cjsonConfig // the cjson global's settings
 }
 
 // scriptRun is one execution of a script.
@@ -73,6 +75,7 @@ type scriptRun struct {
 	across shard.Across
 	buf    []byte
 	raised map[*lua.LTable]bool // errors raised by redis.call
+	errs   []string             // error replies to count when the run ends
 
 	// Keys and shards (script_scope.go).
 	keys        [][]byte  // KEYS
@@ -107,8 +110,13 @@ func newLuaVM() *luaVM {
 		g.RawSetString(name, lua.LNil)
 	}
 	installLuaLimits(L, g)
+	vm.installLuaRand(g.RawGetString("math").(*lua.LTable))
+	installBinaryChunks(L, g, g.RawGetString("string").(*lua.LTable))
+	installCallErrors(L)
 	g.RawSetString("bit", newBitLib(L))
-	g.RawSetString("cjson", newCjsonLib(L))
+	var cjson *lua.LTable
+	cjson, vm.cjson = newCjsonLib(L)
+	g.RawSetString("cjson", cjson)
 	g.RawSetString("cmsgpack", newCmsgpackLib(L))
 	g.RawSetString("struct", newStructLib(L))
 	// As in Redis, an error raised by redis.call and caught by pcall
@@ -214,6 +222,7 @@ func (vm *luaVM) reset() {
 	vm.L.SetTop(0)
 	vm.L.RemoveContext()
 	vm.L.Env = vm.env
+	*vm.cjson = cjsonDefaults
 }
 
 // userWhere returns "user_script:N: " for the innermost script frame.
@@ -233,6 +242,23 @@ func errTable(L *lua.LState, msg string) *lua.LTable {
 	t := L.NewTable()
 	t.RawSetString("err", lua.LString(msg))
 	return t
+}
+
+// countedErr returns the error table for an error redis.call or
+// redis.pcall got, and counts it in the error stats (when the run ends).
+// As in Redis, the table says so to scripts, and the error is not counted
+// again should the script return it.
+func (r *scriptRun) countedErr(L *lua.LState, msg string) *lua.LTable {
+	t := errTable(L, msg)
+	t.RawSetString("ignore_error_stats_update", lua.LTrue)
+	r.errs = append(r.errs, msg)
+	return t
+}
+
+// counted reports whether v is an error table already counted.
+func counted(v lua.LValue) bool {
+	t, ok := v.(*lua.LTable)
+	return ok && t.RawGetString("ignore_error_stats_update") == lua.LTrue
 }
 
 func luaErrorReply(L *lua.LState) int {
@@ -398,6 +424,9 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 			msg = "ERR Script exceeded the memory limit of " + strconv.FormatUint(scriptMemLimit>>20, 10) + " MiB"
 		case obj.Type() == lua.LTTable && obj.(*lua.LTable).RawGetString("err").Type() == lua.LTString:
 			msg = obj.(*lua.LTable).RawGetString("err").String()
+			if counted(obj) && !r.c.tx.execing {
+				r.c.errCounted = true // by redis.call
+			}
 		default:
 			msg = "ERR " + lua.LVAsString(obj)
 		}
@@ -410,6 +439,9 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 	v := L.Get(-1)
 	L.Pop(1)
 	start := len(out)
+	if counted(v) && !r.c.tx.execing {
+		r.c.errCounted = true
+	}
 	out = r.toRESP(out, v, 0)
 	if r.big {
 		out = wire.AppendError(out[:start], "ERR reply of script "+r.name+" is larger than "+strconv.Itoa(luaMaxString>>20)+" MiB")
@@ -444,7 +476,7 @@ func (r *scriptRun) runData(cmd *shard.Command, args [][]byte) (ok bool) {
 // borrowed shards and converts its reply to Lua.
 func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	fail := func(msg string) int {
-		t := errTable(L, msg)
+		t := r.countedErr(L, msg)
 		if raise {
 			r.raise(L, t)
 		}
@@ -561,7 +593,7 @@ func (r *scriptRun) fromRESP(L *lua.LState, b []byte) (lua.LValue, []byte, bool)
 		t.RawSetString("ok", lua.LString(line))
 		return t, rest, true
 	case '-':
-		return errTable(L, line), rest, true
+		return r.countedErr(L, line), rest, true
 	case ':':
 		n, _ := strconv.ParseInt(line, 10, 64)
 		return lua.LNumber(n), rest, true
@@ -676,6 +708,11 @@ func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 		return wire.AppendNull(out, proto)
 	case *lua.LTable:
 		if e := v.RawGetString("err"); e.Type() == lua.LTString {
+			if depth > 0 && !counted(v) {
+				// The client counts the reply's own error, not those
+				// inside it.
+				r.errs = append(r.errs, string(e.(lua.LString)))
+			}
 			return wire.AppendError(out, string(e.(lua.LString)))
 		}
 		if ok := v.RawGetString("ok"); ok.Type() == lua.LTString {

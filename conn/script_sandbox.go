@@ -124,6 +124,10 @@ func (vm *luaVM) lockDown(g, envMeta *lua.LTable) {
 			L.SetTop(0)
 			L.Push(vm.box.typeMeta)
 			return 1
+		case *lua.LNilType, lua.LBool, lua.LNumber: // see installCallErrors
+			L.SetTop(0)
+			L.Push(lua.LNil)
+			return 1
 		}
 		return callOrig(L, orig)
 	})

@@ -74,6 +74,7 @@ type serverStats struct {
 	netIn       atomic.Int64
 	netOut      atomic.Int64
 	errors      atomic.Int64
+	errs        errorStats // errors by code (errorstats.go)
 
 	obufDisconnects atomic.Int64 // clients closed past the output buffer limit
 }
@@ -339,5 +340,6 @@ func (st *serverStats) reset() {
 	st.netIn.Store(0)
 	st.netOut.Store(0)
 	st.errors.Store(0)
+	st.errs.reset()
 	st.obufDisconnects.Store(0)
 }

@@ -199,6 +199,10 @@ type Across struct {
 	// Stamp is when the connection received the run's commands (Unix ns,
 	// 0 if unknown), set before Begin (see Batch.Stamp).
 	Stamp int64
+	// Script, set before Begin, says that a script runs the commands
+	// (Redis's CLIENT_SCRIPT): the few commands that reply differently
+	// to scripts look at Ctx.script.
+	Script bool
 }
 
 // Active reports whether a run has begun and not ended: a recovery from a
@@ -209,7 +213,7 @@ func (a *Across) Active() bool { return a.on }
 // need are present), which the caller must own. now is the time the whole
 // run sees.
 func (a *Across) Begin(shards []*Shard, now int64) {
-	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0], stamp: a.Stamp}
+	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0], stamp: a.Stamp, script: a.Script}
 	a.n = 0
 	a.on = true
 	for _, s := range shards {
@@ -313,6 +317,9 @@ type Ctx struct {
 	// changed is set by a handler whose keyspace event depends on more
 	// than its reply (ZADD: a score changed); cleared by beforeWrite.
 	changed bool
+
+	// script: a script runs the command (see Across.Script).
+	script bool
 
 	// popEv and popKey are set by a pop that chooses among several keys
 	// (BLPOP, LMPOP, BZMPOP, ...): its event and the key it popped from.

@@ -242,9 +242,9 @@ func cmdSort(c *Ctx, readonly bool) {
 			return
 		}
 	}
-	if _, isSet := val.(Set); isSet && o.dontSort && o.store != nil {
-		// A set has no natural order to keep; Redis sorts it ALPHA so a
-		// stored result is deterministic.
+	if _, isSet := val.(Set); isSet && o.dontSort && (o.store != nil || c.script) {
+		// A set has no natural order to keep; Redis sorts it ALPHA so that
+		// a stored result, and what a script sees, is deterministic.
 		o.dontSort, o.alpha, o.by = false, true, nil
 	}
 
