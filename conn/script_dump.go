@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 )
 
 // Binary chunks. Redis's Lua has string.dump, but its loadstring and load
@@ -25,7 +27,7 @@ func installBinaryChunks(L *lua.LState, g, str *lua.LTable) {
 	str.RawSetString("dump", L.NewFunction(func(L *lua.LState) int {
 		fn, ok := L.Get(1).(*lua.LFunction)
 		if !ok {
-			luaTypeError(L, 1, lua.LTFunction)
+			lualib.TypeError(L, 1, lua.LTFunction)
 		}
 		if fn.IsG {
 			L.RaiseError("unable to dump given function")
@@ -50,7 +52,7 @@ func installBinaryChunks(L *lua.LState, g, str *lua.LTable) {
 	g.RawSetString("load", L.NewFunction(func(L *lua.LState) int {
 		fn, ok := L.Get(1).(*lua.LFunction)
 		if !ok {
-			luaTypeError(L, 1, lua.LTFunction)
+			lualib.TypeError(L, 1, lua.LTFunction)
 		}
 		name, hasName := L.Get(2).(lua.LString)
 		var b strings.Builder
@@ -71,7 +73,7 @@ func installBinaryChunks(L *lua.LState, g, str *lua.LTable) {
 			if s == "" {
 				break
 			}
-			checkLuaLen(L, float64(b.Len()+len(s)))
+			lualib.CheckLen(L, float64(b.Len()+len(s)))
 			b.WriteString(s)
 		}
 		chunk := b.String()

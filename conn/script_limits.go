@@ -9,6 +9,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/pm"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 )
 
 // Limits that keep a script from reaching a fatal runtime error. Go
@@ -21,12 +23,12 @@ import (
 //
 //   - A string made by a library function (string.rep, string.format,
 //     string.gsub, table.concat, cjson.encode, cmsgpack.pack) or a script's
-//     reply may not exceed luaMaxString (512 MiB, Redis's
+//     reply may not exceed lualib.MaxString (512 MiB, Redis's
 //     proto-max-bulk-len): "resulting string too large".
 //   - string.format: width and precision have at most 2 digits, as in Lua
 //     5.1 ("invalid format (width or precision too long)").
 //   - unpack and cmsgpack.unpack return at most what Lua 5.1's C stack of
-//     luaCStack slots holds, with Redis's errors.
+//     lualib.CStack slots holds, with Redis's errors.
 //   - Lua call depth: gopher-lua's call stack (lua.CallStackSize frames)
 //     raises "stack overflow"; the data stack may grow to luaRegistryMax
 //     slots and then raises "registry overflow".
@@ -37,7 +39,6 @@ import (
 //     other clients' allocations during the script count too.
 
 const (
-	luaCStack      = 8000 // Lua 5.1's LUAI_MAXCSTACK
 	luaRegistryMax = 1 << 18
 	scriptMemEvery = 5 * time.Millisecond
 )
@@ -48,20 +49,8 @@ const (
 // behaviour; this caps one such fill at 64 MiB.
 func init() { lua.MaxArrayIndex = 1 << 22 }
 
-// Variables so that tests can lower them.
-var (
-	luaMaxString          = 512 << 20
-	scriptMemLimit uint64 = 1 << 30
-)
-
-const errStringTooLarge = "resulting string too large"
-
-// checkLuaLen raises a Lua error when a result of n bytes is too large.
-func checkLuaLen(L *lua.LState, n float64) {
-	if n > float64(luaMaxString) || n != n {
-		L.RaiseError(errStringTooLarge)
-	}
-}
+// A variable so that tests can lower it (and lualib.MaxString).
+var scriptMemLimit uint64 = 1 << 30
 
 // luaInt is luaL_checkint as Redis's Lua 5.1 computes it on amd64: the
 // number truncated to a C int, out-of-range values becoming INT_MIN.
@@ -111,7 +100,7 @@ func luaStrRep(L *lua.LState) int {
 		L.Push(lua.LString(""))
 		return 1
 	}
-	checkLuaLen(L, float64(len(s))*float64(n))
+	lualib.CheckLen(L, float64(len(s))*float64(n))
 	L.Push(lua.LString(strings.Repeat(s, n)))
 	return 1
 }
@@ -160,7 +149,7 @@ func checkLuaConcat(L *lua.LState) {
 		return
 	}
 	total := float64(j-i) * float64(len(sep))
-	checkLuaLen(L, total)
+	lualib.CheckLen(L, total)
 	for k := i; k <= j; k++ {
 		switch v := t.RawGetInt(k).(type) {
 		case lua.LString:
@@ -169,7 +158,7 @@ func checkLuaConcat(L *lua.LState) {
 			total += 24
 		}
 	}
-	checkLuaLen(L, total)
+	lualib.CheckLen(L, total)
 }
 
 // luaUnpack is Lua 5.1's unpack with its limit on results.
@@ -187,7 +176,7 @@ func luaUnpack(L *lua.LState) int {
 		return 0
 	}
 	n := e - i + 1
-	if n <= 0 || n >= math.MaxInt32 || L.GetTop()+n > luaCStack {
+	if n <= 0 || n >= math.MaxInt32 || L.GetTop()+n > lualib.CStack {
 		L.RaiseError("too many results to unpack")
 	}
 	for k := i; k <= e; k++ {
@@ -206,7 +195,7 @@ func luaGsub(L *lua.LState, orig *lua.LFunction) int {
 	case lua.LString:
 		esc := float64(strings.Count(string(repl), "%"))
 		bound := float64(len(s)) + float64(len(s)+1)*(float64(len(repl))+esc*float64(len(s)+20))
-		if bound > float64(luaMaxString) {
+		if bound > float64(lualib.MaxString) {
 			limit := -1
 			if L.Get(4) != lua.LNil {
 				limit = L.CheckInt(4)
@@ -218,7 +207,7 @@ func luaGsub(L *lua.LState, orig *lua.LFunction) int {
 			total := float64(len(s))
 			for _, m := range mds {
 				total += gsubReplLen(m, string(repl))
-				checkLuaLen(L, total)
+				lualib.CheckLen(L, total)
 			}
 		}
 	case *lua.LTable, *lua.LFunction:
@@ -239,7 +228,7 @@ func luaGsub(L *lua.LState, orig *lua.LFunction) int {
 			case lua.LNumber:
 				total += 24
 			}
-			checkLuaLen(L, total)
+			lualib.CheckLen(L, total)
 			L.Push(v)
 			return 1
 		}))

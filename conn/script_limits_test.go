@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 )
 
 // Hostile scripts: each once ended the process with a fatal runtime error
@@ -35,7 +37,7 @@ var hostileScripts = []struct{ name, script, want string }{
 	{"cmsgpack values 7999", `return select('#', cmsgpack.unpack(string.rep('\1', 7999)))`, `7999`},
 	{"cjson arrays 100000", `return #cjson.decode(string.rep('[', 100000))`, `ERR user_script:1: Found too many nested data structures (1001) at character 1001`},
 	{"cjson objects 100000", `return #cjson.decode(string.rep('{"a":', 100000))`, `ERR user_script:1: Found too many nested data structures (1001) at character 5001`},
-	// Below, luaMaxString is 1 MiB and scriptMemLimit 32 MiB.
+	// Below, lualib.MaxString is 1 MiB and scriptMemLimit 32 MiB.
 	{"concat doubling", `local s = 'x' for i = 1, 45 do s = s .. s end return #s`, `ERR Script exceeded the memory limit of 32 MiB`},
 	{"table growth", `local t = {} for i = 1, 1e9 do t[i] = i end return #t`, `ERR Script exceeded the memory limit of 32 MiB`},
 	{"sparse arrays", `local t = {} for i = 1, 1000 do t[i] = {} t[i][4194303] = 1 end return #t`, `ERR Script exceeded the memory limit of 32 MiB`},
@@ -54,9 +56,9 @@ var hostileScripts = []struct{ name, script, want string }{
 func TestHostileScripts(t *testing.T) {
 	// Restored after the server has stopped (cleanups run last-in first-out),
 	// so that no script's memory watch still reads them.
-	oldString, oldMem := luaMaxString, scriptMemLimit
-	t.Cleanup(func() { luaMaxString, scriptMemLimit = oldString, oldMem })
-	luaMaxString, scriptMemLimit = 1<<20, 32<<20
+	oldString, oldMem := lualib.MaxString, scriptMemLimit
+	t.Cleanup(func() { lualib.MaxString, scriptMemLimit = oldString, oldMem })
+	lualib.MaxString, scriptMemLimit = 1<<20, 32<<20
 	only := os.Getenv("HOSTILE_ONLY") // run one case, to see the old code crash
 	_, addr := startServer(t, 8)
 	// A hostile script may run for seconds under -race on a loaded machine:

@@ -13,6 +13,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -20,8 +21,8 @@ import (
 
 // The Lua side of scripting, on gopher-lua (Lua 5.1). Each script runs in
 // a pooled interpreter whose libraries are base (without dofile and
-// loadfile), table, string, math, bit, cjson (script_cjson.go), cmsgpack
-// (script_cmsgpack.go) and struct (script_struct.go). Globals are
+// loadfile), table, string, math, and bit, cjson, cmsgpack and struct
+// (package conn/script/lualib). Globals are
 // read-only to scripts: the compiled function's environment is a proxy
 // that refuses new globals ("Attempt to modify a readonly table") and
 // reading unknown ones.
@@ -54,7 +55,7 @@ type luaVM struct {
 
 	box sandbox // read-only tables (script_sandbox.go)
 
-	cjson *cjsonConfig // the cjson global's settings
+	cjson *lualib.CjsonConfig // the cjson global's settings
 }
 
 // scriptRun is one execution of a script.
@@ -89,7 +90,7 @@ type scriptRun struct {
 	wrote  atomic.Bool
 	killed atomic.Bool
 	oom    atomic.Bool     // aborted by the memory watchdog (script_limits.go)
-	big    bool            // the reply outgrew luaMaxString
+	big    bool            // the reply outgrew lualib.MaxString
 	ctx    context.Context // cancelled by SCRIPT KILL
 	cancel context.CancelFunc
 }
@@ -113,12 +114,12 @@ func newLuaVM() *luaVM {
 	vm.installLuaRand(g.RawGetString("math").(*lua.LTable))
 	installBinaryChunks(L, g, g.RawGetString("string").(*lua.LTable))
 	installCallErrors(L)
-	g.RawSetString("bit", newBitLib(L))
+	g.RawSetString("bit", lualib.NewBit(L))
 	var cjson *lua.LTable
-	cjson, vm.cjson = newCjsonLib(L)
+	cjson, vm.cjson = lualib.NewCjson(L)
 	g.RawSetString("cjson", cjson)
-	g.RawSetString("cmsgpack", newCmsgpackLib(L))
-	g.RawSetString("struct", newStructLib(L))
+	g.RawSetString("cmsgpack", lualib.NewCmsgpack(L))
+	g.RawSetString("struct", lualib.NewStruct(L))
 	// As in Redis, an error raised by redis.call and caught by pcall
 	// reads as its message.
 	// An error that ends the whole script (SCRIPT KILL, the memory limit,
@@ -222,7 +223,7 @@ func (vm *luaVM) reset() {
 	vm.L.SetTop(0)
 	vm.L.RemoveContext()
 	vm.L.Env = vm.env
-	*vm.cjson = cjsonDefaults
+	*vm.cjson = lualib.CjsonDefaults
 }
 
 // userWhere returns "user_script:N: " for the innermost script frame.
@@ -444,7 +445,7 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 	}
 	out = r.toRESP(out, v, 0)
 	if r.big {
-		out = wire.AppendError(out[:start], "ERR reply of script "+r.name+" is larger than "+strconv.Itoa(luaMaxString>>20)+" MiB")
+		out = wire.AppendError(out[:start], "ERR reply of script "+r.name+" is larger than "+strconv.Itoa(lualib.MaxString>>20)+" MiB")
 	}
 	return out
 }
@@ -685,7 +686,7 @@ func indexCRLF(b []byte) int {
 // protocol, following Redis 7.0's rules.
 func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 	proto := r.c.proto
-	if r.big || len(out) > luaMaxString {
+	if r.big || len(out) > lualib.MaxString {
 		// A table can refer to itself: its reply grows exponentially.
 		r.big = true
 		return out
@@ -753,51 +754,4 @@ func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 		return out
 	}
 	return wire.AppendNull(out, proto)
-}
-
-// newBitLib is a small LuaBitOp: 32-bit operations on numbers.
-func newBitLib(L *lua.LState) *lua.LTable {
-	t := L.NewTable()
-	tobit := func(L *lua.LState, i int) int32 { return int32(int64(L.CheckNumber(i))) }
-	bin := func(op func(a, b int32) int32) lua.LGFunction {
-		return func(L *lua.LState) int {
-			acc := tobit(L, 1)
-			for i := 2; i <= L.GetTop(); i++ {
-				acc = op(acc, tobit(L, i))
-			}
-			L.Push(lua.LNumber(acc))
-			return 1
-		}
-	}
-	fns := map[string]lua.LGFunction{
-		"tobit": func(L *lua.LState) int { L.Push(lua.LNumber(tobit(L, 1))); return 1 },
-		"bnot":  func(L *lua.LState) int { L.Push(lua.LNumber(^tobit(L, 1))); return 1 },
-		"band":  bin(func(a, b int32) int32 { return a & b }),
-		"bor":   bin(func(a, b int32) int32 { return a | b }),
-		"bxor":  bin(func(a, b int32) int32 { return a ^ b }),
-		"lshift": func(L *lua.LState) int {
-			L.Push(lua.LNumber(int32(uint32(tobit(L, 1)) << (uint32(tobit(L, 2)) & 31))))
-			return 1
-		},
-		"rshift": func(L *lua.LState) int {
-			L.Push(lua.LNumber(int32(uint32(tobit(L, 1)) >> (uint32(tobit(L, 2)) & 31))))
-			return 1
-		},
-		"arshift": func(L *lua.LState) int {
-			L.Push(lua.LNumber(tobit(L, 1) >> (uint32(tobit(L, 2)) & 31)))
-			return 1
-		},
-		"tohex": func(L *lua.LState) int {
-			s := strconv.FormatUint(uint64(uint32(tobit(L, 1))), 16)
-			for len(s) < 8 {
-				s = "0" + s
-			}
-			L.Push(lua.LString(s))
-			return 1
-		},
-	}
-	for name, fn := range fns {
-		t.RawSetString(name, L.NewFunction(fn))
-	}
-	return t
 }

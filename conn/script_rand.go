@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 )
 
 // math.random and math.randomseed for scripts, as Redis 7.0 has them: one
@@ -47,9 +49,9 @@ func (r *luaRand) seed(s int32) {
 // of range becoming INT64_MIN, then cut to its low 32 bits.
 func luaCheckCInt(L *lua.LState, n int) int32 {
 	if n > L.GetTop() {
-		luaTypeError(L, n, lua.LTNumber)
+		lualib.TypeError(L, n, lua.LTNumber)
 	}
-	f := float64(luaCheckNumber(L, n))
+	f := float64(lualib.CheckNumber(L, n))
 	i := int64(math.MinInt64)
 	if f == f && f < 9.2233720368547758e18 && f >= -9.2233720368547758e18 {
 		i = int64(f)
@@ -75,13 +77,13 @@ func (vm *luaVM) installLuaRand(lib *lua.LTable) {
 		case 1:
 			u := luaCheckCInt(L, 1)
 			if u < 1 {
-				luaArgError(L, 1, "interval is empty")
+				lualib.ArgError(L, 1, "interval is empty")
 			}
 			L.Push(lua.LNumber(math.Floor(r*float64(u)) + 1))
 		case 2:
 			l, u := luaCheckCInt(L, 1), luaCheckCInt(L, 2)
 			if l > u {
-				luaArgError(L, 2, "interval is empty")
+				lualib.ArgError(L, 2, "interval is empty")
 			}
 			// In C, u-l+1 is an int: it wraps.
 			L.Push(lua.LNumber(math.Floor(r*float64(u-l+1)) + float64(l)))

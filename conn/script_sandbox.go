@@ -2,6 +2,8 @@ package conn
 
 import (
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 )
 
 // The sandbox makes what a script can reach read-only, as Redis 7.0 does,
@@ -25,23 +27,6 @@ type sandbox struct {
 	typeMeta lua.LValue
 }
 
-// readonlyMark tags the metatable of every read-only proxy. Scripts cannot
-// get at it: the proxies' metatables are hidden by getmetatable.
-var readonlyMark = &lua.LUserData{}
-
-// seeThrough returns the table behind a read-only proxy, or t itself:
-// reading functions (pairs, next, cjson.encode, cmsgpack.pack) see the
-// contents, as they do in Redis.
-func seeThrough(t *lua.LTable) *lua.LTable {
-	for {
-		mt, ok := t.Metatable.(*lua.LTable)
-		if !ok || mt.RawGetString("__readonly") != readonlyMark {
-			return t
-		}
-		t = mt.RawGetString("__index").(*lua.LTable)
-	}
-}
-
 // readonly returns a read-only proxy of t; getmetatable of the proxy
 // returns shown.
 func (vm *luaVM) readonly(t *lua.LTable, shown lua.LValue) *lua.LTable {
@@ -51,7 +36,7 @@ func (vm *luaVM) readonly(t *lua.LTable, shown lua.LValue) *lua.LTable {
 	mt.RawSetString("__index", t)
 	mt.RawSetString("__newindex", vm.box.deny)
 	mt.RawSetString("__metatable", lua.LFalse)
-	mt.RawSetString("__readonly", readonlyMark)
+	mt.RawSetString("__readonly", lualib.ReadonlyMark)
 	L.SetMetatable(p, mt)
 	vm.box.shown[p] = shown
 	return p
@@ -134,7 +119,7 @@ func (vm *luaVM) lockDown(g, envMeta *lua.LTable) {
 	for _, name := range []string{"pairs", "next", "ipairs"} {
 		wrap(name, func(L *lua.LState, orig *lua.LFunction) int {
 			if t, ok := L.Get(1).(*lua.LTable); ok {
-				L.Replace(1, seeThrough(t))
+				L.Replace(1, lualib.SeeThrough(t))
 			}
 			return callOrig(L, orig)
 		})

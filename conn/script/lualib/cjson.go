@@ -1,4 +1,4 @@
-package conn
+package lualib
 
 import (
 	"fmt"
@@ -21,13 +21,13 @@ const (
 	cjsonSparseMin = 10
 )
 
-// cjsonConfig is one cjson instance's settings, changed by its
+// CjsonConfig is one cjson instance's settings, changed by its
 // configuration functions (encode_max_depth and the others). In Redis they
 // last until SCRIPT FLUSH; here interpreters are pooled, so the default
 // instance's settings go back to the defaults after every script
 // (luaVM.reset) instead of leaking into whichever script next gets the
 // same interpreter.
-type cjsonConfig struct {
+type CjsonConfig struct {
 	sparseConvert  bool
 	sparseRatio    int
 	sparseSafe     int
@@ -39,7 +39,7 @@ type cjsonConfig struct {
 	precision      int
 }
 
-var cjsonDefaults = cjsonConfig{
+var CjsonDefaults = CjsonConfig{
 	sparseRatio:    2,
 	sparseSafe:     cjsonSparseMin,
 	encodeMaxDepth: cjsonMaxDepth,
@@ -49,9 +49,9 @@ var cjsonDefaults = cjsonConfig{
 	precision:      14,
 }
 
-// newCjsonLib returns the cjson table and its settings; null is its
+// NewCjson returns the cjson table and its settings; null is its
 // sentinel for JSON null.
-func newCjsonLib(L *lua.LState) (*lua.LTable, *cjsonConfig) {
+func NewCjson(L *lua.LState) (*lua.LTable, *CjsonConfig) {
 	null := L.NewUserData()
 	meta := L.NewTable()
 	meta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
@@ -61,34 +61,34 @@ func newCjsonLib(L *lua.LState) (*lua.LTable, *cjsonConfig) {
 	null.Metatable = meta
 	var lib lua.LGFunction
 	lib = func(L *lua.LState) int {
-		cfg := cjsonDefaults
+		cfg := CjsonDefaults
 		L.Push(newCjsonLibWith(L, null, &lib, &cfg))
 		return 1
 	}
-	cfg := cjsonDefaults
+	cfg := CjsonDefaults
 	return newCjsonLibWith(L, null, &lib, &cfg), &cfg
 }
 
-func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction, cfg *cjsonConfig) *lua.LTable {
+func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction, cfg *CjsonConfig) *lua.LTable {
 	t := L.NewTable()
 	t.RawSetString("null", null)
 	t.RawSetString("_NAME", lua.LString("cjson"))
 	t.RawSetString("_VERSION", lua.LString("2.1.0"))
 	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
 		if L.GetTop() != 1 {
-			luaArgError(L, 1, "expected 1 argument")
+			ArgError(L, 1, "expected 1 argument")
 		}
 		e := cjsonEncoder{L: L, null: null, cfg: cfg}
 		e.value(L.Get(1), 0)
-		checkLuaLen(L, float64(len(e.buf)))
+		CheckLen(L, float64(len(e.buf)))
 		L.Push(lua.LString(e.buf))
 		return 1
 	}))
 	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
 		if L.GetTop() != 1 {
-			luaArgError(L, 1, "expected 1 argument")
+			ArgError(L, 1, "expected 1 argument")
 		}
-		s := luaCheckString(L, 1)
+		s := CheckString(L, 1)
 		if i := strings.IndexByte(s, 0); i >= 0 {
 			s = s[:i] // cjson reads a C string
 		}
@@ -163,7 +163,7 @@ func newCjsonLibWith(L *lua.LState, null *lua.LUserData, newFn *lua.LGFunction, 
 // nils, as lua-cjson's configuration functions do.
 func cjsonArgs(L *lua.LState, n int) {
 	if L.GetTop() > n {
-		luaArgError(L, n+1, "found too many arguments")
+		ArgError(L, n+1, "found too many arguments")
 	}
 	for L.GetTop() < n {
 		L.Push(lua.LNil)
@@ -174,14 +174,14 @@ func cjsonArgs(L *lua.LState, n int) {
 // within [lo, hi], and pushes the setting.
 func cjsonInt(L *lua.LState, i int, v *int, lo, hi int) {
 	if L.Get(i) != lua.LNil {
-		f := float64(luaCheckNumber(L, i)) // then truncated to a C int
+		f := float64(CheckNumber(L, i)) // then truncated to a C int
 		n := math.MinInt32
 		if f == f && f < 2147483648 && f >= -2147483648 {
 			n = int(int32(f))
 		}
 		if n < lo || n > hi {
 			// lua-cjson names argument 1 whichever argument it checks.
-			luaArgError(L, 1, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
+			ArgError(L, 1, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
 		}
 		*v = n
 	}
@@ -203,20 +203,20 @@ func cjsonEnum(L *lua.LState, i int, v *bool) {
 
 // luaCheckOption is luaL_checkoption without a default.
 func luaCheckOption(L *lua.LState, i int, options []string) int {
-	s := luaCheckString(L, i)
+	s := CheckString(L, i)
 	for k, o := range options {
 		if o == s {
 			return k
 		}
 	}
-	luaArgError(L, i, "invalid option '"+s+"'")
+	ArgError(L, i, "invalid option '"+s+"'")
 	return 0
 }
 
 type cjsonEncoder struct {
 	L    *lua.LState
 	null *lua.LUserData
-	cfg  *cjsonConfig
+	cfg  *CjsonConfig
 	buf  []byte
 }
 
@@ -227,7 +227,7 @@ func (e *cjsonEncoder) fail(v lua.LValue, reason string) {
 func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 	// A table referred to many times is encoded each time: the output can
 	// grow exponentially with the depth.
-	checkLuaLen(e.L, float64(len(e.buf)))
+	CheckLen(e.L, float64(len(e.buf)))
 	switch v := v.(type) {
 	case lua.LString:
 		e.buf = cjsonAppendString(e.buf, string(v))
@@ -247,7 +247,7 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 		}
 		e.buf = append(e.buf, "null"...)
 	case *lua.LTable:
-		v = seeThrough(v)
+		v = SeeThrough(v)
 		depth++
 		if depth > e.cfg.encodeMaxDepth {
 			e.L.RaiseError("Cannot serialise, excessive nesting (%d)", depth)
@@ -424,7 +424,7 @@ type cjsonToken struct {
 type cjsonDecoder struct {
 	L     *lua.LState
 	null  *lua.LUserData
-	cfg   *cjsonConfig
+	cfg   *CjsonConfig
 	s     string
 	pos   int
 	depth int

@@ -1,4 +1,4 @@
-package conn
+package lualib
 
 import (
 	"encoding/binary"
@@ -26,7 +26,7 @@ type structHeader struct {
 	align int
 }
 
-func newStructLib(L *lua.LState) *lua.LTable {
+func NewStruct(L *lua.LState) *lua.LTable {
 	t := L.NewTable()
 	t.RawSetString("pack", L.NewFunction(structPack))
 	t.RawSetString("unpack", L.NewFunction(structUnpack))
@@ -109,11 +109,11 @@ func structControl(L *lua.LState, opt byte, fmt *string, h *structHeader) bool {
 }
 
 func structBadOption(L *lua.LState, opt byte) {
-	luaArgError(L, 1, "invalid format option '"+string(opt)+"'")
+	ArgError(L, 1, "invalid format option '"+string(opt)+"'")
 }
 
 func structPack(L *lua.LState) int {
-	fmt := luaCheckString(L, 1)
+	fmt := CheckString(L, 1)
 	h := structHeader{align: 1}
 	arg := 2
 	var b []byte
@@ -127,7 +127,7 @@ func structPack(L *lua.LState) int {
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
-			n := float64(luaCheckNumber(L, arg))
+			n := float64(CheckNumber(L, arg))
 			arg++
 			var v uint64
 			if n < 0 {
@@ -139,15 +139,15 @@ func structPack(L *lua.LState) int {
 		case 'x':
 			b = append(b, 0)
 		case 'f':
-			f := float32(luaCheckNumber(L, arg))
+			f := float32(CheckNumber(L, arg))
 			arg++
 			b = structPutInt(b, uint64(math.Float32bits(f)), h.big, 4)
 		case 'd':
-			f := float64(luaCheckNumber(L, arg))
+			f := float64(CheckNumber(L, arg))
 			arg++
 			b = structPutInt(b, math.Float64bits(f), h.big, 8)
 		case 'c', 's':
-			s := luaCheckString(L, arg)
+			s := CheckString(L, arg)
 			arg++
 			if opt == 's' {
 				b = append(append(b, s...), 0)
@@ -157,7 +157,7 @@ func structPack(L *lua.LState) int {
 				size = len(s)
 			}
 			if len(s) < size {
-				luaArgError(L, arg, "string too short")
+				ArgError(L, arg, "string too short")
 			}
 			b = append(b, s[:size]...)
 		default:
@@ -218,11 +218,11 @@ func structGetInt(p []byte, big, signed bool) float64 {
 }
 
 func structUnpack(L *lua.LState) int {
-	fmt := luaCheckString(L, 1)
-	data := luaCheckString(L, 2)
+	fmt := CheckString(L, 1)
+	data := CheckString(L, 2)
 	init := L.OptInt(3, 1)
 	if init == 0 {
-		luaArgError(L, 3, "offset must be 1 or greater")
+		ArgError(L, 3, "offset must be 1 or greater")
 	}
 	h := structHeader{align: 1}
 	pos := init - 1
@@ -234,7 +234,7 @@ func structUnpack(L *lua.LState) int {
 		size := structOptSize(L, opt, &fmt)
 		pos += structToAlign(pos, &h, opt, size)
 		if pos < 0 || pos+size > len(data) {
-			luaArgError(L, 2, "data string too short")
+			ArgError(L, 2, "data string too short")
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
@@ -267,7 +267,7 @@ func structUnpack(L *lua.LState) int {
 				L.Pop(1)
 				n--
 				if size < 0 || pos+size > len(data) {
-					luaArgError(L, 2, "data string too short")
+					ArgError(L, 2, "data string too short")
 				}
 			}
 			L.Push(lua.LString(data[pos : pos+size]))
@@ -292,7 +292,7 @@ func structUnpack(L *lua.LState) int {
 }
 
 func structSize(L *lua.LState) int {
-	fmt := luaCheckString(L, 1)
+	fmt := CheckString(L, 1)
 	h := structHeader{align: 1}
 	pos := 0
 	for fmt != "" {
@@ -302,9 +302,9 @@ func structSize(L *lua.LState) int {
 		pos += structToAlign(pos, &h, opt, size)
 		switch {
 		case opt == 's':
-			luaArgError(L, 1, "option 's' has no fixed size")
+			ArgError(L, 1, "option 's' has no fixed size")
 		case opt == 'c' && size == 0:
-			luaArgError(L, 1, "option 'c0' has no fixed size")
+			ArgError(L, 1, "option 'c0' has no fixed size")
 		}
 		if structControl(L, opt, &fmt, &h) {
 			size = 0
@@ -317,9 +317,9 @@ func structSize(L *lua.LState) int {
 	return 1
 }
 
-// luaArgError raises "bad argument #n to 'f' (msg)" as Lua 5.1's
+// ArgError raises "bad argument #n to 'f' (msg)" as Lua 5.1's
 // luaL_argerror does (gopher-lua leaves the name unquoted).
-func luaArgError(L *lua.LState, n int, msg string) {
+func ArgError(L *lua.LState, n int, msg string) {
 	name := "?"
 	if dbg, ok := L.GetStack(0); ok {
 		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil && dbg.Name != "" {
@@ -329,28 +329,28 @@ func luaArgError(L *lua.LState, n int, msg string) {
 	L.RaiseError("bad argument #%d to '%s' (%s)", n, name, msg)
 }
 
-func luaTypeError(L *lua.LState, n int, want lua.LValueType) {
+func TypeError(L *lua.LState, n int, want lua.LValueType) {
 	got := "no value"
 	if n <= L.GetTop() {
 		got = L.Get(n).Type().String()
 	}
-	luaArgError(L, n, want.String()+" expected, got "+got)
+	ArgError(L, n, want.String()+" expected, got "+got)
 }
 
-// luaCheckString is luaL_checkstring: strings and numbers.
-func luaCheckString(L *lua.LState, n int) string {
+// CheckString is luaL_checkstring: strings and numbers.
+func CheckString(L *lua.LState, n int) string {
 	switch v := L.Get(n).(type) {
 	case lua.LString:
 		return string(v)
 	case lua.LNumber:
 		return v.String()
 	}
-	luaTypeError(L, n, lua.LTString)
+	TypeError(L, n, lua.LTString)
 	return ""
 }
 
-// luaCheckNumber is luaL_checknumber: numbers and numeric strings.
-func luaCheckNumber(L *lua.LState, n int) lua.LNumber {
+// CheckNumber is luaL_checknumber: numbers and numeric strings.
+func CheckNumber(L *lua.LState, n int) lua.LNumber {
 	switch v := L.Get(n).(type) {
 	case lua.LNumber:
 		return v
@@ -360,7 +360,7 @@ func luaCheckNumber(L *lua.LState, n int) lua.LNumber {
 		}
 	}
 	// lua_struct reports a missing argument as nil.
-	luaArgError(L, n, "number expected, got "+L.Get(n).Type().String())
+	ArgError(L, n, "number expected, got "+L.Get(n).Type().String())
 	return 0
 }
 

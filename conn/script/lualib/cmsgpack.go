@@ -1,4 +1,4 @@
-package conn
+package lualib
 
 import (
 	"encoding/binary"
@@ -15,7 +15,7 @@ import (
 
 const cmsgpackMaxNesting = 16
 
-func newCmsgpackLib(L *lua.LState) *lua.LTable {
+func NewCmsgpack(L *lua.LState) *lua.LTable {
 	t := L.NewTable()
 	t.RawSetString("_NAME", lua.LString("cmsgpack"))
 	t.RawSetString("_VERSION", lua.LString("lua-cmsgpack 0.4.0"))
@@ -24,12 +24,12 @@ func newCmsgpackLib(L *lua.LState) *lua.LTable {
 	t.RawSetString("pack", L.NewFunction(func(L *lua.LState) int {
 		n := L.GetTop()
 		if n == 0 {
-			luaArgError(L, 0, "MessagePack pack needs input.")
+			ArgError(L, 0, "MessagePack pack needs input.")
 		}
 		var b []byte
 		for i := 1; i <= n; i++ {
 			b = msgpackAppend(b, L.Get(i), 0)
-			checkLuaLen(L, float64(len(b)))
+			CheckLen(L, float64(len(b)))
 		}
 		L.Push(lua.LString(b))
 		return 1
@@ -84,14 +84,14 @@ func msgpackAppend(b []byte, v lua.LValue, level int) []byte {
 		}
 		return append(b, v...)
 	case *lua.LTable:
-		v = seeThrough(v)
+		v = SeeThrough(v)
 		if level == cmsgpackMaxNesting {
 			return append(b, 0xc0)
 		}
 		if msgpackIsArray(v) {
 			n := v.Len()
 			b = msgpackAppendLen(b, n, 0x90, 0xdc)
-			for i := 1; i <= n && len(b) <= luaMaxString; i++ {
+			for i := 1; i <= n && len(b) <= MaxString; i++ {
 				b = msgpackAppend(b, v.RawGetInt(i), level+1)
 			}
 			return b
@@ -100,7 +100,7 @@ func msgpackAppend(b []byte, v lua.LValue, level int) []byte {
 		v.ForEach(func(k, x lua.LValue) { pairs = append(pairs, k, x) })
 		b = msgpackAppendLen(b, len(pairs)/2, 0x80, 0xde)
 		for _, x := range pairs {
-			if len(b) > luaMaxString {
+			if len(b) > MaxString {
 				break // the caller raises the error
 			}
 			b = msgpackAppend(b, x, level+1)
@@ -176,7 +176,7 @@ const (
 // msgpackCur decodes. used counts the Lua stack slots lua-cmsgpack would
 // hold (the argument, the values decoded so far, and a table and key or
 // index per open container): like it, decoding fails when they would
-// exceed Lua's C stack of luaCStack slots, which bounds the nesting.
+// exceed Lua's C stack of CStack slots, which bounds the nesting.
 type msgpackCur struct {
 	L    *lua.LState
 	b    []byte
@@ -207,9 +207,9 @@ func (c *msgpackCur) take(n int) []byte {
 // offset, preceded by the offset to continue at (-1 at the end).
 func msgpackUnpack(L *lua.LState, limit, offset int) int {
 	if L.GetTop() < 1 {
-		luaArgError(L, 1, "string expected, got no value")
+		ArgError(L, 1, "string expected, got no value")
 	}
-	s := luaCheckString(L, 1)
+	s := CheckString(L, 1)
 	all := limit == 0 && offset == 0
 	if offset < 0 || limit < 0 {
 		L.RaiseError("Invalid request to unpack with offset of %d and limit of %d.", offset, len(s))
@@ -244,7 +244,7 @@ func msgpackUnpack(L *lua.LState, limit, offset int) int {
 
 func (c *msgpackCur) decode() lua.LValue {
 	be := binary.BigEndian
-	if len(c.b) > 0 && c.used+1 > luaCStack {
+	if len(c.b) > 0 && c.used+1 > CStack {
 		c.L.RaiseError("stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)")
 	}
 	p := c.take(1)
@@ -354,7 +354,7 @@ func (c *msgpackCur) str(n int) lua.LValue {
 func (c *msgpackCur) array(n int) lua.LValue {
 	t := c.L.CreateTable(min(n, 1024), 0)
 	c.used++ // the table
-	if c.used+1 > luaCStack {
+	if c.used+1 > CStack {
 		c.L.RaiseError("stack overflow (in function mp_decode_to_lua_array)")
 	}
 	defer func() { c.used-- }()
