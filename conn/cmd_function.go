@@ -541,7 +541,7 @@ func cmdFunctionFlush(c *client, args [][]byte) {
 }
 
 func cmdFunctionKill(c *client, args [][]byte) {
-	if msg := c.srv.scripts.kill(false); msg != "" {
+	if msg := c.srv.scripts.kill(false, c.busyLimit()); msg != "" {
 		c.replyError(msg)
 		return
 	}

@@ -168,32 +168,39 @@ func (e *scriptEngine) finished(r *scriptRun) {
 	e.mu.Unlock()
 }
 
-// kill is SCRIPT KILL (eval true) and FUNCTION KILL (eval false). Several
-// scripts may run at once, on different shards: it stops every running
-// script of its kind that has not written yet. When it stopped none, the
-// reply says why, in Redis's order: a running script has written
-// (UNKILLABLE), or only the other kind runs (BUSY, naming the other KILL).
-func (e *scriptEngine) kill(eval bool) string {
+// kill is SCRIPT KILL (eval true) and FUNCTION KILL (eval false). In
+// Redis a KILL can only reach a script that has run past
+// busy-reply-threshold (limit); before that the server reads no command.
+// Several scripts may run at once, on different shards: it stops every
+// script of its kind past the limit that has not written yet. When it
+// stops none, the reply says why, in Redis's order: no script past the
+// limit (NOTBUSY), one has written (UNKILLABLE), or only the other kind
+// runs (BUSY, naming the other KILL).
+func (e *scriptEngine) kill(eval bool, limit time.Duration) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.running) == 0 {
-		return "NOTBUSY No scripts in execution right now."
-	}
-	stopped, wrote := 0, false
+	now := time.Now()
+	stopped, wrote, busy := 0, false, false
 	for r := range e.running {
+		if now.Sub(r.since) < limit {
+			continue
+		}
+		busy = true
 		switch {
-		case r.wrote.Load():
+		case r.wrote():
 			wrote = true // Redis checks this before the kind
 		case r.isFunc == eval: // the other kind
-		default:
-			r.killed.Store(true)
-			r.cancel()
+		case r.tryKill():
 			stopped++
+		default:
+			wrote = true // it wrote just now
 		}
 	}
 	switch {
 	case stopped > 0:
 		return ""
+	case !busy:
+		return "NOTBUSY No scripts in execution right now."
 	case wrote:
 		return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	}
@@ -455,7 +462,7 @@ func cmdScriptFlush(c *client, args [][]byte) {
 }
 
 func cmdScriptKill(c *client, args [][]byte) {
-	if msg := c.srv.scripts.kill(true); msg != "" {
+	if msg := c.srv.scripts.kill(true, c.busyLimit()); msg != "" {
 		c.replyError(msg)
 		return
 	}

@@ -90,6 +90,11 @@ func (c *client) busyBatch(id int) bool {
 	return true
 }
 
+// busyLimit returns busy-reply-threshold.
+func (c *client) busyLimit() time.Duration {
+	return time.Duration(c.srv.cfg.Int("busy-reply-threshold")) * time.Millisecond
+}
+
 // timedOut returns the BUSY reply when a script has run for longer than
 // limit, or "". As in Redis, from then on every client gets it for every
 // command but the few allowed while busy (see busyGate).
@@ -116,7 +121,7 @@ func (c *client) busyGate(e *entry, args [][]byte) bool {
 	if c.srv.scripts.count.Load() == 0 || allowedWhileBusy(e, args) {
 		return false
 	}
-	msg := c.srv.scripts.timedOut(time.Duration(c.srv.cfg.Int("busy-reply-threshold")) * time.Millisecond)
+	msg := c.srv.scripts.timedOut(c.busyLimit())
 	if msg == "" {
 		return false
 	}

@@ -91,6 +91,14 @@ func TestScriptKillStopsEveryReadOnlyScript(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// KILL reaches only scripts past busy-reply-threshold.
+	if err := admin.ScriptKill(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOTBUSY") {
+		t.Fatalf("SCRIPT KILL before the threshold: %v", err)
+	}
+	if err := admin.ConfigSet(ctx, "busy-reply-threshold", "10").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
 	// FUNCTION KILL stops no EVAL; as in Redis, a script that wrote is
 	// reported before the kind.
 	if err := admin.FunctionKill(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "UNKILLABLE") {
@@ -110,8 +118,7 @@ func TestScriptKillStopsEveryReadOnlyScript(t *testing.T) {
 	// End the writer through the engine, as SHUTDOWN NOSAVE would.
 	srv.scripts.mu.Lock()
 	for r := range srv.scripts.running {
-		r.killed.Store(true)
-		r.cancel()
+		r.forceKill()
 	}
 	srv.scripts.mu.Unlock()
 	<-done

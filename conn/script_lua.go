@@ -58,6 +58,42 @@ type luaVM struct {
 	cjson *lualib.CjsonConfig // the cjson global's settings
 }
 
+// The states of a run (scriptRun.state).
+const (
+	runClean  int32 = iota // no write yet: KILL may stop it
+	runWrote               // it has written: KILL may not
+	runKilled              // KILL stopped it
+)
+
+// startWrite records that a write is about to run; false means KILL came
+// first and the write must not happen.
+func (r *scriptRun) startWrite() bool {
+	return r.state.CompareAndSwap(runClean, runWrote) || r.state.Load() == runWrote
+}
+
+// tryKill stops the run unless it has written.
+func (r *scriptRun) tryKill() bool {
+	if !r.state.CompareAndSwap(runClean, runKilled) {
+		return false
+	}
+	r.cancel()
+	return true
+}
+
+// forceKill stops the run even if it has written (tests, and shutdown).
+func (r *scriptRun) forceKill() {
+	r.state.Store(runKilled)
+	r.cancel()
+}
+
+func (r *scriptRun) wrote() bool  { return r.state.Load() == runWrote }
+func (r *scriptRun) killed() bool { return r.state.Load() == runKilled }
+
+// unwinding reports an error that ends the whole script, which pcall and
+// xpcall pass on: a KILL, the memory limit, or a restart holding every
+// shard.
+func (r *scriptRun) unwinding() bool { return r.restart || r.killed() || r.oom.Load() }
+
 // scriptRun is one execution of a script.
 type scriptRun struct {
 	c      *client
@@ -87,8 +123,10 @@ type scriptRun struct {
 	need        []int     // scratch for reach
 	keyIdx      []int
 
-	wrote  atomic.Bool
-	killed atomic.Bool
+	// state is runClean until the script's first write (runWrote) or a
+	// KILL (runKilled), whichever comes first: one compare-and-swap, so a
+	// script that has written is never killed.
+	state  atomic.Int32
 	oom    atomic.Bool     // aborted by the memory watchdog (script_limits.go)
 	big    bool            // the reply outgrew lualib.MaxString
 	ctx    context.Context // cancelled by SCRIPT KILL
@@ -125,7 +163,7 @@ func newLuaVM() *luaVM {
 	// An error that ends the whole script (SCRIPT KILL, the memory limit,
 	// a restart holding every shard) goes through pcall and xpcall.
 	rethrow := func(L *lua.LState) {
-		if r := vm.run; r != nil && (r.restart || r.killed.Load() || r.oom.Load()) {
+		if r := vm.run; r != nil && r.unwinding() {
 			L.Error(L.Get(2), 0)
 		}
 	}
@@ -144,6 +182,17 @@ func newLuaVM() *luaVM {
 	}))
 	origXpcall := g.RawGetString("xpcall")
 	g.RawSetString("xpcall", L.NewFunction(func(L *lua.LState) int {
+		// The handler must not run for an error that ends the script: it
+		// could write after a KILL, or before a restart.
+		if h, ok := L.Get(2).(*lua.LFunction); ok {
+			L.Replace(2, L.NewFunction(func(L *lua.LState) int {
+				if r := vm.run; r != nil && r.unwinding() {
+					L.SetTop(1)
+					return 1
+				}
+				return callOrig(L, h)
+			}))
+		}
 		n := L.GetTop()
 		L.Insert(origXpcall, 1)
 		L.Call(n, lua.MultRet)
@@ -410,6 +459,9 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		return 1
 	})
 	if err := L.PCall(nargs, 1, handler); err != nil {
+		if r.killed() {
+			r.restart = false
+		}
 		if r.restart {
 			return out // runWithKeys runs it again
 		}
@@ -419,7 +471,7 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		}
 		var msg string
 		switch {
-		case r.killed.Load():
+		case r.killed():
 			msg = "ERR Script killed by user with SCRIPT KILL..."
 		case r.oom.Load():
 			msg = "ERR Script exceeded the memory limit of " + strconv.FormatUint(scriptMemLimit>>20, 10) + " MiB"
@@ -521,8 +573,8 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		if msg := r.reach(L, e.data, args); msg != "" {
 			return fail(msg)
 		}
-		if e.data.Flags&shard.Write != 0 {
-			r.wrote.Store(true)
+		if e.data.Flags&shard.Write != 0 && !r.startWrite() {
+			L.RaiseError("script killed") // KILL came first: nothing written
 		}
 		if e.spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
 			r.sideEffects = true

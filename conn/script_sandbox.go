@@ -61,6 +61,22 @@ func (vm *luaVM) lockDown(g, envMeta *lua.LTable) {
 		L.Error(lua.LString(userWhere(L)+readonlyError), 0)
 		return 0
 	})
+	// table.insert, table.remove and table.sort write with raw access,
+	// past any __newindex: they must refuse the proxies and the globals.
+	if tab, ok := g.RawGetString("table").(*lua.LTable); ok {
+		for _, name := range []string{"insert", "remove", "sort"} {
+			orig, ok := tab.RawGetString(name).(*lua.LFunction)
+			if !ok {
+				continue
+			}
+			tab.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+				if t := L.Get(1); vm.isReadonly(t) || t == g || t == vm.env {
+					L.Error(lua.LString(userWhere(L)+readonlyError), 0)
+				}
+				return callOrig(L, orig)
+			}))
+		}
+	}
 	var strProxy lua.LValue = lua.LNil
 	for _, name := range []string{"string", "table", "math", "bit", "cjson", "cmsgpack", "struct", "redis"} {
 		if lib, ok := g.RawGetString(name).(*lua.LTable); ok {
@@ -116,14 +132,54 @@ func (vm *luaVM) lockDown(g, envMeta *lua.LTable) {
 		}
 		return callOrig(L, orig)
 	})
-	for _, name := range []string{"pairs", "next", "ipairs"} {
-		wrap(name, func(L *lua.LState, orig *lua.LFunction) int {
-			if t, ok := L.Get(1).(*lua.LTable); ok {
-				L.Replace(1, lualib.SeeThrough(t))
-			}
-			return callOrig(L, orig)
-		})
+	// Iterating a proxy lists the real table's fields without handing out
+	// the real table: pairs and ipairs return the proxy as their state,
+	// and next reads through it.
+	proxy := func(v lua.LValue) (*lua.LTable, bool) {
+		t, ok := v.(*lua.LTable)
+		if !ok || lualib.SeeThrough(t) == t {
+			return nil, false
+		}
+		return t, true
 	}
+	wrap("next", func(L *lua.LState, orig *lua.LFunction) int {
+		if t, ok := proxy(L.Get(1)); ok {
+			L.Replace(1, lualib.SeeThrough(t))
+		}
+		return callOrig(L, orig)
+	})
+	next := g.RawGetString("next")
+	wrap("pairs", func(L *lua.LState, orig *lua.LFunction) int {
+		if t, ok := proxy(L.Get(1)); ok {
+			L.SetTop(0)
+			L.Push(next)
+			L.Push(t)
+			L.Push(lua.LNil)
+			return 3
+		}
+		return callOrig(L, orig)
+	})
+	ipairsStep := L.NewFunction(func(L *lua.LState) int {
+		t := lualib.SeeThrough(L.CheckTable(1))
+		i := L.CheckInt(2) + 1
+		v := t.RawGetInt(i)
+		if v == lua.LNil {
+			return 0
+		}
+		L.Push(lua.LNumber(i))
+		L.Push(v)
+		return 2
+	})
+	wrap("ipairs", func(L *lua.LState, orig *lua.LFunction) int {
+		if t, ok := proxy(L.Get(1)); ok {
+			L.SetTop(0)
+			L.Push(ipairsStep)
+			L.Push(t)
+			L.Push(lua.LNumber(0))
+			return 3
+		}
+		return callOrig(L, orig)
+	})
 	wrap("getfenv", func(L *lua.LState, orig *lua.LFunction) int {
 		n := callOrig(L, orig)
 		for i := 1; i <= n; i++ {

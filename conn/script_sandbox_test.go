@@ -33,8 +33,18 @@ func TestScriptSandboxTricks(t *testing.T) {
 		"redis = nil",
 		"_G = {}",
 		"setfenv(0, {})",
+		// pairs and ipairs used to hand out the real table behind a proxy.
+		"local _, t = pairs(redis) t.call = function() return 'evil' end",
+		"local _, t = ipairs(string) t.upper = function() return 'evil' end",
+		"for k in pairs(getmetatable(_G)) do end local _, m = pairs(getmetatable(_G)) m.__index = {}",
+		// The table library writes with raw access.
+		"table.insert(redis, 'x')",
+		"table.insert(_G, 'x')",
+		"table.remove(string)",
+		"table.sort(math)",
 	}
 	const probe = `if pcall(function() return leak end) then return 'leaked global' end
+if rawget(redis, 1) ~= nil or #redis ~= 0 then return 'leaked field' end
 return string.upper('a') .. ('b'):upper() .. type(redis.call) .. type(cjson.encode) .. type(cmsgpack.pack) ..
   type(bit.band) .. type(struct.pack) .. type(math.floor) .. type(table.insert)`
 	const want = "ABfunctionfunctionfunctionfunctionfunctionfunctionfunction"
@@ -48,6 +58,11 @@ return string.upper('a') .. ('b'):upper() .. type(redis.call) .. type(cjson.enco
 				t.Fatalf("after %q a later script saw %v, %v", trick, v, err)
 			}
 		}
+	}
+	// Reading through the proxies still works.
+	v, err := rdb.Eval(ctx, "local n = 0 for k, v in pairs(redis) do n = n + 1 end local m = 0 for k in next, cjson do m = m + 1 end return {n > 10 and 1 or 0, m > 5 and 1 or 0}", nil).Int64Slice()
+	if err != nil || len(v) != 2 || v[0] != 1 || v[1] != 1 {
+		t.Fatalf("iterating the libraries = %v, %v", v, err)
 	}
 	for _, name := range []string{"print", "dofile", "loadfile"} {
 		err := rdb.Eval(ctx, "return "+name+"('x')", nil).Err()

@@ -2,7 +2,9 @@ package conn
 
 import (
 	"bytes"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -21,8 +23,10 @@ import (
 //     the spot when that shard's ID is above every ID it holds (the
 //     ascending order that keeps borrowers from waiting on each other).
 //     Otherwise, if it has not written yet, it stops with no effect and
-//     runs again holding every shard. A script that has written and needs
-//     a lower shard gets an error: waiting could deadlock.
+//     runs again holding every shard. A script that has written waits for
+//     the lower shard, but at most lowerShardWait (the shard's holder may
+//     be waiting for one of the script's), and gets an error if it could
+//     not take it.
 //   - Any run that touches a key not in KEYS marks the script, and from
 //     then on it holds every shard, as Redis does for all scripts.
 
@@ -43,8 +47,12 @@ func (k *keyScope) learn(undeclared bool) {
 	k.learned.Store(true)
 }
 
-const errUndeclaredShard = "ERR Script attempted to access a key on a shard it does not hold after writing: " +
+const errUndeclaredShard = "ERR Script attempted to access a key on a shard it could not take after writing: " +
 	"it will hold every shard from its next run; pass every key a script uses in KEYS to avoid this"
+
+// lowerShardWait bounds the wait of a script that has written for a shard
+// below one it holds.
+var lowerShardWait = time.Second
 
 // reach makes sure the script holds every shard cmd needs, borrowing
 // more when that is safe, and notes keys not in KEYS. It returns an
@@ -73,6 +81,10 @@ func (r *scriptRun) reach(L *lua.LState, cmd *shard.Command, args [][]byte) stri
 			need = append(need, 0) // a keyless command runs on any shard
 		}
 	}
+	// Ascending, so that every shard above those held is borrowed in
+	// the order that cannot deadlock.
+	slices.Sort(need)
+	need = slices.Compact(need)
 	r.need = need
 	for _, id := range need {
 		if r.shards[id] != nil {
@@ -124,7 +136,19 @@ func (r *scriptRun) acquire(L *lua.LState, id int) string {
 		return ""
 	}
 	if r.sideEffects {
-		return errUndeclaredShard
+		// Out of order: wait, but not forever, since the shard's holder
+		// may be waiting for one of ours.
+		s, err := c.srv.workers[id].BorrowWithin(c.loans[id], lowerShardWait)
+		switch {
+		case err != nil:
+			return "ERR server is shutting down"
+		case s == nil:
+			return errUndeclaredShard
+		}
+		c.borrowed[id] = s
+		r.across.Join(s)
+		c.srv.workers[id].SetBusySince(r.since.UnixNano())
+		return ""
 	}
 	r.restart = true
 	L.RaiseError("the script needs every shard: starting it again")

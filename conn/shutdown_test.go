@@ -66,6 +66,10 @@ func startEndlessScript(t *testing.T, addr string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	// KILL (here the probe) reaches only a script past the threshold.
+	if r := rawCall(t, addr, "CONFIG", "SET", "busy-reply-threshold", "10"); r != "+OK" {
+		t.Fatal(r)
+	}
 	if _, err := nc.Write(respCommand("EVAL", "redis.call('set', KEYS[1], 'v') while true do end", "1", "k")); err != nil {
 		t.Fatal(err)
 	}

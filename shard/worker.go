@@ -185,7 +185,17 @@ func (w *Worker) Stop() {
 type Loan struct {
 	granted chan *Shard
 	back    chan struct{}
+	// state lets a borrower give up waiting (BorrowWithin): the worker
+	// grants only a loan still waiting, and a borrower cancels only a
+	// loan not yet granted.
+	state atomic.Int32
 }
+
+const (
+	loanWaiting int32 = iota + 1
+	loanGranted
+	loanCancelled
+)
 
 // NewLoan returns a reusable Loan.
 func NewLoan() *Loan {
@@ -193,6 +203,9 @@ func NewLoan() *Loan {
 }
 
 func (l *Loan) deliver(s *Shard, stop <-chan struct{}) {
+	if !l.state.CompareAndSwap(loanWaiting, loanGranted) {
+		return // its borrower gave up (or this message is a stale one)
+	}
 	l.granted <- s
 	select {
 	case <-l.back:
@@ -207,6 +220,7 @@ func (l *Loan) deliver(s *Shard, stop <-chan struct{}) {
 // l.Return when done, and must borrow several shards in ascending ID order
 // so that two borrowers can never wait on each other.
 func (w *Worker) Borrow(l *Loan) (*Shard, error) {
+	l.state.Store(loanWaiting)
 	if err := w.a.Send(l); err != nil {
 		return nil, err
 	}
@@ -215,6 +229,37 @@ func (w *Worker) Borrow(l *Loan) (*Shard, error) {
 		return s, nil
 	case <-w.a.Done():
 		return nil, actor.ErrStopped
+	}
+}
+
+// BorrowWithin is Borrow, but gives up after d, returning nil and no
+// error. It is for a borrower that must take a shard out of ascending
+// order and so might wait forever on a borrower waiting for it. After a
+// give-up the loan's message may still sit in the mailbox: the worker
+// skips it, and a later Borrow with l is safe (each message grants at
+// most one waiting borrow).
+func (w *Worker) BorrowWithin(l *Loan, d time.Duration) (*Shard, error) {
+	l.state.Store(loanWaiting)
+	if err := w.a.Send(l); err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case s := <-l.granted:
+		return s, nil
+	case <-w.a.Done():
+		return nil, actor.ErrStopped
+	case <-t.C:
+		if l.state.CompareAndSwap(loanWaiting, loanCancelled) {
+			return nil, nil
+		}
+		select { // granted meanwhile
+		case s := <-l.granted:
+			return s, nil
+		case <-w.a.Done():
+			return nil, actor.ErrStopped
+		}
 	}
 }
 

@@ -171,7 +171,7 @@ func AppendBool(dst []byte, v bool, p Proto) []byte {
 func AppendBigNumber(dst []byte, digits string, p Proto) []byte {
 	if p == RESP3 {
 		dst = append(dst, '(')
-		dst = append(dst, digits...)
+		dst = appendLine(dst, digits) // a script may put anything here
 		return append(dst, '\r', '\n')
 	}
 	return AppendBulkString(dst, digits)

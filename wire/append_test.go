@@ -102,6 +102,8 @@ func TestAppend(t *testing.T) {
 			"$37\r\n1234567999999999999999999999999999999\r\n"},
 		{"bignum RESP3", AppendBigNumber(nil, "1234567999999999999999999999999999999", RESP3),
 			"(1234567999999999999999999999999999999\r\n"},
+		// A script's big_number may hold line breaks: one line still.
+		{"bignum RESP3 line breaks", AppendBigNumber(nil, "1\r\n:4", RESP3), "(1  :4\r\n"},
 
 		// DEBUG PROTOCOL verbatim.
 		{"verbatim RESP2", AppendVerbatim(nil, "txt", []byte("This is a verbatim\nstring"), RESP2),

@@ -147,6 +147,10 @@ func startEndlessScript(t *testing.T, addr string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	// KILL (here the probe) reaches only a script past the threshold.
+	if r := call(t, addr, "CONFIG", "SET", "busy-reply-threshold", "10"); r != "+OK" {
+		t.Fatal(r)
+	}
 	nc.Write(resp("EVAL", "redis.call('set', KEYS[1], 'v') while true do end", "1", "k"))
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		r := call(t, addr, "FUNCTION", "KILL")
