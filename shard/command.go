@@ -24,6 +24,7 @@ const (
 	NoAuth
 	MayReplicate
 	NoMandatoryKeys
+	NoAsyncLoading
 	NoMulti
 	AllowBusy
 
@@ -35,7 +36,7 @@ const (
 var flagNames = []string{
 	"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
 	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth",
-	"may_replicate", "no_mandatory_keys", "no_multi", "allow_busy",
+	"may_replicate", "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
 }
 
 // Names returns the COMMAND INFO names of the flags in f.
