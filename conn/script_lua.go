@@ -514,6 +514,10 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		if r.ro {
 			return fail("ERR Write commands are not allowed from read-only scripts.")
 		}
+		// Once the script has written it must go on (Redis's WRITE_DIRTY).
+		if r.c.srv.noReplicas.Load() && !r.wrote.Load() {
+			return fail(errNoReplicas)
+		}
 	}
 	var reply []byte
 	switch {
