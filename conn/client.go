@@ -275,6 +275,9 @@ func (c *client) execute(args [][]byte) {
 func (c *client) executeOne(args [][]byte) {
 	c.commands++
 	e := lookup(args[0])
+	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
+		return
+	}
 	if c.tx.on && (e == nil || !e.txControl) {
 		if e != nil && e.arityOK(len(args)) && c.busyGate(e, args) {
 			return

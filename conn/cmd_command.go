@@ -124,11 +124,26 @@ func newCmdMeta(s *shard.Spec, parent *cmdMeta, movable bool) *cmdMeta {
 		}
 	}
 	m.keys = cmdKeySpecs(s, m.args, m.movable)
+	if len(m.keys) == 0 && m.numKeys > 0 {
+		// A command without key positions names no keys: its "key"
+		// (CLUSTER KEYSLOT key) is a string to Redis.
+		cmdUnkey(m.args)
+		m.numKeys = 0
+	}
 	for _, sub := range s.Subcommands {
 		m.subs = append(m.subs, newCmdMeta(sub, m, false))
 	}
 	sort.Slice(m.subs, func(i, j int) bool { return m.subs[i].name < m.subs[j].name })
 	return m
+}
+
+func cmdUnkey(args []*docArg) {
+	for _, a := range args {
+		if a.Type == "key" {
+			a.Type, a.Key = "string", -1
+		}
+		cmdUnkey(a.Args)
+	}
 }
 
 func cmdCountKeys(args []*docArg) int {

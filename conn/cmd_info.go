@@ -252,6 +252,9 @@ func infoStats(b []byte, x *infoCtx) []byte {
 func infoReplication(b []byte, x *infoCtx) []byte {
 	b = infoStr(b, "role", "master")
 	b = infoInt(b, "connected_slaves", 0)
+	if x.c.srv.noReplicas.Load() {
+		b = infoInt(b, "min_slaves_good_slaves", 0)
+	}
 	b = infoStr(b, "master_failover_state", "no-failover")
 	b = infoStr(b, "master_replid", infoIDs().replID)
 	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))

@@ -389,14 +389,7 @@ func luaACLCheckCmd(L *lua.LState) int {
 }
 
 // hasSubcommand reports whether the container command spec has sub.
-func hasSubcommand(spec *shard.Spec, sub []byte) bool {
-	for _, s := range spec.Subcommands {
-		if equalFold(sub, s.Name[len(spec.Name)+1:]) {
-			return true
-		}
-	}
-	return false
-}
+func hasSubcommand(spec *shard.Spec, sub []byte) bool { return subSpec(spec, sub) != nil }
 
 func luaLog(L *lua.LState) int {
 	if L.GetTop() < 2 {
@@ -556,15 +549,27 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	if e == nil {
 		return fail("ERR Unknown Redis command called from script")
 	}
-	if !e.arityOK(len(args)) {
+	// As in Redis, a container's subcommand is the command: its own
+	// arity and flags decide (CLUSTER RESET is noscript, CLUSTER INFO not).
+	spec := e.spec
+	if len(spec.Subcommands) > 0 && len(args) > 1 {
+		if spec = subSpec(e.spec, args[1]); spec == nil {
+			return fail("ERR Unknown Redis command called from script")
+		}
+	}
+	if a := spec.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
 		return fail("ERR Wrong number of args calling Redis command from script")
 	}
-	if e.spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
+	if spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
 		return fail("ERR This Redis command is not allowed from script")
 	}
-	if e.spec.Flags&shard.Write != 0 {
+	if spec.Flags&shard.Write != 0 {
 		if r.ro {
 			return fail("ERR Write commands are not allowed from read-only scripts.")
+		}
+		// Once the script has written it must go on (Redis's WRITE_DIRTY).
+		if r.c.srv.noReplicas.Load() && !r.wrote.Load() {
+			return fail(errNoReplicas)
 		}
 	}
 	var reply []byte
@@ -576,7 +581,7 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		if e.data.Flags&shard.Write != 0 && !r.startWrite() {
 			L.RaiseError("script killed") // KILL came first: nothing written
 		}
-		if e.spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
+		if spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
 			r.sideEffects = true
 		}
 		if !r.runData(e.data, args) {
@@ -596,7 +601,7 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	case e.barrier:
 		return fail("ERR This Redis command is not allowed from script")
 	default:
-		if e.spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
+		if spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
 			r.sideEffects = true
 		}
 		c := r.c

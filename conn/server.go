@@ -63,6 +63,10 @@ type Server struct {
 	// or not) ends and gives its shards back.
 	life    context.Context
 	endLife context.CancelFunc
+
+	// noReplicas: min-replicas-to-write cannot be met, so writes are
+	// refused (noreplicas.go); read by every connection.
+	noReplicas atomic.Bool
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -131,6 +135,7 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.setMaxBulk() })
 	s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit"))
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
+	s.watchMinReplicas()
 	return s
 }
 

@@ -71,3 +71,14 @@ func (c *client) replyHelp(parent string, lines ...string) {
 	c.replySimple("HELP")
 	c.replySimple("    Prints this help.")
 }
+
+// subSpec returns the Spec of the container spec's subcommand named sub
+// (any letter case), or nil.
+func subSpec(spec *shard.Spec, sub []byte) *shard.Spec {
+	for _, s := range spec.Subcommands {
+		if equalFold(sub, s.Name[len(spec.Name)+1:]) {
+			return s
+		}
+	}
+	return nil
+}

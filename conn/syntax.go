@@ -529,6 +529,9 @@ var synOneofNames = map[string]string{
 	"m|km|ft|mi":           "unit",
 	"byscore|bylex":        "sortby",
 	"byte|bit":             "index_unit",
+	"force|takeover":       "options",
+
+	"node-id|node-id|node-id|stable": "subcommand",
 }
 
 // synOneofName names a oneof: after its token, a known set of choices, an

@@ -24,6 +24,7 @@ const (
 	NoAuth
 	MayReplicate
 	NoMandatoryKeys
+	NoAsyncLoading
 	NoMulti
 	AllowBusy
 
@@ -32,17 +33,19 @@ const (
 	AllShards
 )
 
+// flagNames are the COMMAND INFO names, by bit; Redis keeps may_replicate
+// to itself ("" here).
 var flagNames = []string{
 	"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
 	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth",
-	"may_replicate", "no_mandatory_keys", "no_multi", "allow_busy",
+	"", "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
 }
 
 // Names returns the COMMAND INFO names of the flags in f.
 func (f Flag) Names() []string {
 	var out []string
 	for i, n := range flagNames {
-		if f&(1<<i) != 0 {
+		if f&(1<<i) != 0 && n != "" {
 			out = append(out, n)
 		}
 	}

@@ -1,0 +1,98 @@
+package conn
+
+import (
+	"sync"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
+
+// min-replicas-to-write: with it (and min-replicas-max-lag) above zero a
+// Redis primary refuses writes while fewer replicas are in sync. Valkyrie
+// has no replicas, so then it refuses every write, as a standalone Redis
+// does: write commands, scripts that may write (a shebang without
+// no-writes, a function without no-writes), and EXEC of a transaction that
+// queued one. A script in compatibility mode (no shebang) runs and fails
+// at its first write (scriptRun.call). Read-only commands still work.
+
+const errNoReplicas = "NOREPLICAS Not enough good replicas to write."
+
+// watchMinReplicas keeps s.noReplicas up to date with the two parameters.
+func (s *Server) watchMinReplicas() {
+	var mu sync.Mutex // the last of two concurrent Sets stores last
+	update := func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		s.noReplicas.Store(s.cfg.Int("min-replicas-to-write") > 0 && s.cfg.Int("min-replicas-max-lag") > 0)
+	}
+	update("")
+	s.cfg.OnChange("min-replicas-to-write", update)
+	s.cfg.OnChange("min-replicas-max-lag", update)
+}
+
+// refuseWrite answers a write command with NOREPLICAS and reports true.
+// It runs only while s.noReplicas is set, where Redis's processCommand
+// checks: after the command's name and arity, before everything else
+// Valkyrie checks (BUSY, RESP2 subscribed mode) and before MULTI queues
+// the command. Inside MULTI the refusal makes EXEC fail; a refused EXEC
+// aborts the transaction.
+func (c *client) refuseWrite(e *entry, args [][]byte) bool {
+	if !e.arityOK(len(args)) || !c.writes(e, args) {
+		return false
+	}
+	c.last = e.spec
+	msg := errNoReplicas
+	if e.spec.Name == "exec" {
+		c.discardTx()
+		c.unwatch()
+		msg = "EXECABORT Transaction discarded because of: " + msg
+	} else if c.tx.on {
+		c.tx.aborted = true
+	}
+	c.replyLocal(func() { c.replyError(msg) })
+	return true
+}
+
+// writes reports whether Redis counts the command as a write before running
+// it: its (sub)command's write flag, a script's or function's flags, or,
+// for EXEC, any queued command that writes.
+func (c *client) writes(e *entry, args [][]byte) bool {
+	spec := e.spec
+	if len(spec.Subcommands) > 0 {
+		if spec = subSpec(e.spec, args[1]); spec == nil {
+			return false
+		}
+		if a := spec.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
+			return false
+		}
+	}
+	if spec.Flags&shard.Write != 0 {
+		return true
+	}
+	eng := &c.srv.scripts
+	switch spec.Name {
+	case "eval", "eval_ro":
+		var f scriptFlags
+		if s := eng.get(sha1hex(string(args[1]))); s != nil {
+			f = s.flags
+		} else if parsed, _, msg := parseScriptShebang(string(args[1])); msg == "" {
+			f = parsed
+		}
+		return f.shebang && !f.noWrites
+	case "evalsha", "evalsha_ro":
+		s := eng.get(string(args[1]))
+		return s != nil && s.flags.shebang && !s.flags.noWrites
+	case "fcall", "fcall_ro":
+		f := eng.funcs.get(string(args[1]))
+		return f != nil && !f.noWrites
+	case "exec":
+		if !c.tx.on {
+			return false
+		}
+		for _, tc := range c.tx.calls {
+			if c.writes(tc.e, c.txArgs(tc)) {
+				return true
+			}
+		}
+	}
+	return false
+}
