@@ -568,7 +568,7 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 			return fail("ERR Write commands are not allowed from read-only scripts.")
 		}
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
-		if r.c.srv.noReplicas.Load() && !r.wrote.Load() {
+		if r.c.srv.noReplicas.Load() && !r.wrote() {
 			return fail(errNoReplicas)
 		}
 	}
