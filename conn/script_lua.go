@@ -784,7 +784,7 @@ func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 		}
 		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
 			var pairs []lua.LValue
-			m.ForEach(func(k, v lua.LValue) { pairs = append(pairs, k, v) })
+			lualib.Each(m, func(k, v lua.LValue) { pairs = append(pairs, k, v) })
 			out = wire.AppendMap(out, len(pairs)/2, proto)
 			for _, x := range pairs {
 				out = r.toRESP(out, x, depth+1)
@@ -793,7 +793,7 @@ func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 		}
 		if s, ok := v.RawGetString("set").(*lua.LTable); ok {
 			var elems []lua.LValue
-			s.ForEach(func(k, _ lua.LValue) { elems = append(elems, k) })
+			lualib.Each(s, func(k, _ lua.LValue) { elems = append(elems, k) })
 			out = wire.AppendSet(out, len(elems), proto)
 			for _, x := range elems {
 				out = r.toRESP(out, x, depth+1)

@@ -265,7 +265,7 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 		}
 		e.buf = append(e.buf, '{')
 		first := true
-		v.ForEach(func(k, x lua.LValue) {
+		Each(v, func(k, x lua.LValue) {
 			if !first {
 				e.buf = append(e.buf, ',')
 			}
@@ -294,7 +294,7 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 func (e *cjsonEncoder) arrayLen(t *lua.LTable) int {
 	max, items := 0, 0
 	object := false
-	t.ForEach(func(k, _ lua.LValue) {
+	Each(t, func(k, _ lua.LValue) {
 		if object {
 			return
 		}

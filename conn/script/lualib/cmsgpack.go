@@ -97,7 +97,7 @@ func msgpackAppend(b []byte, v lua.LValue, level int) []byte {
 			return b
 		}
 		var pairs []lua.LValue
-		v.ForEach(func(k, x lua.LValue) { pairs = append(pairs, k, x) })
+		Each(v, func(k, x lua.LValue) { pairs = append(pairs, k, x) })
 		b = msgpackAppendLen(b, len(pairs)/2, 0x80, 0xde)
 		for _, x := range pairs {
 			if len(b) > MaxString {
@@ -154,7 +154,7 @@ func msgpackAppendInt(b []byte, n int64) []byte {
 func msgpackIsArray(t *lua.LTable) bool {
 	count, max := 0, 0.0
 	array := true
-	t.ForEach(func(k, _ lua.LValue) {
+	Each(t, func(k, _ lua.LValue) {
 		n, ok := k.(lua.LNumber)
 		if !array || !ok || n <= 0 || float64(n) != math.Trunc(float64(n)) || float64(n) > math.MaxInt32 {
 			array = false

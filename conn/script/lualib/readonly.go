@@ -20,3 +20,13 @@ func SeeThrough(t *lua.LTable) *lua.LTable {
 		t = mt.RawGetString("__index").(*lua.LTable)
 	}
 }
+
+// Each calls cb for every field of t in the order next gives (insertion
+// order in gopher-lua). LTable.ForEach walks Go maps, whose order changes
+// from run to run: encoders use Each so that the same table always gives
+// the same bytes, as in Redis.
+func Each(t *lua.LTable, cb func(k, v lua.LValue)) {
+	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+		cb(k, v)
+	}
+}
