@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
@@ -410,21 +411,7 @@ var infoOS = sync.OnceValue(func() string {
 })
 
 // infoRSS reads the resident set size from /proc/self/statm; 0 if absent.
-func infoRSS() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := bytes.Fields(b)
-	if len(f) < 2 {
-		return 0
-	}
-	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
-}
+func infoRSS() int64 { return osmem.RSS() }
 
 // infoTotalMemory reads MemTotal from /proc/meminfo; 0 if absent.
 func infoTotalMemory() int64 {

@@ -1,8 +1,11 @@
 package osmem
 
 import (
+	"bytes"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,3 +113,28 @@ func liveHeap() int64 {
 
 // Runs reports how many times memory was returned to the OS (for tests).
 func Runs() int64 { return runs.Load() }
+
+// Purge asks for memory to be returned to the OS soon (MEMORY PURGE). It
+// goes through the same timer as Released, so however often it is called
+// it forces at most one collection per Interval, and the caller never
+// waits for one: a forced collection marks the whole heap.
+func Purge() { schedule() }
+
+// RSS reports the resident set size of the process in bytes, from
+// /proc/self/statm; 0 where that cannot be read.
+func RSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	// The second field is the resident page count.
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
