@@ -40,15 +40,7 @@ func (c *client) refuseWrite(e *entry, args [][]byte) bool {
 		return false
 	}
 	c.last = e.spec
-	msg := errNoReplicas
-	if e.spec.Name == "exec" {
-		c.discardTx()
-		c.unwatch()
-		msg = "EXECABORT Transaction discarded because of: " + msg
-	} else if c.tx.on {
-		c.tx.aborted = true
-	}
-	c.replyLocal(func() { c.replyError(msg) })
+	c.reject(e, errNoReplicas)
 	return true
 }
 

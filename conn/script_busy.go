@@ -125,8 +125,15 @@ func (c *client) busyGate(e *entry, args [][]byte) bool {
 	if msg == "" {
 		return false
 	}
+	c.reject(e, msg)
+	return true
+}
+
+// reject refuses a command before it runs (BUSY, NOREPLICAS), as Redis's
+// rejectCommand does: inside MULTI the refusal makes EXEC fail, and EXEC
+// itself aborts the transaction (execCommandAbort), in MULTI or not.
+func (c *client) reject(e *entry, msg string) {
 	if e.spec.Name == "exec" {
-		// Redis aborts the transaction (execCommandAbort), in MULTI or not.
 		c.discardTx()
 		c.unwatch()
 		msg = "EXECABORT Transaction discarded because of: " + msg
@@ -134,7 +141,6 @@ func (c *client) busyGate(e *entry, args [][]byte) bool {
 		c.tx.aborted = true
 	}
 	c.replyLocal(func() { c.local = wire.AppendError(c.local, msg) })
-	return true
 }
 
 // allowedWhileBusy reports whether the command (or its subcommand) has

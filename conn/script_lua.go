@@ -362,13 +362,9 @@ func luaSetRepl(L *lua.LState) int {
 	return 0
 }
 
-// luaACLCheckCmd is redis.acl_check_cmd: true when the command exists,
-// as every user may run every command until ACLs exist.
-func luaACLCheckCmd(L *lua.LState) int {
-	n := L.GetTop()
-	if n == 0 {
-		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
-	}
+// luaCommandArgs converts the n arguments of redis.call (or pcall,
+// acl_check_cmd) to a command, raising Redis's error for other types.
+func luaCommandArgs(L *lua.LState, n int) [][]byte {
 	args := make([][]byte, n)
 	for i := 1; i <= n; i++ {
 		switch v := L.Get(i).(type) {
@@ -380,6 +376,17 @@ func luaACLCheckCmd(L *lua.LState) int {
 			L.Error(errTable(L, "ERR Lua redis lib command arguments must be strings or integers"), 0)
 		}
 	}
+	return args
+}
+
+// luaACLCheckCmd is redis.acl_check_cmd: true when the command exists,
+// as every user may run every command until ACLs exist.
+func luaACLCheckCmd(L *lua.LState) int {
+	n := L.GetTop()
+	if n == 0 {
+		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
+	}
+	args := luaCommandArgs(L, n)
 	e := lookup(args[0])
 	if e == nil || (len(e.spec.Subcommands) > 0 && len(args) > 1 && !hasSubcommand(e.spec, args[1])) {
 		L.Error(errTable(L, "ERR Invalid command passed to redis.acl_check_cmd()"), 0)
@@ -534,17 +541,7 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		// Redis raises this one from pcall too.
 		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
 	}
-	args := make([][]byte, n)
-	for i := 1; i <= n; i++ {
-		switch v := L.Get(i).(type) {
-		case lua.LString:
-			args[i-1] = []byte(v)
-		case lua.LNumber:
-			args[i-1] = strconv.AppendFloat(nil, float64(v), 'g', 17, 64)
-		default:
-			L.Error(errTable(L, "ERR Lua redis lib command arguments must be strings or integers"), 0)
-		}
-	}
+	args := luaCommandArgs(L, n)
 	e := lookup(args[0])
 	if e == nil {
 		return fail("ERR Unknown Redis command called from script")
