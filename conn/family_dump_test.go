@@ -203,18 +203,26 @@ var dumpCrafted = []struct{ name, hex string }{
 	{"rdb version 9", "000176090041fa9f7e4dbee97f"},
 }
 
-// TestDumpRestoreDifferential moves every type both ways between Valkyrie
-// and a real redis-server.
-func TestDumpRestoreDifferential(t *testing.T) {
+// redisAndValkyrie returns RESP2 clients of a fresh redis-server and of an
+// in-process Valkyrie with 8 shards, or skips the test when redis-server
+// is not installed.
+func redisAndValkyrie(t *testing.T) (red, val *redis.Client) {
+	t.Helper()
 	bin := trRedisBinary()
 	if bin == "" {
 		t.Skip("redis-server is not on PATH")
 	}
-	ctx := context.Background()
-	red := redis.NewClient(&redis.Options{Addr: trStartRedis(t, bin), Protocol: 2})
+	red = redis.NewClient(&redis.Options{Addr: trStartRedis(t, bin), Protocol: 2})
 	t.Cleanup(func() { red.Close() })
 	_, addr := startServer(t, 8)
-	val := newClient2(t, addr, 2)
+	return red, newClient2(t, addr, 2)
+}
+
+// TestDumpRestoreDifferential moves every type both ways between Valkyrie
+// and a real redis-server.
+func TestDumpRestoreDifferential(t *testing.T) {
+	ctx := context.Background()
+	red, val := redisAndValkyrie(t)
 
 	keys := dumpFixtures(t, red)
 	dumpFixtures(t, val)

@@ -354,15 +354,8 @@ func TestFunctionRestoreArguments(t *testing.T) {
 // TestFunctionDumpDifferential moves libraries both ways between Valkyrie
 // and a real redis-server and compares the errors for bad payloads.
 func TestFunctionDumpDifferential(t *testing.T) {
-	bin := trRedisBinary()
-	if bin == "" {
-		t.Skip("redis-server is not on PATH")
-	}
 	ctx := context.Background()
-	red := redis.NewClient(&redis.Options{Addr: trStartRedis(t, bin), Protocol: 2})
-	t.Cleanup(func() { red.Close() })
-	_, addr := startServer(t, 8)
-	val := newClient2(t, addr, 2)
+	red, val := redisAndValkyrie(t)
 	both := []*redis.Client{red, val}
 
 	// One library at a time: the payloads hold the same code. (The bytes
