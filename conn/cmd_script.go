@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"strings"
@@ -28,13 +27,14 @@ import (
 // scriptEngine is the server's script cache; it is not key data. Compiled
 // scripts are shared by every connection.
 type scriptEngine struct {
-	mu      sync.Mutex
-	scripts map[string]*luaScript // by lower-case SHA1 hex
-	running map[*scriptRun]struct{}
-	count   atomic.Int32     // len(running), for the check every command makes
-	vms     sync.Pool        // *luaVM
-	funcs   functionRegistry // FUNCTION's libraries (cmd_function.go)
-	rand    luaRand          // math.random's generator (script_rand.go)
+	mu       sync.Mutex
+	scripts  map[string]*luaScript // by lower-case SHA1 hex
+	running  map[*scriptRun]struct{}
+	count    atomic.Int32     // len(running), for the check every command makes
+	watching bool             // watchMemory runs
+	vms      sync.Pool        // *luaVM
+	funcs    functionRegistry // FUNCTION's libraries (cmd_function.go)
+	rand     luaRand          // math.random's generator (script_rand.go)
 }
 
 type luaScript struct {
@@ -158,7 +158,21 @@ func (e *scriptEngine) started(r *scriptRun) {
 	}
 	e.running[r] = struct{}{}
 	e.count.Store(int32(len(e.running)))
+	if !e.watching {
+		e.watching = true
+		go e.watchMemory()
+	}
 	e.mu.Unlock()
+}
+
+// stopAll cancels every running script, even those KILL may not stop:
+// Shutdown calls it after the server's life has ended.
+func (e *scriptEngine) stopAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for r := range e.running {
+		r.cancel()
+	}
 }
 
 func (e *scriptEngine) finished(r *scriptRun) {
@@ -399,17 +413,17 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 		r.fn = fn
 	}
 	r.c, r.vm, r.db, r.proto, r.shards = c, vm, c.db, wire.RESP2, c.borrowed
-	r.ctx, r.cancel = context.WithCancel(c.srv.life) // Shutdown cancels it
-	defer r.cancel()
+	r.ctx, r.cancel = vm.stop, vm.stop.stop
 	r.since = time.Now()
 	eng.started(r)
+	if c.srv.life.Err() != nil {
+		r.cancel() // Shutdown began: stopAll may have missed this run
+	}
 	c.markBusy(r.since.UnixNano())
 	r.across.Stamp, r.across.Script = c.readAt, true
 	r.across.Begin(c.borrowed, r.since.UnixMilli())
-	w := startMemWatch(r)
 	defer func() {
 		if r.across.Active() { // a panic (a bug) is unwinding: see recoverPanic
-			w.end()
 			r.across.End()
 		}
 	}()
@@ -421,7 +435,6 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 			c.srv.stats.errs.countMsg(msg)
 		}
 	}
-	w.end()
 	r.across.End()
 	c.markBusy(0)
 	eng.finished(r)

@@ -1,10 +1,11 @@
 package conn
 
 import (
+	"context"
 	"math"
 	"runtime/metrics"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -264,58 +265,65 @@ func gsubReplLen(m *pm.MatchData, repl string) float64 {
 	return n
 }
 
-// memWatch aborts a running script whose allocations outgrow
-// scriptMemLimit: a timer samples the heap every scriptMemEvery and
-// cancels the script's context, which the VM checks before every
-// instruction.
-type memWatch struct {
-	r     *scriptRun
-	mu    sync.Mutex // t and stop, between the script and the timer
-	t     *time.Timer
-	stop  bool
-	base  uint64
-	probe [1]metrics.Sample
-}
-
-func startMemWatch(r *scriptRun) *memWatch {
-	w := &memWatch{r: r}
-	w.probe[0].Name = "/memory/classes/heap/objects:bytes"
-	w.mu.Lock()
-	w.t = time.AfterFunc(scriptMemEvery, w.check)
-	w.mu.Unlock()
-	return w
-}
-
-func (w *memWatch) heap() uint64 {
-	metrics.Read(w.probe[:])
-	if w.probe[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+// watchMemory aborts running scripts whose allocations outgrow
+// scriptMemLimit: every scriptMemEvery it samples the heap and cancels the
+// context of each script the heap has grown by more than that since the
+// script's first sample (the VM checks it before every instruction). One
+// goroutine serves every running script: started starts it with the first
+// script, and it ends on the first tick that finds none.
+func (e *scriptEngine) watchMemory() {
+	t := time.NewTicker(scriptMemEvery)
+	defer t.Stop()
+	probe := [1]metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	for range t.C {
+		metrics.Read(probe[:])
+		var heap uint64
+		if probe[0].Value.Kind() == metrics.KindUint64 {
+			heap = probe[0].Value.Uint64()
+		}
+		e.mu.Lock()
+		if len(e.running) == 0 {
+			e.watching = false
+			e.mu.Unlock()
+			return
+		}
+		for r := range e.running {
+			switch {
+			case r.memBase == 0:
+				r.memBase = heap
+			case heap > r.memBase && heap-r.memBase > scriptMemLimit:
+				r.oom.Store(true)
+				r.cancel()
+			}
+		}
+		e.mu.Unlock()
 	}
-	return w.probe[0].Value.Uint64()
 }
 
-// check runs on the timer's goroutine, one call at a time.
-func (w *memWatch) check() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stop {
-		return
-	}
-	h := w.heap()
-	if w.base == 0 {
-		w.base = h
-	} else if h > w.base && h-w.base > scriptMemLimit {
-		w.r.oom.Store(true)
-		w.r.cancel()
-		return
-	}
-	w.t.Reset(scriptMemEvery)
+// stopCtx is the context a pooled interpreter checks before every
+// instruction. A VM keeps one until a script on it is cancelled, so that
+// a run allocates nothing here (context.WithCancel allocated, registered
+// with its parent and made its channel on the first Done).
+type stopCtx struct {
+	done    chan struct{}
+	stopped atomic.Bool
 }
 
-// end stops the watchdog.
-func (w *memWatch) end() {
-	w.mu.Lock()
-	w.stop = true
-	w.t.Stop()
-	w.mu.Unlock()
+func newStopCtx() *stopCtx { return &stopCtx{done: make(chan struct{})} }
+
+func (c *stopCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *stopCtx) Done() <-chan struct{}       { return c.done }
+func (c *stopCtx) Value(any) any               { return nil }
+func (c *stopCtx) Err() error {
+	if c.stopped.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// stop cancels the context; later calls do nothing.
+func (c *stopCtx) stop() {
+	if c.stopped.CompareAndSwap(false, true) {
+		close(c.done)
+	}
 }

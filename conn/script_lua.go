@@ -56,6 +56,11 @@ type luaVM struct {
 	box sandbox // read-only tables (script_sandbox.go)
 
 	cjson *lualib.CjsonConfig // the cjson global's settings
+
+	stop *stopCtx // what the script running on it checks (script_limits.go)
+	// onError is the message handler of every run: it notes where the
+	// error came from (run.where) and passes the error on.
+	onError *lua.LFunction
 }
 
 // The states of a run (scriptRun.state).
@@ -126,11 +131,13 @@ type scriptRun struct {
 	// state is runClean until the script's first write (runWrote) or a
 	// KILL (runKilled), whichever comes first: one compare-and-swap, so a
 	// script that has written is never killed.
-	state  atomic.Int32
-	oom    atomic.Bool     // aborted by the memory watchdog (script_limits.go)
-	big    bool            // the reply outgrew lualib.MaxString
-	ctx    context.Context // cancelled by SCRIPT KILL
-	cancel context.CancelFunc
+	state   atomic.Int32
+	oom     atomic.Bool     // aborted by the memory watchdog (script_limits.go)
+	memBase uint64          // the heap at the watchdog's first sample; under the engine's mu
+	where   string          // "user_script:N: " of the error that ended the run
+	big     bool            // the reply outgrew lualib.MaxString
+	ctx     context.Context // cancelled by SCRIPT KILL
+	cancel  context.CancelFunc
 }
 
 func newLuaVM() *luaVM {
@@ -143,7 +150,14 @@ func newLuaVM() *luaVM {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
-	vm := &luaVM{L: L, globals: L.G.Global}
+	vm := &luaVM{L: L, globals: L.G.Global, stop: newStopCtx()}
+	vm.onError = L.NewFunction(func(L *lua.LState) int {
+		if vm.run != nil {
+			vm.run.where = userWhere(L)
+		}
+		L.Push(L.Get(1))
+		return 1
+	})
 	g := vm.globals
 	for _, name := range []string{"dofile", "loadfile", "require", "module", "newproxy"} {
 		g.RawSetString(name, lua.LNil)
@@ -272,6 +286,9 @@ func (vm *luaVM) reset() {
 	vm.L.SetTop(0)
 	vm.L.RemoveContext()
 	vm.L.Env = vm.env
+	if vm.stop.stopped.Load() {
+		vm.stop = newStopCtx()
+	}
 	*vm.cjson = lualib.CjsonDefaults
 }
 
@@ -452,13 +469,8 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		fn.Env = vm.env
 		L.Push(fn)
 	}
-	var where string
-	handler := L.NewFunction(func(L *lua.LState) int {
-		where = userWhere(L)
-		L.Push(L.Get(1))
-		return 1
-	})
-	if err := L.PCall(nargs, 1, handler); err != nil {
+	r.where = ""
+	if err := L.PCall(nargs, 1, vm.onError); err != nil {
 		if r.killed() {
 			r.restart = false
 		}
@@ -483,7 +495,7 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		default:
 			msg = "ERR " + lua.LVAsString(obj)
 		}
-		line := strings.TrimSuffix(strings.TrimPrefix(where, r.chunk+":"), ": ")
+		line := strings.TrimSuffix(strings.TrimPrefix(r.where, r.chunk+":"), ": ")
 		if line == "" {
 			line = "?"
 		}

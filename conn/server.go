@@ -58,9 +58,10 @@ type Server struct {
 	pubsubLimit atomic.Pointer[obufLimit] // client-output-buffer-limit pubsub
 	scripts     scriptEngine              // EVAL's script cache (cmd_script.go)
 
-	// life is cancelled when Shutdown begins; every script's context
-	// derives from it, so that a script that would run forever (killable
-	// or not) ends and gives its shards back.
+	// life is cancelled when Shutdown begins; Shutdown then stops every
+	// running script (and a script starting later checks life), so that a
+	// script that would run forever (killable or not) ends and gives its
+	// shards back.
 	life    context.Context
 	endLife context.CancelFunc
 
@@ -303,6 +304,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Scripts ignore closed sockets: cancel them, even those SCRIPT KILL
 	// may not kill (they wrote), as Redis's SHUTDOWN NOSAVE would.
 	s.endLife()
+	s.scripts.stopAll()
 
 	drained := make(chan struct{})
 	go func() {
