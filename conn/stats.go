@@ -1,6 +1,10 @@
 package conn
 
-import "github.com/valkyrie-kv/valkyrie/shard"
+import (
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
 
 // ShardStats is a snapshot of one shard, for INFO.
 type ShardStats struct {
@@ -12,14 +16,29 @@ type ShardStats struct {
 	Pending     int // messages waiting in the mailbox
 }
 
+// statsWait bounds the wait for a shard out of ascending order (see
+// shardStats).
+const statsWait = 100 * time.Millisecond
+
 // ShardStats borrows each shard in turn, never two at once, and copies
 // its counters. Shards that have stopped are skipped.
 func (s *Server) ShardStats() []ShardStats { return s.shardStats(nil) }
 
 // shardStats is ShardStats for a caller that may already hold some shards
 // (INFO inside EXEC): held[i], when not nil, is read instead of borrowed.
+//
+// A caller holding shards (EXEC, a script) must not wait for a shard below
+// one it holds: that shard's borrower may be waiting for one of the
+// caller's. Such a shard is waited for at most statsWait and left out if
+// it stays lent.
 func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 	out := make([]ShardStats, 0, len(s.workers))
+	top := -1
+	for i, sh := range held {
+		if sh != nil {
+			top = i
+		}
+	}
 	for i, w := range s.workers {
 		st := ShardStats{ID: i, Pending: w.Pending()}
 		sh, lent := (*shard.Shard)(nil), false
@@ -29,7 +48,12 @@ func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 		} else {
 			var err error
 			loan = shard.NewLoan() // one per worker: see shard.Loan
-			if sh, err = w.Borrow(loan); err != nil {
+			if i < top {
+				sh, err = w.BorrowWithin(loan, statsWait)
+			} else {
+				sh, err = w.Borrow(loan)
+			}
+			if err != nil || sh == nil {
 				continue
 			}
 			lent = true
