@@ -180,6 +180,7 @@ func (e *scriptEngine) compileLibrary(name, code string) (*library, string) {
 	if err != nil {
 		return nil, "ERR Error compiling function: " + err.Error()
 	}
+	compactProto(proto)
 	lib := &library{name: name, code: code, proto: proto}
 	vm, _ := e.vms.Get().(*luaVM)
 	if vm == nil {

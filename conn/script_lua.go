@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -34,7 +35,29 @@ func compileLua(body string) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lua.Compile(chunk, scriptChunk)
+	proto, err := lua.Compile(chunk, scriptChunk)
+	if err == nil {
+		compactProto(proto)
+	}
+	return proto, err
+}
+
+// compactProto trims a compiled function and those nested in it to their
+// lengths. gopher-lua's compiler starts every function with room for 128
+// instructions, 128 debug positions and calls, 32 constants and more
+// (about 6 KiB), and the script cache keeps them all: a one-line script
+// cost about 17 KiB of heap.
+func compactProto(p *lua.FunctionProto) {
+	p.Code = slices.Clone(p.Code)
+	p.Constants = slices.Clone(p.Constants)
+	p.FunctionPrototypes = slices.Clone(p.FunctionPrototypes)
+	p.DbgSourcePositions = slices.Clone(p.DbgSourcePositions)
+	p.DbgLocals = slices.Clone(p.DbgLocals)
+	p.DbgCalls = slices.Clone(p.DbgCalls)
+	p.DbgUpvalues = slices.Clone(p.DbgUpvalues)
+	for _, child := range p.FunctionPrototypes {
+		compactProto(child)
+	}
 }
 
 // luaVM is one interpreter with the sandbox installed; run points at the
