@@ -836,8 +836,14 @@ func stressConsumer(w *stressWorker) {
 		case r < 17: // a script moving an element between lists
 			src, dst := w.queue(), w.queue()
 			w.begin("EVAL rpop " + src + " lpush " + dst)
-			_, err := rdb.Eval(ctx, "local v = redis.call('rpop', KEYS[1]); if v then redis.call('lpush', KEYS[2], v) end; return v",
-				[]string{src, dst}).Result()
+			var err error
+			if w.rng.Intn(2) == 0 {
+				_, err = rdb.Eval(ctx, "local v = redis.call('rpop', KEYS[1]); if v then redis.call('lpush', KEYS[2], v) end; return v",
+					[]string{src, dst}).Result()
+			} else { // the destination's name built in the script: undeclared
+				_, err = rdb.Eval(ctx, "local v = redis.call('rpop', KEYS[1]); if v then redis.call('lpush', ARGV[1] .. ARGV[2], v) end; return v",
+					[]string{src}, "que:", strings.TrimPrefix(dst, "que:")).Result()
+			}
 			if err != nil && err != redis.Nil {
 				w.failf("EVAL move: %v", err)
 			}
