@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"encoding/binary"
 	"math"
 	"sync/atomic"
 
@@ -357,7 +358,7 @@ func cmdXAdd(c *Ctx) {
 	}
 	if !found {
 		if o.noMkStream {
-			c.NullArray()
+			c.Null()
 			return
 		}
 		s = NewStream()
@@ -375,7 +376,9 @@ func cmdXAdd(c *Ctx) {
 		id = o.id
 	case s.lastID.Ms == o.id.Ms:
 		if s.lastID.Seq == ^uint64(0) {
-			c.Error(ErrXAddSmaller)
+			// Redis fails here without saying why, and replies its
+			// other error.
+			c.Error(ErrXAddTooLarge)
 			return
 		}
 		id = StreamID{o.id.Ms, s.lastID.Seq + 1}
@@ -650,6 +653,16 @@ func xreadStreams(args [][]byte) (at, n int) {
 // xreadKeys finds XREAD's keys: the first half of what follows STREAMS.
 func xreadKeys(args [][]byte, dst []int) []int {
 	at, n := xreadStreams(args)
+	if n < 0 {
+		// What Redis's key spec finds: half of what follows the first
+		// STREAMS (COMMAND GETKEYS; the command itself will fail).
+		for i := 1; i < len(args); i++ {
+			if equalFold(args[i], "streams") {
+				at, n = i+1, (len(args)-i-1)/2
+				break
+			}
+		}
+	}
 	for i := 0; i < n; i++ {
 		dst = append(dst, at+i)
 	}
@@ -934,11 +947,44 @@ func (c *Ctx) xinfoStream(s *Stream) {
 	c.Array(0)
 }
 
-// raxNodes stands in for Redis's count of radix tree nodes, which has no
-// equivalent here: one per block and one for the root.
+// raxNodes is the node count of the radix tree Redis would hold for this
+// stream's blocks: keyed by each block's first ID as 16 big-endian bytes,
+// with runs of single-child bytes compressed into one node and one node
+// per key at the end. An empty tree is its root.
 func (s *Stream) raxNodes() int64 {
 	if len(s.blocks) == 0 {
 		return 1
 	}
-	return int64(len(s.blocks)) + 1
+	keys := make([][16]byte, len(s.blocks))
+	for i, b := range s.blocks {
+		binary.BigEndian.PutUint64(keys[i][:8], b.first.Ms)
+		binary.BigEndian.PutUint64(keys[i][8:], b.first.Seq)
+	}
+	return raxCount(keys, 0)
+}
+
+// raxCount counts the nodes below depth d of sorted, distinct keys that
+// share their first d bytes.
+func raxCount(keys [][16]byte, d int) int64 {
+	if d == 16 {
+		return 1
+	}
+	first, last := &keys[0], &keys[len(keys)-1]
+	lcp := 0
+	for d+lcp < 16 && first[d+lcp] == last[d+lcp] {
+		lcp++
+	}
+	if lcp > 0 {
+		return 1 + raxCount(keys, d+lcp)
+	}
+	n := int64(1)
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j][d] == keys[i][d] {
+			j++
+		}
+		n += raxCount(keys[i:j], d+1)
+		i = j
+	}
+	return n
 }
