@@ -186,8 +186,7 @@ func (s *Stream) Add(id StreamID, fv [][]byte, lim StreamLimits) {
 		}
 		if int64(b.lpSize()+total) >= maxBytes ||
 			(lim.MaxEntries > 0 && int64(b.total()) >= lim.MaxEntries) {
-			b.buf = slices.Clip(b.buf)
-			if cap(b.buf) > len(b.buf) {
+			if cap(b.buf)-len(b.buf) > cap(b.buf)/4 {
 				b.buf = append([]byte(nil), b.buf...)
 			}
 			b = nil
@@ -197,7 +196,7 @@ func (s *Stream) Add(id StreamID, fv [][]byte, lim StreamLimits) {
 	if b == nil {
 		b = &streamBlock{first: id, nfields: int32(nf)}
 		b.lpBody = int32(6 + 1 + lpIntSize(int64(nf)) + lpIntSize(0))
-		buf := make([]byte, 0, 64)
+		buf := make([]byte, 0, blockCap(fv, lim))
 		for i := 0; i < nf; i++ {
 			buf = appendChunk(buf, fv[2*i])
 			b.lpBody += int32(lpStrSize(fv[2*i]))
@@ -244,6 +243,26 @@ func (s *Stream) Add(id StreamID, fv [][]byte, lim StreamLimits) {
 	if s.length == 1 {
 		s.firstID = id
 	}
+}
+
+// blockCap guesses the final size of a block that starts with entry fv:
+// that many entries like it, bounded by the byte limit (an entry here is
+// never bigger than in a listpack). A good guess spares the garbage of
+// growing the buffer by doubling.
+func blockCap(fv [][]byte, lim StreamLimits) int {
+	head, one := 16, 4 // one: flags, ID deltas (usually), values
+	for i := 0; i+1 < len(fv); i += 2 {
+		head += len(fv[i]) + 1
+		one += len(fv[i+1]) + 1
+	}
+	n := head + one
+	if lim.MaxEntries > 0 {
+		n = head + one*int(min(lim.MaxEntries, 1024))
+	}
+	if lim.MaxBytes > 0 && int64(n) > lim.MaxBytes {
+		n = int(lim.MaxBytes)
+	}
+	return max(n, 64)
 }
 
 func appendChunk(dst, x []byte) []byte {
