@@ -174,8 +174,17 @@ func TestGoRedisStreamsFamily(t *testing.T) {
 				}
 			}
 			famSorted(t, "SCAN TYPE stream", all, nil, k[1], k[2])
-			if err := rdb.Dump(ctx, k[1]).Err(); err == nil {
-				t.Log("DUMP of a stream works")
+			payload, err := rdb.Dump(ctx, k[1]).Result()
+			if err != nil {
+				t.Fatalf("DUMP: %v", err)
+			}
+			if err := rdb.Restore(ctx, k[0], 0, payload).Err(); err != nil {
+				t.Fatalf("RESTORE: %v", err)
+			}
+			a, _ := rdb.Do(ctx, "XINFO", "STREAM", k[0], "FULL").Result()
+			b, _ := rdb.Do(ctx, "XINFO", "STREAM", k[1], "FULL").Result()
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("restored stream %v, dumped %v", a, b)
 			}
 		})
 	}
