@@ -678,7 +678,8 @@ func cmdXRead(c *Ctx) {
 		switch {
 		case equalFold(a, "block") && more > 0:
 			if c.script {
-				c.Error("ERR xread command is not allowed with BLOCK option from scripts")
+				// Redis names the command as the script spelled it.
+				c.Error("ERR " + string(c.Args[0]) + " command is not allowed with BLOCK option from scripts")
 				return
 			}
 			i++
