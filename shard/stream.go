@@ -35,9 +35,8 @@ type Stream struct {
 	firstID      StreamID // recorded-first-entry-id
 	maxDeleted   StreamID // max-deleted-entry-id
 	entriesAdded int64
-
-	// Groups is for the consumer groups, which a later part adds.
-	Groups any
+	// Consumer groups belong here; clone and dumpStream must then copy
+	// and write them.
 }
 
 // StreamID is an entry ID, ms-seq.
