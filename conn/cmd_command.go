@@ -68,6 +68,11 @@ type cmdKeySpec struct {
 	index         int
 	lastKey, step int
 	keynum        bool
+	// keyword, when set, begins the search at that keyword, looking from
+	// index on; the keys are then 1/limit of what follows (XREAD's
+	// STREAMS key [key ...] id [id ...]).
+	keyword string
+	limit   int
 }
 
 var cmdMetas struct {
@@ -185,9 +190,48 @@ func cmdKeySpecs(s *shard.Spec, args []*docArg, movable bool) []cmdKeySpec {
 	if movable {
 		if i := cmdNumKeysIndex(args); i > 0 {
 			out = append(out, cmdKeySpec{index: i, step: 1, keynum: true})
+		} else if i, kw := cmdKeywordKeys(args); kw != "" {
+			out = append(out, cmdKeySpec{index: i, keyword: kw, lastKey: -1, step: 1, limit: 2})
 		}
 	}
 	return out
+}
+
+// cmdKeywordKeys finds a block "KEYWORD key [key ...] value [value ...]"
+// and returns its keyword and where the search for it starts: after the
+// fixed arguments that come first.
+func cmdKeywordKeys(args []*docArg) (int, string) {
+	pos, fixed := 1, true
+	for _, a := range args {
+		if a.Type == "block" && a.Token != "" && len(a.Args) == 2 && a.Args[0].Type == "key" && a.Args[0].Multiple && a.Args[1].Multiple {
+			return pos, a.Token
+		}
+		if a.Optional || a.Multiple || a.Type == "oneof" {
+			fixed = false
+		}
+		if fixed {
+			pos += cmdArgWidth(a)
+		}
+	}
+	return 0, ""
+}
+
+// cmdArgWidth is the number of words a required argument takes.
+func cmdArgWidth(a *docArg) int {
+	n := 0
+	if a.Token != "" {
+		n++
+	}
+	switch a.Type {
+	case "pure-token":
+		return 1
+	case "block":
+		for _, c := range a.Args {
+			n += cmdArgWidth(c)
+		}
+		return n
+	}
+	return n + 1
 }
 
 // cmdNumKeysIndex returns the position of a "numkeys" argument followed
@@ -514,11 +558,21 @@ func (c *client) replyCommandInfo(m *cmdMeta) {
 		c.replyBulkString("begin_search")
 		c.replyMap(2)
 		c.replyBulkString("type")
-		c.replyBulkString("index")
-		c.replyBulkString("spec")
-		c.replyMap(1)
-		c.replyBulkString("index")
-		c.replyInt(int64(k.index))
+		if k.keyword != "" {
+			c.replyBulkString("keyword")
+			c.replyBulkString("spec")
+			c.replyMap(2)
+			c.replyBulkString("keyword")
+			c.replyBulkString(k.keyword)
+			c.replyBulkString("startfrom")
+			c.replyInt(int64(k.index))
+		} else {
+			c.replyBulkString("index")
+			c.replyBulkString("spec")
+			c.replyMap(1)
+			c.replyBulkString("index")
+			c.replyInt(int64(k.index))
+		}
 		c.replyBulkString("find_keys")
 		c.replyMap(2)
 		c.replyBulkString("type")
@@ -542,7 +596,7 @@ func (c *client) replyCommandInfo(m *cmdMeta) {
 		c.replyBulkString("keystep")
 		c.replyInt(int64(k.step))
 		c.replyBulkString("limit")
-		c.replyInt(0)
+		c.replyInt(int64(k.limit))
 	}
 	if len(m.subs) == 0 {
 		c.replySet(0) // Redis's empty subcommand list is a set

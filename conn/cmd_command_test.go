@@ -387,6 +387,11 @@ func TestCommandKeySpecs(t *testing.T) {
 		{shard.Spec{FirstKey: 1, LastKey: 1, Step: 1, Syntax: "destination numkeys key [key ...]"}, true,
 			[]cmdKeySpec{{index: 1, step: 1}, {index: 2, step: 1, keynum: true}}},
 		{shard.Spec{Syntax: "[COUNT count] numkeys key [key ...]"}, true, nil},
+		// Keys after a keyword, half of what follows: XREAD, XREADGROUP.
+		{shard.Spec{Syntax: "[COUNT count] [BLOCK milliseconds] <STREAMS key [key ...] id [id ...]>"}, true,
+			[]cmdKeySpec{{index: 1, lastKey: -1, step: 1, keyword: "STREAMS", limit: 2}}},
+		{shard.Spec{Syntax: "GROUP group consumer [COUNT count] [NOACK] <STREAMS key [key ...] id [id ...]>"}, true,
+			[]cmdKeySpec{{index: 4, lastKey: -1, step: 1, keyword: "STREAMS", limit: 2}}},
 	}
 	for _, tc := range cases {
 		args, err := parseSyntax(tc.spec.Syntax)

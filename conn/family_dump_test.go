@@ -43,6 +43,9 @@ func dumpContent(t *testing.T, c *redis.Client, key string) string {
 		body = h // fmt prints maps sorted by key
 	case "zset":
 		body, err = c.Do(ctx, "ZRANGE", key, 0, -1, "WITHSCORES").Result()
+	case "stream":
+		// XINFO FULL shows every entry and the node counts.
+		body, err = c.Do(ctx, "XINFO", "STREAM", key, "FULL", "COUNT", 0).Result()
 	}
 	if err != nil {
 		t.Fatalf("reading %s: %v", key, err)
@@ -112,12 +115,34 @@ func dumpFixtures(t *testing.T, c *redis.Client) []string {
 		})...),
 		append([]any{"ZADD", "zset:128"}, words(256, func(i int) string { return strconv.Itoa(i) })...),
 	)
+	// Streams: several nodes, deleted entries, a trimmed node that keeps
+	// deleted ones, entries with their own fields, big values, set IDs.
+	// (Valkyrie's LZF finds matches Redis's misses, so only the empty
+	// stream has the same bytes.)
+	cmds = append(cmds, []any{"XADD", "exact:stream:empty", "1-1", "f", "v"}, []any{"XDEL", "exact:stream:empty", "1-1"})
+	for i := 1; i <= 250; i++ {
+		fields := []any{"XADD", "stream:big", strconv.Itoa(i*1000+i%7) + "-" + strconv.Itoa(i%3), "f", strconv.Itoa(i * 37), "g", "v" + strconv.Itoa(i)}
+		if i%50 == 0 {
+			fields = append(fields, "h", long)
+		}
+		cmds = append(cmds, fields)
+	}
+	cmds = append(cmds,
+		[]any{"XDEL", "stream:big", "2002-2", "5005-2", "6006-0", "101101-2"},
+		[]any{"XTRIM", "stream:big", "MINID", "3003"},
+		[]any{"XSETID", "stream:big", "999999-0", "ENTRIESADDED", "1000", "MAXDELETEDID", "500000-1"},
+		[]any{"XADD", "stream:small", "5-1", "a", "1"},
+		[]any{"XADD", "stream:small", "5-2", "a", "-70000", "b", ""},
+		[]any{"XADD", "stream:small", "7-0", "a", "x y"},
+	)
 	var keys []string
 	for _, cmd := range cmds {
 		if err := c.Do(ctx, cmd...).Err(); err != nil {
 			t.Fatalf("%v: %v", cmd[:2], err)
 		}
-		keys = append(keys, cmd[1].(string))
+		if k := cmd[1].(string); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
 	}
 	return keys
 }

@@ -121,6 +121,9 @@ func New(opt Options) *Server {
 			sh.SetNotify(n)
 		}
 	})
+	s.setStreamLimits()
+	s.cfg.OnChange("stream-node-max-bytes", func(string) { s.setStreamLimits() })
+	s.cfg.OnChange("stream-node-max-entries", func(string) { s.setStreamLimits() })
 	s.pubsubLimit.Store(parsePubsubLimit(s.cfg.Value("client-output-buffer-limit")))
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
 	s.setMaxBulk()
@@ -138,6 +141,14 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	s.watchMinReplicas()
 	return s
+}
+
+// setStreamLimits hands stream-node-max-bytes and -entries to the shards.
+func (s *Server) setStreamLimits() {
+	b, e := s.cfg.Int("stream-node-max-bytes"), s.cfg.Int("stream-node-max-entries")
+	for _, sh := range s.shards {
+		sh.SetStreamLimits(b, e)
+	}
 }
 
 // setMaxBulk applies proto-max-bulk-len to requests and to strings that

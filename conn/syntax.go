@@ -492,7 +492,30 @@ func synAlt(seq []*synNode) *docArg {
 		args[0].Token = tok
 		return args[0]
 	}
-	return &docArg{Name: synBlockName(args), Type: "block", Token: tok, Args: args}
+	name := synBlockName(args)
+	if n, ok := synBlockNames[tok+" "+synArgNames(args)]; ok {
+		name = n
+	}
+	return &docArg{Name: name, Type: "block", Token: tok, Args: args}
+}
+
+// synBlockNames are the names Redis gives to some blocks, by their token
+// and their parts' names.
+var synBlockNames = map[string]string{
+	" strategy operator threshold count": "trim",
+	"FULL count":                         "full",
+	"STREAMS key id":                     "streams",
+}
+
+func synArgNames(args []*docArg) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(a.Name)
+	}
+	return b.String()
 }
 
 // synBlockName names a block after its parts ("username_password"). One
@@ -530,6 +553,9 @@ var synOneofNames = map[string]string{
 	"byscore|bylex":        "sortby",
 	"byte|bit":             "index_unit",
 	"force|takeover":       "options",
+	"maxlen|minid":         "strategy",
+	"equal|approximately":  "operator",
+	"auto_id|id":           "id_or_auto",
 
 	"node-id|node-id|node-id|stable": "subcommand",
 }

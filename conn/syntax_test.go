@@ -102,7 +102,7 @@ func TestParseSyntaxShapes(t *testing.T) {
 		{"[message]", "message:string?"},
 		{"[GET pattern [GET pattern ...]]", "pattern:pattern=GET?+*"},
 		{"[COUNT count [ANY]]", "options:block?(count:integer=COUNT any:pure-token=ANY?)"},
-		{"[FULL [COUNT count]]", "options:block=FULL?(count:integer=COUNT?)"},
+		{"[FULL [COUNT count]]", "full:block=FULL?(count:integer=COUNT?)"}, // XINFO STREAM's name
 		{"[LIMIT offset count]", "offset_count:block=LIMIT?(offset:integer count:integer)"},
 		{"key BEFORE|AFTER pivot element",
 			"key:key#0 where:oneof(before:pure-token=BEFORE after:pure-token=AFTER) pivot:string element:string"},
@@ -113,7 +113,7 @@ func TestParseSyntaxShapes(t *testing.T) {
 		{"[TYPE <NORMAL|MASTER>]", "type:oneof=TYPE?(normal:pure-token=NORMAL master:pure-token=MASTER)"},
 		{"[AGGREGATE SUM|MIN|MAX]", "aggregate:oneof=AGGREGATE?(sum:pure-token=SUM min:pure-token=MIN max:pure-token=MAX)"},
 		{"[MAXLEN|MINID [=|~] threshold]",
-			"arguments:block?(maxlen_minid:oneof(maxlen:pure-token=MAXLEN minid:pure-token=MINID) equal_approximately:oneof?(equal:pure-token== approximately:pure-token=~) threshold:string)"},
+			"arguments:block?(strategy:oneof(maxlen:pure-token=MAXLEN minid:pure-token=MINID) operator:oneof?(equal:pure-token== approximately:pure-token=~) threshold:string)"},
 		{"LIB-NAME libname|LIB-VER libver", "libname_libver:oneof(libname:string=LIB-NAME libver:string=LIB-VER)"},
 		{"key [NX|XX|GT|LT] seconds", "key:key#0 condition:oneof?(nx:pure-token=NX xx:pure-token=XX gt:pure-token=GT lt:pure-token=LT) seconds:integer"},
 		{"numkeys key [key ...] [WEIGHTS weight [weight ...]]",

@@ -80,6 +80,8 @@ func dumpValue(v any) []byte {
 		obj = rdb.AppendZSet(nil, v.Len(), func(yield func(string, float64) bool) {
 			v.each(func(it *zitem) bool { return yield(it.member, it.score) })
 		}, v.packed)
+	case *Stream:
+		obj = dumpStream(v)
 	default:
 		return nil
 	}
@@ -224,6 +226,10 @@ func restoredValue(d *rdb.Value) any {
 			packed = len(items) <= zsetListpackEntries
 		}
 		return zsetFromSorted(items, packed)
+	case rdb.Stream:
+		if s := streamFromDump(d); s != nil {
+			return s
+		}
 	}
 	return nil
 }

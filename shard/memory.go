@@ -346,6 +346,8 @@ func valueUsage(v any, samples int64) int64 {
 		return listUsage(v, samples)
 	case *ZSet:
 		return zsetUsage(v, samples)
+	case *Stream:
+		return v.Bytes()
 	}
 	return 0
 }

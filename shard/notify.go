@@ -338,6 +338,19 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 			}
 		}
 		delDone = true
+	case "xadd":
+		if !null {
+			ev(NotifyStream, "xadd", key(0))
+			if c.changed {
+				ev(NotifyStream, "xtrim", key(0))
+			}
+		}
+	case "xdel", "xtrim":
+		if !zero {
+			ev(NotifyStream, name, key(0))
+		}
+	case "xsetid":
+		ev(NotifyStream, "xsetid", key(0))
 	case "zincrby":
 		ev(NotifyZset, "zincr", key(0))
 	case "zrem", "zremrangebyscore", "zremrangebyrank", "zremrangebylex":

@@ -41,6 +41,8 @@ type Shard struct {
 
 	note notifier // keyspace notifications (notify.go)
 
+	streamLim streamLimits // stream-node-max-bytes and -entries (streams.go)
+
 	ctx Ctx // reused by Exec so a batch allocates nothing
 
 	// wake asks the worker to deliver a heldWake after d (arrival.go);

@@ -178,7 +178,9 @@ func unchanged(cmd *Command, args [][]byte, reply []byte) bool {
 		}
 		return true
 	case string(reply) == ":0\r\n":
-		return cmd.Name == "setnx" || cmd.Name == "msetnx"
+		return cmd.Name == "setnx" || cmd.Name == "msetnx" || cmd.Name == "xdel" || cmd.Name == "xtrim"
+	case cmd.Name == "xsetid":
+		return true // Redis 7.0 does not signal the key
 	}
 	return false
 }

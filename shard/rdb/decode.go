@@ -26,6 +26,7 @@ const (
 	Set
 	Hash
 	ZSet
+	Stream
 )
 
 // Value is a decoded object.
@@ -39,6 +40,13 @@ type Value struct {
 	// Compact reports that the payload used a compact encoding (listpack,
 	// ziplist, intset, zipmap) rather than one entry per element.
 	Compact bool
+
+	// Stream: its nodes and bookkeeping. OldStream: the 5.0 type, which
+	// has no first ID, max deleted ID or entries added (the caller finds
+	// the first ID).
+	Nodes     []StreamNode
+	Meta      StreamMeta
+	OldStream bool
 }
 
 // Decode verifies a DUMP payload's footer and decodes its object. As in
@@ -79,7 +87,7 @@ func DecodeObject(b []byte) (*Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.Kind != String && len(v.Elems) == 0 {
+	if v.Kind != String && v.Kind != Stream && len(v.Elems) == 0 {
 		return nil, ErrFormat // Redis refuses empty keys
 	}
 	return v, nil
@@ -360,7 +368,10 @@ func (d *decoder) object(t byte) (*Value, error) {
 		}
 		return v, nil
 	}
-	// Streams, modules, functions and opcodes: nothing Valkyrie stores.
+	if t == typeStreamListpacks || t == typeStreamListpacks2 {
+		return d.stream(t)
+	}
+	// Modules, functions and opcodes: nothing Valkyrie stores.
 	return nil, ErrFormat
 }
 
