@@ -1,0 +1,376 @@
+package shard
+
+import "math"
+
+// Geohash math for the geo commands, computed the way Redis 7.0 computes
+// it so that scores, positions and distances agree to the last digit.
+//
+// A point is stored as a sorted set score: the 52-bit interleaving of its
+// latitude (even bits) and longitude (odd bits), each quantised to 26 bits
+// over Redis's ranges (latitude is limited to the Web Mercator band). Every
+// float expression here is written in the order C evaluates it, and sums of
+// products are wrapped in float64() so that Go never fuses them into a
+// multiply-add that C would not do.
+
+const (
+	geoStepMax = 26 // 26 bits per coordinate, 52 in all
+
+	geoLatMin  = -85.05112878
+	geoLatMax  = 85.05112878
+	geoLongMin = -180
+	geoLongMax = 180
+)
+
+// geoFloats are the constants of the distance math, as float64 values
+// computed at run time (a Go constant expression would be evaluated
+// exactly and rounded once, which can differ from C's double arithmetic).
+var (
+	geoPi          = math.Pi
+	geoDR          = geoPi / 180.0 // degrees to radians
+	geoEarthRadius = 6372797.560856
+	geoMercatorMax = 20037726.37
+)
+
+func geoDegRad(deg float64) float64 { return deg * geoDR }
+func geoRadDeg(rad float64) float64 { return rad / geoDR }
+
+// geoBits is a geohash of step bits per coordinate.
+type geoBits struct {
+	bits uint64
+	step uint8
+}
+
+func (h geoBits) isZero() bool { return h.bits == 0 && h.step == 0 }
+
+type geoRange struct{ min, max float64 }
+
+// geoArea is the cell a hash names.
+type geoArea struct {
+	lon, lat geoRange
+}
+
+// The ranges the geo commands index with, and the standard ones GEOHASH
+// re-encodes with.
+var (
+	geoLongRange = geoRange{geoLongMin, geoLongMax}
+	geoLatRange  = geoRange{geoLatMin, geoLatMax}
+	geoStdLat    = geoRange{-90, 90}
+)
+
+// geoInterleave spreads the low 32 bits of x over the even bits and those
+// of y over the odd bits.
+func geoInterleave(x, y uint32) uint64 {
+	return geoSpread(x) | geoSpread(y)<<1
+}
+
+func geoSpread(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000FFFF0000FFFF
+	x = (x | x<<8) & 0x00FF00FF00FF00FF
+	x = (x | x<<4) & 0x0F0F0F0F0F0F0F0F
+	x = (x | x<<2) & 0x3333333333333333
+	x = (x | x<<1) & 0x5555555555555555
+	return x
+}
+
+// geoSqueeze gathers the even bits of v into the low 32 bits.
+func geoSqueeze(v uint64) uint32 {
+	x := v & 0x5555555555555555
+	x = (x | x>>1) & 0x3333333333333333
+	x = (x | x>>2) & 0x0F0F0F0F0F0F0F0F
+	x = (x | x>>4) & 0x00FF00FF00FF00FF
+	x = (x | x>>8) & 0x0000FFFF0000FFFF
+	x = (x | x>>16) & 0x00000000FFFFFFFF
+	return uint32(x)
+}
+
+// geoEncode hashes a point with step bits per coordinate over the given
+// ranges. ok is false outside the indexable area.
+func geoEncode(lonR, latR geoRange, lon, lat float64, step uint8) (geoBits, bool) {
+	if step > 32 || step == 0 || (latR.min == 0 && latR.max == 0) || (lonR.min == 0 && lonR.max == 0) {
+		return geoBits{}, false
+	}
+	if lon > geoLongMax || lon < geoLongMin || lat > geoLatMax || lat < geoLatMin {
+		return geoBits{}, false
+	}
+	if lat < latR.min || lat > latR.max || lon < lonR.min || lon > lonR.max {
+		return geoBits{step: step}, false
+	}
+	latOff := (lat - latR.min) / (latR.max - latR.min)
+	lonOff := (lon - lonR.min) / (lonR.max - lonR.min)
+	scale := float64(uint64(1) << step)
+	latOff *= scale
+	lonOff *= scale
+	return geoBits{bits: geoInterleave(uint32(latOff), uint32(lonOff)), step: step}, true
+}
+
+// geoDecode returns the cell of a hash; ok is false for the zero hash.
+func geoDecode(lonR, latR geoRange, h geoBits) (a geoArea, ok bool) {
+	if h.isZero() || (latR.min == 0 && latR.max == 0) || (lonR.min == 0 && lonR.max == 0) {
+		return a, false
+	}
+	ilat := geoSqueeze(h.bits)
+	ilon := geoSqueeze(h.bits >> 1)
+	latScale := latR.max - latR.min
+	lonScale := lonR.max - lonR.min
+	div := float64(uint64(1) << h.step)
+	a.lat.min = latR.min + float64(float64(ilat)/div*latScale)
+	a.lat.max = latR.min + float64(float64(ilat+1)/div*latScale)
+	a.lon.min = lonR.min + float64(float64(ilon)/div*lonScale)
+	a.lon.max = lonR.min + float64(float64(ilon+1)/div*lonScale)
+	return a, true
+}
+
+// center returns the middle of a cell, clamped to the indexable area.
+func (a *geoArea) center() (lon, lat float64) {
+	lon = (a.lon.min + a.lon.max) / 2
+	lon = min(max(lon, geoLongMin), geoLongMax)
+	lat = (a.lat.min + a.lat.max) / 2
+	lat = min(max(lat, geoLatMin), geoLatMax)
+	return lon, lat
+}
+
+// geoScoreToBits converts a sorted set score to an integer the way C's
+// (uint64_t) cast does on x86-64, whatever the score is.
+func geoScoreToBits(score float64) uint64 {
+	const two63 = 9223372036854775808.0
+	switch {
+	case score != score: // NaN
+		return 1 << 63
+	case score < two63:
+		if score <= -two63 {
+			return 1 << 63
+		}
+		return uint64(int64(score))
+	case score < 2*two63:
+		return uint64(int64(score-two63)) ^ (1 << 63)
+	}
+	return 0
+}
+
+// geoDecodeScore returns the position a sorted set score stands for.
+func geoDecodeScore(score float64) (lon, lat float64) {
+	a, _ := geoDecode(geoLongRange, geoLatRange, geoBits{bits: geoScoreToBits(score), step: geoStepMax})
+	return a.center()
+}
+
+// geoEncodeScore returns the score of a valid position.
+func geoEncodeScore(lon, lat float64) uint64 {
+	h, _ := geoEncode(geoLongRange, geoLatRange, lon, lat, geoStepMax)
+	return geoAlign52(h)
+}
+
+// geoAlign52 shifts a hash to the 52-bit score scale.
+func geoAlign52(h geoBits) uint64 { return h.bits << (52 - uint(h.step)*2) }
+
+// geoHashString is GEOHASH's 11-character standard geohash of a score:
+// the position re-encoded over latitudes -90..90, base32, the 11th
+// character always '0'.
+func geoHashString(score float64, dst []byte) []byte {
+	const alphabet = "0123456789bcdefghjkmnpqrstuvwxyz"
+	lon, lat := geoDecodeScore(score)
+	h, _ := geoEncode(geoLongRange, geoStdLat, lon, lat, geoStepMax)
+	for i := 0; i < 10; i++ {
+		dst = append(dst, alphabet[(h.bits>>(52-(i+1)*5))&0x1f])
+	}
+	return append(dst, '0')
+}
+
+// geoMoveX moves a hash one cell east (d > 0) or west.
+func geoMoveX(h *geoBits, d int) {
+	if d == 0 {
+		return
+	}
+	x := h.bits & 0xaaaaaaaaaaaaaaaa
+	y := h.bits & 0x5555555555555555
+	zz := uint64(0x5555555555555555) >> (64 - uint(h.step)*2)
+	if d > 0 {
+		x += zz + 1
+	} else {
+		x |= zz
+		x -= zz + 1
+	}
+	x &= 0xaaaaaaaaaaaaaaaa >> (64 - uint(h.step)*2)
+	h.bits = x | y
+}
+
+// geoMoveY moves a hash one cell north (d > 0) or south.
+func geoMoveY(h *geoBits, d int) {
+	if d == 0 {
+		return
+	}
+	x := h.bits & 0xaaaaaaaaaaaaaaaa
+	y := h.bits & 0x5555555555555555
+	zz := uint64(0xaaaaaaaaaaaaaaaa) >> (64 - uint(h.step)*2)
+	if d > 0 {
+		y += zz + 1
+	} else {
+		y |= zz
+		y -= zz + 1
+	}
+	y &= 0x5555555555555555 >> (64 - uint(h.step)*2)
+	h.bits = x | y
+}
+
+// Neighbour indexes, in the order Redis searches them.
+const (
+	geoN = 1 + iota
+	geoS
+	geoE
+	geoW
+	geoNE
+	geoNW
+	geoSE
+	geoSW
+)
+
+// geoNeighbours returns the cell and its 8 neighbours, in search order.
+func geoNeighbours(h geoBits) [9]geoBits {
+	var n [9]geoBits
+	for i := range n {
+		n[i] = h
+	}
+	moves := [9][2]int{{0, 0}, {0, 1}, {0, -1}, {1, 0}, {-1, 0}, {1, 1}, {-1, 1}, {1, -1}, {-1, -1}}
+	for i := 1; i < 9; i++ {
+		geoMoveX(&n[i], moves[i][0])
+		geoMoveY(&n[i], moves[i][1])
+	}
+	return n
+}
+
+// geoStepsForRadius estimates the hash precision whose cells cover a
+// search of the given radius at a latitude.
+func geoStepsForRadius(meters, lat float64) int {
+	if meters == 0 {
+		return 26
+	}
+	step := 1
+	for meters < geoMercatorMax {
+		meters *= 2
+		step++
+	}
+	step -= 2
+	if lat > 66 || lat < -66 {
+		step--
+		if lat > 80 || lat < -80 {
+			step--
+		}
+	}
+	return min(max(step, 1), 26)
+}
+
+// geoShape is a search area: a circle (radius) or a box (width, height),
+// in the unit whose size in meters is conv, centred at lon, lat.
+type geoShape struct {
+	box                   bool
+	lon, lat              float64
+	radius, width, height float64
+	conv                  float64
+}
+
+// bounds returns the shape's bounding box: min lon, min lat, max lon,
+// max lat.
+func (s *geoShape) bounds() [4]float64 {
+	var hh, hw float64
+	if s.box {
+		hh, hw = s.conv*(s.height/2), s.conv*(s.width/2)
+	} else {
+		hh, hw = s.conv*s.radius, s.conv*s.radius
+	}
+	latDelta := geoRadDeg(hh / geoEarthRadius)
+	top := geoRadDeg(hw / geoEarthRadius / math.Cos(geoDegRad(s.lat+latDelta)))
+	bottom := geoRadDeg(hw / geoEarthRadius / math.Cos(geoDegRad(s.lat-latDelta)))
+	var b [4]float64
+	if s.lat < 0 {
+		b[0], b[2] = s.lon-bottom, s.lon+bottom
+	} else {
+		b[0], b[2] = s.lon-top, s.lon+top
+	}
+	b[1], b[3] = s.lat-latDelta, s.lat+latDelta
+	return b
+}
+
+// geoSearchCells returns the cells to scan for a shape: the centre cell
+// and its neighbours, with those that cannot hold a match zeroed.
+func geoSearchCells(s *geoShape) [9]geoBits {
+	b := s.bounds()
+	minLon, minLat, maxLon, maxLat := b[0], b[1], b[2], b[3]
+	var meters float64
+	if s.box {
+		meters = math.Sqrt(float64(s.width/2*(s.width/2)) + float64(s.height/2*(s.height/2)))
+	} else {
+		meters = s.radius
+	}
+	meters *= s.conv
+	steps := geoStepsForRadius(meters, s.lat)
+	h, _ := geoEncode(geoLongRange, geoLatRange, s.lon, s.lat, uint8(steps))
+	n := geoNeighbours(h)
+	area, _ := geoDecode(geoLongRange, geoLatRange, h)
+
+	// A step can be too coarse near the edge of its cell: one neighbour
+	// on the far side may not reach the edge of the search area.
+	north, _ := geoDecode(geoLongRange, geoLatRange, n[geoN])
+	south, _ := geoDecode(geoLongRange, geoLatRange, n[geoS])
+	east, _ := geoDecode(geoLongRange, geoLatRange, n[geoE])
+	west, _ := geoDecode(geoLongRange, geoLatRange, n[geoW])
+	decrease := north.lat.max < maxLat || south.lat.min > minLat ||
+		east.lon.max < maxLon || west.lon.min > minLon
+	if steps > 1 && decrease {
+		steps--
+		h, _ = geoEncode(geoLongRange, geoLatRange, s.lon, s.lat, uint8(steps))
+		n = geoNeighbours(h)
+		area, _ = geoDecode(geoLongRange, geoLatRange, h)
+	}
+	if steps >= 2 {
+		if area.lat.min < minLat {
+			n[geoS], n[geoSW], n[geoSE] = geoBits{}, geoBits{}, geoBits{}
+		}
+		if area.lat.max > maxLat {
+			n[geoN], n[geoNE], n[geoNW] = geoBits{}, geoBits{}, geoBits{}
+		}
+		if area.lon.min < minLon {
+			n[geoW], n[geoSW], n[geoNW] = geoBits{}, geoBits{}, geoBits{}
+		}
+		if area.lon.max > maxLon {
+			n[geoE], n[geoSE], n[geoNE] = geoBits{}, geoBits{}, geoBits{}
+		}
+	}
+	return n
+}
+
+// geoLatDistance is the distance between two latitudes on a meridian.
+func geoLatDistance(lat1, lat2 float64) float64 {
+	return geoEarthRadius * math.Abs(geoDegRad(lat2)-geoDegRad(lat1))
+}
+
+// geoDistance is the haversine distance in meters between two points.
+func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
+	lon1r := geoDegRad(lon1)
+	lon2r := geoDegRad(lon2)
+	v := math.Sin((lon2r - lon1r) / 2)
+	if v == 0 {
+		return geoLatDistance(lat1, lat2)
+	}
+	lat1r := geoDegRad(lat1)
+	lat2r := geoDegRad(lat2)
+	u := math.Sin((lat2r - lat1r) / 2)
+	a := float64(u*u) + float64(math.Cos(lat1r)*math.Cos(lat2r)*v*v)
+	return 2.0 * geoEarthRadius * math.Asin(math.Sqrt(a))
+}
+
+// within reports whether a point is inside the shape, and its distance
+// in meters from the centre.
+func (s *geoShape) within(lon, lat float64) (float64, bool) {
+	if !s.box {
+		d := geoDistance(s.lon, s.lat, lon, lat)
+		return d, d <= s.radius*s.conv
+	}
+	w, h := s.width*s.conv, s.height*s.conv
+	if geoLatDistance(lat, s.lat) > h/2 {
+		return 0, false
+	}
+	if geoDistance(lon, lat, s.lon, lat) > w/2 {
+		return 0, false
+	}
+	return geoDistance(s.lon, s.lat, lon, lat), true
+}
