@@ -32,12 +32,12 @@ func init() {
 		"Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
 		radiusCx, "key longitude latitude radius "+units+" "+options+" [STORE key] [STOREDIST key]",
 		func(c *Ctx) { geoSearchGeneric(c, 1, geoFromCoords) })
-	georadius.Keys = geoRadiusKeys
+	georadius.Keys = func(args [][]byte, dst []int) []int { return geoRadiusKeys(args, dst, 6) }
 	byMember := g("georadiusbymember", -5, Write|DenyOOM, "3.2.0",
 		"Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
 		radiusCx, "key member radius "+units+" "+options+" [STORE key] [STOREDIST key]",
 		func(c *Ctx) { geoSearchGeneric(c, 1, geoFromMember) })
-	byMember.Keys = geoRadiusKeys
+	byMember.Keys = func(args [][]byte, dst []int) []int { return geoRadiusKeys(args, dst, 5) }
 	store := g("geosearchstore", -8, Write|DenyOOM, "6.2.0",
 		"Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
 		searchCx, "destination source "+from+" "+by+" [ASC|DESC] [COUNT count [ANY]] [STOREDIST]",
@@ -85,11 +85,31 @@ const (
 	errGeoStore     = " is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
 )
 
-// geoRadiusKeys finds the keys of GEORADIUS and GEORADIUSBYMEMBER as
-// Redis's COMMAND GETKEYS does: the source, and the key after the last
-// STORE or STOREDIST from the sixth argument on.
-func geoRadiusKeys(args [][]byte, dst []int) []int {
+// geoRadiusKeys finds the keys of GEORADIUS and GEORADIUSBYMEMBER. Redis's
+// COMMAND GETKEYS follows their key specs: the source, the key after the
+// first STORE and the key after the first STORE DIST (searching from the
+// option after the unit). The command itself stores to the key after the
+// last of them, which is added when it is not among those.
+func geoRadiusKeys(args [][]byte, dst []int, from int) []int {
 	dst = append(dst, 1)
+	n := len(dst)
+	for _, kw := range []string{"store", "storedist"} {
+		for i := from; i < len(args)-1; i++ {
+			if equalFold(args[i], kw) {
+				dst = append(dst, i+1)
+				break
+			}
+		}
+	}
+	if last := geoStoreIndex(args); last > 0 && !slices.Contains(dst[n:], last) {
+		dst = append(dst, last)
+	}
+	return dst
+}
+
+// geoStoreIndex is the position of the key GEORADIUS or GEORADIUSBYMEMBER
+// stores to (the one after the last STORE or STOREDIST), or 0.
+func geoStoreIndex(args [][]byte) int {
 	stored := 0
 	for i := 5; i < len(args); i++ {
 		if (equalFold(args[i], "store") || equalFold(args[i], "storedist")) && i+1 < len(args) {
@@ -97,10 +117,7 @@ func geoRadiusKeys(args [][]byte, dst []int) []int {
 			i++
 		}
 	}
-	if stored > 0 {
-		dst = append(dst, stored)
-	}
-	return dst
+	return stored
 }
 
 // geoLonLat parses a longitude and a latitude, replying an error when
@@ -117,14 +134,11 @@ func (c *Ctx) geoLonLat(args [][]byte) (lon, lat float64, ok bool) {
 		return 0, 0, false
 	}
 	if lon < geoLongMin || lon > geoLongMax || lat < geoLatMin || lat > geoLatMax {
-		// Redis formats this one with a trailing CRLF that its error path
-		// turns into two spaces.
 		b := make([]byte, 0, 80)
 		b = append(b, "ERR invalid longitude,latitude pair "...)
 		b = geoAppendCFloat(b, lon)
 		b = append(b, ',')
 		b = geoAppendCFloat(b, lat)
-		b = append(b, "  "...)
 		c.Error(string(b))
 		return 0, 0, false
 	}

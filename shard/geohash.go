@@ -278,8 +278,8 @@ func (s *geoShape) bounds() [4]float64 {
 		hh, hw = s.conv*s.radius, s.conv*s.radius
 	}
 	latDelta := geoRadDeg(hh / geoEarthRadius)
-	top := geoRadDeg(hw / geoEarthRadius / math.Cos(geoDegRad(s.lat+latDelta)))
-	bottom := geoRadDeg(hw / geoEarthRadius / math.Cos(geoDegRad(s.lat-latDelta)))
+	top := geoRadDeg(hw / geoEarthRadius / geoCos(geoDegRad(s.lat+latDelta)))
+	bottom := geoRadDeg(hw / geoEarthRadius / geoCos(geoDegRad(s.lat-latDelta)))
 	var b [4]float64
 	if s.lat < 0 {
 		b[0], b[2] = s.lon-bottom, s.lon+bottom
@@ -347,15 +347,15 @@ func geoLatDistance(lat1, lat2 float64) float64 {
 func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
 	lon1r := geoDegRad(lon1)
 	lon2r := geoDegRad(lon2)
-	v := math.Sin((lon2r - lon1r) / 2)
+	v := geoSin((lon2r - lon1r) / 2)
 	if v == 0 {
 		return geoLatDistance(lat1, lat2)
 	}
 	lat1r := geoDegRad(lat1)
 	lat2r := geoDegRad(lat2)
-	u := math.Sin((lat2r - lat1r) / 2)
-	a := float64(u*u) + float64(math.Cos(lat1r)*math.Cos(lat2r)*v*v)
-	return 2.0 * geoEarthRadius * math.Asin(math.Sqrt(a))
+	u := geoSin((lat2r - lat1r) / 2)
+	a := float64(u*u) + float64(geoCos(lat1r)*geoCos(lat2r)*v*v)
+	return 2.0 * geoEarthRadius * geoAsin(math.Sqrt(a))
 }
 
 // within reports whether a point is inside the shape, and its distance
@@ -373,4 +373,163 @@ func (s *geoShape) within(lon, lat float64) (float64, bool) {
 		return 0, false
 	}
 	return geoDistance(s.lon, s.lat, lon, lat), true
+}
+
+// Correctly rounded sin, cos and asin. Go's math package is accurate to
+// about one ulp; glibc, which Redis links, rounds these correctly in all
+// but vanishingly rare cases, and a one-ulp difference shows in the
+// 17-digit scores GEOSEARCHSTORE STOREDIST writes. So the geo math
+// evaluates them in double-double arithmetic (about 106 bits) and rounds
+// once.
+
+// dd is an unevaluated sum hi+lo with |lo| <= ulp(hi)/2.
+type dd struct{ hi, lo float64 }
+
+func ddTwoSum(a, b float64) dd {
+	s := a + b
+	bb := s - a
+	return dd{s, (a - (s - bb)) + (b - bb)}
+}
+
+func ddFast(a, b float64) dd {
+	s := a + b
+	return dd{s, b - (s - a)}
+}
+
+func ddAdd(a, b dd) dd {
+	s := ddTwoSum(a.hi, b.hi)
+	t := ddTwoSum(a.lo, b.lo)
+	s.lo += t.hi
+	s = ddFast(s.hi, s.lo)
+	s.lo += t.lo
+	return ddFast(s.hi, s.lo)
+}
+
+func ddMul(a, b dd) dd {
+	p := a.hi * b.hi
+	e := math.FMA(a.hi, b.hi, -p)
+	e += a.hi*b.lo + a.lo*b.hi
+	return ddFast(p, e)
+}
+
+func ddMulF(a dd, b float64) dd {
+	p := a.hi * b
+	e := math.FMA(a.hi, b, -p)
+	e += a.lo * b
+	return ddFast(p, e)
+}
+
+func ddDivF(a dd, b float64) dd {
+	q := a.hi / b
+	p := q * b
+	e := math.FMA(q, b, -p)
+	r := (a.hi - p - e + a.lo) / b
+	return ddFast(q, r)
+}
+
+const ddTerms = 16
+
+// ddSinCoef[k] is (-1)^k/(2k+1)!, ddCosCoef[k] is (-1)^k/(2k)!.
+var ddSinCoef, ddCosCoef = func() (s, c [ddTerms]dd) {
+	f := dd{1, 0} // 1/n!
+	for n := 1; n <= 2*ddTerms; n++ {
+		if n%2 == 0 {
+			k := n / 2
+			if k < ddTerms {
+				c[k] = f
+				if k%2 == 1 {
+					c[k] = dd{-f.hi, -f.lo}
+				}
+			}
+		} else {
+			k := n / 2
+			s[k] = f
+			if k%2 == 1 {
+				s[k] = dd{-f.hi, -f.lo}
+			}
+		}
+		f = ddDivF(f, float64(n+1))
+	}
+	c[0] = dd{1, 0}
+	return s, c
+}()
+
+// π/2 in three 33-bit pieces, so that k times each is exact for small k.
+const (
+	ddPio2a = 1.57079632673412561417e+00
+	ddPio2b = 6.07710050630396597660e-11
+	ddPio2c = 2.02226624871116645580e-21
+	ddPio2d = 8.47842766036889956997e-32
+)
+
+// ddReduce returns x - k*π/2 in double-double, and k mod 4.
+func ddReduce(x float64) (dd, int) {
+	k := math.RoundToEven(x / (math.Pi / 2))
+	if k == 0 {
+		return dd{x, 0}, 0
+	}
+	r := ddTwoSum(x-k*ddPio2a, -k*ddPio2b) // x - k*a is exact for |k| small
+	r = ddAdd(r, dd{-k * ddPio2c, 0})
+	r = ddAdd(r, dd{-k * ddPio2d, 0})
+	return r, int(k) & 3
+}
+
+// ddSinCosReduced returns sin r and cos r for |r| <= π/4.
+func ddSinCosReduced(r dd) (sin, cos dd) {
+	r2 := ddMul(r, r)
+	s, c := ddSinCoef[ddTerms-1], ddCosCoef[ddTerms-1]
+	for k := ddTerms - 2; k >= 0; k-- {
+		s = ddAdd(ddMul(s, r2), ddSinCoef[k])
+		c = ddAdd(ddMul(c, r2), ddCosCoef[k])
+	}
+	return ddMul(s, r), c
+}
+
+// ddSinCos returns sin x and cos x in double-double.
+func ddSinCos(x float64) (sin, cos dd) {
+	r, q := ddReduce(x)
+	s, c := ddSinCosReduced(r)
+	neg := func(a dd) dd { return dd{-a.hi, -a.lo} }
+	switch q {
+	case 1:
+		return c, neg(s)
+	case 2:
+		return neg(s), neg(c)
+	case 3:
+		return neg(c), s
+	}
+	return s, c
+}
+
+// geoSin is sin x, correctly rounded for |x| up to a few π.
+func geoSin(x float64) float64 {
+	if x == 0 || math.Abs(x) > 8 || x != x {
+		return math.Sin(x)
+	}
+	s, _ := ddSinCos(x)
+	return s.hi + s.lo
+}
+
+// geoCos is cos x, correctly rounded for |x| up to a few π.
+func geoCos(x float64) float64 {
+	if math.Abs(x) > 8 || x != x {
+		return math.Cos(x)
+	}
+	_, c := ddSinCos(x)
+	return c.hi + c.lo
+}
+
+// geoAsin is asin x for 0 <= x <= 1, correctly rounded: one Newton step
+// in double-double from Go's estimate.
+func geoAsin(x float64) float64 {
+	y := math.Asin(x)
+	if !(x > 0 && x < 1) {
+		return y
+	}
+	s, c := ddSinCos(y)
+	if c.hi < 1e-6 {
+		return y // too near π/2 for the step to help
+	}
+	res := ddAdd(dd{x, 0}, dd{-s.hi, -s.lo})
+	return y + (res.hi+res.lo)/c.hi
 }

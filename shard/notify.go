@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"slices"
 	"strconv"
 	"sync/atomic"
 )
@@ -322,13 +323,14 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		delDone = true
 	case "georadius", "georadiusbymember", "geosearchstore":
 		// Only the STORE forms write: GEOSEARCHSTORE's destination is its
-		// first key, GEORADIUS's STORE key its second.
-		if len(idx) < 2 {
-			return
-		}
-		d := 1
-		if name == "geosearchstore" {
-			d = 0
+		// first key, GEORADIUS's the one after its last STORE option.
+		d := 0
+		if name != "geosearchstore" {
+			at := geoStoreIndex(c.Args)
+			d = slices.Index(idx, at)
+			if at == 0 || d < 0 {
+				return
+			}
 		}
 		k := key(d)
 		if c.db(k).exists(k) {
