@@ -525,7 +525,7 @@ func geoSearchGeneric(c *Ctx, src int, flags int) {
 		returned = int(count)
 	}
 	if sortDir != 0 {
-		slices.SortStableFunc(points, func(a, b geoPoint) int {
+		cmp := func(a, b *geoPoint) int {
 			r := 0
 			if a.dist > b.dist {
 				r = 1
@@ -533,7 +533,15 @@ func geoSearchGeneric(c *Ctx, src int, flags int) {
 				r = -1
 			}
 			return r * sortDir
-		})
+		}
+		if returned == len(points) {
+			// Redis calls glibc's qsort, a merge sort: stable.
+			slices.SortStableFunc(points, func(a, b geoPoint) int { return cmp(&a, &b) })
+		} else {
+			// and its own partial quicksort for the first COUNT, which
+			// orders ties its own way.
+			geoPartialSort(points, 0, len(points), cmp, 0, returned-1)
+		}
 	}
 	points = points[:returned]
 	for i := range points {
@@ -679,4 +687,107 @@ func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, limit int, out []
 		idx++
 	}
 	return out
+}
+
+// geoPartialSort sorts x[base:base+n] enough that positions lo..hi hold
+// what a full sort would put there: Bentley and McIlroy's three-way
+// quicksort that skips the parts outside lo..hi, as Redis's pqsort does,
+// so that equal distances come out in the same order as in Redis.
+func geoPartialSort(x []geoPoint, base, n int, cmp func(a, b *geoPoint) int, lo, hi int) {
+	swap := func(i, j int) { x[i], x[j] = x[j], x[i] }
+	c := func(i, j int) int { return cmp(&x[i], &x[j]) }
+	med3 := func(a, b, d int) int {
+		if c(a, b) < 0 {
+			if c(b, d) < 0 {
+				return b
+			}
+			if c(a, d) < 0 {
+				return d
+			}
+			return a
+		}
+		if c(b, d) > 0 {
+			return b
+		}
+		if c(a, d) < 0 {
+			return a
+		}
+		return d
+	}
+	blockSwap := func(i, j, k int) {
+		for t := 0; t < k; t++ {
+			swap(i+t, j+t)
+		}
+	}
+	// wanted reports whether x[start:start+k] overlaps lo..hi.
+	wanted := func(start, k int) bool {
+		return !(lo < start && hi < start || lo >= start+k && hi >= start+k)
+	}
+	for {
+		if n < 7 {
+			for m := base + 1; m < base+n; m++ {
+				for l := m; l > base && c(l-1, l) > 0; l-- {
+					swap(l, l-1)
+				}
+			}
+			return
+		}
+		m := base + n/2
+		if n > 7 {
+			l, r := base, base+n-1
+			if n > 40 {
+				d := n / 8
+				l = med3(l, l+d, l+2*d)
+				m = med3(m-d, m, m+d)
+				r = med3(r-2*d, r-d, r)
+			}
+			m = med3(l, m, r)
+		}
+		swap(base, m)
+		pa, pb := base+1, base+1
+		pc, pd := base+n-1, base+n-1
+		for {
+			for pb <= pc {
+				r := c(pb, base)
+				if r > 0 {
+					break
+				}
+				if r == 0 {
+					swap(pa, pb)
+					pa++
+				}
+				pb++
+			}
+			for pb <= pc {
+				r := c(pc, base)
+				if r < 0 {
+					break
+				}
+				if r == 0 {
+					swap(pc, pd)
+					pd--
+				}
+				pc--
+			}
+			if pb > pc {
+				break
+			}
+			swap(pb, pc)
+			pb++
+			pc--
+		}
+		pn := base + n
+		k := min(pa-base, pb-pa)
+		blockSwap(base, pb-k, k)
+		k = min(pd-pc, pn-pd-1)
+		blockSwap(pb, pn-k, k)
+		if k = pb - pa; k > 1 && wanted(base, k) {
+			geoPartialSort(x, base, k, cmp, lo, hi)
+		}
+		if k = pd - pc; k > 1 && wanted(pn-k, k) {
+			base, n = pn-k, k
+			continue
+		}
+		return
+	}
 }

@@ -2,6 +2,8 @@ package shard
 
 import (
 	"math"
+	"math/big"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -169,4 +171,84 @@ func TestGeoAppendDistance(t *testing.T) {
 			t.Errorf("%v: %s, want %s", tc.d, got, tc.want)
 		}
 	}
+}
+
+// TestGeoDistanceLastBit pins a distance where Go's math.Asin is one ulp
+// off glibc's: Redis stores 264.04994826808638 km for Paris-Brussels
+// (GEOSEARCHSTORE ... STOREDIST).
+func TestGeoDistanceLastBit(t *testing.T) {
+	lon1, lat1 := geoDecodeScore(float64(geoEncodeScore(2.3522, 48.8566)))
+	lon2, lat2 := geoDecodeScore(float64(geoEncodeScore(4.3517, 50.8503)))
+	got := geoDistance(lon1, lat1, lon2, lat2) / 1000
+	if want := 264.04994826808638; got != want {
+		t.Errorf("Paris-Brussels %.17g km, want %.17g", got, want)
+	}
+}
+
+// TestGeoTrigRounding checks the double-double sin, cos and asin against
+// a 300-bit Taylor series: they must be the correctly rounded values.
+func TestGeoTrigRounding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		x := (rng.Float64()*2 - 1) * 3.2
+		if got, want := geoSin(x), bigSinCos(x, true); got != want {
+			t.Fatalf("sin(%x) = %x, want %x", x, got, want)
+		}
+		if got, want := geoCos(x), bigSinCos(x, false); got != want {
+			t.Fatalf("cos(%x) = %x, want %x", x, got, want)
+		}
+		y := rng.Float64() * 0.99
+		a := geoAsin(y)
+		// asin is right when y lies between the sines of the midpoints
+		// to its neighbours.
+		mid := func(p, q float64) *big.Float {
+			m := new(big.Float).SetPrec(300).SetFloat64(p)
+			m.Add(m, new(big.Float).SetPrec(300).SetFloat64(q))
+			return m.Quo(m, big.NewFloat(2))
+		}
+		yb := new(big.Float).SetPrec(300).SetFloat64(y)
+		below := bigSin(mid(math.Nextafter(a, 0), a))
+		above := bigSin(mid(a, math.Nextafter(a, 2)))
+		if below.Cmp(yb) > 0 || above.Cmp(yb) < 0 {
+			t.Fatalf("asin(%x) = %x is not the nearest", y, a)
+		}
+	}
+}
+
+// bigSin is sin x by a 300-bit Taylor series.
+func bigSin(x *big.Float) *big.Float {
+	const prec = 300
+	X2 := new(big.Float).SetPrec(prec).Mul(x, x)
+	term := new(big.Float).SetPrec(prec).Set(x)
+	sum := new(big.Float).SetPrec(prec).Set(term)
+	for n := 1; n < 120; n += 2 {
+		term.Mul(term, X2)
+		term.Quo(term, new(big.Float).SetPrec(prec).SetInt64(int64((n+1)*(n+2))))
+		term.Neg(term)
+		sum.Add(sum, term)
+	}
+	return sum
+}
+
+// bigSinCos is sin x (or cos x) by a 300-bit Taylor series, rounded.
+func bigSinCos(x float64, sin bool) float64 {
+	const prec = 300
+	X := new(big.Float).SetPrec(prec).SetFloat64(x)
+	X2 := new(big.Float).SetPrec(prec).Mul(X, X)
+	term := new(big.Float).SetPrec(prec).SetInt64(1)
+	n := 0
+	if sin {
+		term.Set(X)
+		n = 1
+	}
+	sum := new(big.Float).SetPrec(prec).Set(term)
+	for k := 0; k < 60; k++ {
+		term.Mul(term, X2)
+		term.Quo(term, new(big.Float).SetPrec(prec).SetInt64(int64((n+1)*(n+2))))
+		term.Neg(term)
+		sum.Add(sum, term)
+		n += 2
+	}
+	f, _ := sum.Float64()
+	return f
 }
