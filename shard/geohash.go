@@ -358,18 +358,46 @@ func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
 	return 2.0 * geoEarthRadius * geoAsin(math.Sqrt(a))
 }
 
+// geoDistanceFast is geoDistance with Go's math functions: within a few
+// ulps of it, for rejecting points that are clearly outside a shape.
+func geoDistanceFast(lon1, lat1, lon2, lat2 float64) float64 {
+	lon1r := geoDegRad(lon1)
+	lon2r := geoDegRad(lon2)
+	v := math.Sin((lon2r - lon1r) / 2)
+	if v == 0 {
+		return geoLatDistance(lat1, lat2)
+	}
+	lat1r := geoDegRad(lat1)
+	lat2r := geoDegRad(lat2)
+	u := math.Sin((lat2r - lat1r) / 2)
+	a := float64(u*u) + float64(math.Cos(lat1r)*math.Cos(lat2r)*v*v)
+	return 2.0 * geoEarthRadius * math.Asin(math.Sqrt(a))
+}
+
+// geoSurelyBeyond reports whether a fast distance is certainly greater
+// than limit, whatever the rounding of the exact computation.
+func geoSurelyBeyond(fast, limit float64) bool {
+	return fast > limit*(1+1e-9)+1e-9
+}
+
 // within reports whether a point is inside the shape, and its distance
-// in meters from the centre.
+// in meters from the centre. Points clearly outside are rejected on the
+// fast distance; the others get the exact one.
 func (s *geoShape) within(lon, lat float64) (float64, bool) {
 	if !s.box {
+		limit := s.radius * s.conv
+		if geoSurelyBeyond(geoDistanceFast(s.lon, s.lat, lon, lat), limit) {
+			return 0, false
+		}
 		d := geoDistance(s.lon, s.lat, lon, lat)
-		return d, d <= s.radius*s.conv
+		return d, d <= limit
 	}
 	w, h := s.width*s.conv, s.height*s.conv
 	if geoLatDistance(lat, s.lat) > h/2 {
 		return 0, false
 	}
-	if geoDistance(lon, lat, s.lon, lat) > w/2 {
+	if geoSurelyBeyond(geoDistanceFast(lon, lat, s.lon, lat), w/2) ||
+		geoDistance(lon, lat, s.lon, lat) > w/2 {
 		return 0, false
 	}
 	return geoDistance(s.lon, s.lat, lon, lat), true
@@ -405,6 +433,14 @@ func ddAdd(a, b dd) dd {
 	return ddFast(s.hi, s.lo)
 }
 
+// ddAddQuick adds two values whose sum does not cancel much (the terms
+// of a Horner step): one error-free sum fewer than ddAdd.
+func ddAddQuick(a, b dd) dd {
+	s := ddTwoSum(a.hi, b.hi)
+	s.lo += a.lo + b.lo
+	return ddFast(s.hi, s.lo)
+}
+
 func ddMul(a, b dd) dd {
 	p := a.hi * b.hi
 	e := math.FMA(a.hi, b.hi, -p)
@@ -427,32 +463,45 @@ func ddDivF(a dd, b float64) dd {
 	return ddFast(q, r)
 }
 
-const ddTerms = 16
+// ddTerms Taylor terms reach 1e-24 of the result for |r| <= π/4; the
+// first ddHead are summed in double-double, the smaller rest in float64
+// (their rounding errors stay below 1e-22 of the result).
+const (
+	ddTerms = 12
+	ddHead  = 4
+)
 
 // ddSinCoef[k] is (-1)^k/(2k+1)!, ddCosCoef[k] is (-1)^k/(2k)!.
 var ddSinCoef, ddCosCoef = func() (s, c [ddTerms]dd) {
 	f := dd{1, 0} // 1/n!
-	for n := 1; n <= 2*ddTerms; n++ {
+	for n := 0; n < 2*ddTerms; n++ {
+		k := n / 2
+		v := f
+		if k%2 == 1 {
+			v = dd{-f.hi, -f.lo}
+		}
 		if n%2 == 0 {
-			k := n / 2
-			if k < ddTerms {
-				c[k] = f
-				if k%2 == 1 {
-					c[k] = dd{-f.hi, -f.lo}
-				}
-			}
+			c[k] = v
 		} else {
-			k := n / 2
-			s[k] = f
-			if k%2 == 1 {
-				s[k] = dd{-f.hi, -f.lo}
-			}
+			s[k] = v
 		}
 		f = ddDivF(f, float64(n+1))
 	}
-	c[0] = dd{1, 0}
 	return s, c
 }()
+
+// ddSeries sums coef[k]*r2^k.
+func ddSeries(coef *[ddTerms]dd, r2 dd) dd {
+	t := coef[ddTerms-1].hi
+	for k := ddTerms - 2; k >= ddHead; k-- {
+		t = t*r2.hi + coef[k].hi
+	}
+	p := ddAddQuick(ddMulF(r2, t), coef[ddHead-1])
+	for k := ddHead - 2; k >= 0; k-- {
+		p = ddAddQuick(ddMul(p, r2), coef[k])
+	}
+	return p
+}
 
 // π/2 in three 33-bit pieces, so that k times each is exact for small k.
 const (
@@ -474,31 +523,23 @@ func ddReduce(x float64) (dd, int) {
 	return r, int(k) & 3
 }
 
-// ddSinCosReduced returns sin r and cos r for |r| <= π/4.
-func ddSinCosReduced(r dd) (sin, cos dd) {
-	r2 := ddMul(r, r)
-	s, c := ddSinCoef[ddTerms-1], ddCosCoef[ddTerms-1]
-	for k := ddTerms - 2; k >= 0; k-- {
-		s = ddAdd(ddMul(s, r2), ddSinCoef[k])
-		c = ddAdd(ddMul(c, r2), ddCosCoef[k])
-	}
-	return ddMul(s, r), c
-}
-
-// ddSinCos returns sin x and cos x in double-double.
-func ddSinCos(x float64) (sin, cos dd) {
+// ddSin returns sin x (cos x when cos is set) in double-double.
+func ddSin(x float64, cos bool) dd {
 	r, q := ddReduce(x)
-	s, c := ddSinCosReduced(r)
-	neg := func(a dd) dd { return dd{-a.hi, -a.lo} }
-	switch q {
-	case 1:
-		return c, neg(s)
-	case 2:
-		return neg(s), neg(c)
-	case 3:
-		return neg(c), s
+	if cos {
+		q++ // cos x = sin(x + π/2)
 	}
-	return s, c
+	r2 := ddMul(r, r)
+	var v dd
+	if q&1 == 0 {
+		v = ddMul(ddSeries(&ddSinCoef, r2), r)
+	} else {
+		v = ddSeries(&ddCosCoef, r2)
+	}
+	if q&2 != 0 {
+		v = dd{-v.hi, -v.lo}
+	}
+	return v
 }
 
 // geoSin is sin x, correctly rounded for |x| up to a few π.
@@ -506,7 +547,7 @@ func geoSin(x float64) float64 {
 	if x == 0 || math.Abs(x) > 8 || x != x {
 		return math.Sin(x)
 	}
-	s, _ := ddSinCos(x)
+	s := ddSin(x, false)
 	return s.hi + s.lo
 }
 
@@ -515,7 +556,7 @@ func geoCos(x float64) float64 {
 	if math.Abs(x) > 8 || x != x {
 		return math.Cos(x)
 	}
-	_, c := ddSinCos(x)
+	c := ddSin(x, true)
 	return c.hi + c.lo
 }
 
@@ -526,10 +567,11 @@ func geoAsin(x float64) float64 {
 	if !(x > 0 && x < 1) {
 		return y
 	}
-	s, c := ddSinCos(y)
-	if c.hi < 1e-6 {
+	c := math.Cos(y)
+	if c < 1e-6 {
 		return y // too near π/2 for the step to help
 	}
+	s := ddSin(y, false)
 	res := ddAdd(dd{x, 0}, dd{-s.hi, -s.lo})
-	return y + (res.hi+res.lo)/c.hi
+	return y + (res.hi+res.lo)/c
 }
