@@ -639,6 +639,7 @@ func (c *Ctx) geoBoxArg(args [][]byte, shape *geoShape) bool {
 // it has that many.
 func geoCollect(z *ZSet, shape *geoShape, limit int) []geoPoint {
 	cells := geoSearchCells(shape)
+	f := shape.filter()
 	var out []geoPoint
 	last := 0
 	for i := range cells {
@@ -658,7 +659,7 @@ func geoCollect(z *ZSet, shape *geoShape, limit int) []geoPoint {
 		lo := geoAlign52(h)
 		h.bits++
 		hi := geoAlign52(h)
-		out = geoCollectRange(z, float64(lo), float64(hi), shape, limit, out)
+		out = geoCollectRange(z, float64(lo), float64(hi), shape, &f, limit, out)
 		last = i
 	}
 	return out
@@ -666,7 +667,7 @@ func geoCollect(z *ZSet, shape *geoShape, limit int) []geoPoint {
 
 // geoCollectRange appends the members with scores in [lo, hi) that are
 // inside the shape.
-func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, limit int, out []geoPoint) []geoPoint {
+func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, f *geoFilter, limit int, out []geoPoint) []geoPoint {
 	leaf, idx, _ := z.seek(&zbound{kind: zbScore, score: lo})
 	for leaf != nil {
 		if idx >= len(leaf.items) {
@@ -678,7 +679,9 @@ func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, limit int, out []
 			break
 		}
 		lon, lat := geoDecodeScore(it.score)
-		if d, in := shape.within(lon, lat); in {
+		if f.beyond(lon, lat) {
+			// certainly outside
+		} else if d, in := shape.within(f, lon, lat); in {
 			out = append(out, geoPoint{member: it.member, lon: lon, lat: lat, dist: d, score: it.score})
 		}
 		if len(out) > 0 && limit > 0 && len(out) >= limit {

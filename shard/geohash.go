@@ -345,62 +345,94 @@ func geoLatDistance(lat1, lat2 float64) float64 {
 
 // geoDistance is the haversine distance in meters between two points.
 func geoDistance(lon1, lat1, lon2, lat2 float64) float64 {
-	lon1r := geoDegRad(lon1)
-	lon2r := geoDegRad(lon2)
+	return geoDistanceRad(geoDegRad(lon1), geoDegRad(lat1), geoDegRad(lon2), geoDegRad(lat2), math.NaN(), math.NaN())
+}
+
+// geoDistanceRad is geoDistance of points in radians; cos1 and cos2 are
+// the cosines of their latitudes when known (else NaN).
+func geoDistanceRad(lon1r, lat1r, lon2r, lat2r, cos1, cos2 float64) float64 {
 	v := geoSin((lon2r - lon1r) / 2)
 	if v == 0 {
-		return geoLatDistance(lat1, lat2)
+		return geoEarthRadius * math.Abs(lat2r-lat1r)
 	}
-	lat1r := geoDegRad(lat1)
-	lat2r := geoDegRad(lat2)
 	u := geoSin((lat2r - lat1r) / 2)
-	a := float64(u*u) + float64(geoCos(lat1r)*geoCos(lat2r)*v*v)
+	if cos1 != cos1 {
+		cos1 = geoCos(lat1r)
+	}
+	if cos2 != cos2 {
+		cos2 = geoCos(lat2r)
+	}
+	a := float64(u*u) + float64(cos1*cos2*v*v)
 	return 2.0 * geoEarthRadius * geoAsin(math.Sqrt(a))
 }
 
-// geoDistanceFast is geoDistance with Go's math functions: within a few
-// ulps of it, for rejecting points that are clearly outside a shape.
-func geoDistanceFast(lon1, lat1, lon2, lat2 float64) float64 {
-	lon1r := geoDegRad(lon1)
-	lon2r := geoDegRad(lon2)
-	v := math.Sin((lon2r - lon1r) / 2)
-	if v == 0 {
-		return geoLatDistance(lat1, lat2)
-	}
-	lat1r := geoDegRad(lat1)
-	lat2r := geoDegRad(lat2)
-	u := math.Sin((lat2r - lat1r) / 2)
-	a := float64(u*u) + float64(math.Cos(lat1r)*math.Cos(lat2r)*v*v)
-	return 2.0 * geoEarthRadius * math.Asin(math.Sqrt(a))
+// The exact distance costs about a microsecond, so a search first
+// rejects the points that are clearly outside its shape by comparing the
+// haversine term a = sin²(Δlat/2) + cos lat1 cos lat2 sin²(Δlon/2),
+// computed with Go's math functions, to the a of the limit. A margin of
+// 1e-8 (relative) is far above the few ulps of error on either side.
+type geoFilter struct {
+	lon1r, lat1r, cos1  float64
+	cos1Exact           float64 // correctly rounded
+	aRadius, aHalfWidth float64 // +Inf: no fast rejection
 }
 
-// geoSurelyBeyond reports whether a fast distance is certainly greater
-// than limit, whatever the rounding of the exact computation.
-func geoSurelyBeyond(fast, limit float64) bool {
-	return fast > limit*(1+1e-9)+1e-9
+// geoHaversineLimit is the haversine a of a distance, with the margin.
+func geoHaversineLimit(meters float64) float64 {
+	theta := meters / (2 * geoEarthRadius)
+	if !(theta < 1.5) { // near π/2 and beyond a stops growing
+		return math.Inf(1)
+	}
+	sn := math.Sin(theta)
+	return sn*sn*(1+1e-8) + 1e-300
+}
+
+// filter prepares the fast rejection of points outside the shape.
+func (s *geoShape) filter() geoFilter {
+	f := geoFilter{lon1r: geoDegRad(s.lon), lat1r: geoDegRad(s.lat)}
+	f.cos1 = math.Cos(f.lat1r)
+	f.cos1Exact = geoCos(f.lat1r)
+	if s.box {
+		f.aRadius = math.Inf(1)
+		f.aHalfWidth = geoHaversineLimit(s.width * s.conv / 2)
+	} else {
+		f.aRadius = geoHaversineLimit(s.radius * s.conv)
+		f.aHalfWidth = math.Inf(1)
+	}
+	return f
+}
+
+// beyond reports whether a point is certainly outside the shape.
+func (f *geoFilter) beyond(lon, lat float64) bool {
+	v := math.Sin((geoDegRad(lon) - f.lon1r) / 2)
+	lat2r := geoDegRad(lat)
+	c2 := math.Cos(lat2r)
+	if c2*c2*v*v > f.aHalfWidth { // the box's east-west extent at lat
+		return true
+	}
+	u := math.Sin((lat2r - f.lat1r) / 2)
+	return u*u+f.cos1*c2*v*v > f.aRadius
 }
 
 // within reports whether a point is inside the shape, and its distance
-// in meters from the centre. Points clearly outside are rejected on the
-// fast distance; the others get the exact one.
-func (s *geoShape) within(lon, lat float64) (float64, bool) {
+// in meters from the centre, computed exactly as Redis does. f holds the
+// exact cosine of the centre's latitude.
+func (s *geoShape) within(f *geoFilter, lon, lat float64) (float64, bool) {
+	lon1r, lat1r := geoDegRad(s.lon), f.lat1r
+	lon2r, lat2r := geoDegRad(lon), geoDegRad(lat)
 	if !s.box {
-		limit := s.radius * s.conv
-		if geoSurelyBeyond(geoDistanceFast(s.lon, s.lat, lon, lat), limit) {
-			return 0, false
-		}
-		d := geoDistance(s.lon, s.lat, lon, lat)
-		return d, d <= limit
+		d := geoDistanceRad(lon1r, lat1r, lon2r, lat2r, f.cos1Exact, math.NaN())
+		return d, d <= s.radius*s.conv
 	}
 	w, h := s.width*s.conv, s.height*s.conv
 	if geoLatDistance(lat, s.lat) > h/2 {
 		return 0, false
 	}
-	if geoSurelyBeyond(geoDistanceFast(lon, lat, s.lon, lat), w/2) ||
-		geoDistance(lon, lat, s.lon, lat) > w/2 {
+	cos2 := geoCos(lat2r)
+	if geoDistanceRad(lon2r, lat2r, lon1r, lat2r, cos2, cos2) > w/2 {
 		return 0, false
 	}
-	return geoDistance(s.lon, s.lat, lon, lat), true
+	return geoDistanceRad(lon1r, lat1r, lon2r, lat2r, f.cos1Exact, cos2), true
 }
 
 // Correctly rounded sin, cos and asin. Go's math package is accurate to
