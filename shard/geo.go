@@ -26,7 +26,7 @@ func init() {
 		units    = "<M|KM|FT|MI>"
 		options  = "[WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC|DESC]"
 		from     = "<FROMMEMBER member|FROMLONLAT longitude latitude>"
-		by       = "<BYRADIUS radius " + units + "|BYBOX width height " + units + ">"
+		by       = "<<BYRADIUS radius " + units + ">|<BYBOX width height " + units + ">>"
 	)
 	georadius := g("georadius", -6, Write|DenyOOM, "3.2.0",
 		"Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
