@@ -515,7 +515,7 @@ func geoSearchGeneric(c *Ctx, src int, flags int) {
 	if anyOpt {
 		limit = int(min(count, math.MaxInt32))
 	}
-	points := geoCollect(z, &shape, limit)
+	points := geoCollect(z, &shape, withDist || sortDir != 0 || storeDist, limit)
 	if len(points) == 0 && storeKey == nil {
 		c.Array(0)
 		return
@@ -636,8 +636,9 @@ func (c *Ctx) geoBoxArg(args [][]byte, shape *geoShape) bool {
 
 // geoCollect returns the members inside the shape, scanning the cells
 // around it in Redis's order; with a limit (COUNT ANY) it stops as soon as
-// it has that many.
-func geoCollect(z *ZSet, shape *geoShape, limit int) []geoPoint {
+// it has that many. Without needDist, the distances of points certainly
+// inside are left at 0.
+func geoCollect(z *ZSet, shape *geoShape, needDist bool, limit int) []geoPoint {
 	cells := geoSearchCells(shape)
 	f := shape.filter()
 	var out []geoPoint
@@ -659,7 +660,7 @@ func geoCollect(z *ZSet, shape *geoShape, limit int) []geoPoint {
 		lo := geoAlign52(h)
 		h.bits++
 		hi := geoAlign52(h)
-		out = geoCollectRange(z, float64(lo), float64(hi), shape, &f, limit, out)
+		out = geoCollectRange(z, float64(lo), float64(hi), shape, &f, needDist, limit, out)
 		last = i
 	}
 	return out
@@ -667,7 +668,7 @@ func geoCollect(z *ZSet, shape *geoShape, limit int) []geoPoint {
 
 // geoCollectRange appends the members with scores in [lo, hi) that are
 // inside the shape.
-func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, f *geoFilter, limit int, out []geoPoint) []geoPoint {
+func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, f *geoFilter, needDist bool, limit int, out []geoPoint) []geoPoint {
 	leaf, idx, _ := z.seek(&zbound{kind: zbScore, score: lo})
 	for leaf != nil {
 		if idx >= len(leaf.items) {
@@ -679,10 +680,20 @@ func geoCollectRange(z *ZSet, lo, hi float64, shape *geoShape, f *geoFilter, lim
 			break
 		}
 		lon, lat := geoDecodeScore(it.score)
-		if f.beyond(lon, lat) {
-			// certainly outside
-		} else if d, in := shape.within(f, lon, lat); in {
-			out = append(out, geoPoint{member: it.member, lon: lon, lat: lat, dist: d, score: it.score})
+		switch f.classify(lon, lat) {
+		case -1:
+		case 1:
+			if !needDist {
+				if shape.latInside(lat) {
+					out = append(out, geoPoint{member: it.member, lon: lon, lat: lat, score: it.score})
+				}
+				break
+			}
+			fallthrough
+		default:
+			if d, in := shape.within(f, lon, lat); in {
+				out = append(out, geoPoint{member: it.member, lon: lon, lat: lat, dist: d, score: it.score})
+			}
 		}
 		if len(out) > 0 && limit > 0 && len(out) >= limit {
 			break

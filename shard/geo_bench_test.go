@@ -17,7 +17,22 @@ func BenchmarkGeoSearch(b *testing.B) {
 	shape := geoShape{lon: 10, lat: 48, radius: 50, conv: 1000}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if len(geoCollect(z, &shape, 0)) == 0 {
+		if len(geoCollect(z, &shape, true, 0)) == 0 {
+			b.Fatal("nothing found")
+		}
+	}
+}
+
+func BenchmarkGeoSearchNoDist(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	z := newZSet(false)
+	for i := 0; i < 100000; i++ {
+		z.Insert("p"+strconv.Itoa(i), float64(geoEncodeScore(rng.Float64()*40-10, rng.Float64()*25+35)))
+	}
+	shape := geoShape{box: true, lon: 10, lat: 48, width: 100, height: 100, conv: 1000}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(geoCollect(z, &shape, false, 0)) == 0 {
 			b.Fatal("nothing found")
 		}
 	}

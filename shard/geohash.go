@@ -372,46 +372,66 @@ func geoDistanceRad(lon1r, lat1r, lon2r, lat2r, cos1, cos2 float64) float64 {
 // computed with Go's math functions, to the a of the limit. A margin of
 // 1e-8 (relative) is far above the few ulps of error on either side.
 type geoFilter struct {
-	lon1r, lat1r, cos1  float64
-	cos1Exact           float64 // correctly rounded
-	aRadius, aHalfWidth float64 // +Inf: no fast rejection
+	lon1r, lat1r, cos1 float64
+	cos1Exact          float64 // correctly rounded
+	// Haversine terms of the radius (circle) or half width (box), with
+	// the margin above (hi) and below (lo); hi is +Inf and lo -Inf when
+	// there is no such limit or it is too large to decide fast.
+	radiusHi, radiusLo float64
+	widthHi, widthLo   float64
 }
 
-// geoHaversineLimit is the haversine a of a distance, with the margin.
-func geoHaversineLimit(meters float64) float64 {
+// geoHaversineLimits returns the haversine a of a distance, with the
+// margin above and below.
+func geoHaversineLimits(meters float64) (hi, lo float64) {
 	theta := meters / (2 * geoEarthRadius)
 	if !(theta < 1.5) { // near π/2 and beyond a stops growing
-		return math.Inf(1)
+		return math.Inf(1), math.Inf(-1)
 	}
 	sn := math.Sin(theta)
-	return sn*sn*(1+1e-8) + 1e-300
+	return sn*sn*(1+1e-8) + 1e-300, sn*sn*(1-1e-8) - 1e-300
 }
 
-// filter prepares the fast rejection of points outside the shape.
+// filter prepares the fast classification of points.
 func (s *geoShape) filter() geoFilter {
 	f := geoFilter{lon1r: geoDegRad(s.lon), lat1r: geoDegRad(s.lat)}
 	f.cos1 = math.Cos(f.lat1r)
 	f.cos1Exact = geoCos(f.lat1r)
+	f.radiusHi, f.radiusLo = math.Inf(1), math.Inf(1)
+	f.widthHi, f.widthLo = math.Inf(1), math.Inf(1)
 	if s.box {
-		f.aRadius = math.Inf(1)
-		f.aHalfWidth = geoHaversineLimit(s.width * s.conv / 2)
+		f.widthHi, f.widthLo = geoHaversineLimits(s.width * s.conv / 2)
 	} else {
-		f.aRadius = geoHaversineLimit(s.radius * s.conv)
-		f.aHalfWidth = math.Inf(1)
+		f.radiusHi, f.radiusLo = geoHaversineLimits(s.radius * s.conv)
 	}
 	return f
 }
 
-// beyond reports whether a point is certainly outside the shape.
-func (f *geoFilter) beyond(lon, lat float64) bool {
+// classify tells a point certainly outside the shape (-1) from one
+// certainly within its radius or east-west extent (1, which for a box
+// still leaves the latitude to check) and an undecided one (0).
+func (f *geoFilter) classify(lon, lat float64) int {
 	v := math.Sin((geoDegRad(lon) - f.lon1r) / 2)
 	lat2r := geoDegRad(lat)
 	c2 := math.Cos(lat2r)
-	if c2*c2*v*v > f.aHalfWidth { // the box's east-west extent at lat
-		return true
+	w := c2 * c2 * v * v // the box's east-west extent at lat
+	if w > f.widthHi {
+		return -1
 	}
 	u := math.Sin((lat2r - f.lat1r) / 2)
-	return u*u+f.cos1*c2*v*v > f.aRadius
+	a := u*u + f.cos1*c2*v*v
+	if a > f.radiusHi {
+		return -1
+	}
+	if w < f.widthLo && a < f.radiusLo {
+		return 1
+	}
+	return 0
+}
+
+// latInside is the exact latitude test of a box (true for a circle).
+func (s *geoShape) latInside(lat float64) bool {
+	return !s.box || geoLatDistance(lat, s.lat) <= s.height*s.conv/2
 }
 
 // within reports whether a point is inside the shape, and its distance
