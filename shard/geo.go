@@ -248,6 +248,7 @@ func cmdGeoAdd(c *Ctx) {
 	}
 	elements := (len(c.Args) - i) / 3
 	args := make([][]byte, 0, i+2*elements)
+	scores := make([]byte, 0, 20*elements) // a score has at most 17 digits
 	args = append(args, []byte("zadd"))
 	args = append(args, c.Args[1:i]...)
 	for j := 0; j < elements; j++ {
@@ -256,7 +257,9 @@ func cmdGeoAdd(c *Ctx) {
 		if !ok {
 			return
 		}
-		args = append(args, strconv.AppendUint(nil, geoEncodeScore(lon, lat), 10), c.Args[at+2])
+		start := len(scores)
+		scores = strconv.AppendUint(scores, geoEncodeScore(lon, lat), 10)
+		args = append(args, scores[start:len(scores):len(scores)], c.Args[at+2])
 	}
 	saved := c.Args
 	c.Args = args
