@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"slices"
 	"strconv"
 	"sync/atomic"
 )
@@ -320,8 +321,27 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 			ev(NotifyGeneric, "del", k)
 		}
 		delDone = true
-	case "zadd":
+	case "georadius", "georadiusbymember", "geosearchstore":
+		// Only the STORE forms write: GEOSEARCHSTORE's destination is its
+		// first key, GEORADIUS's the one after its last STORE option.
+		d := 0
+		if name != "geosearchstore" {
+			at := geoStoreIndex(c.Args)
+			d = slices.Index(idx, at)
+			if at == 0 || d < 0 {
+				return
+			}
+		}
+		k := key(d)
+		if c.db(k).exists(k) {
+			ev(NotifyZset, geoStoreEvent(name), k)
+		} else if existed(d) {
+			ev(NotifyGeneric, "del", k)
+		}
+		delDone = true
+	case "zadd", "geoadd":
 		// An update that changes a score counts, whatever the reply says.
+		// GEOADD is ZADD underneath, and says so.
 		if c.changed {
 			if hasArg(c.Args[2:], "incr") {
 				ev(NotifyZset, "zincr", key(0))
@@ -404,6 +424,14 @@ func (c *Ctx) emitServed(class int64, typ string, key []byte) {
 	if !db.exists(key) {
 		db.emit(NotifyGeneric, "del", string(key))
 	}
+}
+
+// geoStoreEvent is the event of a geo search that stored its result.
+func geoStoreEvent(name string) string {
+	if name == "geosearchstore" {
+		return name
+	}
+	return "georadiusstore"
 }
 
 func hasArg(args [][]byte, word string) bool {
