@@ -197,7 +197,7 @@ func TestStreamJobQueue(t *testing.T) {
 	}
 
 	var mu sync.Mutex
-	done := map[string]int{} // "key/job" -> times processed
+	done := map[string]int{}  // "key/job" -> times processed
 	dead := map[string]bool{} // jobs the dying consumer read and dropped
 	total := producers * jobs
 
