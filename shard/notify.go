@@ -2,6 +2,7 @@ package shard
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -351,6 +352,10 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		}
 	case "xsetid":
 		ev(NotifyStream, "xsetid", key(0))
+	case "xgroup":
+		if c.changed { // set by the subcommands that change something
+			ev(NotifyStream, "xgroup-"+strings.ToLower(string(c.Args[1])), key(0))
+		}
 	case "zincrby":
 		ev(NotifyZset, "zincr", key(0))
 	case "zrem", "zremrangebyscore", "zremrangebyrank", "zremrangebylex":

@@ -41,7 +41,7 @@ func init() {
 		&Command{Spec: Spec{Name: "xreadgroup", Arity: -7, Flags: Write | Blocking, Group: "stream", Since: "5.0.0",
 			Summary:    "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
 			Complexity: "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
-			Syntax:     "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"},
+			Syntax:     "<GROUP group consumer> [COUNT count] [BLOCK milliseconds] [NOACK] <STREAMS key [key ...] id [id ...]>"},
 			Run: func(c *Ctx) { xread(c, true) }, Keys: xreadKeys, NewWaiter: newXReadWaiter},
 		stream("xack", -4, Write|Fast, "5.0.0",
 			"Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
