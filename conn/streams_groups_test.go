@@ -122,6 +122,27 @@ func TestXReadBlockAcrossShards(t *testing.T) {
 		t.Fatalf("XREAD BLOCK: %v %v, want %v", r.v, r.err, want)
 	}
 
+	// Woken by an entry deleted before it could be served: Redis replies
+	// the key with no entries (the last generated ID passed the waiter's).
+	ch = blocked(c1, func() ([]redis.XStream, error) {
+		return c1.XRead(ctx, &redis.XReadArgs{Streams: []string{k[0], "$"}, Block: 0}).Result()
+	})
+	if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAdd(ctx, &redis.XAddArgs{Stream: k[0], ID: "9-9", Values: []string{"c", "3"}})
+		p.XDel(ctx, k[0], "9-9")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil || len(r.v) != 1 || r.v[0].Stream != k[0] || len(r.v[0].Messages) != 0 {
+			t.Fatalf("XREAD woken for a deleted entry: %v %v", r.v, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("XREAD woken for a deleted entry got no reply")
+	}
+
 	// Timeout.
 	start := time.Now()
 	if err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{k[1], "$"}, Block: 50 * time.Millisecond}).Err(); err != redis.Nil {

@@ -400,7 +400,8 @@ func xread(c *Ctx, group bool) {
 // of XREAD or XREADGROUP if it has something for the reader: entries
 // after gt, the consumer's history for an explicit ID with a group, the
 // entries after the group's last ID for ">". wrap adds the one-item
-// array (or map) around it, for a blocked reader.
+// array (or map) around it, for a blocked reader, and then always replies
+// (its waiter's Ready judged that the key serves it).
 func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool {
 	v, found := c.lookup(key)
 	if !found {
@@ -416,9 +417,15 @@ func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool 
 		if g = s.group(o.group); g == nil {
 			return false
 		}
-		if gt != xreadGT {
+		switch {
+		case gt != xreadGT:
 			history = true
-		} else {
+		case wrap:
+			// Served from the wait (Ready saw the last generated ID
+			// pass the group's): reply even if the new entries were
+			// deleted since, as Redis does.
+			gt = g.lastID
+		default:
 			if s.length == 0 {
 				return false
 			}
@@ -428,7 +435,7 @@ func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool 
 			}
 			gt = g.lastID
 		}
-	} else {
+	} else if !wrap {
 		if s.length == 0 {
 			return false
 		}
