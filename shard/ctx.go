@@ -162,6 +162,9 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		if s.watchers > 0 && call.Cmd.writes(call.Args) {
 			c.touchWritten(call.Cmd, start)
 		}
+		if len(s.dbs[c.DB].waiters) > 0 && call.Cmd.writes(call.Args) {
+			c.signalWritten(call.Cmd)
+		}
 		if len(c.ready) > 0 && i >= txEnd {
 			c.serveReady()
 		}
@@ -244,6 +247,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 		c.afterWrite(cmd, pre, c.Out[start:])
 	}
 	if cmd.writes(args) {
+		c.signalWritten(cmd)
 		c.touchWritten(cmd, start)
 	}
 	a.n++

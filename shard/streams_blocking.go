@@ -123,3 +123,25 @@ func (s *Shard) sweepStreamWaiters(db *DB, now int64) {
 		c.serveReady()
 	}
 }
+
+// signalWritten signals the keys a write command names that have
+// waiters, so that XREADGROUP clients blocked on a key the command deleted
+// or replaced by another type are unblocked at once (their Ready decides;
+// other waiters find nothing new). Commands without keys (FLUSHDB) are
+// left to the tick.
+func (c *Ctx) signalWritten(cmd *Command) {
+	var buf [8]int
+	for _, i := range cmd.KeyIndexes(c.Args, buf[:0]) {
+		if i >= len(c.Args) {
+			continue
+		}
+		k := c.Args[i]
+		s := c.shardOf(k)
+		if s == nil || len(s.dbs[c.DB].waiters) == 0 {
+			continue
+		}
+		if _, ok := s.dbs[c.DB].waiters[string(k)]; ok {
+			c.signal(k)
+		}
+	}
+}
