@@ -37,6 +37,7 @@ type Stream struct {
 	entriesAdded int64
 
 	groups []*streamGroup // consumer groups, by name (stream_groups.go)
+	born   int64          // arrival time of the command that created it (arrival.go)
 }
 
 // StreamID is an entry ID, ms-seq.

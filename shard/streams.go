@@ -360,7 +360,7 @@ func cmdXAdd(c *Ctx) {
 			c.Null()
 			return
 		}
-		s = NewStream()
+		s = &Stream{born: c.stamp}
 		c.store(key, s, false)
 	}
 	if s.lastID == maxStreamID {

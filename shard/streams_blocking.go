@@ -1,5 +1,7 @@
 package shard
 
+import "time"
+
 // XREAD BLOCK and XREADGROUP BLOCK. The handler (xread) registers the
 // connection's waiter when no stream has anything for it, after storing
 // the IDs it waits after ("$" resolved to the stream's last ID then). XADD
@@ -124,11 +126,10 @@ func (s *Shard) sweepStreamWaiters(db *DB, now int64) {
 	}
 }
 
-// signalWritten signals the keys a write command names that have
-// waiters, so that XREADGROUP clients blocked on a key the command deleted
-// or replaced by another type are unblocked at once (their Ready decides;
-// other waiters find nothing new). Commands without keys (FLUSHDB) are
-// left to the tick.
+// signalWritten signals the keys with waiters that a write command
+// deleted or replaced by another type, so that XREADGROUP clients blocked
+// on them are unblocked at once (their Ready decides; other waiters find
+// nothing new). Commands without keys (FLUSHDB) are left to the tick.
 func (c *Ctx) signalWritten(cmd *Command) {
 	var buf [8]int
 	for _, i := range cmd.KeyIndexes(c.Args, buf[:0]) {
@@ -140,8 +141,28 @@ func (c *Ctx) signalWritten(cmd *Command) {
 		if s == nil || len(s.dbs[c.DB].waiters) == 0 {
 			continue
 		}
-		if _, ok := s.dbs[c.DB].waiters[string(k)]; ok {
+		if _, ok := s.dbs[c.DB].waiters[string(k)]; !ok {
+			continue
+		}
+		// Only a key gone or no longer a stream: other writes (XDEL,
+		// XSETID, ...) do not wake stream readers in Redis.
+		if v, found := c.lookup(k); !found {
+			c.signal(k)
+		} else if _, isStream := v.(*Stream); !isStream {
 			c.signal(k)
 		}
 	}
+}
+
+// streamBornAfter reports whether a blocking XREAD must read s from its
+// start for "$": the stream was created after the command arrived (by a
+// command another connection sent later, which its goroutine happened to
+// run first), so when the command arrived there was no stream and "$"
+// meant 0-0. (A gap over a second is rather a wall clock stepped back.)
+func (c *Ctx) streamBornAfter(s *Stream) bool {
+	w := c.Waiter
+	if w == nil || w.Since == 0 || w.Retried || s.born <= w.Since {
+		return false
+	}
+	return s.born-w.Since < int64(time.Second)
 }

@@ -190,7 +190,7 @@ func cmdXGroup(c *Ctx) {
 			return
 		}
 		if !found {
-			s = NewStream()
+			s = &Stream{born: c.stamp}
 			c.store(key, s, false)
 		}
 		if s.createGroup(gname, id, entriesRead) == nil {
@@ -351,7 +351,7 @@ func xread(c *Ctx, group bool) {
 				c.Error(errXReadGroupDol)
 				return
 			}
-			if found {
+			if found && !c.streamBornAfter(s) {
 				id = s.lastID
 			}
 		case len(arg) == 1 && arg[0] == '>':
