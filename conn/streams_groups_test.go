@@ -320,3 +320,79 @@ func TestStreamJobQueue(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d claimed from the dead consumer", total, len(dead))
 }
+
+// TestStreamGroupsWatchAndEvents: the xgroup-* events come as Redis sends
+// them (XGROUP is a container: its subcommands' write flag counts), and
+// group bookkeeping does not touch a watched key, as in Redis 7.0.
+func TestStreamGroupsWatchAndEvents(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	if err := rdb.ConfigSet(ctx, "notify-keyspace-events", "KEA").Err(); err != nil {
+		t.Fatal(err)
+	}
+	sub := rdb.PSubscribe(ctx, "__keyevent@0__:*")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]any{
+		{"XGROUP", "CREATE", "w", "g", "$", "MKSTREAM"},
+		{"XGROUP", "CREATECONSUMER", "w", "g", "c1"},
+		{"XGROUP", "CREATECONSUMER", "w", "g", "c1"},
+		{"XADD", "w", "1-1", "a", "b"},
+		{"XREADGROUP", "GROUP", "g", "c2", "STREAMS", "w", ">"},
+		{"XCLAIM", "w", "g", "c3", "0", "1-1"},
+		{"XGROUP", "SETID", "w", "g", "0"},
+		{"XGROUP", "DELCONSUMER", "w", "g", "c9"},
+		{"XGROUP", "DELCONSUMER", "w", "g", "c1"},
+		{"XGROUP", "DESTROY", "w", "g"},
+		{"XGROUP", "DESTROY", "w", "g"},
+		{"XSETID", "w", "5-5"},
+	} {
+		if err := rdb.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	var got []string
+	for _, want := range []string{"xgroup-create", "xgroup-createconsumer", "xadd", "xgroup-createconsumer",
+		"xgroup-createconsumer", "xgroup-setid", "xgroup-delconsumer", "xgroup-destroy", "xsetid"} {
+		msg, err := sub.ReceiveTimeout(ctx, 2*time.Second)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, msg.(*redis.Message).Channel[len("__keyevent@0__:"):])
+		if got[len(got)-1] != want {
+			t.Fatalf("events %v, want %s next", got, want)
+		}
+	}
+
+	rdb.XGroupCreate(ctx, "w", "g", "0")
+	watch := func(cmd ...any) bool {
+		err := rdb.Watch(ctx, func(tx *redis.Tx) error {
+			if err := rdb.Do(ctx, cmd...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Ping(ctx).Err() })
+			return err
+		}, "w")
+		return err == redis.TxFailedErr
+	}
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: "w", ID: "6-0", Values: []string{"a", "b"}})
+	for _, cmd := range [][]any{
+		{"XREADGROUP", "GROUP", "g", "c", "STREAMS", "w", ">"},
+		{"XCLAIM", "w", "g", "d", "0", "6-0"},
+		{"XAUTOCLAIM", "w", "g", "e", "0", "0"},
+		{"XACK", "w", "g", "6-0"},
+		{"XGROUP", "SETID", "w", "g", "0"},
+		{"XGROUP", "CREATECONSUMER", "w", "g", "f"},
+	} {
+		if watch(cmd...) {
+			t.Errorf("%v touched the watched key", cmd)
+		}
+	}
+	rdb.Del(ctx, "w")
+	if !watch("XGROUP", "CREATE", "w", "g", "$", "MKSTREAM") {
+		t.Error("XGROUP CREATE MKSTREAM that created the key did not touch it")
+	}
+}
