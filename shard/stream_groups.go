@@ -55,7 +55,15 @@ func (l *idList) add(id StreamID) {
 }
 
 func (l *idList) remove(id StreamID) {
-	if i, found := l.search(id); found {
+	i, found := l.search(id)
+	switch {
+	case !found:
+	case i == 0:
+		// Consumers mostly acknowledge the oldest entry: drop it without
+		// moving the rest (append reclaims the space when it grows).
+		(*l)[0] = StreamID{}
+		*l = (*l)[1:]
+	default:
 		*l = slices.Delete(*l, i, i+1)
 	}
 }
