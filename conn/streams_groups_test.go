@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -394,5 +395,35 @@ func TestStreamGroupsWatchAndEvents(t *testing.T) {
 	rdb.Del(ctx, "w")
 	if !watch("XGROUP", "CREATE", "w", "g", "$", "MKSTREAM") {
 		t.Error("XGROUP CREATE MKSTREAM that created the key did not touch it")
+	}
+}
+
+// Waking a blocked XREADGROUP does not touch its key for WATCH: Redis
+// signals none of XGROUP DESTROY, the error it unblocks the reader with,
+// or the group bookkeeping of serving it.
+func TestStreamBlockedReadLeavesWatch(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	rdb.XGroupCreateMkStream(ctx, "w", "g", "$")
+	reader := newClient2(t, addr, 2)
+	done := make(chan error, 1)
+	go func() {
+		done <- reader.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{"w", ">"}, Block: 0}).Err()
+	}()
+	waitBlocked(t, rdb, 1)
+	watcher := newClient2(t, addr, 2)
+	err := watcher.Watch(ctx, func(tx *redis.Tx) error {
+		if err := rdb.XGroupDestroy(ctx, "w", "g").Err(); err != nil {
+			return err
+		}
+		if err := <-done; err == nil || !strings.HasPrefix(err.Error(), "NOGROUP") {
+			t.Errorf("the blocked reader got %v", err)
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Ping(ctx).Err() })
+		return err
+	}, "w")
+	if err != nil {
+		t.Fatalf("EXEC after a blocked reader was unblocked: %v", err)
 	}
 }

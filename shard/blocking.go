@@ -230,7 +230,9 @@ func (c *Ctx) serveReady() {
 				r.db.stalled[r.key] = c.Now
 				break
 			}
-			wc.touchKey(key) // the pop changed it, on the waiter's behalf
+			if w.xread == nil { // stream reads do not signal the key in Redis
+				wc.touchKey(key) // the pop changed it, on the waiter's behalf
+			}
 			if wc.wake.Reply == nil {
 				wc.wake.Reply = wc.Out
 			}
