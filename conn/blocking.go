@@ -65,6 +65,12 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 			return
 		}
 		if !wake.Retry {
+			if r := wake.Reply; len(r) > 0 && r[0] == '-' {
+				// A blocked XREADGROUP unblocked with -NOGROUP or
+				// -UNBLOCKED: an error reply like any other.
+				c.srv.stats.errs.count(r)
+				c.srv.stats.errors.Add(1)
+			}
 			if !c.muted() {
 				c.out = append(c.out, wake.Reply...)
 			}

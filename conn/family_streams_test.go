@@ -122,7 +122,7 @@ func TestGoRedisStreamsFamily(t *testing.T) {
 			if err != nil || !reflect.DeepEqual(res, want) {
 				t.Fatalf("XREAD = %v, %v; want %v", res, err, want)
 			}
-			if _, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{k[0], k[2], "$", "$"}}).Result(); err != redis.Nil {
+			if _, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{k[0], k[2], "$", "$"}, Block: -1}).Result(); err != redis.Nil {
 				t.Fatalf("XREAD $ = %v", err)
 			}
 

@@ -69,6 +69,12 @@ type Waiter struct {
 	// goes back to the head of the queue.
 	Retried bool
 
+	// xread is set for XREAD and XREADGROUP (streams_blocking.go). Their
+	// waiters do not consume what they wait for (but for a group's new
+	// entries), so one that a key cannot serve does not stop the serving
+	// of those queued behind it.
+	xread *xreadWait
+
 	// Set by the blocking command's handler when it found nothing and
 	// registered the waiter; read by the connection after the answer.
 	Registered bool
@@ -185,6 +191,7 @@ func (c *Ctx) serveReady() {
 		}
 		key := []byte(r.key)
 		queue := r.db.waiters[r.key]
+		var skipped []*Waiter // stream readers this key cannot serve yet
 		for len(queue) > 0 {
 			w := queue[0]
 			if w.Claimed() {
@@ -193,6 +200,11 @@ func (c *Ctx) serveReady() {
 			}
 			wc := Ctx{DB: w.DB, Proto: w.Proto, NumShards: c.NumShards, Now: c.Now, self: c.self, shards: c.shards, Waiter: w}
 			if !w.Ready(&wc, key) {
+				if w.xread != nil {
+					skipped = append(skipped, w)
+					queue = queue[1:]
+					continue
+				}
 				break
 			}
 			queue = queue[1:]
@@ -218,11 +230,16 @@ func (c *Ctx) serveReady() {
 				r.db.stalled[r.key] = c.Now
 				break
 			}
-			wc.touchKey(key) // the pop changed it, on the waiter's behalf
+			if w.xread == nil { // stream reads do not signal the key in Redis
+				wc.touchKey(key) // the pop changed it, on the waiter's behalf
+			}
 			if wc.wake.Reply == nil {
 				wc.wake.Reply = wc.Out
 			}
 			w.Woken <- wc.wake
+		}
+		if len(skipped) > 0 {
+			queue = append(skipped, queue...)
 		}
 		if len(queue) == 0 {
 			delete(r.db.waiters, r.key)

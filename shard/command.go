@@ -144,3 +144,20 @@ func Commands() []*Command {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// writes reports whether the command writes when called with args: its
+// Write flag, or for a container (XGROUP) its subcommand's.
+func (c *Command) writes(args [][]byte) bool {
+	if c.Flags&Write != 0 {
+		return true
+	}
+	if len(c.Subcommands) == 0 || len(args) < 2 {
+		return false
+	}
+	for _, s := range c.Subcommands {
+		if i := len(c.Name) + 1; len(s.Name) > i && equalFold(args[1], s.Name[i:]) {
+			return s.Flags&Write != 0
+		}
+	}
+	return false
+}

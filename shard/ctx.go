@@ -152,15 +152,18 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
 		start := len(c.Out)
 		var pre notePre
-		if notify && call.Cmd.Flags&Write != 0 {
+		if notify && call.Cmd.writes(call.Args) {
 			pre = c.beforeWrite(call.Cmd)
 		}
 		call.Cmd.Run(c)
 		if pre.on {
 			c.afterWrite(call.Cmd, pre, c.Out[start:])
 		}
-		if call.Cmd.Flags&Write != 0 && s.watchers > 0 {
+		if s.watchers > 0 && call.Cmd.writes(call.Args) {
 			c.touchWritten(call.Cmd, start)
+		}
+		if len(s.dbs[c.DB].waiters) > 0 && call.Cmd.writes(call.Args) {
+			c.signalWritten(call.Cmd)
 		}
 		if len(c.ready) > 0 && i >= txEnd {
 			c.serveReady()
@@ -236,14 +239,15 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	c.Args, c.Waiter, c.Watch, c.DB, c.Proto, c.Out = args, w, watch, db, proto, out
 	start := len(out)
 	var pre notePre
-	if cmd.Flags&Write != 0 && c.notifyFlags() != 0 {
+	if c.notifyFlags() != 0 && cmd.writes(args) {
 		pre = c.beforeWrite(cmd)
 	}
 	cmd.Run(c)
 	if pre.on {
 		c.afterWrite(cmd, pre, c.Out[start:])
 	}
-	if cmd.Flags&Write != 0 {
+	if cmd.writes(args) {
+		c.signalWritten(cmd)
 		c.touchWritten(cmd, start)
 	}
 	a.n++

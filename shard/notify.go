@@ -3,6 +3,7 @@ package shard
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -371,6 +372,10 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		}
 	case "xsetid":
 		ev(NotifyStream, "xsetid", key(0))
+	case "xgroup":
+		if c.changed { // set by the subcommands that change something
+			ev(NotifyStream, "xgroup-"+strings.ToLower(string(c.Args[1])), key(0))
+		}
 	case "zincrby":
 		ev(NotifyZset, "zincr", key(0))
 	case "zrem", "zremrangebyscore", "zremrangebyrank", "zremrangebylex":

@@ -386,6 +386,7 @@ func (s *Shard) Tick(now int64) {
 		}
 		if len(s.dbs[i].waiters) > 0 {
 			s.dbs[i].sweepWaiters()
+			s.sweepStreamWaiters(&s.dbs[i], now)
 		}
 		if len(s.dbs[i].watched) > 0 {
 			s.sweepWatches(&s.dbs[i])

@@ -35,8 +35,9 @@ type Stream struct {
 	firstID      StreamID // recorded-first-entry-id
 	maxDeleted   StreamID // max-deleted-entry-id
 	entriesAdded int64
-	// Consumer groups belong here; clone and dumpStream must then copy
-	// and write them.
+
+	groups []*streamGroup // consumer groups, by name (stream_groups.go)
+	born   int64          // arrival time of the command that created it (arrival.go)
 }
 
 // StreamID is an entry ID, ms-seq.
@@ -575,9 +576,10 @@ func (s *Stream) Trim(t TrimArgs) int64 {
 	return deleted
 }
 
-// clone copies the stream; consumer groups are the later part's to copy.
+// clone copies the stream and its consumer groups.
 func (s *Stream) clone() any {
 	d := *s
+	d.groups = cloneGroups(s.groups)
 	d.blocks = make([]*streamBlock, len(s.blocks))
 	for i, b := range s.blocks {
 		nb := *b
@@ -593,7 +595,7 @@ func (s *Stream) Bytes() int64 {
 	for _, b := range s.blocks {
 		n += 80 + int64(cap(b.buf))
 	}
-	return n
+	return n + s.groupsBytes()
 }
 
 // Sizes of Redis listpack entries, to place block boundaries where Redis

@@ -57,7 +57,90 @@ func dumpStream(s *Stream) []byte {
 		FirstMs: s.firstID.Ms, FirstSeq: s.firstID.Seq,
 		MaxDeletedMs: s.maxDeleted.Ms, MaxDelSeq: s.maxDeleted.Seq,
 		EntriesAdded: uint64(s.entriesAdded),
-	})
+	}, dumpGroups(s.groups))
+}
+
+func idKey(id StreamID) (k [16]byte) {
+	binary.BigEndian.PutUint64(k[:8], id.Ms)
+	binary.BigEndian.PutUint64(k[8:], id.Seq)
+	return k
+}
+
+func keyID(k [16]byte) StreamID {
+	return StreamID{binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:])}
+}
+
+// dumpGroups converts the consumer groups to their RDB form.
+func dumpGroups(groups []*streamGroup) []rdb.StreamGroup {
+	out := make([]rdb.StreamGroup, len(groups))
+	for i, g := range groups {
+		rg := &out[i]
+		rg.Name = []byte(g.name)
+		rg.LastMs, rg.LastSeq = g.lastID.Ms, g.lastID.Seq
+		rg.EntriesRead, rg.HasEntriesRead = g.entriesRead, true
+		rg.PEL = make([]rdb.StreamNACK, len(g.pel))
+		for j, id := range g.pel {
+			n := g.nacks[id]
+			rg.PEL[j] = rdb.StreamNACK{ID: idKey(id), DeliveryTime: n.deliveryTime, DeliveryCount: uint64(n.deliveryCount)}
+		}
+		rg.Consumers = make([]rdb.StreamConsumer, len(g.consumers))
+		for j, c := range g.consumers {
+			rc := &rg.Consumers[j]
+			rc.Name, rc.SeenTime = []byte(c.name), c.seenTime
+			rc.PEL = make([][16]byte, len(c.pel))
+			for k, id := range c.pel {
+				rc.PEL[k] = idKey(id)
+			}
+		}
+	}
+	return out
+}
+
+// groupsFromDump rebuilds the consumer groups of s; false when they are
+// inconsistent (as Redis's loading rejects them: duplicate groups,
+// consumers or PEL entries, a consumer's entry missing from its group's
+// PEL, a pending entry that no consumer owns).
+func groupsFromDump(s *Stream, groups []rdb.StreamGroup) bool {
+	for _, rg := range groups {
+		last := StreamID{rg.LastMs, rg.LastSeq}
+		er := rg.EntriesRead
+		if !rg.HasEntriesRead {
+			er = s.entriesReadAt(last)
+		}
+		g := s.createGroup(rg.Name, last, er)
+		if g == nil {
+			return false
+		}
+		for _, n := range rg.PEL {
+			id := keyID(n.ID)
+			if _, dup := g.nacks[id]; dup {
+				return false
+			}
+			g.nacks[id] = &streamNACK{deliveryTime: n.DeliveryTime, deliveryCount: int64(n.DeliveryCount)}
+			g.pel.add(id)
+		}
+		for _, rc := range rg.Consumers {
+			c := g.createConsumer(rc.Name, rc.SeenTime)
+			if c == nil {
+				return false
+			}
+			for _, k := range rc.PEL {
+				id := keyID(k)
+				n, ok := g.nacks[id]
+				if !ok || n.consumer != nil {
+					return false
+				}
+				n.consumer = c
+				c.pel.add(id)
+			}
+		}
+		for _, n := range g.nacks {
+			if n.consumer == nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lpItem is one listpack entry.
@@ -119,6 +202,9 @@ func streamFromDump(v *rdb.Value) *Stream {
 	s.firstID = StreamID{m.FirstMs, m.FirstSeq}
 	if v.OldStream {
 		s.firstID, _ = s.First()
+	}
+	if !groupsFromDump(s, v.Groups) {
+		return nil
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package shard
 
 import (
 	"encoding/binary"
-	"math"
 	"sync/atomic"
 
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -42,7 +41,7 @@ func init() {
 			Summary:    "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
 			Complexity: "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
 			Syntax:     "[COUNT count] [BLOCK milliseconds] <STREAMS key [key ...] id [id ...]>"},
-			Run: cmdXRead, Keys: xreadKeys},
+			Run: func(c *Ctx) { xread(c, false) }, Keys: xreadKeys, NewWaiter: newXReadWaiter},
 		&Command{Spec: Spec{Name: "xinfo", Arity: -2, Group: "stream", Since: "5.0.0",
 			Summary: "A container for stream introspection commands", Complexity: "Depends on subcommand.",
 			Subcommands: xinfoSpecs()}, Run: cmdXInfo, Keys: xinfoKeys},
@@ -361,7 +360,7 @@ func cmdXAdd(c *Ctx) {
 			c.Null()
 			return
 		}
-		s = NewStream()
+		s = &Stream{born: c.stamp}
 		c.store(key, s, false)
 	}
 	if s.lastID == maxStreamID {
@@ -400,6 +399,7 @@ func cmdXAdd(c *Ctx) {
 	}
 	s.Add(id, fv, c.db(key).streamLimits())
 	c.streamID(id)
+	c.signal(key) // blocked XREAD and XREADGROUP clients
 	if o.strategy && s.Trim(o.TrimArgs) > 0 {
 		c.changed = true // notify.go: XADD also says "xtrim"
 	}
@@ -669,138 +669,6 @@ func xreadKeys(args [][]byte, dst []int) []int {
 	return dst
 }
 
-func cmdXRead(c *Ctx) {
-	count := int64(0)
-	at, n := 0, 0
-	for i := 1; i < len(c.Args); i++ {
-		more := len(c.Args) - i - 1
-		a := c.Args[i]
-		switch {
-		case equalFold(a, "block") && more > 0:
-			if c.script {
-				// Redis names the command as the script spelled it.
-				c.Error("ERR " + string(c.Args[0]) + " command is not allowed with BLOCK option from scripts")
-				return
-			}
-			i++
-			t, ok := wire.ParseInt(c.Args[i])
-			if !ok {
-				c.Error(errTimeoutInt)
-				return
-			}
-			if t < 0 {
-				c.Error(errTimeoutNeg)
-				return
-			}
-			if t > 0 && t > math.MaxInt64-c.Now {
-				c.Error("ERR timeout is out of range")
-				return
-			}
-		case equalFold(a, "count") && more > 0:
-			i++
-			v, ok := wire.ParseInt(c.Args[i])
-			if !ok {
-				c.Error(ErrNotInt)
-				return
-			}
-			count = max(v, 0)
-		case equalFold(a, "streams") && more > 0:
-			if more%2 != 0 {
-				c.Error(errXReadUnbalanced)
-				return
-			}
-			at, n = i+1, more/2
-			i = len(c.Args)
-		case equalFold(a, "group") && more >= 2:
-			c.Error(errXReadGroupOpt)
-			return
-		case equalFold(a, "noack"):
-			c.Error(errXReadNoAck)
-			return
-		default:
-			c.Error(ErrSyntax)
-			return
-		}
-	}
-	if at == 0 {
-		c.Error(ErrSyntax)
-		return
-	}
-	var small [8]StreamID
-	ids := small[:0]
-	for i := 0; i < n; i++ {
-		key, arg := c.Args[at+i], c.Args[at+n+i]
-		s, found, ok := c.streamAt(key)
-		if !ok {
-			return
-		}
-		var id StreamID
-		switch {
-		case len(arg) == 1 && arg[0] == '$':
-			if found {
-				id = s.lastID
-			}
-		case len(arg) == 1 && arg[0] == '>':
-			c.Error(errXReadGT)
-			return
-		default:
-			if id, _, ok = c.parseStreamID(arg, 0, true, false); !ok {
-				return
-			}
-		}
-		ids = append(ids, id)
-	}
-	// Which streams have something after their ID?
-	served := 0
-	for i := 0; i < n; i++ {
-		if c.xreadServes(c.Args[at+i], ids[i]) {
-			served++
-		}
-	}
-	if served == 0 {
-		// Blocking (BLOCK) is a later part: for now XREAD answers as
-		// when it times out, as Redis does where it cannot block.
-		c.NullArray()
-		return
-	}
-	if c.Proto == wire.RESP3 {
-		c.Map(served)
-	} else {
-		c.Array(served)
-	}
-	for i := 0; i < n; i++ {
-		key := c.Args[at+i]
-		if !c.xreadServes(key, ids[i]) {
-			continue
-		}
-		s, _, _ := c.streamAt(key)
-		if c.Proto != wire.RESP3 {
-			c.Array(2)
-		}
-		c.Bulk(key)
-		start, _ := ids[i].Next()
-		cnt := int64(-1)
-		if count > 0 {
-			cnt = count
-		}
-		c.streamRange(s, start, maxStreamID, false, cnt)
-	}
-}
-
-// xreadServes reports whether the stream at key has an entry after id.
-func (c *Ctx) xreadServes(key []byte, id StreamID) bool {
-	v, found := c.lookup(key)
-	if !found {
-		return false
-	}
-	s := v.(*Stream)
-	if s.length == 0 {
-		return false
-	}
-	last, _ := s.Last()
-	return id.Less(last)
-}
-
 // XINFO.
 
 func xinfoSpecs() []*Spec {
@@ -871,9 +739,9 @@ func cmdXInfo(c *Ctx) {
 	}
 	switch name {
 	case "consumers":
-		c.Error("NOGROUP No such consumer group '" + string(c.Args[3]) + "' for key name '" + string(key) + "'")
+		c.xinfoConsumers(s, key, c.Args[3])
 	case "groups":
-		c.Array(0)
+		c.xinfoGroups(s)
 	case "stream":
 		c.xinfoStream(s)
 	}
@@ -922,7 +790,7 @@ func (c *Ctx) xinfoStream(s *Stream) {
 	c.streamID(s.firstID)
 	if !full {
 		c.BulkString("groups")
-		c.Int(0)
+		c.Int(int64(len(s.groups)))
 		for _, rev := range []bool{false, true} {
 			if rev {
 				c.BulkString("last-entry")
@@ -945,7 +813,7 @@ func (c *Ctx) xinfoStream(s *Stream) {
 	}
 	c.streamRange(s, StreamID{}, maxStreamID, false, cnt)
 	c.BulkString("groups")
-	c.Array(0)
+	c.xinfoFullGroups(s, count)
 }
 
 // raxNodes is the node count of the radix tree Redis would hold for this

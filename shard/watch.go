@@ -181,6 +181,12 @@ func unchanged(cmd *Command, args [][]byte, reply []byte) bool {
 		return cmd.Name == "setnx" || cmd.Name == "msetnx" || cmd.Name == "xdel" || cmd.Name == "xtrim"
 	case cmd.Name == "xsetid":
 		return true // Redis 7.0 does not signal the key
+	case cmd.Name == "xreadgroup" || cmd.Name == "xack" || cmd.Name == "xclaim" || cmd.Name == "xautoclaim":
+		return true // nor for consumer group bookkeeping
+	case cmd.Name == "xgroup":
+		// Only XGROUP CREATE ... MKSTREAM may create the key (and it
+		// signals even when the key was there: a harmless extra).
+		return !equalFold(args[1], "create") || !hasArg(args[5:], "mkstream")
 	}
 	return false
 }

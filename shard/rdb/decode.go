@@ -47,6 +47,7 @@ type Value struct {
 	Nodes     []StreamNode
 	Meta      StreamMeta
 	OldStream bool
+	Groups    []StreamGroup
 }
 
 // Decode verifies a DUMP payload's footer and decodes its object. As in

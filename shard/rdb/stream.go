@@ -1,5 +1,7 @@
 package rdb
 
+import "encoding/binary"
+
 // Streams, as Redis 7.0 saves them (RDB_TYPE_STREAM_LISTPACKS_2): the
 // number of nodes, each node's 16-byte key (its master ID, big endian)
 // and listpack, then the length, last ID, first ID, max deleted ID and
@@ -20,8 +22,36 @@ type StreamMeta struct {
 	EntriesAdded            uint64
 }
 
-// AppendStream appends a stream without consumer groups.
-func AppendStream(dst []byte, nodes []StreamNode, m StreamMeta) []byte {
+// StreamGroup is a consumer group as saved: its name, last delivered ID,
+// entries-read counter (-1: unknown; HasEntriesRead false when the 5.0
+// type did not save it), its pending entries and its consumers.
+type StreamGroup struct {
+	Name            []byte
+	LastMs, LastSeq uint64
+	EntriesRead     int64
+	HasEntriesRead  bool
+	PEL             []StreamNACK
+	Consumers       []StreamConsumer
+}
+
+// StreamNACK is a pending entry: its ID (16 bytes, big endian), when it
+// was last delivered (Unix ms) and how many times.
+type StreamNACK struct {
+	ID            [16]byte
+	DeliveryTime  int64
+	DeliveryCount uint64
+}
+
+// StreamConsumer is a consumer: its name, seen time (Unix ms) and the IDs
+// of its pending entries.
+type StreamConsumer struct {
+	Name     []byte
+	SeenTime int64
+	PEL      [][16]byte
+}
+
+// AppendStream appends a stream and its consumer groups.
+func AppendStream(dst []byte, nodes []StreamNode, m StreamMeta, groups []StreamGroup) []byte {
 	dst = append(dst, typeStreamListpacks2)
 	dst = appendLen(dst, uint64(len(nodes)))
 	for i := range nodes {
@@ -32,7 +62,30 @@ func AppendStream(dst []byte, nodes []StreamNode, m StreamMeta) []byte {
 		m.MaxDeletedMs, m.MaxDelSeq, m.EntriesAdded} {
 		dst = appendLen(dst, n)
 	}
-	return appendLen(dst, 0) // consumer groups
+	dst = appendLen(dst, uint64(len(groups)))
+	for i := range groups {
+		g := &groups[i]
+		dst = appendStr(dst, g.Name)
+		dst = appendLen(dst, g.LastMs)
+		dst = appendLen(dst, g.LastSeq)
+		dst = appendLen(dst, uint64(g.EntriesRead))
+		dst = appendLen(dst, uint64(len(g.PEL)))
+		for _, n := range g.PEL {
+			dst = append(dst, n.ID[:]...)
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(n.DeliveryTime))
+			dst = appendLen(dst, n.DeliveryCount)
+		}
+		dst = appendLen(dst, uint64(len(g.Consumers)))
+		for _, c := range g.Consumers {
+			dst = appendStr(dst, c.Name)
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.SeenTime))
+			dst = appendLen(dst, uint64(len(c.PEL)))
+			for _, id := range c.PEL {
+				dst = append(dst, id[:]...)
+			}
+		}
+	}
+	return dst
 }
 
 // Listpack builds a listpack entry by entry.
@@ -102,13 +155,76 @@ func (d *decoder) stream(t byte) (*Value, error) {
 		m.EntriesAdded = m.Length
 		v.OldStream = true
 	}
-	groups, _, err := d.length()
+	ngroups, err := d.count(4)
 	if err != nil {
 		return nil, err
 	}
-	if groups != 0 {
-		// Consumer groups are not stored yet.
-		return nil, ErrFormat
+	for range ngroups {
+		var g StreamGroup
+		if g.Name, err = d.str(); err != nil {
+			return nil, err
+		}
+		g.Name = append([]byte(nil), g.Name...)
+		if g.LastMs, _, err = d.length(); err != nil {
+			return nil, err
+		}
+		if g.LastSeq, _, err = d.length(); err != nil {
+			return nil, err
+		}
+		if t == typeStreamListpacks2 {
+			n, _, err := d.length()
+			if err != nil {
+				return nil, err
+			}
+			g.EntriesRead, g.HasEntriesRead = int64(n), true
+		}
+		npel, err := d.count(18)
+		if err != nil {
+			return nil, err
+		}
+		g.PEL = make([]StreamNACK, npel)
+		for i := range g.PEL {
+			n := &g.PEL[i]
+			b, err := d.take(24)
+			if err != nil {
+				return nil, err
+			}
+			copy(n.ID[:], b)
+			n.DeliveryTime = int64(binary.LittleEndian.Uint64(b[16:]))
+			if n.DeliveryCount, _, err = d.length(); err != nil {
+				return nil, err
+			}
+		}
+		ncons, err := d.count(10)
+		if err != nil {
+			return nil, err
+		}
+		g.Consumers = make([]StreamConsumer, ncons)
+		for i := range g.Consumers {
+			c := &g.Consumers[i]
+			if c.Name, err = d.str(); err != nil {
+				return nil, err
+			}
+			c.Name = append([]byte(nil), c.Name...)
+			b, err := d.take(8)
+			if err != nil {
+				return nil, err
+			}
+			c.SeenTime = int64(binary.LittleEndian.Uint64(b))
+			np, err := d.count(16)
+			if err != nil {
+				return nil, err
+			}
+			c.PEL = make([][16]byte, np)
+			for j := range c.PEL {
+				b, err := d.take(16)
+				if err != nil {
+					return nil, err
+				}
+				copy(c.PEL[j][:], b)
+			}
+		}
+		v.Groups = append(v.Groups, g)
 	}
 	return v, nil
 }
