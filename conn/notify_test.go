@@ -184,3 +184,10 @@ func TestNotifyCopyDB(t *testing.T) {
 	doAll(t, rdb, []any{"lpush", keys[0], "1"}, []any{"copy", keys[0], keys[1], "db", "5"})
 	expect("0 new "+keys[0], "0 lpush "+keys[0], "5 new "+keys[1], "5 copy_to "+keys[1])
 }
+
+// HMSET is HSET in Redis: its event is hset.
+func TestNotifyHMSet(t *testing.T) {
+	rdb, _, expect := notifyHarness(t)
+	doAll(t, rdb, []any{"hmset", "h", "a", "1", "b", "2"}, []any{"hincrby", "h", "a", "10"})
+	expect("0 new h", "0 hset h", "0 hincrby h")
+}

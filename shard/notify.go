@@ -288,8 +288,10 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 			}
 			ev(class, c.popEv, c.popKey)
 		}
-	case "hset", "hmset", "hincrby", "hincrbyfloat":
+	case "hset", "hincrby", "hincrbyfloat":
 		ev(NotifyHash, name, key(0))
+	case "hmset": // one implementation in Redis, which names it hset
+		ev(NotifyHash, "hset", key(0))
 	case "hsetnx":
 		if !zero {
 			ev(NotifyHash, "hset", key(0))
