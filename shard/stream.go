@@ -38,6 +38,19 @@ type Stream struct {
 
 	groups []*streamGroup // consumer groups, by name (stream_groups.go)
 	born   int64          // arrival time of the command that created it (arrival.go)
+
+	// seek is where the last forward Range stopped, so that reading a
+	// block an entry at a time (XREADGROUP >, XREAD) does not decode it
+	// from its start on every read. Its offset stays valid: a block only
+	// grows at its end, and Delete marks entries in place.
+	seek streamSeek
+}
+
+// streamSeek is a position in a block: the offset after the entry id.
+type streamSeek struct {
+	b   *streamBlock
+	off int
+	id  StreamID
 }
 
 // StreamID is an entry ID, ms-seq.
@@ -108,6 +121,7 @@ type streamBlock struct {
 	live, dead int32
 	nfields    int32  // master field count
 	entStart   int32  // where entries start in buf
+	lastAt     int32  // where its last entry starts
 	lpBody     int32  // Redis listpack size without the count fields
 	buf        []byte // master fields, then entries
 }
@@ -210,6 +224,7 @@ func (s *Stream) Add(id StreamID, fv [][]byte, lim StreamLimits) {
 	if same {
 		flags = entSameFields
 	}
+	b.lastAt = int32(len(b.buf))
 	b.buf = append(b.buf, flags)
 	b.buf = binary.AppendUvarint(b.buf, id.Ms-b.first.Ms)
 	seq := id.Seq
@@ -397,7 +412,11 @@ func (s *Stream) Range(start, end StreamID, rev bool, count int, fn func(e *stre
 			if b.last.Less(start) {
 				continue
 			}
-			for p := int(b.entStart); p < len(b.buf); {
+			p := int(b.entStart)
+			if s.seek.b == b && s.seek.id.Less(start) {
+				p = s.seek.off // every entry before it is below start
+			}
+			for p < len(b.buf) {
 				e := b.decode(p)
 				p = e.end
 				if e.ID.Less(start) || e.deleted() {
@@ -408,6 +427,7 @@ func (s *Stream) Range(start, end StreamID, rev bool, count int, fn func(e *stre
 				}
 				n++
 				if !fn(&e) || n == count {
+					s.seek = streamSeek{b: b, off: e.end, id: e.ID}
 					return n
 				}
 			}
@@ -453,6 +473,11 @@ func (s *Stream) First() (StreamID, bool) {
 
 // Last returns the last live entry's ID.
 func (s *Stream) Last() (StreamID, bool) {
+	if n := len(s.blocks); n > 0 && s.blocks[n-1].total() > 0 { // most often the last entry is live
+		if e := s.blocks[n-1].decode(int(s.blocks[n-1].lastAt)); !e.deleted() {
+			return e.ID, true
+		}
+	}
 	var id StreamID
 	ok := false
 	s.Range(StreamID{}, maxStreamID, true, 1, func(e *streamEntry) bool { id, ok = e.ID, true; return false })
@@ -579,6 +604,7 @@ func (s *Stream) Trim(t TrimArgs) int64 {
 // clone copies the stream and its consumer groups.
 func (s *Stream) clone() any {
 	d := *s
+	d.seek = streamSeek{}
 	d.groups = cloneGroups(s.groups)
 	d.blocks = make([]*streamBlock, len(s.blocks))
 	for i, b := range s.blocks {

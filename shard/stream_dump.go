@@ -273,6 +273,7 @@ func streamBlockFromItems(first StreamID, items []lpItem) *streamBlock {
 		if int64(len(items)-p) < per*fields+1 {
 			return nil
 		}
+		b.lastAt = int32(len(b.buf))
 		b.buf = append(b.buf, byte(flags))
 		b.buf = binary.AppendUvarint(b.buf, id.Ms-first.Ms)
 		seq := id.Seq

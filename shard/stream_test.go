@@ -297,3 +297,51 @@ func TestStreamDumpRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Reading one entry at a time, as XREADGROUP > does, resumes where the
+// last read stopped (Stream.seek); deletes and appends in between must not
+// make it skip or repeat an entry.
+func TestStreamReadOneAtATime(t *testing.T) {
+	s := NewStream()
+	lim := StreamLimits{MaxBytes: 4096, MaxEntries: 100}
+	fv := [][]byte{[]byte("a"), []byte("1")}
+	for i := uint64(1); i <= 500; i++ {
+		s.Add(StreamID{Ms: i}, fv, lim)
+	}
+	var got []uint64
+	last := StreamID{}
+	for i := 0; ; i++ {
+		switch i % 7 {
+		case 3:
+			s.Delete(StreamID{Ms: last.Ms + 2}) // ahead of the reader
+		case 5:
+			s.Add(StreamID{Ms: 500 + uint64(i)}, fv, lim)
+		}
+		start, _ := last.Next()
+		n := s.Range(start, maxStreamID, false, 1, func(e *streamEntry) bool {
+			got = append(got, e.ID.Ms)
+			last = e.ID
+			return true
+		})
+		if n == 0 {
+			break
+		}
+	}
+	var want []uint64
+	s.Range(StreamID{}, maxStreamID, false, 0, func(e *streamEntry) bool {
+		want = append(want, e.ID.Ms)
+		return true
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("one at a time read %d entries, a full range %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+	}
+}
+
+func firstDiff(a, b []uint64) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
