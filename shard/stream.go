@@ -591,6 +591,12 @@ func (s *Stream) Trim(t TrimArgs) int64 {
 				deleted++
 			}
 		}
+		if b.live == 0 {
+			// As Redis removes an emptied node: a block with no live
+			// entry could otherwise sit before entries that XSETID let
+			// come in below its IDs.
+			s.dropBlocks(0, 1)
+		}
 		break
 	}
 	if s.length == 0 {

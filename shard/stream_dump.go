@@ -186,6 +186,9 @@ func streamFromDump(v *rdb.Value) *Stream {
 		}
 		b.lpBody = int32(len(node.LP) - lpIntSize(int64(b.live)) - lpIntSize(int64(b.dead)))
 		prev, havePrev = b.last, true
+		if b.live == 0 {
+			continue // a node of deleted entries only: keep no empty block
+		}
 		s.blocks = append(s.blocks, b)
 		s.length += int64(b.live)
 	}
