@@ -765,31 +765,41 @@ func cmdXClaim(c *Ctx) {
 			if nack.consumer != nil && minIdle != 0 && now-nack.deliveryTime < minIdle {
 				continue
 			}
-			if cons == nil {
-				var created bool
-				if cons, created = g.lookupOrCreate(c.Args[3], now); created {
-					c.db(key).emit(NotifyStream, "xgroup-createconsumer", string(key))
-				}
-			}
-			nack.deliveryTime = delivery
-			if retry >= 0 {
-				nack.deliveryCount = retry
-			} else if !justID {
-				nack.deliveryCount++
-			}
-			g.moveTo(id, nack, cons)
-			if justID {
-				c.streamID(id)
-			} else {
-				s.Range(id, id, false, 1, func(e *streamEntry) bool {
-					c.streamEntry(e)
-					return false
-				})
-			}
+			cons = c.claim(key, s, g, cons, id, nack, delivery, retry, justID)
 			n++
 		}
 		return n
 	})
+}
+
+// claim gives the pending entry id to the consumer named in c.Args[3]
+// (cons, made on first use and returned), as XCLAIM and XAUTOCLAIM do, and
+// replies with the entry or, with justID, its ID. retry >= 0 sets the
+// delivery count (XCLAIM RETRYCOUNT); otherwise a claim that returns the
+// entry counts as a delivery.
+func (c *Ctx) claim(key []byte, s *Stream, g *streamGroup, cons *streamConsumer, id StreamID, nack *streamNACK, delivery, retry int64, justID bool) *streamConsumer {
+	if cons == nil {
+		var created bool
+		if cons, created = g.lookupOrCreate(c.Args[3], c.Now); created {
+			c.db(key).emit(NotifyStream, "xgroup-createconsumer", string(key))
+		}
+	}
+	nack.deliveryTime = delivery
+	if retry >= 0 {
+		nack.deliveryCount = retry
+	} else if !justID {
+		nack.deliveryCount++
+	}
+	g.moveTo(id, nack, cons)
+	if justID {
+		c.streamID(id)
+	} else {
+		s.Range(id, id, false, 1, func(e *streamEntry) bool {
+			c.streamEntry(e)
+			return false
+		})
+	}
+	return cons
 }
 
 func cmdXAutoClaim(c *Ctx) {
@@ -867,25 +877,7 @@ func cmdXAutoClaim(c *Ctx) {
 			if minIdle != 0 && now-nack.deliveryTime < minIdle {
 				continue
 			}
-			if cons == nil {
-				var created bool
-				if cons, created = g.lookupOrCreate(c.Args[3], now); created {
-					c.db(key).emit(NotifyStream, "xgroup-createconsumer", string(key))
-				}
-			}
-			nack.deliveryTime = now
-			if !justID {
-				nack.deliveryCount++
-			}
-			g.moveTo(id, nack, cons)
-			if justID {
-				c.streamID(id)
-			} else {
-				s.Range(id, id, false, 1, func(e *streamEntry) bool {
-					c.streamEntry(e)
-					return false
-				})
-			}
+			cons = c.claim(key, s, g, cons, id, nack, now, -1, justID)
 			n++
 			count--
 		}
