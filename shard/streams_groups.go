@@ -588,16 +588,8 @@ func cmdXPending(c *Ctx) {
 			consName = c.Args[at+3]
 		}
 	}
-	s, found, ok := c.streamAt(key)
+	_, g, ok := c.groupAt(key, gname)
 	if !ok {
-		return
-	}
-	var g *streamGroup
-	if found {
-		g = s.group(gname)
-	}
-	if g == nil {
-		c.Error(errNoKeyOrGroup(key, gname))
 		return
 	}
 	if argc == 3 {
@@ -656,11 +648,12 @@ func cmdXPending(c *Ctx) {
 	})
 }
 
-func cmdXClaim(c *Ctx) {
-	key, gname := c.Args[1], c.Args[2]
+// groupAt returns the stream at key and its group gname, or replies
+// NOGROUP (or WRONGTYPE) and reports false.
+func (c *Ctx) groupAt(key, gname []byte) (*Stream, *streamGroup, bool) {
 	s, found, ok := c.streamAt(key)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	var g *streamGroup
 	if found {
@@ -668,6 +661,15 @@ func cmdXClaim(c *Ctx) {
 	}
 	if g == nil {
 		c.Error(errNoKeyOrGroup(key, gname))
+		return nil, nil, false
+	}
+	return s, g, true
+}
+
+func cmdXClaim(c *Ctx) {
+	key, gname := c.Args[1], c.Args[2]
+	s, g, ok := c.groupAt(key, gname)
+	if !ok {
 		return
 	}
 	minIdle, ok := wire.ParseInt(c.Args[4])
@@ -839,16 +841,8 @@ func cmdXAutoClaim(c *Ctx) {
 			return
 		}
 	}
-	s, found, ok := c.streamAt(key)
+	s, g, ok := c.groupAt(key, gname)
 	if !ok {
-		return
-	}
-	var g *streamGroup
-	if found {
-		g = s.group(gname)
-	}
-	if g == nil {
-		c.Error(errNoKeyOrGroup(key, gname))
 		return
 	}
 	now := c.Now
