@@ -177,39 +177,29 @@ func geoHashString(score float64, dst []byte) []byte {
 }
 
 // geoMoveX moves a hash one cell east (d > 0) or west.
-func geoMoveX(h *geoBits, d int) {
-	if d == 0 {
-		return
-	}
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0x5555555555555555) >> (64 - uint(h.step)*2)
-	if d > 0 {
-		x += zz + 1
-	} else {
-		x |= zz
-		x -= zz + 1
-	}
-	x &= 0xaaaaaaaaaaaaaaaa >> (64 - uint(h.step)*2)
-	h.bits = x | y
-}
+func geoMoveX(h *geoBits, d int) { geoMove(h, d, 0xaaaaaaaaaaaaaaaa) }
 
 // geoMoveY moves a hash one cell north (d > 0) or south.
-func geoMoveY(h *geoBits, d int) {
+func geoMoveY(h *geoBits, d int) { geoMove(h, d, 0x5555555555555555) }
+
+// geoMove steps the interleaved coordinate whose bits are in mask (the
+// odd bits hold longitude, the even ones latitude) by one cell, leaving
+// the other coordinate as it is.
+func geoMove(h *geoBits, d int, mask uint64) {
 	if d == 0 {
 		return
 	}
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0xaaaaaaaaaaaaaaaa) >> (64 - uint(h.step)*2)
+	v := h.bits & mask
+	rest := h.bits &^ mask
+	zz := ^mask >> (64 - uint(h.step)*2)
 	if d > 0 {
-		y += zz + 1
+		v += zz + 1
 	} else {
-		y |= zz
-		y -= zz + 1
+		v |= zz
+		v -= zz + 1
 	}
-	y &= 0x5555555555555555 >> (64 - uint(h.step)*2)
-	h.bits = x | y
+	v &= mask >> (64 - uint(h.step)*2)
+	h.bits = v | rest
 }
 
 // Neighbour indexes, in the order Redis searches them.
