@@ -307,17 +307,20 @@ func cmdGeoHash(c *Ctx) {
 	c.Array(len(c.Args) - 2)
 	var buf [16]byte
 	for _, m := range c.Args[2:] {
-		var score float64
-		found := false
-		if z != nil {
-			score, found = z.Score(zview(m))
-		}
-		if !found {
+		if score, found := memberScore(z, m); found {
+			c.Bulk(geoHashString(score, buf[:0]))
+		} else {
 			c.Null()
-			continue
 		}
-		c.Bulk(geoHashString(score, buf[:0]))
 	}
+}
+
+// memberScore returns member m's score in z (nil: a missing key).
+func memberScore(z *ZSet, m []byte) (float64, bool) {
+	if z == nil {
+		return 0, false
+	}
+	return z.Score(zview(m))
 }
 
 // GEOPOS key member ...
@@ -328,11 +331,7 @@ func cmdGeoPos(c *Ctx) {
 	}
 	c.Array(len(c.Args) - 2)
 	for _, m := range c.Args[2:] {
-		var score float64
-		found := false
-		if z != nil {
-			score, found = z.Score(zview(m))
-		}
+		score, found := memberScore(z, m)
 		if !found {
 			c.NullArray()
 			continue
