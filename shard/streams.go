@@ -503,6 +503,20 @@ func cmdXLen(c *Ctx) {
 	c.Int(s.length)
 }
 
+// parseStreamIDs parses the exact IDs of XDEL and XACK, all of them
+// before the command changes anything, appending to ids; on a bad one it
+// has replied and reports false.
+func (c *Ctx) parseStreamIDs(args [][]byte, ids []StreamID) ([]StreamID, bool) {
+	for _, a := range args {
+		id, _, ok := c.parseStreamID(a, 0, true, false)
+		if !ok {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
 func cmdXDel(c *Ctx) {
 	s, found, ok := c.streamAt(c.Args[1])
 	if !ok {
@@ -513,13 +527,9 @@ func cmdXDel(c *Ctx) {
 		return
 	}
 	var small [16]StreamID
-	ids := small[:0]
-	for _, a := range c.Args[2:] {
-		id, _, ok := c.parseStreamID(a, 0, true, false)
-		if !ok {
-			return
-		}
-		ids = append(ids, id)
+	ids, ok := c.parseStreamIDs(c.Args[2:], small[:0])
+	if !ok {
+		return
 	}
 	deleted, first := int64(0), false
 	for _, id := range ids {

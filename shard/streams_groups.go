@@ -518,13 +518,9 @@ func cmdXAck(c *Ctx) {
 		return
 	}
 	var small [16]StreamID
-	ids := small[:0]
-	for _, a := range c.Args[3:] {
-		id, _, ok := c.parseStreamID(a, 0, true, false)
-		if !ok {
-			return
-		}
-		ids = append(ids, id)
+	ids, ok := c.parseStreamIDs(c.Args[3:], small[:0])
+	if !ok {
+		return
 	}
 	n := int64(0)
 	for _, id := range ids {
