@@ -218,7 +218,7 @@ func (e *scriptEngine) kill(eval bool, limit time.Duration) string {
 	case wrote:
 		return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	}
-	return busyMessage(!eval)
+	return busyMessage(eval) // names the kill for the kind that runs
 }
 
 const evalFlags = shard.NoScript | shard.SkipMonitor | shard.MayReplicate | shard.NoMandatoryKeys | shard.Stale
