@@ -472,24 +472,18 @@ func TestScriptKillNeverStopsAWriter(t *testing.T) {
 	}
 }
 
-// INFO runs from scripts, as in Redis, and counts the keys of the shards
-// the script holds and of the others.
+// INFO is refused from scripts, unlike Redis. Allowing it made a script
+// borrow the shards it does not hold while holding its own: two such
+// scripts waited on each other (a bounded wait, about 200 ms per call),
+// and a shard that stayed lent was left out of the key counts without a
+// word. Until shards publish their counts without a loan, a script gets
+// an error rather than a wrong figure.
 func TestScriptCallsInfo(t *testing.T) {
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
 	rdb := newClient2(t, addr, 2)
-	keys := keysOnShards(t, "info", 8, 0, 3, 7)
-	for _, k := range keys {
-		rdb.Set(ctx, k, "v", 0)
-	}
-	s := redis.NewScript("return redis.call('info', 'keyspace')")
-	for i := 0; i < 2; i++ { // all shards held, then only keys[1]'s
-		v, err := s.Run(ctx, rdb, keys[1:2]).Text()
-		if err != nil || !strings.Contains(v, "db0:keys=3,") {
-			t.Fatalf("INFO keyspace from a script = %q, %v", v, err)
-		}
-	}
-	if v, err := rdb.Eval(ctx, "return string.match(redis.call('info', 'server'), 'redis_version:[%d.]+')", nil).Text(); err != nil || v != "redis_version:7.0.15" {
-		t.Fatalf("INFO server from a script = %q, %v", v, err)
+	err := rdb.Eval(ctx, "return redis.call('info', 'keyspace')", nil).Err()
+	if err == nil || !strings.Contains(err.Error(), "This Redis command is not allowed from script") {
+		t.Fatalf("INFO from a script: %v", err)
 	}
 }
