@@ -57,3 +57,42 @@ func TestLoanReturnedNormally(t *testing.T) {
 		l.Return()
 	}
 }
+
+// A borrower that gave up (BorrowWithin) leaves its request in the
+// mailbox; the worker skips it or, if the same Loan waits again, grants
+// that wait. Either way each wait gets the shard exactly once, and the
+// worker is never parked on a loan nobody holds.
+func TestBorrowWithinGiveUpThenReuse(t *testing.T) {
+	w := Start(New(0), WorkerOptions{})
+	defer w.Stop()
+	holder, l := NewLoan(), NewLoan()
+	if _, err := w.Borrow(holder); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := w.BorrowWithin(l, 10*time.Millisecond); err != nil || s != nil {
+		t.Fatalf("BorrowWithin while lent = %v, %v; want a give-up", s, err)
+	}
+	holder.Return()
+	for range 3 { // the stale request and fresh ones, in any order
+		s, err := w.Borrow(l)
+		if err != nil || s == nil {
+			t.Fatalf("Borrow after a give-up: %v", err)
+		}
+		l.Return()
+	}
+	// The worker still serves batches: it is not parked on a stale loan.
+	done := make(chan *Batch, 1)
+	b := &Batch{}
+	if err := w.Submit(b, done); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the worker is stuck after a stale loan")
+	}
+	if s, err := w.BorrowWithin(l, time.Second); err != nil || s == nil {
+		t.Fatalf("BorrowWithin of a free shard = %v, %v", s, err)
+	}
+	l.Return()
+}
