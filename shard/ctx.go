@@ -124,6 +124,7 @@ func (b *Batch) Reply(i int) []byte {
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
 	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s, stamp: b.Stamp}
+	s.stamp = b.Stamp
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
@@ -172,6 +173,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		n++
 	}
 	s.Processed += uint64(n)
+	s.stamp = 0
 	s.flushEvents()
 	b.Out = c.Out
 	*c = Ctx{}
@@ -222,6 +224,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	for _, s := range shards {
 		if s != nil {
 			s.note.out = &a.events
+			s.stamp = a.Stamp
 		}
 	}
 }
@@ -230,6 +233,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 // and stored it in the shards slice given to Begin, at its ID.
 func (a *Across) Join(s *Shard) {
 	s.note.out = &a.events
+	s.stamp = a.Stamp
 }
 
 // Run runs one command in database db and appends its reply to out. w is
@@ -279,6 +283,7 @@ func (a *Across) finish() {
 	for _, s := range c.shards {
 		if s != nil {
 			s.note.out = nil
+			s.stamp = 0
 			if s.note.sink != nil {
 				sink = s.note.sink
 			}

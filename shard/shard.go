@@ -49,6 +49,10 @@ type Shard struct {
 	// wakeDue is when the pending one is due, 0 if none.
 	wake    func(d time.Duration)
 	wakeDue int64
+
+	// stamp is the arrival time of the commands running now (Unix ns, 0
+	// if unknown or none), for records kept below the Ctx (stream_gone.go).
+	stamp int64
 }
 
 // DB is one logical database within a shard.
@@ -65,6 +69,7 @@ type DB struct {
 	waiters map[string][]*Waiter
 	stalled map[string]int64    // keys whose serving waits for a retried move, since when (ms)
 	held    map[string]int64    // keys whose serving waits for late blocked clients, until when (ns; arrival.go)
+	gone    map[string]int64    // streams with groups lately removed, when (ns; stream_gone.go)
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *keyIndex                // SCAN's index of the keys, if any
@@ -176,6 +181,11 @@ func (db *DB) set(key []byte, v any, keepTTL bool) {
 	if len(db.strs) > 0 {
 		delete(db.strs, string(key))
 	}
+	if old, ok := db.objs[string(key)]; ok && hasGroups(old) {
+		if st, same := v.(*Stream); !same || st != old.(*Stream) {
+			db.noteGone(string(key))
+		}
+	}
 	db.objs[string(key)] = v
 	if !keepTTL && len(db.expires) > 0 {
 		delete(db.expires, string(key))
@@ -197,7 +207,12 @@ func (db *DB) setStrKey(key, s string, keepTTL bool) {
 		db.indexNew(key)
 	}
 	if len(db.objs) > 0 {
-		delete(db.objs, key)
+		if old, ok := db.objs[key]; ok {
+			if hasGroups(old) {
+				db.noteGone(key)
+			}
+			delete(db.objs, key)
+		}
 	}
 	db.strs[key] = s
 	if !keepTTL && len(db.expires) > 0 {
@@ -218,7 +233,10 @@ func (db *DB) remove(key []byte) bool {
 	if old, ok := db.strs[string(key)]; ok {
 		delete(db.strs, string(key))
 		osmem.Released(len(old)) // a huge string's pages go back to the OS soon
-	} else if _, ok := db.objs[string(key)]; ok {
+	} else if old, ok := db.objs[string(key)]; ok {
+		if hasGroups(old) {
+			db.noteGone(string(key))
+		}
 		delete(db.objs, string(key))
 	} else {
 		return false
@@ -247,6 +265,11 @@ func (db *DB) indexNew(key string) {
 func (db *DB) flush() {
 	if len(db.watched) > 0 {
 		db.touchExisting(nil)
+	}
+	for k, v := range db.objs {
+		if hasGroups(v) {
+			db.noteGone(k)
+		}
 	}
 	db.strs = nil
 	db.objs = nil
@@ -390,6 +413,9 @@ func (s *Shard) Tick(now int64) {
 		}
 		if len(s.dbs[i].watched) > 0 {
 			s.sweepWatches(&s.dbs[i])
+		}
+		if len(s.dbs[i].gone) > 0 {
+			s.dbs[i].pruneGone(time.Now().UnixNano())
 		}
 		if s.dbs[i].scanKeys != nil || len(s.dbs[i].scanObjs) > 0 {
 			s.dbs[i].dropIdleScans(now)

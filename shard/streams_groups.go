@@ -336,6 +336,12 @@ func xread(c *Ctx, group bool) {
 	ids := small[:0]
 	for i := 0; i < o.n; i++ {
 		key, arg := c.Args[o.at+i], c.Args[o.at+o.n+i]
+		if group && o.block >= 0 && c.streamWentAway(key) {
+			if v, found := c.lookup(key); !found || !hasGroupNamed(v, o.group) {
+				c.Error(errStreamKeyGone)
+				return
+			}
+		}
 		s, found, ok := c.streamAt(key)
 		if !ok {
 			return
