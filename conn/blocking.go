@@ -70,6 +70,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 				// -UNBLOCKED: an error reply like any other.
 				c.srv.stats.errs.count(r)
 				c.srv.stats.errors.Add(1)
+				c.countUnblocked(e, args)
 			}
 			if !c.muted() {
 				c.out = append(c.out, wake.Reply...)

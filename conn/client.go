@@ -292,6 +292,7 @@ func (c *client) executeOne(args [][]byte) {
 	}
 	c.last = e.spec
 	if !e.arityOK(len(args)) {
+		c.countRejected(e, args)
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
 		return
 	}
@@ -299,18 +300,23 @@ func (c *client) executeOne(args [][]byte) {
 		return
 	}
 	if c.proto == wire.RESP2 && c.subscribed() && !subModeAllowed(e.spec.Name) {
+		c.countRejected(e, args)
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, subModeError(e.spec.Name)) })
 		return
 	}
 	if e.direct != nil {
+		began, n := shard.Clock(), len(c.order)
 		e.direct(c, args)
+		c.countLocal(e, args, began, len(c.order) > n && c.order[n].shard < 0 && int(c.order[n].index) == len(c.ends)-1)
 		return
 	}
 	if e.run != nil {
 		if e.barrier {
 			c.settle()
 		}
+		began := shard.Clock()
 		c.replyLocal(func() { e.run(c, args) })
+		c.countLocal(e, args, began, true)
 		return
 	}
 	if e.data.NewWaiter != nil {

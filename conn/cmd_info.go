@@ -46,6 +46,7 @@ var infoSections = []infoSection{
 	{"replication", "Replication", true, infoReplication},
 	{"cpu", "CPU", true, infoCPU},
 	{"modules", "Modules", true, func(b []byte, _ *infoCtx) []byte { return b }},
+	{"commandstats", "Commandstats", false, infoCommandStats},
 	{"errorstats", "Errorstats", true, infoErrorStats},
 	{"cluster", "Cluster", true, func(b []byte, _ *infoCtx) []byte { return infoInt(b, "cluster_enabled", 0) }},
 	{"keyspace", "Keyspace", true, infoKeyspace},

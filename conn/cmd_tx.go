@@ -80,16 +80,19 @@ func (c *client) queue(e *entry, args [][]byte) {
 	c.last = e.spec
 	if !e.arityOK(len(args)) {
 		c.tx.aborted = true
+		c.countRejected(e, args)
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
 		return
 	}
 	if msg := subcommandError(e.spec, args); msg != "" {
 		c.tx.aborted = true
+		c.countRejected(e, args)
 		c.replyLocal(func() { c.replyError(msg) })
 		return
 	}
 	if e.spec.Flags&shard.NoMulti != 0 {
 		c.tx.aborted = true
+		c.countRejected(e, args)
 		c.replyLocal(func() { c.replyError("ERR Command not allowed inside a transaction") })
 		return
 	}

@@ -40,7 +40,7 @@ func (c *client) refuseWrite(e *entry, args [][]byte) bool {
 		return false
 	}
 	c.last = e.spec
-	c.reject(e, errNoReplicas)
+	c.reject(e, args, errNoReplicas)
 	return true
 }
 

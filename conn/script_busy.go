@@ -125,14 +125,15 @@ func (c *client) busyGate(e *entry, args [][]byte) bool {
 	if msg == "" {
 		return false
 	}
-	c.reject(e, msg)
+	c.reject(e, args, msg)
 	return true
 }
 
 // reject refuses a command before it runs (BUSY, NOREPLICAS), as Redis's
 // rejectCommand does: inside MULTI the refusal makes EXEC fail, and EXEC
 // itself aborts the transaction (execCommandAbort), in MULTI or not.
-func (c *client) reject(e *entry, msg string) {
+func (c *client) reject(e *entry, args [][]byte, msg string) {
+	c.countRejected(e, args)
 	if e.spec.Name == "exec" {
 		c.discardTx()
 		c.unwatch()

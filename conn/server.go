@@ -79,7 +79,8 @@ type serverStats struct {
 	netIn       atomic.Int64
 	netOut      atomic.Int64
 	errors      atomic.Int64
-	errs        errorStats // errors by code (errorstats.go)
+	errs        errorStats    // errors by code (errorstats.go)
+	cmds        []connCmdStat // commandstats by stat slot (cmdstats.go)
 
 	obufDisconnects atomic.Int64 // clients closed past the output buffer limit
 }
@@ -106,6 +107,8 @@ func New(opt Options) *Server {
 		stopped:    make(chan struct{}),
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
+	numberCommandStats()
+	s.stats.cmds = make([]connCmdStat, len(shard.StatSpecs()))
 	s.hub = newHub()
 	notify := s.cfg.Int("notify-keyspace-events")
 	for i := 0; i < opt.Shards; i++ {

@@ -33,6 +33,22 @@ func (s *Server) ShardStats() []ShardStats { return s.shardStats(nil) }
 // it stays lent.
 func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 	out := make([]ShardStats, 0, len(s.workers))
+	s.eachShard(held, func(sh *shard.Shard) {
+		st := ShardStats{ID: sh.ID, Pending: s.workers[sh.ID].Pending()}
+		for db := 0; db < shard.NumDBs; db++ {
+			st.Keys[db] = sh.DB(db).Len()
+			st.Expires[db] = sh.DB(db).Expires()
+		}
+		st.Processed, st.ExpiredKeys = sh.Processed, sh.ExpiredKeys
+		out = append(out, st)
+	})
+	return out
+}
+
+// eachShard calls fn with each shard in turn, borrowed for the call (or
+// read from held, as shardStats explains), in ascending order. Shards that
+// have stopped, or stay lent past statsWait below a held one, are skipped.
+func (s *Server) eachShard(held []*shard.Shard, fn func(*shard.Shard)) {
 	top := -1
 	for i, sh := range held {
 		if sh != nil {
@@ -40,33 +56,22 @@ func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 		}
 	}
 	for i, w := range s.workers {
-		st := ShardStats{ID: i, Pending: w.Pending()}
-		sh, lent := (*shard.Shard)(nil), false
-		var loan *shard.Loan
 		if i < len(held) && held[i] != nil {
-			sh = held[i]
+			fn(held[i])
+			continue
+		}
+		loan := shard.NewLoan() // one per worker: see shard.Loan
+		var sh *shard.Shard
+		var err error
+		if i < top {
+			sh, err = w.BorrowWithin(loan, statsWait)
 		} else {
-			var err error
-			loan = shard.NewLoan() // one per worker: see shard.Loan
-			if i < top {
-				sh, err = w.BorrowWithin(loan, statsWait)
-			} else {
-				sh, err = w.Borrow(loan)
-			}
-			if err != nil || sh == nil {
-				continue
-			}
-			lent = true
+			sh, err = w.Borrow(loan)
 		}
-		for db := 0; db < shard.NumDBs; db++ {
-			st.Keys[db] = sh.DB(db).Len()
-			st.Expires[db] = sh.DB(db).Expires()
+		if err != nil || sh == nil {
+			continue
 		}
-		st.Processed, st.ExpiredKeys = sh.Processed, sh.ExpiredKeys
-		if lent {
-			loan.Return()
-		}
-		out = append(out, st)
+		fn(sh)
+		loan.Return()
 	}
-	return out
 }

@@ -71,6 +71,8 @@ type Spec struct {
 	ACL        []string // extra ACL categories, without '@'
 
 	Subcommands []*Spec
+
+	stat int // slot in the commandstats tables (cmdstats.go)
 }
 
 // Command is a data command: its Spec and the handler a shard runs.

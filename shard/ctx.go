@@ -128,6 +128,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
+	began := Clock()
 	for i := 0; i < len(b.Calls); i++ {
 		call := &b.Calls[i]
 		if call.Cmd == nil {
@@ -169,6 +170,9 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		if len(c.ready) > 0 && i >= txEnd {
 			c.serveReady()
 		}
+		done := Clock()
+		s.count(&call.Cmd.Spec, call.Args, done-began, c.Out[start:], call.Waiter)
+		began = done
 		b.Ends = append(b.Ends, len(c.Out))
 		n++
 	}
@@ -246,7 +250,14 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	if c.notifyFlags() != 0 && cmd.writes(args) {
 		pre = c.beforeWrite(cmd)
 	}
+	began := Clock()
 	cmd.Run(c)
+	for _, s := range c.shards {
+		if s != nil {
+			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w)
+			break
+		}
+	}
 	if pre.on {
 		c.afterWrite(cmd, pre, c.Out[start:])
 	}

@@ -53,6 +53,8 @@ type Shard struct {
 	// stamp is the arrival time of the commands running now (Unix ns, 0
 	// if unknown or none), for records kept below the Ctx (stream_gone.go).
 	stamp int64
+
+	cmdStats []CmdStat // INFO commandstats, by stat slot (cmdstats.go)
 }
 
 // DB is one logical database within a shard.
