@@ -244,6 +244,7 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "pubsubshard_channels", x.c.srv.hub.nShard.Load())
 	b = infoInt(b, "latest_fork_usec", 0)
 	b = infoInt(b, "total_forks", 0)
+	b = infoInt(b, "migrate_cached_sockets", int64(x.c.srv.migrate.count()))
 	b = infoInt(b, "total_error_replies", st.errors.Load())
 	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).
 	b = infoInt(b, "client_output_buffer_limit_disconnections", st.obufDisconnects.Load())

@@ -57,6 +57,7 @@ type Server struct {
 
 	pubsubLimit atomic.Pointer[obufLimit] // client-output-buffer-limit pubsub
 	scripts     scriptEngine              // EVAL's script cache (cmd_script.go)
+	migrate     migrateCache              // MIGRATE's sockets (cmd_migrate.go)
 
 	// life is cancelled when Shutdown begins; Shutdown then stops every
 	// running script (and a script starting later checks life), so that a
@@ -319,6 +320,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// may not kill (they wrote), as Redis's SHUTDOWN NOSAVE would.
 	s.endLife()
 	s.scripts.stopAll()
+	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
 
 	drained := make(chan struct{})
 	go func() {

@@ -31,6 +31,9 @@ const (
 	// AllShards is Valkyrie's own: the command sees every shard at once
 	// (DBSIZE, FLUSHDB, KEYS). It is not reported by COMMAND INFO.
 	AllShards
+	// Asking is Redis's CMD_ASKING (RESTORE-ASKING): in a cluster, the
+	// command runs on a slot being imported. Standalone, it changes nothing.
+	Asking
 )
 
 // flagNames are the COMMAND INFO names, by bit; Redis keeps may_replicate
@@ -39,6 +42,7 @@ var flagNames = []string{
 	"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
 	"loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth",
 	"", "no_mandatory_keys", "no_async_loading", "no_multi", "allow_busy",
+	"", "asking", // AllShards is not reported
 }
 
 // Names returns the COMMAND INFO names of the flags in f.
