@@ -1,9 +1,9 @@
 package shard
 
 import (
-	"maps"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -55,22 +55,6 @@ func init() {
 	)
 }
 
-func (h Hash) clone() any { return maps.Clone(h) }
-
-// encoding follows hash-max-listpack-entries 128 and
-// hash-max-listpack-value 64, Redis's defaults.
-func (h Hash) encoding() string {
-	if len(h) > 128 {
-		return "hashtable"
-	}
-	for f, v := range h {
-		if len(f) > 64 || len(v) > 64 {
-			return "hashtable"
-		}
-	}
-	return "listpack"
-}
-
 // Error replies of the hash commands.
 const (
 	ErrHashNotInt      = "ERR hash value is not an integer"
@@ -80,16 +64,17 @@ const (
 	ErrOutOfRangeValue = "ERR value is out of range"
 )
 
-// hashFor returns the hash at key, creating (and storing) an empty one when
-// the key is missing. It replies WRONGTYPE and returns false for another
-// type. Call it only when the command will add a field.
-func (c *Ctx) hashFor(key []byte) (Hash, bool) {
-	h, found, ok := valueAt[Hash](c, key)
+// hashFor returns the hash at key, creating (and storing) an empty one with
+// room for n fields when the key is missing. It replies WRONGTYPE and
+// returns false for another type. Call it only when the command will add a
+// field.
+func (c *Ctx) hashFor(key []byte, n int) (*Hash, bool) {
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return nil, false
 	}
 	if !found {
-		h = Hash{}
+		h = newHash(n)
 		c.store(key, h, false)
 	}
 	return h, true
@@ -100,19 +85,14 @@ func cmdHSet(c *Ctx, hmset bool) {
 		c.ArityError()
 		return
 	}
-	h, ok := c.hashFor(c.Args[1])
+	h, ok := c.hashFor(c.Args[1], (len(c.Args)-2)/2)
 	if !ok {
 		return
 	}
+	lim := c.db(c.Args[1]).hashLimits()
 	var added int64
 	for i := 2; i < len(c.Args); i += 2 {
-		// Field and value share one allocation (as a string key and its
-		// value do), and the field is hashed once: the map grows only
-		// when it is new.
-		n := len(h)
-		f, v := c.keyValue(c.Args[i], c.Args[i+1])
-		h[f] = v
-		if len(h) > n {
+		if h.set(c.Args[i], c.Args[i+1], lim) {
 			added++
 		}
 	}
@@ -125,29 +105,31 @@ func cmdHSet(c *Ctx, hmset bool) {
 
 func cmdHSetNX(c *Ctx) {
 	key, f := c.Args[1], c.Args[2]
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	if found {
-		if _, exists := h[string(f)]; exists {
+		if h.has(f) {
 			c.Int(0)
 			return
 		}
 	} else {
-		h = Hash{}
+		h = newHash(1)
 		c.store(key, h, false)
 	}
-	h[string(f)] = string(c.Args[3])
+	h.set(f, c.Args[3], c.db(key).hashLimits())
 	c.Int(1)
 }
 
 func cmdHGet(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
-	if v, exists := h[string(c.Args[2])]; exists {
+	if !found {
+		c.Null()
+	} else if v, exists := h.get(c.Args[2]); exists {
 		c.BulkString(v)
 	} else {
 		c.Null()
@@ -155,13 +137,15 @@ func cmdHGet(c *Ctx) {
 }
 
 func cmdHMGet(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
 	c.Array(len(c.Args) - 2)
 	for _, f := range c.Args[2:] {
-		if v, exists := h[string(f)]; exists {
+		if !found {
+			c.Null()
+		} else if v, exists := h.get(f); exists {
 			c.BulkString(v)
 		} else {
 			c.Null()
@@ -171,19 +155,18 @@ func cmdHMGet(c *Ctx) {
 
 func cmdHDel(c *Ctx) {
 	key := c.Args[1]
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	var n int64
 	if found {
 		for _, f := range c.Args[2:] {
-			if _, exists := h[string(f)]; exists {
-				delete(h, string(f))
+			if h.del(f) {
 				n++
 			}
 		}
-		if len(h) == 0 {
+		if h.Len() == 0 {
 			c.remove(key)
 		}
 	}
@@ -191,33 +174,43 @@ func cmdHDel(c *Ctx) {
 }
 
 func cmdHExists(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
-	if !ok {
-		return
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
+	if ok {
+		c.Int(b2i(found && h.has(c.Args[2])))
 	}
-	_, exists := h[string(c.Args[2])]
-	c.Int(b2i(exists))
 }
 
 func cmdHLen(c *Ctx) {
-	if h, _, ok := valueAt[Hash](c, c.Args[1]); ok {
-		c.Int(int64(len(h)))
+	if h, found, ok := valueAt[*Hash](c, c.Args[1]); ok {
+		n := 0
+		if found {
+			n = h.Len()
+		}
+		c.Int(int64(n))
 	}
 }
 
 func cmdHStrLen(c *Ctx) {
-	if h, _, ok := valueAt[Hash](c, c.Args[1]); ok {
-		c.Int(int64(len(h[string(c.Args[2])])))
+	if h, found, ok := valueAt[*Hash](c, c.Args[1]); ok {
+		var v string
+		if found {
+			v, _ = h.get(c.Args[2])
+		}
+		c.Int(int64(len(v)))
 	}
 }
 
 func cmdHGetAll(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
-	c.Map(len(h))
-	for f, v := range h {
+	if !found {
+		c.Map(0)
+		return
+	}
+	c.Map(h.Len())
+	for f, v := range h.All() {
 		c.BulkString(f)
 		c.BulkString(v)
 	}
@@ -225,12 +218,16 @@ func cmdHGetAll(c *Ctx) {
 
 // hashList answers HKEYS and HVALS.
 func hashList(c *Ctx, fields, values bool) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
-	c.Array(len(h))
-	for f, v := range h {
+	if !found {
+		c.Array(0)
+		return
+	}
+	c.Array(h.Len())
+	for f, v := range h.All() {
 		if fields {
 			c.BulkString(f)
 		}
@@ -247,15 +244,17 @@ func cmdHIncrBy(c *Ctx) {
 		c.Error(ErrNotInt)
 		return
 	}
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	var cur int64
-	if old, exists := h[string(f)]; exists {
-		if cur, ok = parseIntString(old); !ok {
-			c.Error(ErrHashNotInt)
-			return
+	if found {
+		if old, exists := h.get(f); exists {
+			if cur, ok = parseIntString(old); !ok {
+				c.Error(ErrHashNotInt)
+				return
+			}
 		}
 	}
 	if (incr < 0 && cur < 0 && incr < math.MinInt64-cur) || (incr > 0 && cur > 0 && incr > math.MaxInt64-cur) {
@@ -264,10 +263,11 @@ func cmdHIncrBy(c *Ctx) {
 	}
 	cur += incr
 	if !found {
-		h = Hash{}
+		h = newHash(1)
 		c.store(key, h, false)
 	}
-	h[string(f)] = strconv.FormatInt(cur, 10)
+	var buf [20]byte
+	h.set(f, strconv.AppendInt(buf[:0], cur, 10), c.db(key).hashLimits())
 	c.Int(cur)
 }
 
@@ -291,12 +291,16 @@ func cmdHIncrByFloat(c *Ctx) {
 		c.Error(ErrNaNOrInf)
 		return
 	}
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	sum := newLongDouble()
-	if old, exists := h[string(f)]; exists {
+	old, exists := "", false
+	if found {
+		old, exists = h.get(f)
+	}
+	if exists {
 		cur, curInf, ok := parseLongDouble([]byte(old))
 		switch {
 		case !ok:
@@ -315,24 +319,25 @@ func cmdHIncrByFloat(c *Ctx) {
 		return
 	}
 	if !found {
-		h = Hash{}
+		h = newHash(1)
 		c.store(key, h, false)
 	}
 	s := formatLongDouble(sum)
-	h[string(f)] = s
+	h.set(f, []byte(s), c.db(key).hashLimits())
 	c.BulkString(s)
 }
 
 func cmdHRandField(c *Ctx) {
 	key := c.Args[1]
 	if len(c.Args) == 2 {
-		h, found, ok := valueAt[Hash](c, key)
+		h, found, ok := valueAt[*Hash](c, key)
 		switch {
 		case !ok:
 		case !found:
 			c.Null()
 		default:
-			c.BulkString(randomKey(h))
+			f, _ := h.random()
+			c.BulkString(f)
 		}
 		return
 	}
@@ -351,14 +356,15 @@ func cmdHRandField(c *Ctx) {
 			return
 		}
 	}
-	h, _, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
-	if n == 0 || len(h) == 0 {
+	if n == 0 || !found || h.Len() == 0 {
 		c.Array(0)
 		return
 	}
+	size := h.Len()
 	// RESP2 gets a flat array; RESP3 a pair per field.
 	header := func(count int) {
 		if withValues && c.Proto == wire.RESP2 {
@@ -367,35 +373,70 @@ func cmdHRandField(c *Ctx) {
 			c.Array(count)
 		}
 	}
-	emit := func(f string) {
+	emit := func(f, v string) {
 		if withValues && c.Proto != wire.RESP2 {
 			c.Array(2)
 		}
 		c.BulkString(f)
 		if withValues {
-			c.BulkString(h[f])
+			c.BulkString(v)
 		}
 	}
 	switch {
 	case n < 0 || n == 1:
-		// Negative: that many draws, repeats allowed.
+		// Negative: that many draws, repeats allowed, in the order drawn.
 		count := int(min(-n, math.MaxInt32))
 		if n == 1 {
 			count = 1
 		}
 		header(count)
-		pickKeys(h, count, emit)
-	case n >= int64(len(h)):
-		header(len(h))
-		for f := range h {
-			emit(f)
+		if h.compact() {
+			for range count {
+				emit(h.random())
+			}
+		} else {
+			pickKeys(h.m, count, func(f string) { emit(f, h.m[f]) })
+		}
+	case n >= int64(size):
+		// The whole hash, in its order (insertion order while compact).
+		header(size)
+		for f, v := range h.All() {
+			emit(f, v)
+		}
+	case h.compact() && n*3 <= int64(size):
+		// A small share of a listpack: Redis picks it in one pass over
+		// the listpack, so the fields come in listpack order.
+		header(int(n))
+		for _, i := range sampleIndexes(size, int(n)) {
+			emit(unpack(h.pairs[i]))
+		}
+	case h.compact():
+		// A large share: Redis copies the hash into a dict and deletes
+		// random fields; the rest come in no particular order.
+		header(int(n))
+		idx := rand.Perm(size)[:n]
+		for _, i := range idx {
+			emit(unpack(h.pairs[i]))
 		}
 	default:
 		header(int(n))
-		for _, f := range sampleKeys(h, int(n)) {
-			emit(f)
+		for _, f := range sampleKeys(h.m, int(n)) {
+			emit(f, h.m[f])
 		}
 	}
+}
+
+// sampleIndexes returns n distinct indexes below size, chosen uniformly,
+// in ascending order (selection sampling, as Redis's lpRandomPairsUnique).
+func sampleIndexes(size, n int) []int {
+	out := make([]int, 0, n)
+	for i := 0; i < size && len(out) < n; i++ {
+		// Take i with probability (still needed) / (still left).
+		if rand.IntN(size-i) < n-len(out) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // b2i is 1 for true, 0 for false.

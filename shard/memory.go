@@ -320,17 +320,8 @@ func valueUsage(v any, samples int64) int64 {
 	switch v := v.(type) {
 	case string:
 		return allocBytes(int64(len(v)))
-	case Hash:
-		var elems int64
-		k := 0
-		for f, x := range v {
-			if int64(k) >= samples {
-				break
-			}
-			elems += allocBytes(int64(len(f))) + allocBytes(int64(len(x)))
-			k++
-		}
-		return mapBytes(len(v), slotStrStr) + sampled(elems, k, len(v))
+	case *Hash:
+		return hashUsage(v, samples)
 	case Set:
 		var elems int64
 		k := 0
@@ -350,6 +341,44 @@ func valueUsage(v any, samples int64) int64 {
 		return v.Bytes()
 	}
 	return 0
+}
+
+// hashUsage: the Hash, then its pair slice at its capacity (compact) or its
+// map, and the pairs' bytes: each pair, field and value, is one allocation
+// in either form (see hash.go), sampled from the first pairs while compact
+// and from map iteration after.
+func hashUsage(h *Hash, samples int64) int64 {
+	n := allocBytes(int64(unsafe.Sizeof(*h)))
+	pairBytes := func(f, v string) int64 {
+		return allocBytes(int64(uvarintLen(len(f)) + len(f) + len(v)))
+	}
+	var elems int64
+	k := 0
+	if h.compact() {
+		n += allocBytes(int64(cap(h.pairs)) * strHeader)
+		for ; k < len(h.pairs) && int64(k) < samples; k++ {
+			elems += allocBytes(int64(len(h.pairs[k])))
+		}
+		return n + sampled(elems, k, len(h.pairs))
+	}
+	n += mapBytes(len(h.m), slotStrStr)
+	for f, v := range h.m {
+		if int64(k) >= samples {
+			break
+		}
+		elems += pairBytes(f, v)
+		k++
+	}
+	return n + sampled(elems, k, len(h.m))
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	k := 1
+	for ; n >= 0x80; n >>= 7 {
+		k++
+	}
+	return k
 }
 
 // listUsage: the List, its ring buffer of string headers (whose length is
