@@ -241,3 +241,33 @@ func TestHashListpackConversion(t *testing.T) {
 		t.Fatalf("CONFIG GET = %v, %v", v, err)
 	}
 }
+
+// Values a compact hash hands out to be kept (SORT ... GET h->f STORE) are
+// copies: changing the hash in place afterwards leaves the stored list
+// alone.
+func TestHashSortStoreDoesNotAlias(t *testing.T) {
+	_, addr := startServer(t, 1)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	if err := rdb.RPush(ctx, "ids", "1", "2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"1", "2"} {
+		if err := rdb.HSet(ctx, "h_"+id, "name", "name-"+id, "w", id).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := rdb.SortStore(ctx, "ids", "dst", &redis.Sort{By: "h_*->w", Get: []string{"h_*->name"}}).Result()
+	if err != nil || n != 2 {
+		t.Fatalf("SORT STORE = %d, %v", n, err)
+	}
+	// Same length: rewritten in place in the compact hash.
+	if err := rdb.HSet(ctx, "h_1", "name", "NAME-1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HDel(ctx, "h_2", "name").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rdb.LRange(ctx, "dst", 0, -1).Result()
+	hashWant(t, "LRANGE dst", got, err, "name-1", "name-2")
+}

@@ -242,7 +242,11 @@ func restoredHash(d *rdb.Value, lim hashLimits) *Hash {
 	if n == 0 {
 		return nil
 	}
-	h := newHash(n)
+	size := 0
+	for _, e := range d.Elems {
+		size += elemSize(len(e))
+	}
+	h := newHash(size)
 	set := lim
 	switch {
 	case int64(n) > lim.entries:
@@ -250,8 +254,21 @@ func restoredHash(d *rdb.Value, lim hashLimits) *Hash {
 	case d.Compact && !d.Zipmap:
 		set.value = math.MaxInt64 // a long element does not convert it
 	}
+	var seen map[string]struct{}
+	if n > 16 {
+		seen = make(map[string]struct{}, n)
+	}
 	for i := 0; i < len(d.Elems); i += 2 {
-		if !h.setString(d.Elems[i], d.Elems[i+1], set) {
+		f, v := d.Elems[i], d.Elems[i+1]
+		if seen != nil {
+			if _, dup := seen[f]; dup {
+				return nil
+			}
+			seen[f] = struct{}{}
+		}
+		if seen != nil && h.compact() && int64(len(f)) <= set.value && int64(len(v)) <= set.value {
+			h.push(f, v) // known to be new; the count is within the limit
+		} else if !h.setString(f, v, set) {
 			return nil // a duplicate field
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Hash is a Redis hash: field to value.
@@ -17,17 +19,23 @@ import (
 // Hash does the same, so that HGETALL, HKEYS, HVALS, HSCAN, HRANDFIELD and
 // DUMP of a small hash answer in Redis's order:
 //
-//   - compact (the listpack): pairs holds one packed string per field and
-//     value, in insertion order; lookups scan it. HSET of an existing
-//     field replaces its pair in place, HDEL closes the gap.
+//   - compact (the listpack): lp is one buffer, a 4-byte little-endian
+//     pair count, then each field and each value as a uvarint length and
+//     its bytes, pair after pair in insertion order. Lookups walk it. HSET
+//     of an existing field rewrites its value in place (moving the tail
+//     when the length changes); HDEL closes the gap.
 //   - hashtable: m maps field to value, each pair sharing one allocation.
 //
-// A packed pair is the field's length as a uvarint, the field, then the
-// value: one allocation and one 16-byte slot per pair, where a map costs a
-// table of 32-byte slots plus its header.
+// The compact form is one pointer-free allocation and about two bytes of
+// overhead per element, where a map costs a table of 32-byte slots plus a
+// header and an allocation per pair.
+//
+// Strings read from a compact hash (views, All, random) alias lp: they are
+// valid until the hash next changes, which is enough for replying from
+// them; anything kept longer (SORT's results) uses get, which copies.
 type Hash struct {
-	pairs []string          // compact form; nil once converted
-	m     map[string]string // hashtable form; nil while compact
+	lp []byte            // compact form; nil once converted
+	m  map[string]string // hashtable form; nil while compact
 }
 
 func (*Hash) typeName() string { return "hash" }
@@ -63,58 +71,92 @@ func (db *DB) hashLimits() hashLimits {
 	return l
 }
 
-// newHash returns an empty compact hash with room for n pairs.
-func newHash(n int) *Hash {
-	return &Hash{pairs: make([]string, 0, n)}
+// lpHeader is the compact form's pair count, a little-endian uint32.
+const lpHeader = 4
+
+// newHash returns an empty compact hash with room for capBytes bytes of
+// encoded fields and values (see elemSize).
+func newHash(capBytes int) *Hash {
+	return &Hash{lp: make([]byte, lpHeader, lpHeader+max(capBytes, 0))}
 }
 
-// unpack splits a packed pair into its field and value.
-func unpack(p string) (f, v string) {
-	n, off := pairFieldLen(p)
-	return p[off : off+n], p[off+n:]
-}
+// elemSize is the compact form's size of an element of n bytes.
+func elemSize(n int) int { return uvarintLen(n) + n }
 
-// pairFieldLen returns a packed pair's field length and where the field
-// starts.
-func pairFieldLen(p string) (n, off int) {
-	if p[0] < 0x80 {
-		return int(p[0]), 1
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	k := 1
+	for ; n >= 0x80; n >>= 7 {
+		k++
 	}
-	var x uint64
-	var s uint
-	for i := 0; i < len(p); i++ {
-		b := p[i]
-		if b < 0x80 {
-			return int(x | uint64(b)<<s), i + 1
+	return k
+}
+
+func (h *Hash) count() int     { return int(binary.LittleEndian.Uint32(h.lp)) }
+func (h *Hash) setCount(n int) { binary.LittleEndian.PutUint32(h.lp, uint32(n)) }
+
+// elem returns where the bytes of the element encoded at off start and end.
+func (h *Hash) elem(off int) (start, end int) { return elemAt(h.lp, off) }
+
+// elemAt is elem for the buffer b.
+func elemAt(b []byte, off int) (start, end int) {
+	if c := b[off]; c < 0x80 {
+		return off + 1, off + 1 + int(c)
+	}
+	n, k := binary.Uvarint(b[off:])
+	return off + k, off + k + int(n)
+}
+
+// view is a string aliasing lp[start:end].
+func (h *Hash) view(start, end int) string {
+	if start == end {
+		return ""
+	}
+	return unsafe.String(&h.lp[start], end-start)
+}
+
+// find returns the offset of field f's element and of its value's, or -1.
+func (h *Hash) find(f []byte) (field, value int) {
+	// elemAt by hand: the walk is the hot loop of every lookup, and a call
+	// per element costs more than the comparison.
+	b := h.lp
+	for off := lpHeader; off < len(b); {
+		fs, fe := off+1, off+1+int(b[off])
+		if b[off] >= 0x80 {
+			fs, fe = elemAt(b, off)
 		}
-		x |= uint64(b&0x7f) << s
-		s += 7
+		if fe-fs == len(f) && string(b[fs:fe]) == string(f) {
+			return off, fe
+		}
+		if b[fe] < 0x80 {
+			off = fe + 1 + int(b[fe])
+		} else {
+			_, off = elemAt(b, fe)
+		}
 	}
-	return 0, len(p) // unreachable for a pair built by pack
+	return -1, -1
 }
 
-// pack builds a packed pair in one allocation.
-func pack(f, v []byte) string {
-	var pre [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(pre[:], uint64(len(f)))
-	var b strings.Builder
-	b.Grow(k + len(f) + len(v))
-	b.Write(pre[:k])
-	b.Write(f)
-	b.Write(v)
-	return b.String()
-}
-
-// packString is pack for strings.
-func packString(f, v string) string {
-	var pre [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(pre[:], uint64(len(f)))
-	var b strings.Builder
-	b.Grow(k + len(f) + len(v))
-	b.Write(pre[:k])
-	b.WriteString(f)
-	b.WriteString(v)
-	return b.String()
+// findString is find for a string.
+func (h *Hash) findString(f string) (field, value int) {
+	// elemAt by hand: the walk is the hot loop of every lookup, and a call
+	// per element costs more than the comparison.
+	b := h.lp
+	for off := lpHeader; off < len(b); {
+		fs, fe := off+1, off+1+int(b[off])
+		if b[off] >= 0x80 {
+			fs, fe = elemAt(b, off)
+		}
+		if fe-fs == len(f) && string(b[fs:fe]) == f {
+			return off, fe
+		}
+		if b[fe] < 0x80 {
+			off = fe + 1 + int(b[fe])
+		} else {
+			_, off = elemAt(b, fe)
+		}
+	}
+	return -1, -1
 }
 
 // Len is the number of fields.
@@ -122,56 +164,42 @@ func (h *Hash) Len() int {
 	if h.m != nil {
 		return len(h.m)
 	}
-	return len(h.pairs)
+	return h.count()
 }
 
 // compact reports whether h is in its listpack form.
 func (h *Hash) compact() bool { return h.m == nil }
 
-// find returns the index of field f in the compact form, or -1.
-func (h *Hash) find(f []byte) int {
-	for i, p := range h.pairs {
-		n, off := pairFieldLen(p)
-		if n == len(f) && p[off:off+n] == string(f) {
-			return i
-		}
-	}
-	return -1
-}
-
-// findString is find for a string.
-func (h *Hash) findString(f string) int {
-	for i, p := range h.pairs {
-		n, off := pairFieldLen(p)
-		if n == len(f) && p[off:off+n] == f {
-			return i
-		}
-	}
-	return -1
-}
-
-// get returns the value of field f.
-func (h *Hash) get(f []byte) (string, bool) {
+// lookup returns the value of field f, aliasing a compact hash: valid
+// until the hash changes.
+func (h *Hash) lookup(f []byte) (string, bool) {
 	if h.m != nil {
 		v, ok := h.m[string(f)]
 		return v, ok
 	}
-	if i := h.find(f); i >= 0 {
-		_, v := unpack(h.pairs[i])
-		return v, true
+	if _, off := h.find(f); off >= 0 {
+		return h.view(h.elem(off)), true
 	}
 	return "", false
 }
 
-// getString is get for a string.
+// get is lookup with a value of its own, safe to keep.
+func (h *Hash) get(f []byte) (string, bool) {
+	v, ok := h.lookup(f)
+	if ok && h.m == nil {
+		v = strings.Clone(v)
+	}
+	return v, ok
+}
+
+// getString is get for a string field.
 func (h *Hash) getString(f string) (string, bool) {
 	if h.m != nil {
 		v, ok := h.m[f]
 		return v, ok
 	}
-	if i := h.findString(f); i >= 0 {
-		_, v := unpack(h.pairs[i])
-		return v, true
+	if _, off := h.findString(f); off >= 0 {
+		return strings.Clone(h.view(h.elem(off))), true
 	}
 	return "", false
 }
@@ -182,7 +210,8 @@ func (h *Hash) has(f []byte) bool {
 		_, ok := h.m[string(f)]
 		return ok
 	}
-	return h.find(f) >= 0
+	field, _ := h.find(f)
+	return field >= 0
 }
 
 // set sets field f to v and reports whether f is new. As Redis does, a
@@ -194,23 +223,22 @@ func (h *Hash) set(f, v []byte, lim hashLimits) bool {
 	}
 	if h.m != nil {
 		n := len(h.m)
-		// Field and value share one allocation, and the field is hashed
-		// once: the map grows only when it is new.
-		kv := pack(f, v)
-		fs, vs := unpack(kv)
+		fs, vs := pairStrings(f, v)
 		h.m[fs] = vs
 		return len(h.m) > n
 	}
-	i := h.find(f)
-	if i >= 0 {
-		h.pairs[i] = pack(f, v)
+	field, value := h.find(f)
+	if field >= 0 {
+		h.replace(value, v)
 	} else {
-		h.pairs = append(h.pairs, pack(f, v))
+		h.lp = append(binary.AppendUvarint(h.lp, uint64(len(f))), f...)
+		h.lp = append(binary.AppendUvarint(h.lp, uint64(len(v))), v...)
+		h.setCount(h.count() + 1)
 	}
-	if int64(len(h.pairs)) > lim.entries {
+	if int64(h.count()) > lim.entries {
 		h.convert()
 	}
-	return i < 0
+	return field < 0
 }
 
 // setString is set for strings.
@@ -220,20 +248,55 @@ func (h *Hash) setString(f, v string, lim hashLimits) bool {
 	}
 	if h.m != nil {
 		n := len(h.m)
-		fs, vs := unpack(packString(f, v))
+		fs, vs := pairStrings([]byte(f), []byte(v))
 		h.m[fs] = vs
 		return len(h.m) > n
 	}
-	i := h.findString(f)
-	if i >= 0 {
-		h.pairs[i] = packString(f, v)
+	field, value := h.findString(f)
+	if field >= 0 {
+		h.replace(value, []byte(v))
 	} else {
-		h.pairs = append(h.pairs, packString(f, v))
+		h.push(f, v)
 	}
-	if int64(len(h.pairs)) > lim.entries {
+	if int64(h.count()) > lim.entries {
 		h.convert()
 	}
-	return i < 0
+	return field < 0
+}
+
+// push appends a pair known to be new to a compact hash.
+func (h *Hash) push(f, v string) {
+	h.lp = append(binary.AppendUvarint(h.lp, uint64(len(f))), f...)
+	h.lp = append(binary.AppendUvarint(h.lp, uint64(len(v))), v...)
+	h.setCount(h.count() + 1)
+}
+
+// replace rewrites the element at off as v, moving what follows when the
+// size changes.
+func (h *Hash) replace(off int, v []byte) {
+	_, oldEnd := h.elem(off)
+	oldSize, newSize := oldEnd-off, elemSize(len(v))
+	switch tail := len(h.lp); {
+	case newSize > oldSize:
+		d := newSize - oldSize
+		h.lp = slices.Grow(h.lp, d)[:tail+d]
+		copy(h.lp[oldEnd+d:], h.lp[oldEnd:tail])
+	case newSize < oldSize:
+		copy(h.lp[off+newSize:], h.lp[oldEnd:])
+		h.lp = h.lp[:tail-(oldSize-newSize)]
+	}
+	k := binary.PutUvarint(h.lp[off:], uint64(len(v)))
+	copy(h.lp[off+k:], v)
+}
+
+// pairStrings copies a field and value into one allocation.
+func pairStrings(f, v []byte) (string, string) {
+	var b strings.Builder
+	b.Grow(len(f) + len(v))
+	b.Write(f)
+	b.Write(v)
+	s := b.String()
+	return s[:len(f)], s[len(f):]
 }
 
 // del removes field f and reports whether it existed; the other fields
@@ -244,29 +307,29 @@ func (h *Hash) del(f []byte) bool {
 		delete(h.m, string(f))
 		return len(h.m) < n
 	}
-	i := h.find(f)
-	if i < 0 {
+	field, value := h.find(f)
+	if field < 0 {
 		return false
 	}
-	last := len(h.pairs) - 1
-	copy(h.pairs[i:], h.pairs[i+1:])
-	h.pairs[last] = ""
-	h.pairs = h.pairs[:last]
+	_, end := h.elem(value)
+	h.lp = append(h.lp[:field], h.lp[end:]...)
+	h.setCount(h.count() - 1)
 	return true
 }
 
 // convert turns a compact hash into a hashtable.
 func (h *Hash) convert() {
-	m := make(map[string]string, len(h.pairs))
-	for _, p := range h.pairs {
-		f, v := unpack(p)
-		m[f] = v
+	m := make(map[string]string, h.count())
+	for f, v := range h.All() {
+		fs, vs := pairStrings([]byte(f), []byte(v))
+		m[fs] = vs
 	}
-	h.m, h.pairs = m, nil
+	h.m, h.lp = m, nil
 }
 
-// All yields every field and value: in insertion order while compact, in
-// map order after.
+// All yields every field and value: in insertion order while compact
+// (aliasing the hash: see Hash), in map order after. The hash must not
+// change during the iteration.
 func (h *Hash) All() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
 		if h.m != nil {
@@ -277,21 +340,36 @@ func (h *Hash) All() iter.Seq2[string, string] {
 			}
 			return
 		}
-		for _, p := range h.pairs {
-			if !yield(unpack(p)) {
+		for off := lpHeader; off < len(h.lp); {
+			fs, fe := h.elem(off)
+			vs, ve := h.elem(fe)
+			if !yield(h.view(fs, fe), h.view(vs, ve)) {
 				return
 			}
+			off = ve
 		}
 	}
 }
 
-// random returns a random field and its value; h must not be empty.
+// pairAt returns the i-th pair of a compact hash, aliasing it.
+func (h *Hash) pairAt(i int) (string, string) {
+	off := lpHeader
+	for ; i > 0; i-- {
+		_, fe := h.elem(off)
+		_, off = h.elem(fe)
+	}
+	fs, fe := h.elem(off)
+	return h.view(fs, fe), h.view(h.elem(fe))
+}
+
+// random returns a random field and its value (aliasing a compact hash);
+// h must not be empty.
 func (h *Hash) random() (string, string) {
 	if h.m != nil {
 		f := randomKey(h.m)
 		return f, h.m[f]
 	}
-	return unpack(h.pairs[rand.IntN(len(h.pairs))])
+	return h.pairAt(rand.IntN(h.count()))
 }
 
 // encoding is what OBJECT ENCODING answers.
@@ -302,8 +380,7 @@ func (h *Hash) encoding() string {
 	return "listpack"
 }
 
-// clone copies h in the same form, as Redis's COPY does; the strings are
-// immutable and shared.
+// clone copies h in the same form, as Redis's COPY does.
 func (h *Hash) clone() any {
 	if h.m != nil {
 		m := make(map[string]string, len(h.m))
@@ -312,5 +389,5 @@ func (h *Hash) clone() any {
 		}
 		return &Hash{m: m}
 	}
-	return &Hash{pairs: append(make([]string, 0, len(h.pairs)), h.pairs...)}
+	return &Hash{lp: slices.Clone(h.lp)}
 }

@@ -64,20 +64,36 @@ const (
 	ErrOutOfRangeValue = "ERR value is out of range"
 )
 
-// hashFor returns the hash at key, creating (and storing) an empty one with
-// room for n fields when the key is missing. It replies WRONGTYPE and
-// returns false for another type. Call it only when the command will add a
-// field.
-func (c *Ctx) hashFor(key []byte, n int) (*Hash, bool) {
+// hashFor returns the hash at key, creating (and storing) an empty one when
+// the key is missing, with room for the fields and values args (see
+// newHash). It replies WRONGTYPE and returns false for another type. Call
+// it only when the command will add a field.
+func (c *Ctx) hashFor(key []byte, args ...[]byte) (*Hash, bool) {
 	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return nil, false
 	}
 	if !found {
-		h = newHash(n)
+		h = newHash(packedSize(args, c.db(key).hashLimits()))
 		c.store(key, h, false)
 	}
 	return h, true
+}
+
+// packedSize is the room args take in a compact hash, or 0 when they are
+// too many or too long to stay compact.
+func packedSize(args [][]byte, lim hashLimits) int {
+	if int64(len(args)/2) > lim.entries {
+		return 0
+	}
+	n := 0
+	for _, a := range args {
+		if int64(len(a)) > lim.value {
+			return 0
+		}
+		n += elemSize(len(a))
+	}
+	return n
 }
 
 func cmdHSet(c *Ctx, hmset bool) {
@@ -85,7 +101,7 @@ func cmdHSet(c *Ctx, hmset bool) {
 		c.ArityError()
 		return
 	}
-	h, ok := c.hashFor(c.Args[1], (len(c.Args)-2)/2)
+	h, ok := c.hashFor(c.Args[1], c.Args[2:]...)
 	if !ok {
 		return
 	}
@@ -115,8 +131,7 @@ func cmdHSetNX(c *Ctx) {
 			return
 		}
 	} else {
-		h = newHash(1)
-		c.store(key, h, false)
+		h, _ = c.hashFor(key, f, c.Args[3])
 	}
 	h.set(f, c.Args[3], c.db(key).hashLimits())
 	c.Int(1)
@@ -129,7 +144,7 @@ func cmdHGet(c *Ctx) {
 	}
 	if !found {
 		c.Null()
-	} else if v, exists := h.get(c.Args[2]); exists {
+	} else if v, exists := h.lookup(c.Args[2]); exists {
 		c.BulkString(v)
 	} else {
 		c.Null()
@@ -145,7 +160,7 @@ func cmdHMGet(c *Ctx) {
 	for _, f := range c.Args[2:] {
 		if !found {
 			c.Null()
-		} else if v, exists := h.get(f); exists {
+		} else if v, exists := h.lookup(f); exists {
 			c.BulkString(v)
 		} else {
 			c.Null()
@@ -194,7 +209,7 @@ func cmdHStrLen(c *Ctx) {
 	if h, found, ok := valueAt[*Hash](c, c.Args[1]); ok {
 		var v string
 		if found {
-			v, _ = h.get(c.Args[2])
+			v, _ = h.lookup(c.Args[2])
 		}
 		c.Int(int64(len(v)))
 	}
@@ -250,7 +265,7 @@ func cmdHIncrBy(c *Ctx) {
 	}
 	var cur int64
 	if found {
-		if old, exists := h.get(f); exists {
+		if old, exists := h.lookup(f); exists {
 			if cur, ok = parseIntString(old); !ok {
 				c.Error(ErrHashNotInt)
 				return
@@ -262,12 +277,12 @@ func cmdHIncrBy(c *Ctx) {
 		return
 	}
 	cur += incr
-	if !found {
-		h = newHash(1)
-		c.store(key, h, false)
-	}
 	var buf [20]byte
-	h.set(f, strconv.AppendInt(buf[:0], cur, 10), c.db(key).hashLimits())
+	v := strconv.AppendInt(buf[:0], cur, 10)
+	if !found {
+		h, _ = c.hashFor(key, f, v)
+	}
+	h.set(f, v, c.db(key).hashLimits())
 	c.Int(cur)
 }
 
@@ -298,7 +313,7 @@ func cmdHIncrByFloat(c *Ctx) {
 	sum := newLongDouble()
 	old, exists := "", false
 	if found {
-		old, exists = h.get(f)
+		old, exists = h.lookup(f)
 	}
 	if exists {
 		cur, curInf, ok := parseLongDouble([]byte(old))
@@ -318,11 +333,10 @@ func cmdHIncrByFloat(c *Ctx) {
 		c.Error(ErrIncrNaNOrInf)
 		return
 	}
-	if !found {
-		h = newHash(1)
-		c.store(key, h, false)
-	}
 	s := formatLongDouble(sum)
+	if !found {
+		h, _ = c.hashFor(key, f, []byte(s))
+	}
 	h.set(f, []byte(s), c.db(key).hashLimits())
 	c.BulkString(s)
 }
@@ -407,16 +421,27 @@ func cmdHRandField(c *Ctx) {
 		// A small share of a listpack: Redis picks it in one pass over
 		// the listpack, so the fields come in listpack order.
 		header(int(n))
-		for _, i := range sampleIndexes(size, int(n)) {
-			emit(unpack(h.pairs[i]))
+		picks, i := sampleIndexes(size, int(n)), 0
+		for f, v := range h.All() {
+			if len(picks) == 0 {
+				break
+			}
+			if picks[0] == i {
+				emit(f, v)
+				picks = picks[1:]
+			}
+			i++
 		}
 	case h.compact():
 		// A large share: Redis copies the hash into a dict and deletes
 		// random fields; the rest come in no particular order.
 		header(int(n))
-		idx := rand.Perm(size)[:n]
-		for _, i := range idx {
-			emit(unpack(h.pairs[i]))
+		pairs := make([][2]string, 0, size)
+		for f, v := range h.All() {
+			pairs = append(pairs, [2]string{f, v})
+		}
+		for _, i := range rand.Perm(size)[:n] {
+			emit(pairs[i][0], pairs[i][1])
 		}
 	default:
 		header(int(n))

@@ -343,42 +343,25 @@ func valueUsage(v any, samples int64) int64 {
 	return 0
 }
 
-// hashUsage: the Hash, then its pair slice at its capacity (compact) or its
-// map, and the pairs' bytes: each pair, field and value, is one allocation
-// in either form (see hash.go), sampled from the first pairs while compact
-// and from map iteration after.
+// hashUsage: the Hash, then its listpack buffer at its capacity (compact:
+// exact, nothing to sample), or its map and the pairs' bytes (each field
+// and value one allocation, see hash.go) sampled from map iteration.
 func hashUsage(h *Hash, samples int64) int64 {
 	n := allocBytes(int64(unsafe.Sizeof(*h)))
-	pairBytes := func(f, v string) int64 {
-		return allocBytes(int64(uvarintLen(len(f)) + len(f) + len(v)))
-	}
-	var elems int64
-	k := 0
 	if h.compact() {
-		n += allocBytes(int64(cap(h.pairs)) * strHeader)
-		for ; k < len(h.pairs) && int64(k) < samples; k++ {
-			elems += allocBytes(int64(len(h.pairs[k])))
-		}
-		return n + sampled(elems, k, len(h.pairs))
+		return n + allocBytes(int64(cap(h.lp)))
 	}
 	n += mapBytes(len(h.m), slotStrStr)
+	var elems int64
+	k := 0
 	for f, v := range h.m {
 		if int64(k) >= samples {
 			break
 		}
-		elems += pairBytes(f, v)
+		elems += allocBytes(int64(len(f) + len(v)))
 		k++
 	}
 	return n + sampled(elems, k, len(h.m))
-}
-
-// uvarintLen is the length of n as a uvarint.
-func uvarintLen(n int) int {
-	k := 1
-	for ; n >= 0x80; n >>= 7 {
-		k++
-	}
-	return k
 }
 
 // listUsage: the List, its ring buffer of string headers (whose length is
