@@ -271,3 +271,49 @@ func TestHashSortStoreDoesNotAlias(t *testing.T) {
 	got, err := rdb.LRange(ctx, "dst", 0, -1).Result()
 	hashWant(t, "LRANGE dst", got, err, "name-1", "name-2")
 }
+
+// HRANDFIELD on a listpack: negative counts draw with repeats, every draw a
+// real pair; a positive count above a third of the hash gives distinct
+// fields.
+func TestHashRandFieldCompact(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	want := map[string]string{}
+	args := []any{}
+	for i := 0; i < 5; i++ {
+		f, v := "f"+strconv.Itoa(i), "v"+strconv.Itoa(i)
+		want[f] = v
+		args = append(args, f, v)
+	}
+	if err := rdb.HSet(ctx, "r", args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := rdb.Do(ctx, "HRANDFIELD", "r", -1000, "WITHVALUES").StringSlice()
+	if err != nil || len(kv) != 2000 {
+		t.Fatalf("HRANDFIELD r -1000 WITHVALUES: %d elements, %v", len(kv), err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < len(kv); i += 2 {
+		if want[kv[i]] != kv[i+1] {
+			t.Fatalf("HRANDFIELD drew %q = %q", kv[i], kv[i+1])
+		}
+		seen[kv[i]] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("1000 draws saw %d of 5 fields", len(seen))
+	}
+	for try := 0; try < 20; try++ {
+		got, err := rdb.HRandField(ctx, "r", 4).Result()
+		if err != nil || len(got) != 4 {
+			t.Fatalf("HRANDFIELD r 4 = %q, %v", got, err)
+		}
+		distinct := map[string]bool{}
+		for _, f := range got {
+			if _, ok := want[f]; !ok || distinct[f] {
+				t.Fatalf("HRANDFIELD r 4 = %q", got)
+			}
+			distinct[f] = true
+		}
+	}
+}

@@ -351,6 +351,15 @@ func (h *Hash) All() iter.Seq2[string, string] {
 	}
 }
 
+// pairs returns the fields and values of a compact hash, aliasing it.
+func (h *Hash) pairs() [][2]string {
+	out := make([][2]string, 0, h.count())
+	for f, v := range h.All() {
+		out = append(out, [2]string{f, v})
+	}
+	return out
+}
+
 // pairAt returns the i-th pair of a compact hash, aliasing it.
 func (h *Hash) pairAt(i int) (string, string) {
 	off := lpHeader

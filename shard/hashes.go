@@ -404,9 +404,13 @@ func cmdHRandField(c *Ctx) {
 			count = 1
 		}
 		header(count)
-		if h.compact() {
+		if h.compact() && count == 1 {
+			emit(h.random())
+		} else if h.compact() {
+			pairs := h.pairs()
 			for range count {
-				emit(h.random())
+				p := pairs[rand.IntN(len(pairs))]
+				emit(p[0], p[1])
 			}
 		} else {
 			pickKeys(h.m, count, func(f string) { emit(f, h.m[f]) })
@@ -436,10 +440,7 @@ func cmdHRandField(c *Ctx) {
 		// A large share: Redis copies the hash into a dict and deletes
 		// random fields; the rest come in no particular order.
 		header(int(n))
-		pairs := make([][2]string, 0, size)
-		for f, v := range h.All() {
-			pairs = append(pairs, [2]string{f, v})
-		}
+		pairs := h.pairs()
 		for _, i := range rand.Perm(size)[:n] {
 			emit(pairs[i][0], pairs[i][1])
 		}
