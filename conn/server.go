@@ -128,6 +128,9 @@ func New(opt Options) *Server {
 	s.setStreamLimits()
 	s.cfg.OnChange("stream-node-max-bytes", func(string) { s.setStreamLimits() })
 	s.cfg.OnChange("stream-node-max-entries", func(string) { s.setStreamLimits() })
+	s.setHashLimits()
+	s.cfg.OnChange("hash-max-listpack-entries", func(string) { s.setHashLimits() })
+	s.cfg.OnChange("hash-max-listpack-value", func(string) { s.setHashLimits() })
 	s.pubsubLimit.Store(parsePubsubLimit(s.cfg.Value("client-output-buffer-limit")))
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
 	s.setMaxBulk()
@@ -152,6 +155,15 @@ func (s *Server) setStreamLimits() {
 	b, e := s.cfg.Int("stream-node-max-bytes"), s.cfg.Int("stream-node-max-entries")
 	for _, sh := range s.shards {
 		sh.SetStreamLimits(b, e)
+	}
+}
+
+// setHashLimits hands hash-max-listpack-entries and -value (alias
+// hash-max-ziplist-*) to the shards.
+func (s *Server) setHashLimits() {
+	e, v := s.cfg.Int("hash-max-listpack-entries"), s.cfg.Int("hash-max-listpack-value")
+	for _, sh := range s.shards {
+		sh.SetHashLimits(e, v)
 	}
 }
 

@@ -126,8 +126,77 @@ func TestHSetAllocatesOnce(t *testing.T) {
 	if got := allocsPerCall(t, s, 100, "hset", "myhash", "element:__rand_int__", val); got > 1 {
 		t.Fatalf("HSET made %.2f allocations, want 1", got)
 	}
-	h := s.DB(0).objs["myhash"].(Hash)
-	if len(h) != 1 || h["element:__rand_int__"] != val {
-		t.Fatalf("hash = %d fields", len(h))
+	h := s.DB(0).objs["myhash"].(*Hash)
+	if v, _ := h.getString("element:__rand_int__"); h.Len() != 1 || v != val {
+		t.Fatalf("hash = %d fields", h.Len())
 	}
+}
+
+// smallHashBatch builds n calls of cmd on 100 hashes of 5 fields each,
+// args giving the rest of each call after the key.
+func smallHashBatch(cmd string, args ...string) *Batch {
+	c := Lookup(cmd)
+	b := &Batch{Proto: wire.RESP2}
+	for i := 0; i < 100; i++ {
+		a := [][]byte{[]byte(cmd), []byte("hash:" + strconv.Itoa(i))}
+		for _, x := range args {
+			a = append(a, []byte(x))
+		}
+		b.Calls = append(b.Calls, Call{Cmd: c, Args: a})
+	}
+	return b
+}
+
+// loadSmallHashes fills 100 hashes of 5 short fields.
+func loadSmallHashes(s *Shard) {
+	s.Exec(smallHashBatch("hset", "name", "alice", "email", "alice@example.com",
+		"age", "33", "city", "paris", "visits", "12"), 0)
+}
+
+// BenchmarkHSetSmall measures HSET updating one field of 100 small
+// (listpack-sized) hashes: field and value copied together is the only
+// allocation.
+func BenchmarkHSetSmall(b *testing.B) {
+	s := New(0)
+	loadSmallHashes(s)
+	batch := smallHashBatch("hset", "city", "berlin")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch.Out, batch.Ends = batch.Out[:0], batch.Ends[:0]
+		s.Exec(batch, 0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/cmd")
+}
+
+// BenchmarkHGetSmall measures HGET on 100 small hashes; it must not
+// allocate.
+func BenchmarkHGetSmall(b *testing.B) {
+	s := New(0)
+	loadSmallHashes(s)
+	batch := smallHashBatch("hget", "visits")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch.Out, batch.Ends = batch.Out[:0], batch.Ends[:0]
+		s.Exec(batch, 0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/cmd")
+}
+
+// BenchmarkHSetNew measures creating 100 small hashes of 5 fields.
+func BenchmarkHSetNew(b *testing.B) {
+	s := New(0)
+	set := smallHashBatch("hset", "name", "alice", "email", "alice@example.com",
+		"age", "33", "city", "paris", "visits", "12")
+	del := smallHashBatch("del")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		set.Out, set.Ends = set.Out[:0], set.Ends[:0]
+		s.Exec(set, 0)
+		del.Out, del.Ends = del.Out[:0], del.Ends[:0]
+		s.Exec(del, 0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/hash")
 }

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/valkyrie-kv/valkyrie/shard/rdb"
@@ -74,8 +75,8 @@ func dumpValue(v any) []byte {
 		})
 	case Set:
 		obj = rdb.AppendSet(nil, len(v), maps.Keys(v), v.encoding() == "intset")
-	case Hash:
-		obj = rdb.AppendHash(nil, len(v), maps.All(v), v.encoding() == "listpack")
+	case *Hash:
+		obj = rdb.AppendHash(nil, v.Len(), v.All(), v.compact())
 	case *ZSet:
 		obj = rdb.AppendZSet(nil, v.Len(), func(yield func(string, float64) bool) {
 			v.each(func(it *zitem) bool { return yield(it.member, it.score) })
@@ -152,7 +153,7 @@ func cmdRestore(c *Ctx) {
 	}
 	var v any
 	if err == nil {
-		v = restoredValue(dec)
+		v = restoredValue(dec, db.hashLimits())
 	}
 	if v == nil {
 		c.Error(ErrBadFormat)
@@ -177,8 +178,9 @@ func cmdRestore(c *Ctx) {
 }
 
 // restoredValue builds the stored form of a decoded value, or returns nil
-// when it holds duplicate members, which Redis refuses.
-func restoredValue(d *rdb.Value) any {
+// when it holds duplicate members, which Redis refuses. lim are the hash
+// listpack limits.
+func restoredValue(d *rdb.Value, lim hashLimits) any {
 	switch d.Kind {
 	case rdb.String:
 		return d.Str
@@ -198,14 +200,9 @@ func restoredValue(d *rdb.Value) any {
 		}
 		return s
 	case rdb.Hash:
-		h := make(Hash, len(d.Elems)/2)
-		for i := 0; i < len(d.Elems); i += 2 {
-			h[d.Elems[i]] = d.Elems[i+1]
+		if h := restoredHash(d, lim); h != nil {
+			return h
 		}
-		if 2*len(h) != len(d.Elems) {
-			return nil
-		}
-		return h
 	case rdb.ZSet:
 		items := make([]zitem, len(d.Elems))
 		seen := make(map[string]struct{}, len(d.Elems))
@@ -232,4 +229,48 @@ func restoredValue(d *rdb.Value) any {
 		}
 	}
 	return nil
+}
+
+// restoredHash builds a restored hash as Redis 7.0 loads one: a ziplist or
+// listpack stays one, in its order, unless it has more than lim.entries
+// fields (a zipmap also converts for a field or value above lim.value); a
+// plain hash starts as a listpack when it has at most lim.entries fields,
+// and converts at the first field or value above lim.value. Duplicate
+// fields and empty hashes are refused (nil).
+func restoredHash(d *rdb.Value, lim hashLimits) *Hash {
+	n := len(d.Elems) / 2
+	if n == 0 {
+		return nil
+	}
+	size := 0
+	for _, e := range d.Elems {
+		size += elemSize(len(e))
+	}
+	h := newHash(size)
+	set := lim
+	switch {
+	case int64(n) > lim.entries:
+		h.convert()
+	case d.Compact && !d.Zipmap:
+		set.value = math.MaxInt64 // a long element does not convert it
+	}
+	var seen map[string]struct{}
+	if n > 16 {
+		seen = make(map[string]struct{}, n)
+	}
+	for i := 0; i < len(d.Elems); i += 2 {
+		f, v := d.Elems[i], d.Elems[i+1]
+		if seen != nil {
+			if _, dup := seen[f]; dup {
+				return nil
+			}
+			seen[f] = struct{}{}
+		}
+		if seen != nil && h.compact() && int64(len(f)) <= set.value && int64(len(v)) <= set.value {
+			h.push(f, v) // known to be new; the count is within the limit
+		} else if !h.setString(f, v, set) {
+			return nil // a duplicate field
+		}
+	}
+	return h
 }

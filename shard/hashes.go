@@ -1,9 +1,9 @@
 package shard
 
 import (
-	"maps"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -55,22 +55,6 @@ func init() {
 	)
 }
 
-func (h Hash) clone() any { return maps.Clone(h) }
-
-// encoding follows hash-max-listpack-entries 128 and
-// hash-max-listpack-value 64, Redis's defaults.
-func (h Hash) encoding() string {
-	if len(h) > 128 {
-		return "hashtable"
-	}
-	for f, v := range h {
-		if len(f) > 64 || len(v) > 64 {
-			return "hashtable"
-		}
-	}
-	return "listpack"
-}
-
 // Error replies of the hash commands.
 const (
 	ErrHashNotInt      = "ERR hash value is not an integer"
@@ -81,18 +65,35 @@ const (
 )
 
 // hashFor returns the hash at key, creating (and storing) an empty one when
-// the key is missing. It replies WRONGTYPE and returns false for another
-// type. Call it only when the command will add a field.
-func (c *Ctx) hashFor(key []byte) (Hash, bool) {
-	h, found, ok := valueAt[Hash](c, key)
+// the key is missing, with room for the fields and values args (see
+// newHash). It replies WRONGTYPE and returns false for another type. Call
+// it only when the command will add a field.
+func (c *Ctx) hashFor(key []byte, args ...[]byte) (*Hash, bool) {
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return nil, false
 	}
 	if !found {
-		h = Hash{}
+		h = newHash(packedSize(args, c.db(key).hashLimits()))
 		c.store(key, h, false)
 	}
 	return h, true
+}
+
+// packedSize is the room args take in a compact hash, or 0 when they are
+// too many or too long to stay compact.
+func packedSize(args [][]byte, lim hashLimits) int {
+	if int64(len(args)/2) > lim.entries {
+		return 0
+	}
+	n := 0
+	for _, a := range args {
+		if int64(len(a)) > lim.value {
+			return 0
+		}
+		n += elemSize(len(a))
+	}
+	return n
 }
 
 func cmdHSet(c *Ctx, hmset bool) {
@@ -100,19 +101,14 @@ func cmdHSet(c *Ctx, hmset bool) {
 		c.ArityError()
 		return
 	}
-	h, ok := c.hashFor(c.Args[1])
+	h, ok := c.hashFor(c.Args[1], c.Args[2:]...)
 	if !ok {
 		return
 	}
+	lim := c.db(c.Args[1]).hashLimits()
 	var added int64
 	for i := 2; i < len(c.Args); i += 2 {
-		// Field and value share one allocation (as a string key and its
-		// value do), and the field is hashed once: the map grows only
-		// when it is new.
-		n := len(h)
-		f, v := c.keyValue(c.Args[i], c.Args[i+1])
-		h[f] = v
-		if len(h) > n {
+		if h.set(c.Args[i], c.Args[i+1], lim) {
 			added++
 		}
 	}
@@ -125,29 +121,30 @@ func cmdHSet(c *Ctx, hmset bool) {
 
 func cmdHSetNX(c *Ctx) {
 	key, f := c.Args[1], c.Args[2]
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	if found {
-		if _, exists := h[string(f)]; exists {
+		if h.has(f) {
 			c.Int(0)
 			return
 		}
 	} else {
-		h = Hash{}
-		c.store(key, h, false)
+		h, _ = c.hashFor(key, f, c.Args[3])
 	}
-	h[string(f)] = string(c.Args[3])
+	h.set(f, c.Args[3], c.db(key).hashLimits())
 	c.Int(1)
 }
 
 func cmdHGet(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
-	if v, exists := h[string(c.Args[2])]; exists {
+	if !found {
+		c.Null()
+	} else if v, exists := h.lookup(c.Args[2]); exists {
 		c.BulkString(v)
 	} else {
 		c.Null()
@@ -155,13 +152,15 @@ func cmdHGet(c *Ctx) {
 }
 
 func cmdHMGet(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
 	c.Array(len(c.Args) - 2)
 	for _, f := range c.Args[2:] {
-		if v, exists := h[string(f)]; exists {
+		if !found {
+			c.Null()
+		} else if v, exists := h.lookup(f); exists {
 			c.BulkString(v)
 		} else {
 			c.Null()
@@ -171,19 +170,18 @@ func cmdHMGet(c *Ctx) {
 
 func cmdHDel(c *Ctx) {
 	key := c.Args[1]
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	var n int64
 	if found {
 		for _, f := range c.Args[2:] {
-			if _, exists := h[string(f)]; exists {
-				delete(h, string(f))
+			if h.del(f) {
 				n++
 			}
 		}
-		if len(h) == 0 {
+		if h.Len() == 0 {
 			c.remove(key)
 		}
 	}
@@ -191,33 +189,43 @@ func cmdHDel(c *Ctx) {
 }
 
 func cmdHExists(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
-	if !ok {
-		return
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
+	if ok {
+		c.Int(b2i(found && h.has(c.Args[2])))
 	}
-	_, exists := h[string(c.Args[2])]
-	c.Int(b2i(exists))
 }
 
 func cmdHLen(c *Ctx) {
-	if h, _, ok := valueAt[Hash](c, c.Args[1]); ok {
-		c.Int(int64(len(h)))
+	if h, found, ok := valueAt[*Hash](c, c.Args[1]); ok {
+		n := 0
+		if found {
+			n = h.Len()
+		}
+		c.Int(int64(n))
 	}
 }
 
 func cmdHStrLen(c *Ctx) {
-	if h, _, ok := valueAt[Hash](c, c.Args[1]); ok {
-		c.Int(int64(len(h[string(c.Args[2])])))
+	if h, found, ok := valueAt[*Hash](c, c.Args[1]); ok {
+		var v string
+		if found {
+			v, _ = h.lookup(c.Args[2])
+		}
+		c.Int(int64(len(v)))
 	}
 }
 
 func cmdHGetAll(c *Ctx) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
-	c.Map(len(h))
-	for f, v := range h {
+	if !found {
+		c.Map(0)
+		return
+	}
+	c.Map(h.Len())
+	for f, v := range h.All() {
 		c.BulkString(f)
 		c.BulkString(v)
 	}
@@ -225,12 +233,16 @@ func cmdHGetAll(c *Ctx) {
 
 // hashList answers HKEYS and HVALS.
 func hashList(c *Ctx, fields, values bool) {
-	h, _, ok := valueAt[Hash](c, c.Args[1])
+	h, found, ok := valueAt[*Hash](c, c.Args[1])
 	if !ok {
 		return
 	}
-	c.Array(len(h))
-	for f, v := range h {
+	if !found {
+		c.Array(0)
+		return
+	}
+	c.Array(h.Len())
+	for f, v := range h.All() {
 		if fields {
 			c.BulkString(f)
 		}
@@ -247,15 +259,17 @@ func cmdHIncrBy(c *Ctx) {
 		c.Error(ErrNotInt)
 		return
 	}
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	var cur int64
-	if old, exists := h[string(f)]; exists {
-		if cur, ok = parseIntString(old); !ok {
-			c.Error(ErrHashNotInt)
-			return
+	if found {
+		if old, exists := h.lookup(f); exists {
+			if cur, ok = parseIntString(old); !ok {
+				c.Error(ErrHashNotInt)
+				return
+			}
 		}
 	}
 	if (incr < 0 && cur < 0 && incr < math.MinInt64-cur) || (incr > 0 && cur > 0 && incr > math.MaxInt64-cur) {
@@ -263,11 +277,12 @@ func cmdHIncrBy(c *Ctx) {
 		return
 	}
 	cur += incr
+	var buf [20]byte
+	v := strconv.AppendInt(buf[:0], cur, 10)
 	if !found {
-		h = Hash{}
-		c.store(key, h, false)
+		h, _ = c.hashFor(key, f, v)
 	}
-	h[string(f)] = strconv.FormatInt(cur, 10)
+	h.set(f, v, c.db(key).hashLimits())
 	c.Int(cur)
 }
 
@@ -291,12 +306,16 @@ func cmdHIncrByFloat(c *Ctx) {
 		c.Error(ErrNaNOrInf)
 		return
 	}
-	h, found, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
 	sum := newLongDouble()
-	if old, exists := h[string(f)]; exists {
+	old, exists := "", false
+	if found {
+		old, exists = h.lookup(f)
+	}
+	if exists {
 		cur, curInf, ok := parseLongDouble([]byte(old))
 		switch {
 		case !ok:
@@ -314,25 +333,25 @@ func cmdHIncrByFloat(c *Ctx) {
 		c.Error(ErrIncrNaNOrInf)
 		return
 	}
-	if !found {
-		h = Hash{}
-		c.store(key, h, false)
-	}
 	s := formatLongDouble(sum)
-	h[string(f)] = s
+	if !found {
+		h, _ = c.hashFor(key, f, []byte(s))
+	}
+	h.set(f, []byte(s), c.db(key).hashLimits())
 	c.BulkString(s)
 }
 
 func cmdHRandField(c *Ctx) {
 	key := c.Args[1]
 	if len(c.Args) == 2 {
-		h, found, ok := valueAt[Hash](c, key)
+		h, found, ok := valueAt[*Hash](c, key)
 		switch {
 		case !ok:
 		case !found:
 			c.Null()
 		default:
-			c.BulkString(randomKey(h))
+			f, _ := h.random()
+			c.BulkString(f)
 		}
 		return
 	}
@@ -351,14 +370,15 @@ func cmdHRandField(c *Ctx) {
 			return
 		}
 	}
-	h, _, ok := valueAt[Hash](c, key)
+	h, found, ok := valueAt[*Hash](c, key)
 	if !ok {
 		return
 	}
-	if n == 0 || len(h) == 0 {
+	if n == 0 || !found || h.Len() == 0 {
 		c.Array(0)
 		return
 	}
+	size := h.Len()
 	// RESP2 gets a flat array; RESP3 a pair per field.
 	header := func(count int) {
 		if withValues && c.Proto == wire.RESP2 {
@@ -367,35 +387,82 @@ func cmdHRandField(c *Ctx) {
 			c.Array(count)
 		}
 	}
-	emit := func(f string) {
+	emit := func(f, v string) {
 		if withValues && c.Proto != wire.RESP2 {
 			c.Array(2)
 		}
 		c.BulkString(f)
 		if withValues {
-			c.BulkString(h[f])
+			c.BulkString(v)
 		}
 	}
 	switch {
 	case n < 0 || n == 1:
-		// Negative: that many draws, repeats allowed.
+		// Negative: that many draws, repeats allowed, in the order drawn.
 		count := int(min(-n, math.MaxInt32))
 		if n == 1 {
 			count = 1
 		}
 		header(count)
-		pickKeys(h, count, emit)
-	case n >= int64(len(h)):
-		header(len(h))
-		for f := range h {
-			emit(f)
+		if h.compact() && count == 1 {
+			emit(h.random())
+		} else if h.compact() {
+			pairs := h.pairs()
+			for range count {
+				p := pairs[rand.IntN(len(pairs))]
+				emit(p[0], p[1])
+			}
+		} else {
+			pickKeys(h.m, count, func(f string) { emit(f, h.m[f]) })
+		}
+	case n >= int64(size):
+		// The whole hash, in its order (insertion order while compact).
+		header(size)
+		for f, v := range h.All() {
+			emit(f, v)
+		}
+	case h.compact() && n*3 <= int64(size):
+		// A small share of a listpack: Redis picks it in one pass over
+		// the listpack, so the fields come in listpack order.
+		header(int(n))
+		picks, i := sampleIndexes(size, int(n)), 0
+		for f, v := range h.All() {
+			if len(picks) == 0 {
+				break
+			}
+			if picks[0] == i {
+				emit(f, v)
+				picks = picks[1:]
+			}
+			i++
+		}
+	case h.compact():
+		// A large share: Redis copies the hash into a dict and deletes
+		// random fields; the rest come in no particular order.
+		header(int(n))
+		pairs := h.pairs()
+		for _, i := range rand.Perm(size)[:n] {
+			emit(pairs[i][0], pairs[i][1])
 		}
 	default:
 		header(int(n))
-		for _, f := range sampleKeys(h, int(n)) {
-			emit(f)
+		for _, f := range sampleKeys(h.m, int(n)) {
+			emit(f, h.m[f])
 		}
 	}
+}
+
+// sampleIndexes returns n distinct indexes below size, chosen uniformly,
+// in ascending order (selection sampling, as Redis's lpRandomPairsUnique).
+func sampleIndexes(size, n int) []int {
+	out := make([]int, 0, n)
+	for i := 0; i < size && len(out) < n; i++ {
+		// Take i with probability (still needed) / (still left).
+		if rand.IntN(size-i) < n-len(out) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // b2i is 1 for true, 0 for false.

@@ -381,17 +381,18 @@ func TestObjectSync(t *testing.T) {
 		t.Fatalf("OBJECT HELP = %q", help)
 	}
 
-	// Collections: the compact encodings up to Redis's default limits.
+	// Collections: the compact encodings up to Redis's default limits
+	// (hash-max-listpack-entries 512, set-max-intset-entries 512).
 	hashArgs := []string{"HSET", "h"}
 	setArgs := []string{"SADD", "si"}
-	for i := 0; i < 128; i++ {
+	for i := 0; i < 512; i++ {
 		hashArgs = append(hashArgs, "f"+strconv.Itoa(i), "v")
 	}
 	for i := 0; i < 512; i++ {
 		setArgs = append(setArgs, strconv.Itoa(i))
 	}
 	kvScript(t, s, 1000, []kvStep{
-		{hashArgs, ":128\r\n"},
+		{hashArgs, ":512\r\n"},
 		{setArgs, ":512\r\n"},
 		{[]string{"OBJECT", "encoding", "h"}, kvBulk("listpack")},
 		{[]string{"OBJECT", "encoding", "si"}, kvBulk("intset")},

@@ -320,17 +320,8 @@ func valueUsage(v any, samples int64) int64 {
 	switch v := v.(type) {
 	case string:
 		return allocBytes(int64(len(v)))
-	case Hash:
-		var elems int64
-		k := 0
-		for f, x := range v {
-			if int64(k) >= samples {
-				break
-			}
-			elems += allocBytes(int64(len(f))) + allocBytes(int64(len(x)))
-			k++
-		}
-		return mapBytes(len(v), slotStrStr) + sampled(elems, k, len(v))
+	case *Hash:
+		return hashUsage(v, samples)
 	case Set:
 		var elems int64
 		k := 0
@@ -350,6 +341,27 @@ func valueUsage(v any, samples int64) int64 {
 		return v.Bytes()
 	}
 	return 0
+}
+
+// hashUsage: the Hash, then its listpack buffer at its capacity (compact:
+// exact, nothing to sample), or its map and the pairs' bytes (each field
+// and value one allocation, see hash.go) sampled from map iteration.
+func hashUsage(h *Hash, samples int64) int64 {
+	n := allocBytes(int64(unsafe.Sizeof(*h)))
+	if h.compact() {
+		return n + allocBytes(int64(cap(h.lp)))
+	}
+	n += mapBytes(len(h.m), slotStrStr)
+	var elems int64
+	k := 0
+	for f, v := range h.m {
+		if int64(k) >= samples {
+			break
+		}
+		elems += allocBytes(int64(len(f) + len(v)))
+		k++
+	}
+	return n + sampled(elems, k, len(h.m))
 }
 
 // listUsage: the List, its ring buffer of string headers (whose length is

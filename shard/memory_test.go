@@ -57,9 +57,16 @@ func TestValueUsageMatchesHeap(t *testing.T) {
 	}
 	build := map[string]func() any{
 		"hash": func() any {
-			h := Hash{}
+			h := hashOf()
 			for i := 0; i < n; i++ {
-				h[elem(i)] = strings.Clone(elem(i))
+				h.setString(elem(i), elem(i), defaultHashLimits)
+			}
+			return h
+		},
+		"hash (listpack)": func() any {
+			h := hashOf()
+			for i := 0; i < n; i++ {
+				h.push(elem(i), elem(i)) // distinct: no search needed
 			}
 			return h
 		},

@@ -322,17 +322,51 @@ func (c *Ctx) collectionScan(key []byte, n int, each func(yield func(string)), h
 	c.replyScan(next, found)
 }
 
-func cmdHScan(c *Ctx) {
-	key := c.Args[1]
-	h, _, ok := valueAt[Hash](c, key)
+// compactScan answers a scan of a collection in a compact encoding as Redis
+// does: every element that matches, in the encoding's order, and cursor 0,
+// whatever the cursor given.
+func (c *Ctx) compactScan(each func(yield func(name, value string))) {
+	if _, ok := parseCursor(c.Args[2]); !ok {
+		c.Error("ERR invalid cursor")
+		return
+	}
+	o, ok := c.parseScanOptions(c.Args[3:], false)
 	if !ok {
 		return
 	}
-	c.collectionScan(key, len(h), func(yield func(string)) {
-		for f := range h {
+	var found []string
+	each(func(name, value string) {
+		if o.matches(name) {
+			found = append(found, name, value)
+		}
+	})
+	c.replyScan(0, found)
+}
+
+func cmdHScan(c *Ctx) {
+	key := c.Args[1]
+	h, found, ok := valueAt[*Hash](c, key)
+	if !ok {
+		return
+	}
+	if !found {
+		c.collectionScan(key, 0, nil, nil, nil)
+		return
+	}
+	if h.compact() {
+		// Like Redis's listpack: the whole hash in one call, in order.
+		c.compactScan(func(yield func(name, value string)) {
+			for f, v := range h.All() {
+				yield(f, v)
+			}
+		})
+		return
+	}
+	c.collectionScan(key, len(h.m), func(yield func(string)) {
+		for f := range h.m {
 			yield(f)
 		}
-	}, func(f string) bool { _, ok := h[f]; return ok }, func(f string) string { return h[f] })
+	}, func(f string) bool { _, ok := h.m[f]; return ok }, func(f string) string { return h.m[f] })
 }
 
 func cmdSScan(c *Ctx) {

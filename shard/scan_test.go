@@ -76,7 +76,7 @@ func TestScanOptions(t *testing.T) {
 		run(t, s, 0, "SET", "user:"+strconv.Itoa(i), "v")
 		run(t, s, 0, "SET", "item:"+strconv.Itoa(i), "v")
 	}
-	s.DB(0).set([]byte("user:hash"), Hash{"f": "v"}, false)
+	s.DB(0).set([]byte("user:hash"), hashOf("f", "v"), false)
 	count := func(args ...string) (n int, types map[string]bool) {
 		cursor := "0"
 		for {
@@ -123,10 +123,10 @@ func TestScanOptions(t *testing.T) {
 
 func TestCollectionScanLarge(t *testing.T) {
 	s := New(0)
-	h := Hash{}
+	h := hashOf()
 	set := Set{}
 	for i := 0; i < 1000; i++ {
-		h["f"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
+		h.setString("f"+strconv.Itoa(i), "v"+strconv.Itoa(i), defaultHashLimits)
 		set["m"+strconv.Itoa(i)] = struct{}{}
 	}
 	s.DB(0).set([]byte("h"), h, false)

@@ -41,7 +41,8 @@ type Shard struct {
 
 	note notifier // keyspace notifications (notify.go)
 
-	streamLim streamLimits // stream-node-max-bytes and -entries (streams.go)
+	streamLim streamLimits  // stream-node-max-bytes and -entries (streams.go)
+	hashLim   hashLimitsCfg // hash-max-listpack-entries and -value (hash.go)
 
 	ctx Ctx // reused by Exec so a batch allocates nothing
 

@@ -203,12 +203,11 @@ func (c *Ctx) sortLookup(p *sortPattern, elem string, buf *[]byte) (string, bool
 		s, isStr := v.(string)
 		return s, isStr
 	}
-	h, isHash := v.(Hash)
+	h, isHash := v.(*Hash)
 	if !isHash {
 		return "", false
 	}
-	s, ok := h[string(p.field)]
-	return s, ok
+	return h.get(p.field)
 }
 
 // sortItem is one element being sorted with what it is sorted by.

@@ -28,7 +28,7 @@ func strRun(t *testing.T, s *Shard, now int64, cases []strCase) {
 // strWithHash returns a shard whose key "h" holds a hash, for WRONGTYPE.
 func strWithHash() *Shard {
 	s := New(0)
-	s.DB(0).set([]byte("h"), Hash{"f": "v"}, false)
+	s.DB(0).set([]byte("h"), hashOf("f", "v"), false)
 	return s
 }
 

@@ -5,16 +5,13 @@ import "math/rand/v2"
 // The stored value types. A DB maps each key to one of:
 //
 //	string   a Redis string (also bitmaps and HyperLogLogs, as in Redis)
-//	Hash     a Redis hash
+//	*Hash    a Redis hash (hash.go)
 //	Set      a Redis set
 //	*List    a Redis list
 //	*ZSet    a Redis sorted set
 //
 // Strings are immutable Go strings, so a reply may alias them; commands
 // that modify a string store a new one.
-
-// Hash is a Redis hash: field to value.
-type Hash map[string]string
 
 // Set is a Redis set.
 type Set map[string]struct{}
@@ -24,8 +21,7 @@ type object interface {
 	typeName() string // what TYPE answers
 }
 
-func (Hash) typeName() string { return "hash" }
-func (Set) typeName() string  { return "set" }
+func (Set) typeName() string { return "set" }
 
 // typeName is what TYPE answers for a stored value.
 func typeName(v any) string {

@@ -40,6 +40,8 @@ type Value struct {
 	// Compact reports that the payload used a compact encoding (listpack,
 	// ziplist, intset, zipmap) rather than one entry per element.
 	Compact bool
+	// Zipmap reports a hash in the zipmap encoding of RDB 3 and older.
+	Zipmap bool
 
 	// Stream: its nodes and bookkeeping. OldStream: the 5.0 type, which
 	// has no first ID, max deleted ID or entries added (the caller finds
@@ -342,7 +344,7 @@ func (d *decoder) object(t byte) (*Value, error) {
 		if err == nil && len(elems)%2 != 0 {
 			err = ErrFormat
 		}
-		return &Value{Kind: Hash, Elems: elems, Compact: true}, err
+		return &Value{Kind: Hash, Elems: elems, Compact: true, Zipmap: t == typeHashZipmap}, err
 
 	case typeZSetZiplist, typeZSetListpack:
 		blob, err := d.str()
