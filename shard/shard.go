@@ -72,7 +72,7 @@ type DB struct {
 	waiters map[string][]*Waiter
 	stalled map[string]int64    // keys whose serving waits for a retried move, since when (ms)
 	held    map[string]int64    // keys whose serving waits for late blocked clients, until when (ns; arrival.go)
-	gone    map[string]int64    // streams with groups lately removed, when (ns; stream_gone.go)
+	gone    map[string]int64    // streams lately removed, when (ns; stream_gone.go)
 	watched map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *keyIndex                // SCAN's index of the keys, if any
@@ -184,7 +184,7 @@ func (db *DB) set(key []byte, v any, keepTTL bool) {
 	if len(db.strs) > 0 {
 		delete(db.strs, string(key))
 	}
-	if old, ok := db.objs[string(key)]; ok && hasGroups(old) {
+	if old, ok := db.objs[string(key)]; ok && isStream(old) {
 		if st, same := v.(*Stream); !same || st != old.(*Stream) {
 			db.noteGone(string(key))
 		}
@@ -211,7 +211,7 @@ func (db *DB) setStrKey(key, s string, keepTTL bool) {
 	}
 	if len(db.objs) > 0 {
 		if old, ok := db.objs[key]; ok {
-			if hasGroups(old) {
+			if isStream(old) {
 				db.noteGone(key)
 			}
 			delete(db.objs, key)
@@ -237,7 +237,7 @@ func (db *DB) remove(key []byte) bool {
 		delete(db.strs, string(key))
 		osmem.Released(len(old)) // a huge string's pages go back to the OS soon
 	} else if old, ok := db.objs[string(key)]; ok {
-		if hasGroups(old) {
+		if isStream(old) {
 			db.noteGone(string(key))
 		}
 		delete(db.objs, string(key))
@@ -270,7 +270,7 @@ func (db *DB) flush() {
 		db.touchExisting(nil)
 	}
 	for k, v := range db.objs {
-		if hasGroups(v) {
+		if isStream(v) {
 			db.noteGone(k)
 		}
 	}

@@ -2,16 +2,17 @@ package shard
 
 import "time"
 
-// Streams that went away under a late XREADGROUP.
+// Streams that went away under a late XREAD or XREADGROUP.
 //
 // In Redis, client A's XREADGROUP BLOCK that arrived before client B's DEL
 // of the stream blocks first and is then unblocked by the DEL with
-// "UNBLOCKED the stream key no longer exists". Here B's goroutine may reach
-// the shard first (see arrival.go); A would then find no stream and answer
-// NOGROUP as if it had come last. So the shard remembers, for a short
-// while, when a stream holding consumer groups was deleted or replaced, and
-// a blocking XREADGROUP that arrived before that answers as Redis would
-// have.
+// "UNBLOCKED the stream key no longer exists"; A's XREAD BLOCK stays
+// blocked when B replaces the stream with a string, and is served by the
+// next stream created there. Here B's goroutine may reach the shard first
+// (see arrival.go); A would then answer NOGROUP or WRONGTYPE as if it had
+// come last. So the shard remembers, for a short while, when a stream was
+// deleted or replaced, and a blocking read that arrived before that
+// behaves as Redis would have.
 
 // goneFor is how long a stream's removal is remembered, and goneMax how
 // many removals a database keeps at most; both only bound a race window.
@@ -20,8 +21,8 @@ const (
 	goneMax = 1024
 )
 
-// noteGone records that key, a stream with consumer groups, is being
-// deleted or replaced by the running command.
+// noteGone records that key, a stream, is being deleted or replaced by
+// the running command.
 func (db *DB) noteGone(key string) {
 	at := time.Now().UnixNano()
 	if db.sh != nil && db.sh.stamp != 0 {
@@ -51,10 +52,10 @@ func (db *DB) pruneGone(now int64) {
 	}
 }
 
-// hasGroups reports whether v is a stream with consumer groups.
-func hasGroups(v any) bool {
-	s, ok := v.(*Stream)
-	return ok && len(s.groups) > 0
+// isStream reports whether v is a stream.
+func isStream(v any) bool {
+	_, ok := v.(*Stream)
+	return ok
 }
 
 // hasGroupNamed reports whether v is a stream with the consumer group.
@@ -63,9 +64,8 @@ func hasGroupNamed(v any, group []byte) bool {
 	return ok && s.group(group) != nil
 }
 
-// streamWentAway reports whether a blocking XREADGROUP on key must answer
-// that the stream no longer exists: a stream with groups was removed there
-// after the command arrived, so in Redis the command blocked first.
+// streamWentAway reports whether a blocking read of key arrived before a
+// stream there was removed, so that in Redis it blocked first.
 func (c *Ctx) streamWentAway(key []byte) bool {
 	w := c.Waiter
 	if w == nil || w.Since == 0 || w.Retried {

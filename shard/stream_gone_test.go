@@ -64,3 +64,40 @@ func TestStreamGoneRecordsBounded(t *testing.T) {
 		t.Fatalf("%d removals remembered, want 1..%d", n, goneMax)
 	}
 }
+
+// A blocking XREAD that arrived before its stream was replaced by a
+// string waits (Redis blocked it first) and is served by the stream
+// created there next, instead of answering WRONGTYPE.
+func TestLateXReadWaitsThroughReplacedStream(t *testing.T) {
+	w := Start(New(0), WorkerOptions{Tick: time.Hour})
+	defer w.Stop()
+	base := time.Now().UnixNano()
+	execStamped(t, w, base, nil, "xadd", "s", "666-0", "f", "v")
+	execStamped(t, w, base+300, nil, "set", "s", "val1")
+	read := []string{"xread", "block", "0", "streams", "s", "$"}
+	wt := Lookup("xread").NewWaiter(bargs(read...))
+	wt.Proto, wt.Since = wire.RESP2, base+200
+	if got := execStamped(t, w, base+200, wt, read...); got != "" {
+		t.Fatalf("late XREAD replied %q, want it blocked", got)
+	}
+	if !wt.Registered {
+		t.Fatal("late XREAD did not block")
+	}
+	execStamped(t, w, base+400, nil, "del", "s")
+	execStamped(t, w, base+500, nil, "xadd", "s", "667-0", "f", "v")
+	select {
+	case wk := <-wt.Woken:
+		if !strings.Contains(string(wk.Reply), "667-0") {
+			t.Fatalf("served %q", wk.Reply)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("never served")
+	}
+	// One that arrived after the SET still gets WRONGTYPE.
+	execStamped(t, w, base+600, nil, "set", "s", "val2")
+	wt2 := Lookup("xread").NewWaiter(bargs(read...))
+	wt2.Proto, wt2.Since = wire.RESP2, base+700
+	if got := execStamped(t, w, base+700, wt2, read...); !strings.HasPrefix(got, "-WRONGTYPE") {
+		t.Fatalf("XREAD after the SET: %q", got)
+	}
+}

@@ -336,15 +336,25 @@ func xread(c *Ctx, group bool) {
 	ids := small[:0]
 	for i := 0; i < o.n; i++ {
 		key, arg := c.Args[o.at+i], c.Args[o.at+o.n+i]
-		if group && o.block >= 0 && c.streamWentAway(key) {
+		var s *Stream
+		var found, looked bool
+		if late := o.block >= 0 && c.streamWentAway(key); late && group {
 			if v, found := c.lookup(key); !found || !hasGroupNamed(v, o.group) {
 				c.Error(errStreamKeyGone)
 				return
 			}
+		} else if late {
+			// Another type took the stream's place after this read
+			// arrived: it waits as on a missing key (stream_gone.go).
+			v, _ := c.lookup(key)
+			s, found = v.(*Stream)
+			looked = true
 		}
-		s, found, ok := c.streamAt(key)
-		if !ok {
-			return
+		if !looked {
+			var ok bool
+			if s, found, ok = c.streamAt(key); !ok {
+				return
+			}
 		}
 		if group && (!found || s.group(o.group) == nil) {
 			c.Error("NOGROUP No such key '" + string(key) + "' or consumer group '" + string(o.group) + "' in XREADGROUP with GROUP option")
