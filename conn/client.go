@@ -275,6 +275,9 @@ func (c *client) execute(args [][]byte) {
 func (c *client) executeOne(args [][]byte) {
 	c.commands++
 	e := lookup(args[0])
+	if e != nil && c.srv.oom.Load() && c.refuseOOM(e, args) {
+		return
+	}
 	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
 		return
 	}

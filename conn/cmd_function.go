@@ -42,6 +42,7 @@ type function struct {
 	hasDesc  bool
 	flags    []string
 	noWrites bool
+	allowOOM bool
 	scope    keyScope
 }
 
@@ -364,8 +365,11 @@ func (vm *luaVM) registerFunction(L *lua.LState) int {
 						return
 					}
 					f.flags = append(f.flags, string(s))
-					if s == "no-writes" {
+					switch s {
+					case "no-writes":
 						f.noWrites = true
+					case "allow-oom":
+						f.allowOOM = true
 					}
 				}
 			default:

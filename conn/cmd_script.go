@@ -387,6 +387,14 @@ func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) bool {
 // nothing, when the script stopped to be run again holding every shard.
 func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 	eng := &c.srv.scripts
+	// Over maxmemory when the run starts: commands that may grow the data
+	// fail until the script has written (maxmemory.go).
+	r.oomAtStart = c.srv.oom.Load()
+	if f != nil {
+		r.allowOOM = f.allowOOM
+	} else if r.script != nil && r.script.flags.shebang {
+		r.allowOOM = r.script.flags.allowOOM
+	}
 	vm, _ := eng.vms.Get().(*luaVM)
 	if vm == nil {
 		vm = newLuaVM()

@@ -74,6 +74,20 @@ func (c *client) countLocal(e *entry, args [][]byte, began int64, replied bool) 
 	}
 }
 
+// countLocalRun counts a connection command run by a script, which
+// failed or not.
+func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool) {
+	row := c.srv.stats.cmdStats(e.spec, args)
+	if row == nil {
+		return
+	}
+	row.calls.Add(1)
+	row.nanos.Add(uint64(shard.Clock() - began))
+	if failed {
+		row.failed.Add(1)
+	}
+}
+
 // countUnblocked counts the error that ended a blocked wait as a failure
 // of the blocking command (its call was counted when it first ran).
 func (c *client) countUnblocked(e *entry, args [][]byte) {

@@ -115,6 +115,13 @@ func (r *scriptRun) forceKill() {
 }
 
 func (r *scriptRun) wrote() bool  { return r.state.Load() == runWrote }
+
+// rejected fails a call that was refused before it ran, counting it in
+// the command's rejected_calls as Redis's scriptCall does.
+func (r *scriptRun) rejected(e *entry, args [][]byte, fail func(string) int, msg string) int {
+	r.c.countRejected(e, args)
+	return fail(msg)
+}
 func (r *scriptRun) killed() bool { return r.state.Load() == runKilled }
 
 // unwinding reports an error that ends the whole script, which pcall and
@@ -136,11 +143,14 @@ type scriptRun struct {
 	ro     bool
 	db     int
 	proto  wire.Proto // set by redis.setresp
-	shards []*shard.Shard
-	across shard.Across
-	buf    []byte
-	raised map[*lua.LTable]bool // errors raised by redis.call
-	errs   []string             // error replies to count when the run ends
+
+	oomAtStart bool // over maxmemory when the run began (maxmemory.go)
+	allowOOM   bool // the allow-oom flag
+	shards     []*shard.Shard
+	across     shard.Across
+	buf        []byte
+	raised     map[*lua.LTable]bool // errors raised by redis.call
+	errs       []string             // error replies to count when the run ends
 
 	// Keys and shards (script_scope.go).
 	keys        [][]byte  // KEYS
@@ -590,18 +600,21 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		}
 	}
 	if a := spec.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
-		return fail("ERR Wrong number of args calling Redis command from script")
+		return r.rejected(e, args, fail, "ERR Wrong number of args calling Redis command from script")
 	}
 	if spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
-		return fail("ERR This Redis command is not allowed from script")
+		return r.rejected(e, args, fail, "ERR This Redis command is not allowed from script")
+	}
+	if spec.Flags&shard.DenyOOM != 0 && r.oomAtStart && !r.allowOOM && !r.wrote() {
+		return r.rejected(e, args, fail, errOOM) // as Redis's scriptVerifyOOM
 	}
 	if spec.Flags&shard.Write != 0 {
 		if r.ro {
-			return fail("ERR Write commands are not allowed from read-only scripts.")
+			return r.rejected(e, args, fail, "ERR Write commands are not allowed from read-only scripts.")
 		}
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
 		if r.c.srv.noReplicas.Load() && !r.wrote() {
-			return fail(errNoReplicas)
+			return r.rejected(e, args, fail, errNoReplicas)
 		}
 	}
 	var reply []byte
@@ -621,15 +634,19 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		}
 		reply = r.buf
 	case e.spec.Name == "select":
+		began := shard.Clock()
 		db, ok := wire.ParseInt(args[1])
 		switch {
 		case !ok:
+			r.c.countLocalRun(e, args, began, true)
 			return fail(shard.ErrNotInt)
 		case db < 0 || db >= shard.NumDBs:
+			r.c.countLocalRun(e, args, began, true)
 			return fail(shard.ErrDBIndex)
 		}
 		r.db = int(db)
 		reply = wire.AppendOK(r.buf[:0])
+		r.c.countLocalRun(e, args, began, false)
 	case e.barrier: // INFO too: see TestScriptCallsInfo
 		return fail("ERR This Redis command is not allowed from script")
 	default:
@@ -639,8 +656,10 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		c := r.c
 		saved, proto, db := c.local, c.proto, c.db
 		c.local, c.proto, c.db = r.buf[:0], r.proto, r.db
+		began := shard.Clock()
 		e.run(c, args)
 		reply = c.local
+		c.countLocalRun(e, args, began, len(reply) > 0 && reply[0] == '-')
 		r.buf = reply
 		c.local, c.proto, c.db = saved, proto, db
 	}

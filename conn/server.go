@@ -69,6 +69,11 @@ type Server struct {
 	// noReplicas: min-replicas-to-write cannot be met, so writes are
 	// refused (noreplicas.go); read by every connection.
 	noReplicas atomic.Bool
+
+	// oom: memory in use is above maxmemory (maxmemory.go); read by
+	// every connection, set by oomWatch's sampler.
+	oom      atomic.Bool
+	oomWatch oomWatch
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -147,6 +152,7 @@ func New(opt Options) *Server {
 	s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit"))
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	s.watchMinReplicas()
+	s.watchMaxmemory()
 	return s
 }
 
@@ -333,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.endLife()
 	s.scripts.stopAll()
 	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
+	s.stopMaxmemory()
 
 	drained := make(chan struct{})
 	go func() {
