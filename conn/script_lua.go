@@ -114,7 +114,7 @@ func (r *scriptRun) forceKill() {
 	r.cancel()
 }
 
-func (r *scriptRun) wrote() bool  { return r.state.Load() == runWrote }
+func (r *scriptRun) wrote() bool { return r.state.Load() == runWrote }
 
 // rejected fails a call that was refused before it ran, counting it in
 // the command's rejected_calls as Redis's scriptCall does.
