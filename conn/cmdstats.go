@@ -57,25 +57,20 @@ func (c *client) countRejected(e *entry, args [][]byte) {
 // countLocal counts a connection command that began at the given Clock
 // time; replied reports whether it added a reply, the last in c.local.
 func (c *client) countLocal(e *entry, args [][]byte, began int64, replied bool) {
-	row := c.srv.stats.cmdStats(e.spec, args)
-	if row == nil {
-		return
-	}
-	row.calls.Add(1)
-	row.nanos.Add(uint64(shard.Clock() - began))
+	failed := false
 	if replied && len(c.ends) > 0 {
 		start := 0
 		if n := len(c.ends); n > 1 {
 			start = c.ends[n-2]
 		}
-		if r := c.local[start:c.ends[len(c.ends)-1]]; len(r) > 0 && r[0] == '-' {
-			row.failed.Add(1)
-		}
+		r := c.local[start:c.ends[len(c.ends)-1]]
+		failed = len(r) > 0 && r[0] == '-'
 	}
+	c.countLocalRun(e, args, began, failed)
 }
 
-// countLocalRun counts a connection command run by a script, which
-// failed or not.
+// countLocalRun counts a connection command (run by the client or by a
+// script) that began at the given Clock time.
 func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool) {
 	row := c.srv.stats.cmdStats(e.spec, args)
 	if row == nil {

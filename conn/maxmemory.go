@@ -140,22 +140,10 @@ func (c *client) deniedOnOOM(e *entry, args [][]byte) bool {
 	if spec.Flags&shard.DenyOOM != 0 {
 		return true
 	}
-	eng := &c.srv.scripts
+	if mayWrite, allowOOM, ok := c.scriptFlagsOf(spec.Name, args); ok {
+		return mayWrite && !allowOOM
+	}
 	switch spec.Name {
-	case "eval", "eval_ro":
-		var f scriptFlags
-		if s := eng.get(sha1hex(string(args[1]))); s != nil {
-			f = s.flags
-		} else if parsed, _, msg := parseScriptShebang(string(args[1])); msg == "" {
-			f = parsed
-		}
-		return f.shebang && !f.noWrites && !f.allowOOM
-	case "evalsha", "evalsha_ro":
-		s := eng.get(string(args[1]))
-		return s != nil && s.flags.shebang && !s.flags.noWrites && !s.flags.allowOOM
-	case "fcall", "fcall_ro":
-		f := eng.funcs.get(string(args[1]))
-		return f != nil && !f.noWrites && !f.allowOOM
 	case "exec":
 		if !c.tx.on {
 			return false

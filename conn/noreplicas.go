@@ -60,22 +60,10 @@ func (c *client) writes(e *entry, args [][]byte) bool {
 	if spec.Flags&shard.Write != 0 {
 		return true
 	}
-	eng := &c.srv.scripts
+	if mayWrite, _, ok := c.scriptFlagsOf(spec.Name, args); ok {
+		return mayWrite
+	}
 	switch spec.Name {
-	case "eval", "eval_ro":
-		var f scriptFlags
-		if s := eng.get(sha1hex(string(args[1]))); s != nil {
-			f = s.flags
-		} else if parsed, _, msg := parseScriptShebang(string(args[1])); msg == "" {
-			f = parsed
-		}
-		return f.shebang && !f.noWrites
-	case "evalsha", "evalsha_ro":
-		s := eng.get(string(args[1]))
-		return s != nil && s.flags.shebang && !s.flags.noWrites
-	case "fcall", "fcall_ro":
-		f := eng.funcs.get(string(args[1]))
-		return f != nil && !f.noWrites
 	case "exec":
 		if !c.tx.on {
 			return false
@@ -87,4 +75,30 @@ func (c *client) writes(e *entry, args [][]byte) bool {
 		}
 	}
 	return false
+}
+
+// scriptFlagsOf reports, for EVAL, EVALSHA, FCALL and their _RO forms,
+// whether the script or function may write (a shebang without no-writes,
+// a function without no-writes: Redis assumes a script in compatibility
+// mode does not) and whether it has allow-oom; ok is false for any other
+// command.
+func (c *client) scriptFlagsOf(name string, args [][]byte) (mayWrite, allowOOM, ok bool) {
+	eng := &c.srv.scripts
+	switch name {
+	case "eval", "eval_ro":
+		var f scriptFlags
+		if s := eng.get(sha1hex(string(args[1]))); s != nil {
+			f = s.flags
+		} else if parsed, _, msg := parseScriptShebang(string(args[1])); msg == "" {
+			f = parsed
+		}
+		return f.shebang && !f.noWrites, f.allowOOM, true
+	case "evalsha", "evalsha_ro":
+		s := eng.get(string(args[1]))
+		return s != nil && s.flags.shebang && !s.flags.noWrites, s != nil && s.flags.allowOOM, true
+	case "fcall", "fcall_ro":
+		f := eng.funcs.get(string(args[1]))
+		return f != nil && !f.noWrites, f != nil && f.allowOOM, true
+	}
+	return false, false, false
 }
