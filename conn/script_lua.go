@@ -639,8 +639,10 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		c := r.c
 		saved, proto, db := c.local, c.proto, c.db
 		c.local, c.proto, c.db = r.buf[:0], r.proto, r.db
+		began := shard.Clock()
 		e.run(c, args)
 		reply = c.local
+		c.countRun(e, args, began, reply)
 		r.buf = reply
 		c.local, c.proto, c.db = saved, proto, db
 	}
