@@ -217,3 +217,46 @@ func FuzzHashCompact(f *testing.F) {
 		}
 	})
 }
+
+// A listpack never grows past Redis's safety size (LISTPACK_MAX_SAFETY_SIZE,
+// 1 GB): HSET or HSETNX whose fields and values would take it past converts
+// the hash first, as does RESTORE of one that big, however high
+// hash-max-listpack-value is set. Otherwise a compact hash could outgrow
+// the 4-byte length of the listpack DUMP writes.
+func TestHashSafetySize(t *testing.T) {
+	defer func(n int) { hashSafeBytes = n }(hashSafeBytes)
+	hashSafeBytes = 1000
+	s := New(0)
+	s.SetHashLimits(512, 1<<20)
+	v := strings.Repeat("v", 300)
+	run(t, s, 0, "HSET", "h", "a", v, "b", v)
+	if got := run(t, s, 0, "OBJECT", "ENCODING", "h"); got != "$8\r\nlistpack\r\n" {
+		t.Fatalf("600 bytes: %q", got)
+	}
+	run(t, s, 0, "HSET", "h", "c", v, "d", v)
+	if got := run(t, s, 0, "OBJECT", "ENCODING", "h"); got != "$9\r\nhashtable\r\n" {
+		t.Fatalf("1200 bytes: %q", got)
+	}
+	run(t, s, 0, "HSET", "n", "a", v, "b", v, "c", v)
+	run(t, s, 0, "HSETNX", "n", "d", v)
+	if got := run(t, s, 0, "OBJECT", "ENCODING", "n"); got != "$9\r\nhashtable\r\n" {
+		t.Fatalf("HSETNX past the size: %q", got)
+	}
+	big := strings.Repeat("w", 2000)
+	run(t, s, 0, "HSET", "x", "a", big)
+	if got := run(t, s, 0, "OBJECT", "ENCODING", "x"); got != "$9\r\nhashtable\r\n" {
+		t.Fatalf("one 2000-byte value: %q", got)
+	}
+	// A dump of a large listpack restores as a hashtable.
+	hashSafeBytes = 1 << 30
+	run(t, s, 0, "HSET", "y", "a", big, "b", big)
+	p := bulkPayload(t, run(t, s, 0, "DUMP", "y"))
+	hashSafeBytes = 1000
+	run(t, s, 0, "RESTORE", "z", "0", p)
+	if got := run(t, s, 0, "OBJECT", "ENCODING", "z"); got != "$9\r\nhashtable\r\n" {
+		t.Fatalf("restored: %q", got)
+	}
+	if got := run(t, s, 0, "HSTRLEN", "z", "b"); got != ":2000\r\n" {
+		t.Fatalf("restored value: %q", got)
+	}
+}
