@@ -171,3 +171,31 @@ func TestInfoCommandStatsNested(t *testing.T) {
 		t.Fatalf("commandstats:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A command a script calls but that is refused before it runs (wrong
+// arity, not allowed from scripts, a write from a read-only script) counts
+// as a rejected call of that command, as redis-server 7.0.15 counts it.
+func TestInfoCommandStatsScriptRejections(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true})
+	defer rdb.Close()
+	rdb.ConfigResetStat(ctx)
+	rdb.Eval(ctx, "return redis.call('get')", nil)
+	rdb.Eval(ctx, "return redis.pcall('config','set','x','y')", nil)
+	rdb.Eval(ctx, "return redis.call('nosuch')", nil)
+	rdb.Eval(ctx, "return redis.call('client','nosuch')", nil)
+	rdb.Eval(ctx, "return redis.call('set','a','b')", nil)
+	rdb.EvalRO(ctx, "return redis.call('set','a','b')", nil)
+	want := []string{
+		"cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_config|set:calls=0,rejected_calls=1,failed_calls=0",
+		"cmdstat_eval:calls=5,rejected_calls=0,failed_calls=4",
+		"cmdstat_eval_ro:calls=1,rejected_calls=0,failed_calls=1",
+		"cmdstat_get:calls=0,rejected_calls=1,failed_calls=0",
+		"cmdstat_set:calls=1,rejected_calls=1,failed_calls=0",
+	}
+	if got := commandStats(t, rdb); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("commandstats:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -589,26 +589,32 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 			return fail("ERR Unknown Redis command called from script")
 		}
 	}
+	// A known command refused before it runs counts as a rejected call
+	// of it, as Redis's scriptCall counts it.
+	reject := func(msg string) int {
+		r.c.countRejected(e, args)
+		return fail(msg)
+	}
 	if a := spec.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
-		return fail("ERR Wrong number of args calling Redis command from script")
+		return reject("ERR Wrong number of args calling Redis command from script")
 	}
 	if spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
-		return fail("ERR This Redis command is not allowed from script")
+		return reject("ERR This Redis command is not allowed from script")
 	}
 	if spec.Flags&shard.Write != 0 {
 		if r.ro {
-			return fail("ERR Write commands are not allowed from read-only scripts.")
+			return reject("ERR Write commands are not allowed from read-only scripts.")
 		}
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
 		if r.c.srv.noReplicas.Load() && !r.wrote() {
-			return fail(errNoReplicas)
+			return reject(errNoReplicas)
 		}
 	}
 	var reply []byte
 	switch {
 	case e.data != nil:
 		if msg := r.reach(L, e.data, args); msg != "" {
-			return fail(msg)
+			return reject(msg)
 		}
 		if e.data.Flags&shard.Write != 0 && !r.startWrite() {
 			L.RaiseError("script killed") // KILL came first: nothing written
