@@ -3,6 +3,7 @@ package shard
 import (
 	"encoding/binary"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -53,9 +54,15 @@ type hashLimitsCfg struct{ entries, value atomic.Int64 }
 // SetHashLimits sets hash-max-listpack-entries and hash-max-listpack-value
 // for the shard; safe from any goroutine.
 func (s *Shard) SetHashLimits(maxEntries, maxValue int64) {
-	s.hashLim.entries.Store(maxEntries + 1)
-	s.hashLim.value.Store(maxValue + 1)
+	s.hashLim.entries.Store(limitPlusOne(maxEntries))
+	s.hashLim.value.Store(limitPlusOne(maxValue))
 }
+
+// limitPlusOne is a configured limit (0 or more) plus one, for the atomic
+// "zero means not set" fields: the largest limit, 2^63-1, is kept as
+// 2^63-1 (a limit of 2^63-2, as unreachable) instead of overflowing to a
+// negative number, which would read as "not set".
+func limitPlusOne(v int64) int64 { return min(max(v, 0), math.MaxInt64-1) + 1 }
 
 func (db *DB) hashLimits() hashLimits {
 	l := defaultHashLimits
