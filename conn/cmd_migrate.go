@@ -222,14 +222,13 @@ func (c *client) migrate(a *shard.Across, m *migrateReq) {
 	}
 	res := c.srv.migrateSend(c.srv.life, m, items)
 	if len(res.acked) > 0 && !m.copy {
-		del := make([][]byte, 0, len(res.acked)+1)
-		del = append(del, []byte("DEL"))
+		keys := make([][]byte, 0, len(res.acked))
 		for _, i := range res.acked {
-			del = append(del, items[i].key)
+			keys = append(keys, items[i].key)
 		}
-		// DEL signals the change: WATCH, keyspace events, as Redis's
-		// rewrite of MIGRATE into DEL does.
-		a.Run(migrateDel, del, nil, nil, c.db, c.proto, nil)
+		// Deleted as DEL would (WATCH, keyspace events), as Redis's
+		// rewrite of MIGRATE into DEL does, but counted as no call.
+		a.Delete(c.db, keys)
 	}
 	if res.err != "" {
 		c.replyError(res.err)
@@ -237,8 +236,6 @@ func (c *client) migrate(a *shard.Across, m *migrateReq) {
 	}
 	c.replyOK()
 }
-
-var migrateDel = shard.Lookup("del")
 
 // migrateResult is the outcome of talking to the target: the items it
 // accepted (by index), and the error to reply, or "" for OK.

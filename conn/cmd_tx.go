@@ -414,7 +414,9 @@ func (c *client) execAcross() {
 				if tc.e.data != nil {
 					c.local = a.Run(tc.e.data, args, nil, nil, c.db, c.proto, c.local)
 				} else {
+					began, start := shard.Clock(), len(c.local)
 					tc.e.run(c, args)
+					c.countRun(tc.e, args, began, c.local[start:])
 				}
 			}
 			a.End()

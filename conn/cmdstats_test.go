@@ -124,3 +124,78 @@ func TestInfoCommandStatsBlockedFailure(t *testing.T) {
 		t.Fatalf("xreadgroup stats: %q", line)
 	}
 }
+
+// Connection commands count wherever they run: inside EXEC and called by a
+// script (Redis's call() counts each one), and MIGRATE's deletion of the
+// keys it moved is no DEL call (Redis deletes them directly). The figures
+// are those of redis-server 7.0.15 for the same session.
+func TestInfoCommandStatsNested(t *testing.T) {
+	_, a, _, host, port := migratePair(t)
+	ctx := context.Background()
+	a.ConfigResetStat(ctx)
+	if _, err := a.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "info", "commandstats")
+		p.Do(ctx, "client", "id")
+		p.Do(ctx, "ping")
+		p.Do(ctx, "get", "a")
+		return nil
+	}); err != nil && err != redis.Nil {
+		t.Fatal(err)
+	}
+	a.Eval(ctx, "redis.call('ping') return redis.call('echo', 'x')", nil)
+	a.Set(ctx, "m", "1", 0)
+	if v := migrateDo(a, host, port, "m", 0, 5000); v != "OK" {
+		t.Fatalf("MIGRATE = %v", v)
+	}
+	want := []string{
+		"cmdstat_client|id:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_echo:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_eval:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_exec:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_get:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_info:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_migrate:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_multi:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_ping:calls=2,rejected_calls=0,failed_calls=0",
+		"cmdstat_set:calls=1,rejected_calls=0,failed_calls=0",
+	}
+	var got []string
+	for _, l := range commandStats(t, a) {
+		// go-redis's handshake, once per pooled connection
+		if !strings.HasPrefix(l, "cmdstat_hello:") && !strings.HasPrefix(l, "cmdstat_client|setinfo:") {
+			got = append(got, l)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("commandstats:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A command a script calls but that is refused before it runs (wrong
+// arity, not allowed from scripts, a write from a read-only script) counts
+// as a rejected call of that command, as redis-server 7.0.15 counts it.
+func TestInfoCommandStatsScriptRejections(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true})
+	defer rdb.Close()
+	rdb.ConfigResetStat(ctx)
+	rdb.Eval(ctx, "return redis.call('get')", nil)
+	rdb.Eval(ctx, "return redis.pcall('config','set','x','y')", nil)
+	rdb.Eval(ctx, "return redis.call('nosuch')", nil)
+	rdb.Eval(ctx, "return redis.call('client','nosuch')", nil)
+	rdb.Eval(ctx, "return redis.call('set','a','b')", nil)
+	rdb.EvalRO(ctx, "return redis.call('set','a','b')", nil)
+	want := []string{
+		"cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0",
+		"cmdstat_config|set:calls=0,rejected_calls=1,failed_calls=0",
+		"cmdstat_eval:calls=5,rejected_calls=0,failed_calls=4",
+		"cmdstat_eval_ro:calls=1,rejected_calls=0,failed_calls=1",
+		"cmdstat_get:calls=0,rejected_calls=1,failed_calls=0",
+		"cmdstat_set:calls=1,rejected_calls=1,failed_calls=0",
+	}
+	if got := commandStats(t, rdb); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("commandstats:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

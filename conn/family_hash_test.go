@@ -317,3 +317,26 @@ func TestHashRandFieldCompact(t *testing.T) {
 		}
 	}
 }
+
+// The largest value CONFIG SET accepts for hash-max-listpack-entries and
+// -value (2^63-1) means no limit, as in redis-server 7.0.15, not Redis's
+// default: the shard stored limit+1 and read the overflow as "not set".
+func TestHashListpackLimitsAtMax(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	for _, name := range []string{"hash-max-listpack-entries", "hash-max-listpack-value"} {
+		if err := rdb.ConfigSet(ctx, name, "9223372036854775807").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []any{}
+	for i := 0; i < 600; i++ {
+		args = append(args, "f"+strconv.Itoa(i), "v")
+	}
+	args = append(args, "long", strings.Repeat("x", 100))
+	rdb.HSet(ctx, "h", args...)
+	if got := rdb.ObjectEncoding(ctx, "h").Val(); got != "listpack" {
+		t.Fatalf("600 fields and a 100-byte value under the largest limits: %s", got)
+	}
+}

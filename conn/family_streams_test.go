@@ -246,3 +246,24 @@ func TestStreamsWatchAndEvents(t *testing.T) {
 		t.Fatal("XDEL did not touch the watched key")
 	}
 }
+
+// stream-node-max-bytes and -entries at 2^63-1, the largest CONFIG SET
+// accepts, mean no limit: a stream's 300 entries share one node
+// (radix-tree-keys 1), as in redis-server 7.0.15, where the shard read the
+// overflowed limit+1 as "not set" and used the defaults.
+func TestStreamNodeLimitsAtMax(t *testing.T) {
+	_, addr := startServer(t, 8)
+	rdb := newClient2(t, addr, 2)
+	ctx := context.Background()
+	for _, name := range []string{"stream-node-max-bytes", "stream-node-max-entries"} {
+		if err := rdb.ConfigSet(ctx, name, "9223372036854775807").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 300; i++ {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", Values: []any{"f", "v"}})
+	}
+	if got := rdb.XInfoStream(ctx, "s").Val().RadixTreeKeys; got != 1 {
+		t.Fatalf("radix-tree-keys %d, want 1", got)
+	}
+}

@@ -116,12 +116,6 @@ func (r *scriptRun) forceKill() {
 
 func (r *scriptRun) wrote() bool { return r.state.Load() == runWrote }
 
-// rejected fails a call that was refused before it ran, counting it in
-// the command's rejected_calls as Redis's scriptCall does.
-func (r *scriptRun) rejected(e *entry, args [][]byte, fail func(string) int, msg string) int {
-	r.c.countRejected(e, args)
-	return fail(msg)
-}
 func (r *scriptRun) killed() bool { return r.state.Load() == runKilled }
 
 // unwinding reports an error that ends the whole script, which pcall and
@@ -599,29 +593,35 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 			return fail("ERR Unknown Redis command called from script")
 		}
 	}
+	// A known command refused before it runs counts as a rejected call
+	// of it, as Redis's scriptCall counts it.
+	reject := func(msg string) int {
+		r.c.countRejected(e, args)
+		return fail(msg)
+	}
 	if a := spec.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
-		return r.rejected(e, args, fail, "ERR Wrong number of args calling Redis command from script")
+		return reject("ERR Wrong number of args calling Redis command from script")
 	}
 	if spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
-		return r.rejected(e, args, fail, "ERR This Redis command is not allowed from script")
+		return reject("ERR This Redis command is not allowed from script")
 	}
 	if spec.Flags&shard.DenyOOM != 0 && r.oomAtStart && !r.allowOOM && !r.wrote() {
-		return r.rejected(e, args, fail, errOOM) // as Redis's scriptVerifyOOM
+		return reject(errOOM) // as Redis's scriptVerifyOOM
 	}
 	if spec.Flags&shard.Write != 0 {
 		if r.ro {
-			return r.rejected(e, args, fail, "ERR Write commands are not allowed from read-only scripts.")
+			return reject("ERR Write commands are not allowed from read-only scripts.")
 		}
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
 		if r.c.srv.noReplicas.Load() && !r.wrote() {
-			return r.rejected(e, args, fail, errNoReplicas)
+			return reject(errNoReplicas)
 		}
 	}
 	var reply []byte
 	switch {
 	case e.data != nil:
 		if msg := r.reach(L, e.data, args); msg != "" {
-			return fail(msg)
+			return reject(msg)
 		}
 		if e.data.Flags&shard.Write != 0 && !r.startWrite() {
 			L.RaiseError("script killed") // KILL came first: nothing written
@@ -659,7 +659,7 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		began := shard.Clock()
 		e.run(c, args)
 		reply = c.local
-		c.countLocalRun(e, args, began, len(reply) > 0 && reply[0] == '-')
+		c.countRun(e, args, began, reply)
 		r.buf = reply
 		c.local, c.proto, c.db = saved, proto, db
 	}

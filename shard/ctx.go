@@ -208,6 +208,8 @@ type Across struct {
 	// Stamp is when the connection received the run's commands (Unix ns,
 	// 0 if unknown), set before Begin (see Batch.Stamp).
 	Stamp int64
+	// quiet runs a command that is no call of its own (see Delete).
+	quiet bool
 	// Script, set before Begin, says that a script runs the commands
 	// (Redis's CLIENT_SCRIPT): the few commands that reply differently
 	// to scripts look at Ctx.script.
@@ -253,7 +255,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	began := Clock()
 	cmd.Run(c)
 	for _, s := range c.shards {
-		if s != nil {
+		if s != nil && !a.quiet {
 			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w)
 			break
 		}

@@ -235,7 +235,8 @@ func restoredValue(d *rdb.Value, lim hashLimits) any {
 // listpack stays one, in its order, unless it has more than lim.entries
 // fields (a zipmap also converts for a field or value above lim.value); a
 // plain hash starts as a listpack when it has at most lim.entries fields,
-// and converts at the first field or value above lim.value. Duplicate
+// and converts at the first field or value above lim.value. One past
+// hashSafeBytes is a hashtable whatever it was. Duplicate
 // fields and empty hashes are refused (nil).
 func restoredHash(d *rdb.Value, lim hashLimits) *Hash {
 	n := len(d.Elems) / 2
@@ -246,13 +247,16 @@ func restoredHash(d *rdb.Value, lim hashLimits) *Hash {
 	for _, e := range d.Elems {
 		size += elemSize(len(e))
 	}
-	h := newHash(size)
+	var h *Hash
 	set := lim
 	switch {
-	case int64(n) > lim.entries:
-		h.convert()
+	case int64(n) > lim.entries || size > hashSafeBytes:
+		h = &Hash{m: make(map[string]string, n)}
 	case d.Compact && !d.Zipmap:
 		set.value = math.MaxInt64 // a long element does not convert it
+		fallthrough
+	default:
+		h = newHash(size)
 	}
 	var seen map[string]struct{}
 	if n > 16 {

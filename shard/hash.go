@@ -3,6 +3,7 @@ package shard
 import (
 	"encoding/binary"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -53,9 +54,15 @@ type hashLimitsCfg struct{ entries, value atomic.Int64 }
 // SetHashLimits sets hash-max-listpack-entries and hash-max-listpack-value
 // for the shard; safe from any goroutine.
 func (s *Shard) SetHashLimits(maxEntries, maxValue int64) {
-	s.hashLim.entries.Store(maxEntries + 1)
-	s.hashLim.value.Store(maxValue + 1)
+	s.hashLim.entries.Store(limitPlusOne(maxEntries))
+	s.hashLim.value.Store(limitPlusOne(maxValue))
 }
+
+// limitPlusOne is a configured limit (0 or more) plus one, for the atomic
+// "zero means not set" fields: the largest limit, 2^63-1, is kept as
+// 2^63-1 (a limit of 2^63-2, as unreachable) instead of overflowing to a
+// negative number, which would read as "not set".
+func limitPlusOne(v int64) int64 { return min(max(v, 0), math.MaxInt64-1) + 1 }
 
 func (db *DB) hashLimits() hashLimits {
 	l := defaultHashLimits
@@ -70,6 +77,13 @@ func (db *DB) hashLimits() hashLimits {
 	}
 	return l
 }
+
+// hashSafeBytes is Redis's LISTPACK_MAX_SAFETY_SIZE, 1 GB: a compact hash
+// that a field and value would take past it converts first, as Redis's
+// lpSafeToAdd check does, whatever hash-max-listpack-value allows. It keeps
+// every listpack well within the 4-byte sizes of the compact form and of
+// the listpack DUMP writes. A variable for tests.
+var hashSafeBytes = 1 << 30
 
 // lpHeader is the compact form's pair count, a little-endian uint32.
 const lpHeader = 4
@@ -215,10 +229,12 @@ func (h *Hash) has(f []byte) bool {
 }
 
 // set sets field f to v and reports whether f is new. As Redis does, a
-// field or value longer than lim.value, or a field count above lim.entries
-// once it is set (even by an update), converts a compact hash.
+// field or value longer than lim.value, a pair that would take the compact
+// form past hashSafeBytes, or a field count above lim.entries once it is
+// set (even by an update), converts a compact hash.
 func (h *Hash) set(f, v []byte, lim hashLimits) bool {
-	if h.m == nil && (int64(len(f)) > lim.value || int64(len(v)) > lim.value) {
+	if h.m == nil && (int64(len(f)) > lim.value || int64(len(v)) > lim.value ||
+		len(h.lp)+len(f)+len(v) > hashSafeBytes) {
 		h.convert()
 	}
 	if h.m != nil {
@@ -243,7 +259,8 @@ func (h *Hash) set(f, v []byte, lim hashLimits) bool {
 
 // setString is set for strings.
 func (h *Hash) setString(f, v string, lim hashLimits) bool {
-	if h.m == nil && (int64(len(f)) > lim.value || int64(len(v)) > lim.value) {
+	if h.m == nil && (int64(len(f)) > lim.value || int64(len(v)) > lim.value ||
+		len(h.lp)+len(f)+len(v) > hashSafeBytes) {
 		h.convert()
 	}
 	if h.m != nil {

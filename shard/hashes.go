@@ -93,6 +93,9 @@ func packedSize(args [][]byte, lim hashLimits) int {
 		}
 		n += elemSize(len(a))
 	}
+	if n > hashSafeBytes {
+		return 0
+	}
 	return n
 }
 

@@ -1,5 +1,7 @@
 package shard
 
+import "github.com/valkyrie-kv/valkyrie/wire"
+
 // What MIGRATE (package conn) needs from the keyspace, and RESTORE-ASKING,
 // the RESTORE that a cluster's MIGRATE sends.
 
@@ -31,3 +33,17 @@ func (a *Across) Dump(db int, key []byte) (payload []byte, expireAt int64, found
 
 // Now is the time in Unix milliseconds that the run's commands see.
 func (a *Across) Now() int64 { return a.c.Now }
+
+// Delete removes the keys of database db that MIGRATE moved, during a run,
+// as DEL would (WATCH, keyspace events, blocked clients), but as Redis's
+// MIGRATE deletes them itself: no DEL call in INFO commandstats or
+// total_commands_processed.
+func (a *Across) Delete(db int, keys [][]byte) {
+	args := make([][]byte, 0, len(keys)+1)
+	args = append(args, []byte("DEL"))
+	args = append(args, keys...)
+	a.quiet = true
+	defer func() { a.quiet = false }()
+	a.Run(table["del"], args, nil, nil, db, wire.RESP2, nil)
+	a.n--
+}

@@ -70,10 +70,12 @@ type DB struct {
 	objs    map[string]any
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
-	stalled map[string]int64    // keys whose serving waits for a retried move, since when (ms)
-	held    map[string]int64    // keys whose serving waits for late blocked clients, until when (ns; arrival.go)
-	gone    map[string]int64    // streams lately removed, when (ns; stream_gone.go)
-	watched map[string][]*Watch // WATCHed keys and their sessions
+	stalled map[string]int64 // keys whose serving waits for a retried move, since when (ms)
+	held    map[string]int64 // keys whose serving waits for late blocked clients, until when (ns; arrival.go)
+	gone    map[string]int64 // streams lately removed, when (ns; stream_gone.go)
+
+	flushedAt int64               // when the last FLUSHDB/FLUSHALL ran (ns; stream_gone.go)
+	watched   map[string][]*Watch // WATCHed keys and their sessions
 
 	scanKeys *keyIndex                // SCAN's index of the keys, if any
 	scanObjs map[string]*scanSnapshot // HSCAN/SSCAN/ZSCAN snapshots by key
@@ -269,10 +271,8 @@ func (db *DB) flush() {
 	if len(db.watched) > 0 {
 		db.touchExisting(nil)
 	}
-	for k, v := range db.objs {
-		if isStream(v) {
-			db.noteGone(k)
-		}
+	if len(db.objs) > 0 {
+		db.flushedAt = db.goneStamp() // every stream went (stream_gone.go)
 	}
 	db.strs = nil
 	db.objs = nil

@@ -24,10 +24,7 @@ const (
 // noteGone records that key, a stream, is being deleted or replaced by
 // the running command.
 func (db *DB) noteGone(key string) {
-	at := time.Now().UnixNano()
-	if db.sh != nil && db.sh.stamp != 0 {
-		at = db.sh.stamp
-	}
+	at := db.goneStamp()
 	if db.gone == nil {
 		db.gone = make(map[string]int64)
 	}
@@ -38,6 +35,15 @@ func (db *DB) noteGone(key string) {
 		}
 	}
 	db.gone[key] = at
+}
+
+// goneStamp is the time a removal is recorded at: the arrival time of the
+// command running, else now.
+func (db *DB) goneStamp() int64 {
+	if db.sh != nil && db.sh.stamp != 0 {
+		return db.sh.stamp
+	}
+	return time.Now().UnixNano()
 }
 
 // pruneGone forgets removals older than goneFor at Unix ns now.
@@ -72,6 +78,8 @@ func (c *Ctx) streamWentAway(key []byte) bool {
 		return false
 	}
 	db := c.db(key)
-	at, ok := db.gone[string(key)]
-	return ok && at > w.Since && at-w.Since < int64(goneFor)
+	// A flush removed every stream without a record each: a flush after
+	// the read arrived counts for any key.
+	at := max(db.gone[string(key)], db.flushedAt)
+	return at > w.Since && at-w.Since < int64(goneFor)
 }

@@ -82,8 +82,8 @@ type streamLimits struct{ bytes, entries atomic.Int64 }
 // SetStreamLimits sets stream-node-max-bytes and stream-node-max-entries
 // for the shard; safe from any goroutine.
 func (s *Shard) SetStreamLimits(maxBytes, maxEntries int64) {
-	s.streamLim.bytes.Store(maxBytes + 1)
-	s.streamLim.entries.Store(maxEntries + 1)
+	s.streamLim.bytes.Store(limitPlusOne(maxBytes))
+	s.streamLim.entries.Store(limitPlusOne(maxEntries))
 }
 
 func (db *DB) streamLimits() StreamLimits {
