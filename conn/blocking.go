@@ -65,6 +65,8 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 			return
 		}
 		if !wake.Retry {
+			// Redis logs a blocked command when it is served.
+			c.slowlogLocal(e, args, 0)
 			if r := wake.Reply; len(r) > 0 && r[0] == '-' {
 				// A blocked XREADGROUP unblocked with -NOGROUP or
 				// -UNBLOCKED: an error reply like any other.

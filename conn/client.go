@@ -70,6 +70,8 @@ type client struct {
 	subPtr atomic.Pointer[subscriber] // sub, for other goroutines (CLIENT LIST)
 
 	info clientInfo
+	// ident names the client in SLOWLOG entries logged by shards.
+	ident shard.Client
 
 	// errCounted: the reply being made is an error already in the error
 	// stats (see slot.counted); replyLocal takes it.
@@ -123,6 +125,9 @@ func newClient(s *Server, nc net.Conn) *client {
 		want:     make([]bool, n),
 	}
 	c.block.unblock = make(chan bool, 1)
+	if a := nc.RemoteAddr(); a != nil {
+		c.ident.Addr = a.String()
+	}
 	c.src = newArrivalReader(nc)
 	c.rd = wire.NewReader(c.src, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
@@ -377,6 +382,7 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 	if len(b.Calls) == 0 {
 		b.Begin(c.db, c.proto, len(c.batches))
 		b.Stamp = c.readAt
+		b.Client = &c.ident
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
@@ -666,6 +672,7 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 	if ok {
 		a := &c.tx.across
 		a.Stamp = c.readAt
+		a.Client = &c.ident
 		a.Begin(c.borrowed, time.Now().UnixMilli())
 		c.local = a.Run(cmd, args, w, c.tx.watch, c.db, c.proto, c.local)
 		a.End()

@@ -99,6 +99,7 @@ func cmdClientSetName(c *client, args [][]byte) {
 	}
 	c.info.mu.Lock()
 	c.info.name = string(args[2])
+	c.ident.SetName(c.info.name)
 	c.info.mu.Unlock()
 	c.replyOK()
 }

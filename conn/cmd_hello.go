@@ -63,6 +63,7 @@ func cmdHello(c *client, args [][]byte) {
 	c.info.proto = proto
 	if setName {
 		c.info.name = string(name)
+		c.ident.SetName(c.info.name)
 	}
 	c.info.mu.Unlock()
 

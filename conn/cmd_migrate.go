@@ -178,6 +178,7 @@ func cmdMigrate(c *client, args [][]byte) {
 	if ok {
 		a := &c.tx.across
 		a.Stamp = c.readAt
+		a.Client = &c.ident
 		a.Begin(c.borrowed, time.Now().UnixMilli())
 		c.migrate(a, m)
 		a.End()

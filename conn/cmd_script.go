@@ -428,7 +428,7 @@ func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
 		r.cancel() // Shutdown began: stopAll may have missed this run
 	}
 	c.markBusy(r.since.UnixNano())
-	r.across.Stamp, r.across.Script = c.readAt, true
+	r.across.Stamp, r.across.Script, r.across.Client = c.readAt, true, &c.ident
 	r.across.Begin(c.borrowed, r.since.UnixMilli())
 	defer func() {
 		if r.across.Active() { // a panic (a bug) is unwinding: see recoverPanic

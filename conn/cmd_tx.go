@@ -334,6 +334,7 @@ func (c *client) execBatch(id int) {
 	if len(b.Calls) == 0 {
 		b.Begin(c.db, c.proto, len(c.batches))
 		b.Stamp = c.readAt
+		b.Client = &c.ident
 		c.queued = append(c.queued, id)
 	}
 	mute := c.muted()
@@ -407,6 +408,7 @@ func (c *client) execAcross() {
 			c.tx.execing = true
 			a := &c.tx.across
 			a.Stamp = c.readAt
+			a.Client = &c.ident
 			a.Begin(c.borrowed, now)
 			for _, tc := range c.tx.calls {
 				args := c.txArgs(tc)

@@ -76,26 +76,20 @@ func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool
 	if row == nil {
 		return
 	}
+	nanos := shard.Clock() - began
 	row.calls.Add(1)
-	row.nanos.Add(uint64(shard.Clock() - began))
+	row.nanos.Add(uint64(nanos))
 	if failed {
 		row.failed.Add(1)
 	}
+	c.slowlogLocal(e, args, nanos)
 }
 
 // countRun counts a connection command that ran inside EXEC or was called
 // by a script, began at the given Clock time and replied reply: Redis's
 // call() counts every command wherever it runs.
 func (c *client) countRun(e *entry, args [][]byte, began int64, reply []byte) {
-	row := c.srv.stats.cmdStats(e.spec, args)
-	if row == nil {
-		return
-	}
-	row.calls.Add(1)
-	row.nanos.Add(uint64(shard.Clock() - began))
-	if len(reply) > 0 && reply[0] == '-' {
-		row.failed.Add(1)
-	}
+	c.countLocalRun(e, args, began, len(reply) > 0 && reply[0] == '-')
 }
 
 // countUnblocked counts the error that ended a blocked wait as a failure

@@ -74,6 +74,9 @@ type Server struct {
 	// every connection, set by oomWatch's sampler.
 	oom      atomic.Bool
 	oomWatch oomWatch
+
+	slowlog   *shard.Slowlog // SLOWLOG settings, shared with the shards
+	localSlow localSlowlog   // the commands run on connections (cmd_slowlog.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -122,6 +125,9 @@ func New(opt Options) *Server {
 		sh.SetEventSink(s.hub.sink)
 		sh.SetNotify(notify)
 		s.shards = append(s.shards, sh)
+	}
+	s.watchSlowlog()
+	for _, sh := range s.shards {
 		s.workers = append(s.workers, shard.Start(sh, shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}
 	s.cfg.OnChange("notify-keyspace-events", func(string) {

@@ -71,7 +71,7 @@ func Clock() int64 { return int64(time.Since(clockBase)) }
 // blocking command counts one call when it first runs, blocked or not, and
 // the run that serves it once it was woken (a retried move) counts only
 // its time and failure.
-func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Waiter) {
+func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Waiter, cl *Client) {
 	slot := sp.StatSlot(args)
 	if slot == 0 || (w != nil && w.NeedAcross) { // runs again, across shards
 		return
@@ -86,6 +86,9 @@ func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Wai
 	st.Nanos += uint64(nanos)
 	if len(reply) > 0 && reply[0] == '-' {
 		st.Failed++
+	}
+	if s.slowlog.Wants(nanos) && statSpecs[slot].Flags&SkipSlowlog == 0 && (w == nil || !w.Registered) {
+		s.slow.Log(s.slowlog, args, nanos, cl)
 	}
 }
 

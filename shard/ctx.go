@@ -33,6 +33,8 @@ type Batch struct {
 	// Stamp is when the connection received the batch's commands (Unix
 	// ns, 0 if unknown); it orders blocked clients (arrival.go).
 	Stamp int64
+	// Client is who sent the batch, for SLOWLOG; may be nil.
+	Client *Client
 
 	answer chan<- *Batch // where the worker sends the batch when done
 }
@@ -171,7 +173,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			c.serveReady()
 		}
 		done := Clock()
-		s.count(&call.Cmd.Spec, call.Args, done-began, c.Out[start:], call.Waiter)
+		s.count(&call.Cmd.Spec, call.Args, done-began, c.Out[start:], call.Waiter, b.Client)
 		began = done
 		b.Ends = append(b.Ends, len(c.Out))
 		n++
@@ -214,6 +216,8 @@ type Across struct {
 	// (Redis's CLIENT_SCRIPT): the few commands that reply differently
 	// to scripts look at Ctx.script.
 	Script bool
+	// Client, set before Begin, is who sent the commands, for SLOWLOG.
+	Client *Client
 }
 
 // Active reports whether a run has begun and not ended: a recovery from a
@@ -256,7 +260,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	cmd.Run(c)
 	for _, s := range c.shards {
 		if s != nil && !a.quiet {
-			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w)
+			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w, a.Client)
 			break
 		}
 	}

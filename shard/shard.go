@@ -56,6 +56,8 @@ type Shard struct {
 	stamp int64
 
 	cmdStats []CmdStat // INFO commandstats, by stat slot (cmdstats.go)
+	slow     SlowRing  // SLOWLOG (slowlog.go)
+	slowlog  *Slowlog  // its settings, shared with the server; nil logs nothing
 }
 
 // DB is one logical database within a shard.
