@@ -72,6 +72,9 @@ type client struct {
 	info clientInfo
 	// ident names the client in SLOWLOG entries logged by shards.
 	ident shard.Client
+	// monitoring: MONITOR was sent (cmd_monitor.go); inScript: a script
+	// runs, so the commands it calls show as "lua" there.
+	monitoring, inScript bool
 
 	// errCounted: the reply being made is an error already in the error
 	// stats (see slot.counted); replyLocal takes it.
@@ -315,7 +318,13 @@ func (c *client) executeOne(args [][]byte) {
 	if e.direct != nil {
 		began, n := shard.Clock(), len(c.order)
 		e.direct(c, args)
-		c.countLocal(e, args, began, len(c.order) > n && c.order[n].shard < 0 && int(c.order[n].index) == len(c.ends)-1)
+		replied := len(c.order) > n && c.order[n].shard < 0 && int(c.order[n].index) == len(c.ends)-1
+		failed := replied && c.lastLocalFailed()
+		if c.srv.mon.clock.Active() {
+			// MONITOR shows EXEC after the commands it ran: run them now.
+			c.settle()
+		}
+		c.countLocalRun(e, args, began, failed)
 		return
 	}
 	if e.run != nil {

@@ -86,6 +86,7 @@ func cmdTime(c *client, args [][]byte) {
 func cmdReset(c *client, args [][]byte) {
 	c.discardTx()
 	c.unwatch()
+	c.stopMonitor()
 	if c.sub != nil {
 		c.srv.hub.call(&psMsg{op: opDrop, sub: c.sub})
 	}

@@ -468,6 +468,7 @@ func init() {
 
 // fcall runs FCALL and FCALL_RO.
 func (c *client) fcall(args [][]byte, ro bool) {
+	c.feedMonitorFirst(args) // before the commands it calls, as Redis does
 	f := c.srv.scripts.funcs.get(string(args[1]))
 	if f == nil {
 		c.replyError("ERR Function not found")

@@ -301,6 +301,7 @@ func evalKeys(args [][]byte) (int, string) {
 
 // eval runs EVAL, EVALSHA and their read-only variants.
 func (c *client) eval(args [][]byte, bySHA, ro bool) {
+	c.feedMonitorFirst(args) // before the commands it calls, as Redis does
 	if bySHA && len(args[1]) != 40 {
 		c.replyError("NOSCRIPT No matching script. Please use EVAL.")
 		return
@@ -386,6 +387,8 @@ func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) bool {
 // in c.borrowed and appends its reply. It reports true, appending
 // nothing, when the script stopped to be run again holding every shard.
 func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
+	c.inScript = true
+	defer func() { c.inScript = false }()
 	eng := &c.srv.scripts
 	// Over maxmemory when the run starts: commands that may grow the data
 	// fail until the script has written (maxmemory.go).

@@ -57,16 +57,21 @@ func (c *client) countRejected(e *entry, args [][]byte) {
 // countLocal counts a connection command that began at the given Clock
 // time; replied reports whether it added a reply, the last in c.local.
 func (c *client) countLocal(e *entry, args [][]byte, began int64, replied bool) {
-	failed := false
-	if replied && len(c.ends) > 0 {
-		start := 0
-		if n := len(c.ends); n > 1 {
-			start = c.ends[n-2]
-		}
-		r := c.local[start:c.ends[len(c.ends)-1]]
-		failed = len(r) > 0 && r[0] == '-'
+	c.countLocalRun(e, args, began, replied && c.lastLocalFailed())
+}
+
+// lastLocalFailed reports whether the last reply in c.local is an error.
+func (c *client) lastLocalFailed() bool {
+	n := len(c.ends)
+	if n == 0 {
+		return false
 	}
-	c.countLocalRun(e, args, began, failed)
+	start := 0
+	if n > 1 {
+		start = c.ends[n-2]
+	}
+	r := c.local[start:c.ends[n-1]]
+	return len(r) > 0 && r[0] == '-'
 }
 
 // countLocalRun counts a connection command (run by the client or by a
@@ -83,6 +88,11 @@ func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool
 		row.failed.Add(1)
 	}
 	c.slowlogLocal(e, args, nanos)
+	if spec := e.spec; len(spec.Subcommands) == 0 || len(args) < 2 {
+		c.feedMonitor(spec, args)
+	} else if sub := subSpec(spec, args[1]); sub != nil {
+		c.feedMonitor(sub, args)
+	}
 }
 
 // countRun counts a connection command that ran inside EXEC or was called

@@ -77,6 +77,7 @@ type Server struct {
 
 	slowlog   *shard.Slowlog // SLOWLOG settings, shared with the shards
 	localSlow localSlowlog   // the commands run on connections (cmd_slowlog.go)
+	mon       monitors       // MONITOR (cmd_monitor.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -127,6 +128,7 @@ func New(opt Options) *Server {
 		s.shards = append(s.shards, sh)
 	}
 	s.watchSlowlog()
+	s.startMonitors()
 	for _, sh := range s.shards {
 		s.workers = append(s.workers, shard.Start(sh, shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}
@@ -303,6 +305,7 @@ func (s *Server) accept(nc net.Conn) {
 }
 
 func (s *Server) forget(c *client) {
+	c.stopMonitor()
 	c.endPubSub()
 	c.nc.Close()
 	c.discardTx()

@@ -66,12 +66,13 @@ var clockBase = time.Now()
 // for timing commands.
 func Clock() int64 { return int64(time.Since(clockBase)) }
 
-// count records one run of the spec called with args that took nanos and
-// replied reply. w is the waiter of a blocking command: as in Redis, a
+// count records one run of the spec called with args in db, by client cl
+// or a script, that took nanos and replied reply: in commandstats, the
+// slowlog and MONITOR's feed. w is the waiter of a blocking command: as in Redis, a
 // blocking command counts one call when it first runs, blocked or not, and
 // the run that serves it once it was woken (a retried move) counts only
 // its time and failure.
-func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Waiter, cl *Client) {
+func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Waiter, cl *Client, db int, script bool) {
 	slot := sp.StatSlot(args)
 	if slot == 0 || (w != nil && w.NeedAcross) { // runs again, across shards
 		return
@@ -86,6 +87,13 @@ func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Wai
 	st.Nanos += uint64(nanos)
 	if len(reply) > 0 && reply[0] == '-' {
 		st.Failed++
+	}
+	if s.monitor.Active() && (w == nil || !w.Retried) {
+		who := "lua"
+		if !script {
+			who = cl.addr()
+		}
+		s.monitor.Feed(statSpecs[slot], db, who, args)
 	}
 	if s.slowlog.Wants(nanos) && statSpecs[slot].Flags&SkipSlowlog == 0 && (w == nil || !w.Registered) {
 		s.slow.Log(s.slowlog, args, nanos, cl)

@@ -173,7 +173,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			c.serveReady()
 		}
 		done := Clock()
-		s.count(&call.Cmd.Spec, call.Args, done-began, c.Out[start:], call.Waiter, b.Client)
+		s.count(&call.Cmd.Spec, call.Args, done-began, c.Out[start:], call.Waiter, b.Client, c.DB, false)
 		began = done
 		b.Ends = append(b.Ends, len(c.Out))
 		n++
@@ -260,7 +260,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	cmd.Run(c)
 	for _, s := range c.shards {
 		if s != nil && !a.quiet {
-			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w, a.Client)
+			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w, a.Client, db, a.Script)
 			break
 		}
 	}

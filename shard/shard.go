@@ -58,6 +58,7 @@ type Shard struct {
 	cmdStats []CmdStat // INFO commandstats, by stat slot (cmdstats.go)
 	slow     SlowRing  // SLOWLOG (slowlog.go)
 	slowlog  *Slowlog  // its settings, shared with the server; nil logs nothing
+	monitor  *Monitor  // MONITOR's feed, shared with the server; nil: none
 }
 
 // DB is one logical database within a shard.

@@ -31,6 +31,14 @@ type Client struct {
 // SetName records the client's name (CLIENT SETNAME).
 func (cl *Client) SetName(name string) { cl.name.Store(&name) }
 
+// addr returns the client's address, "" for none.
+func (cl *Client) addr() string {
+	if cl == nil {
+		return ""
+	}
+	return cl.Addr
+}
+
 // Name returns the client's name.
 func (cl *Client) Name() string {
 	if cl == nil {
@@ -89,10 +97,7 @@ type SlowRing struct {
 func (r *SlowRing) Log(l *Slowlog, args [][]byte, nanos int64, cl *Client) {
 	max := l.MaxLen()
 	e := SlowEntry{ID: l.ids.Add(1) - 1, At: time.Now().Unix(), Micros: nanos / 1000,
-		Args: slowArgs(args), Name: cl.Name()}
-	if cl != nil {
-		e.Addr = cl.Addr
-	}
+		Args: slowArgs(args), Name: cl.Name(), Addr: cl.addr()}
 	if max <= 0 {
 		r.Reset()
 		return

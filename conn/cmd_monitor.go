@@ -1,0 +1,118 @@
+package conn
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
+
+// MONITOR. A monitoring connection keeps its subscriber writer (the
+// output queue pub/sub uses), and the server's list of those queues is
+// what the feed writes to: shards push the line of every command they
+// run, connections the lines of the commands they run themselves. When
+// nobody monitors, the feed is off and costs one atomic load.
+
+// monitors is the server's list of monitoring queues: written under mu,
+// read through an atomic snapshot by whoever feeds.
+type monitors struct {
+	mu    sync.Mutex
+	list  atomic.Pointer[[]*outQueue]
+	clock *shard.Monitor
+}
+
+func (s *Server) startMonitors() {
+	s.mon.clock = shard.NewMonitor(s.feedMonitors)
+	for _, sh := range s.shards {
+		sh.SetMonitor(s.mon.clock)
+	}
+}
+
+// feedMonitors sends line to every monitor.
+func (s *Server) feedMonitors(line []byte) {
+	if p := s.mon.list.Load(); p != nil {
+		for _, q := range *p {
+			q.push(line)
+		}
+	}
+}
+
+func (s *Server) addMonitor(q *outQueue) {
+	m := &s.mon
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var list []*outQueue
+	if p := m.list.Load(); p != nil {
+		list = slices.Clone(*p)
+	}
+	if !slices.Contains(list, q) {
+		list = append(list, q)
+	}
+	m.list.Store(&list)
+	m.clock.SetActive(true)
+}
+
+func (s *Server) removeMonitor(q *outQueue) {
+	m := &s.mon
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.list.Load()
+	if p == nil || !slices.Contains(*p, q) {
+		return
+	}
+	list := slices.DeleteFunc(slices.Clone(*p), func(x *outQueue) bool { return x == q })
+	m.list.Store(&list)
+	m.clock.SetActive(len(list) > 0)
+}
+
+func init() {
+	registerLocal(&localCommand{Spec: shard.Spec{Name: "monitor", Arity: 1,
+		Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "1.0.0", Summary: "Listen for all requests received by the server in real time",
+		Complexity: ""}, run: cmdMonitor, barrier: true})
+}
+
+func cmdMonitor(c *client, args [][]byte) {
+	if c.tx.execing {
+		c.replyError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+		return
+	}
+	if c.monitoring {
+		return // already monitoring: Redis ignores it, with no reply
+	}
+	c.startPubSub()
+	c.monitoring = true
+	c.srv.addMonitor(c.sub.q)
+	c.replyOK()
+}
+
+// stopMonitor ends monitor mode (RESET, hang-up).
+func (c *client) stopMonitor() {
+	if c.monitoring {
+		c.monitoring = false
+		c.srv.removeMonitor(c.sub.q)
+	}
+}
+
+// feedMonitor sends the line of a command the connection ran itself (or
+// a script it runs called), unless its flags keep it out.
+func (c *client) feedMonitor(spec *shard.Spec, args [][]byte) {
+	if !c.srv.mon.clock.Active() {
+		return
+	}
+	who := c.ident.Addr
+	if c.inScript {
+		who = "lua"
+	}
+	c.srv.mon.clock.Feed(spec, c.db, who, redactArgs(spec.Name, args))
+}
+
+// feedMonitorFirst sends the line of EVAL, EVALSHA or FCALL before it
+// runs (they skip the feed after), so that the commands the script calls
+// follow it.
+func (c *client) feedMonitorFirst(args [][]byte) {
+	if c.srv.mon.clock.Active() {
+		c.srv.mon.clock.Feed(nil, c.db, c.ident.Addr, args)
+	}
+}
