@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -17,7 +18,7 @@ import (
 // one goroutine that runs only while maxmemory is set (and once at once
 // when it changes); commands read the answer from one atomic flag.
 
-const errOOM = "OOM command not allowed when used memory > 'maxmemory'."
+const errOOM = script.ErrOOM
 
 // oomPeriod is how often the memory in use is compared with maxmemory.
 const oomPeriod = 100 * time.Millisecond
@@ -143,19 +144,19 @@ func (c *client) deniedOnOOM(e *entry, args [][]byte) bool {
 	eng := &c.srv.scripts
 	switch spec.Name {
 	case "eval", "eval_ro":
-		var f scriptFlags
-		if s := eng.get(sha1hex(string(args[1]))); s != nil {
-			f = s.flags
-		} else if parsed, _, msg := parseScriptShebang(string(args[1])); msg == "" {
+		var f script.Flags
+		if s := eng.Get(script.SHA1Hex(string(args[1]))); s != nil {
+			f = s.Flags()
+		} else if parsed, _, msg := script.ParseShebang(string(args[1])); msg == "" {
 			f = parsed
 		}
-		return f.shebang && !f.noWrites && !f.allowOOM
+		return f.Shebang && !f.NoWrites && !f.AllowOOM
 	case "evalsha", "evalsha_ro":
-		s := eng.get(string(args[1]))
-		return s != nil && s.flags.shebang && !s.flags.noWrites && !s.flags.allowOOM
+		s := eng.Get(string(args[1]))
+		return s != nil && s.Flags().Shebang && !s.Flags().NoWrites && !s.Flags().AllowOOM
 	case "fcall", "fcall_ro":
-		f := eng.funcs.get(string(args[1]))
-		return f != nil && !f.noWrites && !f.allowOOM
+		f := eng.Function(string(args[1]))
+		return f != nil && !f.NoWrites() && !f.AllowOOM()
 	case "exec":
 		if !c.tx.on {
 			return false
