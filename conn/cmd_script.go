@@ -1,225 +1,20 @@
 package conn
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
-	lua "github.com/yuin/gopher-lua"
-
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
 // Scripting: EVAL and friends run a Lua script atomically. The connection
 // settles its pipeline segment, borrows (in ascending order, like any
-// command spanning shards) the shards owning the declared KEYS — every
-// shard when the script declares no keys — runs the whole script on its
-// goroutine with them, and gives them back. redis.call runs commands
-// synchronously against the borrowed shards. As in Redis Cluster, every
-// key a script touches must be passed in KEYS: a key whose shard is not
-// borrowed fails with an error; an undeclared key that happens to live on
-// a borrowed shard works. See script_lua.go for the Lua side.
-
-// scriptEngine is the server's script cache; it is not key data. Compiled
-// scripts are shared by every connection.
-type scriptEngine struct {
-	mu       sync.Mutex
-	scripts  map[string]*luaScript // by lower-case SHA1 hex
-	running  map[*scriptRun]struct{}
-	count    atomic.Int32     // len(running), for the check every command makes
-	watching bool             // watchMemory runs
-	vms      sync.Pool        // *luaVM
-	funcs    functionRegistry // FUNCTION's libraries (cmd_function.go)
-	rand     luaRand          // math.random's generator (script_rand.go)
-}
-
-type luaScript struct {
-	sha   string
-	body  string
-	proto *lua.FunctionProto
-	flags scriptFlags
-	scope keyScope
-}
-
-// scriptFlags are what a script's shebang line (#!lua flags=...) says.
-// A script without one runs in Redis's compatibility mode.
-type scriptFlags struct {
-	shebang  bool // false: compatibility mode, the flags below are ignored
-	noWrites bool
-	allowOOM bool
-}
-
-// parseScriptShebang reads the "#!lua flags=a,b" line that may start an
-// EVAL script, as Redis 7.0 does. It returns the flags, the length of the
-// line (the compiler skips it, keeping the line feed so that line numbers
-// stay right) and an error reply.
-func parseScriptShebang(body string) (scriptFlags, int, string) {
-	var f scriptFlags
-	if !strings.HasPrefix(body, "#!") {
-		return f, 0, ""
-	}
-	end := strings.IndexByte(body, '\n')
-	if end < 0 {
-		return f, 0, "ERR Invalid script shebang"
-	}
-	parts, ok := wire.SplitArgs([]byte(body[:end]))
-	if !ok || len(parts) == 0 {
-		return f, 0, "ERR Invalid engine in script shebang"
-	}
-	if string(parts[0]) != "#!lua" {
-		return f, 0, "ERR Unexpected engine in script shebang: " + string(parts[0])
-	}
-	f.shebang = true
-	for _, p := range parts[1:] {
-		list, ok := strings.CutPrefix(string(p), "flags=")
-		if !ok {
-			return f, 0, "ERR Unknown lua shebang option: " + string(p)
-		}
-		if list == "" {
-			continue // "flags=" sets none
-		}
-		for _, name := range strings.Split(list, ",") {
-			switch name {
-			case "no-writes":
-				f.noWrites = true
-			case "allow-oom":
-				f.allowOOM = true
-			case "allow-stale", "no-cluster", "allow-cross-slot-keys":
-			default:
-				return f, 0, "ERR Unexpected flag in script shebang: " + name
-			}
-		}
-	}
-	return f, end, ""
-}
-
-func sha1hex(s string) string {
-	sum := sha1.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-// get returns the cached script with the given SHA1, or nil.
-func (e *scriptEngine) get(sha string) *luaScript {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.scripts[strings.ToLower(sha)]
-}
-
-// load compiles body, caching it, and returns it or a compile error reply.
-func (e *scriptEngine) load(body string) (*luaScript, string) {
-	sha := sha1hex(body)
-	if s := e.get(sha); s != nil {
-		return s, ""
-	}
-	flags, skip, msg := parseScriptShebang(body)
-	if msg != "" {
-		return nil, msg
-	}
-	proto, err := compileLua(body[skip:])
-	if err != nil {
-		return nil, "ERR Error compiling script (new function): " + err.Error()
-	}
-	s := &luaScript{sha: sha, body: body, proto: proto, flags: flags}
-	e.mu.Lock()
-	if e.scripts == nil {
-		e.scripts = map[string]*luaScript{}
-	}
-	e.scripts[sha] = s
-	e.mu.Unlock()
-	return s, ""
-}
-
-// counts returns how many scripts are cached, and how many functions and
-// libraries are loaded, for INFO memory.
-func (e *scriptEngine) counts() (scripts, funcs, libs int) {
-	e.mu.Lock()
-	scripts = len(e.scripts)
-	e.mu.Unlock()
-	e.funcs.mu.Lock()
-	funcs, libs = len(e.funcs.funcs), len(e.funcs.libs)
-	e.funcs.mu.Unlock()
-	return scripts, funcs, libs
-}
-
-func (e *scriptEngine) flush() {
-	e.mu.Lock()
-	e.scripts = nil
-	e.mu.Unlock()
-}
-
-func (e *scriptEngine) started(r *scriptRun) {
-	e.mu.Lock()
-	if e.running == nil {
-		e.running = map[*scriptRun]struct{}{}
-	}
-	e.running[r] = struct{}{}
-	e.count.Store(int32(len(e.running)))
-	if !e.watching {
-		e.watching = true
-		go e.watchMemory()
-	}
-	e.mu.Unlock()
-}
-
-// stopAll cancels every running script, even those KILL may not stop:
-// Shutdown calls it after the server's life has ended.
-func (e *scriptEngine) stopAll() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for r := range e.running {
-		r.cancel()
-	}
-}
-
-func (e *scriptEngine) finished(r *scriptRun) {
-	e.mu.Lock()
-	delete(e.running, r)
-	e.count.Store(int32(len(e.running)))
-	e.mu.Unlock()
-}
-
-// kill is SCRIPT KILL (eval true) and FUNCTION KILL (eval false). In
-// Redis a KILL can only reach a script that has run past
-// busy-reply-threshold (limit); before that the server reads no command.
-// Several scripts may run at once, on different shards: it stops every
-// script of its kind past the limit that has not written yet. When it
-// stops none, the reply says why, in Redis's order: no script past the
-// limit (NOTBUSY), one has written (UNKILLABLE), or only the other kind
-// runs (BUSY, naming the other KILL).
-func (e *scriptEngine) kill(eval bool, limit time.Duration) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := time.Now()
-	stopped, wrote, busy := 0, false, false
-	for r := range e.running {
-		if now.Sub(r.since) < limit {
-			continue
-		}
-		busy = true
-		switch {
-		case r.wrote():
-			wrote = true // Redis checks this before the kind
-		case r.isFunc == eval: // the other kind
-		case r.tryKill():
-			stopped++
-		default:
-			wrote = true // it wrote just now
-		}
-	}
-	switch {
-	case stopped > 0:
-		return ""
-	case !busy:
-		return "NOTBUSY No scripts in execution right now."
-	case wrote:
-		return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
-	}
-	return busyMessage(eval) // names the kill for the kind that runs
-}
+// command spanning shards) the shards the script needs — every shard, or
+// the owners of its KEYS once its runs have shown that it keeps to them
+// (script.KeyScope) — runs the whole script on its goroutine with them,
+// and gives them back. The engine (package conn/script) runs the script;
+// this file parses the commands and borrows the shards.
 
 const evalFlags = shard.NoScript | shard.SkipMonitor | shard.MayReplicate | shard.NoMandatoryKeys | shard.Stale
 
@@ -312,43 +107,43 @@ func (c *client) eval(args [][]byte, bySHA, ro bool) {
 		return
 	}
 	eng := &c.srv.scripts
-	var s *luaScript
+	var s *script.Script
 	if bySHA {
-		if s = eng.get(string(args[1])); s == nil {
+		if s = eng.Get(string(args[1])); s == nil {
 			c.replyError("NOSCRIPT No matching script. Please use EVAL.")
 			return
 		}
-	} else if s, msg = eng.load(string(args[1])); s == nil {
+	} else if s, msg = eng.Load(string(args[1])); s == nil {
 		c.replyError(msg)
 		return
 	}
-	if s.flags.shebang {
-		if ro && !s.flags.noWrites {
+	if flags := s.Flags(); flags.Shebang {
+		if ro && !flags.NoWrites {
 			c.replyError("ERR Can not execute a script with write flag using *_ro command.")
 			return
 		}
-		ro = ro || s.flags.noWrites
+		ro = ro || flags.NoWrites
 	}
 	keys := args[3 : 3+numkeys]
 	argv := args[3+numkeys:]
 
-	c.runWithKeys(keys, &s.scope, func() bool { return c.runScript(s, keys, argv, ro) })
+	c.runWithKeys(keys, s.Scope(), func() bool { return c.runScript(&script.Call{Script: s, Keys: keys, Args: argv, ReadOnly: ro}) })
 }
 
 // runWithKeys runs a script or function (run) with the shards it needs
 // in c.borrowed, borrowed in ascending order like any command that spans
 // shards; inside EXEC the transaction already holds every shard. Which
-// shards depends on what scope learned (see keyScope): every shard until
+// shards depends on what scope learned (see script.KeyScope): every shard until
 // a run has shown that the script keeps to its declared keys, then only
 // their owners. run reports true when it stopped, before any effect, to
 // be run again holding every shard.
-func (c *client) runWithKeys(keys [][]byte, scope *keyScope, run func() bool) {
+func (c *client) runWithKeys(keys [][]byte, scope *script.KeyScope, run func() bool) {
 	if c.tx.execing {
 		run()
 		return
 	}
 	n := len(c.batches)
-	all := scope.holdsAll()
+	all := scope.HoldsAll()
 	for {
 		want := c.want
 		clear(want)
@@ -377,98 +172,36 @@ func (c *client) runWithKeys(keys [][]byte, scope *keyScope, run func() bool) {
 	}
 }
 
-// runScript runs s with the shards in c.borrowed and appends its reply;
-// true means "run it again holding every shard" (see runWithKeys).
-func (c *client) runScript(s *luaScript, keys, argv [][]byte, ro bool) bool {
-	return c.runLua(&scriptRun{script: s, name: s.sha, chunk: scriptChunk, ro: ro, scope: &s.scope}, nil, keys, argv)
-}
-
-// runLua runs an EVAL script (r.script) or a function (f) with the shards
-// in c.borrowed and appends its reply. It reports true, appending
-// nothing, when the script stopped to be run again holding every shard.
-func (c *client) runLua(r *scriptRun, f *function, keys, argv [][]byte) bool {
-	c.inScript = true
+// runScript runs an EVAL script or a function (call) with the shards in
+// c.borrowed and appends its reply. It reports true, appending nothing,
+// when the script stopped to be run again holding every shard.
+func (c *client) runScript(call *script.Call) bool {
+	call.DB, call.Proto, call.Shards = c.db, c.proto, c.borrowed
+	call.Stamp, call.InExec, call.OOM = c.readAt, c.tx.execing, c.srv.oom.Load()
+	call.Client = &c.ident
+	var res script.Result
+	c.inScript = true // its calls show as "lua" in MONITOR
 	defer func() { c.inScript = false }()
-	eng := &c.srv.scripts
-	// Over maxmemory when the run starts: commands that may grow the data
-	// fail until the script has written (maxmemory.go).
-	r.oomAtStart = c.srv.oom.Load()
-	if f != nil {
-		r.allowOOM = f.allowOOM
-	} else if r.script != nil && r.script.flags.shebang {
-		r.allowOOM = r.script.flags.allowOOM
+	c.local, res = c.srv.scripts.Run((*scriptHost)(c), call, c.local)
+	if res.Counted {
+		c.errCounted = true // by redis.call
 	}
-	vm, _ := eng.vms.Get().(*luaVM)
-	if vm == nil {
-		vm = newLuaVM()
-	}
-	done := false
-	defer func() {
-		if !done {
-			// A panic (a bug) is unwinding to recoverPanic, which gives
-			// the shards back: forget the run, and drop the VM, whose
-			// state is unknown.
-			eng.finished(r)
-			return
-		}
-		vm.reset()
-		eng.vms.Put(vm)
-	}()
-	if f != nil {
-		fn, msg := eng.funcs.callable(vm, f)
-		if fn == nil {
-			done = true
-			c.replyError(msg)
-			return false
-		}
-		r.fn = fn
-	}
-	r.c, r.vm, r.db, r.proto, r.shards = c, vm, c.db, wire.RESP2, c.borrowed
-	r.ctx, r.cancel = vm.stop, vm.stop.stop
-	r.since = time.Now()
-	eng.started(r)
-	if c.srv.life.Err() != nil {
-		r.cancel() // Shutdown began: stopAll may have missed this run
-	}
-	c.markBusy(r.since.UnixNano())
-	r.across.Stamp, r.across.Script, r.across.Client = c.readAt, true, &c.ident
-	r.across.Begin(c.borrowed, r.since.UnixMilli())
-	defer func() {
-		if r.across.Active() { // a panic (a bug) is unwinding: see recoverPanic
-			r.across.End()
-		}
-	}()
-	r.keys = keys
-	c.local = r.run(keys, argv, c.local)
-	if !r.restart {
-		for _, msg := range r.errs {
-			c.srv.stats.errors.Add(1)
-			c.srv.stats.errs.countMsg(msg)
-		}
-	}
-	r.across.End()
-	c.markBusy(0)
-	eng.finished(r)
-	done = true
-	if !r.restart {
-		r.scope.learn(r.undeclared)
-	}
-	return r.restart
+	return res.Restart
 }
 
 func cmdScriptLoad(c *client, args [][]byte) {
-	s, msg := c.srv.scripts.load(string(args[2]))
+	s, msg := c.srv.scripts.Load(string(args[2]))
 	if s == nil {
 		c.replyError(msg)
 		return
 	}
-	c.replyBulkString(s.sha)
+	c.replyBulkString(s.SHA())
 }
 
 func cmdScriptExists(c *client, args [][]byte) {
 	c.replyArray(len(args) - 2)
 	for _, a := range args[2:] {
-		if c.srv.scripts.get(string(a)) != nil {
+		if c.srv.scripts.Get(string(a)) != nil {
 			c.replyInt(1)
 		} else {
 			c.replyInt(0)
@@ -481,12 +214,12 @@ func cmdScriptFlush(c *client, args [][]byte) {
 		c.replyError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
 		return
 	}
-	c.srv.scripts.flush()
+	c.srv.scripts.Flush()
 	c.replyOK()
 }
 
 func cmdScriptKill(c *client, args [][]byte) {
-	if msg := c.srv.scripts.kill(true, c.busyLimit()); msg != "" {
+	if msg := c.srv.scripts.Kill(true, c.busyLimit()); msg != "" {
 		c.replyError(msg)
 		return
 	}

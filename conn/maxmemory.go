@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -17,7 +18,7 @@ import (
 // one goroutine that runs only while maxmemory is set (and once at once
 // when it changes); commands read the answer from one atomic flag.
 
-const errOOM = "OOM command not allowed when used memory > 'maxmemory'."
+const errOOM = script.ErrOOM
 
 // oomPeriod is how often the memory in use is compared with maxmemory.
 const oomPeriod = 100 * time.Millisecond

@@ -3,6 +3,7 @@ package conn
 import (
 	"sync"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -12,9 +13,10 @@ import (
 // does: write commands, scripts that may write (a shebang without
 // no-writes, a function without no-writes), and EXEC of a transaction that
 // queued one. A script in compatibility mode (no shebang) runs and fails
-// at its first write (scriptRun.call). Read-only commands still work.
+// at its first write (redis.call, in package conn/script). Read-only
+// commands still work.
 
-const errNoReplicas = "NOREPLICAS Not enough good replicas to write."
+const errNoReplicas = script.ErrNoReplicas
 
 // watchMinReplicas keeps s.noReplicas up to date with the two parameters.
 func (s *Server) watchMinReplicas() {
@@ -86,19 +88,19 @@ func (c *client) scriptFlagsOf(name string, args [][]byte) (mayWrite, allowOOM, 
 	eng := &c.srv.scripts
 	switch name {
 	case "eval", "eval_ro":
-		var f scriptFlags
-		if s := eng.get(sha1hex(string(args[1]))); s != nil {
-			f = s.flags
-		} else if parsed, _, msg := parseScriptShebang(string(args[1])); msg == "" {
+		var f script.Flags
+		if s := eng.Get(script.SHA1Hex(string(args[1]))); s != nil {
+			f = s.Flags()
+		} else if parsed, _, msg := script.ParseShebang(string(args[1])); msg == "" {
 			f = parsed
 		}
-		return f.shebang && !f.noWrites, f.allowOOM, true
+		return f.Shebang && !f.NoWrites, f.AllowOOM, true
 	case "evalsha", "evalsha_ro":
-		s := eng.get(string(args[1]))
-		return s != nil && s.flags.shebang && !s.flags.noWrites, s != nil && s.flags.allowOOM, true
+		s := eng.Get(string(args[1]))
+		return s != nil && s.Flags().Shebang && !s.Flags().NoWrites, s != nil && s.Flags().AllowOOM, true
 	case "fcall", "fcall_ro":
-		f := eng.funcs.get(string(args[1]))
-		return f != nil && !f.noWrites, f != nil && f.allowOOM, true
+		f := eng.Function(string(args[1]))
+		return f != nil && !f.NoWrites(), f != nil && f.AllowOOM(), true
 	}
 	return false, false, false
 }

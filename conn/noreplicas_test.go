@@ -3,6 +3,8 @@ package conn
 import (
 	"context"
 	"testing"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 )
 
 // With min-replicas-to-write set, a server without replicas refuses
@@ -85,7 +87,7 @@ func TestMinReplicasToWrite(t *testing.T) {
 	}
 	body := "redis.call('get',KEYS[1]) return redis.call('set',KEYS[1],'z')"
 	err := a.Eval(ctx, body, []string{"k1"}).Err()
-	if err == nil || err.Error() != noRepl+" script: "+sha1hex(body)+", on @user_script:1." {
+	if err == nil || err.Error() != noRepl+" script: "+script.SHA1Hex(body)+", on @user_script:1." {
 		t.Errorf("script writing: err = %v", err)
 	}
 	if v, err := a.Eval(ctx, "return redis.pcall('set',KEYS[1],'z')['err']", []string{"k1"}).Result(); err != nil || v != noRepl {

@@ -15,18 +15,6 @@ import (
 // Commands that touch no shard (SCRIPT KILL, FUNCTION KILL, PING, ...)
 // never wait, so they need no check.
 
-const (
-	busyEval     = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-	busyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-)
-
-func busyMessage(isFunc bool) string {
-	if isFunc {
-		return busyFunction
-	}
-	return busyEval
-}
-
 // markBusy stamps (ns > 0) or clears (0) the shards c has borrowed.
 func (c *client) markBusy(ns int64) {
 	for id, s := range c.borrowed {
@@ -47,19 +35,7 @@ func (c *client) busyShard(id int) string {
 	if time.Now().UnixNano()-since < limit*int64(time.Millisecond) {
 		return ""
 	}
-	return c.srv.scripts.busyReply()
-}
-
-// busyReply picks the BUSY message for the kind of script running.
-func (e *scriptEngine) busyReply() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for r := range e.running {
-		if r.isFunc {
-			return busyFunction
-		}
-	}
-	return busyEval
+	return c.srv.scripts.BusyReply()
 }
 
 // busyWanted returns the BUSY reply if one of the shards in c.want is held
@@ -95,33 +71,15 @@ func (c *client) busyLimit() time.Duration {
 	return time.Duration(c.srv.cfg.Int("busy-reply-threshold")) * time.Millisecond
 }
 
-// timedOut returns the BUSY reply when a script has run for longer than
-// limit, or "". As in Redis, from then on every client gets it for every
-// command but the few allowed while busy (see busyGate).
-func (e *scriptEngine) timedOut(limit time.Duration) string {
-	if e.count.Load() == 0 {
-		return ""
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := time.Now()
-	for r := range e.running {
-		if now.Sub(r.since) >= limit {
-			return busyMessage(r.isFunc)
-		}
-	}
-	return ""
-}
-
 // busyGate answers a command with BUSY, and reports true, when a script
 // has run past busy-reply-threshold and the command is not one Redis
 // allows meanwhile (SCRIPT KILL, FUNCTION KILL, SHUTDOWN, MULTI, ...).
 // Inside MULTI the refusal also makes EXEC fail, as in Redis.
 func (c *client) busyGate(e *entry, args [][]byte) bool {
-	if c.srv.scripts.count.Load() == 0 || allowedWhileBusy(e, args) {
+	if c.srv.scripts.Running() == 0 || allowedWhileBusy(e, args) {
 		return false
 	}
-	msg := c.srv.scripts.timedOut(c.busyLimit())
+	msg := c.srv.scripts.TimedOut(c.busyLimit())
 	if msg == "" {
 		return false
 	}

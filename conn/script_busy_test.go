@@ -85,9 +85,9 @@ func TestScriptKillStopsEveryReadOnlyScript(t *testing.T) {
 		k := keys[i]
 		go func() { done <- rdb.Eval(ctx, src, []string{k}, mode).Err() }()
 	}
-	for deadline := time.Now().Add(5 * time.Second); srv.scripts.count.Load() != 3; {
+	for deadline := time.Now().Add(5 * time.Second); srv.scripts.Running() != 3; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d scripts running, want 3", srv.scripts.count.Load())
+			t.Fatalf("%d scripts running, want 3", srv.scripts.Running())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -116,10 +116,6 @@ func TestScriptKillStopsEveryReadOnlyScript(t *testing.T) {
 		t.Fatalf("SCRIPT KILL with only a writer left: %v", err)
 	}
 	// End the writer through the engine, as SHUTDOWN NOSAVE would.
-	srv.scripts.mu.Lock()
-	for r := range srv.scripts.running {
-		r.forceKill()
-	}
-	srv.scripts.mu.Unlock()
+	srv.scripts.KillAll()
 	<-done
 }

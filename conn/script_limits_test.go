@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	lua "github.com/yuin/gopher-lua"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/conn/script/lualib"
 )
 
@@ -38,7 +38,7 @@ var hostileScripts = []struct{ name, script, want string }{
 	{"cmsgpack values 7999", `return select('#', cmsgpack.unpack(string.rep('\1', 7999)))`, `7999`},
 	{"cjson arrays 100000", `return #cjson.decode(string.rep('[', 100000))`, `ERR user_script:1: Found too many nested data structures (1001) at character 1001`},
 	{"cjson objects 100000", `return #cjson.decode(string.rep('{"a":', 100000))`, `ERR user_script:1: Found too many nested data structures (1001) at character 5001`},
-	// Below, lualib.MaxString is 1 MiB and scriptMemLimit 32 MiB.
+	// Below, lualib.MaxString is 1 MiB and script.MemLimit 32 MiB.
 	{"concat doubling", `local s = 'x' for i = 1, 45 do s = s .. s end return #s`, `ERR Script exceeded the memory limit of 32 MiB`},
 	{"table growth", `local t = {} for i = 1, 1e9 do t[i] = i end return #t`, `ERR Script exceeded the memory limit of 32 MiB`},
 	{"sparse arrays", `local t = {} for i = 1, 1000 do t[i] = {} t[i][4194303] = 1 end return #t`, `ERR Script exceeded the memory limit of 32 MiB`},
@@ -57,9 +57,9 @@ var hostileScripts = []struct{ name, script, want string }{
 func TestHostileScripts(t *testing.T) {
 	// Restored after the server has stopped (cleanups run last-in first-out),
 	// so that no script's memory watch still reads them.
-	oldString, oldMem := lualib.MaxString, scriptMemLimit
-	t.Cleanup(func() { lualib.MaxString, scriptMemLimit = oldString, oldMem })
-	lualib.MaxString, scriptMemLimit = 1<<20, 32<<20
+	oldString, oldMem := lualib.MaxString, script.MemLimit
+	t.Cleanup(func() { lualib.MaxString, script.MemLimit = oldString, oldMem })
+	lualib.MaxString, script.MemLimit = 1<<20, 32<<20
 	only := os.Getenv("HOSTILE_ONLY") // run one case, to see the old code crash
 	_, addr := startServer(t, 8)
 	// A hostile script may run for seconds under -race on a loaded machine:
@@ -82,7 +82,7 @@ func TestHostileScripts(t *testing.T) {
 		}
 		want := c.want
 		if strings.Contains(want, "*") {
-			want = strings.Replace(want, "*", sha1hex(c.script), 1)
+			want = strings.Replace(want, "*", script.SHA1Hex(c.script), 1)
 		}
 		if c.name != "pcall recursion" && got != want {
 			t.Errorf("%s: %s\n got %q\nwant %q", c.name, c.script, got, want)
@@ -94,20 +94,5 @@ func TestHostileScripts(t *testing.T) {
 			t.Fatalf("%s: EVAL after it = %d, %v", c.name, n, err)
 		}
 		t.Logf("%s: %v", c.name, time.Since(start))
-	}
-}
-
-// Compiled scripts stay in the cache: they keep no spare room (gopher-lua
-// starts each function with about 6 KiB of it).
-func TestCompiledScriptsAreTrimmed(t *testing.T) {
-	p, err := compileLua("local f = function(x) return x + 1 end return f(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []*lua.FunctionProto{p, p.FunctionPrototypes[0]} {
-		if cap(q.Code) > len(q.Code)+8 || cap(q.DbgCalls) > len(q.DbgCalls)+8 || cap(q.DbgSourcePositions) > len(q.DbgSourcePositions)+8 || cap(q.Constants) > len(q.Constants)+8 {
-			t.Errorf("%s: code %d/%d, calls %d/%d, positions %d/%d, constants %d/%d (len/cap)", q.SourceName,
-				len(q.Code), cap(q.Code), len(q.DbgCalls), cap(q.DbgCalls), len(q.DbgSourcePositions), cap(q.DbgSourcePositions), len(q.Constants), cap(q.Constants))
-		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -41,7 +42,7 @@ func TestEvalAcrossShards(t *testing.T) {
 				t.Fatalf("EVALSHA_RO = %v, %v", v, err)
 			}
 			// An undeclared key on a shard the script does not hold works,
-			// as in standalone Redis (see script_scope.go).
+			// as in standalone Redis (see conn/script/scope.go).
 			if v, err := rdb.Eval(ctx, "return redis.call('get', ARGV[1])", keys[:1], keys[1]).Result(); err != nil || v != "b" {
 				t.Fatalf("undeclared key: %v, %v", v, err)
 			}
@@ -224,11 +225,7 @@ func TestScriptKill(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// Let the test end: stop it through the engine.
-	srv.scripts.mu.Lock()
-	for r := range srv.scripts.running {
-		r.forceKill()
-	}
-	srv.scripts.mu.Unlock()
+	srv.scripts.KillAll()
 	<-done
 }
 
@@ -269,7 +266,7 @@ func TestScriptCannotAddLibraryFields(t *testing.T) {
 // shown it; when a later run needs another shard it takes it on the spot
 // (a higher shard), starts again holding every shard (a lower one, before
 // any write), or fails (a lower one after a write), and from then on holds
-// every shard. See script_scope.go.
+// every shard. See conn/script/scope.go.
 func TestScriptLearnsWhichShardsItHolds(t *testing.T) {
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
@@ -349,13 +346,13 @@ return redis.call('get', KEYS[1])`
 }
 
 // A script that has written and needs a shard below those it holds waits
-// at most lowerShardWait: when another script holds that shard, it fails
+// at most script.LowerShardWait: when another script holds that shard, it fails
 // (its write stays, as after any script error) and holds every shard next
 // time.
 func TestScriptGivesUpOnABusyLowerShard(t *testing.T) {
-	old := lowerShardWait
-	lowerShardWait = 50 * time.Millisecond
-	t.Cleanup(func() { lowerShardWait = old })
+	old := script.LowerShardWait
+	script.LowerShardWait = 50 * time.Millisecond
+	t.Cleanup(func() { script.LowerShardWait = old })
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
 	rdb := newClient2(t, addr, 2)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -149,10 +150,10 @@ func TestShutdownNosaveDuringBusyScript(t *testing.T) {
 		t.Fatal(r)
 	}
 	startEndlessScript(t, addr)
-	if r := rawCall(t, addr, "SHUTDOWN"); r != "-"+busyEval {
-		t.Fatalf("SHUTDOWN during a slow script = %q, want %q", r, "-"+busyEval)
+	if r := rawCall(t, addr, "SHUTDOWN"); r != "-"+script.BusyEval {
+		t.Fatalf("SHUTDOWN during a slow script = %q, want %q", r, "-"+script.BusyEval)
 	}
-	if r := rawCall(t, addr, "SHUTDOWN", "SAVE"); r != "-"+busyEval {
+	if r := rawCall(t, addr, "SHUTDOWN", "SAVE"); r != "-"+script.BusyEval {
 		t.Fatalf("SHUTDOWN SAVE during a slow script = %q", r)
 	}
 	rawCall(t, addr, "SHUTDOWN", "NOSAVE") // no reply: the connection closes

@@ -1,4 +1,4 @@
-package conn
+package script
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // overflow, so every library function that allocates in proportion to an
 // argument checks the size first and raises a Lua error instead, decoders
 // bound their nesting, and a watchdog aborts a script whose allocations
-// outgrow scriptMemLimit (gopher-lua has no allocator hook, and the
+// outgrow MemLimit (gopher-lua has no allocator hook, and the
 // `..` operator allocates inside the VM where no check can run).
 //
 //   - A string made by a library function (string.rep, string.format,
@@ -34,7 +34,7 @@ import (
 //     raises "stack overflow"; the data stack may grow to luaRegistryMax
 //     slots and then raises "registry overflow".
 //   - Memory: while a script runs, the live heap may not grow by more than
-//     scriptMemLimit (1 GiB) over its level when the script's first check
+//     MemLimit (1 GiB) over its level when the script's first check
 //     ran (every scriptMemEvery); past it the script is aborted with
 //     "ERR Script exceeded the memory limit". The heap is the process's, so
 //     other clients' allocations during the script count too.
@@ -50,8 +50,9 @@ const (
 // behaviour; this caps one such fill at 64 MiB.
 func init() { lua.MaxArrayIndex = 1 << 22 }
 
-// A variable so that tests can lower it (and lualib.MaxString).
-var scriptMemLimit uint64 = 1 << 30
+// MemLimit is how far the heap may grow while a script runs. A variable
+// so that tests can lower it (and lualib.MaxString).
+var MemLimit uint64 = 1 << 30
 
 // luaInt is luaL_checkint as Redis's Lua 5.1 computes it on amd64: the
 // number truncated to a C int, out-of-range values becoming INT_MIN.
@@ -266,12 +267,12 @@ func gsubReplLen(m *pm.MatchData, repl string) float64 {
 }
 
 // watchMemory aborts running scripts whose allocations outgrow
-// scriptMemLimit: every scriptMemEvery it samples the heap and cancels the
+// MemLimit: every scriptMemEvery it samples the heap and cancels the
 // context of each script the heap has grown by more than that since the
 // script's first sample (the VM checks it before every instruction). One
 // goroutine serves every running script: started starts it with the first
 // script, and it ends on the first tick that finds none.
-func (e *scriptEngine) watchMemory() {
+func (e *Engine) watchMemory() {
 	t := time.NewTicker(scriptMemEvery)
 	defer t.Stop()
 	probe := [1]metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
@@ -291,7 +292,7 @@ func (e *scriptEngine) watchMemory() {
 			switch {
 			case r.memBase == 0:
 				r.memBase = heap
-			case heap > r.memBase && heap-r.memBase > scriptMemLimit:
+			case heap > r.memBase && heap-r.memBase > MemLimit:
 				r.oom.Store(true)
 				r.cancel()
 			}

@@ -1,4 +1,4 @@
-package conn
+package script
 
 import (
 	"bytes"
@@ -24,23 +24,24 @@ import (
 //     ascending order that keeps borrowers from waiting on each other).
 //     Otherwise, if it has not written yet, it stops with no effect and
 //     runs again holding every shard. A script that has written waits for
-//     the lower shard, but at most lowerShardWait (the shard's holder may
+//     the lower shard, but at most LowerShardWait (the shard's holder may
 //     be waiting for one of the script's), and gets an error if it could
 //     not take it.
 //   - Any run that touches a key not in KEYS marks the script, and from
 //     then on it holds every shard, as Redis does for all scripts.
 
-// keyScope is what runs of one script have shown about its keys.
-type keyScope struct {
+// KeyScope is what runs of one script have shown about its keys.
+type KeyScope struct {
 	learned atomic.Bool // a run has finished
 	wide    atomic.Bool // a run touched a key not in KEYS, or every shard
 }
 
-// holdsAll reports whether the next run must hold every shard.
-func (k *keyScope) holdsAll() bool { return !k.learned.Load() || k.wide.Load() }
+// HoldsAll reports whether the next run must hold every shard; if not,
+// it holds the owners of its KEYS.
+func (k *KeyScope) HoldsAll() bool { return !k.learned.Load() || k.wide.Load() }
 
 // learn records a finished run.
-func (k *keyScope) learn(undeclared bool) {
+func (k *KeyScope) learn(undeclared bool) {
 	if undeclared {
 		k.wide.Store(true)
 	}
@@ -50,9 +51,9 @@ func (k *keyScope) learn(undeclared bool) {
 const errUndeclaredShard = "ERR Script attempted to access a key on a shard it could not take after writing: " +
 	"it will hold every shard from its next run; pass every key a script uses in KEYS to avoid this"
 
-// lowerShardWait bounds the wait of a script that has written for a shard
-// below one it holds.
-var lowerShardWait = time.Second
+// LowerShardWait bounds the wait of a script that has written for a shard
+// below one it holds (a variable for tests).
+var LowerShardWait = time.Second
 
 // reach makes sure the script holds every shard cmd needs, borrowing
 // more when that is safe, and notes keys not in KEYS. It returns an
@@ -120,34 +121,29 @@ func (r *scriptRun) holding() int {
 // acquire borrows shard id for the rest of the run, or stops the run to
 // start again holding every shard (see the comment at the top).
 func (r *scriptRun) acquire(L *lua.LState, id int) string {
-	c := r.c
 	r.undeclared = true
-	if c.tx.execing {
+	if r.inExec {
 		return errUndeclaredShard // EXEC holds every shard already
 	}
 	if id > r.holding() {
-		s, err := c.srv.workers[id].Borrow(c.loans[id])
+		s, err := r.h.Take(id, 0, r.since.UnixNano())
 		if err != nil {
 			return "ERR server is shutting down"
 		}
-		c.borrowed[id] = s // r.shards is c.borrowed
-		r.across.Join(s)
-		c.srv.workers[id].SetBusySince(r.since.UnixNano())
+		r.across.Join(s) // r.shards[id] is s now
 		return ""
 	}
 	if r.sideEffects {
 		// Out of order: wait, but not forever, since the shard's holder
 		// may be waiting for one of ours.
-		s, err := c.srv.workers[id].BorrowWithin(c.loans[id], lowerShardWait)
+		s, err := r.h.Take(id, LowerShardWait, r.since.UnixNano())
 		switch {
 		case err != nil:
 			return "ERR server is shutting down"
 		case s == nil:
 			return errUndeclaredShard
 		}
-		c.borrowed[id] = s
 		r.across.Join(s)
-		c.srv.workers[id].SetBusySince(r.since.UnixNano())
 		return ""
 	}
 	r.restart = true

@@ -1,4 +1,4 @@
-package conn
+package script
 
 import (
 	"math"
@@ -67,7 +67,7 @@ func (vm *luaVM) installLuaRand(lib *lua.LTable) {
 		if vm.run == nil {
 			L.RaiseError("math.%s can only be called inside a script invocation", fn)
 		}
-		return &vm.run.c.srv.scripts.rand
+		return &vm.eng.rand
 	}
 	lib.RawSetString("random", L.NewFunction(func(L *lua.LState) int {
 		r := float64(gen(L, "random").next()%lrandMax) / lrandMax

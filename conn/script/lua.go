@@ -1,4 +1,4 @@
-package conn
+package script
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // The Lua side of scripting, on gopher-lua (Lua 5.1). Each script runs in
 // a pooled interpreter whose libraries are base (without dofile and
 // loadfile), table, string, math, and bit, cjson, cmsgpack and struct
-// (package conn/script/lualib). Globals are
+// (package lualib). Globals are
 // read-only to scripts: the compiled function's environment is a proxy
 // that refuses new globals ("Attempt to modify a readonly table") and
 // reading unknown ones.
@@ -68,19 +68,20 @@ type luaVM struct {
 	env     *lua.LTable // what scripts see as their globals
 	run     *scriptRun
 
-	// Functions (cmd_function.go): while a library loads, loadAPI stands
+	// Functions (functions.go): while a library loads, loadAPI stands
 	// in for the globals; libs caches the libraries run on this VM.
 	loadAPI  *lua.LTable
 	active   *lua.LTable // loadAPI while loading, else nil
-	libs     map[*library]map[string]*lua.LFunction
+	libs     map[*Library]map[string]*lua.LFunction
 	libsGen  uint64
 	register *[]registered
 
-	box sandbox // read-only tables (script_sandbox.go)
+	box sandbox // read-only tables (sandbox.go)
 
 	cjson *lualib.CjsonConfig // the cjson global's settings
 
-	stop *stopCtx // what the script running on it checks (script_limits.go)
+	stop *stopCtx // what the script running on it checks (limits.go)
+	eng  *Engine  // the engine it belongs to: math.random's generator
 	// onError is the message handler of every run: it notes where the
 	// error came from (run.where) and passes the error on.
 	onError *lua.LFunction
@@ -116,6 +117,12 @@ func (r *scriptRun) forceKill() {
 
 func (r *scriptRun) wrote() bool { return r.state.Load() == runWrote }
 
+// rejected fails a call that was refused before it ran, counting it in
+// the command's rejected_calls as Redis's scriptCall does.
+func (r *scriptRun) rejected(cmd Command, args [][]byte, fail func(string) int, msg string) int {
+	r.h.Rejected(cmd, args)
+	return fail(msg)
+}
 func (r *scriptRun) killed() bool { return r.state.Load() == runKilled }
 
 // unwinding reports an error that ends the whole script, which pcall and
@@ -125,9 +132,9 @@ func (r *scriptRun) unwinding() bool { return r.restart || r.killed() || r.oom.L
 
 // scriptRun is one execution of a script.
 type scriptRun struct {
-	c      *client
+	h      Host
 	vm     *luaVM
-	script *luaScript
+	script *Script
 	fn     *lua.LFunction // FCALL: the function to call with keys, args
 	name   string         // the script's SHA1 or the function's name
 	chunk  string         // scriptChunk or functionChunk
@@ -138,7 +145,11 @@ type scriptRun struct {
 	db     int
 	proto  wire.Proto // set by redis.setresp
 
-	oomAtStart bool // over maxmemory when the run began (maxmemory.go)
+	replyProto wire.Proto // the connection's, for the script's reply
+	inExec     bool       // inside EXEC, which holds every shard
+	counted    bool       // the reply is an error redis.call counted
+
+	oomAtStart bool // over maxmemory when the run began
 	allowOOM   bool // the allow-oom flag
 	shards     []*shard.Shard
 	across     shard.Across
@@ -146,9 +157,9 @@ type scriptRun struct {
 	raised     map[*lua.LTable]bool // errors raised by redis.call
 	errs       []string             // error replies to count when the run ends
 
-	// Keys and shards (script_scope.go).
+	// Keys and shards (scope.go).
 	keys        [][]byte  // KEYS
-	scope       *keyScope // what runs of this script showed
+	scope       *KeyScope // what runs of this script showed
 	undeclared  bool      // this run touched a key not in KEYS
 	sideEffects bool      // it ran a write (or PUBLISH): it cannot start over
 	restart     bool      // it stopped to run again holding every shard
@@ -159,7 +170,7 @@ type scriptRun struct {
 	// KILL (runKilled), whichever comes first: one compare-and-swap, so a
 	// script that has written is never killed.
 	state   atomic.Int32
-	oom     atomic.Bool     // aborted by the memory watchdog (script_limits.go)
+	oom     atomic.Bool     // aborted by the memory watchdog (limits.go)
 	memBase uint64          // the heap at the watchdog's first sample; under the engine's mu
 	where   string          // "user_script:N: " of the error that ended the run
 	big     bool            // the reply outgrew lualib.MaxString
@@ -167,7 +178,7 @@ type scriptRun struct {
 	cancel  context.CancelFunc
 }
 
-func newLuaVM() *luaVM {
+func newLuaVM(eng *Engine) *luaVM {
 	L := lua.NewState(lua.Options{SkipOpenLibs: true, RegistryMaxSize: luaRegistryMax})
 	for _, lib := range []struct {
 		name string
@@ -177,7 +188,7 @@ func newLuaVM() *luaVM {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
-	vm := &luaVM{L: L, globals: L.G.Global, stop: newStopCtx()}
+	vm := &luaVM{L: L, globals: L.G.Global, stop: newStopCtx(), eng: eng}
 	vm.onError = L.NewFunction(func(L *lua.LState) int {
 		if vm.run != nil {
 			vm.run.where = userWhere(L)
@@ -252,7 +263,7 @@ func newLuaVM() *luaVM {
 			if L.GetTop() != 1 {
 				L.RaiseError("wrong number of arguments")
 			}
-			L.Push(lua.LString(sha1hex(L.ToString(1))))
+			L.Push(lua.LString(SHA1Hex(L.ToString(1))))
 			return 1
 		},
 		"log":     luaLog,
@@ -263,7 +274,7 @@ func newLuaVM() *luaVM {
 		// No debugger (SCRIPT DEBUG): as in Redis outside a session.
 		"breakpoint":    func(L *lua.LState) int { L.Push(lua.LFalse); return 1 },
 		"debug":         func(L *lua.LState) int { return 0 },
-		"acl_check_cmd": luaACLCheckCmd,
+		"acl_check_cmd": func(L *lua.LState) int { return vm.run.aclCheckCmd(L) },
 	}
 	for name, fn := range fns {
 		redis.RawSetString(name, L.NewFunction(fn))
@@ -423,24 +434,20 @@ func luaCommandArgs(L *lua.LState, n int) [][]byte {
 	return args
 }
 
-// luaACLCheckCmd is redis.acl_check_cmd: true when the command exists,
-// as every user may run every command until ACLs exist.
-func luaACLCheckCmd(L *lua.LState) int {
+// aclCheckCmd is redis.acl_check_cmd: true when the command exists, as
+// every user may run every command until ACLs exist.
+func (r *scriptRun) aclCheckCmd(L *lua.LState) int {
 	n := L.GetTop()
 	if n == 0 {
 		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
 	}
 	args := luaCommandArgs(L, n)
-	e := lookup(args[0])
-	if e == nil || (len(e.spec.Subcommands) > 0 && len(args) > 1 && !hasSubcommand(e.spec, args[1])) {
+	if r.h.Command(args).Kind == Unknown {
 		L.Error(errTable(L, "ERR Invalid command passed to redis.acl_check_cmd()"), 0)
 	}
 	L.Push(lua.LTrue)
 	return 1
 }
-
-// hasSubcommand reports whether the container command spec has sub.
-func hasSubcommand(spec *shard.Spec, sub []byte) bool { return subSpec(spec, sub) != nil }
 
 func luaLog(L *lua.LState) int {
 	if L.GetTop() < 2 {
@@ -502,7 +509,7 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 			r.restart = false
 		}
 		if r.restart {
-			return out // runWithKeys runs it again
+			return out // the host runs it again (Result.Restart)
 		}
 		var obj lua.LValue = lua.LString(err.Error())
 		if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
@@ -513,11 +520,11 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 		case r.killed():
 			msg = "ERR Script killed by user with SCRIPT KILL..."
 		case r.oom.Load():
-			msg = "ERR Script exceeded the memory limit of " + strconv.FormatUint(scriptMemLimit>>20, 10) + " MiB"
+			msg = "ERR Script exceeded the memory limit of " + strconv.FormatUint(MemLimit>>20, 10) + " MiB"
 		case obj.Type() == lua.LTTable && obj.(*lua.LTable).RawGetString("err").Type() == lua.LTString:
 			msg = obj.(*lua.LTable).RawGetString("err").String()
-			if counted(obj) && !r.c.tx.execing {
-				r.c.errCounted = true // by redis.call
+			if counted(obj) && !r.inExec {
+				r.counted = true // by redis.call
 			}
 		default:
 			msg = "ERR " + lua.LVAsString(obj)
@@ -531,8 +538,8 @@ func (r *scriptRun) run(keys, argv [][]byte, out []byte) []byte {
 	v := L.Get(-1)
 	L.Pop(1)
 	start := len(out)
-	if counted(v) && !r.c.tx.execing {
-		r.c.errCounted = true
+	if counted(v) && !r.inExec {
+		r.counted = true
 	}
 	out = r.toRESP(out, v, 0)
 	if r.big {
@@ -556,7 +563,7 @@ func bytesTable(L *lua.LState, list [][]byte) *lua.LTable {
 func (r *scriptRun) runData(cmd *shard.Command, args [][]byte) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.c.srv.log.Error("command called from a script panicked; replying with an error", "client", r.c.id, "command", cmd.Name, "panic", p, "stack", string(debug.Stack()))
+			r.h.Panicked(cmd.Name, p, debug.Stack())
 			ok = false
 		}
 	}()
@@ -581,87 +588,56 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
 	}
 	args := luaCommandArgs(L, n)
-	e := lookup(args[0])
-	if e == nil {
+	cmd := r.h.Command(args)
+	if cmd.Kind == Unknown {
+		// As in Redis, a container's subcommand is the command: its own
+		// arity and flags decide (CLUSTER RESET is noscript, CLUSTER INFO
+		// not); an unknown subcommand is an unknown command.
 		return fail("ERR Unknown Redis command called from script")
 	}
-	// As in Redis, a container's subcommand is the command: its own
-	// arity and flags decide (CLUSTER RESET is noscript, CLUSTER INFO not).
-	spec := e.spec
-	if len(spec.Subcommands) > 0 && len(args) > 1 {
-		if spec = subSpec(e.spec, args[1]); spec == nil {
-			return fail("ERR Unknown Redis command called from script")
-		}
-	}
-	// A known command refused before it runs counts as a rejected call
-	// of it, as Redis's scriptCall counts it.
-	reject := func(msg string) int {
-		r.c.countRejected(e, args)
-		return fail(msg)
-	}
+	spec := cmd.Spec
 	if a := spec.Arity; !(a == len(args) || (a < 0 && len(args) >= -a)) {
-		return reject("ERR Wrong number of args calling Redis command from script")
+		return r.rejected(cmd, args, fail, "ERR Wrong number of args calling Redis command from script")
 	}
-	if spec.Flags&shard.NoScript != 0 || e.direct != nil || e.txControl {
-		return reject("ERR This Redis command is not allowed from script")
+	if spec.Flags&shard.NoScript != 0 || cmd.Kind == Denied {
+		return r.rejected(cmd, args, fail, "ERR This Redis command is not allowed from script")
 	}
 	if spec.Flags&shard.DenyOOM != 0 && r.oomAtStart && !r.allowOOM && !r.wrote() {
-		return reject(errOOM) // as Redis's scriptVerifyOOM
+		return r.rejected(cmd, args, fail, ErrOOM) // as Redis's scriptVerifyOOM
 	}
 	if spec.Flags&shard.Write != 0 {
 		if r.ro {
-			return reject("ERR Write commands are not allowed from read-only scripts.")
+			return r.rejected(cmd, args, fail, "ERR Write commands are not allowed from read-only scripts.")
 		}
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
-		if r.c.srv.noReplicas.Load() && !r.wrote() {
-			return reject(errNoReplicas)
+		if r.h.NoReplicas() && !r.wrote() {
+			return r.rejected(cmd, args, fail, ErrNoReplicas)
 		}
 	}
 	var reply []byte
-	switch {
-	case e.data != nil:
-		if msg := r.reach(L, e.data, args); msg != "" {
-			return reject(msg)
+	switch cmd.Kind {
+	case Data:
+		if msg := r.reach(L, cmd.Data, args); msg != "" {
+			return r.rejected(cmd, args, fail, msg)
 		}
-		if e.data.Flags&shard.Write != 0 && !r.startWrite() {
+		if cmd.Data.Flags&shard.Write != 0 && !r.startWrite() {
 			L.RaiseError("script killed") // KILL came first: nothing written
 		}
 		if spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
 			r.sideEffects = true
 		}
-		if !r.runData(e.data, args) {
+		if !r.runData(cmd.Data, args) {
 			return fail(shard.ErrPanicked)
 		}
 		reply = r.buf
-	case e.spec.Name == "select":
-		began := shard.Clock()
-		db, ok := wire.ParseInt(args[1])
-		switch {
-		case !ok:
-			r.c.countLocalRun(e, args, began, true)
-			return fail(shard.ErrNotInt)
-		case db < 0 || db >= shard.NumDBs:
-			r.c.countLocalRun(e, args, began, true)
-			return fail(shard.ErrDBIndex)
-		}
-		r.db = int(db)
-		reply = wire.AppendOK(r.buf[:0])
-		r.c.countLocalRun(e, args, began, false)
-	case e.barrier: // INFO too: see TestScriptCallsInfo
+	case Barrier: // INFO too: see TestScriptCallsInfo
 		return fail("ERR This Redis command is not allowed from script")
-	default:
+	default: // Local, SELECT among them: it changes r.db
 		if spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
 			r.sideEffects = true
 		}
-		c := r.c
-		saved, proto, db := c.local, c.proto, c.db
-		c.local, c.proto, c.db = r.buf[:0], r.proto, r.db
-		began := shard.Clock()
-		e.run(c, args)
-		reply = c.local
-		c.countRun(e, args, began, reply)
+		reply = r.h.Local(cmd, args, &r.db, r.proto, r.buf[:0])
 		r.buf = reply
-		c.local, c.proto, c.db = saved, proto, db
 	}
 	v, _, ok := r.fromRESP(L, reply)
 	if cap(r.buf) > osmem.Keep { // converted: a large reply is not kept for the next call
@@ -793,7 +769,7 @@ func indexCRLF(b []byte) int {
 // toRESP converts the script's return value to a reply in the caller's
 // protocol, following Redis 7.0's rules.
 func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
-	proto := r.c.proto
+	proto := r.replyProto
 	if r.big || len(out) > lualib.MaxString {
 		// A table can refer to itself: its reply grows exponentially.
 		r.big = true

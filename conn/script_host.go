@@ -1,0 +1,112 @@
+package conn
+
+import (
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script"
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// Scripting lives in package conn/script. The connection gives a script
+// what it needs through script.Host, implemented here on the client:
+// the command table, the shards it has borrowed (and borrowing more),
+// the command and error stats, and the server's state.
+
+// scriptEngine is the server's script engine (Server.scripts).
+type scriptEngine struct{ script.Engine }
+
+func (e *scriptEngine) counts() (scripts, funcs, libs int) { return e.Counts() }
+func (e *scriptEngine) stopAll()                           { e.StopAll() }
+
+// scriptHost is a client as the script engine sees it.
+type scriptHost client
+
+var _ script.Host = (*scriptHost)(nil)
+
+func (h *scriptHost) Command(args [][]byte) script.Command {
+	e := lookup(args[0])
+	if e == nil {
+		return script.Command{}
+	}
+	spec := e.spec
+	if len(spec.Subcommands) > 0 && len(args) > 1 {
+		if spec = subSpec(e.spec, args[1]); spec == nil {
+			return script.Command{}
+		}
+	}
+	cmd := script.Command{Kind: script.Local, Spec: spec, Ref: e}
+	switch {
+	case e.data != nil:
+		cmd.Kind, cmd.Data = script.Data, e.data
+	case e.direct != nil || e.txControl:
+		cmd.Kind = script.Denied
+	case e.spec.Name == "select":
+	case e.barrier:
+		cmd.Kind = script.Barrier
+	}
+	return cmd
+}
+
+func (h *scriptHost) Rejected(cmd script.Command, args [][]byte) {
+	(*client)(h).countRejected(cmd.Ref.(*entry), args)
+}
+
+func (h *scriptHost) Local(cmd script.Command, args [][]byte, db *int, proto wire.Proto, out []byte) []byte {
+	c := (*client)(h)
+	e := cmd.Ref.(*entry)
+	began := shard.Clock()
+	if e.spec.Name == "select" { // the script's database, not the connection's
+		n, ok := wire.ParseInt(args[1])
+		switch {
+		case !ok:
+			c.countLocalRun(e, args, began, true)
+			return wire.AppendError(out, shard.ErrNotInt)
+		case n < 0 || n >= shard.NumDBs:
+			c.countLocalRun(e, args, began, true)
+			return wire.AppendError(out, shard.ErrDBIndex)
+		}
+		*db = int(n)
+		out = wire.AppendOK(out)
+		c.countLocalRun(e, args, began, false)
+		return out
+	}
+	saved, savedProto, savedDB := c.local, c.proto, c.db
+	c.local, c.proto, c.db = out, proto, *db
+	e.run(c, args)
+	out = c.local
+	c.countLocalRun(e, args, began, len(out) > 0 && out[0] == '-')
+	c.local, c.proto, c.db = saved, savedProto, savedDB
+	return out
+}
+
+func (h *scriptHost) Take(id int, within time.Duration, busySince int64) (*shard.Shard, error) {
+	c := (*client)(h)
+	w := c.srv.workers[id]
+	var s *shard.Shard
+	var err error
+	if within == 0 {
+		s, err = w.Borrow(c.loans[id])
+	} else {
+		s, err = w.BorrowWithin(c.loans[id], within)
+	}
+	if err != nil || s == nil {
+		return nil, err
+	}
+	c.borrowed[id] = s
+	w.SetBusySince(busySince)
+	return s, nil
+}
+
+func (h *scriptHost) Busy(ns int64)    { (*client)(h).markBusy(ns) }
+func (h *scriptHost) Stopping() bool   { return h.srv.life.Err() != nil }
+func (h *scriptHost) NoReplicas() bool { return h.srv.noReplicas.Load() }
+
+func (h *scriptHost) CountError(msg string) {
+	h.srv.stats.errors.Add(1)
+	h.srv.stats.errs.countMsg(msg)
+}
+
+func (h *scriptHost) Panicked(cmd string, p any, stack []byte) {
+	h.srv.log.Error("command called from a script panicked; replying with an error", "client", h.id, "command", cmd, "panic", p, "stack", string(stack))
+}
