@@ -12,7 +12,8 @@ import (
 // blocked now, and the channel CLIENT UNBLOCK uses to wake it.
 type blockState struct {
 	blocked atomic.Bool
-	unblock chan bool // true: reply with an error; false: as a timeout
+	paused  atomic.Bool // the wait is CLIENT PAUSE's (pause.go)
+	unblock chan bool   // true: reply with an error; false: as a timeout
 }
 
 // runBlocking runs a blocking command (BLPOP, BLMOVE, ...). It first runs
@@ -278,8 +279,8 @@ func (s *Server) unblockClient(id int64, withError bool) bool {
 	s.mu.Lock()
 	c := s.clients[id]
 	s.mu.Unlock()
-	if c == nil || !c.block.blocked.Load() {
-		return false
+	if c == nil || !c.block.blocked.Load() || c.block.paused.Load() {
+		return false // a client held by CLIENT PAUSE is not blocked on keys
 	}
 	select {
 	case c.block.unblock <- withError:

@@ -315,6 +315,12 @@ func (c *client) executeOne(args [][]byte) {
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, subModeError(e.spec.Name)) })
 		return
 	}
+	if c.srv.paused.cur.Load() != nil {
+		var ok bool
+		if args, ok = c.holdForPause(e, args); !ok {
+			return
+		}
+	}
 	if e.direct != nil {
 		began, n := shard.Clock(), len(c.order)
 		e.direct(c, args)

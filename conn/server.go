@@ -78,6 +78,9 @@ type Server struct {
 	slowlog   *shard.Slowlog // SLOWLOG settings, shared with the shards
 	localSlow localSlowlog   // the commands run on connections (cmd_slowlog.go)
 	mon       monitors       // MONITOR (cmd_monitor.go)
+
+	paused       pauser      // CLIENT PAUSE (pause.go)
+	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -129,6 +132,9 @@ func New(opt Options) *Server {
 	}
 	s.watchSlowlog()
 	s.startMonitors()
+	for _, sh := range s.shards {
+		sh.SetExpiryPause(&s.expiryPaused)
+	}
 	for _, sh := range s.shards {
 		s.workers = append(s.workers, shard.Start(sh, shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}

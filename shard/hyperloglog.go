@@ -23,7 +23,7 @@ func init() {
 		&Command{Spec: Spec{Name: "pfadd", Arity: -2, Flags: Write | DenyOOM | Fast, FirstKey: 1, LastKey: 1, Step: 1,
 			Group: "hyperloglog", Since: "2.8.9", Summary: "Adds the specified elements to the specified HyperLogLog.",
 			Complexity: "O(1) to add every element.", Syntax: "key [element [element ...]]"}, Run: cmdPFAdd},
-		&Command{Spec: Spec{Name: "pfcount", Arity: -2, Flags: ReadOnly, FirstKey: 1, LastKey: -1, Step: 1,
+		&Command{Spec: Spec{Name: "pfcount", Arity: -2, Flags: ReadOnly | MayReplicate, FirstKey: 1, LastKey: -1, Step: 1,
 			Group: "hyperloglog", Since: "2.8.9",
 			Summary:    "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
 			Complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",

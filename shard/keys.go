@@ -464,7 +464,7 @@ func cmdMove(c *Ctx) {
 // count, then a key within it, so every key is about equally likely.
 // Expired keys it lands on are removed and the draw repeats.
 func cmdRandomKey(c *Ctx) {
-	for {
+	for tries := 1; ; tries++ {
 		total := 0
 		c.eachDB(func(db *DB) { total += db.Len() })
 		if total == 0 {
@@ -483,7 +483,10 @@ func cmdRandomKey(c *Ctx) {
 			}
 		})
 		k := pick.randomKey()
-		if _, live := pick.get([]byte(k), c.Now); live {
+		if _, live := pick.get([]byte(k), c.Now); live || (tries >= 100 && pick.sh.expiryPaused()) {
+			// While CLIENT PAUSE keeps expired keys, a database of only
+			// those would loop forever: after 100 draws, one is returned,
+			// as Redis does.
 			c.BulkString(k)
 			return
 		}

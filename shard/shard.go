@@ -59,6 +59,10 @@ type Shard struct {
 	slow     SlowRing  // SLOWLOG (slowlog.go)
 	slowlog  *Slowlog  // its settings, shared with the server; nil logs nothing
 	monitor  *Monitor  // MONITOR's feed, shared with the server; nil: none
+
+	// pauseExpiry, set during CLIENT PAUSE, stops expiry from deleting
+	// keys (shared with the server; nil: never).
+	pauseExpiry *atomic.Bool
 }
 
 // DB is one logical database within a shard.
@@ -87,6 +91,12 @@ type DB struct {
 	num int    // its index
 }
 
+// SetExpiryPause gives the shard the flag that stops expiry during CLIENT
+// PAUSE: expired keys then read as gone but stay until it is cleared.
+func (s *Shard) SetExpiryPause(p *atomic.Bool) { s.pauseExpiry = p }
+
+func (s *Shard) expiryPaused() bool { return s.pauseExpiry != nil && s.pauseExpiry.Load() }
+
 // New returns an empty shard with the given index.
 func New(id int) *Shard {
 	s := &Shard{ID: id}
@@ -112,6 +122,9 @@ func (db *DB) expired(key []byte, now int64) bool {
 		return false
 	}
 	if at, ok := db.expires[string(key)]; ok && at <= now {
+		if db.sh != nil && db.sh.expiryPaused() {
+			return true // gone for readers, deleted once the pause ends
+		}
 		db.remove(key)
 		if db.sh != nil {
 			db.sh.ExpiredKeys++ // Redis's expired_keys counts lazy expiry too
@@ -336,6 +349,9 @@ func (s *Shard) ActiveExpire() (effort int, budget time.Duration) {
 
 // activeExpireCycle runs one tick's active expiry over the databases.
 func (s *Shard) activeExpireCycle(now int64) {
+	if s.expiryPaused() {
+		return // CLIENT PAUSE keeps the dataset still
+	}
 	effort := max(s.expireEffort.Load(), 1) - 1 // 0..9
 	budget := time.Duration(s.expireBudget.Load())
 	if budget <= 0 {

@@ -605,10 +605,12 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	if spec.Flags&shard.DenyOOM != 0 && r.oomAtStart && !r.allowOOM && !r.wrote() {
 		return r.rejected(cmd, args, fail, ErrOOM) // as Redis's scriptVerifyOOM
 	}
+	// As Redis's scriptVerifyWriteCommandAllow: a read-only script may not
+	// even replicate (PUBLISH), the server-state checks are for writes.
+	if r.ro && spec.Flags&(shard.Write|shard.MayReplicate) != 0 {
+		return r.rejected(cmd, args, fail, "ERR Write commands are not allowed from read-only scripts.")
+	}
 	if spec.Flags&shard.Write != 0 {
-		if r.ro {
-			return r.rejected(cmd, args, fail, "ERR Write commands are not allowed from read-only scripts.")
-		}
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
 		if r.h.NoReplicas() && !r.wrote() {
 			return r.rejected(cmd, args, fail, ErrNoReplicas)
