@@ -193,7 +193,8 @@ func infoMemory(b []byte, x *infoCtx) []byte {
 	b = append(b, "mem_fragmentation_ratio:"...)
 	b = strconv.AppendFloat(b, float64(rss)/float64(max(used, 1)), 'f', 2, 64)
 	b = append(b, '\r', '\n')
-	return infoStr(b, "mem_allocator", "go")
+	b = infoStr(b, "mem_allocator", "go")
+	return infoInt(b, "lazyfree_pending_objects", x.c.srv.lazy.Pending())
 }
 
 func infoPersistence(b []byte, x *infoCtx) []byte {
@@ -246,6 +247,7 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "total_forks", 0)
 	b = infoInt(b, "migrate_cached_sockets", int64(x.c.srv.migrate.count()))
 	b = infoInt(b, "total_error_replies", st.errors.Load())
+	b = infoInt(b, "lazyfreed_objects", x.c.srv.lazy.Freed())
 	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).
 	b = infoInt(b, "client_output_buffer_limit_disconnections", st.obufDisconnects.Load())
 	// Valkyrie's own: batches of keyspace events lost to a full hub mailbox.

@@ -81,6 +81,7 @@ func (c *client) fromLoopback() bool {
 func cmdConfigResetStat(c *client, args [][]byte) {
 	c.srv.stats.reset()
 	c.srv.resetCommandStats(c.borrowed)
+	c.srv.lazy.ResetStats()
 	c.replyOK()
 }
 

@@ -79,7 +79,10 @@ type Server struct {
 	localSlow localSlowlog   // the commands run on connections (cmd_slowlog.go)
 	mon       monitors       // MONITOR (cmd_monitor.go)
 
-	paused       pauser      // CLIENT PAUSE (pause.go)
+	paused       pauser // CLIENT PAUSE (pause.go)
+	lazy         *shard.LazyFree
+	lazyStop     chan struct{} // closed at Shutdown: the lazy-free worker stops
+	lazyDone     chan struct{}
 	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
 }
 
@@ -135,6 +138,7 @@ func New(opt Options) *Server {
 	for _, sh := range s.shards {
 		sh.SetExpiryPause(&s.expiryPaused)
 	}
+	s.startLazyFree()
 	for _, sh := range s.shards {
 		s.workers = append(s.workers, shard.Start(sh, shard.WorkerOptions{Mailbox: opt.Mailbox, Tick: s.tickPeriod()}))
 	}
@@ -355,6 +359,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.scripts.stopAll()
 	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
 	s.stopMaxmemory()
+	close(s.lazyStop)
+	<-s.lazyDone
 
 	drained := make(chan struct{})
 	go func() {

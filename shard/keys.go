@@ -23,10 +23,18 @@ func init() {
 }
 
 func cmdDel(c *Ctx) {
+	lazy := equalFold(c.Args[0], "unlink")
 	var n int64
 	for _, key := range c.Args[1:] {
 		db := c.db(key)
-		if db.has(key, c.Now) && db.remove(key) {
+		if !db.has(key, c.Now) {
+			continue
+		}
+		if lazy || (db.sh != nil && db.sh.lazy != nil && db.sh.lazy.UserDel.Load()) {
+			if db.unlink(key) {
+				n++
+			}
+		} else if db.remove(key) {
 			n++
 		}
 	}

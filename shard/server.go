@@ -22,33 +22,53 @@ func cmdDBSize(c *Ctx) {
 	c.Int(int64(n))
 }
 
-// flushMode validates the optional ASYNC|SYNC argument; both mean the same
-// here because freeing memory is the garbage collector's job.
-func (c *Ctx) flushMode() bool {
+// flushMode validates the optional ASYNC|SYNC argument and reports
+// whether the flush is lazy: ASYNC, or neither with
+// lazyfree-lazy-user-flush set.
+func (c *Ctx) flushMode() (ok, async bool) {
 	switch {
 	case len(c.Args) == 1:
-		return true
-	case len(c.Args) == 2 && (equalFold(c.Args[1], "async") || equalFold(c.Args[1], "sync")):
-		return true
+		s := c.self
+		if s == nil {
+			for _, sh := range c.shards {
+				if sh != nil {
+					s = sh
+					break
+				}
+			}
+		}
+		return true, s != nil && s.lazy != nil && s.lazy.UserFlush.Load()
+	case len(c.Args) == 2 && equalFold(c.Args[1], "async"):
+		return true, true
+	case len(c.Args) == 2 && equalFold(c.Args[1], "sync"):
+		return true, false
 	}
 	c.Error(ErrSyntax)
-	return false
+	return false, false
 }
 
 func cmdFlushDB(c *Ctx) {
-	if c.flushMode() {
-		c.eachDB(func(db *DB) { db.flush() })
+	if ok, async := c.flushMode(); ok {
+		c.eachDB(func(db *DB) { db.flushMaybeAsync(async) })
 		c.OK()
 	}
 }
 
 func cmdFlushAll(c *Ctx) {
-	if c.flushMode() {
+	if ok, async := c.flushMode(); ok {
 		c.eachShard(func(s *Shard) {
 			for i := range s.dbs {
-				s.dbs[i].flush()
+				s.dbs[i].flushMaybeAsync(async)
 			}
 		})
 		c.OK()
+	}
+}
+
+func (db *DB) flushMaybeAsync(async bool) {
+	if async {
+		db.flushAsync()
+	} else {
+		db.flush()
 	}
 }

@@ -63,6 +63,7 @@ type Shard struct {
 	// pauseExpiry, set during CLIENT PAUSE, stops expiry from deleting
 	// keys (shared with the server; nil: never).
 	pauseExpiry *atomic.Bool
+	lazy        *LazyFree // the server's lazy freeing (lazyfree.go); nil: none
 }
 
 // DB is one logical database within a shard.
