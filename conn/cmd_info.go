@@ -48,6 +48,7 @@ var infoSections = []infoSection{
 	{"modules", "Modules", true, func(b []byte, _ *infoCtx) []byte { return b }},
 	{"commandstats", "Commandstats", false, infoCommandStats},
 	{"errorstats", "Errorstats", true, infoErrorStats},
+	{"latencystats", "Latencystats", false, infoLatencyStats},
 	{"cluster", "Cluster", true, func(b []byte, _ *infoCtx) []byte { return infoInt(b, "cluster_enabled", 0) }},
 	{"keyspace", "Keyspace", true, infoKeyspace},
 	// Valkyrie's own: one line per shard. Like Redis's per-command

@@ -75,7 +75,7 @@ func TestInfoCmdSections(t *testing.T) {
 
 			body := rdb.Info(ctx, "all").Val()
 			titles, f := infoTestSections(t, body)
-			all := strings.Replace(strings.Join(infoTestDefault, ","), "Errorstats", "Commandstats,Errorstats", 1) + ",Shards"
+			all := strings.Replace(strings.Join(infoTestDefault, ","), "Errorstats", "Commandstats,Errorstats,Latencystats", 1) + ",Shards"
 			if got := strings.Join(titles, ","); got != all {
 				t.Fatalf("INFO all: sections %s", got)
 			}

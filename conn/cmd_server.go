@@ -82,6 +82,7 @@ func cmdConfigResetStat(c *client, args [][]byte) {
 	c.srv.stats.reset()
 	c.srv.resetCommandStats(c.borrowed)
 	c.srv.lazy.ResetStats()
+	c.srv.resetLatency()
 	c.replyOK()
 }
 

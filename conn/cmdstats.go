@@ -87,6 +87,7 @@ func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool
 	if failed {
 		row.failed.Add(1)
 	}
+	c.srv.recordLatency(e.spec.StatSlot(args), nanos)
 	c.slowlogLocal(e, args, nanos)
 	if spec := e.spec; len(spec.Subcommands) == 0 || len(args) < 2 {
 		c.feedMonitor(spec, args)

@@ -75,9 +75,12 @@ type Server struct {
 	oom      atomic.Bool
 	oomWatch oomWatch
 
-	slowlog   *shard.Slowlog // SLOWLOG settings, shared with the shards
-	localSlow localSlowlog   // the commands run on connections (cmd_slowlog.go)
-	mon       monitors       // MONITOR (cmd_monitor.go)
+	slowlog *shard.Slowlog // SLOWLOG settings, shared with the shards
+
+	connLatency []atomic.Pointer[shard.AtomicHistogram] // by stat slot (cmd_latency.go)
+	percentiles atomic.Pointer[[]float64]               // latency-tracking-info-percentiles
+	localSlow   localSlowlog                            // the commands run on connections (cmd_slowlog.go)
+	mon         monitors                                // MONITOR (cmd_monitor.go)
 
 	paused       pauser // CLIENT PAUSE (pause.go)
 	lazy         *shard.LazyFree
@@ -134,6 +137,7 @@ func New(opt Options) *Server {
 		s.shards = append(s.shards, sh)
 	}
 	s.watchSlowlog()
+	s.watchLatencyTracking()
 	s.startMonitors()
 	for _, sh := range s.shards {
 		sh.SetExpiryPause(&s.expiryPaused)

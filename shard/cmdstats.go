@@ -95,6 +95,15 @@ func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Wai
 		}
 		s.monitor.Feed(statSpecs[slot], db, who, args)
 	}
+	if s.slowlog != nil && s.slowlog.Tracking.Load() {
+		if len(s.latency) <= slot {
+			s.latency = append(s.latency, make([]*Histogram, len(statSpecs)-len(s.latency))...)
+		}
+		if s.latency[slot] == nil {
+			s.latency[slot] = new(Histogram)
+		}
+		s.latency[slot].Record(nanos)
+	}
 	if s.slowlog.Wants(nanos) && statSpecs[slot].Flags&SkipSlowlog == 0 && (w == nil || !w.Registered) {
 		s.slow.Log(s.slowlog, args, nanos, cl)
 	}
@@ -104,5 +113,13 @@ func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Wai
 // must own the shard and must not keep it past the loan.
 func (s *Shard) CmdStats() []CmdStat { return s.cmdStats }
 
-// ResetCmdStats zeroes the table (CONFIG RESETSTAT).
-func (s *Shard) ResetCmdStats() { clear(s.cmdStats) }
+// ResetCmdStats zeroes the table and drops the latency histograms
+// (CONFIG RESETSTAT).
+func (s *Shard) ResetCmdStats() {
+	clear(s.cmdStats)
+	s.latency = nil
+}
+
+// Latency returns the shard's latency histograms by stat slot (nil where
+// none); the caller must own the shard.
+func (s *Shard) Latency() []*Histogram { return s.latency }

@@ -55,10 +55,11 @@ type Shard struct {
 	// if unknown or none), for records kept below the Ctx (stream_gone.go).
 	stamp int64
 
-	cmdStats []CmdStat // INFO commandstats, by stat slot (cmdstats.go)
-	slow     SlowRing  // SLOWLOG (slowlog.go)
-	slowlog  *Slowlog  // its settings, shared with the server; nil logs nothing
-	monitor  *Monitor  // MONITOR's feed, shared with the server; nil: none
+	cmdStats []CmdStat    // INFO commandstats, by stat slot (cmdstats.go)
+	slow     SlowRing     // SLOWLOG (slowlog.go)
+	latency  []*Histogram // per stat slot, while latency-tracking is on (histogram.go)
+	slowlog  *Slowlog     // its settings, shared with the server; nil logs nothing
+	monitor  *Monitor     // MONITOR's feed, shared with the server; nil: none
 
 	// pauseExpiry, set during CLIENT PAUSE, stops expiry from deleting
 	// keys (shared with the server; nil: never).

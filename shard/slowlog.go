@@ -53,6 +53,10 @@ func (cl *Client) Name() string {
 // Slowlog holds one server's settings: the shards and the connection
 // package share it.
 type Slowlog struct {
+	// Tracking is latency-tracking: per-command latency histograms
+	// (histogram.go) are kept while it is set.
+	Tracking atomic.Bool
+
 	ids        atomic.Int64
 	slowerThan atomic.Int64 // microseconds; below 0 logs nothing
 	maxLen     atomic.Int64
@@ -62,6 +66,7 @@ type Slowlog struct {
 func NewSlowlog() *Slowlog {
 	l := &Slowlog{}
 	l.Set(10000, 128)
+	l.Tracking.Store(true)
 	return l
 }
 
