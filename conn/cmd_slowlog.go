@@ -73,9 +73,13 @@ func (c *client) slowlogLocal(e *entry, args [][]byte, nanos int64) {
 		return
 	}
 	args = redactArgs(spec.Name, args)
+	who := &c.ident
+	if c.inScript {
+		who = shard.ScriptClient // a script's call, as Redis's Lua client
+	}
 	ls := &c.srv.localSlow
 	ls.mu.Lock()
-	ls.ring.Log(l, args, nanos, &c.ident)
+	ls.ring.Log(l, args, nanos, who)
 	ls.mu.Unlock()
 }
 

@@ -28,6 +28,10 @@ type Client struct {
 	name atomic.Pointer[string]
 }
 
+// ScriptClient is who the commands a script calls are logged as: Redis's
+// Lua client, which has no address ("?:0") and no name.
+var ScriptClient = &Client{Addr: "?:0"}
+
 // SetName records the client's name (CLIENT SETNAME).
 func (cl *Client) SetName(name string) { cl.name.Store(&name) }
 
