@@ -112,9 +112,14 @@ func (s *Server) sampleMemory(limit int64) {
 // refuseOOM answers OOM and reports true when memory is over maxmemory
 // and Redis would refuse the command: one that may grow the dataset (a
 // script or function by its flags, EXEC by what it queued), or anything
-// but EXEC, DISCARD, QUIT and RESET inside MULTI.
+// but EXEC, DISCARD, QUIT and RESET inside MULTI. As in Redis, there is no
+// such check while a script has run past busy-reply-threshold: the BUSY
+// check that follows answers instead.
 func (c *client) refuseOOM(e *entry, args [][]byte) bool {
 	if !e.arityOK(len(args)) {
+		return false
+	}
+	if c.srv.scripts.Running() > 0 && c.srv.scripts.TimedOut(c.busyLimit()) != "" {
 		return false
 	}
 	refuse := c.deniedOnOOM(e, args)
