@@ -14,8 +14,9 @@ import (
 // forever on the sampler it stops), the limit in force is the configured
 // one once they are done, and Shutdown stops the sampler.
 func TestMaxmemoryToggledConcurrently(t *testing.T) {
-	defer func(p time.Duration) { oomPeriod = p }(oomPeriod)
-	oomPeriod = time.Microsecond // the sampler is always due
+	saved := oomPeriod
+	t.Cleanup(func() { oomPeriod = saved }) // after the server's Shutdown
+	oomPeriod = time.Microsecond            // the sampler is always due
 	srv, addr := startServer(t, 8)
 	ctx := context.Background()
 	done := make(chan struct{})
