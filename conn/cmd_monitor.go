@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
 // MONITOR. A monitoring connection keeps its subscriber writer (the
@@ -70,21 +71,34 @@ func init() {
 	registerLocal(&localCommand{Spec: shard.Spec{Name: "monitor", Arity: 1,
 		Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
 		Group: "server", Since: "1.0.0", Summary: "Listen for all requests received by the server in real time",
-		Complexity: ""}, run: cmdMonitor, barrier: true})
+		Complexity: ""}, run: cmdMonitorInExec, direct: cmdMonitor, barrier: true})
 }
 
+// cmdMonitorInExec is MONITOR queued in a transaction, refused as Redis
+// refuses it there.
+func cmdMonitorInExec(c *client, args [][]byte) {
+	c.replyError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+}
+
+// cmdMonitor starts monitor mode. The replies to the commands before it,
+// and its +OK, go to the connection's queue before it joins the feed, so
+// that no line of the feed overtakes them (pubsubDirect does the same for
+// subscriptions).
 func cmdMonitor(c *client, args [][]byte) {
-	if c.tx.execing {
-		c.replyError("ERR MONITOR isn't allowed for DENY BLOCKING client")
-		return
-	}
 	if c.monitoring {
 		return // already monitoring: Redis ignores it, with no reply
 	}
+	c.settle()
 	c.startPubSub()
+	if !c.muted() {
+		c.out = wire.AppendOK(c.out)
+	}
+	if c.write() != nil {
+		c.closeAfter = true
+		return
+	}
 	c.monitoring = true
 	c.srv.addMonitor(c.sub.q)
-	c.replyOK()
 }
 
 // stopMonitor ends monitor mode (RESET, hang-up).

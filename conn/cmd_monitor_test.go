@@ -75,3 +75,29 @@ func TestMonitorShowsCommandsInOrder(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The replies to the commands a connection sent before MONITOR, and
+// MONITOR's +OK, reach it before any line of the feed, even when they
+// were pipelined with commands that feed lines at once.
+func TestMonitorRepliesBeforeTheFeed(t *testing.T) {
+	_, addr := startServer(t, 8)
+	for _, lead := range []string{"", "CLIENT SETNAME mon\r\n", "SET k v\r\n"} {
+		mon, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := bufio.NewReader(mon)
+		mon.Write([]byte(lead + "MONITOR\r\nPING\r\nGET k\r\n"))
+		mon.SetReadDeadline(time.Now().Add(5 * time.Second))
+		want := []string{"+OK\r\n"}
+		if lead != "" {
+			want = append(want, "+OK\r\n")
+		}
+		for i, w := range want {
+			if l, err := rd.ReadString('\n'); err != nil || l != w {
+				t.Fatalf("after %q, reply %d: %q (%v), want %q", lead, i, l, err, w)
+			}
+		}
+		mon.Close()
+	}
+}

@@ -73,9 +73,13 @@ func (c *client) slowlogLocal(e *entry, args [][]byte, nanos int64) {
 		return
 	}
 	args = redactArgs(spec.Name, args)
+	who := &c.ident
+	if c.inScript {
+		who = shard.ScriptClient // a script's call, as Redis's Lua client
+	}
 	ls := &c.srv.localSlow
 	ls.mu.Lock()
-	ls.ring.Log(l, args, nanos, &c.ident)
+	ls.ring.Log(l, args, nanos, who)
 	ls.mu.Unlock()
 }
 
@@ -101,16 +105,21 @@ func redactArgs(name string, args [][]byte) [][]byte {
 	return out
 }
 
-// slowEntries gathers every ring's entries, newest first, at most
-// slowlog-max-len of them.
-func (c *client) slowEntries() []shard.SlowEntry {
+// slowEntries gathers the newest n entries (n < 0: all) of every ring,
+// newest first, at most slowlog-max-len of them. Each ring gives only as
+// many as can be shown, so a short GET of a long log copies little.
+func (c *client) slowEntries(n int64) []shard.SlowEntry {
 	max := c.srv.slowlog.MaxLen()
+	want := max
+	if n >= 0 && n < int64(max) {
+		want = int(n)
+	}
 	ls := &c.srv.localSlow
 	ls.mu.Lock()
-	all := ls.ring.All(max)
+	all := ls.ring.AppendNewest(nil, max, want)
 	ls.mu.Unlock()
 	c.srv.eachShard(c.borrowed, func(sh *shard.Shard) {
-		all = append(all, sh.Slowlog().All(max)...)
+		all = sh.Slowlog().AppendNewest(all, max, want)
 	})
 	slices.SortFunc(all, func(a, b shard.SlowEntry) int {
 		if a.ID > b.ID {
@@ -118,7 +127,19 @@ func (c *client) slowEntries() []shard.SlowEntry {
 		}
 		return 1
 	})
-	return all[:min(len(all), max)]
+	return all[:min(len(all), want)]
+}
+
+// slowLen is SLOWLOG LEN: the entries of every ring, at most
+// slowlog-max-len.
+func (c *client) slowLen() int {
+	max := c.srv.slowlog.MaxLen()
+	ls := &c.srv.localSlow
+	ls.mu.Lock()
+	n := ls.ring.Len(max)
+	ls.mu.Unlock()
+	c.srv.eachShard(c.borrowed, func(sh *shard.Shard) { n += sh.Slowlog().Len(max) })
+	return min(n, max)
 }
 
 func cmdSlowlogGet(c *client, args [][]byte) {
@@ -134,10 +155,7 @@ func cmdSlowlogGet(c *client, args [][]byte) {
 		c.replyError(shard.ErrArity("slowlog|get"))
 		return
 	}
-	all := c.slowEntries()
-	if count >= 0 && int64(len(all)) > count {
-		all = all[:count]
-	}
+	all := c.slowEntries(count)
 	c.local = wire.AppendArray(c.local, len(all))
 	for _, e := range all {
 		c.local = wire.AppendArray(c.local, 6)
@@ -153,7 +171,7 @@ func cmdSlowlogGet(c *client, args [][]byte) {
 	}
 }
 
-func cmdSlowlogLen(c *client, args [][]byte) { c.replyInt(int64(len(c.slowEntries()))) }
+func cmdSlowlogLen(c *client, args [][]byte) { c.replyInt(int64(c.slowLen())) }
 
 func cmdSlowlogReset(c *client, args [][]byte) {
 	ls := &c.srv.localSlow

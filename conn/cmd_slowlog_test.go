@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -79,5 +80,45 @@ func TestSlowlogAcrossShards(t *testing.T) {
 	do("set", "x", "y")
 	if n := rdb.SlowLogLen(ctx).Val(); n != 0 {
 		t.Fatalf("disabled log has %d entries", n)
+	}
+}
+
+// SLOWLOG GET with a count, and SLOWLOG LEN, do not copy every shard's
+// whole ring: with a long log, or full rings that have wrapped, they
+// allocate next to nothing.
+func TestSlowlogGetCopiesOnlyWhatItReturns(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, Protocol: 2, DisableIdentity: true})
+	defer rdb.Close()
+	for _, maxLen := range []int64{100000, 3001} {
+		rdb.ConfigSet(ctx, "slowlog-max-len", fmt.Sprint(maxLen))
+		rdb.ConfigSet(ctx, "slowlog-log-slower-than", "0")
+		for b := 0; b < 8; b++ {
+			rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := range 10000 {
+					p.Set(ctx, fmt.Sprintf("k%d", i), "v", 0)
+				}
+				return nil
+			})
+		}
+		rdb.ConfigSet(ctx, "slowlog-log-slower-than", "-1")
+		want := min(maxLen, 80000)
+		if n := rdb.SlowLogLen(ctx).Val(); n < want {
+			t.Fatalf("SLOWLOG LEN %d, want at least %d", n, want)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 5 {
+			got := rdb.SlowLogGet(ctx, 2).Val()
+			n := rdb.SlowLogLen(ctx).Val()
+			if len(got) != 2 || n < want || got[0].ID <= got[1].ID {
+				t.Fatalf("SLOWLOG GET 2 = %v, LEN %d", got, n)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if a := after.TotalAlloc - before.TotalAlloc; a > 2<<20 {
+			t.Errorf("slowlog-max-len %d: 5 SLOWLOG GET 2 and LEN allocated %d bytes", maxLen, a)
+		}
 	}
 }

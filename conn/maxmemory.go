@@ -3,6 +3,7 @@ package conn
 import (
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
@@ -20,31 +21,37 @@ import (
 
 const errOOM = script.ErrOOM
 
-// oomPeriod is how often the memory in use is compared with maxmemory.
-const oomPeriod = 100 * time.Millisecond
+// oomPeriod is how often the memory in use is compared with maxmemory (a
+// variable for tests).
+var oomPeriod = 100 * time.Millisecond
 
-// oomWatch owns the sampling goroutine.
+// oomWatch owns the sampling goroutine. mu orders the changes (starting
+// and stopping the goroutine); the goroutine itself never takes it, since
+// a change holds it while waiting for the goroutine to stop, and reads the
+// limit from the atomic.
 type oomWatch struct {
 	mu      sync.Mutex
-	limit   int64
+	limit   atomic.Int64
 	stop    chan struct{} // closed to stop the goroutine; nil when none runs
 	stopped chan struct{}
 }
 
 // watchMaxmemory starts following the maxmemory parameter.
 func (s *Server) watchMaxmemory() {
-	update := func(string) { s.setMaxmemory(s.cfg.Int("maxmemory")) }
-	update("")
-	s.cfg.OnChange("maxmemory", update)
+	s.setMaxmemory()
+	s.cfg.OnChange("maxmemory", func(string) { s.setMaxmemory() })
 }
 
-// setMaxmemory applies a new limit: it samples at once, and starts or
-// stops the sampler.
-func (s *Server) setMaxmemory(limit int64) {
+// setMaxmemory applies the configured limit: it samples at once, and
+// starts or stops the sampler. It reads the parameter under the lock, so
+// that of two CONFIG SETs whose callbacks interleave, the last to apply
+// applies the value set last.
+func (s *Server) setMaxmemory() {
 	w := &s.oomWatch
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.limit = limit
+	limit := s.cfg.Int("maxmemory")
+	w.limit.Store(limit)
 	s.sampleMemory(limit)
 	switch {
 	case limit > 0 && w.stop == nil:
@@ -83,10 +90,7 @@ func (s *Server) sampleMemoryLoop(stop <-chan struct{}, stopped chan<- struct{})
 		case <-stop:
 			return
 		case <-t.C:
-			s.oomWatch.mu.Lock()
-			limit := s.oomWatch.limit
-			s.oomWatch.mu.Unlock()
-			s.sampleMemory(limit)
+			s.sampleMemory(s.oomWatch.limit.Load())
 		}
 	}
 }
@@ -108,9 +112,14 @@ func (s *Server) sampleMemory(limit int64) {
 // refuseOOM answers OOM and reports true when memory is over maxmemory
 // and Redis would refuse the command: one that may grow the dataset (a
 // script or function by its flags, EXEC by what it queued), or anything
-// but EXEC, DISCARD, QUIT and RESET inside MULTI.
+// but EXEC, DISCARD, QUIT and RESET inside MULTI. As in Redis, there is no
+// such check while a script has run past busy-reply-threshold: the BUSY
+// check that follows answers instead.
 func (c *client) refuseOOM(e *entry, args [][]byte) bool {
 	if !e.arityOK(len(args)) {
+		return false
+	}
+	if c.srv.scripts.Running() > 0 && c.srv.scripts.TimedOut(c.busyLimit()) != "" {
 		return false
 	}
 	refuse := c.deniedOnOOM(e, args)

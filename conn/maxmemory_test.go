@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"net"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -58,4 +59,38 @@ func TestMaxmemoryRefusesWritesWhileOver(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	rdb.ConfigSet(ctx, "maxmemory", "0")
+}
+
+// While a script has run past busy-reply-threshold, a command that may
+// grow the data answers BUSY, not OOM, when memory is over maxmemory:
+// Redis skips the maxmemory check while it is busy, the BUSY check comes
+// later and refuses the command. Inside MULTI too.
+func TestMaxmemoryBusyScriptAnswersBusy(t *testing.T) {
+	_, addr := startServer(t, 8)
+	if r := rawCall(t, addr, "CONFIG", "SET", "maxmemory", "1"); r != "+OK" {
+		t.Fatal(r)
+	}
+	if r := rawCall(t, addr, "CONFIG", "SET", "busy-reply-threshold", "10"); r != "+OK" {
+		t.Fatal(r)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write(respCommand("EVAL", "while true do end", "0"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasPrefix(rawCall(t, addr, "PING"), "-BUSY") {
+		if time.Now().After(deadline) {
+			t.Fatal("the script never became busy")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := rawCall(t, addr, "SET", "k", "v"); !strings.HasPrefix(r, "-BUSY ") {
+		t.Errorf("SET while busy and over maxmemory: %q, want BUSY", r)
+	}
+	if r := rawCall(t, addr, "SCRIPT", "KILL"); r != "+OK" {
+		t.Fatalf("SCRIPT KILL: %q", r)
+	}
+	rawCall(t, addr, "CONFIG", "SET", "maxmemory", "0")
 }

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
@@ -52,7 +53,7 @@ func (h *scriptHost) Rejected(cmd script.Command, args [][]byte) {
 	(*client)(h).countRejected(cmd.Ref.(*entry), args)
 }
 
-func (h *scriptHost) Local(cmd script.Command, args [][]byte, db *int, proto wire.Proto, out []byte) []byte {
+func (h *scriptHost) Local(cmd script.Command, args [][]byte, db *int, proto wire.Proto, out []byte) (reply []byte) {
 	c := (*client)(h)
 	e := cmd.Ref.(*entry)
 	began := shard.Clock()
@@ -73,11 +74,21 @@ func (h *scriptHost) Local(cmd script.Command, args [][]byte, db *int, proto wir
 	}
 	saved, savedProto, savedDB := c.local, c.proto, c.db
 	c.local, c.proto, c.db = out, proto, *db
+	defer func() {
+		// The connection only lent its state: give it back even when the
+		// command panics (a bug), which gopher-lua's PCall would
+		// otherwise turn into a Lua error with the connection left in
+		// the script's database and protocol. Logged as runData does.
+		if p := recover(); p != nil {
+			h.Panicked(e.spec.Name, p, debug.Stack())
+			reply = wire.AppendError(out, shard.ErrPanicked)
+		}
+		c.local, c.proto, c.db = saved, savedProto, savedDB
+	}()
 	e.run(c, args)
-	out = c.local
-	c.countLocalRun(e, args, began, len(out) > 0 && out[0] == '-')
-	c.local, c.proto, c.db = saved, savedProto, savedDB
-	return out
+	reply = c.local
+	c.countLocalRun(e, args, began, len(reply) > 0 && reply[0] == '-')
+	return reply
 }
 
 func (h *scriptHost) Take(id int, within time.Duration, busySince int64) (*shard.Shard, error) {

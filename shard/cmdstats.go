@@ -105,6 +105,9 @@ func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Wai
 		s.latency[slot].Record(nanos)
 	}
 	if s.slowlog.Wants(nanos) && statSpecs[slot].Flags&SkipSlowlog == 0 && (w == nil || !w.Registered) {
+		if script {
+			cl = ScriptClient
+		}
 		s.slow.Log(s.slowlog, args, nanos, cl)
 	}
 }

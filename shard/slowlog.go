@@ -28,6 +28,10 @@ type Client struct {
 	name atomic.Pointer[string]
 }
 
+// ScriptClient is who the commands a script calls are logged as: Redis's
+// Lua client, which has no address ("?:0") and no name.
+var ScriptClient = &Client{Addr: "?:0"}
+
 // SetName records the client's name (CLIENT SETNAME).
 func (cl *Client) SetName(name string) { cl.name.Store(&name) }
 
@@ -108,7 +112,7 @@ func (r *SlowRing) Log(l *Slowlog, args [][]byte, nanos int64, cl *Client) {
 		return
 	}
 	if len(r.entries) > max || (len(r.entries) < max && r.start != 0) {
-		r.trim(max) // the length changed: back to oldest-first order
+		r.keepNewest(max) // the length changed: back to oldest-first order
 	}
 	if len(r.entries) < max {
 		r.entries = append(r.entries, e)
@@ -118,11 +122,16 @@ func (r *SlowRing) Log(l *Slowlog, args [][]byte, nanos int64, cl *Client) {
 	r.start = (r.start + 1) % len(r.entries)
 }
 
-// trim keeps at most n entries, the newest.
+// trim keeps at most n entries, the newest. A ring within n is left as it
+// is, wrapped or not (a full ring is wrapped but for one log in max).
 func (r *SlowRing) trim(n int) {
-	if len(r.entries) <= max(n, 0) && r.start == 0 {
-		return
+	if len(r.entries) > max(n, 0) {
+		r.keepNewest(n)
 	}
+}
+
+// keepNewest keeps the newest n entries, oldest first from index 0.
+func (r *SlowRing) keepNewest(n int) {
 	all := r.all()
 	if drop := len(all) - max(n, 0); drop > 0 {
 		all = all[drop:]
@@ -130,10 +139,22 @@ func (r *SlowRing) trim(n int) {
 	r.entries, r.start = append([]SlowEntry(nil), all...), 0
 }
 
-// All returns the newest max entries, oldest first.
-func (r *SlowRing) All(max int) []SlowEntry {
+// Len returns how many entries the ring holds, at most max.
+func (r *SlowRing) Len(max int) int {
 	r.trim(max)
-	return r.all()
+	return len(r.entries)
+}
+
+// AppendNewest appends the ring's newest n entries (of at most max),
+// newest first, and copies no more than that: SLOWLOG GET asks every ring
+// for as many as it will show.
+func (r *SlowRing) AppendNewest(out []SlowEntry, max, n int) []SlowEntry {
+	r.trim(max)
+	l := len(r.entries)
+	for i := 0; i < min(n, l); i++ {
+		out = append(out, r.entries[(r.start-1-i+2*l)%l])
+	}
+	return out
 }
 
 func (r *SlowRing) all() []SlowEntry {
