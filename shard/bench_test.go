@@ -37,6 +37,8 @@ func numberStatsForBench() {
 func BenchmarkExecGet(b *testing.B) {
 	numberStatsForBench()
 	s := New(0)
+	s.SetSlowlog(NewSlowlog()) // latency tracking on, as a server runs
+	s.SetMonitor(NewMonitor(func([]byte) {}))
 	s.Exec(benchBatch("set", 100, true), 0)
 	batch := benchBatch("get", 100, false)
 	now := time.Now().UnixMilli()
@@ -54,6 +56,8 @@ func BenchmarkExecGet(b *testing.B) {
 func BenchmarkExecSet(b *testing.B) {
 	numberStatsForBench()
 	s := New(0)
+	s.SetSlowlog(NewSlowlog())
+	s.SetMonitor(NewMonitor(func([]byte) {}))
 	batch := benchBatch("set", 100, true)
 	now := time.Now().UnixMilli()
 	s.Exec(batch, now)
@@ -69,6 +73,7 @@ func BenchmarkExecSet(b *testing.B) {
 func TestExecGetDoesNotAllocate(t *testing.T) {
 	numberStatsForBench()
 	s := New(0)
+	s.SetSlowlog(NewSlowlog())
 	s.Exec(benchBatch("set", 100, true), 0)
 	batch := benchBatch("get", 100, false)
 	s.Exec(batch, 0) // grow Out and Ends once
