@@ -92,12 +92,12 @@ func (db *DB) touched(m uint32, now int64) uint32 {
 func (db *DB) lfuTouched(m uint32, now int64) uint32 {
 	n := db.lfuCounter(m, now)
 	if n < 255 {
-		base := float64(n) - lfuInit
-		if base < 0 {
-			base = 0
-		}
-		p := 1 / (base*float64(db.sh.access.logFactor.Load()) + 1)
-		if rand.Float64() < p {
+		// Redis increments with probability 1/((n-5)*lfu-log-factor+1),
+		// drawing a double; one uniform integer below that divisor being
+		// 0 has the same odds without the division.
+		if n <= lfuInit {
+			n++
+		} else if f := db.sh.access.logFactor.Load(); f == 0 || rand.Uint64N(uint64(n-lfuInit)*uint64(f)+1) == 0 {
 			n++
 		}
 	}
