@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -285,4 +286,78 @@ func BenchmarkExecGetLFU(b *testing.B) {
 		s.Exec(batch, now)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/cmd")
+}
+
+// The two ways to write a read's metadata back, on 1000 keys: through
+// the slot pointer of the runtime's lookup (what the shard does), and by
+// assigning the entry again, which hashes a second time and must store a
+// heap copy of the key (an allocation per write).
+func BenchmarkMetaWriteBack(b *testing.B) {
+	db := &DB{}
+	var keys [][]byte
+	for i := range 1000 {
+		k := "key:" + strconv.Itoa(i)
+		db.setStrMeta(k, "0123456789abcdef", false, 0)
+		keys = append(keys, []byte(k))
+	}
+	b.Run("slot", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			k := keys[i%len(keys)]
+			if e := db.strSlot(k); e != nil && e.meta() != uint32(i) {
+				e.setMeta(uint32(i) & lruMax)
+			}
+		}
+	})
+	b.Run("assign", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			k := keys[i%len(keys)]
+			if e, ok := db.strs[string(k)]; ok && e.meta() != uint32(i) {
+				e.setMeta(uint32(i) & lruMax)
+				db.strs[string(k)] = e
+			}
+		}
+	})
+}
+
+// The heap held by 1M small strings in a map, with the metadata packed in
+// the length word (strEntry) or in a word of its own.
+func BenchmarkMetaMapBytes(b *testing.B) {
+	type wide struct {
+		s    string
+		meta uint32
+	}
+	const n = 1 << 20
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "key:" + strconv.Itoa(i)
+	}
+	heap := func(fill func()) float64 {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		fill()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		return float64(m1.HeapAlloc-m0.HeapAlloc) / n
+	}
+	for i := 0; i < b.N; i++ {
+		var packed map[string]strEntry
+		var side map[string]wide
+		b.ReportMetric(heap(func() {
+			packed = make(map[string]strEntry)
+			for _, k := range keys {
+				packed[k] = mkStr("v", 1)
+			}
+		}), "B/key-packed")
+		b.ReportMetric(heap(func() {
+			side = make(map[string]wide)
+			for _, k := range keys {
+				side[k] = wide{"v", 1}
+			}
+		}), "B/key-wide")
+		runtime.KeepAlive(packed)
+		runtime.KeepAlive(side)
+	}
 }
