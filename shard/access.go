@@ -129,6 +129,24 @@ func (db *DB) lfuCounter(m uint32, now int64) uint32 {
 	return n - uint32(periods)
 }
 
+// countWrite counts the access of a command that writes key without
+// reading it first (MSET, SETEX, BITOP, the *STORE commands): Redis's
+// setKey looks the key up, which under an LFU policy counts one access of
+// the value that the new one then takes over. Commands that read the key
+// first counted it then, and a new value of the key just keeps that.
+func (db *DB) countWrite(key []byte, now int64) {
+	if db.lfuMode() && db.has(key, now) {
+		db.touchKey(key, now)
+	}
+}
+
+// overwrite is store for a command that writes key without reading it.
+func (c *Ctx) overwrite(key []byte, v any, keepTTL bool) {
+	db := c.db(key)
+	db.countWrite(key, c.Now)
+	db.set(key, v, keepTTL, c.Now)
+}
+
 // restoredMeta is the metadata RESTORE gives a key, Redis's
 // objectSetLRUOrLFU: FREQ under an LFU policy, IDLETIME (seconds) under
 // any other; freq or idle is negative when not given, and the key then

@@ -145,6 +145,42 @@ func TestFreqCountsAccesses(t *testing.T) {
 	}
 }
 
+// A command that writes a key without reading it counts one access of the
+// value it replaces, as Redis's setKey looks the key up; one that reads it
+// first counts that read only. Figures from Redis 7.0.15 with
+// lfu-log-factor 0.
+func TestFreqOfWrites(t *testing.T) {
+	s := New(0)
+	s.SetAccessPolicy(true, 0, 1)
+	for _, st := range []struct {
+		args []string
+		key  string
+		want string
+	}{
+		{[]string{"SET", "d", "v"}, "d", ":5\r\n"},
+		{[]string{"MSET", "d", "x"}, "d", ":6\r\n"},
+		{[]string{"SETEX", "d", "100", "y"}, "d", ":7\r\n"},
+		{[]string{"SADD", "s1", "a"}, "s1", ":5\r\n"},
+		{[]string{"SINTERSTORE", "d", "s1"}, "d", ":8\r\n"},
+		{[]string{"OBJECT", "FREQ", "s1"}, "s1", ":6\r\n"},
+		{[]string{"SET", "b1", "x"}, "b1", ":5\r\n"},
+		{[]string{"BITOP", "OR", "d", "b1"}, "d", ":9\r\n"},
+		{[]string{"OBJECT", "FREQ", "b1"}, "b1", ":6\r\n"},
+		{[]string{"ZADD", "z", "1", "a"}, "z", ":5\r\n"},
+		{[]string{"ZRANGESTORE", "d", "z", "0", "-1"}, "d", ":10\r\n"},
+		{[]string{"MSETNX", "d", "1"}, "d", ":11\r\n"},
+		{[]string{"SET", "d", "v"}, "d", ":12\r\n"},
+		{[]string{"APPEND", "d", "v"}, "d", ":13\r\n"},
+		{[]string{"INCRBY", "n", "100000"}, "n", ":5\r\n"}, // above Redis's shared integers
+		{[]string{"INCR", "n"}, "n", ":6\r\n"},
+	} {
+		run(t, s, t0, st.args...)
+		if got := run(t, s, t0, "OBJECT", "FREQ", st.key); got != st.want {
+			t.Fatalf("after %v: FREQ %s = %q, want %q", st.args, st.key, got, st.want)
+		}
+	}
+}
+
 func TestRestoreSetsIdleTimeAndFreq(t *testing.T) {
 	s := New(0)
 	run(t, s, t0, "SET", "src", "bar")

@@ -81,7 +81,9 @@ func cmdMSet(c *Ctx) {
 	}
 	for i := 1; i < len(c.Args); i += 2 {
 		k, v := c.keyValue(c.Args[i], c.Args[i+1])
-		c.db(c.Args[i]).setStrKey(k, v, false, c.Now)
+		db := c.db(c.Args[i])
+		db.countWrite(c.Args[i], c.Now)
+		db.setStrKey(k, v, false, c.Now)
 	}
 	c.OK()
 }
@@ -596,6 +598,7 @@ func (c *Ctx) setWithExpire(unit expireUnit, name string) {
 	}
 	key := c.Args[1]
 	db := c.db(key)
+	db.countWrite(key, c.Now)
 	db.set(key, string(c.Args[3]), false, c.Now)
 	db.setExpire(key, at)
 	c.OK()
