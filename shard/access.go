@@ -90,7 +90,8 @@ func (db *DB) touched(m uint32, now int64) uint32 {
 
 // lfuTouched is Redis's updateLFU: decay, then a logarithmic increment.
 func (db *DB) lfuTouched(m uint32, now int64) uint32 {
-	n := db.lfuCounter(m, now)
+	cur := lfuMinutes(now)
+	n := db.lfuDecayed(m, cur)
 	if n < 255 {
 		// Redis increments with probability 1/((n-5)*lfu-log-factor+1),
 		// drawing a double; one uniform integer below that divisor being
@@ -101,12 +102,15 @@ func (db *DB) lfuTouched(m uint32, now int64) uint32 {
 			n++
 		}
 	}
-	return lfuMinutes(now)<<8 | n
+	return cur<<8 | n
 }
 
 // lfuCounter is Redis's LFUDecrAndReturn: the counter of m less one for
 // every lfu-decay-time minutes since its last decrement.
-func (db *DB) lfuCounter(m uint32, now int64) uint32 {
+func (db *DB) lfuCounter(m uint32, now int64) uint32 { return db.lfuDecayed(m, lfuMinutes(now)) }
+
+// lfuDecayed is lfuCounter at the LFU minute cur.
+func (db *DB) lfuDecayed(m, cur uint32) uint32 {
 	n := m & 0xff
 	decay := int64(1)
 	if db.sh != nil {
@@ -115,7 +119,7 @@ func (db *DB) lfuCounter(m uint32, now int64) uint32 {
 	if decay <= 0 {
 		return n
 	}
-	last, cur := m>>8, lfuMinutes(now)
+	last := m >> 8
 	var elapsed uint32
 	if cur >= last {
 		elapsed = cur - last
