@@ -79,6 +79,11 @@ func (db *DB) newMeta(now int64) uint32 {
 	return lruClock(now)
 }
 
+// stale reports whether an access at now may change the metadata m: under
+// an LRU policy, only when the clock moved on since m. It inlines, so the
+// common case of a read costs a compare.
+func (db *DB) stale(m uint32, now int64) bool { return m != lruClock(now) || db.lfuMode() }
+
 // touched is the metadata m of a key after an access at now: the clock of
 // now, or the counter decayed and then incremented.
 func (db *DB) touched(m uint32, now int64) uint32 {

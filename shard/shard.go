@@ -149,8 +149,8 @@ func (db *DB) get(key []byte, now int64) (any, bool) {
 		if db.expired(key, now) {
 			return nil, false
 		}
-		if m := db.touched(e.meta(), now); m != e.meta() {
-			e.setMeta(m)
+		if m := e.meta(); db.stale(m, now) {
+			e.setMeta(db.touched(m, now))
 		}
 		return e.str(), true
 	}
@@ -158,8 +158,8 @@ func (db *DB) get(key []byte, now int64) (any, bool) {
 		if db.expired(key, now) {
 			return nil, false
 		}
-		if m := db.touched(e.meta, now); m != e.meta {
-			e.meta = m
+		if db.stale(e.meta, now) {
+			e.meta = db.touched(e.meta, now)
 		}
 		return e.v, true
 	}
@@ -202,16 +202,16 @@ func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
 		if o == nil || db.expired(key, now) {
 			return "", false, false
 		}
-		if m := db.touched(o.meta, now); m != o.meta {
-			o.meta = m
+		if db.stale(o.meta, now) {
+			o.meta = db.touched(o.meta, now)
 		}
 		return "", true, false
 	}
 	if db.expired(key, now) {
 		return "", false, false
 	}
-	if m := db.touched(e.meta(), now); m != e.meta() {
-		e.setMeta(m)
+	if m := e.meta(); db.stale(m, now) {
+		e.setMeta(db.touched(m, now))
 	}
 	return e.str(), true, true
 }
@@ -232,12 +232,12 @@ func (db *DB) has(key []byte, now int64) bool {
 // touchKey counts an access to key, which must exist (TOUCH, EXPIRE, ...).
 func (db *DB) touchKey(key []byte, now int64) {
 	if e := db.strSlot(key); e != nil {
-		if m := db.touched(e.meta(), now); m != e.meta() {
-			e.setMeta(m)
+		if m := e.meta(); db.stale(m, now) {
+			e.setMeta(db.touched(m, now))
 		}
 	} else if o := db.objSlot(key); o != nil {
-		if m := db.touched(o.meta, now); m != o.meta {
-			o.meta = m
+		if db.stale(o.meta, now) {
+			o.meta = db.touched(o.meta, now)
 		}
 	}
 }
