@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,6 +153,10 @@ func New(opt Options) *Server {
 			sh.SetNotify(n)
 		}
 	})
+	s.setAccessPolicy()
+	for _, p := range [...]string{"maxmemory-policy", "lfu-log-factor", "lfu-decay-time"} {
+		s.cfg.OnChange(p, func(string) { s.setAccessPolicy() })
+	}
 	s.setStreamLimits()
 	s.cfg.OnChange("stream-node-max-bytes", func(string) { s.setStreamLimits() })
 	s.cfg.OnChange("stream-node-max-entries", func(string) { s.setStreamLimits() })
@@ -176,6 +181,17 @@ func New(opt Options) *Server {
 	s.watchMinReplicas()
 	s.watchMaxmemory()
 	return s
+}
+
+// setAccessPolicy tells the shards whether keys count accesses (an LFU
+// maxmemory-policy) or keep their last access time (any other), and the
+// LFU counter's lfu-log-factor and lfu-decay-time.
+func (s *Server) setAccessPolicy() {
+	lfu := strings.HasSuffix(s.cfg.Value("maxmemory-policy"), "-lfu")
+	f, d := s.cfg.Int("lfu-log-factor"), s.cfg.Int("lfu-decay-time")
+	for _, sh := range s.shards {
+		sh.SetAccessPolicy(lfu, f, d)
+	}
 }
 
 // setStreamLimits hands stream-node-max-bytes and -entries to the shards.

@@ -118,7 +118,7 @@ func TestIncrAllocatesOnce(t *testing.T) {
 	if got := allocsPerCall(t, s, 100, "incr", "counter:__rand_int__"); got > 1 {
 		t.Fatalf("INCR made %.2f allocations, want 1", got)
 	}
-	if got := string(s.DB(0).strs["counter:__rand_int__"]); got != strconv.Itoa(123456+100*22) {
+	if got := s.DB(0).strs["counter:__rand_int__"].str(); got != strconv.Itoa(123456+100*22) {
 		t.Fatalf("counter = %s", got)
 	}
 }
@@ -131,7 +131,7 @@ func TestHSetAllocatesOnce(t *testing.T) {
 	if got := allocsPerCall(t, s, 100, "hset", "myhash", "element:__rand_int__", val); got > 1 {
 		t.Fatalf("HSET made %.2f allocations, want 1", got)
 	}
-	h := s.DB(0).objs["myhash"].(*Hash)
+	h := s.DB(0).objs["myhash"].v.(*Hash)
 	if v, _ := h.getString("element:__rand_int__"); h.Len() != 1 || v != val {
 		t.Fatalf("hash = %d fields", h.Len())
 	}

@@ -385,7 +385,7 @@ func cmdBitOp(c *Ctx) {
 			}
 		}
 	}
-	c.store(dest, strOwn(res), false)
+	c.overwrite(dest, strOwn(res), false)
 	c.Int(int64(maxLen))
 }
 

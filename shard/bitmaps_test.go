@@ -155,7 +155,7 @@ func TestBitCountPosModel(t *testing.T) {
 			}
 		}
 		val := string(b)
-		s.DB(0).set([]byte("k"), val, false)
+		s.DB(0).set([]byte("k"), val, false, 0)
 		lim := int64(len(b))*8 + 10
 		start, end := rng.Int63n(2*lim)-lim, rng.Int63n(2*lim)-lim
 		unit := []string{"BYTE", "BIT"}[rng.Intn(2)]

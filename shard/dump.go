@@ -92,7 +92,7 @@ func dumpValue(v any) []byte {
 func cmdRestore(c *Ctx) {
 	key := c.Args[1]
 	replace, absTTL := false, false
-	idle, freq := false, false
+	idle, freq := int64(-1), int64(-1)
 	for j := 4; j < len(c.Args); j++ {
 		a := c.Args[j]
 		more := j+1 < len(c.Args)
@@ -101,9 +101,7 @@ func cmdRestore(c *Ctx) {
 			replace = true
 		case equalFold(a, "absttl"):
 			absTTL = true
-		case equalFold(a, "idletime") && more && !freq:
-			// Valkyrie keeps no access times: the value is checked and
-			// dropped.
+		case equalFold(a, "idletime") && more && freq < 0:
 			n, ok := wire.ParseInt(c.Args[j+1])
 			if !ok {
 				c.Error(ErrNotInt)
@@ -113,9 +111,9 @@ func cmdRestore(c *Ctx) {
 				c.Error(ErrRestoreIdle)
 				return
 			}
-			idle = true
+			idle = n
 			j++
-		case equalFold(a, "freq") && more && !idle:
+		case equalFold(a, "freq") && more && idle < 0:
 			n, ok := wire.ParseInt(c.Args[j+1])
 			if !ok {
 				c.Error(ErrNotInt)
@@ -125,7 +123,7 @@ func cmdRestore(c *Ctx) {
 				c.Error(ErrRestoreFreq)
 				return
 			}
-			freq = true
+			freq = n
 			j++
 		default:
 			c.Error(ErrSyntax)
@@ -169,7 +167,7 @@ func cmdRestore(c *Ctx) {
 		c.OK() // already expired: the key is not created
 		return
 	}
-	db.set(key, v, false)
+	db.setMeta(key, v, false, db.restoredMeta(freq, idle, c.Now))
 	if ttl != 0 {
 		db.setExpire(key, ttl)
 	}

@@ -11,7 +11,7 @@ func fillExpired(s *Shard, prefix string, n int, at int64) {
 	db := s.DB(0)
 	for i := 0; i < n; i++ {
 		k := prefix + strconv.Itoa(i)
-		db.setStrKey(k, "v", false)
+		db.setStrKey(k, "v", false, 0)
 		db.setExpire([]byte(k), at)
 	}
 }
@@ -94,7 +94,7 @@ func TestActiveExpireOtherDatabases(t *testing.T) {
 		db := s.DB(i)
 		for j := 0; j < 1000; j++ {
 			k := "k" + strconv.Itoa(j)
-			db.setStrKey(k, "v", false)
+			db.setStrKey(k, "v", false, 0)
 			db.setExpire([]byte(k), 1000)
 		}
 	}

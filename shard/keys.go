@@ -41,10 +41,24 @@ func cmdDel(c *Ctx) {
 	c.Int(n)
 }
 
+// cmdExists counts the keys that exist without touching them (Redis's
+// LOOKUP_NOTOUCH).
 func cmdExists(c *Ctx) {
 	var n int64
 	for _, key := range c.Args[1:] {
 		if c.db(key).has(key, c.Now) {
+			n++
+		}
+	}
+	c.Int(n)
+}
+
+// cmdTouch is EXISTS that counts an access to each key it finds.
+func cmdTouch(c *Ctx) {
+	var n int64
+	for _, key := range c.Args[1:] {
+		if db := c.db(key); db.has(key, c.Now) {
+			db.touchKey(key, c.Now)
 			n++
 		}
 	}
@@ -91,7 +105,7 @@ func init() {
 			Group: "generic", Since: "3.2.1",
 			Summary:    "Alters the last access time of a key(s). Returns the number of existing keys specified.",
 			Complexity: "O(N) where N is the number of keys that will be touched.", Syntax: "key [key ...]"},
-			Run: cmdExists},
+			Run: cmdTouch},
 		&Command{Spec: Spec{Name: "unlink", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: -1, Step: 1,
 			Group: "generic", Since: "4.0.0",
 			Summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
@@ -264,6 +278,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 		c.Int(0)
 		return
 	}
+	db.touchKey(key, c.Now) // Redis looks the key up for writing
 	if flags != 0 {
 		cur, has := db.ttl(key)
 		switch {
@@ -310,7 +325,12 @@ func cmdTTL(c *Ctx, millis, absolute bool) {
 func cmdPersist(c *Ctx) {
 	key := c.Args[1]
 	db := c.db(key)
-	if db.has(key, c.Now) && db.persist(key) {
+	if !db.has(key, c.Now) {
+		c.Int(0)
+		return
+	}
+	db.touchKey(key, c.Now) // Redis looks the key up for writing
+	if db.persist(key) {
 		c.Int(1)
 		return
 	}
@@ -350,9 +370,10 @@ func cmdRename(c *Ctx, nx bool) {
 			return
 		}
 	}
+	meta := srcDB.metaOf(string(src)) // the value moves with its access data
 	srcDB.remove(src)
 	dstDB := c.db(dst)
-	dstDB.set(dst, v, false)
+	dstDB.setMeta(dst, v, false, meta)
 	if hasTTL {
 		dstDB.setExpire(dst, at)
 	}
@@ -425,7 +446,7 @@ func cmdCopy(c *Ctx) {
 		c.Error("ERR COPY is not supported for keys of type " + typeName(v))
 		return
 	}
-	dstDB.set(dst, dup, false)
+	dstDB.setMeta(dst, dup, false, dstDB.newMeta(c.Now)) // a new object, as in Redis
 	if hasTTL {
 		dstDB.setExpire(dst, at)
 	}
@@ -459,7 +480,7 @@ func cmdMove(c *Ctx) {
 		return
 	}
 	at, hasTTL := srcDB.ttl(key)
-	dstDB.set(key, v, false)
+	dstDB.setMeta(key, v, false, srcDB.metaOf(string(key)))
 	if hasTTL {
 		dstDB.setExpire(key, at)
 	}
@@ -491,7 +512,7 @@ func cmdRandomKey(c *Ctx) {
 			}
 		})
 		k := pick.randomKey()
-		if _, live := pick.get([]byte(k), c.Now); live || (tries >= 100 && pick.sh.expiryPaused()) {
+		if _, live := pick.peek([]byte(k), c.Now); live || (tries >= 100 && pick.sh.expiryPaused()) {
 			// While CLIENT PAUSE keeps expired keys, a database of only
 			// those would loop forever: after 100 draws, one is returned,
 			// as Redis does.
@@ -541,7 +562,7 @@ func cmdSwapDB(c *Ctx) {
 			for _, i := range [2]int{a, b} {
 				d := &s.dbs[i]
 				for k := range d.waiters {
-					if _, ok := d.get([]byte(k), c.Now); ok {
+					if _, ok := d.peek([]byte(k), c.Now); ok {
 						c.signalAt(i, []byte(k))
 					}
 				}
@@ -595,8 +616,12 @@ var objectHelp = []string{
 	"    Prints this help.",
 }
 
-// ErrNoLFU is OBJECT FREQ's reply: Valkyrie runs without an LFU policy.
+// ErrNoLFU is OBJECT FREQ's reply without an LFU maxmemory-policy.
 const ErrNoLFU = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+	"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+
+// ErrLFU is OBJECT IDLETIME's reply with an LFU maxmemory-policy.
+const ErrLFU = "ERR An LFU maxmemory policy is selected, idle time not tracked. " +
 	"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
 
 func cmdObject(c *Ctx) {
@@ -626,7 +651,8 @@ func cmdObject(c *Ctx) {
 		c.Error(ErrArity("object|" + name))
 		return
 	}
-	v, found := c.lookup(c.Args[2])
+	db := c.db(c.Args[2])
+	v, meta, found := db.peekMeta(c.Args[2], c.Now) // OBJECT does not touch the key
 	if !found {
 		c.Null()
 		return
@@ -635,11 +661,19 @@ func cmdObject(c *Ctx) {
 	case "encoding":
 		c.BulkString(encodingOf(v))
 	case "freq":
-		c.Error(ErrNoLFU)
+		if !db.lfuMode() {
+			c.Error(ErrNoLFU)
+			return
+		}
+		// Decayed as of now, though the key keeps its stored counter
+		// until its next access, as in Redis.
+		c.Int(int64(db.lfuCounter(meta, c.Now)))
 	case "idletime":
-		// Valkyrie does not track access times, so every key looks
-		// freshly used.
-		c.Int(0)
+		if db.lfuMode() {
+			c.Error(ErrLFU)
+			return
+		}
+		c.Int(lruIdle(meta, c.Now))
 	case "refcount":
 		// Redis shares the objects for the integers 0..9999 and reports
 		// them with INT_MAX references.

@@ -120,7 +120,7 @@ func (db *DB) unlink(key []byte) bool {
 	if !db.remove(key) {
 		return false
 	}
-	if ok && db.sh != nil && db.sh.lazy != nil && freeEffort(v) > lazyfreeThreshold {
+	if ok && db.sh != nil && db.sh.lazy != nil && freeEffort(v.v) > lazyfreeThreshold {
 		db.sh.lazy.hand(1)
 	}
 	return true

@@ -265,7 +265,7 @@ var listCases = []struct {
 func TestListCommandsSync(t *testing.T) {
 	for _, proto := range []wire.Proto{wire.RESP2, wire.RESP3} {
 		s := New(0)
-		s.DB(0).set([]byte("h"), hashOf("f", "v"), false)
+		s.DB(0).set([]byte("h"), hashOf("f", "v"), false, 0)
 		for _, tc := range listCases {
 			want := tc.want
 			if proto == wire.RESP3 && (want == "$-1\r\n" || want == "*-1\r\n") {
@@ -337,7 +337,7 @@ func TestListHelpers(t *testing.T) {
 		t.Fatal("popList left an empty list behind")
 	}
 
-	s.DB(0).set([]byte("h"), hashOf(), false)
+	s.DB(0).set([]byte("h"), hashOf(), false, 0)
 	wrongType := "-" + ErrWrongType + "\r\n"
 	if n := c.pushList([]byte("h"), true, "a"); n != -1 || string(c.Out) != wrongType {
 		t.Fatalf("pushList on a hash = %d, %q", n, c.Out)

@@ -148,7 +148,7 @@ func memoryUsage(c *Ctx) {
 	}
 	key := c.Args[2]
 	db := c.db(key)
-	v, found := db.get(key, c.Now)
+	v, found := db.peek(key, c.Now) // Redis's MEMORY USAGE does not touch the key
 	if !found {
 		c.Null()
 		return
@@ -213,8 +213,8 @@ var (
 	slotStrStr = int64(unsafe.Sizeof(struct{ k, v string }{})) // DB strings, hashes
 	slotStrAny = int64(unsafe.Sizeof(struct {
 		k string
-		v any
-	}{})) // DB objects
+		v objEntry
+	}{})) // DB objects (strEntry is the size of a string)
 	slotStrInt = int64(unsafe.Sizeof(struct {
 		k string
 		v int64

@@ -76,7 +76,7 @@ func TestScanOptions(t *testing.T) {
 		run(t, s, 0, "SET", "user:"+strconv.Itoa(i), "v")
 		run(t, s, 0, "SET", "item:"+strconv.Itoa(i), "v")
 	}
-	s.DB(0).set([]byte("user:hash"), hashOf("f", "v"), false)
+	s.DB(0).set([]byte("user:hash"), hashOf("f", "v"), false, 0)
 	count := func(args ...string) (n int, types map[string]bool) {
 		cursor := "0"
 		for {
@@ -129,8 +129,8 @@ func TestCollectionScanLarge(t *testing.T) {
 		h.setString("f"+strconv.Itoa(i), "v"+strconv.Itoa(i), defaultHashLimits)
 		set["m"+strconv.Itoa(i)] = struct{}{}
 	}
-	s.DB(0).set([]byte("h"), h, false)
-	s.DB(0).set([]byte("s"), set, false)
+	s.DB(0).set([]byte("h"), h, false, 0)
+	s.DB(0).set([]byte("s"), set, false, 0)
 	for _, cmd := range []string{"HSCAN", "SSCAN"} {
 		key := map[string]string{"HSCAN": "h", "SSCAN": "s"}[cmd]
 		seen := map[string]int{}
@@ -294,7 +294,7 @@ func TestScanIndexResistsCraftedKeys(t *testing.T) {
 	for i := 0; db.Len() < want; i++ {
 		k := "c" + strconv.Itoa(i)
 		if farm.Hash64([]byte(k))>>(64-top) == 0 {
-			db.set([]byte(k), "v", false)
+			db.set([]byte(k), "v", false, 0)
 		}
 	}
 	ix := newKeyIndex(db)

@@ -366,7 +366,7 @@ func setAlgebra(c *Ctx, op setOp, store bool) {
 		c.Int(0)
 		return
 	}
-	c.store(dst, result, false)
+	c.overwrite(dst, result, false)
 	c.Int(int64(len(result)))
 }
 

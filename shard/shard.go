@@ -43,6 +43,7 @@ type Shard struct {
 
 	streamLim streamLimits  // stream-node-max-bytes and -entries (streams.go)
 	hashLim   hashLimitsCfg // hash-max-listpack-entries and -value (hash.go)
+	access    accessPolicy  // maxmemory-policy, lfu-* (access.go)
 
 	ctx Ctx // reused by Exec so a batch allocates nothing
 
@@ -72,11 +73,12 @@ type Shard struct {
 // String values, by far the most common, live unboxed in their own map:
 // storing a Go string in an interface would cost another allocation per
 // key. Every other type lives in objs as a pointer-like value. A key is in
-// at most one of the two maps. TTLs live in a third map, as in Redis, so
-// keys without one pay nothing.
+// at most one of the two maps, its value next to its access metadata
+// (access.go). TTLs live in a third map, as in Redis, so keys without one
+// pay nothing.
 type DB struct {
-	strs    map[string]string
-	objs    map[string]any
+	strs    map[string]strEntry
+	objs    map[string]objEntry
 	expires map[string]int64 // absolute Unix time in milliseconds
 	waiters map[string][]*Waiter
 	stalled map[string]int64 // keys whose serving waits for a retried move, since when (ms)
@@ -140,45 +142,84 @@ func (db *DB) expired(key []byte, now int64) bool {
 	return false
 }
 
-// get returns the live value of key, removing it first if it has expired.
-// A string comes back boxed in the interface, which allocates: hot string
-// paths use getStr instead.
+// get returns the live value of key, removing it first if it has expired,
+// and counts the access (access.go). A string comes back boxed in the
+// interface, which allocates: hot string paths use getStr instead.
 func (db *DB) get(key []byte, now int64) (any, bool) {
-	if s, ok := db.strs[string(key)]; ok {
+	if e := db.strSlot(key); e != nil {
 		if db.expired(key, now) {
 			return nil, false
 		}
-		return s, true
+		if m := e.meta(); db.stale(m, now) {
+			e.setMeta(db.touched(m, now))
+		}
+		return e.str(), true
 	}
-	if v, ok := db.objs[string(key)]; ok {
+	if e := db.objSlot(key); e != nil {
 		if db.expired(key, now) {
 			return nil, false
 		}
-		return v, true
+		if db.stale(e.meta, now) {
+			e.meta = db.touched(e.meta, now)
+		}
+		return e.v, true
 	}
 	return nil, false
 }
 
-// getStr returns the live string at key. found reports whether the key
-// exists; isStr whether it holds a string.
+// peek is get without counting an access, for the commands that Redis
+// lets look without touching (OBJECT, MEMORY USAGE, RANDOMKEY, ...).
+func (db *DB) peek(key []byte, now int64) (any, bool) {
+	v, _, ok := db.peekMeta(key, now)
+	return v, ok
+}
+
+// peekMeta is peek that also returns the key's access metadata.
+func (db *DB) peekMeta(key []byte, now int64) (any, uint32, bool) {
+	if e, ok := db.strs[string(key)]; ok {
+		if db.expired(key, now) {
+			return nil, 0, false
+		}
+		return e.str(), e.meta(), true
+	}
+	if e, ok := db.objs[string(key)]; ok {
+		if db.expired(key, now) {
+			return nil, 0, false
+		}
+		return e.v, e.meta, true
+	}
+	return nil, 0, false
+}
+
+// getStr returns the live string at key and counts the access. found
+// reports whether the key exists; isStr whether it holds a string.
 func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
-	s, ok := db.strs[string(key)]
-	if !ok {
+	e := db.strSlot(key)
+	if e == nil {
 		if len(db.objs) == 0 {
 			return "", false, false
 		}
-		if _, ok := db.objs[string(key)]; !ok || db.expired(key, now) {
+		o := db.objSlot(key)
+		if o == nil || db.expired(key, now) {
 			return "", false, false
+		}
+		if db.stale(o.meta, now) {
+			o.meta = db.touched(o.meta, now)
 		}
 		return "", true, false
 	}
 	if db.expired(key, now) {
 		return "", false, false
 	}
-	return s, true, true
+	if m := e.meta(); db.stale(m, now) {
+		e.setMeta(db.touched(m, now))
+	}
+	return e.str(), true, true
 }
 
-// has reports whether key exists and is live.
+// has reports whether key exists and is live. It does not count as an
+// access: EXISTS, TYPE and the TTL family look without touching, as in
+// Redis; commands that do count one call touch.
 func (db *DB) has(key []byte, now int64) bool {
 	_, inStrs := db.strs[string(key)]
 	if !inStrs {
@@ -189,14 +230,62 @@ func (db *DB) has(key []byte, now int64) bool {
 	return !db.expired(key, now)
 }
 
-// set stores v under key and clears any TTL unless keepTTL.
-func (db *DB) set(key []byte, v any, keepTTL bool) {
+// touchKey counts an access to key, which must exist (TOUCH, EXPIRE, ...).
+func (db *DB) touchKey(key []byte, now int64) {
+	if e := db.strSlot(key); e != nil {
+		if m := e.meta(); db.stale(m, now) {
+			e.setMeta(db.touched(m, now))
+		}
+	} else if o := db.objSlot(key); o != nil {
+		if db.stale(o.meta, now) {
+			o.meta = db.touched(o.meta, now)
+		}
+	}
+}
+
+// metaOf returns the access metadata of key, which must exist.
+func (db *DB) metaOf(key string) uint32 {
+	if e, ok := db.strs[key]; ok {
+		return e.meta()
+	}
+	return db.objs[key].meta
+}
+
+// writeMeta is the metadata of key as a write at now leaves it, from its
+// old value's if any: under an LFU policy a new value takes over the
+// counter of the one it replaces (the write's own lookup counted the
+// access), as Redis's dbOverwrite does; otherwise it is the clock of now.
+func (db *DB) writeMeta(key string, now int64) uint32 {
+	if db.lfuMode() {
+		if e, ok := db.strs[key]; ok {
+			return e.meta()
+		}
+		if e, ok := db.objs[key]; ok {
+			return e.meta
+		}
+		return lfuMinutes(now)<<8 | lfuInit
+	}
+	return lruClock(now)
+}
+
+// set stores v under key and clears any TTL unless keepTTL. The key's
+// access metadata is that of a write at now (writeMeta).
+func (db *DB) set(key []byte, v any, keepTTL bool, now int64) {
 	if s, ok := v.(string); ok {
-		db.setStr(key, s, keepTTL)
+		db.setStr(key, s, keepTTL, now)
+		return
+	}
+	db.setMeta(key, v, keepTTL, db.writeMeta(string(key), now))
+}
+
+// setMeta is set with the access metadata given (RESTORE, RENAME, MOVE).
+func (db *DB) setMeta(key []byte, v any, keepTTL bool, meta uint32) {
+	if s, ok := v.(string); ok {
+		db.setStrMeta(string(key), s, keepTTL, meta)
 		return
 	}
 	if db.objs == nil {
-		db.objs = make(map[string]any)
+		db.objs = make(map[string]objEntry)
 	}
 	if db.scanKeys != nil {
 		db.indexNew(string(key))
@@ -204,40 +293,45 @@ func (db *DB) set(key []byte, v any, keepTTL bool) {
 	if len(db.strs) > 0 {
 		delete(db.strs, string(key))
 	}
-	if old, ok := db.objs[string(key)]; ok && isStream(old) {
-		if st, same := v.(*Stream); !same || st != old.(*Stream) {
+	if old, ok := db.objs[string(key)]; ok && isStream(old.v) {
+		if st, same := v.(*Stream); !same || st != old.v.(*Stream) {
 			db.noteGone(string(key))
 		}
 	}
-	db.objs[string(key)] = v
+	db.objs[string(key)] = objEntry{v: v, meta: meta}
 	if !keepTTL && len(db.expires) > 0 {
 		delete(db.expires, string(key))
 	}
 }
 
 // setStr stores the string s under key and clears any TTL unless keepTTL.
-func (db *DB) setStr(key []byte, s string, keepTTL bool) {
-	db.setStrKey(string(key), s, keepTTL)
+func (db *DB) setStr(key []byte, s string, keepTTL bool, now int64) {
+	db.setStrKey(string(key), s, keepTTL, now)
 }
 
 // setStrKey is setStr for a key already converted to a string (SET passes
 // one that shares its allocation with the value).
-func (db *DB) setStrKey(key, s string, keepTTL bool) {
+func (db *DB) setStrKey(key, s string, keepTTL bool, now int64) {
+	db.setStrMeta(key, s, keepTTL, db.writeMeta(key, now))
+}
+
+// setStrMeta is setStrKey with the access metadata given.
+func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	if db.strs == nil {
-		db.strs = make(map[string]string)
+		db.strs = make(map[string]strEntry)
 	}
 	if db.scanKeys != nil {
 		db.indexNew(key)
 	}
 	if len(db.objs) > 0 {
 		if old, ok := db.objs[key]; ok {
-			if isStream(old) {
+			if isStream(old.v) {
 				db.noteGone(key)
 			}
 			delete(db.objs, key)
 		}
 	}
-	db.strs[key] = s
+	db.strs[key] = mkStr(s, meta)
 	if !keepTTL && len(db.expires) > 0 {
 		delete(db.expires, key)
 	}
@@ -255,9 +349,9 @@ func (db *DB) setExpire(key []byte, at int64) {
 func (db *DB) remove(key []byte) bool {
 	if old, ok := db.strs[string(key)]; ok {
 		delete(db.strs, string(key))
-		osmem.Released(len(old)) // a huge string's pages go back to the OS soon
+		osmem.Released(int(old.n >> metaBits)) // a huge string's pages go back to the OS soon
 	} else if old, ok := db.objs[string(key)]; ok {
-		if isStream(old) {
+		if isStream(old.v) {
 			db.noteGone(string(key))
 		}
 		delete(db.objs, string(key))

@@ -117,7 +117,7 @@ func TestActiveExpiryLargeSet(t *testing.T) {
 
 func TestWrongType(t *testing.T) {
 	s := New(0)
-	s.DB(0).set([]byte("h"), struct{}{}, false) // stands in for a non-string type
+	s.DB(0).set([]byte("h"), struct{}{}, false, 0) // stands in for a non-string type
 	for _, args := range [][]string{{"GET", "h"}, {"SET", "h", "v", "GET"}} {
 		if got := run(t, s, 0, args...); got != "-"+ErrWrongType+"\r\n" {
 			t.Errorf("%v: got %q", args, got)

@@ -464,7 +464,7 @@ func (c *Ctx) sortReply(items []sortItem, o *sortOptions) {
 			l.buf[k], k = v, k+1
 		}
 	}
-	c.store(o.store, l, false)
+	c.overwrite(o.store, l, false)
 	c.signal(o.store)
 	c.Int(int64(n))
 }

@@ -394,7 +394,7 @@ func (c *Ctx) zstore(dst []byte, items []zitem) {
 	for i := range items {
 		maxLen = max(maxLen, len(items[i].member))
 	}
-	c.store(dst, zsetFromSorted(items, zsetPacked(len(items), maxLen)), false)
+	c.overwrite(dst, zsetFromSorted(items, zsetPacked(len(items), maxLen)), false)
 	c.signal(dst)
 	c.Int(int64(len(items)))
 }
@@ -830,7 +830,7 @@ func zrangeGeneric(c *Ctx, src int, store bool, kind zrangeKind, dir zrangeDir) 
 		c.zstore(c.Args[1], nil)
 		return
 	}
-	c.store(c.Args[1], zsetFromSorted(items, packed), false)
+	c.overwrite(c.Args[1], zsetFromSorted(items, packed), false)
 	c.signal(c.Args[1])
 	c.Int(int64(count))
 }

@@ -377,7 +377,7 @@ func TestZSetAlgebraSync(t *testing.T) {
 
 func TestZSetWrongTypeSync(t *testing.T) {
 	s := New(0)
-	s.DB(0).set([]byte("h"), hashOf("f", "v"), false)
+	s.DB(0).set([]byte("h"), hashOf("f", "v"), false, 0)
 	zrunCases(t, s, wire.RESP2, []zcase{
 		{"ZADD h 1 a", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"},
 		{"ZADD h x a", "-ERR value is not a valid float\r\n"},

@@ -57,7 +57,7 @@ func TestStreamGoneRecordsBounded(t *testing.T) {
 	for i := range 5 * goneMax {
 		st := &Stream{groups: []*streamGroup{{}}}
 		k := []byte("k" + strconv.Itoa(i))
-		db.set(k, st, false)
+		db.set(k, st, false, 0)
 		db.remove(k)
 	}
 	if n := len(db.gone); n == 0 || n > goneMax {

@@ -81,7 +81,9 @@ func cmdMSet(c *Ctx) {
 	}
 	for i := 1; i < len(c.Args); i += 2 {
 		k, v := c.keyValue(c.Args[i], c.Args[i+1])
-		c.db(c.Args[i]).setStrKey(k, v, false)
+		db := c.db(c.Args[i])
+		db.countWrite(c.Args[i], c.Now)
+		db.setStrKey(k, v, false, c.Now)
 	}
 	c.OK()
 }
@@ -209,7 +211,7 @@ func cmdSet(c *Ctx) {
 		return
 	}
 	k, v := c.keyValue(key, c.Args[2])
-	db.setStrKey(k, v, o.keepTTL)
+	db.setStrKey(k, v, o.keepTTL, c.Now)
 	if o.expireAt != 0 {
 		if o.expireAt <= c.Now {
 			db.remove(key)
@@ -346,7 +348,7 @@ func cmdAppend(c *Ctx) {
 	db := c.db(key)
 	v, found := db.get(key, c.Now)
 	if !found {
-		db.set(key, string(val), true)
+		db.set(key, string(val), true, c.Now)
 		c.Int(int64(len(val)))
 		return
 	}
@@ -359,7 +361,7 @@ func cmdAppend(c *Ctx) {
 		return
 	}
 	s += string(val)
-	db.set(key, s, true)
+	db.set(key, s, true, c.Now)
 	c.Int(int64(len(s)))
 }
 
@@ -412,11 +414,11 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	}
 	cur += by
 	if cur >= 0 && cur < int64(len(strSmallInts)) {
-		db.setStr(key, strSmallInts[cur], true)
+		db.setStr(key, strSmallInts[cur], true, c.Now)
 	} else {
 		var buf [20]byte
 		k, v := c.keyValue(key, strconv.AppendInt(buf[:0], cur, 10))
-		db.setStrKey(k, v, true)
+		db.setStrKey(k, v, true, c.Now)
 	}
 	c.Int(cur)
 }
@@ -453,7 +455,7 @@ func cmdIncrByFloat(c *Ctx) {
 		return
 	}
 	s := ldFormat(sum)
-	db.set(key, s, true)
+	db.set(key, s, true, c.Now)
 	c.BulkString(s)
 }
 
@@ -596,7 +598,8 @@ func (c *Ctx) setWithExpire(unit expireUnit, name string) {
 	}
 	key := c.Args[1]
 	db := c.db(key)
-	db.set(key, string(c.Args[3]), false)
+	db.countWrite(key, c.Now)
+	db.set(key, string(c.Args[3]), false, c.Now)
 	db.setExpire(key, at)
 	c.OK()
 }
@@ -607,7 +610,8 @@ func cmdMSetNX(c *Ctx) {
 		return
 	}
 	for i := 1; i < len(c.Args); i += 2 {
-		if c.db(c.Args[i]).has(c.Args[i], c.Now) {
+		if db := c.db(c.Args[i]); db.has(c.Args[i], c.Now) {
+			db.touchKey(c.Args[i], c.Now) // Redis looks the key up for writing
 			c.Int(0)
 			return
 		}

@@ -28,7 +28,7 @@ func strRun(t *testing.T, s *Shard, now int64, cases []strCase) {
 // strWithHash returns a shard whose key "h" holds a hash, for WRONGTYPE.
 func strWithHash() *Shard {
 	s := New(0)
-	s.DB(0).set([]byte("h"), hashOf("f", "v"), false)
+	s.DB(0).set([]byte("h"), hashOf("f", "v"), false, 0)
 	return s
 }
 
@@ -521,7 +521,7 @@ func strBench(b *testing.B, reset func(s *Shard), args ...string) {
 func BenchmarkIncr(b *testing.B) {
 	strBench(b, func(s *Shard) {
 		for i := 0; i < 100; i++ {
-			s.DB(0).set([]byte("key:"+strconv.Itoa(i)), "100000", false)
+			s.DB(0).set([]byte("key:"+strconv.Itoa(i)), "100000", false, 0)
 		}
 	}, "INCR", "key")
 }
@@ -530,7 +530,7 @@ func BenchmarkIncr(b *testing.B) {
 func BenchmarkIncrSmall(b *testing.B) {
 	strBench(b, func(s *Shard) {
 		for i := 0; i < 100; i++ {
-			s.DB(0).set([]byte("key:"+strconv.Itoa(i)), "0", false)
+			s.DB(0).set([]byte("key:"+strconv.Itoa(i)), "0", false, 0)
 		}
 	}, "INCR", "key")
 }

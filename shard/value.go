@@ -63,14 +63,14 @@ func (db *DB) typeOf(key string) string {
 	if _, ok := db.strs[key]; ok {
 		return "string"
 	}
-	return typeName(db.objs[key])
+	return typeName(db.objs[key].v)
 }
 
-// lookup returns the live value at key.
+// lookup returns the live value at key and counts the access.
 func (c *Ctx) lookup(key []byte) (any, bool) { return c.db(key).get(key, c.Now) }
 
 // store sets key to v, clearing its TTL unless keepTTL.
-func (c *Ctx) store(key []byte, v any, keepTTL bool) { c.db(key).set(key, v, keepTTL) }
+func (c *Ctx) store(key []byte, v any, keepTTL bool) { c.db(key).set(key, v, keepTTL, c.Now) }
 
 // remove deletes key; it reports whether it existed (expired keys count as
 // absent).
