@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"math"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -35,7 +36,8 @@ func TestHistogramPercentilesAndCDF(t *testing.T) {
 	}
 	sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
 	for _, p := range []float64{50, 99, 99.9} {
-		exact := vals[int(p/100*float64(len(vals)))-1]
+		rank := int(math.Ceil(p / 100 * float64(len(vals)))) // as Percentile ranks
+		exact := vals[rank-1]
 		got := h.Percentile(p)
 		if got < exact || float64(got-exact) > float64(exact)/16+64 {
 			t.Fatalf("p%v = %d, exact %d", p, got, exact)
