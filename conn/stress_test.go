@@ -841,7 +841,13 @@ func stressConsumer(w *stressWorker) {
 				_, err = rdb.Eval(ctx, "local v = redis.call('rpop', KEYS[1]); if v then redis.call('lpush', KEYS[2], v) end; return v",
 					[]string{src, dst}).Result()
 			} else { // the destination's name built in the script: undeclared
-				_, err = rdb.Eval(ctx, "local v = redis.call('rpop', KEYS[1]); if v then redis.call('lpush', ARGV[1] .. ARGV[2], v) end; return v",
+				// It looks at the destination before it writes: a script
+				// that reaches an undeclared key on a lower shard only
+				// after writing may fail once, if that shard stays busy
+				// past LowerShardWait (README, "Scripts"); this one
+				// restarts holding every shard instead.
+				_, err = rdb.Eval(ctx, "local dst = ARGV[1] .. ARGV[2]; redis.call('exists', dst); "+
+					"local v = redis.call('rpop', KEYS[1]); if v then redis.call('lpush', dst, v) end; return v",
 					[]string{src}, "que:", strings.TrimPrefix(dst, "que:")).Result()
 			}
 			if err != nil && err != redis.Nil {
