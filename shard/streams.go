@@ -491,13 +491,20 @@ func (c *Ctx) rangeID(arg []byte, missingSeq uint64) (StreamID, bool) {
 	return id, ok
 }
 
-func cmdXLen(c *Ctx) {
-	s, found, ok := c.streamAt(c.Args[1])
-	if !ok {
-		return
-	}
-	if !found {
+// streamOrZero returns the stream at key for a command that answers 0
+// when there is none; ok is false when it has replied (0 or WRONGTYPE).
+func (c *Ctx) streamOrZero(key []byte) (*Stream, bool) {
+	s, found, ok := c.streamAt(key)
+	if ok && !found {
 		c.Int(0)
+		return nil, false
+	}
+	return s, ok
+}
+
+func cmdXLen(c *Ctx) {
+	s, ok := c.streamOrZero(c.Args[1])
+	if !ok {
 		return
 	}
 	c.Int(s.length)
@@ -518,12 +525,8 @@ func (c *Ctx) parseStreamIDs(args [][]byte, ids []StreamID) ([]StreamID, bool) {
 }
 
 func cmdXDel(c *Ctx) {
-	s, found, ok := c.streamAt(c.Args[1])
+	s, ok := c.streamOrZero(c.Args[1])
 	if !ok {
-		return
-	}
-	if !found {
-		c.Int(0)
 		return
 	}
 	var small [16]StreamID
@@ -558,12 +561,8 @@ func cmdXTrim(c *Ctx) {
 	if i < 0 {
 		return
 	}
-	s, found, ok := c.streamAt(c.Args[1])
+	s, ok := c.streamOrZero(c.Args[1])
 	if !ok {
-		return
-	}
-	if !found {
-		c.Int(0)
 		return
 	}
 	c.Int(s.Trim(o.TrimArgs))
