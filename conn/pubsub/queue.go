@@ -1,0 +1,147 @@
+package pubsub
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard/osmem"
+)
+
+// QueueConfig is what every Queue of a server shares: the settings it
+// reads and the counters it adds to. Every field must be set.
+type QueueConfig struct {
+	Limit       *atomic.Pointer[Limit] // client-output-buffer-limit pubsub; a nil Limit is none
+	NetOut      *atomic.Int64          // bytes written to sockets (INFO total_net_output_bytes)
+	Disconnects *atomic.Int64          // connections closed past Limit (INFO client_output_buffer_limit_disconnections)
+	Log         *slog.Logger
+}
+
+// Queue is a connection's outbound byte queue and the writer goroutine
+// that drains it. Once a connection has one, every byte it sends goes
+// through it: its own replies and the pushes other goroutines append, so
+// they reach the socket in the order they were queued and only the writer
+// writes. Push never blocks: past the limit it closes the connection.
+type Queue struct {
+	cfg *QueueConfig
+	nc  net.Conn
+
+	mu       sync.Mutex
+	buf      []byte
+	pending  int64 // bytes queued or being written
+	closed   bool
+	stopping bool
+
+	softSince int64 // Unix second the soft limit was first passed; 0 if under it
+
+	wake   chan struct{} // capacity 1
+	exited chan struct{}
+}
+
+// ErrClosed is what a connection reports when its queue refused bytes.
+var ErrClosed = errors.New("pubsub: output queue closed")
+
+// NewQueue starts the writer of nc. From now on only the queue writes to
+// nc; the caller owns the queue and must Stop it.
+func NewQueue(nc net.Conn, cfg *QueueConfig) *Queue {
+	q := &Queue{cfg: cfg, nc: nc, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+// Push queues b (copying it) and reports false if the connection is
+// closed, was just closed for passing the output buffer limit, or its
+// writer has stopped. Any goroutine may call it; it never blocks on the
+// socket.
+func (q *Queue) Push(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.buf = append(q.buf, b...)
+	q.pending += int64(len(b))
+	if lim := q.cfg.Limit.Load(); lim != nil && lim.reached(q.pending, &q.softSince) {
+		q.closed = true
+		q.buf = nil
+		q.mu.Unlock()
+		q.cfg.Disconnects.Add(1)
+		q.cfg.Log.Debug("client closed for overcoming of output buffer limits")
+		q.nc.Close()
+		return false
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Closed reports whether the queue takes no more bytes: the connection
+// was closed (output limit, write error) or the writer has stopped.
+func (q *Queue) Closed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+func (q *Queue) run() {
+	defer close(q.exited)
+	var w []byte
+	for {
+		q.mu.Lock()
+		for len(q.buf) == 0 && !q.stopping && !q.closed {
+			q.mu.Unlock()
+			<-q.wake
+			q.mu.Lock()
+		}
+		if len(q.buf) == 0 || q.closed {
+			// Stopped with everything written, or closed: nothing
+			// pushed from now on would ever be written.
+			q.closed = true
+			q.buf = nil
+			q.mu.Unlock()
+			return
+		}
+		w, q.buf = q.buf, w[:0]
+		q.mu.Unlock()
+		n, err := q.nc.Write(w)
+		q.cfg.NetOut.Add(int64(n))
+		q.mu.Lock()
+		q.pending -= int64(len(w))
+		if err != nil {
+			q.closed = true
+			q.buf = nil
+		}
+		q.mu.Unlock()
+		if err != nil {
+			q.nc.Close()
+			return
+		}
+		if cap(w) > osmem.Keep {
+			osmem.Released(cap(w))
+			w = nil
+		}
+	}
+}
+
+// Stop flushes what is queued (for at most a second) and waits for the
+// writer to return. It does not close the connection.
+func (q *Queue) Stop() {
+	q.mu.Lock()
+	q.stopping = true
+	q.mu.Unlock()
+	q.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	<-q.exited
+}
