@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -66,8 +67,8 @@ type client struct {
 
 	// sub is the pub/sub record, made on the first subscribe; from then on
 	// every write goes through its queue (pubsub.go).
-	sub    *subscriber
-	subPtr atomic.Pointer[subscriber] // sub, for other goroutines (CLIENT LIST)
+	sub    *pubsub.Subscriber
+	subPtr atomic.Pointer[pubsub.Subscriber] // sub, for other goroutines (CLIENT LIST)
 
 	info clientInfo
 	// ident names the client in SLOWLOG entries logged by shards.
@@ -614,10 +615,10 @@ func (c *client) write() error {
 		return nil
 	}
 	if c.sub != nil {
-		ok := c.sub.q.push(c.out)
+		ok := c.sub.Queue().Push(c.out)
 		c.resetOut()
 		if !ok {
-			return errQueueClosed
+			return pubsub.ErrClosed
 		}
 		return nil
 	}

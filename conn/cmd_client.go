@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -422,7 +423,7 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	var subs [3]int64
 	if sub := cl.pubsub(); sub != nil {
 		for i := range subs {
-			subs[i] = sub.counts[i].Load()
+			subs[i] = sub.Subscriptions(pubsub.Kind(i))
 		}
 		if subs[0]+subs[1]+subs[2] > 0 {
 			b = append(b, 'P')

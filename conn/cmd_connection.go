@@ -88,7 +88,7 @@ func cmdReset(c *client, args [][]byte) {
 	c.unwatch()
 	c.stopMonitor()
 	if c.sub != nil {
-		c.srv.hub.call(&psMsg{op: opDrop, sub: c.sub})
+		c.srv.hub.Drop(c.sub)
 	}
 	c.db = 0
 	c.proto = wire.RESP2

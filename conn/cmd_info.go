@@ -241,9 +241,9 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "evicted_clients", 0)
 	b = infoInt(b, "keyspace_hits", 0)
 	b = infoInt(b, "keyspace_misses", 0)
-	b = infoInt(b, "pubsub_channels", x.c.srv.hub.nChannels.Load())
-	b = infoInt(b, "pubsub_patterns", x.c.srv.hub.nPatterns.Load())
-	b = infoInt(b, "pubsubshard_channels", x.c.srv.hub.nShard.Load())
+	b = infoInt(b, "pubsub_channels", x.c.srv.hub.ChannelCount())
+	b = infoInt(b, "pubsub_patterns", x.c.srv.hub.PatternCount())
+	b = infoInt(b, "pubsubshard_channels", x.c.srv.hub.ShardChannelCount())
 	b = infoInt(b, "latest_fork_usec", 0)
 	b = infoInt(b, "total_forks", 0)
 	b = infoInt(b, "migrate_cached_sockets", int64(x.c.srv.migrate.count()))
@@ -252,7 +252,7 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).
 	b = infoInt(b, "client_output_buffer_limit_disconnections", st.obufDisconnects.Load())
 	// Valkyrie's own: batches of keyspace events lost to a full hub mailbox.
-	return infoInt(b, "keyspace_events_dropped", x.c.srv.hub.dropped.Load())
+	return infoInt(b, "keyspace_events_dropped", x.c.srv.hub.DroppedEvents())
 }
 
 func infoReplication(b []byte, x *infoCtx) []byte {

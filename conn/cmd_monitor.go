@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -19,7 +20,7 @@ import (
 // read through an atomic snapshot by whoever feeds.
 type monitors struct {
 	mu    sync.Mutex
-	list  atomic.Pointer[[]*outQueue]
+	list  atomic.Pointer[[]*pubsub.Queue]
 	clock *shard.Monitor
 }
 
@@ -34,16 +35,16 @@ func (s *Server) startMonitors() {
 func (s *Server) feedMonitors(line []byte) {
 	if p := s.mon.list.Load(); p != nil {
 		for _, q := range *p {
-			q.push(line)
+			q.Push(line)
 		}
 	}
 }
 
-func (s *Server) addMonitor(q *outQueue) {
+func (s *Server) addMonitor(q *pubsub.Queue) {
 	m := &s.mon
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var list []*outQueue
+	var list []*pubsub.Queue
 	if p := m.list.Load(); p != nil {
 		list = slices.Clone(*p)
 	}
@@ -54,7 +55,7 @@ func (s *Server) addMonitor(q *outQueue) {
 	m.clock.SetActive(true)
 }
 
-func (s *Server) removeMonitor(q *outQueue) {
+func (s *Server) removeMonitor(q *pubsub.Queue) {
 	m := &s.mon
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -62,7 +63,7 @@ func (s *Server) removeMonitor(q *outQueue) {
 	if p == nil || !slices.Contains(*p, q) {
 		return
 	}
-	list := slices.DeleteFunc(slices.Clone(*p), func(x *outQueue) bool { return x == q })
+	list := slices.DeleteFunc(slices.Clone(*p), func(x *pubsub.Queue) bool { return x == q })
 	m.list.Store(&list)
 	m.clock.SetActive(len(list) > 0)
 }
@@ -98,14 +99,14 @@ func cmdMonitor(c *client, args [][]byte) {
 		return
 	}
 	c.monitoring = true
-	c.srv.addMonitor(c.sub.q)
+	c.srv.addMonitor(c.sub.Queue())
 }
 
 // stopMonitor ends monitor mode (RESET, hang-up).
 func (c *client) stopMonitor() {
 	if c.monitoring {
 		c.monitoring = false
-		c.srv.removeMonitor(c.sub.q)
+		c.srv.removeMonitor(c.sub.Queue())
 	}
 }
 

@@ -242,36 +242,6 @@ func TestPubSubSoftLimit(t *testing.T) {
 	}
 }
 
-func TestObufLimitReached(t *testing.T) {
-	l := parsePubsubLimit("normal 0 0 0 slave 1 2 3 pubsub 1000 100 2")
-	if *l != (obufLimit{hard: 1000, soft: 100, softSecs: 2}) {
-		t.Fatalf("parsed %+v", *l)
-	}
-	var since int64
-	if l.reached(99, &since) || since != 0 {
-		t.Fatal("under the soft limit")
-	}
-	if l.reached(100, &since) || since == 0 {
-		t.Fatal("first time over the soft limit must only start the clock")
-	}
-	since -= 2
-	if l.reached(500, &since) {
-		t.Fatal("over the soft limit for exactly soft-seconds is allowed")
-	}
-	since--
-	if !l.reached(500, &since) {
-		t.Fatal("over the soft limit for longer than soft-seconds")
-	}
-	since = 0
-	if !l.reached(1001, &since) {
-		t.Fatal("hard limit")
-	}
-	l.reached(200, &since)
-	if l.reached(50, &since) || since != 0 {
-		t.Fatal("dropping under the soft limit resets the clock")
-	}
-}
-
 // TestKeyspaceNotificationsZaddMove: events recorded from Redis 7.0.15.
 func TestKeyspaceNotificationsZaddMove(t *testing.T) {
 	_, addr := startServer(t, 8)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/config"
+	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -53,12 +54,13 @@ type Server struct {
 	maxQbuf atomic.Int64 // client-query-buffer-limit, read by every connection
 	blocked atomic.Int64 // connections blocked in BLPOP and friends
 	stats   serverStats
-	hub     *hub           // pub/sub (pubsub.go)
+	hub     *pubsub.Hub    // pub/sub (pubsub.go)
 	shards  []*shard.Shard // for SetNotify only: their data belongs to the workers
 
-	pubsubLimit atomic.Pointer[obufLimit] // client-output-buffer-limit pubsub
-	scripts     scriptEngine              // EVAL's script cache (cmd_script.go)
-	migrate     migrateCache              // MIGRATE's sockets (cmd_migrate.go)
+	pubsubLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit pubsub
+	queueCfg    pubsub.QueueConfig           // shared by every output queue
+	scripts     scriptEngine                 // EVAL's script cache (cmd_script.go)
+	migrate     migrateCache                 // MIGRATE's sockets (cmd_migrate.go)
 
 	// life is cancelled when Shutdown begins; Shutdown then stops every
 	// running script (and a script starting later checks life), so that a
@@ -129,11 +131,12 @@ func New(opt Options) *Server {
 	s.life, s.endLife = context.WithCancel(context.Background())
 	numberCommandStats()
 	s.stats.cmds = make([]connCmdStat, len(shard.StatSpecs()))
-	s.hub = newHub()
+	s.hub = pubsub.New()
+	s.queueCfg = pubsub.QueueConfig{Limit: &s.pubsubLimit, NetOut: &s.stats.netOut, Disconnects: &s.stats.obufDisconnects, Log: s.log}
 	notify := s.cfg.Int("notify-keyspace-events")
 	for i := 0; i < opt.Shards; i++ {
 		sh := shard.New(i)
-		sh.SetEventSink(s.hub.sink)
+		sh.SetEventSink(s.eventSink)
 		sh.SetNotify(notify)
 		s.shards = append(s.shards, sh)
 	}
@@ -163,8 +166,8 @@ func New(opt Options) *Server {
 	s.setHashLimits()
 	s.cfg.OnChange("hash-max-listpack-entries", func(string) { s.setHashLimits() })
 	s.cfg.OnChange("hash-max-listpack-value", func(string) { s.setHashLimits() })
-	s.pubsubLimit.Store(parsePubsubLimit(s.cfg.Value("client-output-buffer-limit")))
-	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(parsePubsubLimit(v)) })
+	s.pubsubLimit.Store(pubsub.ParseLimit(s.cfg.Value("client-output-buffer-limit")))
+	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(pubsub.ParseLimit(v)) })
 	s.setMaxBulk()
 	s.setActiveExpire()
 	s.limitMaxClients()
@@ -404,7 +407,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, w := range s.workers {
 		w.Stop()
 	}
-	s.hub.a.Stop()
+	s.hub.Close()
 	close(s.stopped)
 	return err
 }
