@@ -259,7 +259,9 @@ func (c *client) watchSocket() (<-chan error, func()) {
 				gone <- err
 				return
 			}
-			if stop.Load() || c.rd.Buffered() > 1<<20 {
+			// A wake for pushes (adoptPushes) must wait for the end of
+			// the wait: the deadline it set would make Fill spin.
+			if stop.Load() || c.rd.Buffered() > 1<<20 || c.push.wake.Load() {
 				gone <- nil
 				return
 			}

@@ -70,6 +70,16 @@ type client struct {
 	sub    *pubsub.Subscriber
 	subPtr atomic.Pointer[pubsub.Subscriber] // sub, for other goroutines (CLIENT LIST)
 
+	// trk is CLIENT TRACKING's state, made on the first ON; trkSink is
+	// its sink, for other goroutines. push orders the invalidations
+	// other goroutines push with the replies (tracking.go).
+	// closing is set before the last reply goes out: a redirect to the
+	// connection is then broken (tracking.go).
+	closing atomic.Bool
+	trk     *clientTracking
+	trkSink atomic.Pointer[trackSink]
+	push    pushState
+
 	info clientInfo
 	// ident names the client in SLOWLOG entries logged by shards.
 	ident shard.Client
@@ -164,8 +174,17 @@ func (c *client) serve() {
 		if args == nil {
 			c.settleSegment(true)
 			c.publishInfo()
+			if c.closeAfter {
+				c.closing.Store(true)
+			}
 			if c.write() != nil || c.closeAfter {
 				return
+			}
+			if c.trk != nil {
+				c.releasePushes()
+			}
+			if c.push.wake.Load() {
+				c.adoptPushes()
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
@@ -176,6 +195,9 @@ func (c *client) serve() {
 			timed := before == 0 && c.heldBytes() > idleKeep
 			if timed {
 				c.nc.SetReadDeadline(time.Now().Add(idleAfter))
+				if c.push.wake.Load() {
+					c.adoptPushes() // its deadline may just have been replaced
+				}
 			}
 			err = c.rd.Fill()
 			if timed {
@@ -189,12 +211,16 @@ func (c *client) serve() {
 				c.readFailed(err)
 				return
 			}
+			if c.trk != nil && c.trk.on {
+				c.holdPushes()
+			}
 			c.readAt = c.src.lastArrival()
 			continue
 		}
 		c.execute(args)
 		if c.closeAfter {
 			c.settle()
+			c.closing.Store(true)
 			c.write()
 			return
 		}
@@ -279,6 +305,10 @@ func (c *client) execute(args [][]byte) {
 	c.executeOne(args)
 	// CLIENT REPLY SKIP mutes the command after it, and only that one.
 	c.reply.skip, c.reply.skipNext = c.reply.skipNext, false
+	// CLIENT CACHING holds for the next command, or the next transaction.
+	if c.trk != nil && c.trk.caching && !c.tx.on && !equalFold(args[0], "client") {
+		c.trk.caching = false
+	}
 }
 
 func (c *client) executeOne(args [][]byte) {
@@ -402,6 +432,9 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
+	if c.trk != nil {
+		call.Track, call.Remember = c.tracker()
+	}
 	if cmd == shard.WatchCmd {
 		call.Watch = c.tx.watch
 	}
@@ -689,6 +722,7 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 		a := &c.tx.across
 		a.Stamp = c.readAt
 		a.Client = &c.ident
+		a.Track, a.Remember = c.tracker()
 		a.Begin(c.borrowed, time.Now().UnixMilli())
 		c.local = a.Run(cmd, args, w, c.tx.watch, c.db, c.proto, c.local)
 		a.End()

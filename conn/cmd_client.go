@@ -51,6 +51,19 @@ var clientSubs, clientSpecs = newSubcommands("client",
 		Summary:    "Unblocks a client blocked by a blocking command from a different connection.",
 		Complexity: "O(log N) where N is the number of client connections", Syntax: "client-id [TIMEOUT|ERROR]"},
 		cmdClientUnblock),
+	clientSub(shard.Spec{Name: "tracking", Arity: -3, Flags: clientSubFlags, Group: "connection", Since: "6.0.0",
+		Summary:    "Controls server-assisted client-side caching for the connection.",
+		Complexity: "O(1). Some options may introduce additional complexity.",
+		Syntax:     "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"}, cmdClientTracking),
+	clientSub(shard.Spec{Name: "caching", Arity: 3, Flags: clientSubFlags, Group: "connection", Since: "6.0.0",
+		Summary: "Instructs the server whether to track the keys in the next request.", Complexity: "O(1)", Syntax: "YES|NO"},
+		cmdClientCaching),
+	clientSub(shard.Spec{Name: "getredir", Arity: 2, Flags: clientSubFlags, Group: "connection", Since: "6.0.0",
+		Summary: "Returns the client ID to which the connection's tracking notifications are redirected.", Complexity: "O(1)"},
+		cmdClientGetRedir),
+	clientSub(shard.Spec{Name: "trackinginfo", Arity: 2, Flags: clientSubFlags, Group: "connection", Since: "6.2.0",
+		Summary: "Returns information about server-assisted client-side caching for the connection.", Complexity: "O(1)"},
+		cmdClientTrackingInfo),
 	clientSub(shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale, Group: "connection", Since: "5.0.0",
 		Summary: "Returns helpful text about the different subcommands.", Complexity: "O(1)"}, cmdClientHelp),
 )
@@ -312,8 +325,14 @@ func (c *client) kill(cl *client) {
 
 func cmdClientHelp(c *client, args [][]byte) {
 	c.replyHelp("CLIENT",
+		"CACHING (YES|NO)",
+		"    With tracking in OPTIN (YES) or OPTOUT (NO) mode, whether the keys the",
+		"    next command reads are tracked.",
 		"GETNAME",
 		"    Return the name of this connection, or null when it has none.",
+		"GETREDIR",
+		"    Return the ID that tracking sends its invalidations to: 0 for this",
+		"    connection, -1 when tracking is off.",
 		"ID",
 		"    Return the ID of this connection.",
 		"INFO",
@@ -346,6 +365,11 @@ func cmdClientHelp(c *client, args [][]byte) {
 		"    Record the name or version of the client library in use.",
 		"SETNAME <name>",
 		"    Set the name of this connection.",
+		"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+		"         [OPTIN] [OPTOUT] [NOLOOP]",
+		"    Turn server-assisted client-side caching on or off for this connection.",
+		"TRACKINGINFO",
+		"    Return this connection's tracking mode, redirect and prefixes.",
 		"UNPAUSE",
 		"    End a CLIENT PAUSE now.",
 	)
@@ -432,6 +456,7 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	if cl.block.blocked.Load() {
 		b = append(b, 'b')
 	}
+	b = cl.trackingFlags(b)
 	if noEvict {
 		b = append(b, 'e')
 	}
@@ -453,7 +478,9 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	} else {
 		b = append(b, cmd.Name...)
 	}
-	b = append(b, " user=default redir=-1 resp="...)
+	b = append(b, " user=default redir="...)
+	b = strconv.AppendInt(b, cl.trackingRedir(), 10)
+	b = append(b, " resp="...)
 	return strconv.AppendInt(b, int64(proto), 10)
 }
 

@@ -87,6 +87,7 @@ func cmdReset(c *client, args [][]byte) {
 	c.discardTx()
 	c.unwatch()
 	c.stopMonitor()
+	c.disableTracking()
 	if c.sub != nil {
 		c.srv.hub.Drop(c.sub)
 	}

@@ -163,7 +163,7 @@ func infoClients(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "cluster_connections", 0)
 	b = infoInt(b, "maxclients", s.cfg.Int("maxclients"))
 	b = infoInt(b, "blocked_clients", s.blocked.Load())
-	b = infoInt(b, "tracking_clients", 0)
+	b = infoInt(b, "tracking_clients", s.tracking.nClients.Load())
 	return infoInt(b, "clients_in_timeout_table", 0)
 }
 
@@ -247,6 +247,10 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "latest_fork_usec", 0)
 	b = infoInt(b, "total_forks", 0)
 	b = infoInt(b, "migrate_cached_sockets", int64(x.c.srv.migrate.count()))
+	tr := x.c.srv.tracking
+	b = infoInt(b, "tracking_total_keys", tr.table.Keys())
+	b = infoInt(b, "tracking_total_items", tr.table.Items())
+	b = infoInt(b, "tracking_total_prefixes", tr.nPrefix.Load())
 	b = infoInt(b, "total_error_replies", st.errors.Load())
 	b = infoInt(b, "lazyfreed_objects", x.c.srv.lazy.Freed())
 	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).

@@ -179,6 +179,7 @@ func (c *client) runScript(call *script.Call) bool {
 	call.DB, call.Proto, call.Shards = c.db, c.proto, c.borrowed
 	call.Stamp, call.InExec, call.OOM = c.readAt, c.tx.execing, c.srv.oom.Load()
 	call.Client = &c.ident
+	call.Track, call.Remember = c.tracker()
 	var res script.Result
 	c.inScript = true // its calls show as "lua" in MONITOR
 	defer func() { c.inScript = false }()

@@ -409,6 +409,7 @@ func (c *client) execAcross() {
 			a := &c.tx.across
 			a.Stamp = c.readAt
 			a.Client = &c.ident
+			a.Track, a.Remember = c.tracker()
 			a.Begin(c.borrowed, now)
 			for _, tc := range c.tx.calls {
 				args := c.txArgs(tc)

@@ -49,13 +49,14 @@ type Server struct {
 	stopped    chan struct{}  // closed when Shutdown has finished
 	stopOnce   sync.Once
 
-	nextID  atomic.Int64
-	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
-	maxQbuf atomic.Int64 // client-query-buffer-limit, read by every connection
-	blocked atomic.Int64 // connections blocked in BLPOP and friends
-	stats   serverStats
-	hub     *pubsub.Hub    // pub/sub (pubsub.go)
-	shards  []*shard.Shard // for SetNotify only: their data belongs to the workers
+	nextID   atomic.Int64
+	maxBulk  atomic.Int64 // proto-max-bulk-len, read by every connection
+	maxQbuf  atomic.Int64 // client-query-buffer-limit, read by every connection
+	blocked  atomic.Int64 // connections blocked in BLPOP and friends
+	stats    serverStats
+	hub      *pubsub.Hub       // pub/sub (pubsub.go)
+	tracking *trackingRegistry // CLIENT TRACKING (tracking.go)
+	shards   []*shard.Shard    // for SetNotify only: their data belongs to the workers
 
 	pubsubLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit pubsub
 	queueCfg    pubsub.QueueConfig           // shared by every output queue
@@ -133,10 +134,16 @@ func New(opt Options) *Server {
 	s.stats.cmds = make([]connCmdStat, len(shard.StatSpecs()))
 	s.hub = pubsub.New()
 	s.queueCfg = pubsub.QueueConfig{Limit: &s.pubsubLimit, NetOut: &s.stats.netOut, Disconnects: &s.stats.obufDisconnects, Log: s.log}
+	s.tracking = newTrackingRegistry()
+	s.tracking.table.SetMaxKeys(s.cfg.Int("tracking-table-max-keys"))
+	s.cfg.OnChange("tracking-table-max-keys", func(string) {
+		s.tracking.table.SetMaxKeys(s.cfg.Int("tracking-table-max-keys"))
+	})
 	notify := s.cfg.Int("notify-keyspace-events")
 	for i := 0; i < opt.Shards; i++ {
 		sh := shard.New(i)
 		sh.SetEventSink(s.eventSink)
+		sh.SetTracking(s.tracking.table)
 		sh.SetNotify(notify)
 		s.shards = append(s.shards, sh)
 	}
@@ -338,6 +345,7 @@ func (s *Server) accept(nc net.Conn) {
 }
 
 func (s *Server) forget(c *client) {
+	c.disableTracking()
 	c.stopMonitor()
 	c.endPubSub()
 	c.nc.Close()

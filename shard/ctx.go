@@ -12,6 +12,12 @@ type Call struct {
 	Waiter *Waiter // for blocking commands: registered if nothing to pop
 	Watch  *Watch  // WatchCmd's session; for a transaction marker, the one to check
 
+	// Track is the caller's tracker while CLIENT TRACKING is on (nil
+	// otherwise); Remember says to remember the keys it reads (OPTIN and
+	// OPTOUT decided by the connection).
+	Track    *Tracker
+	Remember bool
+
 	// Tx > 0 with a nil Cmd marks the start of a transaction (EXEC) made
 	// of the next Tx calls, and Args then lists the watched keys. Its reply
 	// is the array header, or the null array without running them if
@@ -154,6 +160,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			continue
 		}
 		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
+		s.trk.cur = call.Track
 		start := len(c.Out)
 		var pre notePre
 		if notify && call.Cmd.writes(call.Args) {
@@ -163,7 +170,10 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		if pre.on {
 			c.afterWrite(call.Cmd, pre, c.Out[start:])
 		}
-		if s.watchers > 0 && call.Cmd.writes(call.Args) {
+		if call.Remember && cmdTracked(call.Cmd) {
+			c.rememberCall(call.Cmd, call.Track)
+		}
+		if s.signals() && call.Cmd.writes(call.Args) {
 			c.touchWritten(call.Cmd, start)
 		}
 		if len(s.dbs[c.DB].waiters) > 0 && call.Cmd.writes(call.Args) {
@@ -181,6 +191,8 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	s.Processed += uint64(n)
 	s.stamp = 0
 	s.flushEvents()
+	s.trk.cur = nil
+	s.trk.settle()
 	b.Out = c.Out
 	*c = Ctx{}
 }
@@ -218,6 +230,13 @@ type Across struct {
 	Script bool
 	// Client, set before Begin, is who sent the commands, for SLOWLOG.
 	Client *Client
+	// Track and Remember, set before Begin, are the caller's tracker and
+	// whether the keys its read-only commands read are remembered (see
+	// Call). A script's read remembers ScriptKeys, the keys declared to
+	// it, as in Redis.
+	Track      *Tracker
+	Remember   bool
+	ScriptKeys [][]byte
 }
 
 // Active reports whether a run has begun and not ended: a recovery from a
@@ -235,6 +254,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 		if s != nil {
 			s.note.out = &a.events
 			s.stamp = a.Stamp
+			s.trk.cur = a.Track
 		}
 	}
 }
@@ -244,6 +264,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 func (a *Across) Join(s *Shard) {
 	s.note.out = &a.events
 	s.stamp = a.Stamp
+	s.trk.cur = a.Track
 }
 
 // Run runs one command in database db and appends its reply to out. w is
@@ -251,6 +272,11 @@ func (a *Across) Join(s *Shard) {
 func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db int, proto wire.Proto, out []byte) []byte {
 	c := &a.c
 	c.Args, c.Waiter, c.Watch, c.DB, c.Proto, c.Out = args, w, watch, db, proto, out
+	for _, s := range c.shards {
+		if s != nil {
+			s.trk.cur = a.Track // a script's run inside EXEC ended and cleared it
+		}
+	}
 	start := len(out)
 	var pre notePre
 	if c.notifyFlags() != 0 && cmd.writes(args) {
@@ -266,6 +292,9 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	}
 	if pre.on {
 		c.afterWrite(cmd, pre, c.Out[start:])
+	}
+	if a.Remember && cmdTracked(cmd) {
+		a.remember(cmd)
 	}
 	if cmd.writes(args) {
 		c.signalWritten(cmd)
@@ -301,11 +330,13 @@ func (a *Across) finish() {
 		if s != nil {
 			s.note.out = nil
 			s.stamp = 0
+			s.trk.cur = nil
 			if s.note.sink != nil {
 				sink = s.note.sink
 			}
 		}
 	}
+	settleAcross(c.shards)
 	if len(a.events) > 0 {
 		if sink != nil {
 			sink(a.events)

@@ -50,6 +50,7 @@ func (c *Ctx) flushMode() (ok, async bool) {
 func cmdFlushDB(c *Ctx) {
 	if ok, async := c.flushMode(); ok {
 		c.eachDB(func(db *DB) { db.flushMaybeAsync(async) })
+		c.trackingFlushed()
 		c.OK()
 	}
 }
@@ -61,6 +62,7 @@ func cmdFlushAll(c *Ctx) {
 				s.dbs[i].flushMaybeAsync(async)
 			}
 		})
+		c.trackingFlushed()
 		c.OK()
 	}
 }

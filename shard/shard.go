@@ -33,6 +33,8 @@ type Shard struct {
 
 	watchers int // entries in every DB's watched map
 
+	trk tracking // CLIENT TRACKING's keys (tracking.go)
+
 	// Active expiry (activeExpireCycle): the effort and the time budget
 	// per tick, set from other goroutines, and the database to start with.
 	expireEffort atomic.Int64
@@ -133,9 +135,7 @@ func (db *DB) expired(key []byte, now int64) bool {
 		if db.sh != nil {
 			db.sh.ExpiredKeys++ // Redis's expired_keys counts lazy expiry too
 		}
-		if len(db.watched) > 0 {
-			db.touch(string(key))
-		}
+		db.signal(string(key), nil)
 		db.emit(NotifyExpired, "expired", string(key))
 		return true
 	}
@@ -510,9 +510,7 @@ func (db *DB) expireNow(k string) {
 	if db.scanKeys != nil {
 		db.scanKeys.remove(k)
 	}
-	if len(db.watched) > 0 {
-		db.touch(k)
-	}
+	db.signal(k, nil)
 	db.emit(NotifyExpired, "expired", k)
 }
 

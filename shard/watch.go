@@ -83,11 +83,27 @@ func (db *DB) touch(key string) {
 	}
 }
 
-// touchKey marks the watchers of key, in the context's database, dirty.
-func (c *Ctx) touchKey(key []byte) {
-	if db := c.db(key); len(db.watched) > 0 {
-		db.touch(string(key))
+// signal tells whoever cares that key changed: its watchers become dirty
+// and its tracking clients get an invalidation. by is the tracker of the
+// client that changed it (nil for expiry).
+func (db *DB) signal(key string, by *Tracker) {
+	if len(db.watched) > 0 {
+		db.touch(key)
 	}
+	if db.sh != nil && db.sh.trk.active() {
+		db.sh.trk.invalidate(key, by)
+	}
+}
+
+// touchKey signals key, in the context's database, as changed by the
+// running command.
+func (c *Ctx) touchKey(key []byte) {
+	db := c.db(key)
+	var by *Tracker
+	if db.sh != nil {
+		by = db.sh.trk.cur
+	}
+	db.signal(string(key), by)
 }
 
 // touchExisting marks the watchers of every watched key that exists in db
@@ -114,13 +130,13 @@ func (db *DB) touchExisting(other *DB) {
 // check.
 func (c *Ctx) touchWritten(cmd *Command, start int) {
 	if c.self != nil {
-		if c.self.watchers == 0 {
+		if !c.self.signals() {
 			return
 		}
 	} else {
 		found := false
 		for _, s := range c.shards {
-			if s != nil && s.watchers > 0 {
+			if s != nil && s.signals() {
 				found = true
 				break
 			}
@@ -139,7 +155,13 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 		}
 		k := c.Args[i]
 		s := c.shardOf(k)
-		if s == nil || s.watchers == 0 {
+		if s == nil || !s.signals() {
+			continue
+		}
+		if s.trk.active() {
+			s.trk.invalidate(string(k), s.trk.cur)
+		}
+		if s.watchers == 0 {
 			continue
 		}
 		if cmd.Name == "move" || cmd.Name == "copy" {
@@ -156,6 +178,10 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 		}
 	}
 }
+
+// signals reports whether a change to a key may concern anyone: a watch
+// or a tracking client.
+func (s *Shard) signals() bool { return s.watchers > 0 || s.trk.active() }
 
 // unchanged reports, from its reply, that a write command changed nothing:
 // it failed (an error), or found nothing to do (a null reply, or SETNX's

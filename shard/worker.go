@@ -65,11 +65,13 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 		OnTick: func() {
 			if !w.stopping() {
 				s.Tick(time.Now().UnixMilli())
+				s.trk.settle()
 			}
 		},
 	}, func(m Msg) {
 		if !w.stopping() {
 			m.deliver(s, w.stop)
+			s.trk.settle()
 		}
 	})
 	return w

@@ -334,6 +334,7 @@ func (e *Engine) Run(h Host, call *Call, out []byte) ([]byte, Result) {
 	}
 	h.Busy(r.since.UnixNano())
 	r.across.Stamp, r.across.Script, r.across.Client = call.Stamp, true, call.Client
+	r.across.Track, r.across.Remember, r.across.ScriptKeys = call.Track, call.Remember, call.Keys
 	r.across.Begin(r.shards, r.since.UnixMilli())
 	defer func() {
 		if r.across.Active() { // a panic (a bug) is unwinding

@@ -73,6 +73,8 @@ type Call struct {
 	InExec   bool           // inside EXEC, which holds every shard
 	OOM      bool           // over maxmemory when the run began
 	Client   *shard.Client  // who runs it, for SLOWLOG (shard.Across.Client)
+	Track    *shard.Tracker // the caller's tracker while tracking is on
+	Remember bool           // reads remember Keys (shard.Across.Remember)
 }
 
 // Result is how a run ended, beyond its reply.
