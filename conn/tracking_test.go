@@ -199,7 +199,7 @@ func TestTrackingInvalidationBeforeNextRoundTrip(t *testing.T) {
 				}
 			}
 			reader := dialTrack(t, addr) // reads and caches
-			notes := reader                // where invalidations arrive
+			notes := reader              // where invalidations arrive
 			if mode == "resp3" {
 				reader.call("HELLO", "3")
 				reader.onInvalidate = drop
