@@ -19,4 +19,10 @@
 // The connection never touches shard data except through a loan, and never
 // reads from the socket while a shard may still be reading arguments that
 // point into its read buffer.
+//
+// A connection that receives pushes (a subscriber, a monitor, a tracking
+// client or its redirect target) writes through an output queue of
+// package pubsub instead, so that other goroutines can queue bytes for it
+// without blocking. Invalidations pushed while it works on a segment wait
+// for the segment's replies (pushState in tracking.go).
 package conn

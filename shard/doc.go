@@ -24,5 +24,9 @@
 // shards in ascending order, which is what makes it atomic and deadlock-free.
 // A transaction (EXEC) runs the same two ways: as one marked run of calls
 // in a single shard's batch (see Call.Tx), or with Across on the borrowed
-// shards. WATCH sessions (Watch) are marked dirty by writes and expiry.
+// shards. WATCH sessions (Watch) are marked dirty by writes and expiry; at
+// the same point the shard sends CLIENT TRACKING invalidations through each
+// Tracker's sink, which never blocks (tracking.go). The tracking table is
+// per shard and owned by its goroutine; the shards share only counters and
+// the immutable snapshot of BCAST prefixes (TrackingTable).
 package shard
