@@ -159,11 +159,22 @@ func cmdLatencyHistogram(c *client, args [][]byte) {
 		}
 		slices.SortFunc(slots, func(a, b int) int { return strings.Compare(specs[a].Name, specs[b].Name) })
 	} else {
+		// A name gives its command's histogram and, for a container such
+		// as CLIENT, those of its subcommands, as Redis does.
+		has := func(i int) bool { return hists[i] != nil && hists[i].Total() > 0 }
 		for _, a := range args[2:] {
 			name := strings.ToLower(string(a))
 			for i, sp := range specs {
-				if i > 0 && sp.Name == name && hists[i] != nil && hists[i].Total() > 0 {
+				if i == 0 || sp.Name != name {
+					continue
+				}
+				if has(i) {
 					slots = append(slots, i)
+				}
+				for _, sub := range sp.Subcommands {
+					if j := slices.Index(specs, sub); j > 0 && has(j) {
+						slots = append(slots, j)
+					}
 				}
 			}
 		}

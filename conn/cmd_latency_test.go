@@ -362,3 +362,37 @@ func TestLatencyExpireCycleEvent(t *testing.T) {
 		t.Fatalf("LATEST events %v, want expire-cycle", names)
 	}
 }
+
+// LATENCY HISTOGRAM of a container command gives each of its subcommands
+// that ran (Redis's "LATENCY HISTOGRAM sub commands").
+func TestLatencyHistogramSubcommands(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, Protocol: 2})
+	defer rdb.Close()
+	rdb.ConfigResetStat(ctx)
+	rdb.Do(ctx, "client", "id")
+	rdb.Do(ctx, "client", "list")
+	names := func(args ...any) []string {
+		t.Helper()
+		h, err := rdb.Do(ctx, append([]any{"latency", "histogram"}, args...)...).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for i := 0; i < len(h); i += 2 {
+			out = append(out, h[i].(string))
+			if body := h[i+1].([]any); body[1] != int64(1) {
+				t.Fatalf("%s: %v", h[i], body)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := names("client"); !slices.Equal(got, []string{"client|id", "client|list"}) {
+		t.Fatalf("LATENCY HISTOGRAM client: %v", got)
+	}
+	if got := names("CLIENT|ID", "nosuch"); !slices.Equal(got, []string{"client|id"}) {
+		t.Fatalf("LATENCY HISTOGRAM client|id: %v", got)
+	}
+}
