@@ -13,8 +13,8 @@ import (
 // Per-command latency tracking (latency-tracking, on by default in Redis
 // 7.0): INFO latencystats and LATENCY HISTOGRAM. Shards keep a histogram
 // per command they run (shard/histogram.go); connection commands record
-// into one shared table of atomic histograms here. The latency monitor's
-// events (LATENCY LATEST, HISTORY, RESET, GRAPH, DOCTOR) are not kept yet.
+// into one shared table of atomic histograms here. The latency monitor
+// (LATENCY LATEST, HISTORY, RESET, GRAPH, DOCTOR) is in latencymon.go.
 
 func init() {
 	registerLocal(&localCommand{Spec: shard.Spec{Name: "latency", Arity: -2, Group: "server", Since: "2.8.13",
@@ -24,13 +24,28 @@ func init() {
 }
 
 var latencySubs, latencySpecs = newSubcommands("latency",
+	&subcommand{Spec: shard.Spec{Name: "doctor", Arity: 2, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.13", Summary: "Return a human readable latency analysis report.",
+		Complexity: "O(1)"}, run: cmdLatencyDoctor},
+	&subcommand{Spec: shard.Spec{Name: "graph", Arity: 3, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.13", Summary: "Return a latency graph for the event.",
+		Complexity: "O(1)", Syntax: "event"}, run: cmdLatencyGraph},
+	&subcommand{Spec: shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.13", Summary: "Show helpful text about the different subcommands.",
+		Complexity: "O(1)"}, run: cmdLatencyHelp},
 	&subcommand{Spec: shard.Spec{Name: "histogram", Arity: -2, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
 		Group: "server", Since: "7.0.0", Summary: "Return the cumulative distribution of latencies of a subset of commands or all.",
 		Complexity: "O(N) where N is the number of commands with latency information being retrieved.",
 		Syntax:     "[command [command ...]]"}, run: cmdLatencyHistogram},
-	&subcommand{Spec: shard.Spec{Name: "help", Arity: 2, Flags: shard.Loading | shard.Stale,
-		Group: "server", Since: "2.8.13", Summary: "Show helpful text about the different subcommands.",
-		Complexity: "O(1)"}, run: cmdLatencyHelp},
+	&subcommand{Spec: shard.Spec{Name: "history", Arity: 3, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.13", Summary: "Return timestamp-latency samples for the event.",
+		Complexity: "O(1)", Syntax: "event"}, run: cmdLatencyHistory},
+	&subcommand{Spec: shard.Spec{Name: "latest", Arity: 2, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.13", Summary: "Return the latest latency samples for all events.",
+		Complexity: "O(1)"}, run: cmdLatencyLatest},
+	&subcommand{Spec: shard.Spec{Name: "reset", Arity: -2, Flags: shard.Admin | shard.NoScript | shard.Loading | shard.Stale,
+		Group: "server", Since: "2.8.13", Summary: "Reset latency data for one or more events.",
+		Complexity: "O(1)", Syntax: "[event [event ...]]"}, run: cmdLatencyReset},
 )
 
 // watchLatencyTracking follows latency-tracking and its percentiles.
@@ -49,6 +64,7 @@ func (s *Server) watchLatencyTracking() {
 	update("")
 	s.cfg.OnChange("latency-tracking", update)
 	s.cfg.OnChange("latency-tracking-info-percentiles", update)
+	s.watchLatencyMonitor()
 }
 
 // recordLatency records a connection command's latency.
@@ -143,11 +159,22 @@ func cmdLatencyHistogram(c *client, args [][]byte) {
 		}
 		slices.SortFunc(slots, func(a, b int) int { return strings.Compare(specs[a].Name, specs[b].Name) })
 	} else {
+		// A name gives its command's histogram and, for a container such
+		// as CLIENT, those of its subcommands, as Redis does.
+		has := func(i int) bool { return hists[i] != nil && hists[i].Total() > 0 }
 		for _, a := range args[2:] {
 			name := strings.ToLower(string(a))
 			for i, sp := range specs {
-				if i > 0 && sp.Name == name && hists[i] != nil && hists[i].Total() > 0 {
+				if i == 0 || sp.Name != name {
+					continue
+				}
+				if has(i) {
 					slots = append(slots, i)
+				}
+				for _, sub := range sp.Subcommands {
+					if j := slices.Index(specs, sub); j > 0 && has(j) {
+						slots = append(slots, j)
+					}
 				}
 			}
 		}
@@ -171,9 +198,18 @@ func cmdLatencyHistogram(c *client, args [][]byte) {
 
 func cmdLatencyHelp(c *client, args [][]byte) {
 	c.replyHelp("LATENCY",
-		"HISTOGRAM [<command> ...]",
-		"    Return a cumulative distribution of the latencies in microseconds of",
-		"    the given commands, or of all commands that ran.",
-		"    (The latency monitor's DOCTOR, GRAPH, HISTORY, LATEST and RESET are",
-		"    not available in Valkyrie yet.)")
+		"DOCTOR",
+		"    Return a human readable latency analysis report.",
+		"GRAPH <event>",
+		"    Return an ASCII latency graph for the <event> class.",
+		"HISTORY <event>",
+		"    Return time-latency samples for the <event> class.",
+		"LATEST",
+		"    Return the latest latency samples for all events.",
+		"RESET [<event> ...]",
+		"    Reset latency data of one or more <event> classes.",
+		"    (default: reset all data for all event classes)",
+		"HISTOGRAM [COMMAND ...]",
+		"    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+		"    If no commands are specified then all histograms are replied.")
 }

@@ -89,6 +89,9 @@ func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool
 	}
 	c.srv.recordLatency(e.spec.StatSlot(args), nanos)
 	c.slowlogLocal(e, args, nanos)
+	if ms, ok := c.srv.slowlog.LatencyWants(nanos); ok {
+		c.srv.latencyLocal(e.spec.StatSlot(args), ms)
+	}
 	if spec := e.spec; len(spec.Subcommands) == 0 || len(args) < 2 {
 		c.feedMonitor(spec, args)
 	} else if sub := subSpec(spec, args[1]); sub != nil {

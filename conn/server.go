@@ -84,6 +84,7 @@ type Server struct {
 	connLatency []atomic.Pointer[shard.AtomicHistogram] // by stat slot (cmd_latency.go)
 	percentiles atomic.Pointer[[]float64]               // latency-tracking-info-percentiles
 	localSlow   localSlowlog                            // the commands run on connections (cmd_slowlog.go)
+	localLat    localLatency                            // their latency events (latencymon.go)
 	mon         monitors                                // MONITOR (cmd_monitor.go)
 
 	paused       pauser // CLIENT PAUSE (pause.go)

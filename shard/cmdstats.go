@@ -110,6 +110,9 @@ func (s *Shard) count(sp *Spec, args [][]byte, nanos int64, reply []byte, w *Wai
 		}
 		s.slow.Log(s.slowlog, args, nanos, cl)
 	}
+	if ms, ok := s.slowlog.LatencyWants(nanos); ok {
+		s.latmon.Add(CommandEvent(statSpecs[slot]), ms)
+	}
 }
 
 // CmdStats returns the shard's table, indexed by stat slot; the caller

@@ -58,11 +58,12 @@ type Shard struct {
 	// if unknown or none), for records kept below the Ctx (stream_gone.go).
 	stamp int64
 
-	cmdStats []CmdStat    // INFO commandstats, by stat slot (cmdstats.go)
-	slow     SlowRing     // SLOWLOG (slowlog.go)
-	latency  []*Histogram // per stat slot, while latency-tracking is on (histogram.go)
-	slowlog  *Slowlog     // its settings, shared with the server; nil logs nothing
-	monitor  *Monitor     // MONITOR's feed, shared with the server; nil: none
+	cmdStats []CmdStat      // INFO commandstats, by stat slot (cmdstats.go)
+	slow     SlowRing       // SLOWLOG (slowlog.go)
+	latmon   LatencyMonitor // the latency monitor's series (latencymon.go)
+	latency  []*Histogram   // per stat slot, while latency-tracking is on (histogram.go)
+	slowlog  *Slowlog       // its settings, shared with the server; nil logs nothing
+	monitor  *Monitor       // MONITOR's feed, shared with the server; nil: none
 
 	// pauseExpiry, set during CLIENT PAUSE, stops expiry from deleting
 	// keys (shared with the server; nil: never).
@@ -443,11 +444,23 @@ func (s *Shard) ActiveExpire() (effort int, budget time.Duration) {
 	return int(s.expireEffort.Load()), time.Duration(s.expireBudget.Load())
 }
 
-// activeExpireCycle runs one tick's active expiry over the databases.
+// activeExpireCycle runs one tick's active expiry over the databases, and
+// samples the "expire-cycle" latency event if it took long.
 func (s *Shard) activeExpireCycle(now int64) {
 	if s.expiryPaused() {
 		return // CLIENT PAUSE keeps the dataset still
 	}
+	start := time.Now()
+	s.expireDBs(now, start)
+	if s.slowlog.LatencyThreshold() > 0 {
+		if ms, ok := s.slowlog.LatencyWants(int64(time.Since(start))); ok {
+			s.latmon.Add(EventExpireCycle, ms)
+		}
+	}
+}
+
+// expireDBs runs the tick's rounds, which began at start.
+func (s *Shard) expireDBs(now int64, start time.Time) {
 	effort := max(s.expireEffort.Load(), 1) - 1 // 0..9
 	budget := time.Duration(s.expireBudget.Load())
 	if budget <= 0 {
@@ -455,7 +468,6 @@ func (s *Shard) activeExpireCycle(now int64) {
 	}
 	perRound := int(expireSample + expireSample/4*effort)
 	stale := int(expireStale - effort)
-	start := time.Now()
 	rounds := 0
 	for j := 0; j < NumDBs; j++ {
 		i := s.expireNext

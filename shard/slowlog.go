@@ -64,6 +64,8 @@ type Slowlog struct {
 	ids        atomic.Int64
 	slowerThan atomic.Int64 // microseconds; below 0 logs nothing
 	maxLen     atomic.Int64
+
+	latencyThreshold atomic.Int64 // latency-monitor-threshold, ms (latencymon.go)
 }
 
 // NewSlowlog returns settings with Redis's defaults.
