@@ -40,6 +40,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
+	moved     map[net.Listener]net.Listener // CONFIG SET port: old to new (listen_port.go)
 	clients   map[int64]*client
 	closing   bool
 
@@ -125,6 +126,7 @@ func New(opt Options) *Server {
 		cfg:        opt.Config,
 		started:    time.Now(),
 		listeners:  make(map[net.Listener]struct{}),
+		moved:      make(map[net.Listener]net.Listener),
 		clients:    make(map[int64]*client),
 		stopping:   make(chan struct{}),
 		shardsDown: make(chan struct{}),
@@ -165,6 +167,7 @@ func New(opt Options) *Server {
 		}
 	})
 	s.setAccessPolicy()
+	s.watchPort()
 	for _, p := range [...]string{"maxmemory-policy", "lfu-log-factor", "lfu-decay-time"} {
 		s.cfg.OnChange(p, func(string) { s.setAccessPolicy() })
 	}
@@ -285,6 +288,10 @@ func (s *Server) Serve(l net.Listener) error {
 			default:
 			}
 			if errors.Is(err, net.ErrClosed) {
+				if nl := s.movedTo(l); nl != nil {
+					l = nl // CONFIG SET port
+					continue
+				}
 				return err
 			}
 			// Anything else (EMFILE or ENFILE when out of descriptors,
