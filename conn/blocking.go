@@ -14,6 +14,7 @@ type blockState struct {
 	blocked atomic.Bool
 	paused  atomic.Bool // the wait is CLIENT PAUSE's (pause.go)
 	unblock chan bool   // true: reply with an error; false: as a timeout
+	failed  bool        // the wait ended with CLIENT UNBLOCK's error
 }
 
 // runBlocking runs a blocking command (BLPOP, BLMOVE, ...). It first runs
@@ -63,6 +64,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		wake, ok := c.wait(w, deadline)
 		c.readAt = wallClock() // commands the watcher read queue from now
 		if !ok {
+			c.countUnblockError(e, args)
 			return
 		}
 		if !wake.Retry {
@@ -85,6 +87,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		w = e.data.NewWaiter(args)
 		w.Retried = true
 		if !c.awaitScripts(e.data, args, deadline) {
+			c.countUnblockError(e, args)
 			return
 		}
 	}
@@ -211,11 +214,28 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 	return shard.Wake{}, false
 }
 
+// countUnblockError counts a wait ended by CLIENT UNBLOCK ... ERROR as a
+// failed call with an error reply, as Redis does.
+func (c *client) countUnblockError(e *entry, args [][]byte) {
+	if !c.block.failed {
+		return
+	}
+	c.block.failed = false
+	c.srv.stats.errs.countMsg(errUnblocked)
+	c.srv.stats.errors.Add(1)
+	c.countUnblocked(e, args)
+}
+
+const errUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
 // giveUpReply returns what ends a blocked wait that was given up: the
 // timeout's null array, or CLIENT UNBLOCK's (ERROR gives Redis's error).
 func (c *client) giveUpReply(withError bool) func() {
 	if withError {
-		return func() { c.out = wire.AppendError(c.out, "UNBLOCKED client unblocked via CLIENT UNBLOCK") }
+		return func() {
+			c.out = wire.AppendError(c.out, errUnblocked)
+			c.block.failed = true
+		}
 	}
 	return func() { c.out = wire.AppendNullArray(c.out, c.proto) }
 }

@@ -414,13 +414,21 @@ func (c *client) execAcross() {
 			for _, tc := range c.tx.calls {
 				args := c.txArgs(tc)
 				c.last = tc.e.spec
+				start := len(c.local)
 				if tc.e.data != nil {
 					c.local = a.Run(tc.e.data, args, nil, nil, c.db, c.proto, c.local)
 				} else {
-					began, start := shard.Clock(), len(c.local)
+					began := shard.Clock()
 					tc.e.run(c, args)
 					c.countRun(tc.e, args, began, c.local[start:])
 				}
+				// The EXEC array is one reply to settle: count the
+				// errors inside it here, as a one-shard EXEC's are.
+				if r := c.local[start:]; len(r) > 0 && r[0] == '-' && !c.errCounted {
+					c.srv.stats.errs.count(r)
+					c.srv.stats.errors.Add(1)
+				}
+				c.errCounted = false
 			}
 			a.End()
 			c.tx.execing = false
