@@ -173,7 +173,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		if call.Remember && cmdTracked(call.Cmd) {
 			c.rememberCall(call.Cmd, call.Track)
 		}
-		if s.signals() && call.Cmd.writes(call.Args) {
+		if call.Cmd.writes(call.Args) && s.signals() {
 			c.touchWritten(call.Cmd, start)
 		}
 		if len(s.dbs[c.DB].waiters) > 0 && call.Cmd.writes(call.Args) {
