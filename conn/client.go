@@ -1,9 +1,9 @@
 package conn
 
 import (
-	"runtime/debug"
-
+	"errors"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,28 +189,11 @@ func (c *client) serve() {
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
 			before := c.rd.Buffered()
-			// A connection that holds large buffers after a burst reads
-			// with a deadline: once it has sent nothing for idleAfter,
-			// it lets them go (see dropIdleBuffers).
-			timed := before == 0 && c.heldBytes() > idleKeep
-			if timed {
-				c.nc.SetReadDeadline(time.Now().Add(idleAfter))
-				if c.push.wake.Load() {
-					c.adoptPushes() // its deadline may just have been replaced
-				}
-			}
-			err = c.rd.Fill()
-			if timed {
-				c.nc.SetReadDeadline(time.Time{})
-				if err == nil && c.rd.Buffered() == 0 {
-					c.dropIdleBuffers() // the deadline passed with nothing read
-				}
-			}
-			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
-			if err != nil {
+			if err = c.fill(); err != nil {
 				c.readFailed(err)
 				return
 			}
+			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
 			if c.trk != nil && c.trk.on {
 				c.holdPushes()
 			}
@@ -226,6 +209,54 @@ func (c *client) serve() {
 		}
 	}
 }
+
+// fill reads more input, waking up without any for two deadlines: a
+// connection that holds large buffers after a burst lets them go once it
+// has sent nothing for idleAfter (dropIdleBuffers), and one idle for the
+// `timeout` parameter's seconds is closed, as Redis's clientsCron does
+// (subscribers and monitors are exempt, and a blocked client waits
+// elsewhere). It returns errIdleTimeout for the latter.
+func (c *client) fill() error {
+	dropAt, closeAt := time.Time{}, time.Time{}
+	if c.rd.Buffered() == 0 && c.heldBytes() > idleKeep {
+		dropAt = time.Now().Add(idleAfter)
+	}
+	if t := c.srv.idleTimeout.Load(); t > 0 && !c.subscribed() && !c.monitoring {
+		last := c.readAt
+		if last == 0 {
+			last = c.info.created.UnixNano()
+		}
+		closeAt = time.Unix(0, last).Add(time.Duration(t) * time.Second)
+	}
+	deadline := dropAt
+	if deadline.IsZero() || (!closeAt.IsZero() && closeAt.Before(deadline)) {
+		deadline = closeAt
+	}
+	if deadline.IsZero() {
+		return c.rd.Fill()
+	}
+	before := c.rd.Buffered()
+	c.nc.SetReadDeadline(deadline)
+	if c.push.wake.Load() {
+		c.adoptPushes() // its deadline may just have been replaced
+	}
+	err := c.rd.Fill()
+	c.nc.SetReadDeadline(time.Time{})
+	if err != nil || c.rd.Buffered() != before {
+		return err
+	}
+	now := time.Now() // a deadline passed with nothing read
+	if !closeAt.IsZero() && !now.Before(closeAt) {
+		c.srv.log.Debug("Closing idle client", "client", c.id)
+		return errIdleTimeout
+	}
+	if !dropAt.IsZero() && !now.Before(dropAt) {
+		c.dropIdleBuffers()
+	}
+	return nil
+}
+
+var errIdleTimeout = errors.New("conn: idle timeout")
 
 // idleKeep is how many bytes of buffers an idle connection may keep, and
 // idleAfter how long it must have sent nothing before it drops the rest.

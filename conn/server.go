@@ -50,14 +50,16 @@ type Server struct {
 	stopped    chan struct{}  // closed when Shutdown has finished
 	stopOnce   sync.Once
 
-	nextID   atomic.Int64
-	maxBulk  atomic.Int64 // proto-max-bulk-len, read by every connection
-	maxQbuf  atomic.Int64 // client-query-buffer-limit, read by every connection
-	blocked  atomic.Int64 // connections blocked in BLPOP and friends
-	stats    serverStats
-	hub      *pubsub.Hub       // pub/sub (pubsub.go)
-	tracking *trackingRegistry // CLIENT TRACKING (tracking.go)
-	shards   []*shard.Shard    // for SetNotify only: their data belongs to the workers
+	nextID      atomic.Int64
+	maxBulk     atomic.Int64 // proto-max-bulk-len, read by every connection
+	maxQbuf     atomic.Int64 // client-query-buffer-limit, read by every connection
+	idleTimeout atomic.Int64 // timeout: seconds a client may stay idle, 0 for ever
+	keepAlive   atomic.Int64 // tcp-keepalive, seconds (0: off)
+	blocked     atomic.Int64 // connections blocked in BLPOP and friends
+	stats       serverStats
+	hub         *pubsub.Hub       // pub/sub (pubsub.go)
+	tracking    *trackingRegistry // CLIENT TRACKING (tracking.go)
+	shards      []*shard.Shard    // for SetNotify only: their data belongs to the workers
 
 	pubsubLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit pubsub
 	queueCfg    pubsub.QueueConfig           // shared by every output queue
@@ -191,6 +193,10 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("active-expire-effort", func(string) { s.setActiveExpire() })
 	s.cfg.OnChange("proto-max-bulk-len", func(string) { s.setMaxBulk() })
 	s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit"))
+	s.idleTimeout.Store(s.cfg.Int("timeout"))
+	s.cfg.OnChange("timeout", func(string) { s.idleTimeout.Store(s.cfg.Int("timeout")) })
+	s.keepAlive.Store(s.cfg.Int("tcp-keepalive"))
+	s.cfg.OnChange("tcp-keepalive", func(string) { s.keepAlive.Store(s.cfg.Int("tcp-keepalive")) })
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	s.watchMinReplicas()
 	s.watchMaxmemory()
@@ -326,6 +332,13 @@ const acceptWarnEvery = 10 * time.Second
 func (s *Server) accept(nc net.Conn) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+		// tcp-keepalive, as Redis sets it on each accepted socket.
+		if ka := s.keepAlive.Load(); ka > 0 {
+			tc.SetKeepAlive(true)
+			tc.SetKeepAlivePeriod(time.Duration(ka) * time.Second)
+		} else {
+			tc.SetKeepAlive(false)
+		}
 	}
 	c := newClient(s, nc)
 	s.mu.Lock()
