@@ -460,6 +460,7 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 		b.Begin(c.db, c.proto, len(c.batches))
 		b.Stamp = c.readAt
 		b.Client = &c.ident
+		b.OutCap = segmentOutCap
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
@@ -508,6 +509,10 @@ func (c *client) settleSegment(direct bool) {
 	if sent+busy == len(c.queued) && c.await(sent) {
 		var errs int64
 		for _, o := range c.order {
+			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment() {
+				c.closeAfter = true
+				break
+			}
 			var r []byte
 			if o.shard < 0 {
 				start := 0
@@ -543,6 +548,36 @@ func (c *client) settleSegment(direct bool) {
 		return
 	}
 	c.endSegment()
+}
+
+// segmentOutCap bounds the reply bytes of one shard's run (Batch.OutCap).
+const segmentOutCap = 4 << 20
+
+// resumeSegment is reached when a shard answered its batch unfinished to
+// bound its replies: it sends what is ready (waiting, like Redis's output
+// buffer would not, for a client that does not read) and lets every
+// unfinished batch run on. It reports false if the connection or the
+// server is going away.
+func (c *client) resumeSegment() bool {
+	if c.write() != nil {
+		return false
+	}
+	sent := 0
+	for _, id := range c.queued {
+		b := c.batches[id]
+		if b.Answered() == len(b.Calls) {
+			continue
+		}
+		b.Resume()
+		if c.busyBatch(id) {
+			continue
+		}
+		if c.srv.workers[id].Submit(b, c.answers) != nil {
+			return false
+		}
+		sent++
+	}
+	return c.await(sent)
 }
 
 // piece is part of what write sends: b, a run of replies in a batch's or

@@ -59,7 +59,7 @@ func (c *client) busyBatch(id int) bool {
 		return false
 	}
 	b := c.batches[id]
-	for range b.Calls { // no data command has the allow-busy flag
+	for len(b.Ends) < len(b.Calls) { // no data command has the allow-busy flag
 		b.Out = wire.AppendError(b.Out, msg)
 		b.Ends = append(b.Ends, len(b.Out))
 	}

@@ -41,8 +41,26 @@ type Batch struct {
 	Stamp int64
 	// Client is who sent the batch, for SLOWLOG; may be nil.
 	Client *Client
+	// OutCap, when above 0, bounds the reply bytes of one run: once Out
+	// holds that much, the shard stops after the call (never inside a
+	// transaction) and answers the batch unfinished. The connection
+	// sends the replies, calls Resume and submits it again. So a client
+	// that pipelines many large reads and does not read holds one run's
+	// replies, not the whole pipeline's.
+	OutCap int
 
+	first  int           // the first call of the current run (see Resume)
 	answer chan<- *Batch // where the worker sends the batch when done
+}
+
+// Answered reports how many calls have replies.
+func (b *Batch) Answered() int { return len(b.Ends) }
+
+// Resume readies a batch answered unfinished (see OutCap) for its next
+// run: the replies so far, which the caller has sent, are dropped.
+func (b *Batch) Resume() {
+	b.first = len(b.Ends)
+	b.Out = b.Out[:0]
 }
 
 // keepCalls is the most calls (and reply ends) a Batch keeps room for
@@ -92,6 +110,7 @@ func (b *Batch) Release() {
 
 func (b *Batch) reset(db int, proto wire.Proto, shards int) {
 	b.DB, b.Proto, b.NumShards = db, proto, shards
+	b.first = 0
 	if cap(b.Calls) > keepCalls {
 		b.Calls = nil
 	} else {
@@ -117,10 +136,10 @@ func (b *Batch) DropAll() int {
 	return n
 }
 
-// Reply returns the reply bytes of call i.
+// Reply returns the reply bytes of call i, which must be of the last run.
 func (b *Batch) Reply(i int) []byte {
 	start := 0
-	if i > 0 {
+	if i > b.first {
 		start = b.Ends[i-1]
 	}
 	return b.Out[start:b.Ends[i]]
@@ -137,7 +156,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	n := 0
 	notify := s.note.flags.Load() != 0
 	began := Clock()
-	for i := 0; i < len(b.Calls); i++ {
+	for i := len(b.Ends); i < len(b.Calls); i++ {
 		call := &b.Calls[i]
 		if call.Cmd == nil {
 			// A transaction marker: check the watch, reply the header.
@@ -187,6 +206,9 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		began = done
 		b.Ends = append(b.Ends, len(c.Out))
 		n++
+		if b.OutCap > 0 && len(c.Out) >= b.OutCap && i >= txEnd {
+			break // the rest in the next run (see OutCap)
+		}
 	}
 	s.Processed += uint64(n)
 	s.stamp = 0

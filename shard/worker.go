@@ -123,7 +123,7 @@ func (s *Shard) recoverBatch(b *Batch, r any) {
 	slog.Error("shard: command panicked; replying with an error", "shard", s.ID, "panic", r, "stack", string(debug.Stack()))
 	ready, now := s.ctx.ready, s.ctx.Now
 	out := s.ctx.Out
-	if n := len(b.Ends); n > 0 {
+	if n := len(b.Ends); n > b.first {
 		out = out[:b.Ends[n-1]]
 	} else {
 		out = out[:0]
