@@ -327,8 +327,24 @@ func (m *cmdMeta) hasACL(cat string) bool {
 	return false
 }
 
-// keyIndex is the key_spec_index of key argument a.
+// cmdDocKeySpecs gives, by argument name, the key_spec_index of the
+// arguments that belong to a spec other than the one their position
+// suggests: SORT's BY and GET patterns name keys (its second spec, whose
+// keys derive from the sorted data), and its STORE destination is its
+// third spec.
+var cmdDocKeySpecs = map[string]map[string]int{
+	"sort":    {"pattern": 1, "destination": 2},
+	"sort_ro": {"pattern": 1},
+}
+
+// keyIndex is the key_spec_index of argument a, or -1.
 func (m *cmdMeta) keyIndex(a *docArg) int {
+	if i, ok := cmdDocKeySpecs[m.name][a.Name]; ok {
+		return i
+	}
+	if a.Type != "key" {
+		return -1
+	}
 	switch {
 	case len(m.keys) == 0:
 		return -1
@@ -704,10 +720,7 @@ func (c *client) replyDocArgs(m *cmdMeta, args []*docArg) {
 	c.replyArray(len(args))
 	for _, a := range args {
 		flags := a.flagNames()
-		key := -1
-		if a.Type == "key" {
-			key = m.keyIndex(a)
-		}
+		key := m.keyIndex(a)
 		n := 2
 		if key >= 0 {
 			n++

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestCommandKeySpecsDifferential compares, for every command both
@@ -43,6 +45,9 @@ func TestCommandKeySpecsDifferential(t *testing.T) {
 			t.Fatal(err)
 		}
 		w, g := want[0].([]any), got[0].([]any)
+		if wd, gd := cmdTestDocKeyIndexes(t, red, name), cmdTestDocKeyIndexes(t, val, name); !reflect.DeepEqual(gd, wd) {
+			t.Errorf("COMMAND DOCS %s key_spec_index values: valkyrie %v, redis %v", name, gd, wd)
+		}
 		// first key, last key, step; key specs.
 		for _, i := range []int{3, 4, 5, 8} {
 			if !reflect.DeepEqual(g[i], w[i]) {
@@ -72,6 +77,32 @@ func TestCommandKeySpecsDifferential(t *testing.T) {
 			}
 		}
 	}
+}
+
+// cmdTestDocKeyIndexes returns the key_spec_index values of COMMAND DOCS
+// name (RESP2), in order.
+func cmdTestDocKeyIndexes(t *testing.T, rdb *redis.Client, name string) []any {
+	t.Helper()
+	v, err := rdb.Do(context.Background(), "command", "docs", name).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []any
+	var walk func(any)
+	walk = func(v any) {
+		x, ok := v.([]any)
+		if !ok {
+			return
+		}
+		for i, e := range x {
+			if e == "key_spec_index" && i+1 < len(x) {
+				out = append(out, x[i+1])
+			}
+			walk(e)
+		}
+	}
+	walk(v)
+	return out
 }
 
 // keySpecLines are command lines for GETKEYS and GETKEYSANDFLAGS: those
