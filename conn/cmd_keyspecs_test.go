@@ -122,6 +122,7 @@ var keySpecLines = []string{
 	"xread count 1 streams s1 s2 0 0", "xread streams s1 0", "xreadgroup group g c streams s1 s2 > >",
 	"xreadgroup group g c count 1 noack streams s1 >",
 	"migrate h 1 k1 0 100", "migrate h 1 \"\" 0 100 keys k1 k2", "migrate h 1 \"\" 0 100 copy replace keys k1",
+	"migrate h 1 \"\" 0 100 keys", "migrate h 1 k 0 100 keys k1", "migrate h 1 \"\" 0 100 auth2 keys keys keys k1",
 	"eval s 2 k1 k2 a", "eval s 0", "evalsha s 1 k1", "eval_ro s 1 k1", "fcall f 2 k1 k2", "fcall_ro f 1 k1",
 	"bitop and d k1 k2", "bitop not d k1", "bitfield k1 get u8 0", "bitfield k1 set u8 0 1", "bitfield k1 overflow wrap get u8 0",
 	"bitfield k1 incrby u8 0 1 get u8 0", "bitfield_ro k1 get u8 0",
@@ -130,6 +131,10 @@ var keySpecLines = []string{
 	"lcs k1 k2", "getex k1 persist", "xadd s * f v", "xgroup create s g $", "xgroup destroy s g", "xinfo stream s",
 	"object encoding k1", "memory usage k1", "restore k1 0 x", "move k1 1",
 	"spublish c m", "ssubscribe c", "sunsubscribe c", "publish c m",
+	// Counts and keywords that do not fit.
+	"zunionstore d 5 k1", "zunionstore d 0 k1", "zunionstore d x k1", "xread streams s1", "xread count 1 s1 0",
+	"xread streams s1 s2 0", "eval s -1", "eval s 3 k1", "blmpop 0 3 a b left", "sintercard 3 a b", "lmpop 0 a left",
+	"georadius k1 0 0 1 km store", "sort k1 store", "sort k1 limit 0 store d", "bitfield k1 get u8", "set k1 v1 nx get",
 	"get k1", "getdel k1", "append k1 v", "hset h f v", "incr k1", "expire k1 10",
 }
 
