@@ -55,24 +55,13 @@ type cmdMeta struct {
 	movable bool
 	flags   []string
 	acl     []string // "@read", ...
-	keys    []cmdKeySpec
-	args    []*docArg
-	numKeys int // key arguments in args
-	subs    []*cmdMeta
-}
-
-// cmdKeySpec is a key specification: begin_search by index, then
-// find_keys by range (lastKey, step) or, for keynum, a key count at index
-// followed by that many keys.
-type cmdKeySpec struct {
-	index         int
-	lastKey, step int
-	keynum        bool
-	// keyword, when set, begins the search at that keyword, looking from
-	// index on; the keys are then 1/limit of what follows (XREAD's
-	// STREAMS key [key ...] id [id ...]).
-	keyword string
-	limit   int
+	keys    []shard.KeySpec
+	// keySpecs, for a command Redis knows, are its key specs with flags;
+	// nil for Valkyrie's own, whose keys derive from the Spec.
+	keySpecs *shard.KeySpecs
+	args     []*docArg
+	numKeys  int // key arguments in args
+	subs     []*cmdMeta
 }
 
 var cmdMetas struct {
@@ -128,7 +117,11 @@ func newCmdMeta(s *shard.Spec, parent *cmdMeta, movable bool) *cmdMeta {
 			m.numKeys = cmdCountKeys(args)
 		}
 	}
-	m.keys = cmdKeySpecs(s, m.args, m.movable)
+	if ks := shard.KeySpecsFor(m.name); ks != nil {
+		m.keySpecs, m.keys = ks, ks.Specs
+	} else {
+		m.keys = cmdKeySpecs(s, m.args, m.movable)
+	}
 	if len(m.keys) == 0 && m.numKeys > 0 {
 		// A command without key positions names no keys: its "key"
 		// (CLUSTER KEYSLOT key) is a string to Redis.
@@ -162,13 +155,14 @@ func cmdCountKeys(args []*docArg) int {
 	return n
 }
 
-// cmdKeySpecs builds key specifications from FirstKey, LastKey and Step:
-// one range, or one spec per key when the syntax names each of a fixed
+// cmdKeySpecs builds key specifications, without flags, for a command
+// that has none in shard's table, from FirstKey, LastKey and Step: one
+// range, or one spec per key when the syntax names each of a fixed
 // number of keys (RENAME key newkey), as Redis does. A command with
 // computed key positions whose syntax reads "numkeys key [key ...]" also
 // gets a keynum spec.
-func cmdKeySpecs(s *shard.Spec, args []*docArg, movable bool) []cmdKeySpec {
-	var out []cmdKeySpec
+func cmdKeySpecs(s *shard.Spec, args []*docArg, movable bool) []shard.KeySpec {
+	var out []shard.KeySpec
 	if s.FirstKey > 0 {
 		step := max(s.Step, 1)
 		n := 0
@@ -177,21 +171,21 @@ func cmdKeySpecs(s *shard.Spec, args []*docArg, movable bool) []cmdKeySpec {
 		}
 		if n > 1 && n == cmdCountKeys(args) {
 			for i := 0; i < n; i++ {
-				out = append(out, cmdKeySpec{index: s.FirstKey + i*step, step: 1})
+				out = append(out, shard.KeySpec{Index: s.FirstKey + i*step, Step: 1})
 			}
 		} else {
 			last := s.LastKey
 			if last >= 0 {
 				last -= s.FirstKey
 			}
-			out = append(out, cmdKeySpec{index: s.FirstKey, lastKey: last, step: step})
+			out = append(out, shard.KeySpec{Index: s.FirstKey, LastKey: last, Step: step})
 		}
 	}
 	if movable {
 		if i := cmdNumKeysIndex(args); i > 0 {
-			out = append(out, cmdKeySpec{index: i, step: 1, keynum: true})
+			out = append(out, shard.KeySpec{Index: i, Find: shard.FindKeyNum, FirstKey: 1, Step: 1})
 		} else if i, kw := cmdKeywordKeys(args); kw != "" {
-			out = append(out, cmdKeySpec{index: i, keyword: kw, lastKey: -1, step: 1, limit: 2})
+			out = append(out, shard.KeySpec{Keyword: kw, StartFrom: i, LastKey: -1, Step: 1, Limit: 2})
 		}
 	}
 	return out
@@ -333,8 +327,24 @@ func (m *cmdMeta) hasACL(cat string) bool {
 	return false
 }
 
-// keyIndex is the key_spec_index of key argument a.
+// cmdDocKeySpecs gives, by argument name, the key_spec_index of the
+// arguments that belong to a spec other than the one their position
+// suggests: SORT's BY and GET patterns name keys (its second spec, whose
+// keys derive from the sorted data), and its STORE destination is its
+// third spec.
+var cmdDocKeySpecs = map[string]map[string]int{
+	"sort":    {"pattern": 1, "destination": 2},
+	"sort_ro": {"pattern": 1},
+}
+
+// keyIndex is the key_spec_index of argument a, or -1.
 func (m *cmdMeta) keyIndex(a *docArg) int {
+	if i, ok := cmdDocKeySpecs[m.name][a.Name]; ok {
+		return i
+	}
+	if a.Type != "key" {
+		return -1
+	}
 	switch {
 	case len(m.keys) == 0:
 		return -1
@@ -468,18 +478,22 @@ func cmdCommandList(c *client, args [][]byte) {
 }
 
 // cmdCommandGetKeys answers COMMAND GETKEYS and GETKEYSANDFLAGS for the
-// command line cmd, with Redis's checks in Redis's order.
+// command line cmd, with Redis's checks in Redis's order. Like Redis it
+// follows the key specs, and finds keys by code (the command's Keys
+// function) where Redis does: for specs that are incomplete or whose
+// flags vary.
 func cmdCommandGetKeys(c *client, cmd [][]byte, withFlags bool) {
 	e := lookup(cmd[0])
 	if e == nil {
 		c.replyError("ERR Invalid command specified")
 		return
 	}
+	_, byName := cmdCommandMetas()
 	spec := e.spec
 	movable := (e.data != nil && e.data.Keys != nil) || e.keys != nil
+	m := byName[strings.ToLower(spec.Name)]
 	if len(spec.Subcommands) > 0 && len(cmd) > 1 {
-		_, byName := cmdCommandMetas()
-		m := byName[spec.Name+"|"+strings.ToLower(string(cmd[1]))]
+		m = byName[spec.Name+"|"+strings.ToLower(string(cmd[1]))]
 		if m == nil {
 			c.replyError("ERR Invalid command specified")
 			return
@@ -487,7 +501,15 @@ func cmdCommandGetKeys(c *client, cmd [][]byte, withFlags bool) {
 		// A subcommand's keys are where its own Spec says.
 		spec, movable = m.spec, false
 	}
-	if spec.FirstKey <= 0 && !movable {
+	var ks *shard.KeySpecs
+	if m != nil {
+		ks = m.keySpecs
+	}
+	hasKeys := spec.FirstKey > 0 || movable
+	if ks != nil {
+		hasKeys = ks.HasKeys() || movable
+	}
+	if !hasKeys {
 		c.replyError("ERR The command has no key arguments")
 		return
 	}
@@ -495,22 +517,36 @@ func cmdCommandGetKeys(c *client, cmd [][]byte, withFlags bool) {
 		c.replyError("ERR Invalid number of arguments specified for command")
 		return
 	}
-	var keys []int
-	switch {
-	case movable && e.keys != nil:
-		keys = e.keys(cmd)
-	case movable:
-		keys = e.data.KeyIndexes(cmd, nil)
-	default:
-		keys = spec.KeyIndexes(cmd, nil)
-	}
-	for _, k := range keys {
-		if k <= 0 || k >= len(cmd) { // a Keys func that found no sense in cmd
-			keys = nil
-			break
+	byCode := func() []int {
+		var keys []int
+		switch {
+		case movable && e.keys != nil:
+			keys = e.keys(cmd)
+		case movable:
+			keys = e.data.KeyIndexes(cmd, nil)
+		default:
+			keys = spec.KeyIndexes(cmd, nil)
 		}
+		for _, k := range keys {
+			if k <= 0 || k >= len(cmd) { // a Keys func that found no sense in cmd
+				return nil
+			}
+		}
+		return keys
 	}
-	if len(keys) == 0 {
+	var refs []shard.KeyRef
+	if ks == nil {
+		for _, k := range byCode() {
+			refs = append(refs, shard.KeyRef{Pos: k})
+		}
+	} else {
+		var fallback func() []int
+		if movable || ks.KeysByCode() {
+			fallback = byCode
+		}
+		refs = ks.Find(cmd, spec.Arity, fallback, nil)
+	}
+	if len(refs) == 0 {
 		if spec.Flags&shard.NoMandatoryKeys != 0 {
 			c.replyArray(0)
 		} else {
@@ -518,15 +554,14 @@ func cmdCommandGetKeys(c *client, cmd [][]byte, withFlags bool) {
 		}
 		return
 	}
-	c.replyArray(len(keys))
-	for _, k := range keys {
+	c.replyArray(len(refs))
+	for _, r := range refs {
 		if withFlags {
-			// Key specs carry no access flags here, so the set is empty.
 			c.replyArray(2)
-			c.replyBulk(cmd[k])
-			c.replySet(0)
+			c.replyBulk(cmd[r.Pos])
+			c.replyCmdFlags(r.Flags.Names())
 		} else {
-			c.replyBulk(cmd[k])
+			c.replyBulk(cmd[r.Pos])
 		}
 	}
 }
@@ -551,52 +586,8 @@ func (c *client) replyCommandInfo(m *cmdMeta) {
 	c.replyCmdFlags(m.acl)
 	c.replySet(0) // tips
 	c.replySet(len(m.keys))
-	for _, k := range m.keys {
-		c.replyMap(3)
-		c.replyBulkString("flags")
-		c.replySet(0)
-		c.replyBulkString("begin_search")
-		c.replyMap(2)
-		c.replyBulkString("type")
-		if k.keyword != "" {
-			c.replyBulkString("keyword")
-			c.replyBulkString("spec")
-			c.replyMap(2)
-			c.replyBulkString("keyword")
-			c.replyBulkString(k.keyword)
-			c.replyBulkString("startfrom")
-			c.replyInt(int64(k.index))
-		} else {
-			c.replyBulkString("index")
-			c.replyBulkString("spec")
-			c.replyMap(1)
-			c.replyBulkString("index")
-			c.replyInt(int64(k.index))
-		}
-		c.replyBulkString("find_keys")
-		c.replyMap(2)
-		c.replyBulkString("type")
-		if k.keynum {
-			c.replyBulkString("keynum")
-			c.replyBulkString("spec")
-			c.replyMap(3)
-			c.replyBulkString("keynumidx")
-			c.replyInt(0)
-			c.replyBulkString("firstkey")
-			c.replyInt(1)
-			c.replyBulkString("keystep")
-			c.replyInt(int64(k.step))
-			continue
-		}
-		c.replyBulkString("range")
-		c.replyBulkString("spec")
-		c.replyMap(3)
-		c.replyBulkString("lastkey")
-		c.replyInt(int64(k.lastKey))
-		c.replyBulkString("keystep")
-		c.replyInt(int64(k.step))
-		c.replyBulkString("limit")
-		c.replyInt(int64(k.limit))
+	for i := range m.keys {
+		c.replyKeySpec(&m.keys[i])
 	}
 	if len(m.subs) == 0 {
 		c.replySet(0) // Redis's empty subcommand list is a set
@@ -605,6 +596,71 @@ func (c *client) replyCommandInfo(m *cmdMeta) {
 	c.replyArray(len(m.subs))
 	for _, sub := range m.subs {
 		c.replyCommandInfo(sub)
+	}
+}
+
+// replyKeySpec appends one key specification of COMMAND INFO.
+func (c *client) replyKeySpec(k *shard.KeySpec) {
+	if k.Notes != "" {
+		c.replyMap(4)
+		c.replyBulkString("notes")
+		c.replyBulkString(k.Notes)
+	} else {
+		c.replyMap(3)
+	}
+	c.replyBulkString("flags")
+	c.replyCmdFlags(k.Flags.Names())
+	c.replyBulkString("begin_search")
+	c.replyMap(2)
+	c.replyBulkString("type")
+	switch {
+	case k.Index > 0:
+		c.replyBulkString("index")
+		c.replyBulkString("spec")
+		c.replyMap(1)
+		c.replyBulkString("index")
+		c.replyInt(int64(k.Index))
+	case k.Keyword != "":
+		c.replyBulkString("keyword")
+		c.replyBulkString("spec")
+		c.replyMap(2)
+		c.replyBulkString("keyword")
+		c.replyBulkString(k.Keyword)
+		c.replyBulkString("startfrom")
+		c.replyInt(int64(k.StartFrom))
+	default:
+		c.replyBulkString("unknown")
+		c.replyBulkString("spec")
+		c.replyMap(0)
+	}
+	c.replyBulkString("find_keys")
+	c.replyMap(2)
+	c.replyBulkString("type")
+	switch k.Find {
+	case shard.FindKeyNum:
+		c.replyBulkString("keynum")
+		c.replyBulkString("spec")
+		c.replyMap(3)
+		c.replyBulkString("keynumidx")
+		c.replyInt(int64(k.KeyNumIdx))
+		c.replyBulkString("firstkey")
+		c.replyInt(int64(k.FirstKey))
+		c.replyBulkString("keystep")
+		c.replyInt(int64(k.Step))
+	case shard.FindRange:
+		c.replyBulkString("range")
+		c.replyBulkString("spec")
+		c.replyMap(3)
+		c.replyBulkString("lastkey")
+		c.replyInt(int64(k.LastKey))
+		c.replyBulkString("keystep")
+		c.replyInt(int64(k.Step))
+		c.replyBulkString("limit")
+		c.replyInt(int64(k.Limit))
+	default:
+		c.replyBulkString("unknown")
+		c.replyBulkString("spec")
+		c.replyMap(0)
 	}
 }
 
@@ -664,10 +720,7 @@ func (c *client) replyDocArgs(m *cmdMeta, args []*docArg) {
 	c.replyArray(len(args))
 	for _, a := range args {
 		flags := a.flagNames()
-		key := -1
-		if a.Type == "key" {
-			key = m.keyIndex(a)
-		}
+		key := m.keyIndex(a)
 		n := 2
 		if key >= 0 {
 			n++

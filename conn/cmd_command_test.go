@@ -305,11 +305,10 @@ func cmdTestReadReply(br *bufio.Reader, out *[]byte) error {
 	return nil
 }
 
-// The exact bytes match redis-server 7.0.15, except that Valkyrie's key
-// specs carry no access flags (Redis sends RO and access for GET).
+// The exact bytes match redis-server 7.0.15.
 func TestCommandInfoBytes(t *testing.T) {
 	_, addr := startServer(t, 8)
-	keySpec3 := "~1\r\n%3\r\n$5\r\nflags\r\n~0\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n" +
+	keySpec3 := "~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n" +
 		"$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
 	want3 := "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n" +
 		keySpec3 + "~0\r\n_\r\n"
@@ -367,31 +366,31 @@ func TestCommandKeySpecs(t *testing.T) {
 	cases := []struct {
 		spec    shard.Spec
 		movable bool
-		want    []cmdKeySpec
+		want    []shard.KeySpec
 	}{
 		{shard.Spec{}, false, nil},
-		{shard.Spec{FirstKey: 1, LastKey: 1, Step: 1, Syntax: "key"}, false, []cmdKeySpec{{index: 1, step: 1}}},
+		{shard.Spec{FirstKey: 1, LastKey: 1, Step: 1, Syntax: "key"}, false, []shard.KeySpec{{Index: 1, Step: 1}}},
 		{shard.Spec{FirstKey: 1, LastKey: -1, Step: 2, Syntax: "key value [key value ...]"}, false,
-			[]cmdKeySpec{{index: 1, lastKey: -1, step: 2}}},
+			[]shard.KeySpec{{Index: 1, LastKey: -1, Step: 2}}},
 		{shard.Spec{FirstKey: 1, LastKey: -2, Step: 1, Syntax: "key [key ...] timeout"}, false,
-			[]cmdKeySpec{{index: 1, lastKey: -2, step: 1}}},
+			[]shard.KeySpec{{Index: 1, LastKey: -2, Step: 1}}},
 		{shard.Spec{FirstKey: 1, LastKey: 2, Step: 1, Syntax: "key newkey"}, false,
-			[]cmdKeySpec{{index: 1, step: 1}, {index: 2, step: 1}}},
+			[]shard.KeySpec{{Index: 1, Step: 1}, {Index: 2, Step: 1}}},
 		{shard.Spec{FirstKey: 1, LastKey: 3, Step: 1, Syntax: "key [key ...]"}, false,
-			[]cmdKeySpec{{index: 1, lastKey: 2, step: 1}}},
+			[]shard.KeySpec{{Index: 1, LastKey: 2, Step: 1}}},
 		// Computed keys after a count: LMPOP, BLMPOP, ZUNIONSTORE.
 		{shard.Spec{Syntax: "numkeys key [key ...] LEFT|RIGHT [COUNT count]"}, true,
-			[]cmdKeySpec{{index: 1, step: 1, keynum: true}}},
+			[]shard.KeySpec{{Index: 1, Find: shard.FindKeyNum, FirstKey: 1, Step: 1}}},
 		{shard.Spec{Syntax: "timeout numkeys key [key ...] LEFT|RIGHT"}, true,
-			[]cmdKeySpec{{index: 2, step: 1, keynum: true}}},
+			[]shard.KeySpec{{Index: 2, Find: shard.FindKeyNum, FirstKey: 1, Step: 1}}},
 		{shard.Spec{FirstKey: 1, LastKey: 1, Step: 1, Syntax: "destination numkeys key [key ...]"}, true,
-			[]cmdKeySpec{{index: 1, step: 1}, {index: 2, step: 1, keynum: true}}},
+			[]shard.KeySpec{{Index: 1, Step: 1}, {Index: 2, Find: shard.FindKeyNum, FirstKey: 1, Step: 1}}},
 		{shard.Spec{Syntax: "[COUNT count] numkeys key [key ...]"}, true, nil},
 		// Keys after a keyword, half of what follows: XREAD, XREADGROUP.
 		{shard.Spec{Syntax: "[COUNT count] [BLOCK milliseconds] <STREAMS key [key ...] id [id ...]>"}, true,
-			[]cmdKeySpec{{index: 1, lastKey: -1, step: 1, keyword: "STREAMS", limit: 2}}},
+			[]shard.KeySpec{{Keyword: "STREAMS", StartFrom: 1, LastKey: -1, Step: 1, Limit: 2}}},
 		{shard.Spec{Syntax: "GROUP group consumer [COUNT count] [NOACK] <STREAMS key [key ...] id [id ...]>"}, true,
-			[]cmdKeySpec{{index: 4, lastKey: -1, step: 1, keyword: "STREAMS", limit: 2}}},
+			[]shard.KeySpec{{Keyword: "STREAMS", StartFrom: 4, LastKey: -1, Step: 1, Limit: 2}}},
 	}
 	for _, tc := range cases {
 		args, err := parseSyntax(tc.spec.Syntax)
