@@ -624,3 +624,37 @@ func TestScriptProtocolTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugPopulateEvents: POPULATE sends "new" for each key it creates,
+// as Redis's dbAdd does, and nothing for a key that exists.
+func TestDebugPopulateEvents(t *testing.T) {
+	ctx := context.Background()
+	_, addr := startDebugServer(t, 8, "yes")
+	rdb := newClient2(t, addr, 2)
+	rdb.ConfigSet(ctx, "notify-keyspace-events", "En")
+	rdb.Set(ctx, "key:1", "v", 0)
+	ps := newClient2(t, addr, 2).Subscribe(ctx, "__keyevent@0__:new")
+	t.Cleanup(func() { ps.Close() })
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch := ps.Channel()
+	rdb.Do(ctx, "DEBUG", "POPULATE", "3")
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case m := <-ch:
+			got[m.Payload] = true
+		case <-time.After(3 * time.Second):
+			t.Fatalf("events: %v", got)
+		}
+	}
+	if !got["key:0"] || !got["key:2"] {
+		t.Fatalf("new events for %v, want key:0 and key:2", got)
+	}
+	select {
+	case m := <-ch:
+		t.Fatalf("extra event %v", m.Payload)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -382,7 +382,8 @@ func (s *Shard) Encoding(db int, key []byte) (string, bool) {
 // prefix:0 .. prefix:count-1 of database db among shards shards: each one
 // it owns that does not exist yet gets the string "value:<j>", cut or
 // padded with zero bytes to size when size > 0. Like Redis it marks the
-// keys modified for WATCH and sends no keyspace event.
+// keys modified for WATCH and sends only the "new" keyspace event (and
+// "expired" for a key whose TTL had passed).
 func (s *Shard) Populate(db int, count int64, prefix string, size int64, shards int, now int64) {
 	d := &s.dbs[db]
 	key := make([]byte, 0, len(prefix)+21)
@@ -409,7 +410,9 @@ func (s *Shard) Populate(db int, count int64, prefix string, size int64, shards 
 		if len(d.watched) > 0 {
 			d.touch(string(key))
 		}
+		d.emit(NotifyNew, "new", string(key))
 	}
+	s.flushEvents() // outside a batch: nobody else would
 }
 
 // SetActiveExpireEnabled is DEBUG SET-ACTIVE-EXPIRE: off, the shard's
