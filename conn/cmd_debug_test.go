@@ -467,6 +467,12 @@ func TestDebugPopulate(t *testing.T) {
 	if v := rdb.Get(ctx, "q:1").Val(); v != "val" {
 		t.Errorf("q:1 = %q", v)
 	}
+	// Redis formats the names in 128 bytes: a long prefix makes one key.
+	rdb.FlushAll(ctx)
+	rdb.Do(ctx, "DEBUG", "POPULATE", "3", strings.Repeat("p", 130))
+	if keys := rdb.Keys(ctx, "*").Val(); len(keys) != 1 || keys[0] != strings.Repeat("p", 127) {
+		t.Errorf("POPULATE with a 130-byte prefix made %q", keys)
+	}
 	for _, c := range []struct{ arg, err string }{
 		{"-1", "ERR value is out of range, must be positive"},
 		{"x", "ERR value is not an integer or out of range"},

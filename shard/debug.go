@@ -391,6 +391,9 @@ func (s *Shard) Populate(db int, count int64, prefix string, size int64, shards 
 	for j := int64(0); j < count; j++ {
 		key = append(append(key[:0], prefix...), ':')
 		key = strconv.AppendInt(key, j, 10)
+		if len(key) > 127 {
+			key = key[:127] // Redis formats it into a 128-byte buffer
+		}
 		if shards > 1 && Owner(key, shards) != s.ID {
 			continue
 		}
