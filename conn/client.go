@@ -352,7 +352,7 @@ func (c *client) executeOne(args [][]byte) {
 		return
 	}
 	if c.tx.on && (e == nil || !e.txControl) {
-		if e != nil && e.arityOK(len(args)) && c.busyGate(e, args) {
+		if e != nil && e.arityOK(len(args)) && ((e.protected && c.protectedRefused(e, args)) || c.busyGate(e, args)) {
 			return
 		}
 		c.queue(e, args)
@@ -367,6 +367,9 @@ func (c *client) executeOne(args [][]byte) {
 	if !e.arityOK(len(args)) {
 		c.countRejected(e, args)
 		c.replyLocal(func() { c.local = wire.AppendError(c.local, shard.ErrArity(e.spec.Name)) })
+		return
+	}
+	if e.protected && c.protectedRefused(e, args) {
 		return
 	}
 	if c.busyGate(e, args) {

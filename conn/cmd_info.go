@@ -266,7 +266,7 @@ func infoReplication(b []byte, x *infoCtx) []byte {
 		b = infoInt(b, "min_slaves_good_slaves", 0)
 	}
 	b = infoStr(b, "master_failover_state", "no-failover")
-	b = infoStr(b, "master_replid", infoIDs().replID)
+	b = infoStr(b, "master_replid", x.c.srv.masterReplID())
 	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))
 	b = infoInt(b, "master_repl_offset", 0)
 	b = infoInt(b, "second_repl_offset", -1)

@@ -95,6 +95,9 @@ type Server struct {
 	lazyStop     chan struct{} // closed at Shutdown: the lazy-free worker stops
 	lazyDone     chan struct{}
 	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
+
+	replID        atomic.Pointer[string] // set by DEBUG CHANGE-REPL-ID (cmd_debug.go)
+	scriptDenyOff atomic.Bool            // DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics

@@ -24,6 +24,9 @@ type entry struct {
 	// keys finds the key positions of a connection command whose keys
 	// move (EVAL, FCALL), for COMMAND GETKEYS.
 	keys func(args [][]byte) []int
+	// protected commands (DEBUG) run only where enable-debug-command
+	// allows (cmd_debug.go).
+	protected bool
 }
 
 func (e *entry) arityOK(n int) bool {
@@ -39,6 +42,7 @@ type localCommand struct {
 	direct    func(c *client, args [][]byte)
 	txControl bool
 	keys      func(args [][]byte) []int
+	protected bool
 }
 
 var commands = map[string]*entry{}
@@ -48,7 +52,7 @@ var commands = map[string]*entry{}
 func registerLocal(cmds ...*localCommand) {
 	for _, lc := range cmds {
 		lc.Name = strings.ToLower(lc.Name)
-		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl, keys: lc.keys})
+		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl, keys: lc.keys, protected: lc.protected})
 	}
 }
 

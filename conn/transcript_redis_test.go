@@ -188,12 +188,13 @@ func (b *trLockedBuffer) String() string {
 }
 
 // trStartRedis starts a fresh redis-server on a free loopback port and
-// returns its address; the process is killed when the test ends.
-func trStartRedis(t *testing.T, bin string) string {
+// returns its address; the process is killed when the test ends. extra
+// arguments are appended to its command line.
+func trStartRedis(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := trTryRedis(t, bin)
+		addr, err := trTryRedis(t, bin, extra...)
 		if err == nil {
 			return addr
 		}
@@ -206,7 +207,7 @@ func trStartRedis(t *testing.T, bin string) string {
 // trTryRedis makes one attempt at trStartRedis. The port is free when
 // picked but may be taken by someone else before redis-server binds it,
 // so the server that answers must report our child's process id.
-func trTryRedis(t *testing.T, bin string) (string, error) {
+func trTryRedis(t *testing.T, bin string, extra ...string) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -215,8 +216,8 @@ func trTryRedis(t *testing.T, bin string) (string, error) {
 	l.Close()
 	addr := "127.0.0.1:" + port
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--daemonize", "no", "--dir", dir)
+	cmd := exec.Command(bin, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--daemonize", "no", "--dir", dir}, extra...)...)
 	cmd.Dir = dir
 	trChildAttr(cmd)
 	out := &trLockedBuffer{}

@@ -404,6 +404,11 @@ type Ctx struct {
 	// (BLPOP, LMPOP, BZMPOP, ...): its event and the key it popped from.
 	popEv  string
 	popKey []byte
+
+	// smoveSame is set by SMOVE when its destination did not change: the
+	// member was there already, or the source is the destination.
+	// Redis then neither touches it for WATCH nor sends "sadd".
+	smoveSame bool
 }
 
 // db returns the database that holds key.

@@ -171,8 +171,8 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 	// "new" for every key the command created.
 	name := cmd.Name
 	for i := range idx {
-		if name == "copy" {
-			break // COPY says "new" itself, in the target database
+		if name == "copy" || name == "smove" {
+			break // they say "new" themselves: in the target database, or in Redis's order
 		}
 		if k := key(i); k != nil && !existed(i) && c.db(k).exists(k) {
 			ev(NotifyNew, "new", k)
@@ -309,9 +309,23 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 			ev(NotifySet, "spop", key(0))
 		}
 	case "smove":
-		if !zero {
-			ev(NotifySet, "srem", key(0))
-			ev(NotifySet, "sadd", key(1))
+		// Redis's order: srem, del of an emptied source, new of a created
+		// destination, sadd unless the destination had the member. Moving
+		// onto itself says nothing.
+		delDone = true
+		src, dst := key(0), key(1)
+		if zero || (c.smoveSame && string(src) == string(dst)) {
+			break
+		}
+		ev(NotifySet, "srem", src)
+		if existed(0) && !c.db(src).exists(src) {
+			ev(NotifyGeneric, "del", src)
+		}
+		if !existed(1) && c.db(dst).exists(dst) {
+			ev(NotifyNew, "new", dst)
+		}
+		if !c.smoveSame {
+			ev(NotifySet, "sadd", dst)
 		}
 	case "sinterstore", "sunionstore", "sdiffstore", "zunionstore", "zinterstore", "zdiffstore", "zrangestore":
 		if k := key(0); c.db(k).exists(k) {

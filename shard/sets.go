@@ -162,6 +162,7 @@ func (c *Ctx) replyMembers(s Set) {
 
 func cmdSMove(c *Ctx) {
 	src, dst, m := c.Args[1], c.Args[2], c.Args[3]
+	c.smoveSame = false
 	srcVal, found := c.lookup(src)
 	if !found {
 		c.Int(0)
@@ -179,6 +180,7 @@ func cmdSMove(c *Ctx) {
 		return
 	}
 	if string(src) == string(dst) {
+		c.smoveSame = true
 		c.Int(1) // moving onto itself changes nothing
 		return
 	}
@@ -189,6 +191,9 @@ func cmdSMove(c *Ctx) {
 	if !dstFound {
 		dstSet = make(Set, 1)
 		c.store(dst, dstSet, false)
+	}
+	if _, had := dstSet[string(m)]; had {
+		c.smoveSame = true
 	}
 	dstSet[string(m)] = struct{}{}
 	c.Int(1)

@@ -69,6 +69,11 @@ type Shard struct {
 	// keys (shared with the server; nil: never).
 	pauseExpiry *atomic.Bool
 	lazy        *LazyFree // the server's lazy freeing (lazyfree.go); nil: none
+
+	// DEBUG's switches (debug.go), set only by DEBUG on the held shard.
+	noActiveExpire bool  // SET-ACTIVE-EXPIRE 0
+	cronPaused     bool  // PAUSE-CRON 1
+	packed         int64 // QUICKLIST-PACKED-THRESHOLD; 0: the default
 }
 
 // DB is one logical database within a shard.
@@ -447,7 +452,7 @@ func (s *Shard) ActiveExpire() (effort int, budget time.Duration) {
 // activeExpireCycle runs one tick's active expiry over the databases, and
 // samples the "expire-cycle" latency event if it took long.
 func (s *Shard) activeExpireCycle(now int64) {
-	if s.expiryPaused() {
+	if s.expiryPaused() || s.noActiveExpire {
 		return // CLIENT PAUSE keeps the dataset still
 	}
 	start := time.Now()
@@ -529,8 +534,15 @@ func (db *DB) expireNow(k string) {
 // Tick runs periodic housekeeping: active expiry in every database.
 // The Worker delivers it as a message; tests call it directly.
 func (s *Shard) Tick(now int64) {
-	s.activeExpireCycle(now)
+	if !s.cronPaused {
+		s.activeExpireCycle(now)
+	}
 	s.serveHeld(now) // should a hold's own wake-up have been lost
+	if s.cronPaused {
+		// DEBUG PAUSE-CRON: no housekeeping.
+		s.flushEvents()
+		return
+	}
 	for i := range s.dbs {
 		if len(s.dbs[i].stalled) > 0 {
 			s.serveStalled(&s.dbs[i], now)

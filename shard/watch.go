@@ -154,6 +154,9 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 			continue
 		}
 		k := c.Args[i]
+		if c.smoveSame && cmd.Name == "smove" && (i == 2 || string(c.Args[1]) == string(c.Args[2])) {
+			continue // its destination did not change
+		}
 		s := c.shardOf(k)
 		if s == nil || !s.signals() {
 			continue

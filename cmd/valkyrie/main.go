@@ -16,6 +16,7 @@ import (
 	"github.com/lmittmann/tint"
 
 	"github.com/valkyrie-kv/valkyrie/conn"
+	"github.com/valkyrie-kv/valkyrie/conn/config"
 )
 
 // defaultGCPercent is the garbage collector target unless GOGC is set.
@@ -29,6 +30,7 @@ type cli struct {
 	NoClamp     bool   `name:"no-clamp" help:"Use --tcp-handlers and --shards as given, even above max(1, CPUs/2)."`
 	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Minimum log level (debug, info, warn, error)."`
 	LogFormat   string `name:"log-format" default:"text" enum:"text,json" help:"Log format: text (coloured on a terminal) or json."`
+	EnableDebug string `name:"enable-debug-command" default:"no" enum:"no,yes,local" help:"Allow the DEBUG command: no, yes, or local (only from loopback clients). As in Redis it cannot be changed at run time; Redis's test suite needs yes or local."`
 	GCHeadroom  int    `name:"gc-headroom-mb" default:"16" help:"Least heap growth in MiB between garbage collections while the data is small (above it GOGC=25 applies); 0 means plain GOGC=25. Ignored when GOGC is set."`
 }
 
@@ -80,7 +82,11 @@ func run(c cli, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := conn.New(conn.Options{Shards: shards, Logger: log})
+	cfg := config.New()
+	if err := cfg.Load("enable-debug-command", c.EnableDebug); err != nil {
+		return err
+	}
+	srv := conn.New(conn.Options{Shards: shards, Logger: log, Config: cfg})
 	log.Info("valkyrie ready", "address", l.Addr().String(), "shards", shards,
 		"tcp_handlers", handlers, "gomaxprocs", handlers, "pid", os.Getpid())
 

@@ -54,10 +54,11 @@ func (c *child) logged(msg string) (bool, []string) {
 
 // startChild starts valkyrie on a free loopback port. It is killed by PID
 // when the test ends, and by the kernel if the test process dies first.
-func startChild(t *testing.T, hang bool) *child {
+// extra flags are added to its command line.
+func startChild(t *testing.T, hang bool, extra ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), mainChildEnv+"=--address 127.0.0.1:0 --log-format json --shards 4 --no-clamp")
+	cmd.Env = append(os.Environ(), mainChildEnv+"=--address 127.0.0.1:0 --log-format json --shards 4 --no-clamp "+strings.Join(extra, " "))
 	if hang {
 		cmd.Env = append(cmd.Env, hangEnv+"=1")
 	}

@@ -694,9 +694,25 @@ func (r *scriptRun) fromRESP(L *lua.LState, b []byte) (lua.LValue, []byte, bool)
 		}
 		s := rest[:n]
 		if b[0] == '=' && len(s) >= 4 {
-			s = s[4:]
+			// As Redis: {verbatim_string={string=..., format=...}}.
+			v := L.NewTable()
+			v.RawSetString("string", lua.LString(s[4:]))
+			v.RawSetString("format", lua.LString(s[:3]))
+			t := L.NewTable()
+			t.RawSetString("verbatim_string", v)
+			return t, rest[n+2:], true
 		}
 		return lua.LString(s), rest[n+2:], true
+	case '|':
+		// An attribute: Redis does not show it to the script; the reply
+		// follows it.
+		for j := 0; j < 2*num(); j++ {
+			var ok bool
+			if _, rest, ok = r.fromRESP(L, rest); !ok {
+				return nil, nil, false
+			}
+		}
+		return r.fromRESP(L, rest)
 	case '*', '~', '%', '>':
 		n := num()
 		if n < 0 {
@@ -809,7 +825,16 @@ func (r *scriptRun) toRESP(out []byte, v lua.LValue, depth int) []byte {
 			return wire.AppendDouble(out, float64(d.(lua.LNumber)), proto)
 		}
 		if d := v.RawGetString("big_number"); d.Type() == lua.LTString {
-			return wire.AppendBigNumber(out, string(d.(lua.LString)), proto)
+			// As Redis, CR and LF become spaces: they would end the line.
+			digits := strings.NewReplacer("\r", " ", "\n", " ").Replace(string(d.(lua.LString)))
+			return wire.AppendBigNumber(out, digits, proto)
+		}
+		if vt, ok := v.RawGetString("verbatim_string").(*lua.LTable); ok {
+			f, fok := vt.RawGetString("format").(lua.LString)
+			str, sok := vt.RawGetString("string").(lua.LString)
+			if fok && sok {
+				return wire.AppendVerbatim(out, string(f), []byte(str), proto)
+			}
 		}
 		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
 			var pairs []lua.LValue
