@@ -149,7 +149,9 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 		return
 	}
 	var buf [8]int
-	for _, i := range cmd.KeyIndexes(c.Args, buf[:0]) {
+	// Only the keys the command may write (its key specs' flags): the
+	// sources of SUNIONSTORE or SORT ... STORE did not change.
+	for _, i := range cmd.WrittenKeys(c.Args, buf[:0]) {
 		if i >= len(c.Args) {
 			continue
 		}
