@@ -259,6 +259,9 @@ func (c *client) watchSocket() (<-chan error, func()) {
 				gone <- err
 				return
 			}
+			if c.idleWake.Load() {
+				c.endIdleWake() // it blocked as the cron woke it: not idle
+			}
 			// A wake for pushes (adoptPushes) must wait for the end of
 			// the wait: the deadline it set would make Fill spin.
 			if stop.Load() || c.rd.Buffered() > 1<<20 || c.push.wake.Load() {

@@ -91,6 +91,7 @@ type Server struct {
 	lazyStop     chan struct{} // closed at Shutdown: the lazy-free worker stops
 	lazyDone     chan struct{}
 	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
+	cron         serverCron  // rates and idle connections (cron.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -190,6 +191,7 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	s.watchMinReplicas()
 	s.watchMaxmemory()
+	s.startCron()
 	return s
 }
 
@@ -390,6 +392,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.scripts.stopAll()
 	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
 	s.stopMaxmemory()
+	s.stopCron()
 	close(s.lazyStop)
 	<-s.lazyDone
 
