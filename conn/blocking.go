@@ -230,12 +230,14 @@ func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time,
 	if !deadline.IsZero() {
 		t = time.NewTimer(time.Until(deadline))
 		timeout = t.C
+		c.srv.blockedTimed.Add(1)
 	}
 	gone, stopWatch := c.watchSocket()
 	return timeout, gone, func() {
 		stopWatch()
 		if t != nil {
 			t.Stop()
+			c.srv.blockedTimed.Add(-1)
 		}
 		c.block.blocked.Store(false)
 		c.srv.blocked.Add(-1)

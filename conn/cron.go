@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"math"
 	"sync/atomic"
 	"time"
 )
@@ -21,12 +20,14 @@ const cronPeriod = 100 * time.Millisecond
 const metricSamples = 16
 
 // rate is one instantaneous metric: the ring of per-second rates is the
-// cron's own; value, the average, is what INFO reads.
+// cron's own; value, their mean, is what INFO reads. The arithmetic is
+// Redis's trackInstantaneousMetric and getInstantaneousMetric: integer
+// rates, and an integer mean of the 16 samples.
 type rate struct {
 	last    int64 // the counter at the last sample
-	samples [metricSamples]float64
+	samples [metricSamples]int64
 	next    int
-	value   atomic.Uint64 // math.Float64bits of the average
+	value   atomic.Int64
 }
 
 // sample records the counter's rate since the last sample, elapsed ago.
@@ -36,22 +37,22 @@ func (r *rate) sample(count int64, elapsed time.Duration) {
 	if d < 0 || elapsed <= 0 { // CONFIG RESETSTAT zeroed the counter
 		d = 0
 	}
-	r.samples[r.next] = float64(d) / elapsed.Seconds()
+	r.samples[r.next] = d * int64(time.Second) / int64(elapsed)
 	r.next = (r.next + 1) % metricSamples
-	sum := 0.0
+	var sum int64
 	for _, v := range r.samples {
 		sum += v
 	}
-	r.value.Store(math.Float64bits(sum / metricSamples))
+	r.value.Store(sum / metricSamples)
 }
 
 // clear forgets every sample (CONFIG RESETSTAT, on the cron's goroutine).
 func (r *rate) clear(count int64) {
-	r.last, r.samples, r.next = count, [metricSamples]float64{}, 0
+	r.last, r.samples, r.next = count, [metricSamples]int64{}, 0
 	r.value.Store(0)
 }
 
-func (r *rate) get() float64 { return math.Float64frombits(r.value.Load()) }
+func (r *rate) get() int64 { return r.value.Load() }
 
 // serverCron is the cron's state. Only its goroutine touches the rates'
 // rings; resetRates asks it to clear them.
@@ -59,12 +60,31 @@ type serverCron struct {
 	ops, in, out rate
 	resetRates   atomic.Bool
 	stop, done   chan struct{}
+
+	// The largest read buffer and output backlog of any connection at
+	// each of the last peakSlots sweeps, and their maxima, which INFO
+	// shows as client_recent_max_input_buffer and _output_buffer (Redis
+	// keeps the same over its last 8 seconds).
+	peakIn, peakOut     [peakSlots]int
+	peakNext            int
+	recentIn, recentOut atomic.Int64
 }
+
+const peakSlots = 8
 
 // startCron starts the cron's goroutine (New).
 func (s *Server) startCron() {
 	s.cron.stop, s.cron.done = make(chan struct{}), make(chan struct{})
 	go s.runCron(s.cron.stop, s.cron.done)
+}
+
+// resetRates zeroes the rates at once and has the cron start them over
+// from its next sample (CONFIG RESETSTAT).
+func (s *Server) resetRates() {
+	for _, r := range []*rate{&s.cron.ops, &s.cron.in, &s.cron.out} {
+		r.value.Store(0)
+	}
+	s.cron.resetRates.Store(true)
 }
 
 // stopCron stops it and waits for it (Shutdown).
@@ -112,17 +132,24 @@ func (s *Server) sampleRates(elapsed time.Duration) {
 // sweepIdle wakes every connection that has read nothing for idleAfter
 // and still holds a read buffer, so that it drops its buffers. A blocked
 // connection is left alone: its socket watcher owns the reader.
+//
+// On the way it records the largest read buffer and output backlog.
 func (s *Server) sweepIdle(now time.Time) {
 	var idle []*client
+	maxIn, maxOut := 0, 0
 	s.mu.Lock()
 	for _, c := range s.clients {
-		if c.block.blocked.Load() {
-			continue
-		}
 		c.info.mu.Lock()
-		hold, used := c.info.qbufSize > 0, c.info.lastUsed
+		size, used := c.info.qbufSize, c.info.lastUsed
 		c.info.mu.Unlock()
-		if hold && now.Sub(used) >= idleAfter {
+		maxIn = max(maxIn, size)
+		out := int(c.outPending.Load())
+		if sub := c.pubsub(); sub != nil {
+			n, _ := sub.Queue().Pending()
+			out += n
+		}
+		maxOut = max(maxOut, out)
+		if size > 0 && now.Sub(used) >= idleAfter && !c.block.blocked.Load() {
 			idle = append(idle, c)
 		}
 	}
@@ -130,6 +157,19 @@ func (s *Server) sweepIdle(now time.Time) {
 	for _, c := range idle {
 		c.wakeIdle()
 	}
+	cr := &s.cron
+	cr.peakIn[cr.peakNext], cr.peakOut[cr.peakNext] = maxIn, maxOut
+	cr.peakNext = (cr.peakNext + 1) % peakSlots
+	cr.recentIn.Store(int64(maxOf(cr.peakIn[:])))
+	cr.recentOut.Store(int64(maxOf(cr.peakOut[:])))
+}
+
+func maxOf(v []int) int {
+	m := 0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
 }
 
 // wakeIdle makes the connection's read return at once, with idleWake set.

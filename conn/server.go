@@ -49,14 +49,16 @@ type Server struct {
 	stopped    chan struct{}  // closed when Shutdown has finished
 	stopOnce   sync.Once
 
-	nextID   atomic.Int64
-	maxBulk  atomic.Int64 // proto-max-bulk-len, read by every connection
-	maxQbuf  atomic.Int64 // client-query-buffer-limit, read by every connection
-	blocked  atomic.Int64 // connections blocked in BLPOP and friends
-	stats    serverStats
-	hub      *pubsub.Hub       // pub/sub (pubsub.go)
-	tracking *trackingRegistry // CLIENT TRACKING (tracking.go)
-	shards   []*shard.Shard    // for SetNotify only: their data belongs to the workers
+	nextID  atomic.Int64
+	maxBulk atomic.Int64 // proto-max-bulk-len, read by every connection
+	maxQbuf atomic.Int64 // client-query-buffer-limit, read by every connection
+	blocked atomic.Int64 // connections blocked in BLPOP and friends
+	// blockedTimed: those of them with a timeout (clients_in_timeout_table)
+	blockedTimed atomic.Int64
+	stats        serverStats
+	hub          *pubsub.Hub       // pub/sub (pubsub.go)
+	tracking     *trackingRegistry // CLIENT TRACKING (tracking.go)
+	shards       []*shard.Shard    // for SetNotify only: their data belongs to the workers
 
 	pubsubLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit pubsub
 	queueCfg    pubsub.QueueConfig           // shared by every output queue
