@@ -257,7 +257,13 @@ func (c *client) watchSocket() (<-chan error, func()) {
 	go func() {
 		defer close(done)
 		for {
-			if err := c.rd.Fill(); err != nil {
+			before := c.rd.Buffered()
+			err := c.rd.Fill()
+			if n := c.rd.Buffered() - before; n > 0 {
+				c.srv.stats.netIn.Add(int64(n)) // total_net_input_bytes
+				c.active = true                 // serve reads it after stopWatch
+			}
+			if err != nil {
 				gone <- err
 				return
 			}

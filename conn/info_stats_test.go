@@ -149,3 +149,29 @@ func TestInfoClientsFigures(t *testing.T) {
 		t.Fatalf("after the pop:\n%s", info)
 	}
 }
+
+// Bytes that arrive while the connection is blocked (read by its socket
+// watcher) count in total_net_input_bytes; they used to be missed.
+func TestInfoNetInputWhileBlocked(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	nc, br := fieldsTestRaw(t, addr, "blocked")
+	fieldsTestSend(t, nc, br, "BLPOP wlist 0\r\n", "")
+	fieldsTestWait(t, clientTestConn(t, addr, 2), "blocked", func(m map[string]string) bool { return m["flags"] == "b" })
+	before := infoField(t, rdb.Info(ctx, "stats").Val(), "total_net_input_bytes")
+	pings := strings.Repeat("PING\r\n", 1000)
+	fieldsTestSend(t, nc, br, pings, "")
+	time.Sleep(50 * time.Millisecond) // the watcher reads them
+	rdb.RPush(ctx, "wlist", "x")
+	fieldsTestSend(t, nc, br, "", "*2")
+	for i := 0; i < 4+1000; i++ { // the rest of the BLPOP reply, then the PONGs
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := infoField(t, rdb.Info(ctx, "stats").Val(), "total_net_input_bytes")
+	if got := after - before; got < int64(len(pings)) {
+		t.Fatalf("total_net_input_bytes grew by %d, want at least %d", got, len(pings))
+	}
+}
