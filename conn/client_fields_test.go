@@ -238,3 +238,15 @@ func TestClientListPendingReply(t *testing.T) {
 	}
 	fieldsTestWait(t, cn, "slow", func(m map[string]string) bool { return m["obl"] == "0" && m["events"] == "r" })
 }
+
+// A monitoring connection shows flag O, as in Redis; it showed N.
+func TestClientListMonitorFlag(t *testing.T) {
+	_, addr := startServer(t, 8)
+	cn := clientTestConn(t, addr, 2)
+	nc, br := fieldsTestRaw(t, addr, "mon")
+	fieldsTestSend(t, nc, br, "MONITOR\r\n", "+OK")
+	m := fieldsTestWait(t, cn, "mon", func(m map[string]string) bool { return m["cmd"] == "monitor" })
+	if m["flags"] != "O" {
+		t.Fatalf("monitor: flags=%s, want O", m["flags"])
+	}
+}

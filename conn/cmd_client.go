@@ -513,6 +513,9 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	flags := len(b)
 	var subs [3]int64
 	if sub := cl.pubsub(); sub != nil {
+		if c.srv.isMonitor(sub.Queue()) {
+			b = append(b, 'O') // Redis's CLIENT_SLAVE|CLIENT_MONITOR
+		}
 		for i := range subs {
 			subs[i] = sub.Subscriptions(pubsub.Kind(i))
 		}
