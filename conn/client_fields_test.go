@@ -213,8 +213,26 @@ func TestClientKillTypePubSub(t *testing.T) {
 	if n, err := cn.ClientKillByFilter(ctx, "TYPE", "pubsub").Result(); err != nil || n != 1 {
 		t.Fatalf("CLIENT KILL TYPE pubsub = %d, %v; want 1", n, err)
 	}
-	if n := cn.ClientKillByFilter(ctx, "TYPE", "master").Val(); n != 0 {
-		t.Fatalf("CLIENT KILL TYPE master = %d", n)
+	for _, typ := range []string{"master", "replica", "slave", "pubsub"} {
+		if n, err := cn.ClientKillByFilter(ctx, "TYPE", typ).Result(); err != nil || n != 0 {
+			t.Fatalf("CLIENT KILL TYPE %s = %d, %v; want 0", typ, n, err)
+		}
+	}
+	// TYPE normal and USER default spare the caller unless SKIPME no.
+	clientTestConn(t, addr, 2)
+	clientTestConn(t, addr, 3)
+	if n, err := cn.ClientKillByFilter(ctx, "TYPE", "normal").Result(); err != nil || n != 2 {
+		t.Fatalf("CLIENT KILL TYPE normal = %d, %v; want 2", n, err)
+	}
+	clientTestConn(t, addr, 2)
+	if n, err := cn.ClientKillByFilter(ctx, "USER", "default", "TYPE", "NORMAL").Result(); err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL USER default TYPE NORMAL = %d, %v; want 1", n, err)
+	}
+	if n, err := cn.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "no").Result(); err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL TYPE normal SKIPME no = %d, %v; want 1 (itself)", n, err)
+	}
+	if cn.Ping(ctx).Err() == nil {
+		t.Fatal("the caller survived SKIPME no")
 	}
 }
 
