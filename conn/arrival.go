@@ -12,6 +12,10 @@ import (
 type stampedReader interface {
 	Read(p []byte) (int, error)
 	lastArrival() int64
+	// waitReadable waits until the socket has bytes to read (or an end
+	// or error to report), without a buffer to read them into. It
+	// returns false when a read deadline ended the wait first.
+	waitReadable() bool
 }
 
 // clockReader stamps each read with the time it returned: the fallback
@@ -33,6 +37,10 @@ func (r *clockReader) Read(p []byte) (int, error) {
 }
 
 func (r *clockReader) lastArrival() int64 { return r.last }
+
+// waitReadable cannot wait here: the read that follows makes its buffer
+// at once and waits.
+func (r *clockReader) waitReadable() bool { return true }
 
 // wallClock is the time in Unix nanoseconds, the clock of kernel receive
 // times.

@@ -26,6 +26,8 @@ type arrivalReader struct {
 	err  error
 	last int64 // when the last read's bytes arrived (Unix ns); the read's time if the kernel gave none
 	recv func(fd uintptr) bool
+	peek func(fd uintptr) bool
+	one  [1]byte
 }
 
 // newArrivalReader returns a reader for nc that records arrival times,
@@ -49,7 +51,29 @@ func newArrivalReader(nc net.Conn) stampedReader {
 	}
 	r := &arrivalReader{raw: raw}
 	r.recv = r.recvmsg
+	r.peek = r.peekByte
 	return r
+}
+
+func (r *arrivalReader) waitReadable() bool {
+	err := r.raw.Read(r.peek)
+	return err == nil || !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// peekByte is waitReadable's RawConn callback: it looks at one byte
+// without taking it, and says "wait" (false) only when there is none yet.
+// An end of stream or an error counts as readable: the read reports it.
+func (r *arrivalReader) peekByte(fd uintptr) bool {
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.one[0])), 1, syscall.MSG_PEEK, 0, 0)
+		switch errno {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true
+	}
 }
 
 func (r *arrivalReader) Read(p []byte) (int, error) {
@@ -58,7 +82,7 @@ func (r *arrivalReader) Read(p []byte) (int, error) {
 	}
 	r.p, r.n, r.err = p, 0, nil
 	err := r.raw.Read(r.recv)
-	r.p = nil
+	r.p, r.iov.Base = nil, nil // keep no buffer alive: an idle connection drops its own
 	switch {
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
 		return 0, nil // see deadlineReader

@@ -250,12 +250,14 @@ func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time,
 	if !deadline.IsZero() {
 		t = time.NewTimer(time.Until(deadline))
 		timeout = t.C
+		c.srv.blockedTimed.Add(1)
 	}
 	gone, stopWatch := c.watchSocket()
 	return timeout, gone, func() {
 		stopWatch()
 		if t != nil {
 			t.Stop()
+			c.srv.blockedTimed.Add(-1)
 		}
 		c.block.blocked.Store(false)
 		c.srv.blocked.Add(-1)
@@ -275,9 +277,18 @@ func (c *client) watchSocket() (<-chan error, func()) {
 	go func() {
 		defer close(done)
 		for {
-			if err := c.rd.Fill(); err != nil {
+			before := c.rd.Buffered()
+			err := c.rd.Fill()
+			if n := c.rd.Buffered() - before; n > 0 {
+				c.srv.stats.netIn.Add(int64(n)) // total_net_input_bytes
+				c.active = true                 // serve reads it after stopWatch
+			}
+			if err != nil {
 				gone <- err
 				return
+			}
+			if c.idleWake.Load() {
+				c.endIdleWake() // it blocked as the cron woke it: not idle
 			}
 			// A wake for pushes (adoptPushes) must wait for the end of
 			// the wait: the deadline it set would make Fill spin.

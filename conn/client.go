@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"errors"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -81,6 +80,19 @@ type client struct {
 	push    pushState
 
 	info clientInfo
+	// active: bytes arrived since the last publishInfo, so the connection
+	// was not idle even without a complete command.
+	active bool
+	// outPending is the reply bytes handed to the socket and not sent yet
+	// (CLIENT LIST obl); set by publishInfo, cleared once write returns.
+	outPending atomic.Int64
+	// outPeak is the largest reply of a segment since peakSince (CLIENT
+	// LIST rbp: Redis's reply buffer peak over the last 5 seconds).
+	outPeak   int
+	peakSince time.Time
+	// idleWake: the server's cron woke the idle connection so that it
+	// drops its buffers (cron.go).
+	idleWake atomic.Bool
 	// ident names the client in SLOWLOG entries logged by shards.
 	ident shard.Client
 	// monitoring: MONITOR was sent (cmd_monitor.go); inScript: a script
@@ -123,6 +135,16 @@ type clientInfo struct {
 	noEvict  bool
 	db       int
 	proto    wire.Proto
+
+	// Buffers as of the end of the last segment (publishInfo), in
+	// CLIENT LIST's terms.
+	qbuf     int // bytes received and not parsed
+	qbufSize int // the read buffer's size, 0 once dropped
+	argvMem  int // finished arguments of a command still arriving
+	multi    int // commands queued in MULTI, -1 outside
+	multiMem int // bytes of the queued commands' arguments
+	rbs, rbp int // reply buffer size, and its peak use lately
+	held     int // bytes held by the connection's buffers (heldBytes)
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -150,6 +172,8 @@ func newClient(s *Server, nc net.Conn) *client {
 	}
 	now := time.Now()
 	c.info.created, c.info.lastUsed, c.info.proto = now, now, wire.RESP2
+	c.info.multi, c.info.qbufSize = -1, c.rd.Size()
+	c.peakSince = now
 	return c
 }
 
@@ -189,11 +213,25 @@ func (c *client) serve() {
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
 			before := c.rd.Buffered()
-			if err = c.fill(); err != nil {
+			// A connection that dropped its buffers waits for bytes
+			// before it makes a new read buffer.
+			if c.rd.Size() == 0 && !c.src.waitReadable() {
+				c.endIdleWake() // woken by a deadline
+				continue
+			}
+			err = c.rd.Fill()
+			read := c.rd.Buffered() - before
+			if read > 0 {
+				c.srv.stats.netIn.Add(int64(read))
+				c.active = true
+			}
+			if err != nil {
 				c.readFailed(err)
 				return
 			}
-			c.srv.stats.netIn.Add(int64(c.rd.Buffered() - before))
+			if c.idleWake.Load() && c.endIdleWake() && c.rd.Buffered() == 0 {
+				c.dropIdleBuffers() // idle for idleAfter: see cron.go
+			}
 			if c.trk != nil && c.trk.on {
 				c.holdPushes()
 			}
@@ -210,62 +248,13 @@ func (c *client) serve() {
 	}
 }
 
-// fill reads more input, waking up without any for two deadlines: a
-// connection that holds large buffers after a burst lets them go once it
-// has sent nothing for idleAfter (dropIdleBuffers), and one idle for the
-// `timeout` parameter's seconds is closed, as Redis's clientsCron does
-// (subscribers and monitors are exempt, and a blocked client waits
-// elsewhere). It returns errIdleTimeout for the latter.
-func (c *client) fill() error {
-	dropAt, closeAt := time.Time{}, time.Time{}
-	if c.rd.Buffered() == 0 && c.heldBytes() > idleKeep {
-		dropAt = time.Now().Add(idleAfter)
-	}
-	if t := c.srv.idleTimeout.Load(); t > 0 && !c.subscribed() && !c.monitoring {
-		last := c.readAt
-		if last == 0 {
-			last = c.info.created.UnixNano()
-		}
-		closeAt = time.Unix(0, last).Add(time.Duration(t) * time.Second)
-	}
-	deadline := dropAt
-	if deadline.IsZero() || (!closeAt.IsZero() && closeAt.Before(deadline)) {
-		deadline = closeAt
-	}
-	if deadline.IsZero() {
-		return c.rd.Fill()
-	}
-	before := c.rd.Buffered()
-	c.nc.SetReadDeadline(deadline)
-	if c.push.wake.Load() {
-		c.adoptPushes() // its deadline may just have been replaced
-	}
-	err := c.rd.Fill()
-	c.nc.SetReadDeadline(time.Time{})
-	if err != nil || c.rd.Buffered() != before {
-		return err
-	}
-	now := time.Now() // a deadline passed with nothing read
-	if !closeAt.IsZero() && !now.Before(closeAt) {
-		c.srv.log.Debug("Closing idle client", "client", c.id)
-		return errIdleTimeout
-	}
-	if !dropAt.IsZero() && !now.Before(dropAt) {
-		c.dropIdleBuffers()
-	}
-	return nil
-}
-
-var errIdleTimeout = errors.New("conn: idle timeout")
-
-// idleKeep is how many bytes of buffers an idle connection may keep, and
-// idleAfter how long it must have sent nothing before it drops the rest.
-// Redis's clientsCron likewise frees the query buffer of a client idle for
-// 2 seconds. Without it, every connection that once sent a large pipeline
-// kept its grown read buffer, argument arena and batches forever: 1,000
-// idle connections held 560 MB after one 400 KB pipeline each.
-const idleKeep = 64 << 10
-
+// idleAfter is how long a connection must have sent nothing before it
+// drops its buffers, read buffer included: the server's cron wakes it
+// (cron.go). Redis's clientsCron likewise frees the query buffer of a
+// client idle for 2 seconds. Without it, every connection that once sent
+// a large pipeline kept its grown read buffer, argument arena and batches
+// forever: 1,000 idle connections held 560 MB after one 400 KB pipeline
+// each; and 10,000 idle connections hold 160 MB of read buffers.
 var idleAfter = 2 * time.Second // a variable for tests
 
 // heldBytes reports roughly how many bytes the connection's buffers keep
@@ -727,7 +716,24 @@ func (c *client) write() error {
 	n, err := c.nc.Write(c.out)
 	c.srv.stats.netOut.Add(int64(n))
 	c.resetOut()
+	c.sent()
 	return err
+}
+
+// pendingBytes is the size of the replies a segment has ready to write.
+func (c *client) pendingBytes() int {
+	n := len(c.out)
+	for _, p := range c.pieces {
+		n += len(p.b) // a piece of c.out has none: it is in len(c.out)
+	}
+	return n
+}
+
+// sent clears the pending bytes CLIENT LIST shows once a write returned.
+func (c *client) sent() {
+	if c.outPending.Load() != 0 {
+		c.outPending.Store(0)
+	}
 }
 
 // writePieces sends c.pieces in order with one writev.
@@ -750,6 +756,7 @@ func (c *client) writePieces() error {
 		n, err = bufs.WriteTo(c.nc)
 	}
 	c.srv.stats.netOut.Add(n)
+	c.sent()
 	clear(c.iov) // no references into buffers that may be dropped
 	c.iov = c.iov[:0]
 	if cap(c.pieces) > keepSlots {

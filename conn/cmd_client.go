@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 	"github.com/valkyrie-kv/valkyrie/shard"
@@ -86,19 +87,51 @@ func clientSub(spec shard.Spec, run func(c *client, args [][]byte)) *subcommand 
 	return s
 }
 
-// publishInfo makes the last command and the time of the last interaction
-// visible to other connections. serve calls it once per segment, after
-// the commands ran and before their replies are written (so a client that
-// saw a reply sees it in CLIENT LIST): one lock per read on the hot path.
+// publishInfo makes the last command, the time of the last interaction and
+// the state of the buffers visible to other connections. serve calls it
+// once per segment, after the commands ran and before their replies are
+// written (so a client that saw a reply sees it in CLIENT LIST): one lock
+// per read on the hot path, and one atomic store while replies wait.
 func (c *client) publishInfo() {
-	c.srv.stats.commands.Add(c.commands) // once per segment, not per command
-	c.commands = 0
+	busy := c.commands > 0 || c.active
+	if c.commands > 0 {
+		c.srv.stats.commands.Add(c.commands) // once per segment, not per command
+	}
+	c.commands, c.active = 0, false
 	now := time.Now()
+	pending := c.pendingBytes()
+	if pending > 0 {
+		c.outPending.Store(int64(pending)) // write clears it
+	}
+	if now.Sub(c.peakSince) >= rbpWindow {
+		c.outPeak, c.peakSince = 0, now
+	}
+	c.outPeak = max(c.outPeak, pending)
+	multi, multiMem := -1, 0
+	if c.tx.on {
+		multi, multiMem = len(c.tx.calls), len(c.tx.buf)+argHeader*len(c.tx.args)
+	}
+	held := c.heldBytes()
 	c.info.mu.Lock()
-	c.info.lastUsed = now
+	if busy { // a wake-up that read nothing is no interaction
+		c.info.lastUsed = now
+	}
 	c.info.lastCmd = c.last
+	c.info.qbuf, c.info.qbufSize, c.info.argvMem = c.rd.Unparsed(), c.rd.Size(), c.rd.ArgBytes()
+	c.info.multi, c.info.multiMem = multi, multiMem
+	c.info.rbs, c.info.rbp, c.info.held = cap(c.out), c.outPeak, held
 	c.info.mu.Unlock()
 }
+
+// rbpWindow is how long CLIENT LIST's rbp keeps a peak, as Redis's reply
+// buffer peak.
+const rbpWindow = 5 * time.Second
+
+// argHeader is what an argument costs besides its bytes: a slice header.
+const argHeader = int(unsafe.Sizeof([]byte(nil)))
+
+// clientSize is the connection's own record, counted in tot-mem.
+const clientSize = int(unsafe.Sizeof(client{}))
 
 func cmdClientID(c *client, args [][]byte) { c.replyInt(c.id) }
 
@@ -164,7 +197,7 @@ func cmdClientNoEvict(c *client, args [][]byte) {
 }
 
 func cmdClientInfo(c *client, args [][]byte) {
-	line := c.appendClientLine(nil, c, time.Now())
+	line := c.appendClientLine(nil, c, time.Now(), args)
 	c.local = wire.AppendVerbatim(c.local, "txt", append(line, '\n'), c.proto)
 }
 
@@ -209,7 +242,7 @@ func cmdClientList(c *client, args [][]byte) {
 	now := time.Now()
 	var out []byte
 	for _, cl := range list {
-		out = c.appendClientLine(out, cl, now)
+		out = c.appendClientLine(out, cl, now, args)
 		out = append(out, '\n')
 	}
 	c.local = wire.AppendVerbatim(c.local, "txt", out, c.proto)
@@ -399,9 +432,15 @@ func parseClientType(b []byte) (clientType, bool) {
 	return 0, false
 }
 
-// kind is the client's type. Valkyrie has no replication or pub/sub yet,
-// so every connection is a normal one.
-func (c *client) kind() clientType { return clientNormal }
+// kind is the client's type: a connection subscribed to a channel or
+// pattern is a pub/sub one, as long as it is (Redis's CLIENT_PUBSUB).
+// Valkyrie has no replication, so every other connection is a normal one.
+func (c *client) kind() clientType {
+	if c.subscribed2() {
+		return clientPubSub
+	}
+	return clientNormal
+}
 
 // clientsByID returns the connected clients in ID order, which is the
 // order they connected in.
@@ -417,16 +456,44 @@ func (s *Server) clientsByID() []*client {
 }
 
 // appendClientLine appends cl's CLIENT LIST line, without the newline, in
-// Redis 7.0's field order. c is the connection asking: its own line shows
-// the running command and no idle time, as in Redis. Buffer and memory
-// fields are not tracked per connection and read 0.
-func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
+// Redis 7.0's field order. c is the connection asking and args its
+// command: its own line shows the running command, no idle time and its
+// buffers as they are now, as in Redis; other lines show them as of the
+// end of the connection's last segment (publishInfo).
+//
+// The buffer fields, in Valkyrie's terms: qbuf the bytes received and not
+// parsed (for c, from the first command of its segment on, as Redis keeps
+// a read's commands until they all ran), qbuf-free the rest of the read
+// buffer (0 once an idle connection dropped it), argv-mem the arguments of
+// the running command or of one still arriving, multi and multi-mem what
+// MULTI queued, rbs and rbp the reply buffer's size and its largest
+// segment of replies over the last 5 seconds, obl the replies waiting for
+// the socket, oll and omem the blocks and bytes in a pub/sub connection's
+// output queue, and tot-mem all of the connection's buffers and record.
+func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]byte) []byte {
 	cl.info.mu.Lock()
 	name, created, used := cl.info.name, cl.info.created, cl.info.lastUsed
 	cmd, db, proto, noEvict := cl.info.lastCmd, cl.info.db, cl.info.proto, cl.info.noEvict
+	qbuf, qbufSize, argvMem := cl.info.qbuf, cl.info.qbufSize, cl.info.argvMem
+	multi, multiMem := cl.info.multi, cl.info.multiMem
+	rbs, rbp, held := cl.info.rbs, cl.info.rbp, cl.info.held
 	cl.info.mu.Unlock()
+	obl := int(cl.outPending.Load())
 	if cl == c {
 		cmd, used = c.last, now
+		qbuf, qbufSize, argvMem = c.rd.SinceFill(), c.rd.Size(), 0
+		for _, a := range args {
+			argvMem += len(a)
+		}
+		multi, multiMem = -1, 0
+		if c.tx.on {
+			multi, multiMem = len(c.tx.calls), len(c.tx.buf)+argHeader*len(c.tx.args)
+		}
+		rbs, rbp, held, obl = cap(c.out), max(c.outPeak, len(c.out)), c.heldBytes(), 0
+	}
+	var oll, omem int
+	if sub := cl.pubsub(); sub != nil {
+		omem, oll = sub.Queue().Pending()
 	}
 	b = append(b, "id="...)
 	b = strconv.AppendInt(b, cl.id, 10)
@@ -446,12 +513,18 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	flags := len(b)
 	var subs [3]int64
 	if sub := cl.pubsub(); sub != nil {
+		if c.srv.isMonitor(sub.Queue()) {
+			b = append(b, 'O') // Redis's CLIENT_SLAVE|CLIENT_MONITOR
+		}
 		for i := range subs {
 			subs[i] = sub.Subscriptions(pubsub.Kind(i))
 		}
 		if subs[0]+subs[1]+subs[2] > 0 {
 			b = append(b, 'P')
 		}
+	}
+	if multi >= 0 {
+		b = append(b, 'x')
 	}
 	if cl.block.blocked.Load() {
 		b = append(b, 'b')
@@ -471,8 +544,33 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time) []byte {
 	b = strconv.AppendInt(b, subs[1], 10)
 	b = append(b, " ssub="...)
 	b = strconv.AppendInt(b, subs[2], 10)
-	b = append(b, " multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0"...)
-	b = append(b, " rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
+	b = append(b, " multi="...)
+	b = strconv.AppendInt(b, int64(multi), 10)
+	b = append(b, " qbuf="...)
+	b = strconv.AppendInt(b, int64(qbuf), 10)
+	b = append(b, " qbuf-free="...)
+	b = strconv.AppendInt(b, int64(max(0, qbufSize-qbuf)), 10)
+	b = append(b, " argv-mem="...)
+	b = strconv.AppendInt(b, int64(argvMem), 10)
+	b = append(b, " multi-mem="...)
+	b = strconv.AppendInt(b, int64(multiMem), 10)
+	b = append(b, " rbs="...)
+	b = strconv.AppendInt(b, int64(rbs), 10)
+	b = append(b, " rbp="...)
+	b = strconv.AppendInt(b, int64(rbp), 10)
+	b = append(b, " obl="...)
+	b = strconv.AppendInt(b, int64(obl), 10)
+	b = append(b, " oll="...)
+	b = strconv.AppendInt(b, int64(oll), 10)
+	b = append(b, " omem="...)
+	b = strconv.AppendInt(b, int64(omem), 10)
+	b = append(b, " tot-mem="...)
+	b = strconv.AppendInt(b, int64(clientSize+held+argvMem+multiMem+omem), 10)
+	b = append(b, " events=r"...)
+	if obl+omem > 0 {
+		b = append(b, 'w')
+	}
+	b = append(b, " cmd="...)
 	if cmd == nil {
 		b = append(b, "NULL"...)
 	} else {

@@ -162,9 +162,11 @@ func infoClients(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "connected_clients", int64(n))
 	b = infoInt(b, "cluster_connections", 0)
 	b = infoInt(b, "maxclients", s.cfg.Int("maxclients"))
+	b = infoInt(b, "client_recent_max_input_buffer", s.cron.recentIn.Load())
+	b = infoInt(b, "client_recent_max_output_buffer", s.cron.recentOut.Load())
 	b = infoInt(b, "blocked_clients", s.blocked.Load())
 	b = infoInt(b, "tracking_clients", s.tracking.nClients.Load())
-	return infoInt(b, "clients_in_timeout_table", 0)
+	return infoInt(b, "clients_in_timeout_table", s.blockedTimed.Load())
 }
 
 // infoMemory reports the Go heap in use as used_memory, and the resident
@@ -221,17 +223,20 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 
 func infoStats(b []byte, x *infoCtx) []byte {
 	st := &x.c.srv.stats
-	var expired uint64
+	var expired, hits, misses uint64
 	for _, sh := range x.shardStats() {
 		expired += sh.ExpiredKeys
+		hits += sh.Hits
+		misses += sh.Misses
 	}
+	cr := &x.c.srv.cron
 	b = infoInt(b, "total_connections_received", st.connections.Load())
 	b = infoInt(b, "total_commands_processed", st.commands.Load())
-	b = infoInt(b, "instantaneous_ops_per_sec", 0)
+	b = infoInt(b, "instantaneous_ops_per_sec", cr.ops.get())
 	b = infoInt(b, "total_net_input_bytes", st.netIn.Load())
 	b = infoInt(b, "total_net_output_bytes", st.netOut.Load())
-	b = infoStr(b, "instantaneous_input_kbps", "0.00")
-	b = infoStr(b, "instantaneous_output_kbps", "0.00")
+	b = infoKbps(b, "instantaneous_input_kbps", cr.in.get())
+	b = infoKbps(b, "instantaneous_output_kbps", cr.out.get())
 	b = infoInt(b, "rejected_connections", st.rejected.Load())
 	b = infoInt(b, "sync_full", 0)
 	b = infoInt(b, "sync_partial_ok", 0)
@@ -239,8 +244,8 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "expired_keys", int64(expired))
 	b = infoInt(b, "evicted_keys", 0)
 	b = infoInt(b, "evicted_clients", 0)
-	b = infoInt(b, "keyspace_hits", 0)
-	b = infoInt(b, "keyspace_misses", 0)
+	b = infoInt(b, "keyspace_hits", int64(hits))
+	b = infoInt(b, "keyspace_misses", int64(misses))
 	b = infoInt(b, "pubsub_channels", x.c.srv.hub.ChannelCount())
 	b = infoInt(b, "pubsub_patterns", x.c.srv.hub.PatternCount())
 	b = infoInt(b, "pubsubshard_channels", x.c.srv.hub.ShardChannelCount())
@@ -331,6 +336,15 @@ func infoStr(b []byte, key, v string) []byte {
 	b = append(b, key...)
 	b = append(b, ':')
 	b = append(b, v...)
+	return append(b, '\r', '\n')
+}
+
+// infoKbps appends a rate in bytes per second as KiB per second with two
+// decimals, as Redis prints its instantaneous kbps figures.
+func infoKbps(b []byte, key string, bytesPerSec int64) []byte {
+	b = append(b, key...)
+	b = append(b, ':')
+	b = strconv.AppendFloat(b, float64(float32(bytesPerSec)/1024), 'f', 2, 32)
 	return append(b, '\r', '\n')
 }
 

@@ -40,6 +40,12 @@ func (s *Server) feedMonitors(line []byte) {
 	}
 }
 
+// isMonitor reports whether q is a monitoring connection's queue.
+func (s *Server) isMonitor(q *pubsub.Queue) bool {
+	p := s.mon.list.Load()
+	return p != nil && slices.Contains(*p, q)
+}
+
 func (s *Server) addMonitor(q *pubsub.Queue) {
 	m := &s.mon
 	m.mu.Lock()

@@ -83,6 +83,8 @@ func cmdConfigResetStat(c *client, args [][]byte) {
 	c.srv.resetCommandStats(c.borrowed)
 	c.srv.lazy.ResetStats()
 	c.srv.resetLatency()
+	c.srv.eachShard(c.borrowed, (*shard.Shard).ResetStats) // expired_keys, keyspace_hits/misses
+	c.srv.resetRates()
 	c.replyOK()
 }
 

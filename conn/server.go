@@ -56,10 +56,12 @@ type Server struct {
 	idleTimeout atomic.Int64 // timeout: seconds a client may stay idle, 0 for ever
 	keepAlive   atomic.Int64 // tcp-keepalive, seconds (0: off)
 	blocked     atomic.Int64 // connections blocked in BLPOP and friends
-	stats       serverStats
-	hub         *pubsub.Hub       // pub/sub (pubsub.go)
-	tracking    *trackingRegistry // CLIENT TRACKING (tracking.go)
-	shards      []*shard.Shard    // for SetNotify only: their data belongs to the workers
+	// blockedTimed: those of them with a timeout (clients_in_timeout_table)
+	blockedTimed atomic.Int64
+	stats        serverStats
+	hub          *pubsub.Hub       // pub/sub (pubsub.go)
+	tracking     *trackingRegistry // CLIENT TRACKING (tracking.go)
+	shards       []*shard.Shard    // for SetNotify only: their data belongs to the workers
 
 	pubsubLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit pubsub
 	queueCfg    pubsub.QueueConfig           // shared by every output queue
@@ -95,6 +97,7 @@ type Server struct {
 	lazyStop     chan struct{} // closed at Shutdown: the lazy-free worker stops
 	lazyDone     chan struct{}
 	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
+	cron         serverCron  // rates and idle connections (cron.go)
 
 	replID        atomic.Pointer[string] // set by DEBUG CHANGE-REPL-ID (cmd_debug.go)
 	scriptDenyOff atomic.Bool            // DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands
@@ -203,6 +206,7 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	s.watchMinReplicas()
 	s.watchMaxmemory()
+	s.startCron()
 	return s
 }
 
@@ -414,6 +418,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.scripts.stopAll()
 	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
 	s.stopMaxmemory()
+	s.stopCron()
 	close(s.lazyStop)
 	<-s.lazyDone
 

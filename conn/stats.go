@@ -13,7 +13,9 @@ type ShardStats struct {
 	Expires     [shard.NumDBs]int
 	Processed   uint64
 	ExpiredKeys uint64
-	Pending     int // messages waiting in the mailbox
+	Hits        uint64 // keyspace_hits
+	Misses      uint64 // keyspace_misses
+	Pending     int    // messages waiting in the mailbox
 }
 
 // statsWait bounds the wait for a shard out of ascending order (see
@@ -40,6 +42,7 @@ func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 			st.Expires[db] = sh.DB(db).Expires()
 		}
 		st.Processed, st.ExpiredKeys = sh.Processed, sh.ExpiredKeys
+		st.Hits, st.Misses = sh.KeyspaceHits, sh.KeyspaceMisses
 		out = append(out, st)
 	})
 	return out

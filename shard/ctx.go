@@ -180,6 +180,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
 		s.trk.cur = call.Track
+		s.readStats = call.Cmd.Flags&Write == 0
 		start := len(c.Out)
 		var pre notePre
 		if notify && call.Cmd.writes(call.Args) {
@@ -211,6 +212,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 	}
 	s.Processed += uint64(n)
+	s.readStats = false
 	s.stamp = 0
 	s.flushEvents()
 	s.trk.cur = nil
@@ -294,9 +296,11 @@ func (a *Across) Join(s *Shard) {
 func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db int, proto wire.Proto, out []byte) []byte {
 	c := &a.c
 	c.Args, c.Waiter, c.Watch, c.DB, c.Proto, c.Out = args, w, watch, db, proto, out
+	read := cmd.Flags&Write == 0
 	for _, s := range c.shards {
 		if s != nil {
 			s.trk.cur = a.Track // a script's run inside EXEC ended and cleared it
+			s.readStats = read
 		}
 	}
 	start := len(out)
@@ -353,6 +357,7 @@ func (a *Across) finish() {
 			s.note.out = nil
 			s.stamp = 0
 			s.trk.cur = nil
+			s.readStats = false
 			if s.note.sink != nil {
 				sink = s.note.sink
 			}

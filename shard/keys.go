@@ -46,7 +46,7 @@ func cmdDel(c *Ctx) {
 func cmdExists(c *Ctx) {
 	var n int64
 	for _, key := range c.Args[1:] {
-		if c.db(key).has(key, c.Now) {
+		if c.db(key).hasRead(key, c.Now) {
 			n++
 		}
 	}
@@ -57,7 +57,7 @@ func cmdExists(c *Ctx) {
 func cmdTouch(c *Ctx) {
 	var n int64
 	for _, key := range c.Args[1:] {
-		if db := c.db(key); db.has(key, c.Now) {
+		if db := c.db(key); db.hasRead(key, c.Now) {
 			db.touchKey(key, c.Now)
 			n++
 		}
@@ -303,7 +303,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 func cmdTTL(c *Ctx, millis, absolute bool) {
 	key := c.Args[1]
 	db := c.db(key)
-	if !db.has(key, c.Now) {
+	if !db.hasRead(key, c.Now) {
 		c.Int(-2)
 		return
 	}
@@ -340,7 +340,7 @@ func cmdPersist(c *Ctx) {
 func cmdType(c *Ctx) {
 	key := c.Args[1]
 	db := c.db(key)
-	if !db.has(key, c.Now) {
+	if !db.hasRead(key, c.Now) {
 		c.Simple("none")
 		return
 	}

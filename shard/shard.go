@@ -30,6 +30,11 @@ type Shard struct {
 	Processed uint64
 	// ExpiredKeys counts keys removed because their TTL passed.
 	ExpiredKeys uint64
+	// KeyspaceHits and KeyspaceMisses count the key lookups of commands
+	// that do not write, found or not (Redis's lookupKeyRead); readStats
+	// says whether the command running now is one.
+	KeyspaceHits, KeyspaceMisses uint64
+	readStats                    bool
 
 	watchers int // entries in every DB's watched map
 
@@ -154,23 +159,58 @@ func (db *DB) expired(key []byte, now int64) bool {
 func (db *DB) get(key []byte, now int64) (any, bool) {
 	if e := db.strSlot(key); e != nil {
 		if db.expired(key, now) {
+			db.countLookup(false)
 			return nil, false
 		}
 		if m := e.meta(); db.stale(m, now) {
 			e.setMeta(db.touched(m, now))
 		}
+		db.countLookup(true)
 		return e.str(), true
 	}
 	if e := db.objSlot(key); e != nil {
 		if db.expired(key, now) {
+			db.countLookup(false)
 			return nil, false
 		}
 		if db.stale(e.meta, now) {
 			e.meta = db.touched(e.meta, now)
 		}
+		db.countLookup(true)
 		return e.v, true
 	}
+	db.countLookup(false)
 	return nil, false
+}
+
+// countLookup counts a key lookup in keyspace_hits or keyspace_misses
+// when the running command does not write: as in Redis, whose write
+// lookups do not count.
+func (db *DB) countLookup(found bool) {
+	if s := db.sh; s != nil && s.readStats {
+		if found {
+			s.KeyspaceHits++
+		} else {
+			s.KeyspaceMisses++
+		}
+	}
+}
+
+// hasRead is has for a read command's lookup that touches nothing
+// (EXISTS, TYPE, the TTL family): it counts in keyspace_hits/misses.
+func (db *DB) hasRead(key []byte, now int64) bool {
+	ok := db.has(key, now)
+	db.countLookup(ok)
+	return ok
+}
+
+// SetReadStats says whether the command about to run counts its key
+// lookups in keyspace_hits/misses (it does not write).
+func (s *Shard) SetReadStats(on bool) { s.readStats = on }
+
+// ResetStats zeroes the counters CONFIG RESETSTAT clears.
+func (s *Shard) ResetStats() {
+	s.ExpiredKeys, s.KeyspaceHits, s.KeyspaceMisses = 0, 0, 0
 }
 
 // peek is get without counting an access, for the commands that Redis
@@ -203,23 +243,28 @@ func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
 	e := db.strSlot(key)
 	if e == nil {
 		if len(db.objs) == 0 {
+			db.countLookup(false)
 			return "", false, false
 		}
 		o := db.objSlot(key)
 		if o == nil || db.expired(key, now) {
+			db.countLookup(false)
 			return "", false, false
 		}
 		if db.stale(o.meta, now) {
 			o.meta = db.touched(o.meta, now)
 		}
+		db.countLookup(true)
 		return "", true, false
 	}
 	if db.expired(key, now) {
+		db.countLookup(false)
 		return "", false, false
 	}
 	if m := e.meta(); db.stale(m, now) {
 		e.setMeta(db.touched(m, now))
 	}
+	db.countLookup(true)
 	return e.str(), true, true
 }
 

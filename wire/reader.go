@@ -66,6 +66,8 @@ type Reader struct {
 	// more bytes are probably waiting, so the buffer grows (up to keepBuf)
 	// to take a whole pipeline in one read next time.
 	filled bool
+
+	mark int // r as the last Fill left it (SinceFill)
 }
 
 // NewReader returns a Reader over rd with the given limits.
@@ -126,21 +128,18 @@ func (r *Reader) Held() int {
 	return len(r.buf) + 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
 }
 
-// Release gives back what a burst made the Reader hold: a buffer grown past
-// its initial size and the arenas. It does nothing while bytes are pending.
-// The caller uses it on a connection gone idle, as Redis's clientsCron
-// frees the query buffer of an idle client. It returns the bytes dropped.
+// Release gives back everything the Reader holds: its buffer and the
+// arenas. It does nothing while bytes are pending. The caller uses it on a
+// connection gone idle, as Redis's clientsCron frees the query buffer of
+// an idle client; the next Fill allocates a buffer of the initial size.
+// It returns the bytes dropped.
 func (r *Reader) Release() int {
 	if r.w != r.r {
 		return 0
 	}
-	n := 0
-	if len(r.buf) > initialBuf {
-		n += len(r.buf)
-		r.buf = make([]byte, initialBuf)
-		r.r, r.w, r.pos = 0, 0, 0
-	}
-	n += 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
+	n := len(r.buf) + 24*cap(r.argv) + cap(r.inline) + 8*cap(r.offs)
+	r.buf = nil
+	r.r, r.w, r.pos, r.mark = 0, 0, 0, 0
 	r.argv, r.inline, r.offs = nil, nil, nil
 	r.filled, r.idleFills, r.peak = false, 0, 0
 	return n
@@ -148,6 +147,33 @@ func (r *Reader) Release() int {
 
 // Buffered reports how many unconsumed bytes the Reader holds.
 func (r *Reader) Buffered() int { return r.w - r.r }
+
+// Size reports the size of the read buffer: 0 once Release dropped it.
+func (r *Reader) Size() int { return len(r.buf) }
+
+// Unparsed reports the bytes received and not yet parsed into arguments:
+// Redis's query buffer length (qbuf) between commands. The finished
+// arguments of a command still arriving are not part of it (see ArgBytes).
+func (r *Reader) Unparsed() int { return r.unparsed() }
+
+// ArgBytes reports the summed length of the finished arguments of a
+// command still arriving, which Redis counts as argv memory.
+func (r *Reader) ArgBytes() int {
+	if r.argc == 0 {
+		return 0
+	}
+	n := 0
+	for i := 1; i < len(r.offs); i += 2 {
+		n += r.offs[i] - r.offs[i-1]
+	}
+	return n
+}
+
+// SinceFill reports the bytes in the buffer from where the last Fill
+// found the first unconsumed one: while commands of a segment run, the
+// commands already run, the running one and what follows. Redis's query
+// buffer likewise keeps the commands of one read until they all ran.
+func (r *Reader) SinceFill() int { return r.w - min(r.mark, r.r) }
 
 // Next returns the next complete command in the buffer. It returns nil, nil
 // when the buffer holds no complete command; call Fill and try again.
@@ -363,6 +389,7 @@ func (r *Reader) Fill() error {
 		r.inline = nil
 	}
 	r.inline = r.inline[:0]
+	r.mark = r.r
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.filled = n == len(r.buf)-r.w
 	r.w += n
@@ -420,7 +447,7 @@ func (r *Reader) makeRoom() {
 	if r.w < len(r.buf) && !greedy {
 		return
 	}
-	size := 2 * len(r.buf)
+	size := max(2*len(r.buf), initialBuf) // initialBuf after Release
 	if !greedy && need > len(r.buf) && need < size {
 		size = need
 	}

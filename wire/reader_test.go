@@ -1021,8 +1021,43 @@ func TestReaderRelease(t *testing.T) {
 		t.Fatalf("Next = %q, %v", args, err)
 	}
 	held := r.Held()
-	if n := r.Release(); n < held-initialBuf || len(r.buf) != initialBuf {
-		t.Fatalf("Release freed %d of %d bytes, buffer %d", n, held, len(r.buf))
+	if n := r.Release(); n != held || r.Size() != 0 {
+		t.Fatalf("Release freed %d of %d bytes, buffer %d", n, held, r.Size())
+	}
+	// A released Reader allocates its initial buffer on the next Fill.
+	r.rd = &partsReader{parts: [][]byte{[]byte("*1\r\n$4\r\nPING\r\n")}}
+	if err := r.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	if args, err := r.Next(); err != nil || len(args) != 1 || string(args[0]) != "PING" || r.Size() != initialBuf {
+		t.Fatalf("after Release: Next = %q, %v; buffer %d", args, err, r.Size())
+	}
+}
+
+// TestReaderQueryFigures checks what CLIENT LIST shows of a Reader: the
+// unparsed bytes, the finished arguments of a command still arriving, and
+// the bytes since the last Fill.
+func TestReaderQueryFigures(t *testing.T) {
+	r := NewReader(&partsReader{parts: [][]byte{
+		[]byte("*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc"),
+	}}, Limits{})
+	if err := r.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	args, err := r.Next()
+	if err != nil || len(args) != 1 {
+		t.Fatalf("Next = %q, %v", args, err)
+	}
+	if got, want := r.SinceFill(), 14+28; got != want {
+		t.Fatalf("SinceFill = %d, want %d", got, want)
+	}
+	if args, err := r.Next(); args != nil || err != nil {
+		t.Fatalf("Next = %q, %v; want the SET incomplete", args, err)
+	}
+	// Redis's qbuf: "abc" is all that is not parsed; SET and k are argv.
+	if r.Unparsed() != 3 || r.ArgBytes() != 4 || r.Buffered() != 28 || r.Size() != initialBuf {
+		t.Fatalf("Unparsed %d ArgBytes %d Buffered %d Size %d, want 3 4 28 %d",
+			r.Unparsed(), r.ArgBytes(), r.Buffered(), r.Size(), initialBuf)
 	}
 }
 

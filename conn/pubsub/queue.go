@@ -92,6 +92,21 @@ func (q *Queue) Closed() bool {
 	return q.closed
 }
 
+// Pending reports the bytes queued or being written, and in how many
+// blocks: the one the writer is writing and the one filling behind it
+// (CLIENT LIST omem and oll).
+func (q *Queue) Pending() (bytes, blocks int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.buf) > 0 {
+		blocks++
+	}
+	if q.pending > int64(len(q.buf)) {
+		blocks++
+	}
+	return int(q.pending), blocks
+}
+
 func (q *Queue) run() {
 	defer close(q.exited)
 	var w []byte
