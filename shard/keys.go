@@ -558,7 +558,7 @@ func cmdSwapDB(c *Ctx) {
 			// The data changes places; clients blocked on a key stay with
 			// their database index, as in Redis, and are woken if the key
 			// they wait for now exists.
-			s.dbs[a].swapData(&s.dbs[b])
+			s.dbs[a].swapData(&s.dbs[b], c.Now)
 			for _, i := range [2]int{a, b} {
 				d := &s.dbs[i]
 				for k := range d.waiters {

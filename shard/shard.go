@@ -432,7 +432,7 @@ func (db *DB) indexNew(key string) {
 // flush empties the database. Blocked clients stay blocked, as in Redis.
 func (db *DB) flush() {
 	if len(db.watched) > 0 {
-		db.touchExisting(nil)
+		db.touchExisting()
 	}
 	if len(db.objs) > 0 {
 		db.flushedAt = db.goneStamp() // every stream went (stream_gone.go)
@@ -446,18 +446,70 @@ func (db *DB) flush() {
 
 // swapData exchanges the contents of two databases (SWAPDB). Blocked
 // clients stay with their database index.
-func (db *DB) swapData(other *DB) {
+//
+// A watched key that did not exist and is replaced by one whose TTL has
+// passed does not change, for Redis as for readers: its watchers are not
+// touched, and the stale key it receives is removed now (as expired), so
+// that EXEC's look at it does not count as a change either.
+func (db *DB) swapData(other *DB, now int64) {
+	var stale, otherStale []string
 	if len(db.watched) > 0 {
-		db.touchExisting(other)
+		stale = db.touchSwapped(other, now)
 	}
 	if len(other.watched) > 0 {
-		other.touchExisting(db)
+		otherStale = other.touchSwapped(db, now)
 	}
 	db.strs, other.strs = other.strs, db.strs
 	db.objs, other.objs = other.objs, db.objs
 	db.expires, other.expires = other.expires, db.expires
 	db.scanKeys, other.scanKeys = nil, nil
 	db.scanObjs, other.scanObjs = nil, nil
+	for _, k := range stale {
+		db.dropStale(k)
+	}
+	for _, k := range otherStale {
+		other.dropStale(k)
+	}
+}
+
+// touchSwapped marks the watchers of every watched key that exists in db
+// or in other, which is about to replace db's contents, as touchExisting
+// does, except for a key missing from db that other holds stale: those
+// are returned.
+func (db *DB) touchSwapped(other *DB, now int64) (stale []string) {
+	for k, ws := range db.watched {
+		_, a := db.strs[k]
+		_, b := db.objs[k]
+		here := a || b
+		if !here {
+			_, a = other.strs[k]
+			_, b = other.objs[k]
+			if !a && !b {
+				continue
+			}
+			if at, ok := other.expires[k]; ok && at <= now {
+				stale = append(stale, k)
+				continue
+			}
+		}
+		for _, w := range ws {
+			w.dirty.Store(true)
+		}
+	}
+	return stale
+}
+
+// dropStale removes key, whose TTL has passed, as lazy expiry would, but
+// without touching its watchers: for them it never existed.
+func (db *DB) dropStale(k string) {
+	if db.sh != nil && db.sh.expiryPaused() {
+		return
+	}
+	db.remove([]byte(k))
+	if db.sh != nil {
+		db.sh.ExpiredKeys++
+	}
+	db.emit(NotifyExpired, "expired", k)
 }
 
 // Active expiry removes keys whose TTL passed and that no one reads, as

@@ -106,16 +106,12 @@ func (c *Ctx) touchKey(key []byte) {
 	db.signal(string(key), by)
 }
 
-// touchExisting marks the watchers of every watched key that exists in db
-// or in other (if not nil): what FLUSHDB, FLUSHALL and SWAPDB change.
-func (db *DB) touchExisting(other *DB) {
+// touchExisting marks the watchers of every watched key that exists in db:
+// what FLUSHDB and FLUSHALL change (SWAPDB: touchSwapped).
+func (db *DB) touchExisting() {
 	for k, ws := range db.watched {
 		_, a := db.strs[k]
 		_, b := db.objs[k]
-		if !a && !b && other != nil {
-			_, a = other.strs[k]
-			_, b = other.objs[k]
-		}
 		if a || b {
 			for _, w := range ws {
 				w.dirty.Store(true)
