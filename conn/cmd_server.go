@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/shard"
@@ -65,6 +66,13 @@ func cmdConfigSet(c *client, args [][]byte) {
 	if err := c.srv.cfg.SetFrom(c.fromLoopback(), pairs...); err != nil {
 		c.replyError(err.Error())
 		return
+	}
+	for i := 0; i < len(pairs); i += 2 {
+		if strings.EqualFold(pairs[i], "tracking-table-max-keys") {
+			// Redis trims the table before the next command runs: trim
+			// it now, so the invalidations precede this reply.
+			c.srv.eachShard(c.borrowed, (*shard.Shard).TrimTracking)
+		}
 	}
 	c.replyOK()
 }

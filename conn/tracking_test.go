@@ -274,3 +274,29 @@ func TestTrackingInvalidationBeforeNextRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// Lowering tracking-table-max-keys trims the table before CONFIG SET
+// replies, as Redis trims before the next command: the tracking client's
+// next reply comes after the invalidation (Redis's regression test for
+// issue #11715, without DEBUG PAUSE-CRON).
+func TestTrackingMaxKeysTrimsBeforeReply(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := newClient2(t, addr, 2)
+	rd := dialTrack(t, addr)
+	rd.call("HELLO", "3")
+	rd.call("CLIENT", "TRACKING", "on")
+	rd.call("MGET", "1{tag}", "2{tag}")
+	rd.call("MULTI")
+	if err := admin.ConfigSet(context.Background(), "tracking-table-max-keys", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rd.send("PING")
+	first := rd.read()
+	if !strings.HasPrefix(first, "[invalidate [") {
+		t.Fatalf("first reply after the limit was lowered: %q, want an invalidation", first)
+	}
+	if r := rd.read(); r != "QUEUED" {
+		t.Fatalf("then %q, want QUEUED", r)
+	}
+	admin.ConfigSet(context.Background(), "tracking-table-max-keys", "1000000")
+}

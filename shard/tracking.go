@@ -370,3 +370,17 @@ func settleAcross(shards []*Shard) {
 		}
 	}
 }
+
+// TrimTracking evicts tracked keys until the table is within
+// tracking-table-max-keys, however many that takes (CONFIG SET lowering
+// the limit). The caller owns the shard.
+func (s *Shard) TrimTracking() {
+	t := &s.trk
+	for t.shared != nil && len(t.keys) > 0 {
+		max := t.shared.maxKeys.Load()
+		if max <= 0 || t.shared.keys.Load() <= max {
+			return
+		}
+		t.trim()
+	}
+}
