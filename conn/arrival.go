@@ -16,6 +16,9 @@ type stampedReader interface {
 	// or error to report), without a buffer to read them into. It
 	// returns false when a read deadline ended the wait first.
 	waitReadable() bool
+	// unread reports whether bytes wait in the socket, unread; false
+	// where that cannot be known cheaply.
+	unread() bool
 }
 
 // clockReader stamps each read with the time it returned: the fallback
@@ -37,6 +40,8 @@ func (r *clockReader) Read(p []byte) (int, error) {
 }
 
 func (r *clockReader) lastArrival() int64 { return r.last }
+
+func (r *clockReader) unread() bool { return false }
 
 // waitReadable cannot wait here: the read that follows makes its buffer
 // at once and waits.

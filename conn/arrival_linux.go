@@ -55,6 +55,15 @@ func newArrivalReader(nc net.Conn) stampedReader {
 	return r
 }
 
+// unread asks the kernel how many bytes wait in the socket (FIONREAD).
+func (r *arrivalReader) unread() bool {
+	var n int32
+	r.raw.Control(func(fd uintptr) {
+		syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+	})
+	return n > 0
+}
+
 func (r *arrivalReader) waitReadable() bool {
 	err := r.raw.Read(r.peek)
 	return err == nil || !errors.Is(err, os.ErrDeadlineExceeded)

@@ -72,6 +72,9 @@ type client struct {
 	// trk is CLIENT TRACKING's state, made on the first ON; trkSink is
 	// its sink, for other goroutines. push orders the invalidations
 	// other goroutines push with the replies (tracking.go).
+	// segmentAt is when the segment being worked on arrived (Unix ns),
+	// 0 while the connection waits for input; for busyBefore.
+	segmentAt atomic.Int64
 	// closing is set before the last reply goes out: a redirect to the
 	// connection is then broken (tracking.go).
 	closing atomic.Bool
@@ -212,6 +215,9 @@ func (c *client) serve() {
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
+			if c.sub != nil {
+				c.segmentAt.Store(0) // waiting for input (busyBefore)
+			}
 			before := c.rd.Buffered()
 			// A connection that dropped its buffers waits for bytes
 			// before it makes a new read buffer.
@@ -236,6 +242,9 @@ func (c *client) serve() {
 				c.holdPushes()
 			}
 			c.readAt = c.src.lastArrival()
+			if c.sub != nil && read > 0 {
+				c.segmentAt.Store(max(c.readAt, 1))
+			}
 			continue
 		}
 		c.execute(args)

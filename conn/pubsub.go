@@ -33,8 +33,21 @@ func (s *Server) eventSink(evs []shard.Event) { s.hub.TryEvents(keyspaceEvents(e
 func (c *client) startPubSub() {
 	if c.sub == nil {
 		c.sub = pubsub.NewSubscriber(pubsub.NewQueue(c.nc, &c.srv.queueCfg))
+		c.sub.SetBusy(c.busyBefore)
 		c.subPtr.Store(c.sub)
 	}
+}
+
+// busyBefore reports, from any goroutine, whether the connection may hold
+// commands that arrived before a time (Unix ns): it is working on a
+// segment read earlier, or bytes wait in its socket. A PUBLISH waits for
+// those (pubsub.Hub.PublishAt), so that an UNSUBSCRIBE sent before it
+// counts, as it would in Redis's single thread.
+func (c *client) busyBefore(before int64) bool {
+	if at := c.segmentAt.Load(); at != 0 {
+		return at <= before
+	}
+	return c.src.unread()
 }
 
 // pubsub returns the connection's subscriber record, or nil; any goroutine
@@ -190,7 +203,7 @@ func (c *client) pubsubInline(kind pubsub.Kind, unsub bool, args [][]byte) {
 }
 
 func (c *client) publish(kind pubsub.Kind, args [][]byte) {
-	n, ok := c.srv.hub.Publish(kind, string(args[1]), string(args[2]))
+	n, ok := c.srv.hub.PublishAt(kind, string(args[1]), string(args[2]), c.readAt)
 	if !ok {
 		c.replyInt(0)
 		return

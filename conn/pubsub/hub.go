@@ -3,6 +3,7 @@ package pubsub
 import (
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/valkyrie-kv/valkyrie/actor"
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
@@ -50,6 +51,7 @@ type msg struct {
 	msg    string
 	events Events
 	reply  chan reply
+	at     int64 // PUBLISH: when its command arrived (Unix ns), 0 if unknown
 }
 
 type reply struct {
@@ -137,8 +139,67 @@ func (h *Hub) Drop(s *Subscriber) bool {
 // channels reach matching patterns too) and returns how many subscribers
 // got it; ok is false if the hub has stopped.
 func (h *Hub) Publish(k Kind, channel, message string) (n int64, ok bool) {
-	r, ok := h.call(&msg{op: opPublish, kind: k, ch: channel, msg: message})
+	return h.PublishAt(k, channel, message, 0)
+}
+
+// PublishAt is Publish for a command that arrived at time at (Unix ns,
+// the clock of Subscriber's busy function): it waits, for at most
+// maxPublishLag after at, for the subscribers that may still hold
+// commands that arrived before it (an UNSUBSCRIBE) to run them, so that
+// it sees what a single-threaded server would. Other work goes on
+// meanwhile.
+func (h *Hub) PublishAt(k Kind, channel, message string, at int64) (n int64, ok bool) {
+	r, ok := h.call(&msg{op: opPublish, kind: k, ch: channel, msg: message, at: at})
 	return r.n, ok
+}
+
+// maxPublishLag bounds how long a PUBLISH waits for busy subscribers, and
+// lagCheck how many subscribers it looks at (more: it does not wait).
+const (
+	maxPublishLag = 2 * time.Millisecond
+	lagRetry      = 20 * time.Microsecond
+	lagCheck      = 8
+)
+
+// lagging reports whether a subscriber of m's channel may still hold a
+// command that arrived before m.
+func (h *Hub) lagging(m *msg) bool {
+	if m.at == 0 || time.Now().UnixNano()-m.at > int64(maxPublishLag) {
+		return false
+	}
+	checked := 0
+	busy := func(set map[*Subscriber]struct{}) bool {
+		for s := range set {
+			if checked++; checked > lagCheck {
+				return false
+			}
+			if b := s.busy; b != nil && b(m.at) {
+				return true
+			}
+		}
+		return false
+	}
+	if busy(h.subs[m.kind][m.ch]) {
+		return true
+	}
+	if m.kind != Channel {
+		return false
+	}
+	for pattern, set := range h.subs[Pattern] {
+		if glob.Match(pattern, m.ch, false) && busy(set) {
+			return true
+		}
+	}
+	return false
+}
+
+// retry hands m back to the hub a little later.
+func (h *Hub) retry(m *msg) {
+	time.AfterFunc(lagRetry, func() {
+		if h.a.Send(m) != nil {
+			m.reply <- reply{}
+		}
+	})
 }
 
 // Channels returns the active channels of kind k matching pattern (all if
@@ -179,7 +240,13 @@ type Subscriber struct {
 	proto  wire.Proto // hub-owned: the protocol of the latest request
 	subs   [3]map[string]struct{}
 	counts [3]atomic.Int64
+	busy   func(before int64) bool // see SetBusy
 }
+
+// SetBusy gives the hub a way to ask whether the subscriber's connection
+// may hold commands, read or not, that arrived before a time (Unix ns):
+// PublishAt waits for those. Set it before the first Subscribe.
+func (s *Subscriber) SetBusy(fn func(before int64) bool) { s.busy = fn }
 
 // NewSubscriber makes the pub/sub record of a connection that writes
 // through q.
@@ -217,6 +284,10 @@ func (h *Hub) handle(m *msg) {
 			}
 		}
 	case opPublish:
+		if h.lagging(m) {
+			h.retry(m)
+			return
+		}
 		r.n = h.publish(m.kind, m.ch, m.msg)
 	case opChannels:
 		for name := range h.subs[m.kind] {
