@@ -56,14 +56,20 @@ func (c *client) tracker() (*shard.Tracker, bool) {
 
 // trackSink delivers one tracking client's invalidations; shards call it.
 type trackSink struct {
-	c        *client
+	// c is the connection; nil once it has gone (endTracking), so that
+	// the shards' table, which keeps the tracker until the keys change,
+	// does not keep the whole connection alive.
+	c        atomic.Pointer[client]
 	t        *shard.Tracker
 	redirect atomic.Int64 // client ID, 0 for the connection itself
 	broken   atomic.Bool  // the redirect target has gone
 }
 
 func (k *trackSink) Invalidate(keys []string, all bool) {
-	c := k.c
+	c := k.c.Load()
+	if c == nil {
+		return
+	}
 	id := k.redirect.Load()
 	if id == 0 {
 		if c.protoNow() == wire.RESP3 {
@@ -413,7 +419,8 @@ func overlaps(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasP
 func (c *client) enableTracking(redirect int64, bcast, optin, optout, noloop bool, prefixes []string) {
 	if c.trk == nil {
 		c.trk = &clientTracking{}
-		c.trk.sink = &trackSink{c: c}
+		c.trk.sink = &trackSink{}
+		c.trk.sink.c.Store(c)
 		c.trk.t = shard.NewTracker(c.trk.sink)
 		c.trk.sink.t = c.trk.t
 		c.trkSink.Store(c.trk.sink)
@@ -476,6 +483,15 @@ func (c *client) disableTracking() {
 	clear(t.prefixes)
 	*t = clientTracking{t: t.t, sink: t.sink, prefixes: prefixes}
 	t.sink.broken.Store(false)
+}
+
+// endTracking is a hang-up's: tracking off, and the sink let go of the
+// connection.
+func (c *client) endTracking() {
+	c.disableTracking()
+	if c.trk != nil {
+		c.trk.sink.c.Store(nil)
+	}
 }
 
 func cmdClientCaching(c *client, args [][]byte) {
