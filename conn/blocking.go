@@ -246,6 +246,13 @@ func (c *client) giveUpReply(withError bool) func() {
 func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time, gone <-chan error, leave func()) {
 	c.block.blocked.Store(true)
 	c.srv.blocked.Add(1)
+	// The replies before the wait are queued: invalidations for the
+	// connection go out while it waits, as Redis sends them to a blocked
+	// client, and wait again for the replies of what follows.
+	held := c.trk != nil && len(c.out) == 0
+	if held {
+		c.releasePushes()
+	}
 	var t *time.Timer
 	if !deadline.IsZero() {
 		t = time.NewTimer(time.Until(deadline))
@@ -261,6 +268,9 @@ func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time,
 		}
 		c.block.blocked.Store(false)
 		c.srv.blocked.Add(-1)
+		if held && c.trk.on {
+			c.holdPushes()
+		}
 	}
 }
 
@@ -290,9 +300,16 @@ func (c *client) watchSocket() (<-chan error, func()) {
 			if c.idleWake.Load() {
 				c.endIdleWake() // it blocked as the cron woke it: not idle
 			}
-			// A wake for pushes (adoptPushes) must wait for the end of
-			// the wait: the deadline it set would make Fill spin.
-			if stop.Load() || c.rd.Buffered() > 1<<20 || c.push.wake.Load() {
+			// A wake for pushes (pushTracking's deadline in the past):
+			// make the output queue now, so that the pushes go out
+			// during the wait and the watcher can go on reading. The
+			// connection's goroutine does not touch c.sub until the
+			// watcher has stopped; stop is checked after the adoption
+			// reset the deadline, so a stop is never missed.
+			if c.push.wake.Load() {
+				c.adoptPushes()
+			}
+			if stop.Load() || c.rd.Buffered() > 1<<20 {
 				gone <- nil
 				return
 			}
