@@ -220,7 +220,7 @@ func (c *client) adoptPushes() {
 	if !p.wake.Load() {
 		return
 	}
-	c.startPubSub()
+	c.startQueue()
 	c.sub.Queue().Push(p.early)
 	p.early = nil
 	p.wake.Store(false)
@@ -429,7 +429,7 @@ func (c *client) enableTracking(redirect int64, bcast, optin, optout, noloop boo
 	// Every byte now goes through the output queue, so that the shards'
 	// pushes and the replies keep one order (see pushState).
 	c.settle()
-	c.startPubSub()
+	c.startQueue()
 	if c.write() != nil {
 		c.closeAfter = true
 	}

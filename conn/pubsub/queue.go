@@ -37,6 +37,12 @@ type Queue struct {
 
 	softSince int64 // Unix second the soft limit was first passed; 0 if under it
 
+	// normal: the connection is in Redis's normal output buffer class
+	// (it needs a queue only for pushes such as CLIENT TRACKING's, and
+	// never subscribed or monitored), to which the pubsub Limit does not
+	// apply.
+	normal atomic.Bool
+
 	wake   chan struct{} // capacity 1
 	exited chan struct{}
 }
@@ -67,7 +73,7 @@ func (q *Queue) Push(b []byte) bool {
 	}
 	q.buf = append(q.buf, b...)
 	q.pending += int64(len(b))
-	if lim := q.cfg.Limit.Load(); lim != nil && lim.reached(q.pending, &q.softSince) {
+	if lim := q.cfg.Limit.Load(); lim != nil && !q.normal.Load() && lim.reached(q.pending, &q.softSince) {
 		q.closed = true
 		q.buf = nil
 		q.mu.Unlock()
@@ -83,6 +89,10 @@ func (q *Queue) Push(b []byte) bool {
 	}
 	return true
 }
+
+// SetNormal puts the queue in the normal output buffer class (on) or the
+// pubsub class (off, as a new queue is): only the pubsub class has a limit.
+func (q *Queue) SetNormal(on bool) { q.normal.Store(on) }
 
 // Closed reports whether the queue takes no more bytes: the connection
 // was closed (output limit, write error) or the writer has stopped.
