@@ -422,6 +422,9 @@ func (c *client) execAcross() {
 					began := shard.Clock()
 					tc.e.run(c, args)
 					c.countRun(tc.e, args, began, c.local[start:])
+					// CLIENT TRACKING or CACHING may have changed what
+					// the next reads remember, as in Redis.
+					a.Track, a.Remember = c.tracker()
 				}
 				// The EXEC array is one reply to settle: count the
 				// errors inside it here, as a one-shard EXEC's are.

@@ -49,3 +49,23 @@ func TestReviewTrackingReadInOneShardExec(t *testing.T) {
 		}
 	}
 }
+
+// CLIENT TRACKING ON queued in a transaction applies to the reads after
+// it in the same EXEC, as in Redis: EXEC fixed the tracker when it began.
+func TestReviewTrackingOnInsideExec(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	a := dialTrack(t, addr)
+	a.call("HELLO", "3")
+	a.call("MULTI")
+	a.call("CLIENT", "TRACKING", "on")
+	a.call("GET", "k1")
+	if r := a.call("EXEC"); len(r.arr) != 2 {
+		t.Fatalf("EXEC = %v", r)
+	}
+	w := newClient2(t, addr, 2)
+	if err := w.Set(ctx, "k1", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	expectPush(t, a, "k1", 2*time.Second)
+}
