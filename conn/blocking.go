@@ -104,7 +104,7 @@ func (c *client) awaitScripts(cmd *shard.Command, args [][]byte, deadline time.T
 	if !c.scriptHolds(cmd, args) {
 		return true
 	}
-	timeout, gone, leave := c.beginBlockedWait(deadline)
+	timeout, gone, leave := c.beginBlockedWait(deadline, nil)
 	defer leave()
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
@@ -181,7 +181,7 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 	case <-c.block.unblock:
 	default:
 	}
-	timeout, gone, leave := c.beginBlockedWait(deadline)
+	timeout, gone, leave := c.beginBlockedWait(deadline, w)
 	defer leave()
 
 	var giveUp func()
@@ -243,15 +243,14 @@ func (c *client) giveUpReply(withError bool) func() {
 // beginBlockedWait marks the connection blocked (INFO, CLIENT LIST,
 // CLIENT UNBLOCK see it) and returns what its wait selects on: the timeout
 // (nil for none) and the socket watcher's channel. leave undoes it all.
-func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time, gone <-chan error, leave func()) {
+// w is the waiter of a blocked command (nil for other waits): see
+// waitPushes.
+func (c *client) beginBlockedWait(deadline time.Time, w *shard.Waiter) (timeout <-chan time.Time, gone <-chan error, leave func()) {
 	c.block.blocked.Store(true)
 	c.srv.blocked.Add(1)
-	// The replies before the wait are queued: invalidations for the
-	// connection go out while it waits, as Redis sends them to a blocked
-	// client, and wait again for the replies of what follows.
 	held := c.trk != nil && len(c.out) == 0
 	if held {
-		c.releasePushes()
+		c.waitPushes(w)
 	}
 	var t *time.Timer
 	if !deadline.IsZero() {
@@ -268,8 +267,8 @@ func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time,
 		}
 		c.block.blocked.Store(false)
 		c.srv.blocked.Add(-1)
-		if held && c.trk.on {
-			c.holdPushes()
+		if held {
+			c.endWaitPushes()
 		}
 	}
 }

@@ -153,6 +153,11 @@ type pushState struct {
 	held  []byte
 	early []byte
 	wake  atomic.Bool // early has bytes: the connection must adopt them
+
+	// waiter is the blocked command's while the connection waits
+	// (waitPushes): pushes then go out at once, unless a shard has
+	// claimed it to serve it.
+	waiter *shard.Waiter
 }
 
 // pushLimit caps the bytes a connection may have waiting in held or early:
@@ -178,7 +183,7 @@ func (c *client) pushTracking(b []byte) {
 			// the same lock, so the two cannot cross.
 			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
-	case p.hold:
+	case p.hold || p.waiter != nil && p.waiter.Claimed():
 		if len(p.held)+len(b) > pushLimit {
 			c.nc.Close()
 			return
@@ -208,6 +213,42 @@ func (c *client) releasePushes() {
 		}
 		p.held = nil
 	}
+	p.mu.Unlock()
+}
+
+// waitPushes lets pushes through while the connection waits (blocked,
+// paused), the replies before the wait queued: as in Redis, a blocked
+// client hears of a change at once, not when its wait ends. w is the
+// waiter of a blocked command, or nil. Once a shard has claimed w to
+// serve it, what the serving changes (BLMOVE's destination) is the
+// client's own doing: those pushes wait for its reply again, as Redis
+// sends them after it.
+func (c *client) waitPushes(w *shard.Waiter) {
+	p := &c.push
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waiter = w
+	if w != nil && w.Claimed() {
+		// Served already, before the wait began: what it held may be
+		// the serving's, and the wake is on its way.
+		return
+	}
+	p.hold = false
+	if len(p.held) > 0 {
+		if sub := c.pubsub(); sub != nil {
+			sub.Queue().Push(p.held)
+		}
+		p.held = nil
+	}
+}
+
+// endWaitPushes ends waitPushes: pushes wait for the replies of the rest
+// of the segment.
+func (c *client) endWaitPushes() {
+	p := &c.push
+	p.mu.Lock()
+	p.waiter = nil
+	p.hold = c.trk.on
 	p.mu.Unlock()
 }
 

@@ -2,6 +2,8 @@ package conn
 
 import (
 	"context"
+	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,4 +70,86 @@ func TestReviewTrackingOnInsideExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectPush(t, a, "k1", 2*time.Second)
+}
+
+// Redis's "Unblocked BLMOVE gets notification after response", across
+// shards and on one: the invalidation of the destination that serving the
+// blocked client causes is its own doing and comes after its reply, while
+// others' changes reach it during the wait (TestReviewTrackingBlockedClientGetsInvalidation).
+func TestReviewTrackingUnblockedMoveNotifiesAfterReply(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	w := newClient2(t, addr, 2)
+	for _, keys := range [][2]string{{"list1{t}", "list2{t}"}, {"src-a", "dst-b"}} {
+		src, dst := keys[0], keys[1]
+		w.RPush(ctx, dst, "a")
+		a := dialTrack(t, addr)
+		a.call("HELLO", "3")
+		a.call("CLIENT", "TRACKING", "on")
+		a.call("LRANGE", dst, "0", "-1")
+		io.WriteString(a.nc, resp("BLMOVE", src, dst, "LEFT", "LEFT", "0"))
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			info, _ := w.Info(ctx, "clients").Result()
+			if strings.Contains(info, "blocked_clients:1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("not blocked")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		w.RPush(ctx, src, "foo")
+		a.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		v, err := a.readOne()
+		if err != nil || v.str != "foo" {
+			t.Fatalf("%s -> %s: first reply %v, %v; want the BLMOVE reply foo", src, dst, v, err)
+		}
+		expectPush(t, a, dst, 2*time.Second)
+	}
+}
+
+// A blocking move that blocks changes nothing: it must not dirty a WATCH
+// of its keys nor invalidate them (Redis signals the keys only when the
+// move is served). touchWritten took its empty reply for a change.
+func TestReviewBlockedMoveTouchesNothing(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	for _, keys := range [][2]string{{"bsrc{t}", "bdst{t}"}, {"bsrc-a", "bdst-b"}} {
+		src, dst := keys[0], keys[1]
+		x := dialTrack(t, addr)
+		x.call("HELLO", "3")
+		x.call("CLIENT", "TRACKING", "on")
+		x.call("GET", dst)
+		x.call("WATCH", dst, src)
+		blocker := newClient2(t, addr, 2)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			blocker.BLMove(ctx, src, dst, "LEFT", "LEFT", 500*time.Millisecond)
+		}()
+		w := newClient2(t, addr, 2)
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			info, _ := w.Info(ctx, "clients").Result()
+			if strings.Contains(info, "blocked_clients:1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("not blocked")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		got := false
+		x.onInvalidate = func([]string) { got = true }
+		x.call("MULTI")
+		x.call("PING")
+		if r := x.call("EXEC"); r.kind == '_' || len(r.arr) != 1 {
+			t.Fatalf("%s -> %s: EXEC = %v: a blocked BLMOVE dirtied the WATCH", src, dst, r)
+		}
+		if got {
+			t.Fatalf("%s -> %s: a blocked BLMOVE invalidated its keys", src, dst)
+		}
+		<-done
+	}
 }
