@@ -285,7 +285,21 @@ func (c *client) watchSocket() (<-chan error, func()) {
 	var stop atomic.Bool
 	go func() {
 		defer close(done)
-		for {
+		for first := true; ; first = false {
+			// A wake for pushes (pushTracking's deadline in the past),
+			// before this wait or during it: make the output queue
+			// now, so that the pushes go out during the wait and the
+			// watcher can go on reading. The connection's goroutine
+			// does not touch c.sub until the watcher has stopped; stop
+			// is checked after the adoption (and endIdleWake) reset the
+			// deadline, so a stop is never missed.
+			if c.push.wake.Load() {
+				c.adoptPushes()
+			}
+			if stop.Load() || !first && c.rd.Buffered() > 1<<20 {
+				gone <- nil
+				return
+			}
 			before := c.rd.Buffered()
 			err := c.rd.Fill()
 			if n := c.rd.Buffered() - before; n > 0 {
@@ -298,19 +312,6 @@ func (c *client) watchSocket() (<-chan error, func()) {
 			}
 			if c.idleWake.Load() {
 				c.endIdleWake() // it blocked as the cron woke it: not idle
-			}
-			// A wake for pushes (pushTracking's deadline in the past):
-			// make the output queue now, so that the pushes go out
-			// during the wait and the watcher can go on reading. The
-			// connection's goroutine does not touch c.sub until the
-			// watcher has stopped; stop is checked after the adoption
-			// reset the deadline, so a stop is never missed.
-			if c.push.wake.Load() {
-				c.adoptPushes()
-			}
-			if stop.Load() || c.rd.Buffered() > 1<<20 {
-				gone <- nil
-				return
 			}
 		}
 	}()
