@@ -216,6 +216,21 @@ func (c *client) releasePushes() {
 	p.mu.Unlock()
 }
 
+// queueBacklog is how many bytes a tracking client's output queue may
+// hold before the connection stops reading commands until its client has
+// read some: a client that does not read is held back, as one whose
+// socket write blocks is, instead of the server buffering every reply.
+const queueBacklog = 1 << 20
+
+// awaitQueue applies queueBacklog, between segments. Only a normal-class
+// queue (a client that only tracks) waits: a subscriber's or a monitor's
+// has the pubsub output limit.
+func (c *client) awaitQueue() {
+	if c.sub != nil && c.sub.Queue().Normal() {
+		c.sub.Queue().WaitBelow(queueBacklog, c.srv.stopping)
+	}
+}
+
 // waitPushes lets pushes through while the connection waits (blocked,
 // paused), the replies before the wait queued: as in Redis, a blocked
 // client hears of a change at once, not when its wait ends. w is the

@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,46 @@ func TestReviewBlockedMoveTouchesNothing(t *testing.T) {
 		}
 		<-done
 	}
+}
+
+// A tracking client writes through its output queue, which (normal class)
+// has no limit: one that pipelines large reads without reading its
+// replies must be held back as a client writing to its socket is, not
+// have the server buffer every reply.
+func TestReviewTrackingSlowReaderBackpressure(t *testing.T) {
+	srv, addr := startServer(t, 8)
+	ctx := context.Background()
+	w := newClient2(t, addr, 2)
+	val := strings.Repeat("v", 100<<10)
+	if err := w.Set(ctx, "bp", val, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := dialTrack(t, addr)
+	id := a.call("CLIENT", "ID").str
+	if r := a.call("CLIENT", "TRACKING", "on"); r.str != "OK" {
+		t.Fatalf("CLIENT TRACKING: %v", r)
+	}
+	const n = 300 // 30 MB of replies
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(resp("GET", "bp"))
+	}
+	go io.WriteString(a.nc, b.String())
+	time.Sleep(500 * time.Millisecond)
+	var omem int64
+	for _, f := range strings.Fields(w.Do(ctx, "client", "list", "id", id).String()) {
+		if v, ok := strings.CutPrefix(f, "omem="); ok {
+			omem, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if omem > 8<<20 {
+		t.Fatalf("the server holds %d MB of replies for a client that does not read", omem>>20)
+	}
+	for i := 0; i < n; i++ {
+		a.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if v, err := a.readOne(); err != nil || len(v.str) != len(val) {
+			t.Fatalf("reply %d: %d bytes, %v", i, len(v.str), err)
+		}
+	}
+	_ = srv
 }

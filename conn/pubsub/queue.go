@@ -43,8 +43,9 @@ type Queue struct {
 	// apply.
 	normal atomic.Bool
 
-	wake   chan struct{} // capacity 1
-	exited chan struct{}
+	wake    chan struct{} // capacity 1
+	drained chan struct{} // capacity 1: the writer wrote a block (WaitBelow)
+	exited  chan struct{}
 }
 
 // ErrClosed is what a connection reports when its queue refused bytes.
@@ -53,7 +54,7 @@ var ErrClosed = errors.New("pubsub: output queue closed")
 // NewQueue starts the writer of nc. From now on only the queue writes to
 // nc; the caller owns the queue and must Stop it.
 func NewQueue(nc net.Conn, cfg *QueueConfig) *Queue {
-	q := &Queue{cfg: cfg, nc: nc, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	q := &Queue{cfg: cfg, nc: nc, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), exited: make(chan struct{})}
 	go q.run()
 	return q
 }
@@ -93,6 +94,31 @@ func (q *Queue) Push(b []byte) bool {
 // SetNormal puts the queue in the normal output buffer class (on) or the
 // pubsub class (off, as a new queue is): only the pubsub class has a limit.
 func (q *Queue) SetNormal(on bool) { q.normal.Store(on) }
+
+// Normal reports whether the queue is in the normal class (SetNormal).
+func (q *Queue) Normal() bool { return q.normal.Load() }
+
+// WaitBelow waits until at most limit bytes are queued or being written,
+// the queue is closed, or stop is closed: the back-pressure a blocking
+// write to the socket gives. Only the connection's own goroutine calls
+// it, never while it holds shards.
+func (q *Queue) WaitBelow(limit int64, stop <-chan struct{}) {
+	for {
+		q.mu.Lock()
+		done := q.pending <= limit || q.closed
+		q.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-q.drained:
+		case <-q.exited:
+			return
+		case <-stop:
+			return
+		}
+	}
+}
 
 // Closed reports whether the queue takes no more bytes: the connection
 // was closed (output limit, write error) or the writer has stopped.
@@ -146,6 +172,10 @@ func (q *Queue) run() {
 			q.buf = nil
 		}
 		q.mu.Unlock()
+		select {
+		case q.drained <- struct{}{}:
+		default:
+		}
 		if err != nil {
 			q.nc.Close()
 			return
