@@ -104,7 +104,7 @@ func (c *client) awaitScripts(cmd *shard.Command, args [][]byte, deadline time.T
 	if !c.scriptHolds(cmd, args) {
 		return true
 	}
-	timeout, gone, leave := c.beginBlockedWait(deadline)
+	timeout, gone, leave := c.beginBlockedWait(deadline, nil)
 	defer leave()
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
@@ -181,7 +181,7 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 	case <-c.block.unblock:
 	default:
 	}
-	timeout, gone, leave := c.beginBlockedWait(deadline)
+	timeout, gone, leave := c.beginBlockedWait(deadline, w)
 	defer leave()
 
 	var giveUp func()
@@ -243,9 +243,15 @@ func (c *client) giveUpReply(withError bool) func() {
 // beginBlockedWait marks the connection blocked (INFO, CLIENT LIST,
 // CLIENT UNBLOCK see it) and returns what its wait selects on: the timeout
 // (nil for none) and the socket watcher's channel. leave undoes it all.
-func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time, gone <-chan error, leave func()) {
+// w is the waiter of a blocked command (nil for other waits): see
+// waitPushes.
+func (c *client) beginBlockedWait(deadline time.Time, w *shard.Waiter) (timeout <-chan time.Time, gone <-chan error, leave func()) {
 	c.block.blocked.Store(true)
 	c.srv.blocked.Add(1)
+	held := c.trk != nil && len(c.out) == 0
+	if held {
+		c.waitPushes(w)
+	}
 	var t *time.Timer
 	if !deadline.IsZero() {
 		t = time.NewTimer(time.Until(deadline))
@@ -261,6 +267,9 @@ func (c *client) beginBlockedWait(deadline time.Time) (timeout <-chan time.Time,
 		}
 		c.block.blocked.Store(false)
 		c.srv.blocked.Add(-1)
+		if held {
+			c.endWaitPushes()
+		}
 	}
 }
 
@@ -276,7 +285,21 @@ func (c *client) watchSocket() (<-chan error, func()) {
 	var stop atomic.Bool
 	go func() {
 		defer close(done)
-		for {
+		for first := true; ; first = false {
+			// A wake for pushes (pushTracking's deadline in the past),
+			// before this wait or during it: make the output queue
+			// now, so that the pushes go out during the wait and the
+			// watcher can go on reading. The connection's goroutine
+			// does not touch c.sub until the watcher has stopped; stop
+			// is checked after the adoption (and endIdleWake) reset the
+			// deadline, so a stop is never missed.
+			if c.push.wake.Load() {
+				c.adoptPushes()
+			}
+			if stop.Load() || !first && c.rd.Buffered() > 1<<20 {
+				gone <- nil
+				return
+			}
 			before := c.rd.Buffered()
 			err := c.rd.Fill()
 			if n := c.rd.Buffered() - before; n > 0 {
@@ -289,12 +312,6 @@ func (c *client) watchSocket() (<-chan error, func()) {
 			}
 			if c.idleWake.Load() {
 				c.endIdleWake() // it blocked as the cron woke it: not idle
-			}
-			// A wake for pushes (adoptPushes) must wait for the end of
-			// the wait: the deadline it set would make Fill spin.
-			if stop.Load() || c.rd.Buffered() > 1<<20 || c.push.wake.Load() {
-				gone <- nil
-				return
 			}
 		}
 	}()

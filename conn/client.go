@@ -210,6 +210,7 @@ func (c *client) serve() {
 			if c.trk != nil {
 				c.releasePushes()
 			}
+			c.awaitQueue()
 			if c.push.wake.Load() {
 				c.adoptPushes()
 			}
@@ -563,6 +564,7 @@ func (c *client) resumeSegment() bool {
 	if c.write() != nil {
 		return false
 	}
+	c.awaitQueue() // a queued write does not block: wait as if it had
 	sent := 0
 	for _, id := range c.queued {
 		b := c.batches[id]

@@ -340,8 +340,9 @@ func (c *client) execBatch(id int) {
 	mute := c.muted()
 	b.Calls = append(b.Calls, shard.Call{Watch: c.tx.watch, Tx: len(c.tx.calls), Args: c.tx.watchKeys})
 	c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1), mute: mute})
+	track, remember := c.tracker() // as execAcross's run has them
 	for _, tc := range c.tx.calls {
-		b.Calls = append(b.Calls, shard.Call{Cmd: tc.e.data, Args: c.txArgs(tc)})
+		b.Calls = append(b.Calls, shard.Call{Cmd: tc.e.data, Args: c.txArgs(tc), Track: track, Remember: remember})
 		c.order = append(c.order, slot{shard: int32(id), index: int32(len(b.Calls) - 1), mute: mute})
 	}
 	if c.tx.watch != nil {
@@ -421,6 +422,9 @@ func (c *client) execAcross() {
 					began := shard.Clock()
 					tc.e.run(c, args)
 					c.countRun(tc.e, args, began, c.local[start:])
+					// CLIENT TRACKING or CACHING may have changed what
+					// the next reads remember, as in Redis.
+					a.Track, a.Remember = c.tracker()
 				}
 				// The EXEC array is one reply to settle: count the
 				// errors inside it here, as a one-shard EXEC's are.

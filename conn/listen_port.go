@@ -23,14 +23,26 @@ func (s *Server) changePort(v string) error {
 	if err != nil {
 		return nil // validated already
 	}
+	// Everything under s.mu (binding does not wait on anything that
+	// takes it): a second CONFIG SET port that comes before an accept
+	// loop took its new listener must move that listener, not the closed
+	// one it replaces, or the first new listener stays bound for ever.
 	s.mu.Lock()
-	var old []net.Listener
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	type move struct{ from, cur net.Listener }
+	var old []move
 	for l := range s.listeners {
-		if a, ok := l.Addr().(*net.TCPAddr); ok && a.Port != port {
-			old = append(old, l)
+		cur := l
+		if nl := s.moved[l]; nl != nil {
+			cur = nl // the loop of l has not switched to it yet
+		}
+		if a, ok := cur.Addr().(*net.TCPAddr); ok && a.Port != port {
+			old = append(old, move{l, cur})
 		}
 	}
-	s.mu.Unlock()
 	if len(old) == 0 {
 		return nil
 	}
@@ -38,9 +50,9 @@ func (s *Server) changePort(v string) error {
 		return errListenPort // Valkyrie has no other way in
 	}
 	opened := make([]net.Listener, 0, len(old))
-	for _, l := range old {
-		a := l.Addr().(*net.TCPAddr)
-		nl, err := net.Listen("tcp", net.JoinHostPort(a.IP.String(), v))
+	for _, m := range old {
+		a := m.cur.Addr().(*net.TCPAddr)
+		nl, err := net.Listen("tcp", net.JoinHostPort(a.IP.String(), strconv.Itoa(port)))
 		if err != nil {
 			for _, o := range opened {
 				o.Close()
@@ -49,19 +61,10 @@ func (s *Server) changePort(v string) error {
 		}
 		opened = append(opened, nl)
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		for _, o := range opened {
-			o.Close()
-		}
-		return nil
+	for i, m := range old {
+		s.moved[m.from] = opened[i]
+		m.cur.Close() // from itself, or the replacement it had not taken yet
 	}
-	for i, l := range old {
-		s.moved[l] = opened[i]
-		l.Close()
-	}
-	s.mu.Unlock()
 	return nil
 }
 

@@ -99,7 +99,7 @@ func (c *client) holdForPause(e *entry, args [][]byte) ([][]byte, bool) {
 		return args, false
 	}
 	c.block.paused.Store(true)
-	_, gone, leave := c.beginBlockedWait(time.Time{})
+	_, gone, leave := c.beginBlockedWait(time.Time{}, nil)
 	defer func() {
 		leave()
 		c.block.paused.Store(false)

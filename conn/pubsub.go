@@ -29,10 +29,21 @@ func (evs keyspaceEvents) Emit(publish func(channel, message string)) {
 // eventSink is the shards' event sink: it never blocks (Hub.TryEvents).
 func (s *Server) eventSink(evs []shard.Event) { s.hub.TryEvents(keyspaceEvents(evs)) }
 
-// startPubSub gives the connection its subscriber record and writer.
+// startPubSub gives the connection its subscriber record and writer, in
+// the pubsub output buffer class (a subscriber's or a monitor's).
 func (c *client) startPubSub() {
+	c.startQueue()
+	c.sub.Queue().SetNormal(false)
+}
+
+// startQueue gives the connection its subscriber record and writer, in
+// the normal output buffer class if it had none (CLIENT TRACKING's
+// pushes need the queue, but do not make the client a subscriber).
+func (c *client) startQueue() {
 	if c.sub == nil {
-		c.sub = pubsub.NewSubscriber(pubsub.NewQueue(c.nc, &c.srv.queueCfg))
+		q := pubsub.NewQueue(c.nc, &c.srv.queueCfg)
+		q.SetNormal(true)
+		c.sub = pubsub.NewSubscriber(q)
 		c.sub.SetBusy(c.busyBefore)
 		c.subPtr.Store(c.sub)
 	}
@@ -173,7 +184,11 @@ func (c *client) pubsubDirect(kind pubsub.Kind, unsub bool, args [][]byte) {
 		return
 	}
 	c.settle()
-	c.startPubSub()
+	if unsub {
+		c.startQueue() // it has one: leaving does not make it a subscriber
+	} else {
+		c.startPubSub()
+	}
 	if c.write() != nil {
 		c.closeAfter = true
 		return
@@ -186,12 +201,12 @@ func (c *client) pubsubDirect(kind pubsub.Kind, unsub bool, args [][]byte) {
 // pubsubInline runs them inside EXEC (or before the connection has a
 // subscriber record): the confirmations join the local reply.
 func (c *client) pubsubInline(kind pubsub.Kind, unsub bool, args [][]byte) {
-	if c.sub == nil {
-		if unsub {
-			// Nothing to leave: answer without bothering the hub.
-			c.local = append(c.local, pubsub.UnsubscribeReply(kind, c.proto, psNames(args[1:]))...)
-			return
-		}
+	if c.sub == nil && unsub {
+		// Nothing to leave: answer without bothering the hub.
+		c.local = append(c.local, pubsub.UnsubscribeReply(kind, c.proto, psNames(args[1:]))...)
+		return
+	}
+	if !unsub {
 		c.startPubSub()
 	}
 	out, ok := c.srv.hub.Subscribe(c.sub, kind, unsub, c.proto, psNames(args[1:]), true)

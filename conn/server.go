@@ -373,7 +373,7 @@ func (s *Server) accept(nc net.Conn) {
 }
 
 func (s *Server) forget(c *client) {
-	c.disableTracking()
+	c.endTracking()
 	c.stopMonitor()
 	c.endPubSub()
 	c.nc.Close()

@@ -56,14 +56,20 @@ func (c *client) tracker() (*shard.Tracker, bool) {
 
 // trackSink delivers one tracking client's invalidations; shards call it.
 type trackSink struct {
-	c        *client
+	// c is the connection; nil once it has gone (endTracking), so that
+	// the shards' table, which keeps the tracker until the keys change,
+	// does not keep the whole connection alive.
+	c        atomic.Pointer[client]
 	t        *shard.Tracker
 	redirect atomic.Int64 // client ID, 0 for the connection itself
 	broken   atomic.Bool  // the redirect target has gone
 }
 
 func (k *trackSink) Invalidate(keys []string, all bool) {
-	c := k.c
+	c := k.c.Load()
+	if c == nil {
+		return
+	}
 	id := k.redirect.Load()
 	if id == 0 {
 		if c.protoNow() == wire.RESP3 {
@@ -147,6 +153,11 @@ type pushState struct {
 	held  []byte
 	early []byte
 	wake  atomic.Bool // early has bytes: the connection must adopt them
+
+	// waiter is the blocked command's while the connection waits
+	// (waitPushes): pushes then go out at once, unless a shard has
+	// claimed it to serve it.
+	waiter *shard.Waiter
 }
 
 // pushLimit caps the bytes a connection may have waiting in held or early:
@@ -172,7 +183,7 @@ func (c *client) pushTracking(b []byte) {
 			// the same lock, so the two cannot cross.
 			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
-	case p.hold:
+	case p.hold || p.waiter != nil && p.waiter.Claimed():
 		if len(p.held)+len(b) > pushLimit {
 			c.nc.Close()
 			return
@@ -205,6 +216,57 @@ func (c *client) releasePushes() {
 	p.mu.Unlock()
 }
 
+// queueBacklog is how many bytes a tracking client's output queue may
+// hold before the connection stops reading commands until its client has
+// read some: a client that does not read is held back, as one whose
+// socket write blocks is, instead of the server buffering every reply.
+const queueBacklog = 1 << 20
+
+// awaitQueue applies queueBacklog, between segments. Only a normal-class
+// queue (a client that only tracks) waits: a subscriber's or a monitor's
+// has the pubsub output limit.
+func (c *client) awaitQueue() {
+	if c.sub != nil && c.sub.Queue().Normal() {
+		c.sub.Queue().WaitBelow(queueBacklog, c.srv.stopping)
+	}
+}
+
+// waitPushes lets pushes through while the connection waits (blocked,
+// paused), the replies before the wait queued: as in Redis, a blocked
+// client hears of a change at once, not when its wait ends. w is the
+// waiter of a blocked command, or nil. Once a shard has claimed w to
+// serve it, what the serving changes (BLMOVE's destination) is the
+// client's own doing: those pushes wait for its reply again, as Redis
+// sends them after it.
+func (c *client) waitPushes(w *shard.Waiter) {
+	p := &c.push
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waiter = w
+	if w != nil && w.Claimed() {
+		// Served already, before the wait began: what it held may be
+		// the serving's, and the wake is on its way.
+		return
+	}
+	p.hold = false
+	if len(p.held) > 0 {
+		if sub := c.pubsub(); sub != nil {
+			sub.Queue().Push(p.held)
+		}
+		p.held = nil
+	}
+}
+
+// endWaitPushes ends waitPushes: pushes wait for the replies of the rest
+// of the segment.
+func (c *client) endWaitPushes() {
+	p := &c.push
+	p.mu.Lock()
+	p.waiter = nil
+	p.hold = c.trk.on
+	p.mu.Unlock()
+}
+
 // adoptPushes gives a connection woken by pushTracking its output queue
 // and moves the early pushes into it.
 func (c *client) adoptPushes() {
@@ -214,7 +276,7 @@ func (c *client) adoptPushes() {
 	if !p.wake.Load() {
 		return
 	}
-	c.startPubSub()
+	c.startQueue()
 	c.sub.Queue().Push(p.early)
 	p.early = nil
 	p.wake.Store(false)
@@ -413,7 +475,8 @@ func overlaps(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasP
 func (c *client) enableTracking(redirect int64, bcast, optin, optout, noloop bool, prefixes []string) {
 	if c.trk == nil {
 		c.trk = &clientTracking{}
-		c.trk.sink = &trackSink{c: c}
+		c.trk.sink = &trackSink{}
+		c.trk.sink.c.Store(c)
 		c.trk.t = shard.NewTracker(c.trk.sink)
 		c.trk.sink.t = c.trk.t
 		c.trkSink.Store(c.trk.sink)
@@ -422,7 +485,7 @@ func (c *client) enableTracking(redirect int64, bcast, optin, optout, noloop boo
 	// Every byte now goes through the output queue, so that the shards'
 	// pushes and the replies keep one order (see pushState).
 	c.settle()
-	c.startPubSub()
+	c.startQueue()
 	if c.write() != nil {
 		c.closeAfter = true
 	}
@@ -476,6 +539,15 @@ func (c *client) disableTracking() {
 	clear(t.prefixes)
 	*t = clientTracking{t: t.t, sink: t.sink, prefixes: prefixes}
 	t.sink.broken.Store(false)
+}
+
+// endTracking is a hang-up's: tracking off, and the sink let go of the
+// connection.
+func (c *client) endTracking() {
+	c.disableTracking()
+	if c.trk != nil {
+		c.trk.sink.c.Store(nil)
+	}
 }
 
 func cmdClientCaching(c *client, args [][]byte) {

@@ -141,6 +141,12 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 			return
 		}
 	}
+	if len(c.Out) == start && c.Waiter != nil {
+		// A blocking command that replied nothing has blocked (or must
+		// run again across shards): it changed nothing yet. Its keys
+		// are signalled when a shard serves it.
+		return
+	}
 	if unchanged(cmd, c.Args, c.Out[start:]) {
 		return
 	}

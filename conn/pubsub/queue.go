@@ -37,8 +37,15 @@ type Queue struct {
 
 	softSince int64 // Unix second the soft limit was first passed; 0 if under it
 
-	wake   chan struct{} // capacity 1
-	exited chan struct{}
+	// normal: the connection is in Redis's normal output buffer class
+	// (it needs a queue only for pushes such as CLIENT TRACKING's, and
+	// never subscribed or monitored), to which the pubsub Limit does not
+	// apply.
+	normal atomic.Bool
+
+	wake    chan struct{} // capacity 1
+	drained chan struct{} // capacity 1: the writer wrote a block (WaitBelow)
+	exited  chan struct{}
 }
 
 // ErrClosed is what a connection reports when its queue refused bytes.
@@ -47,7 +54,7 @@ var ErrClosed = errors.New("pubsub: output queue closed")
 // NewQueue starts the writer of nc. From now on only the queue writes to
 // nc; the caller owns the queue and must Stop it.
 func NewQueue(nc net.Conn, cfg *QueueConfig) *Queue {
-	q := &Queue{cfg: cfg, nc: nc, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	q := &Queue{cfg: cfg, nc: nc, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), exited: make(chan struct{})}
 	go q.run()
 	return q
 }
@@ -67,7 +74,7 @@ func (q *Queue) Push(b []byte) bool {
 	}
 	q.buf = append(q.buf, b...)
 	q.pending += int64(len(b))
-	if lim := q.cfg.Limit.Load(); lim != nil && lim.reached(q.pending, &q.softSince) {
+	if lim := q.cfg.Limit.Load(); lim != nil && !q.normal.Load() && lim.reached(q.pending, &q.softSince) {
 		q.closed = true
 		q.buf = nil
 		q.mu.Unlock()
@@ -82,6 +89,35 @@ func (q *Queue) Push(b []byte) bool {
 	default:
 	}
 	return true
+}
+
+// SetNormal puts the queue in the normal output buffer class (on) or the
+// pubsub class (off, as a new queue is): only the pubsub class has a limit.
+func (q *Queue) SetNormal(on bool) { q.normal.Store(on) }
+
+// Normal reports whether the queue is in the normal class (SetNormal).
+func (q *Queue) Normal() bool { return q.normal.Load() }
+
+// WaitBelow waits until at most limit bytes are queued or being written,
+// the queue is closed, or stop is closed: the back-pressure a blocking
+// write to the socket gives. Only the connection's own goroutine calls
+// it, never while it holds shards.
+func (q *Queue) WaitBelow(limit int64, stop <-chan struct{}) {
+	for {
+		q.mu.Lock()
+		done := q.pending <= limit || q.closed
+		q.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-q.drained:
+		case <-q.exited:
+			return
+		case <-stop:
+			return
+		}
+	}
 }
 
 // Closed reports whether the queue takes no more bytes: the connection
@@ -136,6 +172,10 @@ func (q *Queue) run() {
 			q.buf = nil
 		}
 		q.mu.Unlock()
+		select {
+		case q.drained <- struct{}{}:
+		default:
+		}
 		if err != nil {
 			q.nc.Close()
 			return
