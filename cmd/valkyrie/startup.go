@@ -186,8 +186,13 @@ func (st *settings) listen(address string, log *slog.Logger) ([]net.Listener, er
 			return fail(address, port, err)
 		}
 		ls = append(ls, l)
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		if err := st.cfg.Load("port", port); err != nil {
+		// CONFIG GET port and bind tell where it listens.
+		a := l.Addr().(*net.TCPAddr)
+		pairs := []string{"port", strconv.Itoa(a.Port)}
+		if host, _, _ := net.SplitHostPort(address); host != "" {
+			pairs = append(pairs, "bind", a.IP.String())
+		}
+		if err := st.cfg.Load(pairs...); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -195,6 +200,9 @@ func (st *settings) listen(address string, log *slog.Logger) ([]net.Listener, er
 		binds := strings.Fields(st.cfg.Value("bind"))
 		if !st.cfg.Loaded("bind") {
 			binds = []string{"127.0.0.1"}
+			if err := st.cfg.Load("bind", "127.0.0.1"); err != nil {
+				return nil, err
+			}
 		}
 		for _, b := range binds {
 			optional := strings.HasPrefix(b, "-")

@@ -137,21 +137,8 @@ func TestStartFromConfigFile(t *testing.T) {
 	}
 	// The command line wins over the file; CONFIG GET shows both.
 	for name, want := range map[string]string{"maxmemory": "2097152", "hz": "20", "save": "900 1", "port": strconv.Itoa(port)} {
-		nc, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc.SetDeadline(time.Now().Add(5 * time.Second))
-		nc.Write(resp("CONFIG", "GET", name))
-		rd := bufio.NewReader(nc)
-		var lines []string
-		for range 5 {
-			l, _ := rd.ReadString('\n')
-			lines = append(lines, strings.TrimSpace(l))
-		}
-		nc.Close()
-		if lines[4] != want {
-			t.Errorf("CONFIG GET %s = %q, want %q", name, lines, want)
+		if got := configGet(t, addr, name); got != want {
+			t.Errorf("CONFIG GET %s = %q, want %q", name, got, want)
 		}
 	}
 	// The unix socket serves too.
@@ -172,6 +159,45 @@ func TestStartFromConfigFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "valkyrie.pid")); !os.IsNotExist(err) {
 		t.Fatalf("pidfile left behind: %v", err)
+	}
+}
+
+// configGet returns a parameter's value.
+func configGet(t *testing.T, addr, name string) string {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	nc.Write(resp("CONFIG", "GET", name))
+	rd := bufio.NewReader(nc)
+	var lines []string
+	for range 5 {
+		l, _ := rd.ReadString('\n')
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	return lines[4]
+}
+
+// TestListenAddressInConfig: without a bind directive Valkyrie listens on
+// loopback only, and CONFIG GET bind and port say where it listens, also
+// under --address.
+func TestListenAddressInConfig(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	p := startProc(t, "--port "+port)
+	p.waitLine(t, "Ready to accept connections")
+	if got := configGet(t, "127.0.0.1:"+port, "bind"); got != "127.0.0.1" {
+		t.Errorf("bind = %q", got)
+	}
+	p = startProc(t, "--port 1 --address 127.0.0.1:0 --log-format json")
+	line := p.waitLine(t, "valkyrie ready")
+	addr := line[strings.Index(line, `"address":"`)+len(`"address":"`):]
+	addr = addr[:strings.IndexByte(addr, '"')]
+	_, aport, _ := net.SplitHostPort(addr)
+	if got := configGet(t, addr, "port"); got != aport {
+		t.Errorf("port = %q, listening on %s", got, addr)
 	}
 }
 
