@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/valkyrie-kv/valkyrie/conn/config"
@@ -153,5 +154,42 @@ func TestConfigRewriteError(t *testing.T) {
 	err := newClient2(t, addr, 2).ConfigRewrite(context.Background()).Err()
 	if err == nil || err.Error() != "ERR Rewriting config file: No such file or directory" {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDebugConfigRewriteForceAll: DEBUG CONFIG-REWRITE-FORCE-ALL writes
+// every parameter, and the file reads back to the same CONFIG GET *, the
+// check of Redis's "CONFIG REWRITE sanity" test.
+func TestDebugConfigRewriteForceAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "redis.conf")
+	os.WriteFile(path, []byte("enable-debug-command yes\nmaxmemory 1mb\n"), 0o600)
+	addr := startServerWithFile(t, path)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	if err := rdb.Do(ctx, "DEBUG", "CONFIG-REWRITE-FORCE-ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := rdb.ConfigGet(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := config.New()
+	if err := back.LoadFile(config.FileOptions{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range before {
+		if got := back.Value(name); got != v {
+			t.Errorf("%s: %q, read back %q", name, v, got)
+		}
+	}
+	text, _ := os.ReadFile(path)
+	if !strings.Contains(string(text), "\nhz 10\n") {
+		t.Errorf("a default value is missing:\n%s", text)
+	}
+	_, noFile := startServer(t, 8)
+	nrdb := newClient2(t, noFile, 2)
+	nrdb.Do(ctx, "DEBUG", "SLEEP", "0") // DEBUG is refused by default
+	if err := nrdb.Do(ctx, "DEBUG", "CONFIG-REWRITE-FORCE-ALL").Err(); err == nil {
+		t.Fatal("no error without a file")
 	}
 }

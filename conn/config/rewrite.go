@@ -31,27 +31,36 @@ type rewriteState struct {
 	byOption  map[string][]int // primary name -> line indexes still to reuse
 	done      map[string]bool  // options the rewrite handled
 	signature bool             // the signature is still to be added
+	all       bool             // write every parameter, even at its default
 }
 
 // Rewrite rewrites the configuration file at path with the table's current
 // values and replaces it atomically. A missing file is created.
-func (t *Table) Rewrite(path string) error {
+func (t *Table) Rewrite(path string) error { return t.rewriteFile(path, false) }
+
+// RewriteAll is Rewrite writing every parameter, default values included,
+// as DEBUG CONFIG-REWRITE-FORCE-ALL does.
+func (t *Table) RewriteAll(path string) error { return t.rewriteFile(path, true) }
+
+func (t *Table) rewriteFile(path string, all bool) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	content := t.RewriteContent(string(old))
+	content := t.rewriteContent(string(old), all)
 	return replaceFile(path, content)
 }
 
 // RewriteContent returns the file CONFIG REWRITE would write over old.
-func (t *Table) RewriteContent(old string) string {
+func (t *Table) RewriteContent(old string) string { return t.rewriteContent(old, false) }
+
+func (t *Table) rewriteContent(old string, all bool) string {
 	t.mu.RLock()
 	vals := append([]value(nil), t.vals...)
 	extra := t.extra
 	t.mu.RUnlock()
 
-	st := &rewriteState{byOption: map[string][]int{}, done: map[string]bool{}, signature: true}
+	st := &rewriteState{byOption: map[string][]int{}, done: map[string]bool{}, signature: true, all: all}
 	st.read(old, extra)
 	defaults := New().vals
 	for i := range defs {
@@ -125,7 +134,7 @@ func (st *rewriteState) put(option, line string, force bool) {
 		st.byOption[option] = idx[1:]
 		return
 	}
-	if !force {
+	if !force && !st.all {
 		return
 	}
 	if st.signature {

@@ -38,6 +38,12 @@ func TestRewriteKeepsLines(t *testing.T) {
 // values for every parameter (the check Redis's "CONFIG REWRITE sanity"
 // makes, which needs DEBUG there).
 func TestRewriteReadsBack(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		testRewriteReadsBack(t, all)
+	}
+}
+
+func testRewriteReadsBack(t *testing.T, all bool) {
 	tb := New()
 	if err := tb.Set("maxmemory", "1gb", "maxmemory-clients", "7%", "save", "10 1 20 2", "bind", "127.0.0.1 -::1",
 		"notify-keyspace-events", "Kx", "client-output-buffer-limit", "normal 1 2 3 pubsub 4mb 5kb 6",
@@ -47,19 +53,27 @@ func TestRewriteReadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "r.conf")
-	if err := tb.Rewrite(p); err != nil {
+	rewrite := tb.Rewrite
+	if all {
+		rewrite = tb.RewriteAll
+	}
+	if err := rewrite(p); err != nil {
 		t.Fatal(err)
 	}
 	back := New()
 	if err := back.LoadFile(FileOptions{Path: p}); err != nil {
 		b, _ := os.ReadFile(p)
-		t.Fatalf("%v\n%s", err, b)
+		t.Fatalf("all=%v: %v\n%s", all, err, b)
 	}
 	a, b := tb.Get("*"), back.Get("*")
+	for _, hidden := range []string{"key-load-delay", "rdb-key-save-delay", "watchdog-period", "use-exit-on-panic"} {
+		a = append(a, tb.Get(hidden)...)
+		b = append(b, back.Get(hidden)...)
+	}
 	if !slices.Equal(a, b) {
 		for i := 0; i+1 < len(a) && i+1 < len(b); i += 2 {
 			if a[i+1] != b[i+1] {
-				t.Errorf("%s: %q, read back %q", a[i], a[i+1], b[i+1])
+				t.Errorf("all=%v: %s: %q, read back %q", all, a[i], a[i+1], b[i+1])
 			}
 		}
 	}
