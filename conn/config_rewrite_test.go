@@ -193,3 +193,40 @@ func TestDebugConfigRewriteForceAll(t *testing.T) {
 		t.Fatal("no error without a file")
 	}
 }
+
+// TestRenameCommand: rename-command moves a command to another name (or
+// none), with Redis's errors for an unknown command or a taken name.
+func TestRenameCommand(t *testing.T) {
+	if r := RenameCommand("FLUSHDB", "badger"); r != "" {
+		t.Fatal(r)
+	}
+	if r := RenameCommand("nosuch", "x"); r != "No such command in rename-command" {
+		t.Fatal(r)
+	}
+	long := "a-very-long-name-for-the-echo-command-indeed"
+	if r := RenameCommand("echo", long); r != "" {
+		t.Fatal(r)
+	}
+	t.Cleanup(func() {
+		RenameCommand("badger", "flushdb")
+		RenameCommand(long, "echo")
+	})
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	if err := rdb.FlushDB(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR unknown command 'flushdb'") {
+		t.Fatalf("FLUSHDB: %v", err)
+	}
+	if err := rdb.Do(ctx, "BADGER").Err(); err != nil {
+		t.Fatalf("BADGER: %v", err)
+	}
+	if v, err := rdb.Do(ctx, strings.ToUpper(long), "hi").Text(); err != nil || v != "hi" {
+		t.Fatalf("renamed ECHO: %q %v", v, err)
+	}
+	if r := RenameCommand("get", "set"); r != "Target command name already exists" {
+		t.Fatal(r)
+	}
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET after a failed rename: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/valkyrie-kv/valkyrie/conn"
 	"github.com/valkyrie-kv/valkyrie/conn/config"
 )
 
@@ -94,6 +95,12 @@ func loadSettings(args []string) (*settings, error) {
 		Extra: map[string]config.Directive{
 			"shards":       intDirective(&st.shards),
 			"tcp-handlers": intDirective(&st.tcpHandlers),
+			"rename-command": func(args []string) string {
+				if len(args) != 2 {
+					return "Bad directive or wrong number of arguments"
+				}
+				return conn.RenameCommand(args[0], args[1])
+			},
 			"no-clamp": func(args []string) string {
 				if len(args) != 1 {
 					return "wrong number of arguments"

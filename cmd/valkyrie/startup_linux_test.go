@@ -122,7 +122,7 @@ func TestStartFromConfigFile(t *testing.T) {
 	conf := filepath.Join(dir, "redis.conf")
 	os.WriteFile(conf, []byte("# harness-like\nalways-show-logo yes\nport "+strconv.Itoa(port)+
 		"\nbind 127.0.0.1\nsave 900 1\nloglevel verbose\nlogfile ''\ndir "+dir+"\npidfile valkyrie.pid\n"+
-		"unixsocket "+filepath.Join(dir, "socket")+"\nmaxmemory 1mb\n"), 0o644)
+		"unixsocket "+filepath.Join(dir, "socket")+"\nmaxmemory 1mb\nrename-command flushall \"\"\nrename-command flushdb badger\n"), 0o644)
 	p := startProc(t, conf+" --maxmemory 2mb --hz 20")
 	pid := strconv.Itoa(p.cmd.Process.Pid)
 	p.waitLine(t, " PID: "+pid)
@@ -140,6 +140,13 @@ func TestStartFromConfigFile(t *testing.T) {
 		if got := configGet(t, addr, name); got != want {
 			t.Errorf("CONFIG GET %s = %q, want %q", name, got, want)
 		}
+	}
+	// rename-command.
+	if r := call(t, addr, "FLUSHALL"); !strings.HasPrefix(r, "-ERR unknown command 'FLUSHALL'") {
+		t.Errorf("FLUSHALL = %q", r)
+	}
+	if r := call(t, addr, "BADGER"); r != "+OK" {
+		t.Errorf("BADGER = %q", r)
 	}
 	// The unix socket serves too.
 	uc, err := net.Dial("unix", filepath.Join(dir, "socket"))
@@ -230,6 +237,11 @@ func TestBadConfigFile(t *testing.T) {
 	want := "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 3\n>>> 'bogus   1 2'\nBad directive or wrong number of arguments\n\n"
 	if got := p.stderr.String(); got != want {
 		t.Fatalf("stderr %q, want %q", got, want)
+	}
+	os.WriteFile(conf, []byte("rename-command nosuch x\n"), 0o644)
+	p = startProc(t, conf)
+	if code := p.exitCode(t); code != 1 || !strings.HasSuffix(p.stderr.String(), ">>> 'rename-command nosuch x'\nNo such command in rename-command\n\n") {
+		t.Fatalf("bad rename-command: exit %d, stderr %q", code, p.stderr.String())
 	}
 	p = startProc(t, conf+"-missing")
 	if code := p.exitCode(t); code != 1 || !strings.Contains(p.stderr.String(), "can't open config file") {
