@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/config"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -59,6 +60,9 @@ var debugHelp = []string{
 	"CHANGE-REPL-ID",
 	"    Change the replication IDs of the instance.",
 	"    Dangerous: should be used only for testing the replication subsystem.",
+	"CONFIG-REWRITE-FORCE-ALL",
+	"    Like CONFIG REWRITE but writes all configuration options, including",
+	"    keywords not listed in original configuration file or default values.",
 	"DIGEST",
 	"    Output a hex signature representing the current DB content.",
 	"DIGEST-VALUE <key> [<key> ...]",
@@ -158,6 +162,8 @@ func cmdDebug(c *client, args [][]byte) {
 	case sub == "set-disable-deny-scripts" && n == 3:
 		c.srv.scriptDenyOff.Store(cAtoi(args[2]) != 0)
 		c.replyOK()
+	case sub == "config-rewrite-force-all" && n == 2:
+		debugRewriteAll(c)
 	case sub == "stringmatch-test" && n == 2:
 		stringmatchFuzz()
 		c.replySimple("Apparently Redis did not crash: test passed")
@@ -496,4 +502,17 @@ func stringmatchFuzz() {
 		}
 		glob.Match(string(pat[:pl]), string(str[:sl]), false)
 	}
+}
+
+// debugRewriteAll is CONFIG REWRITE writing every parameter.
+func debugRewriteAll(c *client) {
+	if c.srv.cfgFile == "" {
+		c.replyError("ERR The server is running without a config file")
+		return
+	}
+	if err := c.srv.cfg.RewriteAll(c.srv.cfgFile); err != nil {
+		c.replyError("ERR CONFIG-REWRITE-FORCE-ALL failed: " + config.ErrnoText(err))
+		return
+	}
+	c.replyOK()
 }

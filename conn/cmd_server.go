@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/config"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -97,7 +98,19 @@ func cmdConfigResetStat(c *client, args [][]byte) {
 }
 
 func cmdConfigRewrite(c *client, args [][]byte) {
-	c.replyError("ERR The server is running without a config file")
+	path := c.srv.cfgFile
+	if path == "" {
+		c.replyError("ERR The server is running without a config file")
+		return
+	}
+	if err := c.srv.cfg.Rewrite(path); err != nil {
+		msg := config.ErrnoText(err)
+		c.srv.log.Warn("CONFIG REWRITE failed: " + msg)
+		c.replyError("ERR Rewriting config file: " + msg)
+		return
+	}
+	c.srv.log.Warn("CONFIG REWRITE executed with success.")
+	c.replyOK()
 }
 
 func cmdConfigHelp(c *client, args [][]byte) {

@@ -24,6 +24,9 @@ type Options struct {
 	Mailbox int          // per-shard mailbox capacity
 	Logger  *slog.Logger // default slog.Default()
 	Config  *config.Table
+	// ConfigFile is the absolute path of the file the configuration was
+	// read from, which CONFIG REWRITE writes; "" when started without one.
+	ConfigFile string
 }
 
 // Server accepts connections and routes their commands to the shards.
@@ -35,6 +38,7 @@ type Options struct {
 type Server struct {
 	log     *slog.Logger
 	cfg     *config.Table
+	cfgFile string // CONFIG REWRITE's file, "" for none
 	workers []*shard.Worker
 	started time.Time
 
@@ -132,6 +136,7 @@ func New(opt Options) *Server {
 	s := &Server{
 		log:        opt.Logger,
 		cfg:        opt.Config,
+		cfgFile:    opt.ConfigFile,
 		started:    time.Now(),
 		listeners:  make(map[net.Listener]struct{}),
 		moved:      make(map[net.Listener]net.Listener),

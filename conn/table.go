@@ -75,7 +75,10 @@ func init() {
 func lookup(name []byte) *entry {
 	var buf [32]byte
 	if len(name) > len(buf) {
-		return nil
+		if !renamed {
+			return nil // no built-in name is that long
+		}
+		return commands[strings.ToLower(string(name))] // a rename-command name
 	}
 	for i, ch := range name {
 		if 'A' <= ch && ch <= 'Z' {

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -16,38 +16,68 @@ import (
 	"github.com/lmittmann/tint"
 
 	"github.com/valkyrie-kv/valkyrie/conn"
-	"github.com/valkyrie-kv/valkyrie/conn/config"
 )
 
 // defaultGCPercent is the garbage collector target unless GOGC is set.
 const defaultGCPercent = 25
 
-// cli holds the command-line flags.
+// cli holds the command-line flags. Defaults in ${...} come from the
+// configuration file (startup.go); a flag or its environment variable wins.
 type cli struct {
-	Address     string `default:"127.0.0.1:6379" help:"Socket address to bind (ip:port)."`
-	TCPHandlers int    `name:"tcp-handlers" default:"0" help:"Threads that run connection (and shard) goroutines in parallel (GOMAXPROCS); 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
-	Shards      int    `default:"0" help:"Number of storage shards; 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
-	NoClamp     bool   `name:"no-clamp" help:"Use --tcp-handlers and --shards as given, even above max(1, CPUs/2)."`
-	LogLevel    string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Minimum log level (debug, info, warn, error)."`
+	Address     string `help:"Socket address to bind (ip:port); default: the file's port and bind, else 127.0.0.1:6379."`
+	TCPHandlers int    `name:"tcp-handlers" default:"${tcp_handlers}" env:"VALKYRIE_TCP_HANDLERS" help:"Threads that run connection (and shard) goroutines in parallel (GOMAXPROCS); 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
+	Shards      int    `default:"${shards}" env:"VALKYRIE_SHARDS" help:"Number of storage shards; 0 or more than max(1, CPUs/2) means max(1, CPUs/2)."`
+	NoClamp     bool   `name:"no-clamp" default:"${no_clamp}" env:"VALKYRIE_NO_CLAMP" help:"Use --tcp-handlers and --shards as given, even above max(1, CPUs/2)."`
+	LogLevel    string `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Minimum log level (debug, info, warn, error); default: the file's loglevel, else info."`
 	LogFormat   string `name:"log-format" default:"text" enum:"text,json" help:"Log format: text (coloured on a terminal) or json."`
-	EnableDebug string `name:"enable-debug-command" default:"no" enum:"no,yes,local" help:"Allow the DEBUG command: no, yes, or local (only from loopback clients). As in Redis it cannot be changed at run time; Redis's test suite needs yes or local."`
+	EnableDebug string `name:"enable-debug-command" default:"${enable_debug}" enum:"no,yes,local" help:"Allow the DEBUG command: no, yes, or local (only from loopback clients); default: the file's enable-debug-command, else no. As in Redis it cannot be changed at run time; Redis's test suite needs yes or local."`
 	GCHeadroom  int    `name:"gc-headroom-mb" default:"16" help:"Least heap growth in MiB between garbage collections while the data is small (above it GOGC=25 applies); 0 means plain GOGC=25. Ignored when GOGC is set."`
 }
 
 func main() {
+	redisArgs, kongArgs := splitArgs(os.Args[1:])
+	st, err := loadSettings(redisArgs)
+	if err != nil {
+		// Redis prints these and exits 1.
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
 	var c cli
-	kong.Parse(&c,
+	parser := kong.Must(&c,
 		kong.Name("valkyrie"),
-		kong.Description("A Redis-compatible in-memory key-value server with sharded, lock-free storage."))
-	log := newLogger(c.LogLevel, c.LogFormat)
+		kong.Description("A Redis-compatible in-memory key-value server with sharded, lock-free storage. "+
+			"Usage: valkyrie [redis.conf] [--<config-parameter> <value>...] [flags]."),
+		kong.Vars(st.vars()))
+	_, err = parser.Parse(kongArgs)
+	parser.FatalIfErrorf(err)
+	if st.cfg.Bool("daemonize") {
+		os.Stderr.WriteString("valkyrie: 'daemonize yes' is not supported: Valkyrie does not fork; run it in the foreground under a supervisor\n")
+		os.Exit(1)
+	}
+	if err := os.Chdir(st.cfg.Value("dir")); err != nil {
+		os.Stderr.WriteString("Can't chdir to '" + st.cfg.Value("dir") + "': " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	out, err := st.logOutput()
+	if err != nil {
+		os.Stderr.WriteString("Can't open the log file: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	var level slog.LevelVar
+	level.UnmarshalText([]byte(c.LogLevel))
+	// CONFIG SET loglevel changes it at run time.
+	st.cfg.OnChange("loglevel", func(v string) { level.UnmarshalText([]byte(slogLevelName(v))) })
+	log := newLogger(&level, c.LogFormat, out)
 	slog.SetDefault(log)
-	if err := run(c, log); err != nil {
-		log.Error("valkyrie stopped", "err", err)
+	if err := run(c, st, log, out); err != nil {
+		if !errors.Is(err, errListen) {
+			log.Error("valkyrie stopped", "err", err)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(c cli, log *slog.Logger) error {
+func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	if c.TCPHandlers < 0 || c.Shards < 0 {
 		return errors.New("--tcp-handlers and --shards must not be negative")
 	}
@@ -78,20 +108,31 @@ func run(c cli, log *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	l, err := net.Listen("tcp", c.Address)
+	ls, err := st.listen(c.Address, log)
 	if err != nil {
 		return err
 	}
-	cfg := config.New()
-	if err := cfg.Load("enable-debug-command", c.EnableDebug); err != nil {
+	defer st.writePIDFile(log)()
+	// The flag (default: the file's value) says whether DEBUG is allowed.
+	if err := st.cfg.Load("enable-debug-command", c.EnableDebug); err != nil {
 		return err
 	}
-	srv := conn.New(conn.Options{Shards: shards, Logger: log, Config: cfg})
-	log.Info("valkyrie ready", "address", l.Addr().String(), "shards", shards,
+	srv := conn.New(conn.Options{Shards: shards, Logger: log, Config: st.cfg, ConfigFile: st.path})
+	if st.cfg.Bool("always-show-logo") && c.LogFormat == "text" {
+		banner(out, ls, shards)
+	}
+	addrs := make([]string, len(ls))
+	for i, l := range ls {
+		addrs[i] = l.Addr().String()
+	}
+	log.Info("valkyrie ready", "address", addrs[0], "addresses", addrs, "config_file", st.path, "shards", shards,
 		"tcp_handlers", handlers, "gomaxprocs", handlers, "pid", os.Getpid())
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(l) }()
+	serveErr := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { serveErr <- srv.Serve(l) }()
+	}
+	log.Info("Ready to accept connections")
 
 	select {
 	case sig := <-sigs:
@@ -157,13 +198,14 @@ func clamp(log *slog.Logger, flag string, v, half, cpus int, noClamp bool) int {
 	return v
 }
 
-func newLogger(level, format string) *slog.Logger {
-	var lv slog.Level
-	lv.UnmarshalText([]byte(level))
+func newLogger(level slog.Leveler, format string, out io.Writer) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+		return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 	}
-	fi, err := os.Stderr.Stat()
-	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	return slog.New(tint.NewTextHandler(os.Stderr, &tint.Options{Level: lv, NoColor: !tty, TimeFormat: time.TimeOnly}))
+	tty := false
+	if f, ok := out.(*os.File); ok {
+		fi, err := f.Stat()
+		tty = err == nil && fi.Mode()&os.ModeCharDevice != 0
+	}
+	return slog.New(tint.NewTextHandler(out, &tint.Options{Level: level, NoColor: !tty, TimeFormat: time.TimeOnly}))
 }

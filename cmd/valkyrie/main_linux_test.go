@@ -63,7 +63,7 @@ func startChild(t *testing.T, hang bool, extra ...string) *child {
 		cmd.Env = append(cmd.Env, hangEnv+"=1")
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
+	stdout, err := cmd.StdoutPipe() // the log goes to stdout, as Redis's does
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func startChild(t *testing.T, hang bool, extra ...string) *child {
 	c := &child{cmd: cmd, exited: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			var rec struct{ Msg, Address string }
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {

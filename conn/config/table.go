@@ -53,6 +53,10 @@ type Table struct {
 	// hooks by parameter index
 	onChange map[int][]func(string)
 	onApply  map[int][]func(string) error
+	// extra names the directives of LoadFile's Extra, which CONFIG
+	// REWRITE keeps as they are.
+	extra  map[string]bool
+	loaded map[int]bool // parameters LoadFile set
 }
 
 // ctx is the view a setter gets: pending values of the current Set/Load
