@@ -141,10 +141,13 @@ func TestLatencyMonitor(t *testing.T) {
 		ev[2].(int64) < 1 || ev[3] != ev[2] {
 		t.Fatalf("LATEST %v", ev)
 	}
+	// Under -race another command of the test may pass the threshold
+	// too: the script's sample is the latest, and the worst.
 	hist, err := do("latency", "history", "command").Slice()
-	if err != nil || len(hist) != 1 || fmt.Sprint(hist[0]) != fmt.Sprint(ev[1:3]) {
-		t.Fatalf("HISTORY %v %v, want [%v]", hist, err, ev[1:3])
+	if err != nil || len(hist) == 0 || fmt.Sprint(hist[len(hist)-1]) != fmt.Sprint(ev[1:3]) {
+		t.Fatalf("HISTORY %v %v, want it to end with %v", hist, err, ev[1:3])
 	}
+	single := len(hist) == 1
 	for _, name := range []string{"Command", "blabla"} { // exact names only
 		if h := do("latency", "history", name).Val().([]any); len(h) != 0 {
 			t.Fatalf("HISTORY %s: %v", name, h)
@@ -156,15 +159,15 @@ func TestLatencyMonitor(t *testing.T) {
 	}
 	graph := do("latency", "graph", "command").Val().(string)
 	head := fmt.Sprintf("command - high %d ms, low %d ms (all time high %d ms)\n%s\n", ev[2], ev[2], ev[3], strings.Repeat("-", 80))
-	if rest, ok := strings.CutPrefix(graph, head); !ok || !regexp.MustCompile(`^ \n \n \n_\n \n\d\ns\n$`).MatchString(rest) {
+	if rest, ok := strings.CutPrefix(graph, head); single && (!ok || !regexp.MustCompile(`^ \n \n \n_\n \n\d\ns\n$`).MatchString(rest)) {
 		t.Fatalf("GRAPH %q", graph)
 	}
 	doc := do("latency", "doctor").Val().(string)
 	want := regexp.MustCompile(`^Dave, I have observed latency spikes in this Redis instance\. You don't mind talking about it, do you Dave\?\n\n` +
-		`1\. command: 1 latency spikes \(average (\d+)ms, mean deviation 0ms, period \d+\.00 sec\)\. Worst all time event (\d+)ms\.\n` +
+		`1\. command: (\d+) latency spikes \(average (\d+)ms, mean deviation \d+ms, period [\d.]+ sec\)\. Worst all time event (\d+)ms\.\n` +
 		`\nI have a few advices for you:\n\n` +
 		`- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold\. Please use 'CONFIG SET slowlog-log-slower-than 5000'\.\n`)
-	if m := want.FindStringSubmatch(doc); m == nil || m[1] != fmt.Sprint(ev[2]) || m[2] != fmt.Sprint(ev[3]) ||
+	if m := want.FindStringSubmatch(doc); m == nil || m[1] != fmt.Sprint(len(hist)) || (single && m[2] != fmt.Sprint(ev[2])) || m[3] != fmt.Sprint(ev[3]) ||
 		!strings.Contains(doc, adviceSlowInspect+adviceLargeObjects) {
 		t.Fatalf("DOCTOR %q", doc)
 	}
