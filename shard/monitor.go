@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
 // MONITOR's feed. While anyone monitors, each shard formats a line for
@@ -56,39 +58,9 @@ func AppendMonitorLine(b []byte, now time.Time, db int, who string, args [][]byt
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		b = AppendQuoted(b, a)
+		b = wire.AppendRepr(b, a)
 	}
 	return append(b, '\r', '\n')
-}
-
-// AppendQuoted appends s in double quotes with C-style escapes, as
-// Redis's sdscatrepr writes it.
-func AppendQuoted(b, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, ch := range s {
-		switch ch {
-		case '\\', '"':
-			b = append(b, '\\', ch)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if ch >= 0x20 && ch < 0x7f {
-				b = append(b, ch)
-			} else {
-				b = append(b, '\\', 'x', hex[ch>>4], hex[ch&15])
-			}
-		}
-	}
-	return append(b, '"')
 }
 
 // SetMonitor gives the shard its server's feed.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
 // This file reads redis.conf: the file named on the command line, its
@@ -391,31 +393,4 @@ func unhex(c byte) byte {
 }
 
 // Repr quotes s like Redis's sdscatrepr, so that SplitArgs reads it back.
-func Repr(s string) string {
-	const hexd = "0123456789abcdef"
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '"':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if c >= 0x20 && c < 0x7f {
-				b = append(b, c)
-			} else {
-				b = append(b, '\\', 'x', hexd[c>>4], hexd[c&15])
-			}
-		}
-	}
-	return string(append(b, '"'))
-}
+func Repr(s string) string { return string(wire.AppendRepr(nil, []byte(s))) }
