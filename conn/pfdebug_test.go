@@ -110,12 +110,19 @@ func pfdebugScript(t *testing.T, cl *redis.Client) []string {
 	ttl, err := cl.PTTL(ctx, "ttl").Result()
 	out = append(out, fmt.Sprintf("ttl kept: %v %v", ttl > 0, err))
 
-	// Neither TODENSE nor GETREG signals the key: a WATCH survives them.
-	for _, sub := range []string{"todense", "getreg"} {
-		key := "w" + sub
+	// Neither TODENSE nor GETREG signals the key: a WATCH survives them,
+	// and a PFADD that changes no register. One that does ends it.
+	for i, mk := range []func(key string) []any{
+		func(key string) []any { return []any{"pfdebug", "todense", key} },
+		func(key string) []any { return []any{"pfdebug", "getreg", key} },
+		func(key string) []any { return []any{"pfadd", key, "a"} },
+		func(key string) []any { return []any{"pfadd", key, "new"} },
+	} {
+		key := "w" + strconv.Itoa(i)
+		cmd := mk(key)
 		do("pfadd", key, "a", "b", "c")
 		err := cl.Watch(ctx, func(tx *redis.Tx) error {
-			if err := cl.Do(ctx, "pfdebug", sub, key).Err(); err != nil {
+			if err := cl.Do(ctx, cmd...).Err(); err != nil {
 				return err
 			}
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -124,7 +131,7 @@ func pfdebugScript(t *testing.T, cl *redis.Client) []string {
 			})
 			return err
 		}, key)
-		out = append(out, fmt.Sprintf("WATCH %s, PFDEBUG %s %s, EXEC: %v", key, sub, key, err))
+		out = append(out, fmt.Sprintf("WATCH %s, %v, EXEC: %v", key, cmd, err))
 		do("pfdebug", "encoding", key)
 	}
 	return out
