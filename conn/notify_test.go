@@ -191,3 +191,21 @@ func TestNotifyHMSet(t *testing.T) {
 	doAll(t, rdb, []any{"hmset", "h", "a", "1", "b", "2"}, []any{"hincrby", "h", "a", "10"})
 	expect("0 new h", "0 hset h", "0 hincrby h")
 }
+
+// PFADD says pfadd only when it changed a register or made the key, and
+// PFMERGE says pfadd for its destination; PFCOUNT and PFDEBUG say nothing.
+func TestNotifyHyperLogLog(t *testing.T) {
+	rdb, _, expect := notifyHarness(t)
+	doAll(t, rdb,
+		[]any{"pfadd", "h", "a", "b"},
+		[]any{"pfadd", "h", "a"},
+		[]any{"pfadd", "e"},
+		[]any{"pfcount", "h"},
+		[]any{"pfmerge", "d", "h"},
+		[]any{"pfmerge", "d", "h"},
+		[]any{"pfdebug", "todense", "h"},
+		[]any{"pfdebug", "getreg", "e"},
+		[]any{"pfcount", "h", "e"},
+	)
+	expect("0 new h", "0 pfadd h", "0 new e", "0 pfadd e", "0 new d", "0 pfadd d", "0 pfadd d")
+}

@@ -102,6 +102,7 @@ var keySpecTable = map[string]string{
 	"pexpiretime":           "RO access @1",
 	"pfadd":                 "RW insert @1",
 	"pfcount":               "RW access @1 =-1,1,0",
+	"pfdebug":               "RW access @2",
 	"pfmerge":               "RW access insert @1 | RO access @2 =-1,1,0",
 	"psetex":                "OW update @1",
 	"pttl":                  "RO access @1",

@@ -199,6 +199,12 @@ func (c *Ctx) afterWrite(cmd *Command, p notePre, reply []byte) {
 		}
 	case "append", "setrange", "incrbyfloat":
 		ev(NotifyString, name, key(0))
+	case "pfadd": // only when a register changed or the key was made
+		if !zero {
+			ev(NotifyString, "pfadd", key(0))
+		}
+	case "pfmerge": // Redis names the destination's event pfadd too
+		ev(NotifyString, "pfadd", key(0))
 	case "incr", "decr", "incrby", "decrby":
 		ev(NotifyString, "incrby", key(0))
 	case "getdel":

@@ -211,8 +211,8 @@ func unchanged(cmd *Command, args [][]byte, reply []byte) bool {
 		}
 		return true
 	case string(reply) == ":0\r\n":
-		return cmd.Name == "setnx" || cmd.Name == "msetnx" || cmd.Name == "xdel" || cmd.Name == "xtrim"
-	case cmd.Name == "xsetid":
+		return cmd.Name == "setnx" || cmd.Name == "msetnx" || cmd.Name == "xdel" || cmd.Name == "xtrim" || cmd.Name == "pfadd"
+	case cmd.Name == "xsetid", cmd.Name == "pfdebug":
 		return true // Redis 7.0 does not signal the key
 	case cmd.Name == "xreadgroup" || cmd.Name == "xack" || cmd.Name == "xclaim" || cmd.Name == "xautoclaim":
 		return true // nor for consumer group bookkeeping
