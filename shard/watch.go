@@ -190,6 +190,18 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 // or a tracking client.
 func (s *Shard) signals() bool { return s.watchers > 0 || s.trk.active() }
 
+// zeroUnchanged lists the write commands whose reply 0 means they changed
+// nothing (no member added or removed, no key deleted, no TTL set), so
+// that, as in Redis, they dirty no WATCH and send no invalidation.
+var zeroUnchanged = map[string]bool{
+	"setnx": true, "msetnx": true, "xdel": true, "xtrim": true, "pfadd": true,
+	"sadd": true, "srem": true, "smove": true, "hdel": true, "hsetnx": true,
+	"zrem": true, "zremrangebyscore": true, "zremrangebyrank": true, "zremrangebylex": true,
+	"lrem": true, "lpushx": true, "rpushx": true, "linsert": true,
+	"del": true, "unlink": true, "renamenx": true, "persist": true,
+	"expire": true, "pexpire": true, "expireat": true, "pexpireat": true,
+}
+
 // unchanged reports, from its reply, that a write command changed nothing:
 // it failed (an error), or found nothing to do (a null reply, or SETNX's
 // and MSETNX's 0). Redis does not touch watched keys then. SET ... GET
@@ -211,7 +223,9 @@ func unchanged(cmd *Command, args [][]byte, reply []byte) bool {
 		}
 		return true
 	case string(reply) == ":0\r\n":
-		return cmd.Name == "setnx" || cmd.Name == "msetnx" || cmd.Name == "xdel" || cmd.Name == "xtrim" || cmd.Name == "pfadd"
+		return zeroUnchanged[cmd.Name]
+	case string(reply) == ":-1\r\n":
+		return cmd.Name == "linsert" // the pivot was not found
 	case cmd.Name == "xsetid", cmd.Name == "pfdebug":
 		return true // Redis 7.0 does not signal the key
 	case cmd.Name == "xreadgroup" || cmd.Name == "xack" || cmd.Name == "xclaim" || cmd.Name == "xautoclaim":

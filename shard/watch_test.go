@@ -176,3 +176,38 @@ func TestExecTransactionAllocs(t *testing.T) {
 		t.Fatalf("transaction batch allocates %.1f, pipelined %.1f", x, p)
 	}
 }
+
+// A write that changes nothing (its reply says so) leaves a WATCH clean,
+// as in Redis, which signals a key only when the command modified it; one
+// that changes something dirties it.
+func TestWatchNoChangeStaysClean(t *testing.T) {
+	cases := []struct {
+		calls []Call
+		dirty bool
+	}{
+		{[]Call{call("sadd", "s", "a")}, false},
+		{[]Call{call("sadd", "s", "b")}, true},
+		{[]Call{call("srem", "s", "zz")}, false},
+		{[]Call{call("hdel", "h", "zz")}, false},
+		{[]Call{call("hsetnx", "h", "f", "2")}, false},
+		{[]Call{call("hsetnx", "h", "g", "2")}, true},
+		{[]Call{call("zrem", "z", "zz")}, false},
+		{[]Call{call("lrem", "l", "0", "zz")}, false},
+		{[]Call{call("linsert", "l", "before", "zz", "x")}, false},
+		{[]Call{call("persist", "s")}, false},
+		{[]Call{call("expire", "s", "100", "gt")}, false},
+		{[]Call{call("expire", "s", "100")}, true},
+		{[]Call{call("smove", "s", "s2", "zz")}, false},
+	}
+	for _, tc := range cases {
+		s := New(0)
+		s.Exec(&Batch{Proto: wire.RESP2, Calls: []Call{call("sadd", "s", "a"), call("hset", "h", "f", "1"),
+			call("zadd", "z", "1", "m"), call("rpush", "l", "a")}}, 1000)
+		w := NewWatch()
+		watchKeys(s, w, 1000, "s", "h", "z", "l", "s2")
+		s.Exec(&Batch{Proto: wire.RESP2, Calls: tc.calls}, 1000)
+		if w.Dirty() != tc.dirty {
+			t.Errorf("%q: dirty = %v, want %v", tc.calls[0].Args, w.Dirty(), tc.dirty)
+		}
+	}
+}
