@@ -477,6 +477,7 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	qbuf, qbufSize, argvMem := cl.info.qbuf, cl.info.qbufSize, cl.info.argvMem
 	multi, multiMem := cl.info.multi, cl.info.multiMem
 	rbs, rbp, held := cl.info.rbs, cl.info.rbp, cl.info.held
+	user := cl.info.user
 	cl.info.mu.Unlock()
 	obl := int(cl.outPending.Load())
 	if cl == c {
@@ -576,7 +577,11 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	} else {
 		b = append(b, cmd.Name...)
 	}
-	b = append(b, " user=default redir="...)
+	b = append(b, " user="...)
+	if user != nil {
+		b = append(b, user.name...)
+	}
+	b = append(b, " redir="...)
 	b = strconv.AppendInt(b, cl.trackingRedir(), 10)
 	b = append(b, " resp="...)
 	return strconv.AppendInt(b, int64(proto), 10)

@@ -58,6 +58,14 @@ func (h *scriptHost) Command(args [][]byte) script.Command {
 	return cmd
 }
 
+func (h *scriptHost) Denied(cmd script.Command, args [][]byte) string {
+	c := (*client)(h)
+	if c.user.st.Load().free {
+		return ""
+	}
+	return c.scriptDenied(cmd.Ref.(*entry), args)
+}
+
 func (h *scriptHost) Rejected(cmd script.Command, args [][]byte) {
 	(*client)(h).countRejected(cmd.Ref.(*entry), args)
 }

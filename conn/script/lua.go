@@ -602,6 +602,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	if spec.Flags&shard.NoScript != 0 || cmd.Kind == Denied {
 		return r.rejected(cmd, args, fail, "ERR This Redis command is not allowed from script")
 	}
+	if msg := r.h.Denied(cmd, args); msg != "" {
+		return r.rejected(cmd, args, fail, msg)
+	}
 	if spec.Flags&shard.DenyOOM != 0 && r.oomAtStart && !r.allowOOM && !r.wrote() {
 		return r.rejected(cmd, args, fail, ErrOOM) // as Redis's scriptVerifyOOM
 	}
