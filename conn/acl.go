@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
+	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
 // Access control, as Redis 7.0's ACL.
@@ -501,6 +503,10 @@ func aclKeys(e *entry, spec *shard.Spec, args [][]byte, dst []aclKeyRef) []aclKe
 	if aclKeyAccess != nil {
 		return aclKeyAccess(e, spec, args, dst)
 	}
+	switch spec.Name {
+	case "spublish", "ssubscribe", "sunsubscribe":
+		return dst // their key specs say not_key: channels, routed as keys
+	}
 	var pos []int
 	switch {
 	case e.data != nil:
@@ -899,22 +905,29 @@ func (r *aclRegistry) authenticate(name, pass []byte) *aclUser {
 // setUser applies rules to a user (made if new) as one change: all or
 // nothing. It returns the error reply, or "".
 func (r *aclRegistry) setUser(name string, rules []string) string {
+	_, _, _, msg := r.changeUser(name, rules)
+	return msg
+}
+
+// changeUser is setUser; it also returns the user, and its state before
+// (nil for a new user) and after the change.
+func (r *aclRegistry) changeUser(name string, rules []string) (u *aclUser, old, st *aclUserState, msg string) {
 	merged, bad := mergeSelectorArgs(rules)
 	if merged == nil {
-		return "ERR Unmatched parenthesis in acl selector starting at '" + bad + "'."
+		return nil, nil, nil, "ERR Unmatched parenthesis in acl selector starting at '" + bad + "'."
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	u := r.users[name]
-	var st *aclUserState
+	u = r.users[name]
 	if u != nil {
-		st = u.state().copy()
+		old = u.state()
+		st = old.copy()
 	} else {
 		st = r.newUserState()
 	}
 	for _, op := range merged {
 		if msg := st.apply(op, r.pubsubAll.Load()); msg != "" {
-			return "ERR Error in ACL SETUSER modifier '" + op + "': " + msg
+			return nil, nil, nil, "ERR Error in ACL SETUSER modifier '" + op + "': " + msg
 		}
 	}
 	if u == nil {
@@ -922,6 +935,90 @@ func (r *aclRegistry) setUser(name string, rules []string) string {
 		r.users[name] = u
 	}
 	u.st.Store(st.seal())
+	return u, old, st, ""
+}
+
+// revokedChannels reports whether a change from old to st may take away
+// a channel a subscriber of the user uses, and the channel patterns st
+// allows (Redis's ACLKillPubsubClientsIfNeeded).
+func revokedChannels(old, st *aclUserState) ([]string, bool) {
+	var upcoming []string
+	for _, s := range st.sels {
+		if s.allChans {
+			return nil, false
+		}
+		upcoming = append(upcoming, s.chans...)
+	}
+	for _, s := range old.sels {
+		if s.allChans {
+			return upcoming, true
+		}
+		for _, ch := range s.chans {
+			if !contains(upcoming, ch) {
+				return upcoming, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// fullReadAccess reports whether a selector that allows the call lets
+// the user read every key (Redis's
+// ACLUserCheckCmdWithUnrestrictedKeyAccess for read access).
+func (st *aclUserState) fullReadAccess(call *aclCall) bool {
+	for _, s := range st.sels {
+		if r, _ := s.check(call); r != aclOK {
+			continue
+		}
+		if s.allKeys {
+			return true
+		}
+		for _, p := range s.keys {
+			if p.flags&aclRead != 0 && p.pattern == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sortDenied checks SORT's BY and GET patterns, which read keys that the
+// arguments do not name: Redis allows them only to a user who may read
+// every key. It returns the error, or "".
+func sortDenied(st *aclUserState, call *aclCall) string {
+	name := call.cmd.name
+	if name != "sort" && name != "sort_ro" {
+		return ""
+	}
+	args := call.args
+	for j := 2; j < len(args); j++ {
+		left, a := len(args)-j-1, args[j]
+		switch {
+		case equalFold(a, "asc"), equalFold(a, "desc"), equalFold(a, "alpha"):
+		case equalFold(a, "limit") && left >= 2:
+			if _, ok := wire.ParseInt(args[j+1]); !ok {
+				return ""
+			}
+			if _, ok := wire.ParseInt(args[j+2]); !ok {
+				return ""
+			}
+			j += 2
+		case name == "sort" && equalFold(a, "store") && left >= 1:
+			j++
+		case equalFold(a, "by") && left >= 1:
+			if bytes.IndexByte(args[j+1], '*') >= 0 && !st.fullReadAccess(call) {
+				return "ERR BY option of SORT denied due to insufficient ACL permissions."
+			}
+			j++
+		case equalFold(a, "get") && left >= 1:
+			if !st.fullReadAccess(call) {
+				return "ERR GET option of SORT denied due to insufficient ACL permissions."
+			}
+			j++
+		default:
+			return "" // the command reports the syntax error
+		}
+	}
 	return ""
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -185,7 +186,7 @@ func (c *client) aclCheck(st *aclUserState, e *entry, args [][]byte) string {
 	}
 	switch res {
 	case aclOK:
-		return ""
+		return sortDenied(st, &call)
 	case aclDeniedCmd:
 		c.aclLog(res, "", call.cmd.name)
 		return "NOPERM this user has no permissions to run the '" + call.cmd.name + "' command"
@@ -230,7 +231,7 @@ func (c *client) scriptDenied(e *entry, args [][]byte) string {
 	var what string
 	switch res {
 	case aclOK:
-		return ""
+		return sortDenied(st, &call)
 	case aclDeniedCmd:
 		c.aclLog(res, "", call.cmd.name)
 		what = "can't run this command or subcommand"
@@ -256,11 +257,46 @@ func cmdACLSetUser(c *client, args [][]byte) {
 	for i, a := range args[3:] {
 		rules[i] = string(a)
 	}
-	if msg := c.srv.acl.setUser(name, rules); msg != "" {
+	u, old, st, msg := c.srv.acl.changeUser(name, rules)
+	if msg != "" {
 		c.replyError(msg)
 		return
 	}
+	if old != nil {
+		if allowed, revoked := revokedChannels(old, st); revoked {
+			c.killRevokedSubscribers(u, allowed)
+		}
+	}
 	c.replyOK()
+}
+
+// killRevokedSubscribers closes the connections of u subscribed to a
+// channel or pattern that allowed no longer covers.
+func (c *client) killRevokedSubscribers(u *aclUser, allowed []string) {
+	for _, cl := range c.srv.clientsByID() {
+		cl.info.mu.Lock()
+		is := cl.info.user == u
+		cl.info.mu.Unlock()
+		sub := cl.subPtr.Load()
+		if !is || sub == nil || sub.Total() == 0 {
+			continue
+		}
+		lists, ok := c.srv.hub.SubscriptionsOf(sub)
+		if !ok {
+			continue
+		}
+		kill := false
+		for k, names := range lists {
+			for _, n := range names {
+				if !chanOK(allowed, []byte(n), pubsub.Kind(k) == pubsub.Pattern) {
+					kill = true
+				}
+			}
+		}
+		if kill {
+			c.kill(cl)
+		}
+	}
 }
 
 func cmdACLDelUser(c *client, args [][]byte) {
@@ -380,7 +416,7 @@ func cmdACLWhoAmI(c *client, args [][]byte) { c.replyBulkString(c.user.name) }
 
 func cmdACLCat(c *client, args [][]byte) {
 	if len(args) > 3 {
-		c.replyError("ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.")
+		c.replyError(aclSubSyntax(args))
 		return
 	}
 	if len(args) == 2 {
@@ -413,9 +449,14 @@ func cmdACLCat(c *client, args [][]byte) {
 	}
 }
 
+// aclSubSyntax is Redis's error for a subcommand given the wrong arguments.
+func aclSubSyntax(args [][]byte) string {
+	return "ERR unknown subcommand or wrong number of arguments for '" + string(cString(args[1], 128)) + "'. Try ACL HELP."
+}
+
 func cmdACLGenPass(c *client, args [][]byte) {
 	if len(args) > 3 {
-		c.replyError("ERR unknown subcommand or wrong number of arguments for 'genpass'. Try ACL HELP.")
+		c.replyError(aclSubSyntax(args))
 		return
 	}
 	bits := int64(256)
@@ -441,7 +482,7 @@ var aclReasons = [...]string{aclDeniedCmd: "command", aclDeniedKey: "key", aclDe
 
 func cmdACLLog(c *client, args [][]byte) {
 	if len(args) > 3 {
-		c.replyError("ERR unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.")
+		c.replyError(aclSubSyntax(args))
 		return
 	}
 	r := c.srv.acl
