@@ -481,3 +481,79 @@ func aclSortRules(s string) string {
 	}
 	return strings.ReplaceAll(strings.Join(words, " "), " \x00 ", "\r\n")
 }
+
+// Shard channels are channels to the ACL, not keys, though Valkyrie routes
+// them by their name.
+func TestACLShardChannels(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	wantOK(t, do(admin, "ACL", "SETUSER", "sc", "on", "nopass", "+@all", "resetkeys", "&ok*").Err())
+	for _, c := range [][]any{{"SPUBLISH", "ok1", "m"}, {"SSUBSCRIBE", "ok1"}} {
+		if r, err := do(admin, append([]any{"ACL", "DRYRUN", "sc"}, c...)...).Text(); err != nil || r != "OK" {
+			t.Errorf("DRYRUN %v = %q, %v", c, r, err)
+		}
+	}
+	if r, _ := do(admin, "ACL", "DRYRUN", "sc", "SPUBLISH", "no", "m").Text(); r != "This user has no permissions to access the 'no' channel" {
+		t.Errorf("DRYRUN SPUBLISH no = %q", r)
+	}
+}
+
+func TestACLSortPatternsNeedFullReadAccess(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	ctx := context.Background()
+	wantOK(t, admin.RPush(ctx, "mylist", 1).Err())
+	wantOK(t, do(admin, "ACL", "SETUSER", "so", "on", "nopass", "+sort", "~mylist", "~v*").Err())
+	c := aclClient(t, addr, func(o *redis.Options) { o.Username, o.Password = "so", "x" })
+	wantErr(t, do(c, "SORT", "mylist", "BY", "v*").Err(), "ERR BY option of SORT denied due to insufficient ACL permissions.")
+	wantErr(t, do(c, "SORT", "mylist", "GET", "#").Err(), "ERR GET option of SORT denied due to insufficient ACL permissions.")
+	wantOK(t, do(c, "SORT", "mylist", "BY", "nosort").Err()) // a constant BY reads nothing
+	wantOK(t, do(admin, "ACL", "SETUSER", "so", "%R~*").Err())
+	wantOK(t, do(c, "SORT", "mylist", "BY", "v*").Err())
+}
+
+func TestACLRevokedChannelClosesSubscriber(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	ctx := context.Background()
+	wantOK(t, do(admin, "ACL", "SETUSER", "ps", "on", "nopass", "+@all", "~*", "resetchannels", "&foo:1", "&bar:*", "&keep").Err())
+	for _, tc := range []struct {
+		kind, name string
+		rules      []any
+		killed     bool
+	}{
+		{"SUBSCRIBE", "foo:1", []any{"resetchannels", "&bar:*", "&keep"}, true},
+		{"PSUBSCRIBE", "bar:*", []any{"resetchannels", "&foo:1", "&keep"}, true},
+		{"SSUBSCRIBE", "foo:1", []any{"resetchannels", "&keep"}, true},
+		{"SUBSCRIBE", "keep", []any{"resetchannels", "&keep"}, false},
+		{"SUBSCRIBE", "keep", []any{"allchannels"}, false},
+	} {
+		wantOK(t, do(admin, "ACL", "SETUSER", "ps", "resetchannels", "&foo:1", "&bar:*", "&keep").Err())
+		nc, err := net.Dial("tcp", addr)
+		wantOK(t, err)
+		nc.Write([]byte("AUTH ps x\r\nCLIENT SETNAME deathrow\r\n" + tc.kind + " " + tc.name + "\r\n"))
+		buf := make([]byte, 4096)
+		got := ""
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for strings.Count(got, "\r\n") < 5 { // +OK +OK and the three lines of the confirmation
+			n, err := nc.Read(buf)
+			if err != nil {
+				t.Fatalf("%s %s: %v after %q", tc.kind, tc.name, err, got)
+			}
+			got += string(buf[:n])
+		}
+		wantOK(t, do(admin, append([]any{"ACL", "SETUSER", "ps"}, tc.rules...)...).Err())
+		list, err := admin.ClientList(ctx).Result()
+		wantOK(t, err)
+		if strings.Contains(list, "deathrow") != !tc.killed {
+			t.Errorf("%s %s then %v: killed=%v, client list %q", tc.kind, tc.name, tc.rules, !strings.Contains(list, "deathrow"), list)
+		}
+		nc.Close()
+		for i := 0; i < 100; i++ { // let the server see the hang-up
+			if l, _ := admin.ClientList(ctx).Result(); !strings.Contains(l, "deathrow") {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
