@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -555,5 +556,88 @@ func TestACLRevokedChannelClosesSubscriber(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	}
+}
+
+// Permissions are checked again at EXEC: a command queued while allowed
+// and refused since gets Redis's error inside the EXEC reply.
+func TestACLExecRechecks(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	ctx := context.Background()
+	wantOK(t, do(admin, "ACL", "SETUSER", "tx", "on", "nopass", "+@all", "~*").Err())
+	nc, err := net.Dial("tcp", addr)
+	wantOK(t, err)
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	read := func(want string) {
+		t.Helper()
+		buf := make([]byte, len(want))
+		if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != want {
+			t.Fatalf("read %q, %v; want %q", buf, err, want)
+		}
+	}
+	nc.Write([]byte("AUTH tx x\r\nMULTI\r\nSET a 1\r\nINCR b\r\n"))
+	read("+OK\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n")
+	wantOK(t, do(admin, "ACL", "SETUSER", "tx", "-incr").Err())
+	nc.Write([]byte("EXEC\r\n"))
+	read("*2\r\n+OK\r\n-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand\r\n")
+	if n, _ := admin.Exists(ctx, "b").Result(); n != 0 {
+		t.Fatal("the refused INCR ran")
+	}
+}
+
+func TestClientKillUser(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	ctx := context.Background()
+	wantOK(t, do(admin, "ACL", "SETUSER", "kk", "on", "nopass", "+@all", "~*").Err())
+	c := aclClient(t, addr, func(o *redis.Options) { o.Username, o.Password = "kk", "x" })
+	wantOK(t, c.Ping(ctx).Err())
+	wantErr(t, do(admin, "CLIENT", "KILL", "USER", "nosuch").Err(), "ERR No such user 'nosuch'")
+	if n, err := do(admin, "CLIENT", "KILL", "USER", "kk").Int(); err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL USER kk = %d, %v", n, err)
+	}
+	if list, _ := admin.ClientList(ctx).Result(); !strings.Contains(list, "user=default") || strings.Contains(list, "user=kk") {
+		t.Fatalf("CLIENT LIST = %q", list)
+	}
+}
+
+// AUTH, HELLO AUTH and ACL SETUSER keep their secrets out of SLOWLOG.
+func TestACLSecretsRedacted(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	wantOK(t, do(admin, "CONFIG", "SET", "slowlog-log-slower-than", "0").Err())
+	wantOK(t, do(admin, "SLOWLOG", "RESET").Err())
+	do(admin, "AUTH", "not-real")
+	do(admin, "AUTH", "not-real", "not-a-password")
+	do(admin, "HELLO", "2", "AUTH", "not-real", "not-a-password")
+	wantOK(t, do(admin, "ACL", "SETUSER", "slowlog-test-user", "+get", "+set").Err())
+	wantOK(t, do(admin, "CONFIG", "SET", "slowlog-log-slower-than", "-1").Err())
+	log, err := admin.SlowLogGet(context.Background(), -1).Result()
+	wantOK(t, err)
+	var got []string
+	for _, e := range log {
+		got = append(got, strings.Join(e.Args, " "))
+	}
+	for _, w := range []string{"AUTH (redacted)", "AUTH (redacted) (redacted)", "HELLO 2 AUTH (redacted) (redacted)", "ACL SETUSER (redacted) (redacted) (redacted)"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("SLOWLOG lacks %q: %q", w, got)
+		}
+	}
+}
+
+// unit/other's "RESET clears authenticated state".
+func TestResetClearsUser(t *testing.T) {
+	_, addr := startServer(t, 8)
+	c := aclClient(t, addr, nil)
+	wantOK(t, do(c, "ACL", "SETUSER", "user1", "on", ">secret", "+@all").Err())
+	wantOK(t, do(c, "AUTH", "user1", "secret").Err())
+	if who, _ := do(c, "ACL", "WHOAMI").Text(); who != "user1" {
+		t.Fatalf("WHOAMI = %q", who)
+	}
+	wantOK(t, do(c, "RESET").Err())
+	if who, _ := do(c, "ACL", "WHOAMI").Text(); who != "default" {
+		t.Fatalf("WHOAMI after RESET = %q", who)
 	}
 }

@@ -631,3 +631,39 @@ func cmdACLHelp(c *client, args [][]byte) {
 		"    The user of this connection.",
 	)
 }
+
+// execDenials checks the queued commands of a transaction again at EXEC,
+// as Redis does, since the user's permissions may have changed since they
+// were queued: the error of each refused one ("" for the others), or nil
+// when all may run.
+func (c *client) execDenials(st *aclUserState) []string {
+	var out []string
+	for i, tc := range c.tx.calls {
+		call := aclCall{e: tc.e, spec: tc.e.spec, args: c.txArgs(tc)}
+		if !aclResolve(&call) {
+			continue
+		}
+		res, pos := st.check(&call)
+		var why string
+		switch res {
+		case aclOK:
+			continue
+		case aclDeniedCmd:
+			c.aclLog(res, "", call.cmd.name)
+			why = "no permission to execute the command or subcommand"
+		case aclDeniedKey:
+			c.aclLog(res, "", string(call.args[pos]))
+			why = "no permission to touch the specified keys"
+		case aclDeniedChannel:
+			c.aclLog(res, "", string(call.args[pos]))
+			why = "no permission to access one of the channels used as arguments"
+		default:
+			why = "no permission"
+		}
+		if out == nil {
+			out = make([]string, len(c.tx.calls))
+		}
+		out[i] = "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: " + why
+	}
+	return out
+}
