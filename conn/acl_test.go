@@ -641,3 +641,26 @@ func TestResetClearsUser(t *testing.T) {
 		t.Fatalf("WHOAMI after RESET = %q", who)
 	}
 }
+
+// A client that must still authenticate may not send long requests.
+func TestUnauthenticatedRequestLimits(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	wantOK(t, do(admin, "CONFIG", "SET", "requirepass", "pw").Err())
+	for _, tc := range []struct{ send, want string }{
+		{"*100\r\n", "-ERR Protocol error: unauthenticated multibulk length\r\n"},
+		{"*1\r\n$100000000\r\n", "-ERR Protocol error: unauthenticated bulk length\r\n"},
+		{"*3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$2\r\npw\r\n*11\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n",
+			"+OK\r\n*10\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n"},
+	} {
+		nc, err := net.Dial("tcp", addr)
+		wantOK(t, err)
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		nc.Write([]byte(tc.send))
+		buf := make([]byte, len(tc.want))
+		if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != tc.want {
+			t.Errorf("%q: got %q, %v; want %q", tc.send, buf, err, tc.want)
+		}
+		nc.Close()
+	}
+}

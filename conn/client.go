@@ -195,6 +195,7 @@ func (c *client) serve() {
 	defer c.publishInfo() // count the last segment's commands
 	defer c.recoverPanic()
 	for {
+		c.rd.SetUnauthenticated(!c.authed && c.srv.acl.authRequired())
 		args, err := c.rd.Next()
 		if err != nil {
 			c.settle()
