@@ -1282,3 +1282,16 @@ func (s *Server) watchACL() {
 		r.mu.Unlock()
 	})
 }
+
+// LoadUsersAtStartup does what Redis does once the configuration is read:
+// users come from the `user` directives (lines: each directive's
+// arguments, name first) or from the aclfile, never both.
+func (s *Server) LoadUsersAtStartup(lines [][]string) error {
+	if s.cfg.Value("aclfile") != "" && len(lines) > 0 {
+		return errors.New("users are declared both by user directives and in the aclfile: declare them in one place only")
+	}
+	if err := s.LoadUsers(lines); err != nil {
+		return err
+	}
+	return s.LoadACLFile()
+}

@@ -312,7 +312,10 @@ func TestACLFileRoundTrip(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	wantOK(t, err)
 	srv := New(Options{Shards: 8, Config: cfg})
-	wantOK(t, srv.LoadACLFile())
+	wantOK(t, srv.LoadUsersAtStartup(nil))
+	if err := srv.LoadUsersAtStartup([][]string{{"x", "on"}}); err == nil {
+		t.Error("user directives and an aclfile together were accepted")
+	}
 	go srv.Serve(l)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
