@@ -494,36 +494,62 @@ type aclKeyRef struct {
 	flags uint8 // aclRead, aclWrite
 }
 
-// aclKeyAccess, when set, reports the keys of a call and the access to
-// each, from the command's key specs. Without it, a command's flags decide:
-// a write command needs write access to every key, any other read access.
-var aclKeyAccess func(e *entry, spec *shard.Spec, args [][]byte, dst []aclKeyRef) []aclKeyRef
-
-func aclKeys(e *entry, spec *shard.Spec, args [][]byte, dst []aclKeyRef) []aclKeyRef {
-	if aclKeyAccess != nil {
-		return aclKeyAccess(e, spec, args, dst)
+// aclKeys appends the keys of a call and the access each needs, as
+// Redis's ACL finds them: by the command's key specs (by code where Redis
+// does, for incomplete specs and variable flags), read access for a key
+// whose spec says access, write access for insert, update or delete. A
+// key with neither needs no particular access, only a matching pattern.
+// A command without key specs needs write access to its keys if it
+// writes, read access otherwise.
+func aclKeys(call *aclCall, dst []aclKeyRef) []aclKeyRef {
+	e, spec, args := call.e, call.spec, call.args
+	movable := spec == e.spec && ((e.data != nil && e.data.Keys != nil) || e.keys != nil)
+	byCode := func() []int {
+		var keys []int
+		switch {
+		case movable && e.keys != nil:
+			keys = e.keys(args)
+		case movable:
+			keys = e.data.KeyIndexes(args, nil)
+		default:
+			keys = spec.KeyIndexes(args, nil)
+		}
+		for _, k := range keys {
+			if k <= 0 || k >= len(args) {
+				return nil
+			}
+		}
+		return keys
 	}
-	switch spec.Name {
-	case "spublish", "ssubscribe", "sunsubscribe":
-		return dst // their key specs say not_key: channels, routed as keys
-	}
-	var pos []int
-	switch {
-	case e.data != nil:
-		pos = e.data.KeyIndexes(args, nil)
-	case e.keys != nil:
-		pos = e.keys(args)
-	default:
-		pos = spec.KeyIndexes(args, nil)
-	}
-	flags := uint8(aclRead)
-	if spec.Flags&shard.Write != 0 {
-		flags = aclWrite
-	}
-	for _, p := range pos {
-		if p > 0 && p < len(args) {
+	ks := shard.KeySpecsFor(call.cmd.name)
+	if ks == nil {
+		switch spec.Name {
+		case "spublish", "ssubscribe", "sunsubscribe":
+			return dst // not_key: channels, though routed as keys
+		}
+		flags := uint8(aclRead)
+		if spec.Flags&shard.Write != 0 {
+			flags = aclWrite
+		}
+		for _, p := range byCode() {
 			dst = append(dst, aclKeyRef{pos: p, flags: flags})
 		}
+		return dst
+	}
+	var fallback func() []int
+	if movable || ks.KeysByCode() {
+		fallback = byCode
+	}
+	var buf [8]shard.KeyRef
+	for _, r := range ks.Find(args, spec.Arity, fallback, buf[:0]) {
+		var f uint8
+		if r.Flags&shard.KeyAccess != 0 {
+			f |= aclRead
+		}
+		if r.Flags&(shard.KeyInsert|shard.KeyUpdate|shard.KeyDelete) != 0 {
+			f |= aclWrite
+		}
+		dst = append(dst, aclKeyRef{pos: r.Pos, flags: f})
 	}
 	return dst
 }
@@ -603,7 +629,7 @@ func (s *aclSelector) check(call *aclCall) (int, int) {
 	}
 	if !s.allKeys {
 		if !call.found {
-			call.keys = aclKeys(call.e, call.spec, call.args, call.keys[:0])
+			call.keys = aclKeys(call, call.keys[:0])
 			call.found = true
 		}
 		for _, k := range call.keys {

@@ -667,3 +667,35 @@ func TestUnauthenticatedRequestLimits(t *testing.T) {
 		nc.Close()
 	}
 }
+
+// Key permissions follow the key specs' flags: an existence test needs no
+// access, SET with GET reads, BITFIELD GET only reads.
+func TestACLKeySpecAccess(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	wantOK(t, do(admin, "ACL", "SETUSER", "ks", "on", "nopass", "+@all", "%R~read*", "%W~write*").Err())
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"HEXISTS", "write", "f"}, "OK"},
+		{[]any{"EXISTS", "write"}, "OK"},
+		{[]any{"SET", "write", "v"}, "OK"},
+		{[]any{"SET", "write", "v", "GET"}, "This user has no permissions to access the 'write' key"},
+		{[]any{"BITFIELD", "read", "GET", "u4", "0"}, "OK"},
+		{[]any{"BITFIELD", "read", "SET", "u4", "0", "1"}, "This user has no permissions to access the 'read' key"},
+		{[]any{"LPUSH", "write", "a"}, "OK"},
+		{[]any{"LPOP", "write"}, "This user has no permissions to access the 'write' key"},
+		{[]any{"COPY", "read", "write"}, "OK"},
+		{[]any{"COPY", "write", "read"}, "This user has no permissions to access the 'write' key"},
+	} {
+		if r, err := do(admin, append([]any{"ACL", "DRYRUN", "ks"}, tc.args...)...).Text(); err != nil || r != tc.want {
+			t.Errorf("DRYRUN %v = %q, %v; want %q", tc.args, r, err, tc.want)
+		}
+	}
+	// unit/acl: the read-only script commands need their own permission.
+	wantOK(t, do(admin, "ACL", "SETUSER", "scripter", "on", "nopass", "+readonly").Err())
+	if r, _ := do(admin, "ACL", "DRYRUN", "scripter", "EVAL_RO", "", "0").Text(); r != "This user has no permissions to run the 'eval_ro' command" {
+		t.Errorf("DRYRUN EVAL_RO = %q", r)
+	}
+}
