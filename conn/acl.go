@@ -254,7 +254,7 @@ func (s *aclSelector) apply(op string) string {
 					return aclErrSyntax
 				}
 			}
-			if flags == 0 || off > len(op) || op[off-1] != '~' {
+			if flags == 0 { // "%R" without "~" is the empty pattern, as in Redis
 				return aclErrSyntax
 			}
 		} else {
@@ -290,7 +290,7 @@ func (s *aclSelector) apply(op string) string {
 		}
 		s.chans = append(s.chans, pat)
 		s.allChans = false
-	case len(op) > 1 && op[0] == '+' && op[1] != '@':
+	case op[0] == '+' && (len(op) == 1 || op[1] != '@'):
 		i := strings.LastIndexByte(op, '|')
 		if i < 0 {
 			c := aclLookup(op[1:])
@@ -328,13 +328,13 @@ func (s *aclSelector) apply(op string) string {
 			}
 		}
 		s.firstArgs[c.id] = append(s.firstArgs[c.id], sub)
-	case len(op) > 1 && op[0] == '-' && op[1] != '@':
+	case op[0] == '-' && (len(op) == 1 || op[1] != '@'):
 		c := aclLookup(op[1:])
 		if c == nil {
 			return aclErrUnknown
 		}
 		s.setCmd(c, false)
-	case len(op) > 2 && (op[0] == '+' || op[0] == '-') && op[1] == '@':
+	case op[0] == '+' || op[0] == '-': // +@category, -@category
 		cat := aclCategoryBit(op[2:])
 		if cat == 0 {
 			return aclErrUnknown
