@@ -1252,10 +1252,16 @@ func (s *Server) LoadUsers(lines [][]string) error {
 			return errors.New("Unmatched parenthesis in acl selector starting at '" + bad + "'.")
 		}
 		st := r.newUserState()
+		if name == "default" {
+			st = &aclUserState{sels: []*aclSelector{newSelector(true, r.pubsubAll.Load())}, sanitize: 1} // reset
+		}
 		for _, op := range merged {
 			if msg := st.apply(op, r.pubsubAll.Load()); msg != "" {
-				return errors.New("Error in user declaration '" + op + "': " + msg)
+				return errors.New("Error loading ACL rule '" + op + "' for the user named '" + name + "': " + msg)
 			}
+		}
+		if !st.on {
+			s.log.Info("The user '" + name + "' is disabled (there is no 'on' modifier in the user description). Make sure this is not a configuration error.")
 		}
 		r.mu.Lock()
 		u := r.users[name]
@@ -1268,6 +1274,47 @@ func (s *Server) LoadUsers(lines [][]string) error {
 	}
 	return nil
 }
+
+// UserDirectives collects the `user` directives of a configuration file
+// as Redis reads them: each is checked when read (a rule naming an
+// unknown command passes then, as Redis lets modules add commands later),
+// and Server.LoadUsersAtStartup applies them once the server exists.
+type UserDirectives struct {
+	lines [][]string
+}
+
+// Add checks one directive's arguments after "user" (the name first) and
+// keeps it. It returns Redis's error reason for the configuration line,
+// or "".
+func (u *UserDirectives) Add(args []string) string {
+	line := append([]string{"user"}, args...)
+	if len(args) == 0 {
+		return "Bad directive or wrong number of arguments"
+	}
+	for _, l := range u.lines {
+		if l[0] == args[0] {
+			return "Error in user declaration '" + args[0] + "': " + aclErrDupUser
+		}
+	}
+	merged, bad := mergeSelectorArgs(args[1:])
+	if merged == nil {
+		// Redis names the word at the rule's index in the whole line, and
+		// the reason its last failed lookup left behind.
+		return "Error in user declaration '" + line[indexOf(args[1:], bad)] + "': " + aclErrUnknown
+	}
+	st := &aclUserState{sels: []*aclSelector{newSelector(true, false)}}
+	for j, op := range merged {
+		if msg := st.apply(op, false); msg != "" && msg != aclErrUnknown {
+			// Redis names the j-th word of the whole line, not the rule.
+			return "Error in user declaration '" + line[min(j, len(line)-1)] + "': " + msg
+		}
+	}
+	u.lines = append(u.lines, append([]string(nil), args...))
+	return ""
+}
+
+// Lines returns the directives kept, for Server.LoadUsersAtStartup.
+func (u *UserDirectives) Lines() [][]string { return u.lines }
 
 // LoadACLFile loads the aclfile at start-up; its error stops the server.
 func (s *Server) LoadACLFile() error {

@@ -361,7 +361,7 @@ func TestACLLoadUsers(t *testing.T) {
 	admin := aclClient(t, addr, nil)
 	wantErr(t, do(admin, "FLUSHDB").Err(), "NOPERM this user has no permissions to run the 'flushdb' command")
 	list, _ := do(admin, "ACL", "LIST").StringSlice()
-	want := []string{"user default on nopass ~* resetchannels +@all -flushdb", "user x on #" + aclHash([]byte("p")) + " ~* resetchannels -@all +get"}
+	want := []string{"user default on nopass sanitize-payload ~* resetchannels +@all -flushdb", "user x on #" + aclHash([]byte("p")) + " ~* resetchannels -@all +get"}
 	if !slices.Equal(list, want) {
 		t.Fatalf("ACL LIST = %q, want %q", list, want)
 	}
@@ -704,5 +704,30 @@ func TestACLKeySpecAccess(t *testing.T) {
 	wantOK(t, do(admin, "ACL", "SETUSER", "scripter", "on", "nopass", "+readonly").Err())
 	if r, _ := do(admin, "ACL", "DRYRUN", "scripter", "EVAL_RO", "", "0").Text(); r != "This user has no permissions to run the 'eval_ro' command" {
 		t.Errorf("DRYRUN EVAL_RO = %q", r)
+	}
+}
+
+// redis.conf `user` lines are checked when read, with Redis's errors
+// (which name the word at the rule's index in the whole line).
+func TestUserDirectives(t *testing.T) {
+	var u UserDirectives
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"foo", "on", "%~x"}, "Error in user declaration 'foo': Syntax error"},
+		{[]string{"foo", "on", "~*", "~x"}, "Error in user declaration 'on': Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"},
+		{[]string{"foo", "on", "(+get"}, "Error in user declaration 'foo': Unknown command or category name in ACL"},
+		{[]string{"foo", "on", "+nosuch"}, ""}, // refused later, by LoadUsersAtStartup
+		{[]string{"foo"}, "Error in user declaration 'foo': Duplicate user found. A user can only be defined once in config files"},
+	} {
+		if got := u.Add(tc.args); got != tc.want {
+			t.Errorf("Add(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	srv, _ := startServer(t, 8)
+	err := srv.LoadUsersAtStartup(u.Lines())
+	if err == nil || err.Error() != "Error loading ACL rule '+nosuch' for the user named 'foo': Unknown command or category name in ACL" {
+		t.Fatalf("LoadUsersAtStartup: %v", err)
 	}
 }
