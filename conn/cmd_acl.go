@@ -85,7 +85,7 @@ func cmdAuth(c *client, args [][]byte) {
 	} else {
 		user, pass = args[1], args[2]
 	}
-	if !c.authenticate(user, pass, args[0]) {
+	if !c.authenticate(user, pass, args) {
 		c.replyError(errWrongPass)
 		return
 	}
@@ -93,11 +93,11 @@ func cmdAuth(c *client, args [][]byte) {
 }
 
 // authenticate logs the connection in as user, or logs the failure.
-// cmdName is the command's name as sent, which ACL LOG shows.
-func (c *client) authenticate(user, pass, cmdName []byte) bool {
+// args is the command (AUTH or HELLO), whose name as sent ACL LOG shows.
+func (c *client) authenticate(user, pass []byte, args [][]byte) bool {
 	u := c.srv.acl.authenticate(user, pass)
 	if u == nil {
-		c.aclLog(aclDeniedAuth, string(user), string(cmdName))
+		c.aclLog(aclDeniedAuth, string(user), string(args[0]), args)
 		return false
 	}
 	c.setUser(u, true)
@@ -132,12 +132,13 @@ func (c *client) aclContext() string {
 }
 
 // aclLog adds an ACL LOG entry for this connection.
-func (c *client) aclLog(reason int, username, object string) {
+// args is the command being run, for the client info (nil: none).
+func (c *client) aclLog(reason int, username, object string, args [][]byte) {
 	if username == "" {
 		username = c.user.name
 	}
 	e := &aclLogEntry{reason: reason, context: c.aclContext(), object: object, username: username, ctime: time.Now()}
-	e.cinfo = string(c.appendClientLine(nil, c, e.ctime, nil))
+	e.cinfo = string(c.appendClientLine(nil, c, e.ctime, args))
 	c.srv.acl.addLog(e)
 }
 
@@ -188,13 +189,13 @@ func (c *client) aclCheck(st *aclUserState, e *entry, args [][]byte) string {
 	case aclOK:
 		return sortDenied(st, &call)
 	case aclDeniedCmd:
-		c.aclLog(res, "", call.cmd.name)
+		c.aclLog(res, "", call.cmd.name, args)
 		return "NOPERM this user has no permissions to run the '" + call.cmd.name + "' command"
 	case aclDeniedKey:
-		c.aclLog(res, "", string(args[pos]))
+		c.aclLog(res, "", string(args[pos]), args)
 		return "NOPERM this user has no permissions to access one of the keys used as arguments"
 	case aclDeniedChannel:
-		c.aclLog(res, "", string(args[pos]))
+		c.aclLog(res, "", string(args[pos]), args)
 		return "NOPERM this user has no permissions to access one of the channels used as arguments"
 	}
 	return "NOPERM no permission"
@@ -233,13 +234,13 @@ func (c *client) scriptDenied(e *entry, args [][]byte) string {
 	case aclOK:
 		return sortDenied(st, &call)
 	case aclDeniedCmd:
-		c.aclLog(res, "", call.cmd.name)
+		c.aclLog(res, "", call.cmd.name, nil)
 		what = "can't run this command or subcommand"
 	case aclDeniedKey:
-		c.aclLog(res, "", string(args[pos]))
+		c.aclLog(res, "", string(args[pos]), nil)
 		what = "can't access at least one of the keys mentioned in the command arguments"
 	case aclDeniedChannel:
-		c.aclLog(res, "", string(args[pos]))
+		c.aclLog(res, "", string(args[pos]), nil)
 		what = "can't publish to the channel mentioned in the command"
 	default:
 		what = "lacking the permissions for the command"
@@ -649,13 +650,13 @@ func (c *client) execDenials(st *aclUserState) []string {
 		case aclOK:
 			continue
 		case aclDeniedCmd:
-			c.aclLog(res, "", call.cmd.name)
+			c.aclLog(res, "", call.cmd.name, nil)
 			why = "no permission to execute the command or subcommand"
 		case aclDeniedKey:
-			c.aclLog(res, "", string(call.args[pos]))
+			c.aclLog(res, "", string(call.args[pos]), nil)
 			why = "no permission to touch the specified keys"
 		case aclDeniedChannel:
-			c.aclLog(res, "", string(call.args[pos]))
+			c.aclLog(res, "", string(call.args[pos]), nil)
 			why = "no permission to access one of the channels used as arguments"
 		default:
 			why = "no permission"

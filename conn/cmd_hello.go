@@ -38,7 +38,7 @@ func cmdHello(c *client, args [][]byte) {
 		more := len(args) - 1 - i
 		switch {
 		case equalFold(args[i], "auth") && more >= 2:
-			if !c.authenticate(args[i+1], args[i+2], args[0]) {
+			if !c.authenticate(args[i+1], args[i+2], args) {
 				c.replyError(errWrongPass)
 				return
 			}
