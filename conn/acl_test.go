@@ -731,3 +731,27 @@ func TestUserDirectives(t *testing.T) {
 		t.Fatalf("LoadUsersAtStartup: %v", err)
 	}
 }
+
+// unit/scripting's "Script ACL check": redis.acl_check_cmd answers for the
+// user running the script.
+func TestScriptACLCheckCmd(t *testing.T) {
+	_, addr := startServer(t, 8)
+	admin := aclClient(t, addr, nil)
+	ctx := context.Background()
+	wantOK(t, do(admin, "ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*").Err())
+	c := aclClient(t, addr, func(o *redis.Options) { o.Username, o.Password = "bob", "123" })
+	for script, want := range map[string]any{
+		"return redis.acl_check_cmd('set','xx',1)":      int64(1),
+		"return redis.acl_check_cmd('hset','xx','f',1)": nil,
+		"return redis.acl_check_cmd('set','yy',1)":      nil,
+	} {
+		got, err := c.Eval(ctx, script, nil).Result()
+		if err != nil && !errors.Is(err, redis.Nil) || got != want {
+			t.Errorf("%s = %v, %v; want %v", script, got, err, want)
+		}
+	}
+	err := c.Eval(ctx, "return redis.acl_check_cmd('invalid-cmd','arg')", nil).Err()
+	if err == nil || !strings.Contains(err.Error(), "Invalid command passed to redis.acl_check_cmd()") {
+		t.Errorf("invalid command: %v", err)
+	}
+}

@@ -17,6 +17,9 @@ type Host interface {
 	// Denied checks the call against the ACL permissions of the user
 	// running the script: the error to raise, or "".
 	Denied(cmd Command, args [][]byte) string
+	// Allows reports whether the ACL lets the user running the script run
+	// the call, without logging anything (redis.acl_check_cmd).
+	Allows(cmd Command, args [][]byte) bool
 	// Rejected counts a call refused before it ran (its rejected_calls).
 	Rejected(cmd Command, args [][]byte)
 	// Local runs a connection command (Kind Local) in database *db with

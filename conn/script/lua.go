@@ -442,10 +442,11 @@ func (r *scriptRun) aclCheckCmd(L *lua.LState) int {
 		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
 	}
 	args := luaCommandArgs(L, n)
-	if r.h.Command(args).Kind == Unknown {
+	cmd := r.h.Command(args)
+	if cmd.Kind == Unknown {
 		L.Error(errTable(L, "ERR Invalid command passed to redis.acl_check_cmd()"), 0)
 	}
-	L.Push(lua.LTrue)
+	L.Push(lua.LBool(r.h.Allows(cmd, args)))
 	return 1
 }
 
