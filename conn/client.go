@@ -105,6 +105,11 @@ type client struct {
 	// errCounted: the reply being made is an error already in the error
 	// stats (see slot.counted); replyLocal takes it.
 	errCounted bool
+
+	// user is the ACL user the connection runs as, authed whether it
+	// authenticated (or needed not); info.user mirrors user (acl.go).
+	user   *aclUser
+	authed bool
 }
 
 // slot says where the reply of one pipelined command comes from: a shard's
@@ -135,6 +140,7 @@ type clientInfo struct {
 	created  time.Time
 	lastUsed time.Time
 	lastCmd  *shard.Spec // c.last as of the end of the last segment
+	user     *aclUser
 	noEvict  bool
 	db       int
 	proto    wire.Proto
@@ -177,6 +183,7 @@ func newClient(s *Server, nc net.Conn) *client {
 	c.info.created, c.info.lastUsed, c.info.proto = now, now, wire.RESP2
 	c.info.multi, c.info.qbufSize = -1, c.rd.Size()
 	c.peakSince = now
+	c.defaultAuth()
 	return c
 }
 
@@ -188,6 +195,7 @@ func (c *client) serve() {
 	defer c.publishInfo() // count the last segment's commands
 	defer c.recoverPanic()
 	for {
+		c.rd.SetUnauthenticated(!c.authed && c.srv.acl.authRequired())
 		args, err := c.rd.Next()
 		if err != nil {
 			c.settle()
@@ -344,6 +352,11 @@ func (c *client) execute(args [][]byte) {
 func (c *client) executeOne(args [][]byte) {
 	c.commands++
 	e := lookup(args[0])
+	// ACL: a connection authenticated as a user that may run everything
+	// pays for this test only.
+	if e != nil && (!c.authed || !c.user.st.Load().free) && c.aclDenied(e, args) {
+		return
+	}
 	if e != nil && c.srv.oom.Load() && c.refuseOOM(e, args) {
 		return
 	}

@@ -255,6 +255,7 @@ type clientKill struct {
 	anyKind     bool
 	addr, laddr []byte
 	skipMe      bool
+	user        *aclUser // USER: connections authenticated as this user
 }
 
 // cmdClientKill takes the old form, CLIENT KILL ip:port, answered with OK
@@ -300,8 +301,7 @@ func cmdClientKill(c *client, args [][]byte) {
 		case equalFold(opt, "laddr"):
 			f.laddr = val
 		case equalFold(opt, "user"):
-			// Without ACLs every connection is the default user.
-			if string(val) != "default" {
+			if f.user = c.srv.acl.user(string(val)); f.user == nil {
 				c.replyError("ERR No such user '" + string(cString(val, len(val))) + "'")
 				return
 			}
@@ -338,6 +338,12 @@ func (f *clientKill) matches(self, cl *client) bool {
 		f.laddr != nil && cl.nc.LocalAddr().String() != string(f.laddr),
 		f.skipMe && cl == self:
 		return false
+	}
+	if f.user != nil {
+		cl.info.mu.Lock()
+		u := cl.info.user
+		cl.info.mu.Unlock()
+		return u == f.user
 	}
 	return true
 }
@@ -477,6 +483,7 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	qbuf, qbufSize, argvMem := cl.info.qbuf, cl.info.qbufSize, cl.info.argvMem
 	multi, multiMem := cl.info.multi, cl.info.multiMem
 	rbs, rbp, held := cl.info.rbs, cl.info.rbp, cl.info.held
+	user := cl.info.user
 	cl.info.mu.Unlock()
 	obl := int(cl.outPending.Load())
 	if cl == c {
@@ -576,7 +583,11 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	} else {
 		b = append(b, cmd.Name...)
 	}
-	b = append(b, " user=default redir="...)
+	b = append(b, " user="...)
+	if user != nil {
+		b = append(b, user.name...)
+	}
+	b = append(b, " redir="...)
 	b = strconv.AppendInt(b, cl.trackingRedir(), 10)
 	b = append(b, " resp="...)
 	return strconv.AppendInt(b, int64(proto), 10)

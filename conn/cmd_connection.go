@@ -93,6 +93,7 @@ func cmdReset(c *client, args [][]byte) {
 	}
 	c.db = 0
 	c.proto = wire.RESP2
+	c.defaultAuth()
 	c.info.mu.Lock()
 	c.info.db, c.info.proto, c.info.name = 0, wire.RESP2, ""
 	c.ident.SetName("")

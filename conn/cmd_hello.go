@@ -32,14 +32,16 @@ func cmdHello(c *client, args [][]byte) {
 		proto = wire.Proto(v)
 		i = 2
 	}
-	var user []byte
 	var name []byte
 	setName := false
 	for ; i < len(args); i++ {
 		more := len(args) - 1 - i
 		switch {
 		case equalFold(args[i], "auth") && more >= 2:
-			user = args[i+1]
+			if !c.authenticate(args[i+1], args[i+2], args) {
+				c.replyError(errWrongPass)
+				return
+			}
 			i += 2
 		case equalFold(args[i], "setname") && more >= 1:
 			name, setName = args[i+1], true
@@ -53,9 +55,8 @@ func cmdHello(c *client, args [][]byte) {
 			return
 		}
 	}
-	// There is no ACL: the only user is "default", which takes any password.
-	if user != nil && string(user) != "default" {
-		c.replyError("WRONGPASS invalid username-password pair or user is disabled.")
+	if !c.authed && c.srv.acl.authRequired() {
+		c.replyError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	c.proto = proto

@@ -84,9 +84,27 @@ func (c *client) slowlogLocal(e *entry, args [][]byte, nanos int64) {
 }
 
 // redactArgs returns args with the secrets Redis keeps out of the log
-// replaced by "(redacted)": MIGRATE's AUTH and AUTH2 credentials.
+// replaced by "(redacted)": MIGRATE's AUTH and AUTH2 credentials, AUTH's
+// arguments, HELLO's AUTH user and password, ACL SETUSER's arguments.
 func redactArgs(name string, args [][]byte) [][]byte {
-	if name != "migrate" {
+	switch name {
+	case "migrate":
+	case "auth":
+		return redactFrom(args, 1, len(args))
+	case "acl", "acl|setuser":
+		if len(args) > 2 && equalFold(args[1], "setuser") {
+			return redactFrom(args, 2, len(args))
+		}
+		return args
+	case "hello":
+		for i := 2; i+2 < len(args); i++ {
+			if equalFold(args[i], "auth") {
+				args = redactFrom(args, i+1, i+3)
+				i += 2
+			}
+		}
+		return args
+	default:
 		return args
 	}
 	out := slices.Clone(args)
@@ -101,6 +119,15 @@ func redactArgs(name string, args [][]byte) [][]byte {
 		case equalFold(out[i], "keys"):
 			return out
 		}
+	}
+	return out
+}
+
+// redactFrom returns a copy of args with args[from:to] redacted.
+func redactFrom(args [][]byte, from, to int) [][]byte {
+	out := slices.Clone(args)
+	for i := from; i < to && i < len(out); i++ {
+		out[i] = []byte("(redacted)")
 	}
 	return out
 }

@@ -58,6 +58,11 @@ type txState struct {
 	watchDBs    []int          // ... and their databases
 	finish      []*shard.Watch // sessions to end once the segment settles
 	across      shard.Across
+
+	// denied: for the EXEC being run, the error of each queued command
+	// that the user's permissions, changed since it was queued, now
+	// refuse ("" for the others); nil when none is refused.
+	denied []string
 }
 
 // txCall is one queued command; its arguments are args[start:end].
@@ -233,7 +238,14 @@ func cmdExec(c *client, args [][]byte) {
 		c.replyLocal(func() { c.replyError("EXECABORT Transaction discarded because of previous errors.") })
 		return
 	}
+	c.tx.denied = nil
+	if st := c.user.st.Load(); !st.free {
+		c.tx.denied = c.execDenials(st)
+	}
 	id, one := c.txShard()
+	if c.tx.denied != nil {
+		one = false // the refused commands' errors are made here
+	}
 	var busy string // BUSY hook (script_busy.go)
 	if one {
 		busy = c.busyShard(id)
@@ -412,11 +424,13 @@ func (c *client) execAcross() {
 			a.Client = &c.ident
 			a.Track, a.Remember = c.tracker()
 			a.Begin(c.borrowed, now)
-			for _, tc := range c.tx.calls {
+			for i, tc := range c.tx.calls {
 				args := c.txArgs(tc)
 				c.last = tc.e.spec
 				start := len(c.local)
-				if tc.e.data != nil {
+				if c.tx.denied != nil && c.tx.denied[i] != "" {
+					c.local = wire.AppendError(c.local, c.tx.denied[i])
+				} else if tc.e.data != nil {
 					c.local = a.Run(tc.e.data, args, nil, nil, c.db, c.proto, c.local)
 				} else {
 					began := shard.Clock()
@@ -438,6 +452,7 @@ func (c *client) execAcross() {
 			c.tx.execing = false
 		}
 	}
+	c.tx.denied = nil
 	c.giveBack()
 	c.unwatch()
 	if !ok {

@@ -58,6 +58,27 @@ func (h *scriptHost) Command(args [][]byte) script.Command {
 	return cmd
 }
 
+func (h *scriptHost) Denied(cmd script.Command, args [][]byte) string {
+	c := (*client)(h)
+	if c.user.st.Load().free {
+		return ""
+	}
+	return c.scriptDenied(cmd.Ref.(*entry), args)
+}
+
+func (h *scriptHost) Allows(cmd script.Command, args [][]byte) bool {
+	st := h.user.st.Load()
+	if st.free {
+		return true
+	}
+	call := aclCall{e: cmd.Ref.(*entry), spec: cmd.Ref.(*entry).spec, args: args}
+	if !aclResolve(&call) {
+		return true
+	}
+	res, _ := st.check(&call)
+	return res == aclOK
+}
+
 func (h *scriptHost) Rejected(cmd script.Command, args [][]byte) {
 	(*client)(h).countRejected(cmd.Ref.(*entry), args)
 }

@@ -46,6 +46,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	moved     map[net.Listener]net.Listener // CONFIG SET port: old to new (listen_port.go)
 	clients   map[int64]*client
+	acl       *aclRegistry // users and ACL LOG (acl.go)
 	closing   bool
 
 	wg         sync.WaitGroup // connection goroutines
@@ -146,6 +147,7 @@ func New(opt Options) *Server {
 		stopped:    make(chan struct{}),
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
+	s.watchACL()
 	numberCommandStats()
 	s.stats.cmds = make([]connCmdStat, len(shard.StatSpecs()))
 	s.hub = pubsub.New()

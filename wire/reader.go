@@ -44,6 +44,9 @@ type Reader struct {
 	rd  io.Reader
 	err error // sticky read error, reported once the buffer is drained
 	lim Limits
+	// unauth: the client has not authenticated though it must, so a
+	// request may have at most 10 arguments of 16 KiB (Redis's limits).
+	unauth bool
 
 	buf  []byte
 	r, w int // buf[r:w] holds bytes not yet consumed by a complete command
@@ -90,6 +93,10 @@ func (r *Reader) SetMaxBulk(n int64) {
 		r.lim.MaxBulk = n
 	}
 }
+
+// SetUnauthenticated turns the limits for a client that must still
+// authenticate on or off, for headers not yet parsed.
+func (r *Reader) SetUnauthenticated(on bool) { r.unauth = on }
 
 // SetMaxQuery changes the query buffer limit; it applies from the next Fill.
 func (r *Reader) SetMaxQuery(n int64) {
@@ -226,6 +233,9 @@ func (r *Reader) multibulkHeader() (bool, error) {
 	if !valid || n > maxMultibulk {
 		return false, ProtocolError("invalid multibulk length")
 	}
+	if n > 10 && r.unauth {
+		return false, ProtocolError("unauthenticated multibulk length")
+	}
 	r.pos += len(line) + 2
 	if n <= 0 {
 		return true, nil
@@ -259,6 +269,9 @@ func (r *Reader) bulks() (bool, error) {
 			n, valid := ParseInt(line[1:])
 			if !valid || n < 0 || n > r.lim.MaxBulk {
 				return false, ProtocolError("invalid bulk length")
+			}
+			if n > 16384 && r.unauth {
+				return false, ProtocolError("unauthenticated bulk length")
 			}
 			r.pos += len(line) + 2
 			r.bulkLen = int(n)

@@ -75,6 +75,7 @@ type settings struct {
 
 	shards, tcpHandlers int
 	noClamp             bool
+	users               conn.UserDirectives // the `user` lines
 }
 
 // loadSettings reads the configuration file and directives. Errors are
@@ -95,6 +96,7 @@ func loadSettings(args []string) (*settings, error) {
 		Extra: map[string]config.Directive{
 			"shards":       intDirective(&st.shards),
 			"tcp-handlers": intDirective(&st.tcpHandlers),
+			"user":         st.users.Add,
 			"rename-command": func(args []string) string {
 				if len(args) != 2 {
 					return "Bad directive or wrong number of arguments"

@@ -288,3 +288,49 @@ func TestSplitArgs(t *testing.T) {
 		t.Errorf("kong args %q", kong)
 	}
 }
+
+// TestUsersFromConfigFile: `user` lines define users at start-up, as in
+// redis.conf; a bad one stops start-up with Redis's text; an aclfile is
+// loaded too, but not together with user lines.
+func TestUsersFromConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	conf := filepath.Join(dir, "redis.conf")
+	os.WriteFile(conf, []byte("port "+port+"\nbind 127.0.0.1\nuser default on nopass ~* +@all -flushdb\nuser alice on >pw +get ~a*\n"), 0o644)
+	p := startProc(t, conf)
+	p.waitLine(t, "Ready to accept connections")
+	addr := "127.0.0.1:" + port
+	if r := call(t, addr, "FLUSHDB"); r != "-NOPERM this user has no permissions to run the 'flushdb' command" {
+		t.Errorf("FLUSHDB = %q", r)
+	}
+	if r := call(t, addr, "ACL", "USERS"); r != "*2" {
+		t.Errorf("ACL USERS = %q", r)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.exitCode(t)
+
+	os.WriteFile(conf, []byte("port 0\nuser foo on ~* ~x\n"), 0o644)
+	p = startProc(t, conf)
+	want := "Error in user declaration 'on': Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns\n\n"
+	if code := p.exitCode(t); code != 1 || !strings.HasSuffix(p.stderr.String(), want) {
+		t.Errorf("bad user line: exit %d, stderr %q", code, p.stderr.String())
+	}
+
+	acl := filepath.Join(dir, "users.acl")
+	os.WriteFile(acl, []byte("user bob on nopass +ping\n"), 0o644)
+	port = strconv.Itoa(freePort(t))
+	os.WriteFile(conf, []byte("port "+port+"\nbind 127.0.0.1\naclfile "+acl+"\n"), 0o644)
+	p = startProc(t, conf)
+	p.waitLine(t, "Ready to accept connections")
+	if r := call(t, "127.0.0.1:"+port, "ACL", "USERS"); r != "*2" {
+		t.Errorf("ACL USERS with an aclfile = %q", r)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.exitCode(t)
+
+	os.WriteFile(conf, []byte("port 0\naclfile "+acl+"\nuser x on\n"), 0o644)
+	p = startProc(t, conf)
+	if code := p.exitCode(t); code != 1 {
+		t.Errorf("user lines and an aclfile together: exit %d", code)
+	}
+}

@@ -38,6 +38,7 @@ const (
 	opNumsub             // subscriber counts of names
 	opNumpat             // number of patterns
 	opEvents             // a batch of Events
+	opList               // the subscriptions of sub
 )
 
 type msg struct {
@@ -59,6 +60,7 @@ type reply struct {
 	out    []byte
 	names  []string
 	counts []int64
+	lists  [3][]string
 }
 
 // Hub is the pub/sub actor: one goroutine owns every subscription, so no
@@ -102,6 +104,13 @@ func (h *Hub) call(m *msg) (reply, bool) {
 	case <-h.a.Done():
 		return reply{}, false
 	}
+}
+
+// SubscriptionsOf returns the names s is subscribed to, by Kind; false if
+// the hub has stopped.
+func (h *Hub) SubscriptionsOf(s *Subscriber) ([3][]string, bool) {
+	r, ok := h.call(&msg{op: opList, sub: s})
+	return r.lists, ok
 }
 
 // TryEvents hands ev to the hub without ever blocking: a batch that finds
@@ -304,6 +313,12 @@ func (h *Hub) handle(m *msg) {
 		r.n = int64(len(h.subs[Pattern]))
 	case opEvents:
 		m.events.Emit(h.emit)
+	case opList:
+		for k := range m.sub.subs {
+			for name := range m.sub.subs[k] {
+				r.lists[k] = append(r.lists[k], name)
+			}
+		}
 	}
 	h.nChannels.Store(int64(len(h.subs[Channel])))
 	h.nPatterns.Store(int64(len(h.subs[Pattern])))

@@ -14,6 +14,12 @@ type Host interface {
 	// Command finds a command called from a script, a container's
 	// subcommand resolved; its Kind is Unknown when there is none.
 	Command(args [][]byte) Command
+	// Denied checks the call against the ACL permissions of the user
+	// running the script: the error to raise, or "".
+	Denied(cmd Command, args [][]byte) string
+	// Allows reports whether the ACL lets the user running the script run
+	// the call, without logging anything (redis.acl_check_cmd).
+	Allows(cmd Command, args [][]byte) bool
 	// Rejected counts a call refused before it ran (its rejected_calls).
 	Rejected(cmd Command, args [][]byte)
 	// Local runs a connection command (Kind Local) in database *db with

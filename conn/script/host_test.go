@@ -20,7 +20,11 @@ type fakeHost struct {
 	busy       []int64
 }
 
-func (h *fakeHost) Command(args [][]byte) Command { return h.cmds[strings.ToLower(string(args[0]))] }
+func (h *fakeHost) Command(args [][]byte) Command            { return h.cmds[strings.ToLower(string(args[0]))] }
+func (h *fakeHost) Denied(cmd Command, args [][]byte) string { return "" }
+
+func (h *fakeHost) Allows(cmd Command, args [][]byte) bool { return true }
+
 func (h *fakeHost) Rejected(cmd Command, args [][]byte) {
 	h.rejected = append(h.rejected, cmd.Spec.Name)
 }

@@ -442,10 +442,11 @@ func (r *scriptRun) aclCheckCmd(L *lua.LState) int {
 		L.Error(errTable(L, "ERR Please specify at least one argument for this redis lib call"), 0)
 	}
 	args := luaCommandArgs(L, n)
-	if r.h.Command(args).Kind == Unknown {
+	cmd := r.h.Command(args)
+	if cmd.Kind == Unknown {
 		L.Error(errTable(L, "ERR Invalid command passed to redis.acl_check_cmd()"), 0)
 	}
-	L.Push(lua.LTrue)
+	L.Push(lua.LBool(r.h.Allows(cmd, args)))
 	return 1
 }
 
@@ -601,6 +602,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	}
 	if spec.Flags&shard.NoScript != 0 || cmd.Kind == Denied {
 		return r.rejected(cmd, args, fail, "ERR This Redis command is not allowed from script")
+	}
+	if msg := r.h.Denied(cmd, args); msg != "" {
+		return r.rejected(cmd, args, fail, msg)
 	}
 	if spec.Flags&shard.DenyOOM != 0 && r.oomAtStart && !r.allowOOM && !r.wrote() {
 		return r.rejected(cmd, args, fail, ErrOOM) // as Redis's scriptVerifyOOM
