@@ -24,8 +24,11 @@ import "time"
 // that raced; one that finds data pushed before it arrived pops at once.
 
 // holdFor is how long after a key's birth its waiters may still be joined
-// by blocking commands that arrived before it but ran late.
-const holdFor = 2 * time.Millisecond
+// by blocking commands that arrived before it but ran late. 2 ms was too
+// short on a loaded machine: in two runs of Redis's extended suite next to
+// other work, "BRPOPLPUSH with multiple blocked clients" lost the race and
+// hung. Only clients that raced wait that long.
+const holdFor = 10 * time.Millisecond
 
 // bornAfter reports whether a blocking command must treat key as empty
 // and queue: the key was created (at born, Unix ns, 0 if unknown) after
