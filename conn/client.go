@@ -524,7 +524,7 @@ func (c *client) settleSegment(direct bool) {
 	if sent+busy == len(c.queued) && c.await(sent) {
 		var errs int64
 		for _, o := range c.order {
-			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment() {
+			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment(int(o.shard)) {
 				c.closeAfter = true
 				break
 			}
@@ -568,32 +568,28 @@ func (c *client) settleSegment(direct bool) {
 // segmentOutCap bounds the reply bytes of one shard's run (Batch.OutCap).
 const segmentOutCap = 4 << 20
 
-// resumeSegment is reached when a shard answered its batch unfinished to
-// bound its replies: it sends what is ready (waiting, like Redis's output
-// buffer would not, for a client that does not read) and lets every
-// unfinished batch run on. It reports false if the connection or the
-// server is going away.
-func (c *client) resumeSegment() bool {
+// resumeSegment is reached when shard id answered its batch unfinished
+// to bound its replies and the next reply to send is its next one: it
+// sends what is ready (waiting, like Redis's output buffer would not, for
+// a client that does not read) and lets that batch run on. Only that one:
+// another shard that stopped too may hold replies that come later in the
+// pipeline and are not taken yet, which Resume would drop; it resumes when
+// its own turn comes. It reports false if the connection or the server is
+// going away.
+func (c *client) resumeSegment(id int) bool {
 	if c.write() != nil {
 		return false
 	}
 	c.awaitQueue() // a queued write does not block: wait as if it had
-	sent := 0
-	for _, id := range c.queued {
-		b := c.batches[id]
-		if b.Answered() == len(b.Calls) {
-			continue
-		}
-		b.Resume()
-		if c.busyBatch(id) {
-			continue
-		}
-		if c.srv.workers[id].Submit(b, c.answers) != nil {
-			return false
-		}
-		sent++
+	b := c.batches[id]
+	b.Resume()
+	if c.busyBatch(id) {
+		return true
 	}
-	return c.await(sent)
+	if c.srv.workers[id].Submit(b, c.answers) != nil {
+		return false
+	}
+	return c.await(1)
 }
 
 // piece is part of what write sends: b, a run of replies in a batch's or
