@@ -73,7 +73,8 @@ type client struct {
 	// its sink, for other goroutines. push orders the invalidations
 	// other goroutines push with the replies (tracking.go).
 	// segmentAt is when the segment being worked on arrived (Unix ns),
-	// 0 while the connection waits for input; for busyBefore.
+	// 0 while the connection waits for input, -1 while it is blocked;
+	// for busyBefore.
 	segmentAt atomic.Int64
 	// closing is set before the last reply goes out: a redirect to the
 	// connection is then broken (tracking.go).
