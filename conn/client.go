@@ -76,6 +76,14 @@ type client struct {
 	// 0 while the connection waits for input, -1 while it is blocked;
 	// for busyBefore.
 	segmentAt atomic.Int64
+	// working is set, while the timeout parameter is on, from the read
+	// of a segment until the connection waits for input again, and
+	// writing is when a socket write began while working (Unix ns; 0
+	// when none): the idle sweep closes no client that runs a command,
+	// as Redis's cron cannot run during one, but does close one stuck
+	// in a write for the timeout (cron.go).
+	working atomic.Bool
+	writing atomic.Int64
 	// closing is set before the last reply goes out: a redirect to the
 	// connection is then broken (tracking.go).
 	closing atomic.Bool
@@ -228,6 +236,9 @@ func (c *client) serve() {
 			if c.sub != nil {
 				c.segmentAt.Store(0) // waiting for input (busyBefore)
 			}
+			if c.working.Load() {
+				c.working.Store(false)
+			}
 			before := c.rd.Buffered()
 			// A connection that dropped its buffers waits for bytes
 			// before it makes a new read buffer.
@@ -254,6 +265,9 @@ func (c *client) serve() {
 			c.readAt = c.src.lastArrival()
 			if c.sub != nil && read > 0 {
 				c.segmentAt.Store(max(c.readAt, 1))
+			}
+			if read > 0 && c.srv.idleTimeout.Load() > 0 {
+				c.working.Store(true)
 			}
 			continue
 		}
@@ -719,6 +733,10 @@ func (c *client) await(n int) bool {
 func (c *client) write() error {
 	if c.unsent {
 		defer c.endSegment()
+	}
+	if c.working.Load() {
+		c.writing.Store(wallClock())
+		defer c.writing.Store(0)
 	}
 	if len(c.pieces) > 0 {
 		return c.writePieces()
