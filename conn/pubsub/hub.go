@@ -52,7 +52,8 @@ type msg struct {
 	msg    string
 	events Events
 	reply  chan reply
-	at     int64 // PUBLISH: when its command arrived (Unix ns), 0 if unknown
+	at     int64     // PUBLISH: when its command arrived (Unix ns), 0 if unknown
+	seen   time.Time // PUBLISH: when the hub first put it back (monotonic)
 	from   *Subscriber
 }
 
@@ -181,7 +182,15 @@ const (
 // lagging reports whether a subscriber of m's channel may still hold a
 // command that arrived before m.
 func (h *Hub) lagging(m *msg) bool {
-	if m.at == 0 || time.Now().UnixNano()-m.at > int64(maxPublishLag) {
+	now := time.Now()
+	if m.at == 0 || now.UnixNano()-m.at > int64(maxPublishLag) {
+		return false
+	}
+	// The wall clock may step back (or a kernel stamp run ahead of it):
+	// the hub's own monotonic clock bounds the wait as well.
+	if m.seen.IsZero() {
+		m.seen = now
+	} else if now.Sub(m.seen) > maxPublishLag {
 		return false
 	}
 	checked := 0
