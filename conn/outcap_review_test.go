@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"io"
+	"math/rand"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +65,62 @@ func TestOutCapTwoShardsStopKeepsReplies(t *testing.T) {
 		}
 		if got := v.String(); got != vals[k] {
 			t.Fatalf("reply %d (GET %s): %d bytes starting %.20q, want %d bytes of %q", i, k, len(got), got, len(vals[k]), vals[k][:1])
+		}
+	}
+}
+
+// The same with three shards whose big and small replies interleave in a
+// shuffled pipeline (fixed seed), with CLIENT REPLY SKIP and a one-shard
+// transaction among them: every reply must be the right one, in order.
+func TestOutCapShuffledShardsKeepReplies(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := newClient2(t, addr, 2)
+	type step struct{ cmd, want string }
+	var steps []step
+	vals := map[string]string{}
+	for id := 1; id <= 3; id++ {
+		for i, k := range keysOn("s"+strconv.Itoa(id)+"_", id, 8, 6) {
+			v := strings.Repeat(string(rune('a'+i+id*6)), 900<<10) + k
+			vals[k] = v
+			if err := rdb.Set(ctx, k, v, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for j := 0; j < 2; j++ {
+				steps = append(steps, step{resp("GET", k), v})
+			}
+			steps = append(steps, step{resp("STRLEN", k), strconv.Itoa(len(v))})
+		}
+	}
+	r := rand.New(rand.NewSource(7))
+	r.Shuffle(len(steps), func(i, j int) { steps[i], steps[j] = steps[j], steps[i] })
+	var sb strings.Builder
+	var want []string
+	for i, s := range steps {
+		sb.WriteString(s.cmd)
+		want = append(want, s.want)
+		if i%11 == 5 {
+			// CLIENT REPLY SKIP mutes the command after it.
+			sb.WriteString(resp("CLIENT", "REPLY", "SKIP") + s.cmd)
+		}
+		if i == 20 {
+			k := keysOn("s2_", 2, 8, 1)[0]
+			sb.WriteString(resp("MULTI") + resp("GET", k) + resp("STRLEN", k) + resp("EXEC"))
+			want = append(want, "OK", "QUEUED", "QUEUED", "["+vals[k]+" "+strconv.Itoa(len(vals[k]))+"]")
+		}
+	}
+	nc, br := dialBuffered(t, addr)
+	if _, err := io.WriteString(nc, sb.String()); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i, w := range want {
+		v, err := readVal(br)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if got := v.String(); got != w {
+			t.Fatalf("reply %d: %d bytes starting %.20q, want %d bytes starting %.20q", i, len(got), got, len(w), w)
 		}
 	}
 }
