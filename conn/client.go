@@ -73,8 +73,17 @@ type client struct {
 	// its sink, for other goroutines. push orders the invalidations
 	// other goroutines push with the replies (tracking.go).
 	// segmentAt is when the segment being worked on arrived (Unix ns),
-	// 0 while the connection waits for input; for busyBefore.
+	// 0 while the connection waits for input, -1 while it is blocked;
+	// for busyBefore.
 	segmentAt atomic.Int64
+	// working is set, while the timeout parameter is on, from the read
+	// of a segment until the connection waits for input again, and
+	// writing is when a socket write began while working (Unix ns; 0
+	// when none): the idle sweep closes no client that runs a command,
+	// as Redis's cron cannot run during one, but does close one stuck
+	// in a write for the timeout (cron.go).
+	working atomic.Bool
+	writing atomic.Int64
 	// closing is set before the last reply goes out: a redirect to the
 	// connection is then broken (tracking.go).
 	closing atomic.Bool
@@ -227,6 +236,9 @@ func (c *client) serve() {
 			if c.sub != nil {
 				c.segmentAt.Store(0) // waiting for input (busyBefore)
 			}
+			if c.working.Load() {
+				c.working.Store(false)
+			}
 			before := c.rd.Buffered()
 			// A connection that dropped its buffers waits for bytes
 			// before it makes a new read buffer.
@@ -253,6 +265,9 @@ func (c *client) serve() {
 			c.readAt = c.src.lastArrival()
 			if c.sub != nil && read > 0 {
 				c.segmentAt.Store(max(c.readAt, 1))
+			}
+			if read > 0 && c.srv.idleTimeout.Load() > 0 {
+				c.working.Store(true)
 			}
 			continue
 		}
@@ -524,7 +539,7 @@ func (c *client) settleSegment(direct bool) {
 	if sent+busy == len(c.queued) && c.await(sent) {
 		var errs int64
 		for _, o := range c.order {
-			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment() {
+			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment(int(o.shard)) {
 				c.closeAfter = true
 				break
 			}
@@ -568,32 +583,28 @@ func (c *client) settleSegment(direct bool) {
 // segmentOutCap bounds the reply bytes of one shard's run (Batch.OutCap).
 const segmentOutCap = 4 << 20
 
-// resumeSegment is reached when a shard answered its batch unfinished to
-// bound its replies: it sends what is ready (waiting, like Redis's output
-// buffer would not, for a client that does not read) and lets every
-// unfinished batch run on. It reports false if the connection or the
-// server is going away.
-func (c *client) resumeSegment() bool {
+// resumeSegment is reached when shard id answered its batch unfinished
+// to bound its replies and the next reply to send is its next one: it
+// sends what is ready (waiting, like Redis's output buffer would not, for
+// a client that does not read) and lets that batch run on. Only that one:
+// another shard that stopped too may hold replies that come later in the
+// pipeline and are not taken yet, which Resume would drop; it resumes when
+// its own turn comes. It reports false if the connection or the server is
+// going away.
+func (c *client) resumeSegment(id int) bool {
 	if c.write() != nil {
 		return false
 	}
 	c.awaitQueue() // a queued write does not block: wait as if it had
-	sent := 0
-	for _, id := range c.queued {
-		b := c.batches[id]
-		if b.Answered() == len(b.Calls) {
-			continue
-		}
-		b.Resume()
-		if c.busyBatch(id) {
-			continue
-		}
-		if c.srv.workers[id].Submit(b, c.answers) != nil {
-			return false
-		}
-		sent++
+	b := c.batches[id]
+	b.Resume()
+	if c.busyBatch(id) {
+		return true
 	}
-	return c.await(sent)
+	if c.srv.workers[id].Submit(b, c.answers) != nil {
+		return false
+	}
+	return c.await(1)
 }
 
 // piece is part of what write sends: b, a run of replies in a batch's or
@@ -722,6 +733,10 @@ func (c *client) await(n int) bool {
 func (c *client) write() error {
 	if c.unsent {
 		defer c.endSegment()
+	}
+	if c.working.Load() {
+		c.writing.Store(wallClock())
+		defer c.writing.Store(0)
 	}
 	if len(c.pieces) > 0 {
 		return c.writePieces()

@@ -270,11 +270,36 @@ func debugPopulate(c *client, args [][]byte) {
 			return
 		}
 	}
+	if populateTooBig(count, int64(len(prefix)), size, infoTotalMemory()) {
+		c.replyError("ERR OOM in dictTryExpand")
+		return
+	}
 	now := time.Now().UnixMilli()
 	shards := len(c.srv.workers)
 	if c.debugShards(func(s *shard.Shard) { s.Populate(c.db, count, prefix, size, shards, now) }) {
 		c.replyOK()
 	}
+}
+
+// populateKeyCost is a floor on what one DEBUG POPULATE key costs beyond
+// its name and value: the map entry, two string headers and the value.
+const populateKeyCost = 64
+
+// populateTooBig reports whether DEBUG POPULATE of count keys cannot fit in
+// the machine's memory (total bytes; 0 if unknown), even at a floor on
+// each key's cost. Redis refuses, with "OOM in dictTryExpand", a count
+// whose hash table it cannot allocate up front; without that, DEBUG
+// POPULATE 1000000000 held every shard while it filled the memory until
+// the process was killed.
+func populateTooBig(count, prefix, size, total int64) bool {
+	if total <= 0 || count == 0 {
+		return false
+	}
+	per := populateKeyCost + prefix + 21 + max(size, 16)
+	if size > total || per > total {
+		return true
+	}
+	return count > total/per
 }
 
 // positiveLong parses a count as Redis's getPositiveLongFromObjectOrReply.

@@ -157,6 +157,14 @@ func (s *Server) sweepIdle(now time.Time) {
 		if c.block.blocked.Load() {
 			continue
 		}
+		if c.working.Load() {
+			// Running commands: not idle, unless stuck in one write.
+			if w := c.writing.Load(); w != 0 && timeout > 0 && now.UnixNano()-w >= int64(timeout) {
+				used = time.Unix(0, w)
+			} else {
+				used = now
+			}
+		}
 		if timeout > 0 && now.Sub(used) >= timeout && !c.subscribed2() && !c.monitoringNow() {
 			expired = append(expired, c)
 			continue

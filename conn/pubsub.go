@@ -55,7 +55,9 @@ func (c *client) startQueue() {
 // those (pubsub.Hub.PublishAt), so that an UNSUBSCRIBE sent before it
 // counts, as it would in Redis's single thread.
 func (c *client) busyBefore(before int64) bool {
-	if at := c.segmentAt.Load(); at != 0 {
+	if at := c.segmentAt.Load(); at < 0 {
+		return false // blocked: what it read meanwhile runs after, as in Redis
+	} else if at != 0 {
 		return at <= before
 	}
 	return c.src.unread()
@@ -218,7 +220,7 @@ func (c *client) pubsubInline(kind pubsub.Kind, unsub bool, args [][]byte) {
 }
 
 func (c *client) publish(kind pubsub.Kind, args [][]byte) {
-	n, ok := c.srv.hub.PublishAt(kind, string(args[1]), string(args[2]), c.readAt)
+	n, ok := c.srv.hub.PublishAt(kind, string(args[1]), string(args[2]), c.readAt, c.sub)
 	if !ok {
 		c.replyInt(0)
 		return

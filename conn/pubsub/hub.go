@@ -52,7 +52,9 @@ type msg struct {
 	msg    string
 	events Events
 	reply  chan reply
-	at     int64 // PUBLISH: when its command arrived (Unix ns), 0 if unknown
+	at     int64     // PUBLISH: when its command arrived (Unix ns), 0 if unknown
+	seen   time.Time // PUBLISH: when the hub first put it back (monotonic)
+	from   *Subscriber
 }
 
 type reply struct {
@@ -75,6 +77,7 @@ type Hub struct {
 	// Snapshots for INFO, written by the actor.
 	nChannels, nPatterns, nShard atomic.Int64
 	dropped                      atomic.Int64 // Events batches lost to a full mailbox
+	retries                      atomic.Int64 // PUBLISHes put back (Retries)
 }
 
 // New starts a hub. Close stops it.
@@ -148,7 +151,7 @@ func (h *Hub) Drop(s *Subscriber) bool {
 // channels reach matching patterns too) and returns how many subscribers
 // got it; ok is false if the hub has stopped.
 func (h *Hub) Publish(k Kind, channel, message string) (n int64, ok bool) {
-	return h.PublishAt(k, channel, message, 0)
+	return h.PublishAt(k, channel, message, 0, nil)
 }
 
 // PublishAt is Publish for a command that arrived at time at (Unix ns,
@@ -156,11 +159,17 @@ func (h *Hub) Publish(k Kind, channel, message string) (n int64, ok bool) {
 // maxPublishLag after at, for the subscribers that may still hold
 // commands that arrived before it (an UNSUBSCRIBE) to run them, so that
 // it sees what a single-threaded server would. Other work goes on
-// meanwhile.
-func (h *Hub) PublishAt(k Kind, channel, message string, at int64) (n int64, ok bool) {
-	r, ok := h.call(&msg{op: opPublish, kind: k, ch: channel, msg: message, at: at})
+// meanwhile. from, if not nil, is the publisher's own record: it is not
+// waited for, since its earlier commands have run (it is busy with this
+// very one).
+func (h *Hub) PublishAt(k Kind, channel, message string, at int64, from *Subscriber) (n int64, ok bool) {
+	r, ok := h.call(&msg{op: opPublish, kind: k, ch: channel, msg: message, at: at, from: from})
 	return r.n, ok
 }
+
+// Retries is how many times a PUBLISH was put back to wait for a busy
+// subscriber (see PublishAt).
+func (h *Hub) Retries() int64 { return h.retries.Load() }
 
 // maxPublishLag bounds how long a PUBLISH waits for busy subscribers, and
 // lagCheck how many subscribers it looks at (more: it does not wait).
@@ -173,7 +182,15 @@ const (
 // lagging reports whether a subscriber of m's channel may still hold a
 // command that arrived before m.
 func (h *Hub) lagging(m *msg) bool {
-	if m.at == 0 || time.Now().UnixNano()-m.at > int64(maxPublishLag) {
+	now := time.Now()
+	if m.at == 0 || now.UnixNano()-m.at > int64(maxPublishLag) {
+		return false
+	}
+	// The wall clock may step back (or a kernel stamp run ahead of it):
+	// the hub's own monotonic clock bounds the wait as well.
+	if m.seen.IsZero() {
+		m.seen = now
+	} else if now.Sub(m.seen) > maxPublishLag {
 		return false
 	}
 	checked := 0
@@ -182,7 +199,7 @@ func (h *Hub) lagging(m *msg) bool {
 			if checked++; checked > lagCheck {
 				return false
 			}
-			if b := s.busy; b != nil && b(m.at) {
+			if b := s.busy; b != nil && s != m.from && b(m.at) {
 				return true
 			}
 		}
@@ -204,6 +221,7 @@ func (h *Hub) lagging(m *msg) bool {
 
 // retry hands m back to the hub a little later.
 func (h *Hub) retry(m *msg) {
+	h.retries.Add(1)
 	time.AfterFunc(lagRetry, func() {
 		if h.a.Send(m) != nil {
 			m.reply <- reply{}

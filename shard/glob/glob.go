@@ -13,8 +13,15 @@ package glob
 // is empty (so "*" does not match "").
 func Match(pattern, s string, nocase bool) bool {
 	skip := false
-	return match(pattern, s, nocase, &skip)
+	return match(pattern, s, nocase, &skip, 0)
 }
+
+// maxNesting is how deep '*'s may nest before a match gives up (fails),
+// as Redis protects itself from abusive patterns: KEYS with "*a" repeated
+// 1,001 times finds no key, even one of 1,600 a's. Without it a long
+// pattern against a long key recursed once per '*', deep enough to
+// overflow the goroutine's stack, which kills the process.
+const maxNesting = 1000
 
 // at returns p[i], or 0 past the end, mirroring C's NUL terminator.
 func at(p string, i int) byte {
@@ -35,7 +42,10 @@ func lowerByte(c byte) byte {
 // what Redis's range comparisons see.
 func signed(c byte) int { return int(int8(c)) }
 
-func match(p, s string, nocase bool, skipLonger *bool) bool {
+func match(p, s string, nocase bool, skipLonger *bool, nesting int) bool {
+	if nesting > maxNesting {
+		return false
+	}
 	pi, si := 0, 0
 	plen, slen := len(p), len(s)
 	for plen > 0 && slen > 0 {
@@ -49,7 +59,7 @@ func match(p, s string, nocase bool, skipLonger *bool) bool {
 				return true
 			}
 			for slen > 0 {
-				if match(p[pi+1:], s[si:], nocase, skipLonger) {
+				if match(p[pi+1:], s[si:], nocase, skipLonger, nesting+1) {
 					return true
 				}
 				if *skipLonger {

@@ -83,3 +83,21 @@ func BenchmarkMatchPathological(b *testing.B) {
 		Match(p, s, false)
 	}
 }
+
+// Redis 7.0.15 gives up past 1000 nested '*' (checked against
+// redis-server: KEYS "*a"x1001 finds no key of 1,600 a's, "*a"x1000 does).
+func TestMatchNestingLimit(t *testing.T) {
+	key := strings.Repeat("a", 1600)
+	if Match(strings.Repeat("*a", 1500), key, false) {
+		t.Error(`"*a"x1500 matched: no nesting limit`)
+	}
+	if !Match(strings.Repeat("*a", 900), key, false) {
+		t.Error(`"*a"x900 did not match`)
+	}
+	if !Match(strings.Repeat("*a", 1000), key, false) {
+		t.Error(`"*a"x1000 did not match`)
+	}
+	if Match(strings.Repeat("*a", 1001), key, false) {
+		t.Error(`"*a"x1001 matched`)
+	}
+}
