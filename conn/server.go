@@ -344,6 +344,9 @@ const acceptWarnEvery = 10 * time.Second
 // accept registers a connection and starts its goroutine, unless the
 // server is shutting down or full.
 func (s *Server) accept(nc net.Conn) {
+	if s.refuseUnprotected(nc) {
+		return
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 		// tcp-keepalive, as Redis sets it on each accepted socket.
