@@ -82,8 +82,9 @@ type client struct {
 	// when none): the idle sweep closes no client that runs a command,
 	// as Redis's cron cannot run during one, but does close one stuck
 	// in a write for the timeout (cron.go).
-	working atomic.Bool
-	writing atomic.Int64
+	working   atomic.Bool
+	writing   atomic.Int64
+	softSince int64 // when writes passed the normal class's soft limit (obuf_normal.go)
 	// closing is set before the last reply goes out: a redirect to the
 	// connection is then broken (tracking.go).
 	closing atomic.Bool
@@ -752,6 +753,10 @@ func (c *client) write() error {
 		}
 		return nil
 	}
+	if c.overOutputLimit(len(c.out)) {
+		c.resetOut()
+		return errOutputLimit
+	}
 	n, err := c.nc.Write(c.out)
 	c.srv.stats.netOut.Add(int64(n))
 	c.resetOut()
@@ -783,6 +788,20 @@ func (c *client) writePieces() error {
 			p.b = c.out[p.start:p.end]
 		}
 		c.iov = append(c.iov, p.b)
+	}
+	if l := c.srv.normalLimit.Load(); l != nil {
+		total := 0
+		for _, b := range c.iov {
+			total += len(b)
+		}
+		if c.overOutputLimit(total) {
+			clear(c.iov)
+			c.iov = c.iov[:0]
+			clear(c.pieces)
+			c.pieces = c.pieces[:0]
+			c.resetOut()
+			return errOutputLimit
+		}
 	}
 	var n int64
 	var err error

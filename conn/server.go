@@ -69,6 +69,7 @@ type Server struct {
 	shards       []*shard.Shard    // for SetNotify only: their data belongs to the workers
 
 	pubsubLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit pubsub
+	normalLimit atomic.Pointer[pubsub.Limit] // client-output-buffer-limit normal; nil: none
 	queueCfg    pubsub.QueueConfig           // shared by every output queue
 	scripts     scriptEngine                 // EVAL's script cache (cmd_script.go)
 	migrate     migrateCache                 // MIGRATE's sockets (cmd_migrate.go)
@@ -194,6 +195,8 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("hash-max-listpack-value", func(string) { s.setHashLimits() })
 	s.pubsubLimit.Store(pubsub.ParseLimit(s.cfg.Value("client-output-buffer-limit")))
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(pubsub.ParseLimit(v)) })
+	s.setNormalLimit(s.cfg.Value("client-output-buffer-limit"))
+	s.cfg.OnChange("client-output-buffer-limit", s.setNormalLimit)
 	s.setMaxBulk()
 	s.setActiveExpire()
 	s.limitMaxClients()

@@ -35,12 +35,25 @@ func (l *Limit) reached(pending int64, since *int64) bool {
 	return now-*since > l.SoftSecs
 }
 
+// Reached is reached for a caller that keeps its own record of when it
+// passed the soft limit (a normal client's output, conn).
+func (l *Limit) Reached(pending int64, since *int64) bool { return l.reached(pending, since) }
+
 // ParseLimit reads the pubsub class from a client-output-buffer-limit
 // value; Redis's default if the value has none.
 func ParseLimit(v string) *Limit {
+	if l := ParseClassLimit(v, "pubsub"); l != nil {
+		return l
+	}
+	return &Limit{Hard: 32 << 20, Soft: 8 << 20, SoftSecs: 60}
+}
+
+// ParseClassLimit reads one class (normal, replica, pubsub) from a
+// client-output-buffer-limit value, or returns nil if it has none.
+func ParseClassLimit(v, class string) *Limit {
 	f := strings.Fields(v)
 	for i := 0; i+3 < len(f); i += 4 {
-		if f[i] == "pubsub" {
+		if f[i] == class || class == "replica" && f[i] == "slave" {
 			var l Limit
 			l.Hard, _ = strconv.ParseInt(f[i+1], 10, 64)
 			l.Soft, _ = strconv.ParseInt(f[i+2], 10, 64)
@@ -48,5 +61,5 @@ func ParseLimit(v string) *Limit {
 			return &l
 		}
 	}
-	return &Limit{Hard: 32 << 20, Soft: 8 << 20, SoftSecs: 60}
+	return nil
 }
