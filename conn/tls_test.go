@@ -332,3 +332,78 @@ func TestTLSSilentClientDoesNotBlockAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Blocking commands wake the connection's read with a deadline; over TLS
+// the connection must carry on afterwards.
+func TestTLSBlockingAndUnblock(t *testing.T) {
+	p := newTestPKI(t)
+	addr, plain := startTLSServer(t, p)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: p.clientTLS(p.client), PoolSize: 1, MaxRetries: -1})
+	defer rdb.Close()
+	pc := redis.NewClient(&redis.Options{Addr: plain})
+	defer pc.Close()
+	id, err := rdb.ClientID(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- rdb.BLPop(ctx, 5*time.Second, "q").Err() }()
+	waitFor(t, func() bool {
+		n, _ := pc.ClientUnblock(ctx, id).Result()
+		return n == 1
+	})
+	if err := <-got; err != redis.Nil {
+		t.Fatalf("BLPOP after CLIENT UNBLOCK: %v", err)
+	}
+	go func() { got <- rdb.BLPop(ctx, 5*time.Second, "q").Err() }()
+	waitFor(t, func() bool {
+		s, _ := pc.Info(ctx, "clients").Result()
+		return strings.Contains(s, "blocked_clients:1")
+	})
+	if err := pc.LPush(ctx, "q", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("BLPOP: %v", err)
+	}
+	if v, err := rdb.Ping(ctx).Result(); err != nil || v != "PONG" {
+		t.Fatalf("PING after the wake-ups: %q %v", v, err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in 5 s")
+}
+
+// CONFIG SET of a tls-* parameter applies to new connections.
+func TestTLSConfigSetReloads(t *testing.T) {
+	p := newTestPKI(t)
+	addr, plain := startTLSServer(t, p)
+	ctx := context.Background()
+	old := p.clientTLS(p.client)
+	old.MaxVersion = tls.VersionTLS12
+	if err := tlsRedis(t, addr, old).Ping(ctx).Err(); err != nil {
+		t.Fatalf("TLSv1.2 client before CONFIG SET: %v", err)
+	}
+	pc := redis.NewClient(&redis.Options{Addr: plain})
+	defer pc.Close()
+	if err := pc.ConfigSet(ctx, "tls-protocols", "TLSv1.3").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tlsRedis(t, addr, old).Ping(ctx).Err(); err == nil {
+		t.Fatal("TLSv1.2 client served after CONFIG SET tls-protocols TLSv1.3")
+	}
+	if err := pc.ConfigSet(ctx, "tls-auth-clients", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tlsRedis(t, addr, p.clientTLS()).Ping(ctx).Err(); err != nil {
+		t.Fatalf("no certificate after CONFIG SET tls-auth-clients no: %v", err)
+	}
+}
