@@ -596,7 +596,7 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 // clientFD returns the socket's file descriptor, or -1 when it has none or
 // is closed. It does not duplicate the descriptor.
 func clientFD(nc net.Conn) int {
-	sc, ok := nc.(syscall.Conn)
+	sc, ok := tcpUnder(nc).(syscall.Conn)
 	if !ok {
 		return -1
 	}

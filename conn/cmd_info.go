@@ -147,6 +147,9 @@ func (s *Server) infoPort() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.listeners {
+		if _, ok := l.(*tlsListener); ok {
+			continue
+		}
 		if a, ok := l.Addr().(*net.TCPAddr); ok {
 			return int64(a.Port)
 		}

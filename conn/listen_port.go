@@ -35,6 +35,9 @@ func (s *Server) changePort(v string) error {
 	type move struct{ from, cur net.Listener }
 	var old []move
 	for l := range s.listeners {
+		if _, ok := l.(*tlsListener); ok {
+			continue // tls-port, not port
+		}
 		cur := l
 		if nl := s.moved[l]; nl != nil {
 			cur = nl // the loop of l has not switched to it yet

@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -41,6 +42,9 @@ type Server struct {
 	cfgFile string // CONFIG REWRITE's file, "" for none
 	workers []*shard.Worker
 	started time.Time
+
+	tlsConf      atomic.Pointer[tls.Config] // the tls-* parameters' configuration, once ServeTLS ran (tls.go)
+	watchTLSOnce sync.Once
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -337,6 +341,10 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
+		if tc, ok := nc.(*tls.Conn); ok {
+			s.handshake(tc) // then accept
+			continue
+		}
 		s.accept(nc)
 	}
 }
@@ -350,7 +358,7 @@ func (s *Server) accept(nc net.Conn) {
 	if s.refuseUnprotected(nc) {
 		return
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := tcpUnder(nc).(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 		// tcp-keepalive, as Redis sets it on each accepted socket.
 		if ka := s.keepAlive.Load(); ka > 0 {

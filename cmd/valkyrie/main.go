@@ -112,6 +112,13 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tlsLs, err := st.listenTLS(c.Address, log)
+	if err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return err
+	}
 	defer st.writePIDFile(log)()
 	// The flag (default: the file's value) says whether DEBUG is allowed.
 	if err := st.cfg.Load("enable-debug-command", c.EnableDebug); err != nil {
@@ -124,16 +131,19 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	if st.cfg.Bool("always-show-logo") && c.LogFormat == "text" {
 		banner(out, ls, shards)
 	}
-	addrs := make([]string, len(ls))
-	for i, l := range ls {
-		addrs[i] = l.Addr().String()
+	var addrs []string
+	for _, l := range append(ls[:len(ls):len(ls)], tlsLs...) {
+		addrs = append(addrs, l.Addr().String())
 	}
 	log.Info("valkyrie ready", "address", addrs[0], "addresses", addrs, "config_file", st.path, "shards", shards,
 		"tcp_handlers", handlers, "gomaxprocs", handlers, "pid", os.Getpid())
 
-	serveErr := make(chan error, len(ls))
+	serveErr := make(chan error, len(ls)+len(tlsLs))
 	for _, l := range ls {
 		go func() { serveErr <- srv.Serve(l) }()
+	}
+	for _, l := range tlsLs {
+		go func() { serveErr <- srv.ServeTLS(l) }()
 	}
 	log.Info("Ready to accept connections")
 

@@ -254,8 +254,58 @@ func (st *settings) listen(address string, log *slog.Logger) ([]net.Listener, er
 		}
 		ls = append(ls, l)
 	}
-	if len(ls) == 0 {
+	if len(ls) == 0 && st.cfg.Int("tls-port") == 0 {
 		return nil, errors.New("configured to not listen anywhere, exiting")
+	}
+	return ls, nil
+}
+
+// listenTLS opens the tls-port listeners, none when it is 0: on --address's
+// host when given, else on each "bind" address, as Redis does. The
+// certificates are checked first; a bad set stops start-up.
+func (st *settings) listenTLS(address string, log *slog.Logger) ([]net.Listener, error) {
+	port := st.cfg.Value("tls-port")
+	if port == "0" {
+		return nil, nil
+	}
+	if _, err := conn.TLSConfig(st.cfg); err != nil {
+		log.Error(err.Error())
+		log.Error("Failed to configure TLS. Check logs for more info.")
+		return nil, errListen
+	}
+	var hosts []string
+	if address != "" {
+		host, _, _ := net.SplitHostPort(address)
+		hosts = []string{host}
+	} else {
+		hosts = strings.Fields(st.cfg.Value("bind"))
+		if len(hosts) == 0 {
+			hosts = []string{"127.0.0.1"}
+		}
+	}
+	var ls []net.Listener
+	for _, b := range hosts {
+		optional := strings.HasPrefix(b, "-")
+		host := strings.TrimPrefix(b, "-")
+		switch host {
+		case "*":
+			host = "0.0.0.0"
+		case "::*":
+			host = "::"
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(host, port))
+		if err != nil {
+			if optional && errors.Is(err, syscall.EADDRNOTAVAIL) {
+				continue
+			}
+			for _, l := range ls {
+				l.Close()
+			}
+			log.Error("Warning: Could not create server TCP listening socket " + b + ":" + port + ": " + listenErrText(err))
+			log.Error("Failed listening on port " + port + " (tls), aborting.")
+			return nil, errListen
+		}
+		ls = append(ls, l)
 	}
 	return ls, nil
 }
