@@ -364,6 +364,7 @@ func (a *Across) finish() {
 		}
 	}
 	settleAcross(c.shards)
+	a.Track, a.Remember, a.ScriptKeys = nil, false, nil // set again before each Begin
 	if len(a.events) > 0 {
 		if sink != nil {
 			sink(a.events)
