@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -496,7 +497,7 @@ func (c *client) enableTracking(redirect int64, bcast, optin, optout, noloop boo
 			prefixes = []string{""}
 		}
 		for _, p := range prefixes {
-			if !slicesContains(t.prefixes, p) {
+			if !slices.Contains(t.prefixes, p) {
 				add = append(add, p)
 				t.prefixes = append(t.prefixes, p)
 			}
@@ -515,15 +516,6 @@ func (c *client) enableTracking(redirect int64, bcast, optin, optout, noloop boo
 	}
 	t.t.SetMode(mode)
 	c.srv.tracking.enable(c, add)
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // disableTracking turns tracking off (CLIENT TRACKING OFF, RESET, a
