@@ -131,3 +131,25 @@ func TestTLSConfigSetBadFileFails(t *testing.T) {
 		t.Fatalf("TLS after the new pair: %v", err)
 	}
 }
+
+// CONFIG SET tls-auth-clients yes with no CA configured is accepted, as in
+// Redis, and from then on a client without a certificate is refused (Redis
+// verifies against an empty list); the reload failed and kept serving
+// such clients while CONFIG GET said yes.
+func TestTLSAuthClientsYesWithoutCA(t *testing.T) {
+	p := newTestPKI(t)
+	addr, plain := startTLSServer(t, p, "tls-ca-cert-file", "", "tls-auth-clients", "no")
+	ctx := context.Background()
+	anon := &tls.Config{InsecureSkipVerify: true}
+	if err := tlsRedis(t, addr, anon).Ping(ctx).Err(); err != nil {
+		t.Fatalf("tls-auth-clients no: %v", err)
+	}
+	pc := redis.NewClient(&redis.Options{Addr: plain})
+	defer pc.Close()
+	if err := pc.ConfigSet(ctx, "tls-auth-clients", "yes").Err(); err != nil {
+		t.Fatalf("CONFIG SET tls-auth-clients yes: %v", err)
+	}
+	if err := tlsRedis(t, addr, anon).Ping(ctx).Err(); err == nil {
+		t.Fatal("a client without a certificate served after CONFIG SET tls-auth-clients yes")
+	}
+}
