@@ -28,10 +28,13 @@ const tlsHandshakeTimeout = 10 * time.Second
 
 // TLSConfig builds the server's TLS configuration from cfg's tls-*
 // parameters. The error's text is what Redis logs.
-func TLSConfig(cfg *config.Table) (*tls.Config, error) { return tlsConfigFrom(cfg.Value) }
+func TLSConfig(cfg *config.Table) (*tls.Config, error) { return tlsConfigFrom(cfg.Value, false) }
 
-// tlsConfigFrom is TLSConfig with the parameters read by get.
-func tlsConfigFrom(get func(name string) string) (*tls.Config, error) {
+// tlsConfigFrom is TLSConfig with the parameters read by get. For a
+// reload after CONFIG SET tls-auth-clients (which Redis does not check),
+// a missing CA is no error: client certificates are then required and
+// checked against an empty pool, so every client is refused, as in Redis.
+func tlsConfigFrom(get func(name string) string, reload bool) (*tls.Config, error) {
 	certFile, keyFile := get("tls-cert-file"), get("tls-key-file")
 	if certFile == "" || keyFile == "" {
 		return nil, errors.New("No tls-cert-file or tls-key-file configured")
@@ -43,7 +46,7 @@ func tlsConfigFrom(get func(name string) string) (*tls.Config, error) {
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}}
 	caFile, caDir := get("tls-ca-cert-file"), get("tls-ca-cert-dir")
 	auth := get("tls-auth-clients")
-	if caFile == "" && caDir == "" && auth != "no" {
+	if caFile == "" && caDir == "" && auth != "no" && !reload {
 		return nil, errors.New("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-auth-clients is enabled")
 	}
 	if caFile != "" || caDir != "" {
@@ -69,6 +72,9 @@ func tlsConfigFrom(get func(name string) string) (*tls.Config, error) {
 			}
 		}
 		tc.ClientCAs = pool
+	}
+	if tc.ClientCAs == nil && auth != "no" {
+		tc.ClientCAs = x509.NewCertPool() // reload: no CA trusts no one
 	}
 	switch auth {
 	case "yes":
@@ -163,7 +169,7 @@ func (s *Server) watchTLS() {
 	for _, p := range [...]string{"tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-ca-cert-dir",
 		"tls-protocols", "tls-session-caching"} {
 		s.cfg.OnApply(p, func(string) error {
-			if _, err := tlsConfigFrom(s.cfg.Staged); err != nil {
+			if _, err := tlsConfigFrom(s.cfg.Staged, false); err != nil {
 				s.log.Warn("Unable to update TLS configuration: " + err.Error())
 				return errors.New("Unable to update TLS configuration. Check server logs.")
 			}
@@ -175,7 +181,7 @@ func (s *Server) watchTLS() {
 		s.cfg.OnChange(p, func(string) {
 			s.tlsReload.Lock()
 			defer s.tlsReload.Unlock()
-			tc, err := TLSConfig(s.cfg)
+			tc, err := tlsConfigFrom(s.cfg.Value, true)
 			if err != nil {
 				s.log.Warn("Unable to update TLS configuration: " + err.Error())
 				return
