@@ -2,7 +2,6 @@ package conn
 
 import (
 	"context"
-	"net"
 	"strings"
 	"time"
 
@@ -81,10 +80,7 @@ func cmdConfigSet(c *client, args [][]byte) {
 // fromLoopback reports whether the peer is local, which Redis requires for
 // "protected" parameters when enable-protected-configs is "local".
 func (c *client) fromLoopback() bool {
-	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.IsLoopback()
-	}
-	return true // unix sockets and in-memory pipes are local
+	return isLocalAddr(c.nc.RemoteAddr()) // as protected mode decides
 }
 
 func cmdConfigResetStat(c *client, args [][]byte) {

@@ -43,12 +43,14 @@ func (s *Server) refuseUnprotected(nc net.Conn) bool {
 	return true
 }
 
-// isLocalAddr reports whether a peer is on this machine's loopback
-// interface or a unix socket (Redis's islocalClient).
+// isLocalAddr reports whether a peer is local as Redis's islocalClient
+// decides: a unix socket, or exactly 127.0.0.1 or ::1 (an IPv4-mapped
+// ::ffff:127.0.0.1 is 127.0.0.1); other loopback addresses such as
+// 127.0.0.2 are not.
 func isLocalAddr(a net.Addr) bool {
 	switch a := a.(type) {
 	case *net.TCPAddr:
-		return a.IP.IsLoopback()
+		return a.IP.Equal(net.IPv4(127, 0, 0, 1)) || a.IP.Equal(net.IPv6loopback)
 	case *net.UnixAddr:
 		return true
 	case nil:

@@ -68,3 +68,29 @@ func TestProtectedModeRefusesRemoteClients(t *testing.T) {
 		t.Fatalf("a loopback client: %v", err)
 	}
 }
+
+// Redis counts only 127.0.0.1 and ::1 as local (islocalClient compares the
+// peer's text): another loopback address such as 127.0.0.2 is refused in
+// protected mode, while ::ffff:127.0.0.1 (an IPv4 peer on a dual-stack
+// listener) is 127.0.0.1 and let in.
+func TestProtectedModeLoopbackAddresses(t *testing.T) {
+	srv, _ := startServer(t, 8)
+	try := func(from string) string {
+		nc, br := dialFrom(srv, from)
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		go nc.Write([]byte("PING\r\n"))
+		line, _ := br.ReadString('\n')
+		return strings.TrimSpace(line)
+	}
+	for _, from := range []string{"127.0.0.1:4000", "[::1]:4000", "[::ffff:127.0.0.1]:4000"} {
+		if got := try(from); got != "+PONG" {
+			t.Errorf("from %s: %q, want +PONG", from, got)
+		}
+	}
+	for _, from := range []string{"127.0.0.2:4000", "127.1.2.3:4000", "[::ffff:127.0.0.2]:4000"} {
+		if got := try(from); !strings.HasPrefix(got, "-DENIED") {
+			t.Errorf("from %s: %q, want -DENIED as Redis 7.0.15 answers", from, got)
+		}
+	}
+}

@@ -45,6 +45,7 @@ type Server struct {
 
 	tlsConf      atomic.Pointer[tls.Config] // the tls-* parameters' configuration, once ServeTLS ran (tls.go)
 	watchTLSOnce sync.Once
+	tlsReload    sync.Mutex // one TLS reload at a time (watchTLS)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

@@ -28,8 +28,14 @@ const tlsHandshakeTimeout = 10 * time.Second
 
 // TLSConfig builds the server's TLS configuration from cfg's tls-*
 // parameters. The error's text is what Redis logs.
-func TLSConfig(cfg *config.Table) (*tls.Config, error) {
-	certFile, keyFile := cfg.Value("tls-cert-file"), cfg.Value("tls-key-file")
+func TLSConfig(cfg *config.Table) (*tls.Config, error) { return tlsConfigFrom(cfg.Value, false) }
+
+// tlsConfigFrom is TLSConfig with the parameters read by get. For a
+// reload after CONFIG SET tls-auth-clients (which Redis does not check),
+// a missing CA is no error: client certificates are then required and
+// checked against an empty pool, so every client is refused, as in Redis.
+func tlsConfigFrom(get func(name string) string, reload bool) (*tls.Config, error) {
+	certFile, keyFile := get("tls-cert-file"), get("tls-key-file")
 	if certFile == "" || keyFile == "" {
 		return nil, errors.New("No tls-cert-file or tls-key-file configured")
 	}
@@ -38,9 +44,9 @@ func TLSConfig(cfg *config.Table) (*tls.Config, error) {
 		return nil, errors.New("Failed to load certificate: " + certFile + ": " + err.Error())
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}}
-	caFile, caDir := cfg.Value("tls-ca-cert-file"), cfg.Value("tls-ca-cert-dir")
-	auth := cfg.Value("tls-auth-clients")
-	if caFile == "" && caDir == "" && auth != "no" {
+	caFile, caDir := get("tls-ca-cert-file"), get("tls-ca-cert-dir")
+	auth := get("tls-auth-clients")
+	if caFile == "" && caDir == "" && auth != "no" && !reload {
 		return nil, errors.New("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-auth-clients is enabled")
 	}
 	if caFile != "" || caDir != "" {
@@ -67,6 +73,9 @@ func TLSConfig(cfg *config.Table) (*tls.Config, error) {
 		}
 		tc.ClientCAs = pool
 	}
+	if tc.ClientCAs == nil && auth != "no" {
+		tc.ClientCAs = x509.NewCertPool() // reload: no CA trusts no one
+	}
 	switch auth {
 	case "yes":
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
@@ -75,12 +84,12 @@ func TLSConfig(cfg *config.Table) (*tls.Config, error) {
 	default:
 		tc.ClientAuth = tls.NoClientCert
 	}
-	lo, hi, err := tlsProtocols(cfg.Value("tls-protocols"))
+	lo, hi, err := tlsProtocols(get("tls-protocols"))
 	if err != nil {
 		return nil, err
 	}
 	tc.MinVersion, tc.MaxVersion = lo, hi
-	tc.SessionTicketsDisabled = !cfg.Bool("tls-session-caching")
+	tc.SessionTicketsDisabled = get("tls-session-caching") != "yes"
 	return tc, nil
 }
 
@@ -150,12 +159,29 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 // watchTLS reloads the configuration when CONFIG SET changes a tls-*
-// parameter. A set that does not load is logged; the old one stays.
+// parameter. As in Redis, a CONFIG SET of the files, the protocols or
+// session caching that would not load fails with "Unable to update TLS
+// configuration" and changes nothing (the cause is logged);
+// tls-auth-clients is not checked then, as Redis does not. Reloads run
+// one at a time and read the parameters inside the lock, so the last one
+// stored follows the last CONFIG SET even when two race.
 func (s *Server) watchTLS() {
+	for _, p := range [...]string{"tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-ca-cert-dir",
+		"tls-protocols", "tls-session-caching"} {
+		s.cfg.OnApply(p, func(string) error {
+			if _, err := tlsConfigFrom(s.cfg.Staged, false); err != nil {
+				s.log.Warn("Unable to update TLS configuration: " + err.Error())
+				return errors.New("Unable to update TLS configuration. Check server logs.")
+			}
+			return nil
+		})
+	}
 	for _, p := range [...]string{"tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-ca-cert-dir",
 		"tls-auth-clients", "tls-protocols", "tls-session-caching"} {
 		s.cfg.OnChange(p, func(string) {
-			tc, err := TLSConfig(s.cfg)
+			s.tlsReload.Lock()
+			defer s.tlsReload.Unlock()
+			tc, err := tlsConfigFrom(s.cfg.Value, true)
 			if err != nil {
 				s.log.Warn("Unable to update TLS configuration: " + err.Error())
 				return

@@ -57,6 +57,8 @@ type Table struct {
 	// REWRITE keeps as they are.
 	extra  map[string]bool
 	loaded map[int]bool // parameters LoadFile set
+	// staged holds a Set's new values while its OnApply hooks run (Staged)
+	staged map[int]string
 }
 
 // ctx is the view a setter gets: pending values of the current Set/Load
@@ -158,7 +160,9 @@ func (t *Table) SetFrom(local bool, pairs ...string) error {
 	t.setMu.Lock()
 	changes, err := t.prepare(local, pairs)
 	if err == nil {
+		t.stage(changes)
 		err = t.apply(changes)
+		t.stage(nil)
 	}
 	var fire []func()
 	if err == nil {
@@ -305,6 +309,36 @@ func (t *Table) Load(pairs ...string) error {
 
 // Value returns the canonical value of a parameter (name or alias, any
 // case), or "" if there is no such parameter.
+// stage records changes' new values for Staged while OnApply hooks run;
+// nil ends that.
+func (t *Table) stage(changes []change) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.staged = nil
+	if len(changes) > 0 {
+		t.staged = make(map[int]string, len(changes))
+		for _, ch := range changes {
+			t.staged[ch.idx] = ch.new.s
+		}
+	}
+}
+
+// Staged is Value as it will be once the Set whose OnApply hooks are
+// running succeeds: a hook that checks several parameters together (the
+// TLS files) sees all of that Set's new values, not only its own.
+func (t *Table) Staged(name string) string {
+	e, ok := lookup(name)
+	if !ok {
+		return ""
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if v, ok := t.staged[e.idx]; ok {
+		return v
+	}
+	return t.vals[e.idx].s
+}
+
 func (t *Table) Value(name string) string {
 	e, ok := lookup(name)
 	if !ok {
