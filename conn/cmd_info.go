@@ -172,12 +172,16 @@ func infoClients(b []byte, x *infoCtx) []byte {
 	return infoInt(b, "clients_in_timeout_table", s.blockedTimed.Load())
 }
 
-// infoMemory reports the Go heap in use as used_memory, and the resident
-// set size from /proc where there is one.
+// infoMemory reports the memory accounted for (shard/accounting.go) as
+// used_memory, and the resident set size from /proc where there is one.
 func infoMemory(b []byte, x *infoCtx) []byte {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	used := int64(ms.HeapAlloc)
+	mem := x.c.srv.mem
+	data, clients, base := mem.Data(), mem.Clients(), mem.Used()
+	used := base
+	base -= data + clients
+	peak := x.c.srv.memPeak(used)
 	rss := infoRSS()
 	if rss <= 0 {
 		rss = int64(ms.Sys - ms.HeapReleased)
@@ -185,6 +189,11 @@ func infoMemory(b []byte, x *infoCtx) []byte {
 	cfg := x.c.srv.cfg
 	b = infoBytes(b, "used_memory", used)
 	b = infoBytes(b, "used_memory_rss", rss)
+	b = infoBytes(b, "used_memory_peak", peak)
+	b = infoInt(b, "used_memory_startup", base)
+	b = infoInt(b, "used_memory_dataset", data)
+	b = infoInt(b, "mem_clients_normal", clients)
+	b = infoInt(b, "go_heap_alloc", int64(ms.HeapAlloc))
 	if total := infoTotalMemory(); total > 0 {
 		b = infoBytes(b, "total_system_memory", total)
 	}
@@ -196,6 +205,7 @@ func infoMemory(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "number_of_libraries", int64(libs))
 	b = infoBytes(b, "maxmemory", cfg.Int("maxmemory"))
 	b = infoStr(b, "maxmemory_policy", cfg.Value("maxmemory-policy"))
+	b = infoInt(b, "mem_not_counted_for_evict", 0)
 	b = append(b, "mem_fragmentation_ratio:"...)
 	b = strconv.AppendFloat(b, float64(rss)/float64(max(used, 1)), 'f', 2, 64)
 	b = append(b, '\r', '\n')
@@ -226,9 +236,10 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 
 func infoStats(b []byte, x *infoCtx) []byte {
 	st := &x.c.srv.stats
-	var expired, hits, misses uint64
+	var expired, evicted, hits, misses uint64
 	for _, sh := range x.shardStats() {
 		expired += sh.ExpiredKeys
+		evicted += sh.EvictedKeys
 		hits += sh.Hits
 		misses += sh.Misses
 	}
@@ -245,7 +256,7 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "sync_partial_ok", 0)
 	b = infoInt(b, "sync_partial_err", 0)
 	b = infoInt(b, "expired_keys", int64(expired))
-	b = infoInt(b, "evicted_keys", 0)
+	b = infoInt(b, "evicted_keys", int64(evicted))
 	b = infoInt(b, "evicted_clients", 0)
 	b = infoInt(b, "keyspace_hits", int64(hits))
 	b = infoInt(b, "keyspace_misses", int64(misses))

@@ -177,7 +177,7 @@ func (c *client) runWithKeys(keys [][]byte, scope *script.KeyScope, run func() b
 // when the script stopped to be run again holding every shard.
 func (c *client) runScript(call *script.Call) bool {
 	call.DB, call.Proto, call.Shards = c.db, c.proto, c.borrowed
-	call.Stamp, call.InExec, call.OOM = c.readAt, c.tx.execing, c.srv.oom.Load()
+	call.Stamp, call.InExec, call.OOM = c.readAt, c.tx.execing, c.srv.oom.Load() && c.srv.outOfMemory()
 	call.Client = &c.ident
 	call.Track, call.Remember = c.tracker()
 	var res script.Result

@@ -74,6 +74,9 @@ func cmdConfigSet(c *client, args [][]byte) {
 			c.srv.eachShard(c.borrowed, (*shard.Shard).TrimTracking)
 		}
 	}
+	if c.srv.mem.Over() > 0 {
+		c.srv.evictNow(c.borrowed) // as Redis does on a lower maxmemory
+	}
 	c.replyOK()
 }
 

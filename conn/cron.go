@@ -106,6 +106,7 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		case now := <-t.C:
 			s.sampleRates(now.Sub(last))
+			s.memPeak(s.mem.Used())
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)

@@ -1,112 +1,134 @@
 package conn
 
 import (
+	"math"
+	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
-	"sync"
-	"sync/atomic"
+	"strconv"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
-// maxmemory, the refusing half: while the memory in use is above it,
-// commands that may grow the dataset (Redis's denyoom flag) answer OOM,
-// as Redis does when eviction cannot free enough. Valkyrie does not
-// evict yet, so every policy behaves as noeviction.
+// maxmemory. The shards account for their data and evict their own keys
+// (shard/evict.go) against a Budget that this file keeps in step with the
+// configuration. The connections refuse a command that may grow the data
+// (Redis's denyoom flag) with OOM when memory is above the limit and no
+// key may be evicted: under noeviction, or when no shard has a key the
+// policy allows. Otherwise the command goes on, and the shard that runs it
+// evicts first, as Redis evicts before each command.
 //
-// Memory in use is the Go heap's live objects, sampled every oomPeriod by
-// one goroutine that runs only while maxmemory is set (and once at once
-// when it changes); commands read the answer from one atomic flag.
+// While a limit is set, the Go runtime also gets a soft memory limit a
+// little above it, so that garbage does not let the process grow to twice
+// its data before a collection.
 
 const errOOM = script.ErrOOM
 
-// oomPeriod is how often the memory in use is compared with maxmemory (a
-// variable for tests).
-var oomPeriod = 100 * time.Millisecond
+// gcHeadroom is how far above maxmemory the runtime's memory limit sits:
+// a quarter of it, and at least gcHeadroomMin.
+const gcHeadroomMin = 32 << 20
 
-// oomWatch owns the sampling goroutine. mu orders the changes (starting
-// and stopping the goroutine); the goroutine itself never takes it, since
-// a change holds it while waiting for the goroutine to stop, and reads the
-// limit from the atomic.
-type oomWatch struct {
-	mu      sync.Mutex
-	limit   atomic.Int64
-	stop    chan struct{} // closed to stop the goroutine; nil when none runs
-	stopped chan struct{}
-}
+// startGCLimit is the runtime's memory limit when the process started:
+// GOMEMLIMIT's, or none.
+var startGCLimit = debug.SetMemoryLimit(-1)
 
-// watchMaxmemory starts following the maxmemory parameter.
+// watchMaxmemory follows the parameters of maxmemory.
 func (s *Server) watchMaxmemory() {
 	s.setMaxmemory()
-	s.cfg.OnChange("maxmemory", func(string) { s.setMaxmemory() })
+	for _, p := range []string{"maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity"} {
+		s.cfg.OnChange(p, func(string) { s.setMaxmemory() })
+	}
 }
 
-// setMaxmemory applies the configured limit: it samples at once, and
-// starts or stops the sampler. It reads the parameter under the lock, so
-// that of two CONFIG SETs whose callbacks interleave, the last to apply
-// applies the value set last.
+// setMaxmemory hands the parameters to the budget. It reads them under a
+// lock, so that of two CONFIG SETs whose callbacks interleave, the one
+// applied last sets the values set last.
 func (s *Server) setMaxmemory() {
-	w := &s.oomWatch
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	s.memMu.Lock()
+	defer s.memMu.Unlock()
 	limit := s.cfg.Int("maxmemory")
-	w.limit.Store(limit)
-	s.sampleMemory(limit)
-	switch {
-	case limit > 0 && w.stop == nil:
-		select {
-		case <-s.stopping:
-			return
-		default:
+	policy, _ := shard.ParsePolicy(s.cfg.Value("maxmemory-policy"))
+	s.mem.Set(limit, policy, int(s.cfg.Int("maxmemory-samples")), int(s.cfg.Int("maxmemory-eviction-tenacity")))
+	s.oom.Store(limit > 0)
+	if startGCLimit == math.MaxInt64 { // GOMEMLIMIT, if set, stays
+		gc := int64(math.MaxInt64)
+		if limit > 0 && limit < math.MaxInt64/2 {
+			gc = limit + max(limit/4, gcHeadroomMin)
 		}
-		w.stop, w.stopped = make(chan struct{}), make(chan struct{})
-		go s.sampleMemoryLoop(w.stop, w.stopped)
-	case limit <= 0 && w.stop != nil:
-		close(w.stop)
-		<-w.stopped
-		w.stop = nil
+		debug.SetMemoryLimit(gc)
 	}
 }
 
-// stopMaxmemory stops the sampler (Shutdown).
+// stopMaxmemory gives the runtime its memory limit back (Shutdown).
 func (s *Server) stopMaxmemory() {
-	w := &s.oomWatch
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stop != nil {
-		close(w.stop)
-		<-w.stopped
-		w.stop = nil
+	s.memMu.Lock()
+	defer s.memMu.Unlock()
+	if s.mem.Limit() > 0 {
+		debug.SetMemoryLimit(startGCLimit)
 	}
 }
 
-func (s *Server) sampleMemoryLoop(stop <-chan struct{}, stopped chan<- struct{}) {
-	defer close(stopped)
-	t := time.NewTicker(oomPeriod)
-	defer t.Stop()
+// heapObjects reads the bytes of the heap's objects, live or not yet
+// collected, without stopping the world as ReadMemStats does.
+func heapObjects() int64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return int64(sample[0].Value.Uint64())
+}
+
+// MeasureStartupMemory takes the live heap, after a collection, as the
+// base of used_memory (Redis's used_memory_startup): what the server holds
+// before any data or client. The server binary calls it once set up; New
+// takes the heap as it finds it, which in a process hosting other work
+// (tests, an embedder) counts more than the server.
+func (s *Server) MeasureStartupMemory() {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.mem.SetBase(int64(ms.HeapAlloc))
+}
+
+// memPeak records used as a candidate for the peak and returns the peak.
+func (s *Server) memPeak(used int64) int64 {
 	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			s.sampleMemory(s.oomWatch.limit.Load())
+		p := s.usedPeak.Load()
+		if used <= p {
+			return p
+		}
+		if s.usedPeak.CompareAndSwap(p, used) {
+			return used
 		}
 	}
 }
 
-var heapObjects = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// outOfMemory reports whether a command that may grow the data must be
+// refused: memory is above maxmemory and nothing may be evicted.
+func (s *Server) outOfMemory() bool {
+	return s.mem.Over() > 0 && !s.mem.Evictable()
+}
 
-// sampleMemory sets the OOM flag for the given limit.
-func (s *Server) sampleMemory(limit int64) {
-	if limit <= 0 {
-		s.oom.Store(false)
+// evictNow evicts at once what memory is above maxmemory, borrowing each
+// shard in turn (held: those the caller holds, as eachShard takes them),
+// as Redis does on CONFIG SET maxmemory. Each shard frees its part.
+func (s *Server) evictNow(held []*shard.Shard) {
+	if s.mem.Over() <= 0 {
 		return
 	}
-	sample := []metrics.Sample{heapObjects[0]}
-	metrics.Read(sample)
-	used := int64(sample[0].Value.Uint64())
-	s.oom.Store(used > limit)
+	if used, limit := s.mem.Used(), s.mem.Limit(); used > limit {
+		s.log.Warn("WARNING: the new maxmemory value set via CONFIG SET (" + strconv.FormatInt(limit, 10) +
+			") is smaller than the current memory usage (" + strconv.FormatInt(used, 10) +
+			"). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
+	}
+	for round := 0; round < 4 && s.mem.Over() > 0; round++ {
+		var freed int64
+		now := time.Now().UnixMilli()
+		s.eachShard(held, func(sh *shard.Shard) { freed += sh.EvictShare(now) })
+		if freed == 0 {
+			return
+		}
+	}
 }
 
 // refuseOOM answers OOM and reports true when memory is over maxmemory
@@ -116,7 +138,7 @@ func (s *Server) sampleMemory(limit int64) {
 // such check while a script has run past busy-reply-threshold: the BUSY
 // check that follows answers instead.
 func (c *client) refuseOOM(e *entry, args [][]byte) bool {
-	if !e.arityOK(len(args)) {
+	if !e.arityOK(len(args)) || !c.srv.outOfMemory() {
 		return false
 	}
 	if c.srv.scripts.Running() > 0 && c.srv.scripts.TimedOut(c.busyLimit()) != "" {

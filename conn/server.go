@@ -90,10 +90,13 @@ type Server struct {
 	// refused (noreplicas.go); read by every connection.
 	noReplicas atomic.Bool
 
-	// oom: memory in use is above maxmemory (maxmemory.go); read by
-	// every connection, set by oomWatch's sampler.
-	oom      atomic.Bool
-	oomWatch oomWatch
+	// oom: maxmemory is set, so commands that may grow the data check
+	// memory first (maxmemory.go); read by every connection.
+	oom   atomic.Bool
+	mem   *shard.Budget // maxmemory as the shards share it
+	memMu sync.Mutex    // orders the changes to mem
+
+	usedPeak atomic.Int64 // used_memory_peak, as INFO and the cron see it
 
 	slowlog *shard.Slowlog // SLOWLOG settings, shared with the shards
 
@@ -164,8 +167,11 @@ func New(opt Options) *Server {
 		s.tracking.table.SetMaxKeys(s.cfg.Int("tracking-table-max-keys"))
 	})
 	notify := s.cfg.Int("notify-keyspace-events")
+	s.mem = shard.NewBudget(opt.Shards, s.clientMemory)
+	s.mem.SetBase(heapObjects())
 	for i := 0; i < opt.Shards; i++ {
 		sh := shard.New(i)
+		sh.SetBudget(s.mem)
 		sh.SetEventSink(s.eventSink)
 		sh.SetTracking(s.tracking.table)
 		sh.SetNotify(notify)

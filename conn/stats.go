@@ -13,6 +13,7 @@ type ShardStats struct {
 	Expires     [shard.NumDBs]int
 	Processed   uint64
 	ExpiredKeys uint64
+	EvictedKeys uint64
 	Hits        uint64 // keyspace_hits
 	Misses      uint64 // keyspace_misses
 	Pending     int    // messages waiting in the mailbox
@@ -41,7 +42,7 @@ func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 			st.Keys[db] = sh.DB(db).Len()
 			st.Expires[db] = sh.DB(db).Expires()
 		}
-		st.Processed, st.ExpiredKeys = sh.Processed, sh.ExpiredKeys
+		st.Processed, st.ExpiredKeys, st.EvictedKeys = sh.Processed, sh.ExpiredKeys, sh.EvictedKeys()
 		st.Hits, st.Misses = sh.KeyspaceHits, sh.KeyspaceMisses
 		out = append(out, st)
 	})

@@ -196,8 +196,11 @@ func (e strEntry) meta() uint32 { return uint32(e.n) & lruMax }
 
 func (e *strEntry) setMeta(m uint32) { e.n = e.n&^lruMax | uint64(m) }
 
-// objEntry is a value of any other type and its access metadata.
+// objEntry is a value of any other type, its access metadata, and the
+// bytes its key and value are accounted for in used_memory (accounting.go),
+// in units of sizeUnit.
 type objEntry struct {
 	v    any
 	meta uint32
+	size uint32
 }

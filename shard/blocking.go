@@ -212,6 +212,7 @@ func (c *Ctx) serveReady() {
 				continue
 			}
 			popped := popFor(&wc, key, w)
+			r.db.reaccount(key)
 			// A pop may push elsewhere (BLMOVE) and wake others in turn.
 			c.ready = append(c.ready, wc.ready...)
 			if !popped {

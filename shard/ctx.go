@@ -155,6 +155,9 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
+	if s.mem != nil && s.mem.limit.Load() > 0 {
+		s.evictOver(now)
+	}
 	began := Clock()
 	for i := len(b.Ends); i < len(b.Calls); i++ {
 		call := &b.Calls[i]
@@ -187,16 +190,20 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			pre = c.beforeWrite(call.Cmd)
 		}
 		call.Cmd.Run(c)
+		writes := call.Cmd.writes(call.Args)
+		if writes {
+			c.reaccountKeys(call.Cmd)
+		}
 		if pre.on {
 			c.afterWrite(call.Cmd, pre, c.Out[start:])
 		}
 		if call.Remember && cmdTracked(call.Cmd) {
 			c.rememberCall(call.Cmd, call.Track)
 		}
-		if call.Cmd.writes(call.Args) && s.signals() {
+		if writes && s.signals() {
 			c.touchWritten(call.Cmd, start)
 		}
-		if len(s.dbs[c.DB].waiters) > 0 && call.Cmd.writes(call.Args) {
+		if len(s.dbs[c.DB].waiters) > 0 && writes {
 			c.signalWritten(call.Cmd)
 		}
 		if len(c.ready) > 0 && i >= txEnd {
@@ -212,6 +219,13 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 	}
 	s.Processed += uint64(n)
+	if len(s.written) > 0 {
+		s.settleAccounts()
+	}
+	s.publishMem()
+	if s.mem != nil && s.mem.limit.Load() > 0 {
+		s.evictOver(now) // what the batch wrote, before the next command
+	}
 	s.readStats = false
 	s.stamp = 0
 	s.flushEvents()
@@ -276,6 +290,9 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	a.on = true
 	for _, s := range shards {
 		if s != nil {
+			if s.mem != nil && s.mem.limit.Load() > 0 {
+				s.evictOver(now)
+			}
 			s.note.out = &a.events
 			s.stamp = a.Stamp
 			s.trk.cur = a.Track
@@ -310,6 +327,9 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	}
 	began := Clock()
 	cmd.Run(c)
+	if cmd.writes(args) {
+		c.reaccountKeys(cmd)
+	}
 	for _, s := range c.shards {
 		if s != nil && !a.quiet {
 			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w, a.Client, db, a.Script)
@@ -358,6 +378,10 @@ func (a *Across) finish() {
 			s.stamp = 0
 			s.trk.cur = nil
 			s.readStats = false
+			s.publishMem()
+			if s.mem != nil && s.mem.limit.Load() > 0 {
+				s.evictOver(c.Now)
+			}
 			if s.note.sink != nil {
 				sink = s.note.sink
 			}
@@ -379,6 +403,7 @@ func (a *Across) finish() {
 // Ctx is what a handler sees: its arguments, the connection's settings,
 // the keyspace and the reply buffer.
 type Ctx struct {
+	keyIdx    []int // reaccountKeys's scratch in a run across shards
 	Args      [][]byte
 	DB        int
 	Proto     wire.Proto

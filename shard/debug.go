@@ -246,13 +246,11 @@ func valueAddr(v any) uintptr {
 	return 0
 }
 
-// refcount is what OBJECT REFCOUNT answers: Redis shares the objects of
-// the integers 0..9999.
+// refcount is what OBJECT REFCOUNT answers: Redis reports a shared
+// integer (sharedints.go) with INT_MAX references.
 func refcount(v any) int64 {
-	if str, ok := v.(string); ok && len(str) <= 4 {
-		if n, ok := parseIntString(str); ok && n >= 0 && n < 10000 {
-			return math.MaxInt32
-		}
+	if str, ok := v.(string); ok && isShared(str) {
+		return math.MaxInt32
 	}
 	return 1
 }

@@ -675,15 +675,7 @@ func cmdObject(c *Ctx) {
 		}
 		c.Int(lruIdle(meta, c.Now))
 	case "refcount":
-		// Redis shares the objects for the integers 0..9999 and reports
-		// them with INT_MAX references.
-		if s, ok := v.(string); ok && len(s) <= 4 {
-			if n, ok := wire.ParseInt([]byte(s)); ok && n >= 0 && n < 10000 {
-				c.Int(math.MaxInt32)
-				return
-			}
-		}
-		c.Int(1)
+		c.Int(refcount(v))
 	}
 }
 

@@ -251,6 +251,9 @@ func allocBytes(n int64) int64 {
 	if n <= 0 {
 		return 0
 	}
+	if n <= smallClassMax {
+		return int64(smallClasses[(n+7)>>3])
+	}
 	if n > maxSmallAlloc {
 		return (n + allocPage - 1) &^ (allocPage - 1)
 	}
@@ -265,6 +268,22 @@ func allocBytes(n int64) int64 {
 	}
 	return int64(sizeClasses[lo])
 }
+
+// smallClasses is allocBytes for sizes up to smallClassMax, by 8-byte
+// step (every class up to there is a multiple of 8), so that the
+// accounting of each write (accounting.go) costs a load, not a search.
+const smallClassMax = 1024
+
+var smallClasses = func() (t [smallClassMax/8 + 1]int32) {
+	c := 0
+	for i := 1; i < len(t); i++ {
+		for int(sizeClasses[c]) < i*8 {
+			c++
+		}
+		t[i] = sizeClasses[c]
+	}
+	return t
+}()
 
 // mapBytes estimates a Go map of n entries with slot-byte slots: header,
 // directory, tables and groups, at the size that inserting n entries

@@ -54,6 +54,19 @@ type Shard struct {
 
 	ctx Ctx // reused by Exec so a batch allocates nothing
 
+	// reaccountKeys's scratch, and the keys the running batch wrote
+	// (accounting.go).
+	keyIdx  []int
+	written []writtenKey
+
+	// maxmemory (evict.go): the shared budget (nil: none), keys evicted,
+	// the database the random policies take from next, and the pool of
+	// candidates.
+	mem         *Budget
+	evictedKeys uint64
+	evictNext   int
+	pool        []poolEntry
+
 	// wake asks the worker to deliver a heldWake after d (arrival.go);
 	// wakeDue is when the pending one is due, 0 if none.
 	wake    func(d time.Duration)
@@ -106,6 +119,8 @@ type DB struct {
 
 	sh  *Shard // the shard holding it, for keyspace notifications
 	num int    // its index
+
+	used int64 // bytes its keys, values and TTLs are accounted for (accounting.go)
 }
 
 // SetExpiryPause gives the shard the flag that stops expiry during CLIENT
@@ -210,7 +225,7 @@ func (s *Shard) SetReadStats(on bool) { s.readStats = on }
 
 // ResetStats zeroes the counters CONFIG RESETSTAT clears.
 func (s *Shard) ResetStats() {
-	s.ExpiredKeys, s.KeyspaceHits, s.KeyspaceMisses = 0, 0, 0
+	s.ExpiredKeys, s.KeyspaceHits, s.KeyspaceMisses, s.evictedKeys = 0, 0, 0, 0
 }
 
 // peek is get without counting an access, for the commands that Redis
@@ -342,16 +357,24 @@ func (db *DB) setMeta(key []byte, v any, keepTTL bool, meta uint32) {
 		db.indexNew(string(key))
 	}
 	if len(db.strs) > 0 {
-		delete(db.strs, string(key))
-	}
-	if old, ok := db.objs[string(key)]; ok && isStream(old.v) {
-		if st, same := v.(*Stream); !same || st != old.v.(*Stream) {
-			db.noteGone(string(key))
+		if old, ok := db.strs[string(key)]; ok {
+			db.used -= strCost(len(key), old.len())
+			delete(db.strs, string(key))
 		}
 	}
-	db.objs[string(key)] = objEntry{v: v, meta: meta}
+	if old, ok := db.objs[string(key)]; ok {
+		db.used -= old.bytes()
+		if isStream(old.v) {
+			if st, same := v.(*Stream); !same || st != old.v.(*Stream) {
+				db.noteGone(string(key))
+			}
+		}
+	}
+	e := objEntry{v: v, meta: meta}
+	db.used += e.account(len(key))
+	db.objs[string(key)] = e
 	if !keepTTL && len(db.expires) > 0 {
-		delete(db.expires, string(key))
+		db.dropTTL(string(key))
 	}
 }
 
@@ -371,6 +394,9 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	if db.strs == nil {
 		db.strs = make(map[string]strEntry)
 	}
+	if len(s) <= 4 && db.sharesInts() {
+		s = sharedInt(s)
+	}
 	if db.scanKeys != nil {
 		db.indexNew(key)
 	}
@@ -379,12 +405,21 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 			if isStream(old.v) {
 				db.noteGone(key)
 			}
+			db.used -= old.bytes()
 			delete(db.objs, key)
 		}
 	}
-	db.strs[key] = mkStr(s, meta)
+	if e := db.strSlot(keyBytes(key)); e != nil {
+		if old := e.len(); old != len(s) {
+			db.used += allocBytes(int64(len(s))) - allocBytes(int64(old))
+		}
+		*e = mkStr(s, meta)
+	} else {
+		db.used += strCost(len(key), len(s))
+		db.strs[key] = mkStr(s, meta)
+	}
 	if !keepTTL && len(db.expires) > 0 {
-		delete(db.expires, key)
+		db.dropTTL(key)
 	}
 }
 
@@ -393,24 +428,37 @@ func (db *DB) setExpire(key []byte, at int64) {
 	if db.expires == nil {
 		db.expires = make(map[string]int64)
 	}
+	if _, ok := db.expires[string(key)]; !ok {
+		db.used += ttlCost(len(key))
+	}
 	db.expires[string(key)] = at
+}
+
+// dropTTL removes key's TTL, if it has one.
+func (db *DB) dropTTL(key string) {
+	if _, ok := db.expires[key]; ok {
+		db.used -= ttlCost(len(key))
+		delete(db.expires, key)
+	}
 }
 
 // remove deletes key and its TTL. It reports whether the key existed.
 func (db *DB) remove(key []byte) bool {
 	if old, ok := db.strs[string(key)]; ok {
+		db.used -= strCost(len(key), old.len())
 		delete(db.strs, string(key))
-		osmem.Released(int(old.n >> metaBits)) // a huge string's pages go back to the OS soon
+		osmem.Released(old.len()) // a huge string's pages go back to the OS soon
 	} else if old, ok := db.objs[string(key)]; ok {
 		if isStream(old.v) {
 			db.noteGone(string(key))
 		}
+		db.used -= old.bytes()
 		delete(db.objs, string(key))
 	} else {
 		return false
 	}
 	if len(db.expires) > 0 {
-		delete(db.expires, string(key))
+		db.dropTTL(string(key))
 	}
 	if db.scanKeys != nil {
 		db.scanKeys.remove(string(key))
@@ -440,6 +488,7 @@ func (db *DB) flush() {
 	db.strs = nil
 	db.objs = nil
 	db.expires = nil
+	db.used = 0
 	db.scanKeys = nil
 	db.scanObjs = nil
 }
@@ -462,6 +511,7 @@ func (db *DB) swapData(other *DB, now int64) {
 	db.strs, other.strs = other.strs, db.strs
 	db.objs, other.objs = other.objs, db.objs
 	db.expires, other.expires = other.expires, db.expires
+	db.used, other.used = other.used, db.used
 	db.scanKeys, other.scanKeys = nil, nil
 	db.scanObjs, other.scanObjs = nil, nil
 	for _, k := range stale {
@@ -618,12 +668,7 @@ func (db *DB) activeExpire(now int64, perRound, stale int, rounds *int, start ti
 
 // expireNow removes key, whose TTL has passed, as active expiry does.
 func (db *DB) expireNow(k string) {
-	delete(db.expires, k)
-	delete(db.strs, k)
-	delete(db.objs, k)
-	if db.scanKeys != nil {
-		db.scanKeys.remove(k)
-	}
+	db.remove(keyBytes(k))
 	db.signal(k, nil)
 	db.emit(NotifyExpired, "expired", k)
 }
@@ -633,6 +678,12 @@ func (db *DB) expireNow(k string) {
 func (s *Shard) Tick(now int64) {
 	if !s.cronPaused {
 		s.activeExpireCycle(now)
+	}
+	if s.mem != nil {
+		if s.mem.limit.Load() > 0 {
+			s.evictOver(now)
+		}
+		s.publishMem()
 	}
 	s.serveHeld(now) // should a hold's own wake-up have been lost
 	if s.cronPaused {

@@ -93,7 +93,7 @@ func (db *DB) persist(key []byte) bool {
 	if _, ok := db.expires[string(key)]; !ok {
 		return false
 	}
-	delete(db.expires, string(key))
+	db.dropTTL(string(key))
 	return true
 }
 

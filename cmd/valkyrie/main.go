@@ -125,6 +125,7 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 		return err
 	}
 	srv := conn.New(conn.Options{Shards: shards, Logger: log, Config: st.cfg, ConfigFile: st.path})
+	srv.MeasureStartupMemory()
 	if err := srv.LoadUsersAtStartup(st.users.Lines()); err != nil {
 		return err // users from redis.conf or the aclfile, as Redis loads them
 	}
