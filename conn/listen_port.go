@@ -16,6 +16,7 @@ var errListenPort = errors.New("Unable to listen on this port")
 
 func (s *Server) watchPort() {
 	s.cfg.OnApply("port", s.changePort)
+	s.cfg.OnApply("bind", s.changeBind) // listen_bind.go
 }
 
 func (s *Server) changePort(v string) error {
@@ -54,8 +55,8 @@ func (s *Server) changePort(v string) error {
 	}
 	opened := make([]net.Listener, 0, len(old))
 	for _, m := range old {
-		a := m.cur.Addr().(*net.TCPAddr)
-		nl, err := net.Listen("tcp", net.JoinHostPort(a.IP.String(), strconv.Itoa(port)))
+		// The same family: "*" and "::*" share a port.
+		nl, err := relisten(m.cur, strconv.Itoa(port))
 		if err != nil {
 			for _, o := range opened {
 				o.Close()
@@ -71,21 +72,26 @@ func (s *Server) changePort(v string) error {
 	return nil
 }
 
-// movedTo returns the listener that replaced l after a port change (and
-// registers it in l's place), or nil.
-func (s *Server) movedTo(l net.Listener) net.Listener {
+// movedTo returns the listener that replaced l after a port or bind
+// change (and registers it in l's place), or nil; retired reports that a
+// bind change closed l for good.
+func (s *Server) movedTo(l net.Listener) (nl net.Listener, retired bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	nl := s.moved[l]
+	if s.retired[l] {
+		delete(s.retired, l) // retire took it out of s.listeners
+		return nil, true
+	}
+	nl = s.moved[l]
 	if nl == nil {
-		return nil
+		return nil, false
 	}
 	delete(s.moved, l)
 	delete(s.listeners, l)
 	if s.closing {
 		nl.Close()
-		return nil
+		return nil, false
 	}
 	s.listeners[nl] = struct{}{}
-	return nl
+	return nl, false
 }

@@ -49,7 +49,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	moved     map[net.Listener]net.Listener // CONFIG SET port: old to new (listen_port.go)
+	moved     map[net.Listener]net.Listener // CONFIG SET port or bind: old to new (listen_port.go)
+	retired   map[net.Listener]bool         // closed for good by CONFIG SET bind (listen_bind.go)
 	clients   map[int64]*client
 	acl       *aclRegistry // users and ACL LOG (acl.go)
 	closing   bool
@@ -150,6 +151,7 @@ func New(opt Options) *Server {
 		started:    time.Now(),
 		listeners:  make(map[net.Listener]struct{}),
 		moved:      make(map[net.Listener]net.Listener),
+		retired:    make(map[net.Listener]bool),
 		clients:    make(map[int64]*client),
 		stopping:   make(chan struct{}),
 		shardsDown: make(chan struct{}),
@@ -294,7 +296,8 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // Serve accepts connections on l until Shutdown, and always returns a
-// non-nil error: ErrServerClosed after Shutdown.
+// non-nil error: ErrServerClosed after Shutdown. When CONFIG SET bind
+// closes l for good, Serve waits for Shutdown all the same.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -304,6 +307,13 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
+	return s.serve(l, false)
+}
+
+// serve is Serve's accept loop on l, already in s.listeners; own says the
+// server started it (for a listener CONFIG SET bind opened), so it ends
+// when its listener is closed for good.
+func (s *Server) serve(l net.Listener, own bool) error {
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, l)
@@ -322,9 +332,14 @@ func (s *Server) Serve(l net.Listener) error {
 			default:
 			}
 			if errors.Is(err, net.ErrClosed) {
-				if nl := s.movedTo(l); nl != nil {
-					l = nl // CONFIG SET port
+				nl, retired := s.movedTo(l)
+				if nl != nil {
+					l = nl // CONFIG SET port or bind
 					continue
+				}
+				if retired && !own {
+					<-s.stopping
+					return ErrServerClosed
 				}
 				return err
 			}
@@ -435,6 +450,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.stopping)
 	for l := range s.listeners {
 		l.Close()
+	}
+	for _, nl := range s.moved {
+		nl.Close() // not taken by its loop yet
 	}
 	for _, c := range s.clients {
 		c.nc.Close()

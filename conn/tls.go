@@ -152,10 +152,15 @@ func (s *Server) ServeTLS(l net.Listener) error {
 		s.tlsConf.CompareAndSwap(nil, tc)
 	}
 	s.watchTLSOnce.Do(s.watchTLS)
+	return s.Serve(s.tlsWrap(l))
+}
+
+// tlsWrap serves TLS over l with the current tls-* configuration.
+func (s *Server) tlsWrap(l net.Listener) *tlsListener {
 	conf := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		return s.tlsConf.Load(), nil
 	}}
-	return s.Serve(&tlsListener{Listener: l, conf: conf})
+	return &tlsListener{Listener: l, conf: conf}
 }
 
 // watchTLS reloads the configuration when CONFIG SET changes a tls-*

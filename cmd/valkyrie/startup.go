@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/valkyrie-kv/valkyrie/conn"
 	"github.com/valkyrie-kv/valkyrie/conn/config"
@@ -175,9 +174,12 @@ func (st *settings) logOutput() (io.Writer, error) {
 var errListen = errors.New("could not listen")
 
 // listen opens the listeners: --address alone when given, else each "bind"
-// address (127.0.0.1 when the file has no bind directive) on "port", and
-// the "unixsocket". A failure on an address marked optional with '-' is
-// skipped, as Redis does; any other stops start-up with Redis's log lines.
+// address on "port", and the "unixsocket". Without a bind directive the
+// addresses are Redis's default, "* -::*", when Valkyrie starts from a
+// configuration file as redis-server does, and 127.0.0.1 (the seed's
+// default) when it starts without one. An address Redis would skip (one
+// marked optional with '-' that is not available, an unsupported family)
+// is skipped; any other failure stops start-up with Redis's log lines.
 func (st *settings) listen(address string, log *slog.Logger) ([]net.Listener, error) {
 	var ls []net.Listener
 	fail := func(addr string, port string, err error) ([]net.Listener, error) {
@@ -205,38 +207,21 @@ func (st *settings) listen(address string, log *slog.Logger) ([]net.Listener, er
 			l.Close()
 			return nil, err
 		}
-	} else if port := st.cfg.Value("port"); port != "0" {
-		binds := strings.Fields(st.cfg.Value("bind"))
-		if !st.cfg.Loaded("bind") {
-			binds = []string{"127.0.0.1"}
-			if err := st.cfg.Load("bind", "127.0.0.1"); err != nil {
-				return nil, err
-			}
+	} else {
+		if err := st.defaultBind(); err != nil {
+			return nil, err
 		}
-		for _, b := range binds {
-			optional := strings.HasPrefix(b, "-")
-			host := strings.TrimPrefix(b, "-")
-			network := "tcp4"
-			switch host {
-			case "*":
-				host = "0.0.0.0"
-			case "::*":
-				host, network = "::", "tcp6"
-			default:
-				if strings.Contains(host, ":") {
-					network = "tcp6"
+		if port := st.cfg.Value("port"); port != "0" {
+			for _, b := range strings.Fields(st.cfg.Value("bind")) {
+				l, err := conn.ListenBind(b, port)
+				if err != nil {
+					if conn.BindSkippable(b, err) {
+						continue
+					}
+					return fail(strings.TrimPrefix(b, "-")+":"+port, port, err)
 				}
+				ls = append(ls, l)
 			}
-			l, err := net.Listen(network, net.JoinHostPort(host, port))
-			if err != nil {
-				if optional && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) ||
-					errors.Is(err, syscall.EPROTONOSUPPORT) || errors.Is(err, syscall.ESOCKTNOSUPPORT) ||
-					errors.Is(err, syscall.EPFNOSUPPORT) || errors.Is(err, syscall.EOPNOTSUPP)) {
-					continue
-				}
-				return fail(b+":"+port, port, err)
-			}
-			ls = append(ls, l)
 		}
 	}
 	if path := st.cfg.Value("unixsocket"); path != "" {
@@ -260,6 +245,16 @@ func (st *settings) listen(address string, log *slog.Logger) ([]net.Listener, er
 	return ls, nil
 }
 
+// defaultBind sets "bind" to 127.0.0.1 when neither a configuration file
+// nor a --bind argument set it and Valkyrie runs without a file; from a
+// file it stays Redis's default, "* -::*".
+func (st *settings) defaultBind() error {
+	if st.path != "" || st.cfg.Loaded("bind") {
+		return nil
+	}
+	return st.cfg.Load("bind", "127.0.0.1")
+}
+
 // listenTLS opens the tls-port listeners, none when it is 0: on --address's
 // host when given, else on each "bind" address, as Redis does. The
 // certificates are checked first; a bad set stops start-up.
@@ -273,37 +268,33 @@ func (st *settings) listenTLS(address string, log *slog.Logger) ([]net.Listener,
 		log.Error("Failed to configure TLS. Check logs for more info.")
 		return nil, errListen
 	}
-	var hosts []string
-	if address != "" {
-		host, _, _ := net.SplitHostPort(address)
-		hosts = []string{host}
-	} else {
-		hosts = strings.Fields(st.cfg.Value("bind"))
-		if len(hosts) == 0 {
-			hosts = []string{"127.0.0.1"}
-		}
+	if err := st.defaultBind(); err != nil {
+		return nil, err
 	}
 	var ls []net.Listener
-	for _, b := range hosts {
-		optional := strings.HasPrefix(b, "-")
-		host := strings.TrimPrefix(b, "-")
-		switch host {
-		case "*":
-			host = "0.0.0.0"
-		case "::*":
-			host = "::"
+	fail := func(b string, err error) ([]net.Listener, error) {
+		for _, l := range ls {
+			l.Close()
 		}
+		log.Error("Warning: Could not create server TCP listening socket " + b + ":" + port + ": " + listenErrText(err))
+		log.Error("Failed listening on port " + port + " (tls), aborting.")
+		return nil, errListen
+	}
+	if address != "" {
+		host, _, _ := net.SplitHostPort(address)
 		l, err := net.Listen("tcp", net.JoinHostPort(host, port))
 		if err != nil {
-			if optional && errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return fail(host, err)
+		}
+		return []net.Listener{l}, nil
+	}
+	for _, b := range strings.Fields(st.cfg.Value("bind")) {
+		l, err := conn.ListenBind(b, port)
+		if err != nil {
+			if conn.BindSkippable(b, err) {
 				continue
 			}
-			for _, l := range ls {
-				l.Close()
-			}
-			log.Error("Warning: Could not create server TCP listening socket " + b + ":" + port + ": " + listenErrText(err))
-			log.Error("Failed listening on port " + port + " (tls), aborting.")
-			return nil, errListen
+			return fail(strings.TrimPrefix(b, "-"), err)
 		}
 		ls = append(ls, l)
 	}

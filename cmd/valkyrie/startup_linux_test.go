@@ -188,9 +188,9 @@ func configGet(t *testing.T, addr, name string) string {
 	return lines[4]
 }
 
-// TestListenAddressInConfig: without a bind directive Valkyrie listens on
-// loopback only, and CONFIG GET bind and port say where it listens, also
-// under --address.
+// TestListenAddressInConfig: without a configuration file or a bind
+// directive Valkyrie listens on 127.0.0.1 only, and CONFIG GET bind and
+// port say where it listens, also under --address.
 func TestListenAddressInConfig(t *testing.T) {
 	port := strconv.Itoa(freePort(t))
 	p := startProc(t, "--port "+port)
