@@ -21,9 +21,11 @@ import (
 // sizeUnit is the unit of objEntry.size: 32 bits of it cover 32 GiB.
 const sizeUnit = 8
 
-// strCost is what a string key of keyLen bytes holding valLen bytes takes.
+// strCost is what a string key of keyLen bytes holding valLen bytes takes:
+// its map slot and one allocation for both, as SET and MSET store them
+// (keyValue); a key stored apart costs about the same.
 func strCost(keyLen, valLen int) int64 {
-	return mapShare(slotStrStr) + allocBytes(int64(keyLen)) + allocBytes(int64(valLen))
+	return mapShare(slotStrStr) + allocBytes(int64(keyLen+valLen))
 }
 
 // ttlCost is what a TTL of a key of keyLen bytes takes.

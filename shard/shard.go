@@ -411,7 +411,7 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	}
 	if e := db.strSlot(keyBytes(key)); e != nil {
 		if old := e.len(); old != len(s) {
-			db.used += allocBytes(int64(len(s))) - allocBytes(int64(old))
+			db.used += strCost(len(key), len(s)) - strCost(len(key), old)
 		}
 		*e = mkStr(s, meta)
 	} else {
