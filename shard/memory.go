@@ -464,7 +464,7 @@ func ratio(a, b int64) float64 { return float64(a) / float64(max(b, 1)) }
 // dataset.bytes, dataset.percentage and peak.percentage. The replication,
 // cluster and AOF fields are 0 because Valkyrie has none of them.
 //
-// total.allocated is INFO's used_memory, the live Go heap. The allocator
+// total.allocated is INFO's used_memory (accounting.go). The allocator
 // figures map onto Go's heap: allocated is the live objects, active the
 // spans holding them, resident the heap memory taken from the OS and not
 // given back. Each database with keys reports the estimated size of its
@@ -474,7 +474,11 @@ func memoryStats(c *Ctx) {
 	var keys [NumDBs]int
 	var main, expires [NumDBs]int64
 	var total int
+	used := f.allocated
 	c.eachShard(func(s *Shard) {
+		if s.mem != nil {
+			used = s.mem.Used() // INFO's used_memory
+		}
 		for i := range s.dbs {
 			d := &s.dbs[i]
 			keys[i] += d.Len()
@@ -505,7 +509,7 @@ func memoryStats(c *Ctx) {
 		c.BulkString(name)
 		c.Double(x)
 	}
-	field("total.allocated", f.allocated)
+	field("total.allocated", used)
 	field("replication.backlog", 0)
 	field("clients.slaves", 0)
 	field("cluster.links", 0)
