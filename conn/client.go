@@ -473,6 +473,9 @@ func (c *client) route(cmd *shard.Command, args [][]byte, w *shard.Waiter) {
 			return
 		}
 	}
+	if c.srv.oom.Load() {
+		c.evictFor(owner) // maxmemory.go
+	}
 	c.enqueue(owner, cmd, args, w)
 }
 

@@ -1,7 +1,9 @@
 package conn
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 // fillPast sets maxmemory 64 KB above used memory under policy, then
@@ -71,8 +74,8 @@ func TestEvictionHoldsTheLimit(t *testing.T) {
 			if used := infoUsedMemory(t, rdb); used > limit+1024 {
 				t.Fatalf("used_memory %d, maxmemory %d", used, limit)
 			}
+			n, _ := rdb.DBSize(context.Background()).Result() // evicts first, if over
 			evicted := infoStat(t, rdb, "stats", "evicted_keys")
-			n, _ := rdb.DBSize(context.Background()).Result()
 			if evicted == 0 || n+evicted != 3000 {
 				t.Fatalf("%d keys left and %d evicted, of 3000", n, evicted)
 			}
@@ -283,4 +286,99 @@ func TestEvictionUnderWriteLoad(t *testing.T) {
 		t.Fatalf("the live heap grew by %d MB with maxmemory %d MB", grown>>20, limit>>20)
 	}
 	must(t, rdb.ConfigSet(ctx, "maxmemory", "0").Err())
+}
+
+// A key evicted on another shard than the one a command goes to is
+// evicted before the command runs, and its invalidation reaches a RESP3
+// tracking client before the command's reply, as in Redis (Redis's
+// unit/tracking "Tracking invalidation message of eviction keys should be
+// before response", with its keys forced onto two shards).
+func TestEvictionInvalidationPrecedesReplyAcrossShards(t *testing.T) {
+	_, addr := startServer(t, 8)
+	volatile, big := "volatile-key", ""
+	for i := 0; big == ""; i++ {
+		if k := "big-" + strconv.Itoa(i); shard.Owner([]byte(k), 8) != shard.Owner([]byte(volatile), 8) {
+			big = k
+		}
+	}
+	nc, err := net.Dial("tcp", addr)
+	must(t, err)
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	read := func() string {
+		line, err := br.ReadString('\n')
+		must(t, err)
+		if line[0] == '>' {
+			n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+			parts := []string{}
+			for i := 0; i < n; i++ {
+				p, err := readRESP(br)
+				must(t, err)
+				parts = append(parts, p)
+			}
+			return "push " + strings.Join(parts, " ")
+		}
+		return strings.TrimSpace(line)
+	}
+	call := func(args ...string) string {
+		nc.Write(respCommand(args...))
+		return read()
+	}
+	nc.Write(respCommand("HELLO", "3"))
+	if _, err := readRESP3Map(br); err != nil {
+		t.Fatal(err)
+	}
+	if r := call("CLIENT", "TRACKING", "on"); r != "+OK" {
+		t.Fatal(r)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	used := infoUsedMemory(t, rdb)
+	must(t, rdb.ConfigSet(context.Background(), "maxmemory-policy", "volatile-random").Err())
+	must(t, rdb.ConfigSet(context.Background(), "maxmemory", strconv.FormatInt(used+100<<10, 10)).Err())
+	if r := call("SETEX", volatile, "10000", "x"); r != "+OK" {
+		t.Fatal(r)
+	}
+	nc.Write(respCommand("GET", volatile))
+	read() // $1
+	read() // x
+	if r := call("SETBIT", big, "1600000", "0"); r != ":0" {
+		t.Fatalf("SETBIT: %q", r)
+	}
+	if r := call("GETBIT", big, "0"); r != "push invalidate [volatile-key]" {
+		t.Fatalf("after GETBIT, first came %q, want the invalidation", r)
+	}
+	if r := read(); r != ":0" {
+		t.Fatalf("GETBIT: %q", r)
+	}
+}
+
+// readRESP3Map skips a RESP3 map reply (HELLO's).
+func readRESP3Map(br *bufio.Reader) (int, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+	for i := 0; i < 2*n; i++ {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		switch l[0] {
+		case '$':
+			if _, err := br.ReadString('\n'); err != nil {
+				return 0, err
+			}
+		case '*':
+			m, _ := strconv.Atoi(strings.TrimSpace(l[1:]))
+			for j := 0; j < m; j++ {
+				if _, err := br.ReadString('\n'); err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
+	return n, nil
 }

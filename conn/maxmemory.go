@@ -121,13 +121,42 @@ func (s *Server) evictNow(held []*shard.Shard) {
 			") is smaller than the current memory usage (" + strconv.FormatInt(used, 10) +
 			"). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
 	}
+	hasKeys := func(i int) bool { return s.mem.Candidates(i) > 0 }
 	for round := 0; round < 4 && s.mem.Over() > 0; round++ {
 		var freed int64
 		now := time.Now().UnixMilli()
-		s.eachShard(held, func(sh *shard.Shard) { freed += sh.EvictShare(now) })
+		s.eachShardWhere(held, hasKeys, func(sh *shard.Shard) { freed += sh.EvictShare(now) })
 		if freed == 0 {
 			return
 		}
+	}
+}
+
+// evictFor runs before a command goes to shard owner while memory is
+// above maxmemory. A shard evicts its own keys when a batch begins, as
+// Redis evicts before each command; but when owner has no key the policy
+// may evict and others do, Redis would have freed memory before this
+// command runs, so the connection has the others evict now (their
+// evictions, and the invalidations they send, come before the command).
+func (c *client) evictFor(owner int) {
+	m := c.srv.mem
+	if m.Over() <= 0 || m.Candidates(owner) > 0 || !m.Evictable() {
+		return
+	}
+	if c.srv.scripts.Running() > 0 && c.srv.scripts.TimedOut(c.busyLimit()) != "" {
+		return // Redis does not evict while a script is busy
+	}
+	c.settle()
+	// The invalidations the evictions send go before this command's
+	// reply, as in Redis; after the replies before it, when those still
+	// wait to be written.
+	early := c.trk != nil && len(c.out) == 0
+	if early {
+		c.waitPushes(nil)
+	}
+	c.srv.evictNow(c.borrowed)
+	if early {
+		c.endWaitPushes()
 	}
 }
 

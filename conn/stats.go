@@ -53,6 +53,12 @@ func (s *Server) shardStats(held []*shard.Shard) []ShardStats {
 // read from held, as shardStats explains), in ascending order. Shards that
 // have stopped, or stay lent past statsWait below a held one, are skipped.
 func (s *Server) eachShard(held []*shard.Shard, fn func(*shard.Shard)) {
+	s.eachShardWhere(held, nil, fn)
+}
+
+// eachShardWhere is eachShard for the shards whose index want accepts
+// (all when want is nil).
+func (s *Server) eachShardWhere(held []*shard.Shard, want func(int) bool, fn func(*shard.Shard)) {
 	top := -1
 	for i, sh := range held {
 		if sh != nil {
@@ -60,6 +66,9 @@ func (s *Server) eachShard(held []*shard.Shard, fn func(*shard.Shard)) {
 		}
 	}
 	for i, w := range s.workers {
+		if want != nil && !want(i) {
+			continue
+		}
 		if i < len(held) && held[i] != nil {
 			fn(held[i])
 			continue

@@ -222,10 +222,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	if len(s.written) > 0 {
 		s.settleAccounts()
 	}
-	s.publishMem()
-	if s.mem != nil && s.mem.limit.Load() > 0 {
-		s.evictOver(now) // what the batch wrote, before the next command
-	}
+	s.publishMem() // the next batch evicts what this one wrote, if over
 	s.readStats = false
 	s.stamp = 0
 	s.flushEvents()
@@ -379,9 +376,6 @@ func (a *Across) finish() {
 			s.trk.cur = nil
 			s.readStats = false
 			s.publishMem()
-			if s.mem != nil && s.mem.limit.Load() > 0 {
-				s.evictOver(c.Now)
-			}
 			if s.note.sink != nil {
 				sink = s.note.sink
 			}

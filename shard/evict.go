@@ -14,10 +14,13 @@ import (
 //     and how many keys the policy could evict;
 //   - the server's used memory is the sum of the slots, plus the clients'
 //     buffers and a fixed base;
-//   - a shard that finds it above the limit when a batch begins, or at its
-//     tick, evicts its own keys until the sum is below it again. Each
-//     eviction is published at once, so shards evicting at the same time
-//     see each other's progress and stop together.
+//   - a shard that finds it above the limit when a batch begins evicts its
+//     own keys until the sum is below it again, as Redis evicts before each
+//     command (and, like Redis, not on its own while idle). Each eviction
+//     is published at once, so shards evicting at the same time see each
+//     other's progress and stop together. A command bound for a shard with
+//     no key the policy may take has the other shards evict first
+//     (conn/maxmemory.go).
 //
 // Victims are chosen as Redis chooses them (evict.c): the random policies
 // take random keys; the others sample maxmemory-samples keys per database
@@ -69,9 +72,10 @@ type Budget struct {
 
 // memSlot is one shard's figures, on a cache line of its own.
 type memSlot struct {
-	used       atomic.Int64 // bytes its data is accounted for
-	candidates atomic.Int64 // keys the policy may evict, while a limit is set
-	_          [48]byte
+	used     atomic.Int64 // bytes its data is accounted for
+	keys     atomic.Int64 // its keys, what allkeys-* may evict
+	volatile atomic.Int64 // its keys with a TTL, what volatile-* may evict
+	_        [40]byte
 }
 
 // NewBudget returns the budget of n shards; clients, if not nil, reports
@@ -137,11 +141,23 @@ func (b *Budget) Evictable() bool {
 		return false
 	}
 	for i := range b.slots {
-		if b.slots[i].candidates.Load() > 0 {
+		if b.Candidates(i) > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// Candidates is how many keys shard i last reported that the policy may
+// evict.
+func (b *Budget) Candidates(i int) int64 {
+	switch p := b.Policy(); {
+	case p == NoEviction:
+		return 0
+	case p.volatile():
+		return b.slots[i].volatile.Load()
+	}
+	return b.slots[i].keys.Load()
 }
 
 // timeLimit is how long one call may evict, from the tenacity as Redis's
@@ -173,34 +189,25 @@ func (s *Shard) publishMem() {
 		return
 	}
 	slot := &b.slots[s.ID]
-	if used := s.Used(); slot.used.Load() != used {
+	var used, keys, volatile int64
+	for i := range s.dbs {
+		used += s.dbs[i].used
+		keys += int64(s.dbs[i].Len())
+		volatile += int64(len(s.dbs[i].expires))
+	}
+	if slot.used.Load() != used {
 		slot.used.Store(used)
 	}
-	if b.limit.Load() > 0 {
-		if n := s.candidates(b.Policy()); slot.candidates.Load() != n {
-			slot.candidates.Store(n)
-		}
+	if slot.keys.Load() != keys {
+		slot.keys.Store(keys)
 	}
-}
-
-// candidates counts the keys p may evict.
-func (s *Shard) candidates(p Policy) int64 {
-	var n int
-	for i := range s.dbs {
-		if p.volatile() {
-			n += len(s.dbs[i].expires)
-		} else {
-			n += s.dbs[i].Len()
-		}
+	if slot.volatile.Load() != volatile {
+		slot.volatile.Store(volatile)
 	}
-	if p == NoEviction {
-		return 0
-	}
-	return int64(n)
 }
 
 // evictOver evicts while the server is above maxmemory, for at most the
-// tenacity's time: before a batch and at each tick.
+// tenacity's time: before a batch.
 func (s *Shard) evictOver(now int64) {
 	if s.mem.Over() > 0 {
 		s.evict(now, s.mem.timeLimit())

@@ -680,10 +680,7 @@ func (s *Shard) Tick(now int64) {
 		s.activeExpireCycle(now)
 	}
 	if s.mem != nil {
-		if s.mem.limit.Load() > 0 {
-			s.evictOver(now)
-		}
-		s.publishMem()
+		s.publishMem() // no eviction here: Redis evicts only before commands
 	}
 	s.serveHeld(now) // should a hold's own wake-up have been lost
 	if s.cronPaused {
