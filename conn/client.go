@@ -492,6 +492,10 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 		b.Stamp = c.readAt
 		b.Client = &c.ident
 		b.OutCap = segmentOutCap
+		b.OutLimit = 0
+		if l := c.srv.normalLimit.Load(); l != nil && l.Hard > 0 && c.sub == nil {
+			b.OutLimit = int(l.Hard)
+		}
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
