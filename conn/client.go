@@ -414,6 +414,9 @@ func (c *client) executeOne(args [][]byte) {
 			return
 		}
 	}
+	if g := c.srv.sleepGate.Load(); g != nil && (e.direct != nil || e.run != nil) {
+		c.awaitSleep(g) // DEBUG SLEEP stops the whole server
+	}
 	if e.direct != nil {
 		began, n := shard.Clock(), len(c.order)
 		e.direct(c, args)

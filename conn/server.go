@@ -79,6 +79,8 @@ type Server struct {
 	scripts     scriptEngine                 // EVAL's script cache (cmd_script.go)
 	migrate     migrateCache                 // MIGRATE's sockets (cmd_migrate.go)
 
+	sleepGate atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
+
 	// life is cancelled when Shutdown begins; Shutdown then stops every
 	// running script (and a script starting later checks life), so that a
 	// script that would run forever (killable or not) ends and gives its
