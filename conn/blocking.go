@@ -181,12 +181,10 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 	case <-c.block.unblock:
 	default:
 	}
-	if c.sub != nil {
-		// A blocked client runs nothing else until it is served, as in
-		// Redis: a PUBLISH need not wait for it (busyBefore).
-		at := c.segmentAt.Swap(-1)
-		defer c.segmentAt.Store(at)
-	}
+	// A blocked client runs nothing else until it is served, as in
+	// Redis: a PUBLISH or CLIENT LIST need not wait for it (busyBefore).
+	at := c.segmentAt.Swap(-1)
+	defer c.segmentAt.Store(at)
 	timeout, gone, leave := c.beginBlockedWait(deadline, w)
 	defer leave()
 

@@ -82,9 +82,8 @@ type client struct {
 	// when none): the idle sweep closes no client that runs a command,
 	// as Redis's cron cannot run during one, but does close one stuck
 	// in a write for the timeout (cron.go).
-	working   atomic.Bool
-	writing   atomic.Int64
-	softSince int64 // when writes passed the normal class's soft limit (obuf_normal.go)
+	working atomic.Bool
+	writing atomic.Int64
 	// closing is set before the last reply goes out: a redirect to the
 	// connection is then broken (tracking.go).
 	closing atomic.Bool
@@ -120,6 +119,19 @@ type client struct {
 	// authenticated (or needed not); info.user mirrors user (acl.go).
 	user   *aclUser
 	authed bool
+
+	// rw writes to the socket without waiting (nil: TLS, which blocks);
+	// oq holds the replies the socket did not take (outqueue.go).
+	// sinceRead is the reply bytes made since the last read, which the
+	// normal output limit counts as Redis's output buffer holds them.
+	rw        *rawWriter
+	oq        outQueue
+	sinceRead int
+	// mem is what this connection last added to the server's client
+	// memory (clientmem.go); -1 once it was evicted or left.
+	mem     atomic.Int64
+	noEvict atomic.Bool // CLIENT NO-EVICT, for the evictor
+	evicted atomic.Bool
 }
 
 // slot says where the reply of one pipelined command comes from: a shard's
@@ -184,6 +196,8 @@ func newClient(s *Server, nc net.Conn) *client {
 		c.ident.Addr = a.String()
 	}
 	c.src = newArrivalReader(nc)
+	c.rw = newRawWriter(nc)
+	c.oq.srv, c.oq.nc = s, nc
 	c.rd = wire.NewReader(c.src, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
 		c.batches[i] = &shard.Batch{}
@@ -225,6 +239,9 @@ func (c *client) serve() {
 			if c.write() != nil || c.closeAfter {
 				return
 			}
+			// After the write: a reply past the output limit closes
+			// the client before it counts toward maxmemory-clients.
+			c.refreshMem()
 			if c.trk != nil {
 				c.releasePushes()
 			}
@@ -234,7 +251,7 @@ func (c *client) serve() {
 			}
 			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
 			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
-			if c.sub != nil {
+			if c.segmentAt.Load() != 0 {
 				c.segmentAt.Store(0) // waiting for input (busyBefore)
 			}
 			if c.working.Load() {
@@ -248,6 +265,7 @@ func (c *client) serve() {
 				continue
 			}
 			err = c.rd.Fill()
+			c.sinceRead = 0
 			read := c.rd.Buffered() - before
 			if read > 0 {
 				c.srv.stats.netIn.Add(int64(read))
@@ -264,7 +282,7 @@ func (c *client) serve() {
 				c.holdPushes()
 			}
 			c.readAt = c.src.lastArrival()
-			if c.sub != nil && read > 0 {
+			if read > 0 {
 				c.segmentAt.Store(max(c.readAt, 1))
 			}
 			if read > 0 && c.srv.idleTimeout.Load() > 0 {
@@ -291,10 +309,16 @@ func (c *client) serve() {
 // each; and 10,000 idle connections hold 160 MB of read buffers.
 var idleAfter = 2 * time.Second // a variable for tests
 
+// replyBase is the reply buffer size that counts as part of the client's
+// record (heldBytes), as Redis's PROTO_REPLY_CHUNK_BYTES.
+const replyBase = 16 << 10
+
 // heldBytes reports roughly how many bytes the connection's buffers keep
-// between segments.
+// between segments. The reply buffers count beyond replyBase only, as
+// Redis's client record holds a 16 KB reply buffer of its own: so the
+// figure does not move with every small reply (tot-mem, clientmem.go).
 func (c *client) heldBytes() int {
-	n := c.rd.Held() + cap(c.out) + cap(c.local) + 8*cap(c.ends) + 12*cap(c.order)
+	n := c.rd.Held() + max(0, cap(c.out)-replyBase) + max(0, cap(c.local)-replyBase) + 8*cap(c.ends) + 12*cap(c.order)
 	for _, b := range c.batches {
 		n += b.HeldBytes()
 	}
@@ -414,6 +438,9 @@ func (c *client) executeOne(args [][]byte) {
 			return
 		}
 	}
+	if g := c.srv.sleepGate.Load(); g != nil && (e.direct != nil || e.run != nil) {
+		c.awaitSleep(g) // DEBUG SLEEP stops the whole server
+	}
 	if e.direct != nil {
 		began, n := shard.Clock(), len(c.order)
 		e.direct(c, args)
@@ -495,6 +522,10 @@ func (c *client) enqueue(id int, cmd *shard.Command, args [][]byte, w *shard.Wai
 		b.Stamp = c.readAt
 		b.Client = &c.ident
 		b.OutCap = segmentOutCap
+		b.OutLimit = 0
+		if l := c.srv.normalLimit.Load(); l != nil && l.Hard > 0 && c.sub == nil {
+			b.OutLimit = int(l.Hard)
+		}
 		c.queued = append(c.queued, id)
 	}
 	call := shard.Call{Cmd: cmd, Args: args, Waiter: w}
@@ -756,15 +787,54 @@ func (c *client) write() error {
 		}
 		return nil
 	}
-	if c.overOutputLimit(len(c.out)) {
-		c.resetOut()
-		return errOutputLimit
-	}
-	n, err := c.nc.Write(c.out)
-	c.srv.stats.netOut.Add(int64(n))
+	c.iov = append(c.iov, c.out)
+	err := c.send(len(c.out))
+	clear(c.iov)
+	c.iov = c.iov[:0]
 	c.resetOut()
 	c.sent()
 	return err
+}
+
+// send writes c.iov (total bytes) to the socket. The socket takes what
+// it can without waiting; the rest, and everything while replies still
+// wait for the socket, goes to the output queue (outqueue.go). A
+// connection without a non-blocking write blocks in Write.
+func (c *client) send(total int) error {
+	if c.srv.normalLimit.Load() != nil && c.overOutputLimit(c.oq.pending.Load()+int64(c.sinceRead+total)) {
+		c.dropOutput()
+		return errOutputLimit
+	}
+	c.sinceRead += total
+	if c.oq.busy() {
+		if !c.oq.push(c.iov) {
+			return errOutputLimit
+		}
+		return nil
+	}
+	if c.rw == nil {
+		var n int64
+		var err error
+		if len(c.iov) == 1 { // a plain write costs less than a writev
+			var m int
+			m, err = c.nc.Write(c.iov[0])
+			n = int64(m)
+		} else {
+			bufs := c.iov // WriteTo consumes its receiver
+			n, err = bufs.WriteTo(c.nc)
+		}
+		c.srv.stats.netOut.Add(n)
+		return err
+	}
+	n, rest, err := c.rw.write(c.iov)
+	c.srv.stats.netOut.Add(int64(n))
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 && !c.oq.push(rest) {
+		return errOutputLimit
+	}
+	return nil
 }
 
 // pendingBytes is the size of the replies a segment has ready to write.
@@ -792,31 +862,11 @@ func (c *client) writePieces() error {
 		}
 		c.iov = append(c.iov, p.b)
 	}
-	if l := c.srv.normalLimit.Load(); l != nil {
-		total := 0
-		for _, b := range c.iov {
-			total += len(b)
-		}
-		if c.overOutputLimit(total) {
-			clear(c.iov)
-			c.iov = c.iov[:0]
-			clear(c.pieces)
-			c.pieces = c.pieces[:0]
-			c.resetOut()
-			return errOutputLimit
-		}
+	total := 0
+	for _, b := range c.iov {
+		total += len(b)
 	}
-	var n int64
-	var err error
-	if len(c.iov) == 1 { // a plain write costs less than a writev
-		var m int
-		m, err = c.nc.Write(c.iov[0])
-		n = int64(m)
-	} else {
-		bufs := c.iov // WriteTo consumes its receiver
-		n, err = bufs.WriteTo(c.nc)
-	}
-	c.srv.stats.netOut.Add(n)
+	err := c.send(total)
 	c.sent()
 	clear(c.iov) // no references into buffers that may be dropped
 	c.iov = c.iov[:0]

@@ -236,8 +236,9 @@ func TestClientKillTypePubSub(t *testing.T) {
 	}
 }
 
-// A normal connection whose reply waits for the socket: obl shows the
-// bytes not sent yet, and events has w until they are.
+// A normal connection whose reply waits for the socket: obl and omem
+// (the output queue, outqueue.go) show the bytes not sent yet, and events
+// has w until they are.
 func TestClientListPendingReply(t *testing.T) {
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
@@ -248,13 +249,15 @@ func TestClientListPendingReply(t *testing.T) {
 	nc, br := fieldsTestRaw(t, addr, "slow")
 	fieldsTestSend(t, nc, br, "GET big\r\n", "")
 	m := fieldsTestWait(t, cn, "slow", func(m map[string]string) bool { return m["cmd"] == "get" })
-	if fieldInt(t, m, "obl") <= 0 || m["events"] != "rw" {
-		t.Fatalf("reply waiting: obl=%s events=%s", m["obl"], m["events"])
+	if fieldInt(t, m, "obl")+fieldInt(t, m, "omem") <= 0 || m["events"] != "rw" {
+		t.Fatalf("reply waiting: obl=%s omem=%s events=%s", m["obl"], m["omem"], m["events"])
 	}
 	if _, err := io.Copy(io.Discard, io.LimitReader(br, int64(16<<20+len("$16777216\r\n\r\n")))); err != nil {
 		t.Fatal(err)
 	}
-	fieldsTestWait(t, cn, "slow", func(m map[string]string) bool { return m["obl"] == "0" && m["events"] == "r" })
+	fieldsTestWait(t, cn, "slow", func(m map[string]string) bool {
+		return m["obl"] == "0" && m["omem"] == "0" && m["events"] == "r"
+	})
 }
 
 // A monitoring connection shows flag O, as in Redis; it showed N.

@@ -111,13 +111,14 @@ func (c *client) publishInfo() {
 	if c.tx.on {
 		multi, multiMem = len(c.tx.calls), len(c.tx.buf)+argHeader*len(c.tx.args)
 	}
-	held := c.heldBytes()
+	held := c.heldBytes() + c.stateMem()
+	argvMem := c.rd.ArgBytes()
 	c.info.mu.Lock()
 	if busy { // a wake-up that read nothing is no interaction
 		c.info.lastUsed = now
 	}
 	c.info.lastCmd = c.last
-	c.info.qbuf, c.info.qbufSize, c.info.argvMem = c.rd.Unparsed(), c.rd.Size(), c.rd.ArgBytes()
+	c.info.qbuf, c.info.qbufSize, c.info.argvMem = c.rd.Unparsed(), c.rd.Size(), argvMem
 	c.info.multi, c.info.multiMem = multi, multiMem
 	c.info.rbs, c.info.rbp, c.info.held = cap(c.out), c.outPeak, held
 	c.info.mu.Unlock()
@@ -193,6 +194,7 @@ func cmdClientNoEvict(c *client, args [][]byte) {
 	c.info.mu.Lock()
 	c.info.noEvict = on
 	c.info.mu.Unlock()
+	c.noEvict.Store(on)
 	c.replyOK()
 }
 
@@ -203,6 +205,9 @@ func cmdClientInfo(c *client, args [][]byte) {
 
 // cmdClientList takes either TYPE type or ID id [id ...], as Redis 7.0.
 func cmdClientList(c *client, args [][]byte) {
+	c.catchUp()
+	c.srv.evictClients() // one a pub/sub queue's growth asked for
+
 	var list []*client
 	switch {
 	case len(args) == 2:
@@ -356,10 +361,7 @@ func (c *client) kill(cl *client) {
 		c.closeAfter = true
 		return
 	}
-	cl.nc.Close()
-	c.srv.mu.Lock()
-	delete(c.srv.clients, cl.id)
-	c.srv.mu.Unlock()
+	cl.killOutput() // drops it from the list too
 }
 
 func cmdClientHelp(c *client, args [][]byte) {
@@ -475,7 +477,8 @@ func (s *Server) clientsByID() []*client {
 // MULTI queued, rbs and rbp the reply buffer's size and its largest
 // segment of replies over the last 5 seconds, obl the replies waiting for
 // the socket, oll and omem the blocks and bytes in a pub/sub connection's
-// output queue, and tot-mem all of the connection's buffers and record.
+// output queue, and tot-mem all of the connection's buffers and record
+// (the figure maxmemory-clients weighs, clientmem.go).
 func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]byte) []byte {
 	cl.info.mu.Lock()
 	name, created, used := cl.info.name, cl.info.created, cl.info.lastUsed
@@ -496,11 +499,15 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 		if c.tx.on {
 			multi, multiMem = len(c.tx.calls), len(c.tx.buf)+argHeader*len(c.tx.args)
 		}
-		rbs, rbp, held, obl = cap(c.out), max(c.outPeak, len(c.out)), c.heldBytes(), 0
+		rbs, rbp, held, obl = cap(c.out), max(c.outPeak, len(c.out)), c.heldBytes()+c.stateMem(), 0
 	}
 	var oll, omem int
 	if sub := cl.pubsub(); sub != nil {
 		omem, oll = sub.Queue().Pending()
+	}
+	if n := int(cl.oq.pending.Load()); n > 0 {
+		omem += n
+		oll++
 	}
 	b = append(b, "id="...)
 	b = strconv.AppendInt(b, cl.id, 10)
@@ -572,7 +579,8 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	b = append(b, " omem="...)
 	b = strconv.AppendInt(b, int64(omem), 10)
 	b = append(b, " tot-mem="...)
-	b = strconv.AppendInt(b, int64(clientSize+held+argvMem+multiMem+omem), 10)
+	// The arguments are in the read buffer, which held counts.
+	b = strconv.AppendInt(b, int64(clientSize+held+multiMem+omem), 10)
 	b = append(b, " events=r"...)
 	if obl+omem > 0 {
 		b = append(b, 'w')

@@ -164,6 +164,25 @@ func cmdDebug(c *client, args [][]byte) {
 		c.replyOK()
 	case sub == "config-rewrite-force-all" && n == 2:
 		debugRewriteAll(c)
+	case sub == "replybuffer" && n == 4:
+		// Valkyrie's reply buffers are per segment and do not resize
+		// as Redis's do: the knobs are accepted, and change nothing.
+		opt := strings.ToLower(string(args[2]))
+		switch {
+		case opt == "peak-reset-time":
+			if v := strings.ToLower(string(args[3])); v != "never" && v != "reset" {
+				if _, ok := wire.ParseInt(args[3]); !ok {
+					c.replyError(shard.ErrNotInt)
+					return
+				}
+			}
+		case opt == "resizing":
+		default:
+			c.replyError("ERR unknown subcommand or wrong number of arguments for '" +
+				string(cString(args[1], 128)) + "'. Try DEBUG HELP.")
+			return
+		}
+		c.replyOK()
 	case sub == "stringmatch-test" && n == 2:
 		stringmatchFuzz()
 		c.replySimple("Apparently Redis did not crash: test passed")
@@ -395,13 +414,22 @@ func debugProtocol(c *client, name []byte) {
 
 // debugSleep is DEBUG SLEEP: Redis stops the whole server, so the
 // connection holds every shard while it sleeps (or only sleeps, inside a
-// transaction or script that holds them already). Shutdown cuts it short.
+// transaction or script that holds them already), and the commands other
+// connections run themselves wait at sleepGate (awaitSleep): a pipeline
+// sent meanwhile runs, as in Redis, once the sleep is over, and a PING
+// sent after it is answered after it. Shutdown cuts it short.
 func debugSleep(c *client, secs float64) {
 	d := time.Duration(secs * 1e9)
 	sleep := func() {
 		if d <= 0 {
 			return
 		}
+		gate := make(chan struct{})
+		c.srv.sleepGate.Store(&gate)
+		defer func() {
+			c.srv.sleepGate.Store(nil)
+			close(gate)
+		}()
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -540,4 +568,13 @@ func debugRewriteAll(c *client) {
 		return
 	}
 	c.replyOK()
+}
+
+// awaitSleep holds a command that runs on the connection's goroutine
+// while a DEBUG SLEEP lasts (see debugSleep).
+func (c *client) awaitSleep(gate *chan struct{}) {
+	select {
+	case <-*gate:
+	case <-c.srv.stopping:
+	}
 }

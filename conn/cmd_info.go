@@ -257,7 +257,7 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "sync_partial_err", 0)
 	b = infoInt(b, "expired_keys", int64(expired))
 	b = infoInt(b, "evicted_keys", int64(evicted))
-	b = infoInt(b, "evicted_clients", 0)
+	b = infoInt(b, "evicted_clients", st.evictedClients.Load())
 	b = infoInt(b, "keyspace_hits", int64(hits))
 	b = infoInt(b, "keyspace_misses", int64(misses))
 	b = infoInt(b, "pubsub_channels", x.c.srv.hub.ChannelCount())

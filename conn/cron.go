@@ -104,9 +104,12 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 		select {
 		case <-stop:
 			return
+		case <-s.cmem.wake:
+			s.evictClients()
 		case now := <-t.C:
 			s.sampleRates(now.Sub(last))
 			s.memPeak(s.mem.Used())
+			s.checkClientLimits(now.Unix())
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)

@@ -6,12 +6,13 @@ import (
 	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
 )
 
-// The normal class of client-output-buffer-limit. Valkyrie never holds
-// more than about one segment's replies for a connection (a shard stops a
-// batch at 4 MiB and the connection waits for the socket before going
-// on), so memory is bounded without it; with it, as in Redis, a client
-// whose pending replies pass the hard limit, or the soft limit for longer
-// than its seconds, is disconnected instead of being waited for.
+// The normal class of client-output-buffer-limit. A connection's output
+// buffer is, as in Redis, the replies it made since its last read plus
+// those still queued for the socket (outqueue.go): a client whose buffer
+// passes the hard limit, or the soft limit for longer than its seconds, is
+// closed, with nothing more sent. The server's cron checks the soft limit
+// of queued replies too, so that a client that stopped sending commands
+// is closed all the same.
 
 // setNormalLimit follows the parameter; a class of all zeros is none.
 func (s *Server) setNormalLimit(v string) {
@@ -22,17 +23,41 @@ func (s *Server) setNormalLimit(v string) {
 	s.normalLimit.Store(l)
 }
 
-// overOutputLimit reports whether n bytes about to be written pass the
+// overOutputLimit reports whether an output buffer of n bytes passes the
 // normal class's limit; if so it counts and logs the disconnection, which
 // the caller makes.
-func (c *client) overOutputLimit(n int) bool {
+func (c *client) overOutputLimit(n int64) bool {
 	l := c.srv.normalLimit.Load()
-	if l == nil || !l.Reached(int64(n), &c.softSince) {
+	if l == nil {
 		return false
 	}
+	c.oq.mu.Lock()
+	reached := l.Reached(n, &c.oq.softSince)
+	c.oq.mu.Unlock()
+	if !reached {
+		return false
+	}
+	c.obufClosed(n)
+	return true
+}
+
+// obufClosed counts and logs a disconnection for the output limit.
+func (c *client) obufClosed(n int64) {
 	c.srv.stats.obufDisconnects.Add(1)
 	c.srv.log.Warn("Client closed for overcoming of output buffer limits.", "client", c.id, "pending", n)
-	return true
+}
+
+// dropOutput closes the connection at once, forgetting the replies it
+// has queued (an output limit, CLIENT KILL, eviction). Any goroutine not
+// holding the server's lock may call it. As Redis frees such a client at
+// once, it leaves CLIENT LIST before its client can see the close.
+func (c *client) dropOutput() {
+	c.srv.mu.Lock()
+	delete(c.srv.clients, c.id)
+	c.srv.mu.Unlock()
+	c.closing.Store(true)
+	c.oq.drop()
+	c.nc.Close()
 }
 
 var errOutputLimit = errors.New("conn: client output buffer limit reached")

@@ -12,10 +12,12 @@ import (
 )
 
 // A client that pipelines many large reads and does not read its replies
-// holds one shard run's worth of them (Batch.OutCap), not the whole
-// pipeline's: 200 GETs of a 1 MiB value used to keep 200 MiB (and more,
-// in doubling reallocations) until the client read. The replies still
-// all come, in order, once it reads.
+// is served as Redis serves it: its replies queue up in its output buffer
+// (outqueue.go), which client-output-buffer-limit normal bounds. With a
+// 32 MiB hard limit, 200 GETs of a 1 MiB value do not keep 200 MiB: the
+// client is closed. A shard run still holds at most Batch.OutCap of
+// replies at a time. Without a limit, the replies all come, in order,
+// once the client reads.
 func TestPipelinedLargeRepliesAreBounded(t *testing.T) {
 	_, addr := startServer(t, 8)
 	ctx := context.Background()
@@ -24,17 +26,27 @@ func TestPipelinedLargeRepliesAreBounded(t *testing.T) {
 	if err := rdb.Set(ctx, "big", big, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	nc, br := dialBuffered(t, addr)
-	const n = 200
-	if _, err := io.WriteString(nc, strings.Repeat(resp("GET", "big"), n)); err != nil {
+	rdb.ConfigSet(ctx, "client-output-buffer-limit", "normal 32mb 0 0")
+	limited, _ := dialBuffered(t, addr)
+	if _, err := io.WriteString(limited, strings.Repeat(resp("GET", "big"), 200)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the server runs what it can
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	if ms.HeapAlloc > 64<<20 {
+	if ms.HeapAlloc > 80<<20 {
 		t.Fatalf("heap %d MiB while the client does not read: the replies are not bounded", ms.HeapAlloc>>20)
+	}
+	if n := infoLine(t, rdb, "stats", "client_output_buffer_limit_disconnections"); n != "1" {
+		t.Fatalf("client_output_buffer_limit_disconnections = %s", n)
+	}
+	limited.Close()
+	rdb.ConfigSet(ctx, "client-output-buffer-limit", "normal 0 0 0")
+	nc, br := dialBuffered(t, addr)
+	const n = 200
+	if _, err := io.WriteString(nc, strings.Repeat(resp("GET", "big"), n)); err != nil {
+		t.Fatal(err)
 	}
 	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for i := 0; i < n; i++ {

@@ -41,6 +41,9 @@ func (c *client) startPubSub() {
 // pushes need the queue, but do not make the client a subscriber).
 func (c *client) startQueue() {
 	if c.sub == nil {
+		// Replies still queued for the socket go first: the new
+		// queue's writer takes the socket once they are written.
+		c.oq.waitDrained(c.srv.stopping)
 		q := pubsub.NewQueue(c.nc, &c.srv.queueCfg)
 		q.SetNormal(true)
 		c.sub = pubsub.NewSubscriber(q)

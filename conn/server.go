@@ -80,6 +80,9 @@ type Server struct {
 	scripts     scriptEngine                 // EVAL's script cache (cmd_script.go)
 	migrate     migrateCache                 // MIGRATE's sockets (cmd_migrate.go)
 
+	cmem      clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
+	sleepGate atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
+
 	// life is cancelled when Shutdown begins; Shutdown then stops every
 	// running script (and a script starting later checks life), so that a
 	// script that would run forever (killable or not) ends and gives its
@@ -131,6 +134,7 @@ type serverStats struct {
 	cmds        []connCmdStat // commandstats by stat slot (cmdstats.go)
 
 	obufDisconnects atomic.Int64 // clients closed past the output buffer limit
+	evictedClients  atomic.Int64 // clients closed for maxmemory-clients
 }
 
 // New creates a Server and starts its shard workers.
@@ -209,6 +213,7 @@ func New(opt Options) *Server {
 	s.pubsubLimit.Store(pubsub.ParseLimit(s.cfg.Value("client-output-buffer-limit")))
 	s.cfg.OnChange("client-output-buffer-limit", func(v string) { s.pubsubLimit.Store(pubsub.ParseLimit(v)) })
 	s.setNormalLimit(s.cfg.Value("client-output-buffer-limit"))
+	s.initClientMem()
 	s.cfg.OnChange("client-output-buffer-limit", s.setNormalLimit)
 	s.setMaxBulk()
 	s.setActiveExpire()
@@ -419,6 +424,11 @@ func (s *Server) forget(c *client) {
 	c.endTracking()
 	c.stopMonitor()
 	c.endPubSub()
+	if c.closeAfter {
+		c.oq.finish(outGrace) // QUIT, a protocol error: its replies go out
+	}
+	c.oq.drop()
+	c.dropMem()
 	c.nc.Close()
 	c.discardTx()
 	c.unwatch()
@@ -511,4 +521,5 @@ func (st *serverStats) reset() {
 	st.errors.Store(0)
 	st.errs.reset()
 	st.obufDisconnects.Store(0)
+	st.evictedClients.Store(0)
 }

@@ -48,6 +48,12 @@ type Batch struct {
 	// that pipelines many large reads and does not read holds one run's
 	// replies, not the whole pipeline's.
 	OutCap int
+	// OutLimit, when above 0, is the client's hard output buffer limit:
+	// a command that may draw an unbounded reply (HRANDFIELD, SRANDMEMBER
+	// and ZRANDMEMBER with a negative count) stops drawing once its reply
+	// passes it, as Redis stops one whose client is to be closed; the
+	// connection then closes the client and sends none of it.
+	OutLimit int
 
 	first  int           // the first call of the current run (see Resume)
 	answer chan<- *Batch // where the worker sends the batch when done
@@ -150,7 +156,7 @@ func (b *Batch) Reply(i int) []byte {
 // command.
 func (s *Shard) Exec(b *Batch, now int64) {
 	c := &s.ctx
-	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s, stamp: b.Stamp}
+	*c = Ctx{DB: b.DB, Proto: b.Proto, NumShards: b.NumShards, Now: now, Out: b.Out[:0], self: s, stamp: b.Stamp, outLimit: b.OutLimit}
 	s.stamp = b.Stamp
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
@@ -412,6 +418,8 @@ type Ctx struct {
 	// Watch is the connection's watch session, for WatchCmd.
 	Watch *Watch
 
+	outLimit int // Batch.OutLimit
+
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID
 
@@ -513,3 +521,7 @@ func lookupFold(name []byte) *Command {
 	}
 	return table[string(buf[:len(name)])]
 }
+
+// OutFull reports whether the reply passed the client's output limit
+// (Batch.OutLimit): a command drawing a reply of unbounded size stops.
+func (c *Ctx) OutFull() bool { return c.outLimit > 0 && len(c.Out) > c.outLimit }

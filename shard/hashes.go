@@ -411,12 +411,12 @@ func cmdHRandField(c *Ctx) {
 			emit(h.random())
 		} else if h.compact() {
 			pairs := h.pairs()
-			for range count {
+			for i := 0; i < count && !c.OutFull(); i++ {
 				p := pairs[rand.IntN(len(pairs))]
 				emit(p[0], p[1])
 			}
 		} else {
-			pickKeys(h.m, count, func(f string) { emit(f, h.m[f]) })
+			pickKeys(c, h.m, count, func(f string) { emit(f, h.m[f]) })
 		}
 	case n >= int64(size):
 		// The whole hash, in its order (insertion order while compact).

@@ -723,9 +723,9 @@ func stringEncoding(s string) string {
 
 // pickKeys calls fn with n keys of the non-empty map m drawn at random with
 // replacement (negative counts of SRANDMEMBER and HRANDFIELD).
-func pickKeys[V any](m map[string]V, n int, fn func(k string)) {
+func pickKeys[V any](c *Ctx, m map[string]V, n int, fn func(k string)) {
 	if len(m) > 64 && n < len(m) {
-		for i := 0; i < n; i++ {
+		for i := 0; i < n && !c.OutFull(); i++ {
 			fn(randomKey(m))
 		}
 		return
@@ -734,7 +734,7 @@ func pickKeys[V any](m map[string]V, n int, fn func(k string)) {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && !c.OutFull(); i++ {
 		fn(keys[rand.IntN(len(keys))])
 	}
 }

@@ -547,7 +547,7 @@ func TestSampleHelpers(t *testing.T) {
 			}
 		}
 		count := 0
-		pickKeys(m, 2*size, func(k string) {
+		pickKeys(&Ctx{}, m, 2*size, func(k string) {
 			if _, ok := m[k]; !ok {
 				t.Fatalf("pickKeys gave %q", k)
 			}

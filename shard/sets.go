@@ -282,7 +282,7 @@ func cmdSRandMember(c *Ctx) {
 			count = 1
 		}
 		c.Array(count)
-		pickKeys(s, count, emit)
+		pickKeys(c, s, count, emit)
 	case n >= int64(len(s)):
 		c.Array(len(s))
 		for m := range s {

@@ -1069,7 +1069,7 @@ func zrandWithCount(c *Ctx, l int64, withScores bool) {
 			n = -n
 		}
 		header(n)
-		for ; n > 0; n-- {
+		for ; n > 0 && !c.OutFull(); n-- {
 			cur := z.at(rand.IntN(size))
 			emit(cur.item())
 		}

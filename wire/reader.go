@@ -32,6 +32,7 @@ const (
 	keepBuf      = 256 << 10 // a larger buffer shrinks as soon as it is idle
 	shrinkWindow = 16        // Fills a smaller oversized buffer must stay unused
 	maxArgvHint  = 1024      // never pre-size argv beyond this, as Redis does
+	bigArgLen    = 32 << 10  // Redis's PROTO_MBULK_BIG_ARG
 )
 
 // Reader parses requests from a byte stream.
@@ -461,7 +462,12 @@ func (r *Reader) makeRoom() {
 		return
 	}
 	size := max(2*len(r.buf), initialBuf) // initialBuf after Release
-	if !greedy && need > len(r.buf) && need < size {
+	// A big argument still arriving gets room for exactly itself, as
+	// Redis sizes its query buffer for a bulk of PROTO_MBULK_BIG_ARG or
+	// more: what a client holds then does not depend on how its bytes
+	// happened to arrive (CLIENT LIST tot-mem, maxmemory-clients).
+	bigArg := r.argc > 0 && r.bulkLen >= bigArgLen
+	if (!greedy || bigArg) && need > len(r.buf) && need < size {
 		size = need
 	}
 	// Never more room than it takes to pass the query buffer limit by

@@ -18,6 +18,15 @@ type QueueConfig struct {
 	NetOut      *atomic.Int64          // bytes written to sockets (INFO total_net_output_bytes)
 	Disconnects *atomic.Int64          // connections closed past Limit (INFO client_output_buffer_limit_disconnections)
 	Log         *slog.Logger
+	// Mem, if set, is told of every change of the bytes the queues hold
+	// (the server's client memory).
+	Mem func(delta int64)
+}
+
+func (c *QueueConfig) mem(delta int64) {
+	if c.Mem != nil && delta != 0 {
+		c.Mem(delta)
+	}
 }
 
 // Queue is a connection's outbound byte queue and the writer goroutine
@@ -75,19 +84,72 @@ func (q *Queue) Push(b []byte) bool {
 	q.buf = append(q.buf, b...)
 	q.pending += int64(len(b))
 	if lim := q.cfg.Limit.Load(); lim != nil && !q.normal.Load() && lim.reached(q.pending, &q.softSince) {
-		q.closed = true
-		q.buf = nil
+		n := q.dropLocked()
 		q.mu.Unlock()
+		q.cfg.mem(int64(len(b)) - n)
 		q.cfg.Disconnects.Add(1)
 		q.cfg.Log.Debug("client closed for overcoming of output buffer limits")
 		q.nc.Close()
 		return false
 	}
 	q.mu.Unlock()
+	q.cfg.mem(int64(len(b)))
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// dropLocked forgets the queued bytes that the writer has not taken and
+// closes the queue; it returns how many it dropped. q.mu is held.
+func (q *Queue) dropLocked() int64 {
+	n := int64(len(q.buf))
+	q.closed = true
+	q.buf = nil
+	q.pending -= n
+	return n
+}
+
+// Drop closes the queue and forgets what it holds (the connection is
+// being closed: CLIENT KILL, client eviction). The writer stops after its
+// current write, which closing the connection fails.
+func (q *Queue) Drop() {
+	q.mu.Lock()
+	n := q.dropLocked()
+	q.mu.Unlock()
+	q.cfg.mem(-n)
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// CheckSoft applies the soft limit to what the queue holds, from a cron:
+// as in Redis, a subscriber that stays above it for longer than its
+// seconds is closed even when nothing more is published. It reports
+// whether it closed the connection.
+func (q *Queue) CheckSoft() bool {
+	lim := q.cfg.Limit.Load()
+	if lim == nil || lim.Soft <= 0 || q.normal.Load() {
+		return false
+	}
+	q.mu.Lock()
+	if q.closed || q.pending < lim.Soft {
+		q.softSince = 0
+		q.mu.Unlock()
+		return false
+	}
+	if !lim.reached(q.pending, &q.softSince) {
+		q.mu.Unlock()
+		return false
+	}
+	n := q.dropLocked()
+	q.mu.Unlock()
+	q.cfg.mem(-n)
+	q.cfg.Disconnects.Add(1)
+	q.cfg.Log.Debug("client closed for overcoming of output buffer limits")
+	q.nc.Close()
 	return true
 }
 
@@ -156,9 +218,9 @@ func (q *Queue) run() {
 		if len(q.buf) == 0 || q.closed {
 			// Stopped with everything written, or closed: nothing
 			// pushed from now on would ever be written.
-			q.closed = true
-			q.buf = nil
+			n := q.dropLocked()
 			q.mu.Unlock()
+			q.cfg.mem(-n)
 			return
 		}
 		w, q.buf = q.buf, w[:0]
@@ -167,11 +229,12 @@ func (q *Queue) run() {
 		q.cfg.NetOut.Add(int64(n))
 		q.mu.Lock()
 		q.pending -= int64(len(w))
+		dropped := int64(0)
 		if err != nil {
-			q.closed = true
-			q.buf = nil
+			dropped = q.dropLocked()
 		}
 		q.mu.Unlock()
+		q.cfg.mem(-int64(len(w)) - dropped)
 		select {
 		case q.drained <- struct{}{}:
 		default:
