@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
+	"github.com/valkyrie-kv/valkyrie/conn/rawsock"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -124,7 +125,7 @@ type client struct {
 	// oq holds the replies the socket did not take (outqueue.go).
 	// sinceRead is the reply bytes made since the last read, which the
 	// normal output limit counts as Redis's output buffer holds them.
-	rw        *rawWriter
+	rw        *rawsock.Writer
 	oq        outQueue
 	sinceRead int
 	// mem is what this connection last added to the server's client
@@ -196,7 +197,7 @@ func newClient(s *Server, nc net.Conn) *client {
 		c.ident.Addr = a.String()
 	}
 	c.src = newArrivalReader(nc)
-	c.rw = newRawWriter(nc)
+	c.rw = rawsock.New(nc)
 	c.oq.srv, c.oq.nc = s, nc
 	c.rd = wire.NewReader(c.src, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
@@ -826,7 +827,7 @@ func (c *client) send(total int) error {
 		c.srv.stats.netOut.Add(n)
 		return err
 	}
-	n, rest, err := c.rw.write(c.iov)
+	n, rest, err := c.rw.Write(c.iov)
 	c.srv.stats.netOut.Add(int64(n))
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/rawsock"
 	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 )
 
@@ -37,6 +38,8 @@ func (c *QueueConfig) mem(delta int64) {
 type Queue struct {
 	cfg *QueueConfig
 	nc  net.Conn
+	raw *rawsock.Writer // writes without waiting; nil where there is none (TLS)
+	one [1][]byte       // Push's argument for raw
 
 	mu       sync.Mutex
 	buf      []byte
@@ -63,7 +66,7 @@ var ErrClosed = errors.New("pubsub: output queue closed")
 // NewQueue starts the writer of nc. From now on only the queue writes to
 // nc; the caller owns the queue and must Stop it.
 func NewQueue(nc net.Conn, cfg *QueueConfig) *Queue {
-	q := &Queue{cfg: cfg, nc: nc, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), exited: make(chan struct{})}
+	q := &Queue{cfg: cfg, nc: nc, raw: rawsock.New(nc), wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), exited: make(chan struct{})}
 	go q.run()
 	return q
 }
@@ -80,6 +83,20 @@ func (q *Queue) Push(b []byte) bool {
 	if q.closed {
 		q.mu.Unlock()
 		return false
+	}
+	if q.pending == 0 && q.raw != nil && !q.stopping {
+		// Nothing queued or being written: what the socket takes now
+		// goes at once, and only the rest waits for the writer (and
+		// counts as memory held).
+		q.one[0] = b
+		n, rest, err := q.raw.Write(q.one[:])
+		q.one[0] = nil // rest shares it: read what is left from b
+		q.cfg.NetOut.Add(int64(n))
+		if err == nil && len(rest) == 0 {
+			q.mu.Unlock()
+			return true
+		}
+		b = b[n:] // on an error, the writer meets it again and closes
 	}
 	q.buf = append(q.buf, b...)
 	q.pending += int64(len(b))

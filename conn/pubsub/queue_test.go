@@ -188,3 +188,75 @@ func (e testEvents) Emit(publish func(channel, message string)) {
 		publish(m[0], m[1])
 	}
 }
+
+// TestQueueOrderTCP: on a real socket, pushes that the socket takes at
+// once skip the queue and the rest wait in it; with a reader that starts
+// only once 32 MB were pushed, every byte still arrives once and in order,
+// and what was pending is what had not been written.
+func TestQueueOrderTCP(t *testing.T) {
+	tc := newTestCfg(nil)
+	var held atomic.Int64
+	tc.cfg.Mem = func(d int64) { held.Add(d) }
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	a, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := NewQueue(a, &tc.cfg)
+	pad := bytes.Repeat([]byte("."), 16<<10)
+	const pushers, n = 4, 500
+	var wg sync.WaitGroup
+	for p := 0; p < pushers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				line := append([]byte(strconv.Itoa(p)+":"+strconv.Itoa(i)+":"), pad...)
+				if !q.Push(append(line, '\n')) {
+					t.Error("push refused")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	pending, _ := q.Pending()
+	if pending == 0 || int64(pending) != held.Load() {
+		t.Fatalf("pending %d, memory held %d: 32 MB cannot all be in the socket", pending, held.Load())
+	}
+	read := make(chan []byte)
+	go func() {
+		all, _ := io.ReadAll(b)
+		read <- all
+	}()
+	q.Stop()
+	a.Close()
+	all := <-read
+	next := make([]int, pushers)
+	lines := 0
+	for _, line := range bytes.Split(bytes.TrimSuffix(all, []byte("\n")), []byte("\n")) {
+		f := bytes.SplitN(line, []byte(":"), 3)
+		pi, _ := strconv.Atoi(string(f[0]))
+		ii, _ := strconv.Atoi(string(f[1]))
+		if ii != next[pi] || len(f[2]) != len(pad) {
+			t.Fatalf("pusher %d: got line %d (%d bytes), want %d", pi, ii, len(f[2]), next[pi])
+		}
+		next[pi]++
+		lines++
+	}
+	if lines != pushers*n {
+		t.Fatalf("%d lines arrived, want %d", lines, pushers*n)
+	}
+	if tc.netOut.Load() != int64(len(all)) || held.Load() != 0 {
+		t.Fatalf("NetOut %d, wrote %d, still held %d", tc.netOut.Load(), len(all), held.Load())
+	}
+}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package conn
+package rawsock
 
 import (
 	"net"
@@ -8,8 +8,8 @@ import (
 	"unsafe"
 )
 
-// rawWriter writes to a socket without ever waiting for it (tryWrite).
-type rawWriter struct {
+// Writer writes to a socket without ever waiting for it.
+type Writer struct {
 	rc      syscall.RawConn
 	fn      func(fd uintptr) bool // do, made once: no closure per write
 	bufs    [][]byte
@@ -19,9 +19,9 @@ type rawWriter struct {
 	err     error
 }
 
-// newRawWriter returns a writer for nc, or nil when nc has no socket of
+// New returns a writer for nc, or nil when nc has no socket of
 // its own to write to (TLS), which then blocks in Write.
-func newRawWriter(nc net.Conn) *rawWriter {
+func New(nc net.Conn) *Writer {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
@@ -30,7 +30,7 @@ func newRawWriter(nc net.Conn) *rawWriter {
 	if err != nil {
 		return nil
 	}
-	w := &rawWriter{rc: rc}
+	w := &Writer{rc: rc}
 	w.fn = w.do
 	return w
 }
@@ -38,10 +38,10 @@ func newRawWriter(nc net.Conn) *rawWriter {
 // iovMax is how many buffers one writev takes (Linux's IOV_MAX).
 const iovMax = 1024
 
-// write sends what of bufs the socket takes now. It reports the bytes
+// Write sends what of bufs the socket takes now. It reports the bytes
 // sent, and what the socket did not take (rest, non-empty only if it
 // would have blocked). It consumes bufs: the slices in it are advanced.
-func (w *rawWriter) write(bufs [][]byte) (n int, rest [][]byte, err error) {
+func (w *Writer) Write(bufs [][]byte) (n int, rest [][]byte, err error) {
 	w.bufs, w.n, w.blocked, w.err = bufs, 0, false, nil
 	if err := w.rc.Write(w.fn); err != nil {
 		w.bufs = nil
@@ -55,7 +55,7 @@ func (w *rawWriter) write(bufs [][]byte) (n int, rest [][]byte, err error) {
 	return n, rest, err
 }
 
-func (w *rawWriter) do(fd uintptr) bool {
+func (w *Writer) do(fd uintptr) bool {
 	for len(w.bufs) > 0 {
 		if len(w.bufs[0]) == 0 {
 			w.bufs = w.bufs[1:]
@@ -100,7 +100,7 @@ func (w *rawWriter) do(fd uintptr) bool {
 
 // writev writes the first iovMax buffers with one system call, as
 // net.Buffers does.
-func (w *rawWriter) writev(fd uintptr) (int, error) {
+func (w *Writer) writev(fd uintptr) (int, error) {
 	w.iov = w.iov[:0]
 	for _, b := range w.bufs[:min(len(w.bufs), iovMax)] {
 		if len(b) == 0 {
