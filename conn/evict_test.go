@@ -261,11 +261,10 @@ func TestEvictionUnderWriteLoad(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if u := srv.mem.Used(); u > peak {
-					mu.Lock()
-					peak = max(peak, u)
-					mu.Unlock()
-				}
+				u := srv.mem.Used()
+				mu.Lock()
+				peak = max(peak, u)
+				mu.Unlock()
 			}
 		}()
 	}
