@@ -2,6 +2,7 @@ package shard
 
 import (
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,4 +78,30 @@ func TestStreamEstimateSamples(t *testing.T) {
 	if got := run(t, s, 1000, "MEMORY", "USAGE", "s", "SAMPLES", "0"); got != ":"+strconv.FormatInt(keyUsage(1, st, false, math.MaxInt64), 10)+"\r\n" {
 		t.Fatalf("MEMORY USAGE SAMPLES 0: %q", got)
 	}
+}
+
+// SET stores key and value in one allocation. Overwriting a string must
+// let the old allocation go: a map assignment replaces the stored key
+// too, but a write through the entry's slot kept the old key, and with it
+// the whole old value, alive for as long as the key lived, unaccounted.
+func TestOverwrittenStringFreesOldValue(t *testing.T) {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	s := New(0)
+	const keys, size = 32, 1 << 20
+	big := strings.Repeat("v", size)
+	for i := 0; i < keys; i++ {
+		run(t, s, 1000, "SET", "k"+strconv.Itoa(i), big)
+	}
+	for i := 0; i < keys; i++ {
+		run(t, s, 1000, "SET", "k"+strconv.Itoa(i), "small")
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if held := int64(ms.HeapAlloc) - int64(base.HeapAlloc); held > keys*size/2 {
+		t.Fatalf("%d MB of heap live after every 1 MB value was overwritten by a small one (%d keys)", held>>20, keys)
+	}
+	runtime.KeepAlive(s)
 }

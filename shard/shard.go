@@ -413,11 +413,13 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 		if old := e.len(); old != len(s) {
 			db.used += strCost(len(key), len(s)) - strCost(len(key), old)
 		}
-		*e = mkStr(s, meta)
 	} else {
 		db.used += strCost(len(key), len(s))
-		db.strs[key] = mkStr(s, meta)
 	}
+	// An assignment, not a write through the slot: it replaces the stored
+	// key as well, whose bytes may share an allocation with the old value
+	// (keyValue), which would otherwise stay alive with the key.
+	db.strs[key] = mkStr(s, meta)
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(key)
 	}
