@@ -2,6 +2,7 @@ package shard
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -412,16 +413,18 @@ func (s *Shard) poolAdd(score uint64, db int, key string) {
 			return
 		}
 	}
+	// A copy of the name: the map's may share an allocation with the
+	// value (keyValue), which the pool must not keep alive.
 	if len(pool) == evictPoolSize {
 		if i == 0 {
 			return // worse than every candidate
 		}
 		copy(pool[:i-1], pool[1:i]) // drop the worst
-		pool[i-1] = poolEntry{score, db, key}
+		pool[i-1] = poolEntry{score, db, strings.Clone(key)}
 		return
 	}
 	pool = append(pool, poolEntry{})
 	copy(pool[i+1:], pool[i:])
-	pool[i] = poolEntry{score, db, key}
+	pool[i] = poolEntry{score, db, strings.Clone(key)}
 	s.pool = pool
 }

@@ -105,3 +105,35 @@ func TestOverwrittenStringFreesOldValue(t *testing.T) {
 	}
 	runtime.KeepAlive(s)
 }
+
+// The eviction pool keeps candidates between evictions. It must keep
+// copies of their names: a key's name may share one allocation with its
+// value (keyValue), so a pooled name pinned a value that a client had
+// since deleted or overwritten, unaccounted, until the next eviction.
+func TestEvictionPoolPinsNoValues(t *testing.T) {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	s := New(0)
+	b := NewBudget(1, nil)
+	s.SetBudget(b)
+	const keys, size = 40, 1 << 20
+	big := strings.Repeat("v", size)
+	for i := 0; i < keys; i++ {
+		run(t, s, 1000, "SET", "k"+strconv.Itoa(i), big)
+	}
+	b.Set(b.Data()*3/4, AllKeysLRU, 5, 100)
+	run(t, s, 1000, "GET", "k0") // evicts a quarter
+	b.Set(0, AllKeysLRU, 5, 100)
+	if s.EvictedKeys() == 0 || len(s.pool) == 0 {
+		t.Fatalf("%d evicted, %d left in the pool", s.EvictedKeys(), len(s.pool))
+	}
+	run(t, s, 1000, "FLUSHALL")
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if held := int64(ms.HeapAlloc) - int64(base.HeapAlloc); held > 4*size {
+		t.Fatalf("%d MB live after FLUSHALL, with %d names in the eviction pool", held>>20, len(s.pool))
+	}
+	runtime.KeepAlive(s)
+}
