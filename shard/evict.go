@@ -201,9 +201,11 @@ func (s *Shard) candidates(p Policy) int64 {
 }
 
 // evictOver evicts while the server is above maxmemory, for at most the
-// tenacity's time: before a batch and at each tick.
+// tenacity's time: before a batch and at each tick. Nothing goes during
+// CLIENT PAUSE, as Redis's isSafeToPerformEvictions keeps the dataset
+// still.
 func (s *Shard) evictOver(now int64) {
-	if s.mem.Over() > 0 {
+	if s.mem.Over() > 0 && !s.expiryPaused() {
 		s.evict(now, s.mem.timeLimit())
 		s.flushEvents()
 	}
@@ -215,8 +217,8 @@ func (s *Shard) evictOver(now int64) {
 // with each shard borrowed in turn. It returns the bytes freed.
 func (s *Shard) EvictShare(now int64) int64 {
 	b := s.mem
-	if b == nil {
-		return 0
+	if b == nil || s.expiryPaused() {
+		return 0 // CLIENT PAUSE: the dataset stays as it is, as in Redis
 	}
 	over := b.Over()
 	if over <= 0 {

@@ -1,0 +1,42 @@
+package conn
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// While CLIENT PAUSE holds the clients, the dataset stays as it is, as
+// in Redis (isSafeToPerformEvictions): no key is evicted, neither by
+// CONFIG SET maxmemory nor by the shards' ticks, until the pause ends.
+func TestNoEvictionDuringClientPause(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	for i := 0; i < 500; i++ {
+		must(t, rdb.Set(ctx, "k"+strconv.Itoa(i), "value", 0).Err())
+	}
+	must(t, rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-random").Err())
+	must(t, rdb.Do(ctx, "client", "pause", "10000", "write").Err())
+	must(t, rdb.ConfigSet(ctx, "maxmemory", "1").Err())
+	time.Sleep(300 * time.Millisecond) // a few ticks
+	if n := rdb.DBSize(ctx).Val(); n != 500 {
+		t.Fatalf("%d keys left of 500 during the pause", n)
+	}
+	if e := infoStat(t, rdb, "stats", "evicted_keys"); e != 0 {
+		t.Fatalf("%d keys evicted during the pause", e)
+	}
+	must(t, rdb.Do(ctx, "client", "unpause").Err())
+	deadline := time.Now().Add(5 * time.Second)
+	for rdb.DBSize(ctx).Val() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys left after the pause", rdb.DBSize(ctx).Val())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	must(t, rdb.ConfigSet(ctx, "maxmemory", "0").Err())
+}
