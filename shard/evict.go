@@ -146,10 +146,13 @@ func (b *Budget) Evictable() bool {
 }
 
 // timeLimit is how long one call may evict, from the tenacity as Redis's
-// evictionTimeLimitUs computes it; 0 means no limit.
+// evictionTimeLimitUs computes it; 0 means no limit. Tenacity 0 is
+// Redis's limit of 0 us: a call stops at its first check, after 16 keys.
 func (b *Budget) timeLimit() time.Duration {
 	t := int(b.tenacity.Load())
 	switch {
+	case t <= 0:
+		return time.Nanosecond
 	case t <= 10:
 		return time.Duration(50*t) * time.Microsecond
 	case t < 100:

@@ -137,3 +137,19 @@ func TestEvictionPoolPinsNoValues(t *testing.T) {
 	}
 	runtime.KeepAlive(s)
 }
+
+// maxmemory-eviction-tenacity 0 is the least eviction per call (Redis's
+// time limit of 0 us: one check after 16 keys), not an unlimited one.
+func TestTenacityZeroEvictsLeast(t *testing.T) {
+	s := New(0)
+	b := NewBudget(1, nil)
+	s.SetBudget(b)
+	for i := 0; i < 200; i++ {
+		run(t, s, 1000, "SET", "k"+strconv.Itoa(i), strings.Repeat("v", 100))
+	}
+	b.Set(1, AllKeysRandom, 5, 0)
+	s.evict(1000, b.timeLimit())
+	if n := s.EvictedKeys(); n != 16 {
+		t.Fatalf("tenacity 0: %d keys evicted in one call, want 16", n)
+	}
+}
