@@ -214,6 +214,29 @@ func (s *Shard) evictOver(now int64) {
 	}
 }
 
+// tickEvict is evictOver at a tick. Redis, when a command's eviction runs
+// out of time, goes on evicting from a timer on every turn of its event
+// loop until memory is below the limit; the shards' stand-in is their
+// tick, which therefore may evict for as long as active expiry may (a
+// quarter of the tick period by default) rather than the tenacity's time
+// alone, or an idle server stays above maxmemory for many seconds after
+// one large write.
+func (s *Shard) tickEvict(now int64) {
+	if s.mem.Over() <= 0 || s.expiryPaused() {
+		return
+	}
+	limit := s.mem.timeLimit()
+	if limit > 0 {
+		budget := time.Duration(s.expireBudget.Load())
+		if budget <= 0 {
+			budget = 100 * time.Millisecond * expireCPU / 100
+		}
+		limit = max(limit, budget)
+	}
+	s.evict(now, limit)
+	s.flushEvents()
+}
+
 // EvictShare evicts keys of the shard until it has freed its share of
 // what the server is above maxmemory (the shard's part of the data), or
 // the server is below it: CONFIG SET maxmemory evicts at once this way

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
@@ -151,5 +152,23 @@ func TestTenacityZeroEvictsLeast(t *testing.T) {
 	s.evict(1000, b.timeLimit())
 	if n := s.EvictedKeys(); n != 16 {
 		t.Fatalf("tenacity 0: %d keys evicted in one call, want 16", n)
+	}
+}
+
+// A tick evicts for as long as active expiry may, not just the tenacity's
+// time, so that an idle server above maxmemory (after one large write)
+// gets below it within a tick or two, as Redis's eviction timer does.
+func TestTickEvictsBeyondTenacity(t *testing.T) {
+	s := New(0)
+	s.SetActiveExpire(1, 4*time.Second) // a budget of 1 s
+	b := NewBudget(1, nil)
+	s.SetBudget(b)
+	for i := 0; i < 3000; i++ {
+		run(t, s, 1000, "SET", "k"+strconv.Itoa(i), strings.Repeat("v", 100))
+	}
+	b.Set(b.Data()/2, AllKeysRandom, 5, 1) // tenacity 1: 50 us a call
+	s.Tick(1000)
+	if b.Over() > 0 {
+		t.Fatalf("after a tick, %d bytes above maxmemory (%d keys evicted)", b.Over(), s.EvictedKeys())
 	}
 }

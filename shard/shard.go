@@ -683,7 +683,7 @@ func (s *Shard) Tick(now int64) {
 	}
 	if s.mem != nil {
 		if s.mem.limit.Load() > 0 {
-			s.evictOver(now)
+			s.tickEvict(now)
 		}
 		s.publishMem()
 	}
