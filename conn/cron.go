@@ -107,6 +107,7 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 		case now := <-t.C:
 			s.sampleRates(now.Sub(last))
 			s.memPeak(s.mem.Used())
+			s.followHeap()
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)

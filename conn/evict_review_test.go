@@ -2,7 +2,11 @@ package conn
 
 import (
 	"context"
+	"math"
+	"runtime"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,4 +43,37 @@ func TestNoEvictionDuringClientPause(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	must(t, rdb.ConfigSet(ctx, "maxmemory", "0").Err())
+}
+
+// With data above maxmemory (noeviction keeps it), the runtime's memory
+// limit must stay above the live heap, or the collector runs back to back
+// and every command pays for it. The cron moves the limit with the heap.
+func TestGCLimitStaysAboveLiveHeap(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	val := strings.Repeat("v", 1<<20)
+	for i := 0; i < 48; i++ {
+		must(t, rdb.Set(ctx, "k"+strconv.Itoa(i), val, 0).Err())
+	}
+	must(t, rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
+	must(t, rdb.ConfigSet(ctx, "maxmemory", "1").Err())
+	defer rdb.ConfigSet(ctx, "maxmemory", "0")
+	runtime.GC()
+	live := liveHeap()
+	if live < 48<<20 {
+		t.Fatalf("live heap %d with 48 MB of data", live)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for debug.SetMemoryLimit(-1) <= live {
+		if time.Now().After(deadline) {
+			t.Fatalf("runtime memory limit %d MB, live heap %d MB", debug.SetMemoryLimit(-1)>>20, live>>20)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	must(t, rdb.ConfigSet(ctx, "maxmemory", "0").Err())
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		t.Fatalf("runtime memory limit %d without maxmemory", l)
+	}
 }

@@ -52,22 +52,73 @@ func (s *Server) setMaxmemory() {
 	policy, _ := shard.ParsePolicy(s.cfg.Value("maxmemory-policy"))
 	s.mem.Set(limit, policy, int(s.cfg.Int("maxmemory-samples")), int(s.cfg.Int("maxmemory-eviction-tenacity")))
 	s.oom.Store(limit > 0)
-	if startGCLimit == math.MaxInt64 { // GOMEMLIMIT, if set, stays
-		gc := int64(math.MaxInt64)
-		if limit > 0 && limit < math.MaxInt64/2 {
-			gc = limit + max(limit/4, gcHeadroomMin)
-		}
-		debug.SetMemoryLimit(gc)
+	s.setGCLimit(true)
+}
+
+// gcLimitFor is the runtime's memory limit for maxmemory limit (0: none)
+// when the live heap is live bytes: the headroom above maxmemory, and
+// never less than gcHeadroomMin/2 above the live heap, where the
+// collector would run back to back. full says that the data stays above
+// maxmemory, which eviction cannot change (noeviction, or nothing the
+// policy may evict: writes get OOM): the limit then leaves the live heap
+// the same headroom as maxmemory has. With 58 MB of data and maxmemory 1
+// under noeviction, the limit sat at 32 MB, under the live heap, and GET
+// throughput halved (494k to 240k a second) with p99 from 1 ms to 10 ms.
+func gcLimitFor(limit, live int64, full bool) int64 {
+	if limit <= 0 || limit >= math.MaxInt64/2 {
+		return math.MaxInt64
 	}
+	gc := max(limit+max(limit/4, gcHeadroomMin), live+gcHeadroomMin/2)
+	if full {
+		gc = max(gc, live+max(live/4, gcHeadroomMin))
+	}
+	return gc
+}
+
+// setGCLimit gives the runtime the memory limit for the current maxmemory
+// and live heap; unless force, only a change of more than a sixteenth.
+// The caller holds memMu.
+func (s *Server) setGCLimit(force bool) {
+	if startGCLimit != math.MaxInt64 || s.memStopped { // GOMEMLIMIT, if set, stays
+		return
+	}
+	gc := gcLimitFor(s.mem.Limit(), liveHeap(), s.outOfMemory())
+	if d := gc - s.gcLimit; !force && gc != math.MaxInt64 && s.gcLimit != math.MaxInt64 && max(d, -d) <= s.gcLimit/16 {
+		return
+	}
+	s.gcLimit = gc
+	debug.SetMemoryLimit(gc)
+}
+
+// followHeap moves the runtime's memory limit with the live heap while
+// maxmemory is set (the cron calls it).
+func (s *Server) followHeap() {
+	if s.mem.Limit() <= 0 {
+		return
+	}
+	s.memMu.Lock()
+	s.setGCLimit(false)
+	s.memMu.Unlock()
+}
+
+// liveHeap is the heap's live bytes as of the last collection.
+func liveHeap() int64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(sample[0].Value.Uint64())
 }
 
 // stopMaxmemory gives the runtime its memory limit back (Shutdown).
 func (s *Server) stopMaxmemory() {
 	s.memMu.Lock()
 	defer s.memMu.Unlock()
-	if s.mem.Limit() > 0 {
+	if s.mem.Limit() > 0 && startGCLimit == math.MaxInt64 {
 		debug.SetMemoryLimit(startGCLimit)
 	}
+	s.memStopped = true
 }
 
 // heapObjects reads the bytes of the heap's objects, live or not yet
