@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 // While CLIENT PAUSE holds the clients, the dataset stays as it is, as
@@ -75,5 +76,45 @@ func TestGCLimitStaysAboveLiveHeap(t *testing.T) {
 	must(t, rdb.ConfigSet(ctx, "maxmemory", "0").Err())
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
 		t.Fatalf("runtime memory limit %d without maxmemory", l)
+	}
+}
+
+// A command across shards that pushes memory over maxmemory notifies its
+// own events before those of the evictions it causes, as Redis does
+// (which evicts before the next command): the run's events used to be
+// handed over after the evictions that End ran.
+func TestEvictedEventsFollowTheRunsOwn(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	for i := 0; i < 200; i++ {
+		must(t, rdb.Set(ctx, "p"+strconv.Itoa(i), strings.Repeat("v", 100), 0).Err())
+	}
+	a, b := "a", ""
+	for i := 0; b == ""; i++ {
+		if k := "b" + strconv.Itoa(i); shard.Owner([]byte(k), 8) != shard.Owner([]byte(a), 8) {
+			b = k
+		}
+	}
+	must(t, rdb.ConfigSet(ctx, "notify-keyspace-events", "E$e").Err())
+	sub := rdb.PSubscribe(ctx, "__keyevent@0__:*")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must(t, rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-random").Err())
+	must(t, rdb.ConfigSet(ctx, "maxmemory", strconv.FormatInt(infoUsedMemory(t, rdb)+8<<10, 10)).Err())
+	defer rdb.ConfigSet(ctx, "maxmemory", "0")
+	val := strings.Repeat("x", 10<<10)
+	must(t, rdb.MSet(ctx, a, val, b, val).Err())
+	var got []string
+	for len(got) < 3 {
+		msg, err := sub.ReceiveMessage(ctx)
+		must(t, err)
+		got = append(got, strings.TrimPrefix(msg.Channel, "__keyevent@0__:")+" "+msg.Payload)
+	}
+	if !strings.HasPrefix(got[0], "set ") || !strings.HasPrefix(got[1], "set ") || !strings.HasPrefix(got[2], "evicted ") {
+		t.Fatalf("events in the order %q, want MSET's two sets, then the evictions", got)
 	}
 }

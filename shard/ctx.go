@@ -379,9 +379,6 @@ func (a *Across) finish() {
 			s.trk.cur = nil
 			s.readStats = false
 			s.publishMem()
-			if s.mem != nil && s.mem.limit.Load() > 0 {
-				s.evictOver(c.Now)
-			}
 			if s.note.sink != nil {
 				sink = s.note.sink
 			}
@@ -394,6 +391,14 @@ func (a *Across) finish() {
 			sink(a.events)
 		}
 		a.events = nil
+	}
+	// What the run wrote may have passed maxmemory: evict before the next
+	// command, after the run's own events, as Redis does.
+	for _, s := range c.shards {
+		if s != nil && s.mem != nil && s.mem.limit.Load() > 0 {
+			s.evictOver(c.Now)
+			s.trk.settle()
+		}
 	}
 	ready := c.ready[:0]
 	a.c = Ctx{ready: ready}
