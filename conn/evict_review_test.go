@@ -118,3 +118,30 @@ func TestEvictedEventsFollowTheRunsOwn(t *testing.T) {
 		t.Fatalf("events in the order %q, want MSET's two sets, then the evictions", got)
 	}
 }
+
+// The warning that maxmemory is below the memory in use belongs to
+// CONFIG SET maxmemory, as in Redis: a full server under noeviction must
+// not log it again for every other parameter a client sets.
+func TestMaxmemoryWarningOnlyOnMaxmemory(t *testing.T) {
+	h, addr := stressStartServer(t, 8)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	must(t, rdb.Set(ctx, "k", "v", 0).Err())
+	must(t, rdb.ConfigSet(ctx, "maxmemory", "1").Err())
+	defer rdb.ConfigSet(ctx, "maxmemory", "0")
+	for i := 0; i < 3; i++ {
+		must(t, rdb.ConfigSet(ctx, "slowlog-log-slower-than", strconv.Itoa(10000+i)).Err())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.first {
+		if strings.Contains(m, "the new maxmemory value set via CONFIG SET") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d maxmemory warnings for one CONFIG SET maxmemory: %q", n, h.first)
+	}
+}

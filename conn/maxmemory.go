@@ -162,12 +162,13 @@ func (s *Server) outOfMemory() bool {
 
 // evictNow evicts at once what memory is above maxmemory, borrowing each
 // shard in turn (held: those the caller holds, as eachShard takes them),
-// as Redis does on CONFIG SET maxmemory. Each shard frees its part.
-func (s *Server) evictNow(held []*shard.Shard) {
+// as Redis does on CONFIG SET maxmemory. Each shard frees its part. warn
+// logs Redis's warning, which CONFIG SET maxmemory gives.
+func (s *Server) evictNow(held []*shard.Shard, warn bool) {
 	if s.mem.Over() <= 0 {
 		return
 	}
-	if used, limit := s.mem.Used(), s.mem.Limit(); used > limit {
+	if used, limit := s.mem.Used(), s.mem.Limit(); warn && used > limit {
 		s.log.Warn("WARNING: the new maxmemory value set via CONFIG SET (" + strconv.FormatInt(limit, 10) +
 			") is smaller than the current memory usage (" + strconv.FormatInt(used, 10) +
 			"). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
