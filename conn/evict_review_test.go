@@ -145,3 +145,18 @@ func TestMaxmemoryWarningOnlyOnMaxmemory(t *testing.T) {
 		t.Fatalf("%d maxmemory warnings for one CONFIG SET maxmemory: %q", n, h.first)
 	}
 }
+
+// DEBUG POPULATE fills the shards outside a batch: used_memory must show
+// the keys as soon as it replies, as Redis's does (the suite's maxmemory
+// tests populate and then read used_memory), not one tick later.
+func TestPopulateShowsInUsedMemoryAtOnce(t *testing.T) {
+	_, addr := startDebugServer(t, 8, "yes")
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	before := infoStat(t, rdb, "memory", "used_memory_dataset")
+	must(t, rdb.Do(ctx, "debug", "populate", "10000", "key", "100").Err())
+	if grown := infoStat(t, rdb, "memory", "used_memory_dataset") - before; grown < 10000*100 {
+		t.Fatalf("used_memory_dataset grew by %d after DEBUG POPULATE of 1 MB", grown)
+	}
+}
