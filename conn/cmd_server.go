@@ -67,15 +67,20 @@ func cmdConfigSet(c *client, args [][]byte) {
 		c.replyError(err.Error())
 		return
 	}
+	evict, setMax := false, false
 	for i := 0; i < len(pairs); i += 2 {
 		if strings.EqualFold(pairs[i], "tracking-table-max-keys") {
 			// Redis trims the table before the next command runs: trim
 			// it now, so the invalidations precede this reply.
 			c.srv.eachShard(c.borrowed, (*shard.Shard).TrimTracking)
 		}
+		if len(pairs[i]) >= 9 && strings.EqualFold(pairs[i][:9], "maxmemory") {
+			evict = true
+			setMax = setMax || strings.EqualFold(pairs[i], "maxmemory")
+		}
 	}
-	if c.srv.mem.Over() > 0 {
-		c.srv.evictNow(c.borrowed) // as Redis does on a lower maxmemory
+	if evict && c.srv.mem.Over() > 0 {
+		c.srv.evictNow(c.borrowed, setMax) // as Redis does on a lower maxmemory
 	}
 	c.replyOK()
 }

@@ -110,6 +110,7 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 			s.sampleRates(now.Sub(last))
 			s.memPeak(s.mem.Used())
 			s.checkClientLimits(now.Unix())
+			s.followHeap()
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)

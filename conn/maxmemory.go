@@ -52,22 +52,73 @@ func (s *Server) setMaxmemory() {
 	policy, _ := shard.ParsePolicy(s.cfg.Value("maxmemory-policy"))
 	s.mem.Set(limit, policy, int(s.cfg.Int("maxmemory-samples")), int(s.cfg.Int("maxmemory-eviction-tenacity")))
 	s.oom.Store(limit > 0)
-	if startGCLimit == math.MaxInt64 { // GOMEMLIMIT, if set, stays
-		gc := int64(math.MaxInt64)
-		if limit > 0 && limit < math.MaxInt64/2 {
-			gc = limit + max(limit/4, gcHeadroomMin)
-		}
-		debug.SetMemoryLimit(gc)
+	s.setGCLimit(true)
+}
+
+// gcLimitFor is the runtime's memory limit for maxmemory limit (0: none)
+// when the live heap is live bytes: the headroom above maxmemory, and
+// never less than gcHeadroomMin/2 above the live heap, where the
+// collector would run back to back. full says that the data stays above
+// maxmemory, which eviction cannot change (noeviction, or nothing the
+// policy may evict: writes get OOM): the limit then leaves the live heap
+// the same headroom as maxmemory has. With 58 MB of data and maxmemory 1
+// under noeviction, the limit sat at 32 MB, under the live heap, and GET
+// throughput halved (494k to 240k a second) with p99 from 1 ms to 10 ms.
+func gcLimitFor(limit, live int64, full bool) int64 {
+	if limit <= 0 || limit >= math.MaxInt64/2 {
+		return math.MaxInt64
 	}
+	gc := max(limit+max(limit/4, gcHeadroomMin), live+gcHeadroomMin/2)
+	if full {
+		gc = max(gc, live+max(live/4, gcHeadroomMin))
+	}
+	return gc
+}
+
+// setGCLimit gives the runtime the memory limit for the current maxmemory
+// and live heap; unless force, only a change of more than a sixteenth.
+// The caller holds memMu.
+func (s *Server) setGCLimit(force bool) {
+	if startGCLimit != math.MaxInt64 || s.memStopped { // GOMEMLIMIT, if set, stays
+		return
+	}
+	gc := gcLimitFor(s.mem.Limit(), liveHeap(), s.outOfMemory())
+	if d := gc - s.gcLimit; !force && gc != math.MaxInt64 && s.gcLimit != math.MaxInt64 && max(d, -d) <= s.gcLimit/16 {
+		return
+	}
+	s.gcLimit = gc
+	debug.SetMemoryLimit(gc)
+}
+
+// followHeap moves the runtime's memory limit with the live heap while
+// maxmemory is set (the cron calls it).
+func (s *Server) followHeap() {
+	if s.mem.Limit() <= 0 {
+		return
+	}
+	s.memMu.Lock()
+	s.setGCLimit(false)
+	s.memMu.Unlock()
+}
+
+// liveHeap is the heap's live bytes as of the last collection.
+func liveHeap() int64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(sample[0].Value.Uint64())
 }
 
 // stopMaxmemory gives the runtime its memory limit back (Shutdown).
 func (s *Server) stopMaxmemory() {
 	s.memMu.Lock()
 	defer s.memMu.Unlock()
-	if s.mem.Limit() > 0 {
+	if s.mem.Limit() > 0 && startGCLimit == math.MaxInt64 {
 		debug.SetMemoryLimit(startGCLimit)
 	}
+	s.memStopped = true
 }
 
 // heapObjects reads the bytes of the heap's objects, live or not yet
@@ -111,12 +162,13 @@ func (s *Server) outOfMemory() bool {
 
 // evictNow evicts at once what memory is above maxmemory, borrowing each
 // shard in turn (held: those the caller holds, as eachShard takes them),
-// as Redis does on CONFIG SET maxmemory. Each shard frees its part.
-func (s *Server) evictNow(held []*shard.Shard) {
+// as Redis does on CONFIG SET maxmemory. Each shard frees its part. warn
+// logs Redis's warning, which CONFIG SET maxmemory gives.
+func (s *Server) evictNow(held []*shard.Shard, warn bool) {
 	if s.mem.Over() <= 0 {
 		return
 	}
-	if used, limit := s.mem.Used(), s.mem.Limit(); used > limit {
+	if used, limit := s.mem.Used(), s.mem.Limit(); warn && used > limit {
 		s.log.Warn("WARNING: the new maxmemory value set via CONFIG SET (" + strconv.FormatInt(limit, 10) +
 			") is smaller than the current memory usage (" + strconv.FormatInt(used, 10) +
 			"). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
@@ -154,7 +206,7 @@ func (c *client) evictFor(owner int) {
 	if early {
 		c.waitPushes(nil)
 	}
-	c.srv.evictNow(c.borrowed)
+	c.srv.evictNow(c.borrowed, false)
 	if early {
 		c.endWaitPushes()
 	}

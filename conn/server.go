@@ -99,6 +99,10 @@ type Server struct {
 	oom   atomic.Bool
 	mem   *shard.Budget // maxmemory as the shards share it
 	memMu sync.Mutex    // orders the changes to mem
+	// gcLimit is the runtime memory limit last set for maxmemory, and
+	// memStopped says Shutdown gave the runtime its own back (under memMu).
+	gcLimit    int64
+	memStopped bool
 
 	usedPeak atomic.Int64 // used_memory_peak, as INFO and the cron see it
 

@@ -395,6 +395,14 @@ func (a *Across) finish() {
 		}
 		a.events = nil
 	}
+	// What the run wrote may have passed maxmemory: evict before the next
+	// command, after the run's own events, as Redis does.
+	for _, s := range c.shards {
+		if s != nil && s.mem != nil && s.mem.limit.Load() > 0 {
+			s.evictOver(c.Now)
+			s.trk.settle()
+		}
+	}
 	ready := c.ready[:0]
 	a.c = Ctx{ready: ready}
 	a.on = false

@@ -413,6 +413,7 @@ func (s *Shard) Populate(db int, count int64, prefix string, size int64, shards 
 		}
 		d.emit(NotifyNew, "new", string(key))
 	}
+	s.publishMem()  // outside a batch: used_memory shows the keys now
 	s.flushEvents() // outside a batch: nobody else would
 }
 

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -161,10 +162,13 @@ func (b *Budget) Candidates(i int) int64 {
 }
 
 // timeLimit is how long one call may evict, from the tenacity as Redis's
-// evictionTimeLimitUs computes it; 0 means no limit.
+// evictionTimeLimitUs computes it; 0 means no limit. Tenacity 0 is
+// Redis's limit of 0 us: a call stops at its first check, after 16 keys.
 func (b *Budget) timeLimit() time.Duration {
 	t := int(b.tenacity.Load())
 	switch {
+	case t <= 0:
+		return time.Nanosecond
 	case t <= 10:
 		return time.Duration(50*t) * time.Microsecond
 	case t < 100:
@@ -207,12 +211,42 @@ func (s *Shard) publishMem() {
 }
 
 // evictOver evicts while the server is above maxmemory, for at most the
-// tenacity's time: before a batch.
+// tenacity's time: before a batch. Nothing goes during CLIENT PAUSE, as
+// Redis's isSafeToPerformEvictions keeps the dataset still.
 func (s *Shard) evictOver(now int64) {
-	if s.mem.Over() > 0 {
+	if s.mem.Over() > 0 && !s.expiryPaused() {
 		s.evict(now, s.mem.timeLimit())
 		s.flushEvents()
 	}
+}
+
+// tickEvict is evictOver at a tick, only while an eviction that ran out of
+// time left memory above the limit. Redis then goes on evicting from a
+// timer on every turn of its event loop until memory is below the limit;
+// the shards' stand-in is their tick, which therefore may evict for as
+// long as active expiry may (a quarter of the tick period by default)
+// rather than the tenacity's time alone, or an idle server stays above
+// maxmemory for many seconds after one large write. Otherwise, as in
+// Redis, nothing is evicted between commands: the next command does it,
+// and its invalidations precede its reply.
+func (s *Shard) tickEvict(now int64) {
+	if !s.evictRunning {
+		return
+	}
+	if s.mem.Over() <= 0 || s.expiryPaused() {
+		s.evictRunning = false
+		return
+	}
+	limit := s.mem.timeLimit()
+	if limit > 0 {
+		budget := time.Duration(s.expireBudget.Load())
+		if budget <= 0 {
+			budget = 100 * time.Millisecond * expireCPU / 100
+		}
+		limit = max(limit, budget)
+	}
+	s.evict(now, limit)
+	s.flushEvents()
 }
 
 // EvictShare evicts keys of the shard until it has freed its share of
@@ -221,8 +255,8 @@ func (s *Shard) evictOver(now int64) {
 // with each shard borrowed in turn. It returns the bytes freed.
 func (s *Shard) EvictShare(now int64) int64 {
 	b := s.mem
-	if b == nil {
-		return 0
+	if b == nil || s.expiryPaused() {
+		return 0 // CLIENT PAUSE: the dataset stays as it is, as in Redis
 	}
 	over := b.Over()
 	if over <= 0 {
@@ -251,6 +285,7 @@ func (s *Shard) EvictShare(now int64) int64 {
 func (s *Shard) evict(now int64, limit time.Duration) int64 {
 	start := time.Now()
 	var freed int64
+	s.evictRunning = false
 	for i := 1; s.mem.Over() > 0; i++ {
 		n, ok := s.evictOne(now)
 		if !ok {
@@ -258,6 +293,7 @@ func (s *Shard) evict(now int64, limit time.Duration) int64 {
 		}
 		freed += n
 		if limit > 0 && i%16 == 0 && time.Since(start) > limit {
+			s.evictRunning = s.mem.Over() > 0 // the ticks go on (tickEvict)
 			break
 		}
 	}
@@ -419,16 +455,18 @@ func (s *Shard) poolAdd(score uint64, db int, key string) {
 			return
 		}
 	}
+	// A copy of the name: the map's may share an allocation with the
+	// value (keyValue), which the pool must not keep alive.
 	if len(pool) == evictPoolSize {
 		if i == 0 {
 			return // worse than every candidate
 		}
 		copy(pool[:i-1], pool[1:i]) // drop the worst
-		pool[i-1] = poolEntry{score, db, key}
+		pool[i-1] = poolEntry{score, db, strings.Clone(key)}
 		return
 	}
 	pool = append(pool, poolEntry{})
 	copy(pool[i+1:], pool[i:])
-	pool[i] = poolEntry{score, db, key}
+	pool[i] = poolEntry{score, db, strings.Clone(key)}
 	s.pool = pool
 }

@@ -345,6 +345,7 @@ func newMoveWaiter(args [][]byte) *Waiter {
 		dstExisted := notify && ddb.exists(dst)
 		elem, ok, wrong := c.moveList(key, dst, srcLeft, dstLeft)
 		if ok && !wrong {
+			ddb.reaccount(dst) // serveReady measures the source only
 			c.BulkString(elem)
 			c.touchKey(dst)
 			if notify {

@@ -357,7 +357,7 @@ func valueUsage(v any, samples int64) int64 {
 	case *ZSet:
 		return zsetUsage(v, samples)
 	case *Stream:
-		return v.Bytes()
+		return v.usage(samples)
 	}
 	return 0
 }

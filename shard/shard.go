@@ -62,10 +62,11 @@ type Shard struct {
 	// maxmemory (evict.go): the shared budget (nil: none), keys evicted,
 	// the database the random policies take from next, and the pool of
 	// candidates.
-	mem         *Budget
-	evictedKeys uint64
-	evictNext   int
-	pool        []poolEntry
+	mem          *Budget
+	evictRunning bool // an eviction ran out of time above the limit: ticks go on
+	evictedKeys  uint64
+	evictNext    int
+	pool         []poolEntry
 
 	// wake asks the worker to deliver a heldWake after d (arrival.go);
 	// wakeDue is when the pending one is due, 0 if none.
@@ -413,11 +414,13 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 		if old := e.len(); old != len(s) {
 			db.used += strCost(len(key), len(s)) - strCost(len(key), old)
 		}
-		*e = mkStr(s, meta)
 	} else {
 		db.used += strCost(len(key), len(s))
-		db.strs[key] = mkStr(s, meta)
 	}
+	// An assignment, not a write through the slot: it replaces the stored
+	// key as well, whose bytes may share an allocation with the old value
+	// (keyValue), which would otherwise stay alive with the key.
+	db.strs[key] = mkStr(s, meta)
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(key)
 	}
@@ -680,7 +683,10 @@ func (s *Shard) Tick(now int64) {
 		s.activeExpireCycle(now)
 	}
 	if s.mem != nil {
-		s.publishMem() // no eviction here: Redis evicts only before commands
+		if s.mem.limit.Load() > 0 {
+			s.tickEvict(now)
+		}
+		s.publishMem()
 	}
 	s.serveHeld(now) // should a hold's own wake-up have been lost
 	if s.cronPaused {

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -621,13 +622,22 @@ func (s *Stream) clone() any {
 	return &d
 }
 
-// Bytes estimates the memory the stream holds.
-func (s *Stream) Bytes() int64 {
+// Bytes estimates the memory the stream holds, measuring all of it.
+func (s *Stream) Bytes() int64 { return s.usage(math.MaxInt64) }
+
+// usage estimates the memory the stream holds from up to samples of its
+// blocks, groups and consumers per group, scaled to all of them, as
+// Redis's MEMORY USAGE samples a stream's nodes and groups. The
+// accounting measures a stream after each write to it, so that must not
+// cost a walk of every block.
+func (s *Stream) usage(samples int64) int64 {
 	n := int64(96 + 8*cap(s.blocks))
-	for _, b := range s.blocks {
-		n += 80 + int64(cap(b.buf))
+	var blocks int64
+	k := 0
+	for ; k < len(s.blocks) && int64(k) < samples; k++ {
+		blocks += 80 + int64(cap(s.blocks[k].buf))
 	}
-	return n + s.groupsBytes()
+	return n + sampled(blocks, k, len(s.blocks)) + s.groupsBytes(samples)
 }
 
 // Sizes of Redis listpack entries, to place block boundaries where Redis

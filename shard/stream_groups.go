@@ -291,13 +291,20 @@ func cloneGroups(src []*streamGroup) []*streamGroup {
 }
 
 // groupsBytes estimates the memory the groups hold.
-func (s *Stream) groupsBytes() int64 {
+// Up to samples groups are measured, and up to samples consumers of each.
+func (s *Stream) groupsBytes(samples int64) int64 {
 	var n int64
-	for _, g := range s.groups {
+	k := 0
+	for ; k < len(s.groups) && int64(k) < samples; k++ {
+		g := s.groups[k]
 		n += 96 + int64(len(g.name)) + int64(len(g.nacks))*(48+16+16)
-		for _, c := range g.consumers {
-			n += 64 + int64(len(c.name)) + 16*int64(cap(c.pel))
+		var cs int64
+		j := 0
+		for ; j < len(g.consumers) && int64(j) < samples; j++ {
+			c := g.consumers[j]
+			cs += 64 + int64(len(c.name)) + 16*int64(cap(c.pel))
 		}
+		n += sampled(cs, j, len(g.consumers))
 	}
-	return n
+	return sampled(n, k, len(s.groups))
 }
