@@ -146,24 +146,19 @@ func (q *outQueue) finish(grace time.Duration) {
 	q.drop()
 }
 
-// waitDrained waits until the writer has sent everything (or died), or
-// stop is closed. The connection's goroutine calls it before another
-// writer takes the socket (a pub/sub queue).
-func (q *outQueue) waitDrained(stop <-chan struct{}) {
-	for {
-		q.mu.Lock()
-		done := !q.running
-		exited := q.exited
-		q.mu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-exited:
-		case <-stop:
-			return
-		}
+// writerDone returns a channel closed once the writer has sent everything
+// (or died), or nil if it is not running. The connection's goroutine
+// calls it when another writer takes the socket (a pub/sub queue), and
+// pushes nothing more here afterwards: the writer ends once the queue is
+// empty, or once closing the connection (every close path does) or a
+// write deadline fails its write.
+func (q *outQueue) writerDone() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.running {
+		return nil
 	}
+	return q.exited
 }
 
 // softReached applies the normal class's soft limit to what the queue

@@ -42,9 +42,11 @@ func (c *client) startPubSub() {
 func (c *client) startQueue() {
 	if c.sub == nil {
 		// Replies still queued for the socket go first: the new
-		// queue's writer takes the socket once they are written.
-		c.oq.waitDrained(c.srv.stopping)
-		q := pubsub.NewQueue(c.nc, &c.srv.queueCfg)
+		// queue's writer takes the socket once they are written. The
+		// connection does not wait for that here: it may hold shards
+		// (EXEC) or its push lock (adoptPushes), and its client may
+		// never read.
+		q := pubsub.NewQueueAfter(c.nc, &c.srv.queueCfg, c.oq.writerDone())
 		q.SetNormal(true)
 		c.sub = pubsub.NewSubscriber(q)
 		c.sub.SetBusy(c.busyBefore)

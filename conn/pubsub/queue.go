@@ -46,6 +46,11 @@ type Queue struct {
 	pending  int64 // bytes queued or being written
 	closed   bool
 	stopping bool
+	// after, when not nil, is closed once an earlier writer of the
+	// socket is done (NewQueueAfter); until then the writer waits and
+	// Push writes nothing itself (waiting is set).
+	after   <-chan struct{}
+	waiting bool
 
 	softSince int64 // Unix second the soft limit was first passed; 0 if under it
 
@@ -66,7 +71,15 @@ var ErrClosed = errors.New("pubsub: output queue closed")
 // NewQueue starts the writer of nc. From now on only the queue writes to
 // nc; the caller owns the queue and must Stop it.
 func NewQueue(nc net.Conn, cfg *QueueConfig) *Queue {
+	return NewQueueAfter(nc, cfg, nil)
+}
+
+// NewQueueAfter is NewQueue for a socket that another writer still
+// writes to: the queue writes nothing before after is closed (nil: at
+// once). Bytes pushed meanwhile wait in the queue, in order.
+func NewQueueAfter(nc net.Conn, cfg *QueueConfig, after <-chan struct{}) *Queue {
 	q := &Queue{cfg: cfg, nc: nc, raw: rawsock.New(nc), wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), exited: make(chan struct{})}
+	q.after, q.waiting = after, after != nil
 	go q.run()
 	return q
 }
@@ -84,7 +97,7 @@ func (q *Queue) Push(b []byte) bool {
 		q.mu.Unlock()
 		return false
 	}
-	if q.pending == 0 && q.raw != nil && !q.stopping {
+	if q.pending == 0 && q.raw != nil && !q.stopping && !q.waiting {
 		// Nothing queued or being written: what the socket takes now
 		// goes at once, and only the rest waits for the writer (and
 		// counts as memory held).
@@ -224,6 +237,12 @@ func (q *Queue) Pending() (bytes, blocks int) {
 
 func (q *Queue) run() {
 	defer close(q.exited)
+	if q.after != nil {
+		<-q.after // every close path of the connection ends the earlier writer
+		q.mu.Lock()
+		q.waiting = false
+		q.mu.Unlock()
+	}
 	var w []byte
 	for {
 		q.mu.Lock()
