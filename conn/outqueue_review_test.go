@@ -174,3 +174,35 @@ func TestNonReadingClientsLeaveNoGoroutineOrMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A transaction on one shard reuses the shard's batch without setting its
+// output limit (Batch.OutLimit): one left from an earlier command, under
+// a hard limit since removed, cut HRANDFIELD's reply short inside EXEC,
+// and the client got an array shorter than its header said.
+func TestRandomCountInExecNoStaleOutputLimit(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	admin := newClient2(t, addr, 2)
+	admin.HSet(ctx, "h", "f1", strings.Repeat("v", 1000), "f2", strings.Repeat("w", 1000))
+	admin.ConfigSet(ctx, "client-output-buffer-limit", "normal 102400 0 0")
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, ReadTimeout: 5 * time.Second, MaxRetries: -1})
+	defer rdb.Close()
+	if err := rdb.HLen(ctx, "h").Err(); err != nil { // the batch of h's shard gets the limit
+		t.Fatal(err)
+	}
+	admin.ConfigSet(ctx, "client-output-buffer-limit", "normal 0 0 0")
+	var res *redis.KeyValueSliceCmd
+	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		res = p.HRandFieldWithValues(ctx, "h", -500)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Val()); n != 500 {
+		t.Fatalf("HRANDFIELD h -500 WITHVALUES in EXEC: %d pairs", n)
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
