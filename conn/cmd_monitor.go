@@ -100,12 +100,19 @@ func cmdMonitor(c *client, args [][]byte) {
 	if !c.muted() {
 		c.out = wire.AppendOK(c.out)
 	}
-	if c.write() != nil {
+	// Join the feed and queue the replies in one step under the queue's
+	// lock: feed lines pushed meanwhile wait behind them, and the client
+	// cannot read +OK before the feed includes it.
+	q := c.sub.Queue()
+	ok := q.PushAfter(c.out, func() { c.srv.addMonitor(q) })
+	c.resetOut()
+	c.sent()
+	if !ok {
+		c.srv.removeMonitor(q)
 		c.closeAfter = true
 		return
 	}
 	c.monitoring = true
-	c.srv.addMonitor(c.sub.Queue())
 }
 
 // stopMonitor ends monitor mode (RESET, hang-up).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +99,45 @@ func TestMonitorRepliesBeforeTheFeed(t *testing.T) {
 			if l, err := rd.ReadString('\n'); err != nil || l != w {
 				t.Fatalf("after %q, reply %d: %q (%v), want %q", lead, i, l, err, w)
 			}
+		}
+		mon.Close()
+	}
+}
+
+// A command sent by another client once MONITOR's +OK has been read is
+// always in the feed: the monitor joins the feed before its +OK can leave
+// (it once joined after writing it, and a fast client's command was
+// missed: Redis's unit/introspection "MONITOR correctly handles
+// multi-exec cases" failed about one run in five).
+func TestMonitorSeesCommandsSentAfterItsOK(t *testing.T) {
+	_, addr := startServer(t, 8)
+	other, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ord := bufio.NewReader(other)
+	for i := 0; i < 300; i++ {
+		mon, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := bufio.NewReader(mon)
+		mon.SetReadDeadline(time.Now().Add(5 * time.Second))
+		mon.Write([]byte("MONITOR\r\n"))
+		if l, err := rd.ReadString('\n'); err != nil || l != "+OK\r\n" {
+			t.Fatalf("MONITOR: %q %v", l, err)
+		}
+		key := "k" + strconv.Itoa(i)
+		other.Write([]byte("MULTI\r\n"))
+		if l, _ := ord.ReadString('\n'); l != "+OK\r\n" {
+			t.Fatalf("MULTI: %q", l)
+		}
+		other.Write([]byte("DISCARD\r\nGET " + key + "\r\n"))
+		ord.ReadString('\n')
+		ord.ReadString('\n')
+		if l, err := rd.ReadString('\n'); err != nil || !strings.Contains(strings.ToLower(l), `"multi"`) {
+			t.Fatalf("round %d: the feed's first line is %q (%v), want MULTI", i, l, err)
 		}
 		mon.Close()
 	}

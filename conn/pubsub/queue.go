@@ -88,11 +88,22 @@ func NewQueueAfter(nc net.Conn, cfg *QueueConfig, after <-chan struct{}) *Queue 
 // closed, was just closed for passing the output buffer limit, or its
 // writer has stopped. Any goroutine may call it; it never blocks on the
 // socket.
-func (q *Queue) Push(b []byte) bool {
-	if len(b) == 0 {
-		return true
-	}
+func (q *Queue) Push(b []byte) bool { return q.PushAfter(b, nil) }
+
+// PushAfter is Push that first runs before, with the queue locked: what
+// other goroutines push meanwhile waits and follows b. MONITOR joins the
+// feed this way, so that no line of the feed overtakes its +OK and no
+// command the client sends after reading +OK is missed.
+func (q *Queue) PushAfter(b []byte, before func()) bool {
 	q.mu.Lock()
+	if before != nil {
+		before()
+	}
+	if len(b) == 0 {
+		closed := q.closed
+		q.mu.Unlock()
+		return !closed
+	}
 	if q.closed {
 		q.mu.Unlock()
 		return false
