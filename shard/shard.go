@@ -426,6 +426,20 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	}
 }
 
+// setStrOver is setStrKey for a key the caller has just found holding a
+// live string of oldLen bytes (SET's own lookup), so that the total is
+// adjusted without looking the key up again.
+func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
+	if len(s) <= 4 && db.sharesInts() {
+		s = sharedInt(s)
+	}
+	db.used += strCost(len(key), len(s)) - strCost(len(key), oldLen)
+	db.strs[key] = mkStr(s, db.writeMeta(key, now)) // an assignment: see setStrMeta
+	if !keepTTL && len(db.expires) > 0 {
+		db.dropTTL(key)
+	}
+}
+
 // setExpire gives an existing key an absolute TTL in Unix milliseconds.
 func (db *DB) setExpire(key []byte, at int64) {
 	if db.expires == nil {

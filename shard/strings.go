@@ -211,7 +211,11 @@ func cmdSet(c *Ctx) {
 		return
 	}
 	k, v := c.keyValue(key, c.Args[2])
-	db.setStrKey(k, v, o.keepTTL, c.Now)
+	if found && isStr {
+		db.setStrOver(k, v, len(old), o.keepTTL, c.Now)
+	} else {
+		db.setStrKey(k, v, o.keepTTL, c.Now)
+	}
 	if o.expireAt != 0 {
 		if o.expireAt <= c.Now {
 			db.remove(key)
