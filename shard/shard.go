@@ -395,9 +395,6 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	if db.strs == nil {
 		db.strs = make(map[string]strEntry)
 	}
-	if len(s) <= 4 && db.sharesInts() {
-		s = sharedInt(s)
-	}
 	if db.scanKeys != nil {
 		db.indexNew(key)
 	}
