@@ -167,6 +167,9 @@ func cmdRestore(c *Ctx) {
 		c.OK() // already expired: the key is not created
 		return
 	}
+	if str, ok := v.(string); ok {
+		v = db.shareInt(str) // Redis encodes a restored string
+	}
 	db.setMeta(key, v, false, db.restoredMeta(freq, idle, c.Now))
 	if ttl != 0 {
 		db.setExpire(key, ttl)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
 	"github.com/valkyrie-kv/valkyrie/wire"
@@ -389,6 +390,9 @@ func cmdRename(c *Ctx, nx bool) {
 func copyValue(v any) (any, bool) {
 	switch v := v.(type) {
 	case string:
+		if isShared(v) {
+			return strings.Clone(v), true // Redis's copy has one reference
+		}
 		return v, true // immutable
 	case cloner:
 		return v.clone(), true

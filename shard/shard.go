@@ -395,9 +395,6 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	if db.strs == nil {
 		db.strs = make(map[string]strEntry)
 	}
-	if len(s) <= 4 && db.sharesInts() {
-		s = sharedInt(s)
-	}
 	if db.scanKeys != nil {
 		db.indexNew(key)
 	}
@@ -430,9 +427,6 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 // live string of oldLen bytes (SET's own lookup), so that the total is
 // adjusted without looking the key up again.
 func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
-	if len(s) <= 4 && db.sharesInts() {
-		s = sharedInt(s)
-	}
 	db.used += strCost(len(key), len(s)) - strCost(len(key), oldLen)
 	db.strs[key] = mkStr(s, db.writeMeta(key, now)) // an assignment: see setStrMeta
 	if !keepTTL && len(db.expires) > 0 {

@@ -83,7 +83,7 @@ func cmdMSet(c *Ctx) {
 		k, v := c.keyValue(c.Args[i], c.Args[i+1])
 		db := c.db(c.Args[i])
 		db.countWrite(c.Args[i], c.Now)
-		db.setStrKey(k, v, false, c.Now)
+		db.setStrKey(k, db.shareInt(v), false, c.Now)
 	}
 	c.OK()
 }
@@ -211,6 +211,7 @@ func cmdSet(c *Ctx) {
 		return
 	}
 	k, v := c.keyValue(key, c.Args[2])
+	v = db.shareInt(v)
 	if found && isStr {
 		db.setStrOver(k, v, len(old), o.keepTTL, c.Now)
 	} else {
@@ -364,6 +365,9 @@ func cmdAppend(c *Ctx) {
 	if !c.strLengthOK(int64(len(s)), int64(len(val))) {
 		return
 	}
+	if len(val) == 0 && isShared(s) {
+		s = strings.Clone(s) // Redis unshares the value even for an empty APPEND
+	}
 	s += string(val)
 	db.set(key, s, true, c.Now)
 	c.Int(int64(len(s)))
@@ -418,7 +422,7 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	}
 	cur += by
 	if cur >= 0 && cur < int64(len(strSmallInts)) {
-		db.setStr(key, strSmallInts[cur], true, c.Now)
+		db.setStr(key, db.shareInt(strSmallInts[cur]), true, c.Now)
 	} else {
 		var buf [20]byte
 		k, v := c.keyValue(key, strconv.AppendInt(buf[:0], cur, 10))
@@ -578,7 +582,7 @@ func cmdGetSet(c *Ctx) {
 	} else {
 		c.Null()
 	}
-	c.store(key, string(c.Args[2]), false)
+	c.store(key, c.db(key).shareInt(string(c.Args[2])), false)
 }
 
 func cmdSetNX(c *Ctx) {
@@ -587,7 +591,7 @@ func cmdSetNX(c *Ctx) {
 		c.Int(0)
 		return
 	}
-	c.store(key, string(c.Args[2]), false)
+	c.store(key, c.db(key).shareInt(string(c.Args[2])), false)
 	c.Int(1)
 }
 
@@ -603,7 +607,7 @@ func (c *Ctx) setWithExpire(unit expireUnit, name string) {
 	key := c.Args[1]
 	db := c.db(key)
 	db.countWrite(key, c.Now)
-	db.set(key, string(c.Args[3]), false, c.Now)
+	db.set(key, db.shareInt(string(c.Args[3])), false, c.Now)
 	db.setExpire(key, at)
 	c.OK()
 }
@@ -621,7 +625,7 @@ func cmdMSetNX(c *Ctx) {
 		}
 	}
 	for i := 1; i < len(c.Args); i += 2 {
-		c.store(c.Args[i], string(c.Args[i+1]), false)
+		c.store(c.Args[i], c.db(c.Args[i]).shareInt(string(c.Args[i+1])), false)
 	}
 	c.Int(1)
 }
