@@ -250,7 +250,8 @@ func appendLen(dst []byte, n uint64) []byte {
 
 // appendStr appends a string as Redis writes one: a short integer as an
 // int8/16/32, a string over 20 bytes LZF-compressed when that saves at
-// least 4 bytes, anything else as its length and bytes.
+// least 4 bytes and compression is on (SetCompression), anything else as
+// its length and bytes.
 func appendStr[T string | []byte](dst []byte, s T) []byte {
 	if len(s) <= 11 {
 		if v, ok := parseInt(s); ok && v >= math.MinInt32 && v <= math.MaxInt32 {
@@ -263,7 +264,7 @@ func appendStr[T string | []byte](dst []byte, s T) []byte {
 			return binary.LittleEndian.AppendUint32(append(dst, 0xc0|encInt32), uint32(v))
 		}
 	}
-	if len(s) > 20 {
+	if len(s) > 20 && !compressionOff.Load() {
 		if c := lzfCompress(s, len(s)-4); c != nil {
 			dst = append(dst, 0xc0|encLZF)
 			dst = appendLen(dst, uint64(len(c)))

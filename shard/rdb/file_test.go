@@ -1,0 +1,879 @@
+package rdb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sEntry is a stream entry of a test: its ID and its fields and values.
+type sEntry struct {
+	ms, seq uint64
+	fv      []string
+}
+
+func (e sEntry) id() string { return fmt.Sprintf("%d-%d", e.ms, e.seq) }
+
+func streamID(ms, seq uint64) [16]byte {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], ms)
+	binary.BigEndian.PutUint64(b[8:], seq)
+	return b
+}
+
+// streamNode builds the listpack of a stream node holding entries, as
+// Redis's streamAppendItem lays one out: the master entry (count, deleted,
+// the first entry's field names, a 0), then each entry as flags, the ID's
+// difference from the master ID, its fields (or only values when the
+// fields are the master's), and its element count.
+func streamNode(entries []sEntry) StreamNode {
+	var lp Listpack
+	m := entries[0]
+	lp.AddInt(int64(len(entries)))
+	lp.AddInt(0)
+	lp.AddInt(int64(len(m.fv) / 2))
+	for i := 0; i < len(m.fv); i += 2 {
+		lp.Add([]byte(m.fv[i]))
+	}
+	lp.AddInt(0)
+	for _, e := range entries {
+		same := len(e.fv) == len(m.fv)
+		for i := 0; same && i < len(e.fv); i += 2 {
+			same = e.fv[i] == m.fv[i]
+		}
+		n := len(e.fv) / 2
+		flags := 0
+		if same {
+			flags = 2
+		}
+		lp.AddInt(int64(flags))
+		lp.AddInt(int64(e.ms - m.ms))
+		lp.AddInt(int64(e.seq - m.seq))
+		if !same {
+			lp.AddInt(int64(n))
+		}
+		for i := 0; i < len(e.fv); i += 2 {
+			if !same {
+				lp.Add([]byte(e.fv[i]))
+			}
+			lp.Add([]byte(e.fv[i+1]))
+		}
+		if same {
+			lp.AddInt(int64(n + 3))
+		} else {
+			lp.AddInt(int64(2*n + 4))
+		}
+	}
+	return StreamNode{Key: streamID(m.ms, m.seq), LP: lp.Bytes()}
+}
+
+// streamEntries reads back the live entries of a decoded stream.
+func streamEntries(v *Value) ([]sEntry, error) {
+	var out []sEntry
+	for _, nd := range v.Nodes {
+		var items []string
+		err := EachListpackEntry(nd.LP, func(s []byte, n int64, isInt bool) error {
+			if isInt {
+				items = append(items, strconv.FormatInt(n, 10))
+			} else {
+				items = append(items, string(s))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		num := func(i int) int {
+			if i >= len(items) {
+				return -1
+			}
+			n, _ := strconv.Atoi(items[i])
+			return n
+		}
+		masterMs := binary.BigEndian.Uint64(nd.Key[:])
+		masterSeq := binary.BigEndian.Uint64(nd.Key[8:])
+		nf := num(2)
+		if nf < 0 || 3+nf >= len(items) {
+			return nil, errors.New("bad master entry")
+		}
+		fields := items[3 : 3+nf]
+		p := 3 + nf + 1
+		for p < len(items) {
+			flags := num(p)
+			e := sEntry{ms: masterMs + uint64(num(p+1)), seq: masterSeq + uint64(num(p+2))}
+			p += 3
+			if flags&2 != 0 {
+				for i := range fields {
+					e.fv = append(e.fv, fields[i], items[p+i])
+				}
+				p += len(fields)
+			} else {
+				n := num(p)
+				e.fv = append(e.fv, items[p+1:p+1+2*n]...)
+				p += 1 + 2*n
+			}
+			p++ // lp-count
+			if flags&1 == 0 {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+// tkey is a key of a test data set: what is written and what Redis
+// should report for it.
+type tkey struct {
+	db      int
+	key     string
+	exp     int64 // Unix ms or -1
+	v       Value // Elems as written (hash: fields and values alternating)
+	entries []sEntry
+	enc     string // OBJECT ENCODING in Redis 7.0 after loading
+	obj     []byte
+}
+
+const libCode = "#!lua name=vlib\nredis.register_function('vecho', function(keys, args) return args[1] end)"
+
+func pairsOf(elems []string) func(func(string, string) bool) {
+	return func(yield func(string, string) bool) {
+		for i := 0; i+1 < len(elems); i += 2 {
+			if !yield(elems[i], elems[i+1]) {
+				return
+			}
+		}
+	}
+}
+
+// sortZ sorts members by score then member, as a sorted set orders them.
+func sortZ(m []string, s []float64) {
+	idx := make([]int, len(m))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if s[a] != s[b] {
+			if s[a] < s[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(m[a], m[b])
+	})
+	m2, s2 := make([]string, len(m)), make([]float64, len(m))
+	for i, j := range idx {
+		m2[i], s2[i] = m[j], s[j]
+	}
+	copy(m, m2)
+	copy(s, s2)
+}
+
+// dataset returns keys of every type, in their small and (with big)
+// large forms, some with TTLs, in databases 0 and 1.
+func dataset(big bool, now int64) []tkey {
+	r := rand.New(rand.NewPCG(7, 8))
+	var ks []tkey
+	add := func(k tkey) {
+		if k.exp == 0 {
+			k.exp = -1
+		}
+		switch k.v.Kind {
+		case String:
+			k.obj = AppendString(nil, k.v.Str)
+		case List:
+			k.obj = AppendList(nil, slices.Values(k.v.Elems))
+		case Set:
+			k.obj = AppendSet(nil, len(k.v.Elems), slices.Values(k.v.Elems), k.enc == "intset")
+		case Hash:
+			k.obj = AppendHash(nil, len(k.v.Elems)/2, pairsOf(k.v.Elems), k.enc == "listpack")
+		case ZSet:
+			sortZ(k.v.Elems, k.v.Scores)
+			k.obj = AppendZSet(nil, len(k.v.Elems), zip(k.v.Elems, k.v.Scores), k.enc == "listpack")
+		}
+		ks = append(ks, k)
+	}
+	rnd := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return string(b)
+	}
+	words := func(prefix string, n, size int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = prefix + strconv.Itoa(i) + strings.Repeat("x", size)
+		}
+		return out
+	}
+	ints := func(n, mul, off int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = strconv.Itoa(i*mul + off)
+		}
+		return out
+	}
+	hash := func(n, vsize int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, "f"+strconv.Itoa(i), strconv.Itoa(i*i)+strings.Repeat("v", vsize))
+		}
+		return out
+	}
+	zset := func(n int) ([]string, []float64) {
+		m := make([]string, n)
+		s := make([]float64, n)
+		special := []float64{math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), 1.5, -2.25, 1e300, 0.1}
+		for i := range m {
+			m[i] = "m" + strconv.Itoa(i)
+			if i < len(special) {
+				s[i] = special[i]
+			} else {
+				s[i] = math.Round(r.NormFloat64()*1000) / 8
+			}
+		}
+		return m, s
+	}
+
+	// Strings.
+	add(tkey{key: "str:int", v: Value{Kind: String, Str: "12345"}, enc: "int"})
+	add(tkey{key: "str:neg", v: Value{Kind: String, Str: "-7"}, enc: "int"})
+	add(tkey{key: "str:int64", v: Value{Kind: String, Str: "-9223372036854775808"}, enc: "int"})
+	add(tkey{key: "str:lead0", v: Value{Kind: String, Str: "007"}, enc: "embstr"})
+	add(tkey{key: "str:empty", v: Value{Kind: String, Str: ""}, enc: "embstr"})
+	add(tkey{key: "str:short", v: Value{Kind: String, Str: "hello world"}, enc: "embstr", exp: now + 3600_000})
+	add(tkey{key: "str:long", v: Value{Kind: String, Str: strings.Repeat("compressible ", 40)}, enc: "raw"})
+	add(tkey{key: "str:random", v: Value{Kind: String, Str: rnd(300)}, enc: "raw"})
+	add(tkey{key: "123", v: Value{Kind: String, Str: "an integer key"}, enc: "embstr"})
+	add(tkey{key: strings.Repeat("long key ", 10), v: Value{Kind: String, Str: "v"}, enc: "embstr"})
+	add(tkey{key: "str:expired", v: Value{Kind: String, Str: "gone"}, enc: "embstr", exp: 1000})
+
+	// Lists.
+	add(tkey{key: "list:small", v: Value{Kind: List, Elems: []string{"a", "1", "b", "-300", "", "a"}}, enc: "quicklist", exp: now + 7200_123})
+	// Sets.
+	add(tkey{key: "set:intset", v: Value{Kind: Set, Elems: ints(20, 1000, -3)}, enc: "intset"})
+	add(tkey{key: "set:intset64", v: Value{Kind: Set, Elems: []string{"1", "5000000000", "-5000000000"}}, enc: "intset"})
+	add(tkey{key: "set:strs", v: Value{Kind: Set, Elems: []string{"x", "y", "zz"}}, enc: "hashtable"})
+	// Hashes.
+	add(tkey{key: "hash:small", v: Value{Kind: Hash, Elems: hash(5, 3)}, enc: "listpack", exp: now + 60_000})
+	// Sorted sets.
+	m, s := zset(10)
+	add(tkey{key: "zset:small", v: Value{Kind: ZSet, Elems: m, Scores: s}, enc: "listpack"})
+
+	// A stream with two nodes, a deleted-free history and two groups.
+	var entries []sEntry
+	for i := range 6 {
+		fv := []string{"name", "n" + strconv.Itoa(i), "count", strconv.Itoa(i * 10)}
+		if i == 4 {
+			fv = []string{"other", "field"}
+		}
+		entries = append(entries, sEntry{ms: 1700000000000 + uint64(i/2), seq: uint64(i % 2), fv: fv})
+	}
+	nodes := []StreamNode{streamNode(entries[:3]), streamNode(entries[3:])}
+	last := entries[len(entries)-1]
+	meta := StreamMeta{Length: uint64(len(entries)), LastMs: last.ms, LastSeq: last.seq,
+		FirstMs: entries[0].ms, FirstSeq: entries[0].seq, EntriesAdded: uint64(len(entries))}
+	id1, id2 := streamID(entries[1].ms, entries[1].seq), streamID(entries[2].ms, entries[2].seq)
+	groups := []StreamGroup{
+		{Name: []byte("g1"), LastMs: entries[2].ms, LastSeq: entries[2].seq, EntriesRead: 3, HasEntriesRead: true,
+			PEL: []StreamNACK{{ID: id1, DeliveryTime: 1700000001000, DeliveryCount: 2}, {ID: id2, DeliveryTime: 1700000002000, DeliveryCount: 1}},
+			Consumers: []StreamConsumer{
+				{Name: []byte("alice"), SeenTime: 1700000002000, PEL: [][16]byte{id1, id2}},
+				{Name: []byte("bob"), SeenTime: 1700000000500, PEL: [][16]byte{}},
+			}},
+		{Name: []byte("g2"), EntriesRead: -1, HasEntriesRead: true, PEL: []StreamNACK{}, Consumers: []StreamConsumer{}},
+	}
+	st := tkey{db: 1, key: "stream", v: Value{Kind: Stream, Nodes: nodes, Meta: meta, Groups: groups}, entries: entries, enc: "stream"}
+	st.obj = AppendStream(nil, nodes, meta, groups)
+	st.exp = -1
+	ks = append(ks, st)
+
+	// Database 1.
+	add(tkey{db: 1, key: "str:int", v: Value{Kind: String, Str: "54321"}, enc: "int", exp: now + 1000_000})
+	add(tkey{db: 1, key: "list:small", v: Value{Kind: List, Elems: []string{"only"}}, enc: "quicklist"})
+
+	if !big {
+		return ks
+	}
+	add(tkey{key: "str:huge", v: Value{Kind: String, Str: strings.Repeat("0123456789abcdef", 10000)}, enc: "raw"})
+	add(tkey{key: "list:big", v: Value{Kind: List, Elems: words("element-", 5000, 20)}, enc: "quicklist", exp: now + 86400_000})
+	add(tkey{key: "list:bigelem", v: Value{Kind: List, Elems: []string{"a", strings.Repeat("b", 20000), "c"}}, enc: "quicklist"})
+	add(tkey{key: "set:bigints", v: Value{Kind: Set, Elems: ints(600, 7, 0)}, enc: "hashtable"})
+	add(tkey{key: "set:big", v: Value{Kind: Set, Elems: words("member", 1000, 5)}, enc: "hashtable"})
+	add(tkey{key: "hash:big", v: Value{Kind: Hash, Elems: hash(300, 2)}, enc: "hashtable"})
+	add(tkey{key: "hash:longval", v: Value{Kind: Hash, Elems: []string{"f", strings.Repeat("long", 30)}}, enc: "hashtable"})
+	m, s = zset(500)
+	add(tkey{key: "zset:big", v: Value{Kind: ZSet, Elems: m, Scores: s}, enc: "skiplist", exp: now + 5000_000})
+	add(tkey{db: 1, key: "hash:small", v: Value{Kind: Hash, Elems: hash(100, 10)}, enc: "listpack"})
+	return ks
+}
+
+// writeFile writes ks as an RDB file, in chunks whose CRC is carried from
+// one to the next as the shards will.
+func writeFile(ks []tkey, checksum bool) []byte {
+	var chunks [][]byte
+	h := AppendHeader(nil)
+	h = AppendInfoAux(h, 1700000000, 1<<20, false)
+	h = AppendFunction(h, libCode)
+	chunks = append(chunks, h)
+	for db := range 2 {
+		var n, nexp uint64
+		for _, k := range ks {
+			if k.db == db {
+				n++
+				if k.exp >= 0 {
+					nexp++
+				}
+			}
+		}
+		c := AppendSelectDB(nil, db)
+		c = AppendResizeDB(c, n, nexp)
+		chunks = append(chunks, c)
+		for _, k := range ks {
+			if k.db == db {
+				chunks = append(chunks, AppendKeyValue(nil, k.key, k.exp, k.obj))
+			}
+		}
+	}
+	var file []byte
+	var crc uint64
+	for _, c := range chunks {
+		crc = CRC64(crc, c)
+		file = append(file, c...)
+	}
+	return AppendEOF(file, crc, checksum)
+}
+
+// loaded is what Load reported.
+type loaded struct {
+	aux     [][2]string
+	funcs   []string
+	resize  [][3]uint64
+	entries []*Entry
+}
+
+func loadAll(b []byte) (*loaded, error) {
+	var out loaded
+	err := Load(bytes.NewReader(b), Handler{
+		Aux:      func(k, v string) error { out.aux = append(out.aux, [2]string{k, v}); return nil },
+		Function: func(code string) error { out.funcs = append(out.funcs, code); return nil },
+		Key:      func(e *Entry) error { out.entries = append(out.entries, e); return nil },
+		ResizeDB: func(db int, keys, expires uint64) {
+			out.resize = append(out.resize, [3]uint64{uint64(db), keys, expires})
+		},
+	})
+	return &out, err
+}
+
+// sameValue compares a loaded value with the expected one, ignoring the
+// order of set members and hash fields.
+func sameValue(got *Value, want *Value) error {
+	if got.Kind != want.Kind {
+		return fmt.Errorf("kind %d, want %d", got.Kind, want.Kind)
+	}
+	switch got.Kind {
+	case String:
+		if got.Str != want.Str {
+			return fmt.Errorf("string %.40q, want %.40q", got.Str, want.Str)
+		}
+	case List:
+		if !slices.Equal(got.Elems, want.Elems) {
+			return fmt.Errorf("list of %d, want %d elements", len(got.Elems), len(want.Elems))
+		}
+	case Set:
+		if !slices.Equal(slices.Sorted(slices.Values(got.Elems)), slices.Sorted(slices.Values(want.Elems))) {
+			return fmt.Errorf("set differs")
+		}
+	case Hash:
+		g, w := maps.Collect(pairsOf(got.Elems)), maps.Collect(pairsOf(want.Elems))
+		if !maps.Equal(g, w) || len(g)*2 != len(got.Elems) {
+			return fmt.Errorf("hash differs")
+		}
+	case ZSet:
+		g := map[string]uint64{}
+		for i, m := range got.Elems {
+			g[m] = math.Float64bits(got.Scores[i])
+		}
+		w := map[string]uint64{}
+		for i, m := range want.Elems {
+			w[m] = math.Float64bits(want.Scores[i])
+		}
+		if !maps.Equal(g, w) || len(g) != len(got.Elems) {
+			return fmt.Errorf("zset differs")
+		}
+	case Stream:
+		if !reflect.DeepEqual(got.Nodes, want.Nodes) || got.Meta != want.Meta || !reflect.DeepEqual(got.Groups, want.Groups) {
+			return fmt.Errorf("stream differs:\n got %+v %+v\nwant %+v %+v", got.Meta, got.Groups, want.Meta, want.Groups)
+		}
+	}
+	return nil
+}
+
+func TestCRC64Incremental(t *testing.T) {
+	b := writeFile(dataset(false, 1e12), true)
+	whole := CRC64(0, b)
+	for i := 0; i <= len(b); i += 1 + i/7 {
+		if got := CRC64(CRC64(0, b[:i]), b[i:]); got != whole {
+			t.Fatalf("split at %d: %#x, want %#x", i, got, whole)
+		}
+	}
+}
+
+func TestFileHeader(t *testing.T) {
+	b := AppendHeader(nil)
+	if string(b) != "REDIS0010" {
+		t.Fatalf("header %q", b)
+	}
+	// The aux fields as Redis 7.0.15 writes them (bytes taken from a
+	// file it saved): integers int-encoded, the rest raw.
+	b = AppendAux(nil, "redis-bits", "64")
+	if want := "\xfa\x0aredis-bits\xc0\x40"; string(b) != want {
+		t.Fatalf("aux %q, want %q", b, want)
+	}
+	b = AppendAux(nil, "ctime", "1700000000")
+	if want := "\xfa\x05ctime\xc2\x00\xf1\x53\x65"; string(b) != want {
+		t.Fatalf("aux %q, want %q", b, want)
+	}
+	if b = AppendKeyValue(nil, "k", 0x0102030405, AppendString(nil, "v")); string(b) != "\xfc\x05\x04\x03\x02\x01\x00\x00\x00\x00\x01k\x01v" {
+		t.Fatalf("key record %q", b)
+	}
+	if b = AppendKeyValue(nil, "k", -1, AppendString(nil, "v")); string(b) != "\x00\x01k\x01v" {
+		t.Fatalf("key record %q", b)
+	}
+	if b = AppendEOF([]byte("x"), 123, false); string(b) != "x\xff\x00\x00\x00\x00\x00\x00\x00\x00" {
+		t.Fatalf("EOF without checksum %q", b)
+	}
+	if b = AppendEOF(nil, CRC64(0, []byte("REDIS0010")), true); binary.LittleEndian.Uint64(b[1:]) != CRC64(0, []byte("REDIS0010\xff")) {
+		t.Fatalf("EOF checksum %x", b)
+	}
+}
+
+func TestFileRoundTrip(t *testing.T) {
+	now := int64(1800000000000)
+	ks := dataset(true, now)
+	b := writeFile(ks, true)
+	got, err := loadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAux := [][2]string{{"redis-ver", RedisVersion}, {"redis-bits", strconv.Itoa(strconv.IntSize)},
+		{"ctime", "1700000000"}, {"used-mem", "1048576"}, {"aof-base", "0"}}
+	if !reflect.DeepEqual(got.aux, wantAux) {
+		t.Errorf("aux %q, want %q", got.aux, wantAux)
+	}
+	if !slices.Equal(got.funcs, []string{libCode}) {
+		t.Errorf("functions %q", got.funcs)
+	}
+	if len(got.resize) != 2 || got.resize[0][0] != 0 || got.resize[1][0] != 1 {
+		t.Errorf("resizedb %v", got.resize)
+	}
+	var want []tkey
+	for db := range 2 {
+		for _, k := range ks {
+			if k.db == db {
+				want = append(want, k)
+			}
+		}
+	}
+	if len(got.entries) != len(want) {
+		t.Fatalf("%d entries, want %d", len(got.entries), len(want))
+	}
+	for i, e := range got.entries {
+		w := want[i]
+		if e.DB != w.db || e.Key != w.key || e.ExpireAt != w.exp || e.Idle != -1 || e.Freq != -1 {
+			t.Errorf("entry %d: db %d key %.30q expire %d idle %d freq %d, want db %d key %.30q expire %d",
+				i, e.DB, e.Key, e.ExpireAt, e.Idle, e.Freq, w.db, w.key, w.exp)
+		}
+		if err := sameValue(e.Value, &w.v); err != nil {
+			t.Errorf("key %.30q: %v", w.key, err)
+		}
+		if w.v.Kind == Stream {
+			se, err := streamEntries(e.Value)
+			if err != nil || !reflect.DeepEqual(se, w.entries) {
+				t.Errorf("stream entries %v (%v), want %v", se, err, w.entries)
+			}
+		}
+	}
+	// The same file from a reader that returns a byte at a time.
+	if err := Load(io.LimitReader(&oneByteReader{b}, int64(len(b))), Handler{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type oneByteReader struct{ b []byte }
+
+func (r *oneByteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p[0] = r.b[0]
+	r.b = r.b[1:]
+	return 1, nil
+}
+
+func TestLoadOpcodes(t *testing.T) {
+	build := func(version string, body ...[]byte) []byte {
+		b := []byte("REDIS" + version)
+		for _, p := range body {
+			b = append(b, p...)
+		}
+		return AppendEOF(b, CRC64(0, b), true)
+	}
+	str := AppendString(nil, "v")
+	// Seconds expiry, idle and freq apply to the next key only.
+	b := build("0010",
+		[]byte{OpExpireSec}, binary.LittleEndian.AppendUint32(nil, 1700000000),
+		[]byte{OpIdle}, appendLen(nil, 1000),
+		[]byte{OpFreq, 7},
+		AppendKeyValue(nil, "a", -1, str),
+		AppendKeyValue(nil, "b", -1, str),
+		AppendSelectDB(nil, 5),
+		[]byte{OpExpireMs}, binary.LittleEndian.AppendUint64(nil, 42),
+		AppendKeyValue(nil, "c", -1, str),
+		// An empty list is skipped, as Redis does.
+		[]byte{typeListQuicklist2, 1, 'e', 0},
+		AppendKeyValue(nil, "d", -1, str),
+	)
+	got, err := loadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type k struct {
+		db            int
+		key           string
+		exp, idle     int64
+		freq          int
+		kind          Kind
+		str           string
+		numericalSkip bool
+	}
+	var res []k
+	for _, e := range got.entries {
+		res = append(res, k{db: e.DB, key: e.Key, exp: e.ExpireAt, idle: e.Idle, freq: e.Freq, kind: e.Value.Kind, str: e.Value.Str})
+	}
+	want := []k{
+		{0, "a", 1700000000000, 1000, 7, String, "v", false},
+		{0, "b", -1, -1, -1, String, "v", false},
+		{5, "c", 42, -1, -1, String, "v", false},
+		{5, "d", -1, -1, -1, String, "v", false},
+	}
+	if !reflect.DeepEqual(res, want) {
+		t.Fatalf("got %+v\nwant %+v", res, want)
+	}
+
+	// Version 4 files have no CRC.
+	b = []byte("REDIS0004")
+	b = append(AppendKeyValue(b, "a", -1, str), OpEOF)
+	if got, err := loadAll(b); err != nil || len(got.entries) != 1 {
+		t.Fatalf("version 4: %v", err)
+	}
+
+	// What is refused, and how.
+	bad := []struct {
+		file []byte
+		msg  string
+	}{
+		{build("0011"), "rdb: cannot load RDB version 11 at offset 5"},
+		{build("0000"), "rdb: cannot load RDB version 0 at offset 5"},
+		{build("00x1"), `rdb: bad RDB version "00x1" at offset 5`},
+		{append([]byte("REDIX0010"), make([]byte, 9)...), "rdb: not an RDB file at offset 0"},
+		{build("0010", []byte{OpFunction, 1, 'x'}), "rdb: FUNCTION opcode 246 of Redis 7.0 release candidates is not supported at offset 9"},
+		{build("0010", []byte{OpModuleAux, 1, 2, 0}), "rdb: module aux data (opcode 247) is not supported at offset 9"},
+		{build("0010", []byte{typeModule2, 1, 'k', 0}), "rdb: module value (type 7) is not supported at offset 9"},
+		{build("0010", []byte{typeModule, 1, 'k', 0}), "rdb: module value (type 6) is not supported at offset 9"},
+		{build("0010", []byte{8, 1, 'k', 0}), "rdb: unknown object type 8 at offset 9"},
+		{build("0010", []byte{20, 1, 'k', 0}), "rdb: unknown opcode 20 at offset 9"},
+		{build("0010", []byte{typeString, 0xc4}), "rdb: bad string encoding 4 at offset 10"},
+		{build("0010", []byte{typeString, 0x82}), "rdb: bad length byte 0x82 at offset 10"},
+		{build("0010", []byte{typeSetIntset, 1, 'k', 3, 1, 2, 3}), `rdb: bad value of type 11 for key "k" at offset 9`},
+		{build("0010", []byte{OpSelectDB, 0x81, 0, 0, 0, 1, 0, 0, 0, 0}), "rdb: bad database number 4294967296 at offset 9"},
+		{[]byte("REDIS0010\xff"), "rdb: unexpected EOF at offset 10"},
+		{[]byte("REDIS00"), "rdb: unexpected EOF at offset 7"},
+		{[]byte("REDIS0010\xff12345678"), "rdb: bad CRC (file 0x3837363534333231, computed 0x" + fmt.Sprintf("%016x", CRC64(0, []byte("REDIS0010\xff"))) + ") at offset 10"},
+	}
+	for _, tc := range bad {
+		_, err := loadAll(tc.file)
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%q:\n got %v\nwant %s", tc.file, err, tc.msg)
+		}
+	}
+	var le *LoadError
+	if _, err := loadAll([]byte("REDIS0010\xff12345678")); !errors.As(err, &le) || !errors.Is(err, ErrChecksum) {
+		t.Errorf("bad CRC: %v is not a LoadError wrapping ErrChecksum", err)
+	}
+	if _, err := loadAll([]byte("REDIS0010")); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("truncated: %v does not wrap io.ErrUnexpectedEOF", err)
+	}
+
+	// Handler errors stop the load and come back as they are.
+	stop := errors.New("stop")
+	file := writeFile(dataset(false, 1e12), true)
+	for _, h := range []Handler{
+		{Aux: func(k, v string) error { return stop }},
+		{Function: func(string) error { return stop }},
+		{Key: func(*Entry) error { return stop }},
+	} {
+		if err := Load(bytes.NewReader(file), h); err != stop {
+			t.Errorf("handler error: got %v", err)
+		}
+	}
+}
+
+// TestLoadHugeLengths checks that lengths claiming far more than the input
+// holds fail without allocating them.
+func TestLoadHugeLengths(t *testing.T) {
+	huge := appendLen(nil, 1<<40)
+	cases := [][]byte{
+		append([]byte{typeString, 1, 'k'}, huge...),
+		append([]byte{typeList, 1, 'k'}, huge...),
+		append([]byte{typeListQuicklist2, 1, 'k'}, huge...),
+		append([]byte{typeStreamListpacks2, 1, 'k'}, huge...),
+		append(append([]byte{typeString, 1, 'k', 0xc3}, huge...), huge...),       // LZF
+		append(append([]byte{typeString, 1, 'k', 0xc3, 4}, huge...), 1, 2, 3, 4), // LZF expanding too much
+		append([]byte{OpAux}, huge...),
+	}
+	for i, c := range cases {
+		file := append([]byte("REDIS0010"), c...)
+		file = append(file, bytes.Repeat([]byte{1}, 1000)...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := Load(bytes.NewReader(file), Handler{})
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("case %d: no error", i)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+			t.Errorf("case %d: allocated %d bytes", i, n)
+		}
+	}
+}
+
+// TestLoadTruncatedAndCorrupt: every prefix of a file fails with an error,
+// and so does every flipped byte.
+func TestLoadTruncatedAndCorrupt(t *testing.T) {
+	file := writeFile(dataset(false, 1e12), true)
+	if _, err := loadAll(file); err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(file) {
+		_, err := loadAll(file[:n])
+		if err == nil {
+			t.Fatalf("prefix of %d bytes loads", n)
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) && n > 9 {
+			t.Fatalf("prefix of %d bytes: %v", n, err)
+		}
+	}
+	for i := range file {
+		for _, mask := range []byte{0x01, 0x80, 0xff} {
+			bad := bytes.Clone(file)
+			bad[i] ^= mask
+			if _, err := loadAll(bad); err == nil {
+				t.Fatalf("byte %d ^ %#x: loads", i, mask)
+			}
+		}
+	}
+	// A flip inside a raw string's bytes is only seen by the CRC.
+	at := bytes.Index(file, []byte("hello world"))
+	bad := bytes.Clone(file)
+	bad[at] ^= 0x20
+	if _, err := loadAll(bad); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("flipped string byte: %v", err)
+	}
+	// With the CRC written as 0 nothing is checked.
+	nocrc := writeFile(dataset(false, 1e12), false)
+	if !bytes.HasSuffix(nocrc, make([]byte, 8)) {
+		t.Fatal("checksum=false wrote a CRC")
+	}
+	nocrc[bytes.Index(nocrc, []byte("hello world"))] ^= 0x20
+	got, err := loadAll(nocrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got.entries {
+		if e.Key == "str:short" && e.Value.Str != "Hello world" {
+			t.Fatalf("str:short = %q", e.Value.Str)
+		}
+	}
+	// A big file: a sample of prefixes.
+	big := writeFile(dataset(true, 1e12), true)
+	for n := 0; n < len(big); n += 1 + n/50 {
+		if _, err := loadAll(big[:n]); err == nil {
+			t.Fatalf("prefix of %d bytes loads", n)
+		}
+	}
+}
+
+func TestCompressionSetting(t *testing.T) {
+	t.Cleanup(func() { SetCompression(true) })
+	long := strings.Repeat("abcdefgh", 20)
+	if !Compression() {
+		t.Fatal("compression is off by default")
+	}
+	obj := AppendString(nil, long)
+	if bytes.Contains(obj, []byte(long)) || obj[1] != 0xc0|encLZF {
+		t.Fatalf("compression on: written raw: %q", obj)
+	}
+	SetCompression(false)
+	obj = AppendString(nil, long)
+	if want := append([]byte{typeString, 0x40, byte(len(long))}, long...); !bytes.Equal(obj, want) {
+		t.Fatalf("compression off: %q", obj)
+	}
+	// Listpacks and keys are strings too.
+	if b := AppendKeyValue(nil, long, -1, AppendHash(nil, 1, pairsOf([]string{long, long}), true)); bytes.Count(b, []byte(long)) != 3 {
+		t.Fatalf("compression off: listpack or key compressed: %q", b)
+	}
+	v, err := Decode(Seal(obj))
+	if err != nil || v.Str != long {
+		t.Fatalf("decode: %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add(writeFile(dataset(false, 1e12), true))
+	f.Add(writeFile(dataset(false, 1e12), false))
+	f.Add(unhex(f, redisFileHex))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n := 0
+		err := Load(bytes.NewReader(b), Handler{
+			Aux:      func(k, v string) error { return nil },
+			Function: func(string) error { return nil },
+			Key: func(e *Entry) error {
+				if e.Value == nil {
+					t.Fatal("nil value")
+				}
+				n++
+				return nil
+			},
+		})
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "rdb: ") {
+				t.Fatalf("error %v is not a LoadError", err)
+			}
+		}
+	})
+}
+
+// redisFileHex is a file saved by redis-server 7.0.15 (SAVE) after:
+//
+//	FUNCTION LOAD "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return 1 end)"
+//	SET s1 hello; SET n1 42; SET big abc...abc (30 times); PEXPIREAT s1 4102444800000
+//	RPUSH l1 a b 3; SADD i1 1 2 3; SADD s2 x y; HSET h1 f v; ZADD z1 1.5 a 2 b
+//	XADD x1 1-1 f v; XADD x1 2-1 f w; XGROUP CREATE x1 g 0
+//	XREADGROUP GROUP g c COUNT 1 STREAMS x1 >
+//	SELECT 2; SET d2 v2; SADD e ""
+const redisFileHex = "" +
+	"524544495330303130fa0972656469732d76657206372e302e3135fa0a72656469732d62697473c040fa056374696d65c2b6" +
+	"ac136bfa08757365642d6d656dc218331200fa08616f662d62617365c000f5405023216c7561206e616d653d6c6962310a72" +
+	"656469732e72656769737465725f66756e6374696f6e28276631272c2066756e6374696f6e286b6579732c20617267732920" +
+	"72657475726e203120656e6429fe00fb09010003626967c30b405a0361626361e04b02016263100268310d0d000000020081" +
+	"6602817602ff1302783101100000000000000001000000000000000128280000000f00020100010101816602000102010001" +
+	"000181760204010201010100018177020401ff02020101010000020101670101010100000000000000010000000000000001" +
+	"d6a7da44a201000001010163d6a7da44a20100000100000000000000010000000000000001fc00d8c32cbb03000000027331" +
+	"0568656c6c6f12026c3101020f0f00000003008161028162020301ff00026e31c02a0202733202017901780b0269310e0200" +
+	"00000300000001000200030011027a311414000000040081610283312e35048162020201fffe02fb02000201650100000264" +
+	"32027632ff769809d77e59c0e0"
+
+func TestLoadRedisFile(t *testing.T) {
+	file := unhex(t, redisFileHex)
+	got, err := loadAll(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auxKeys []string
+	for _, kv := range got.aux {
+		auxKeys = append(auxKeys, kv[0])
+	}
+	if want := []string{"redis-ver", "redis-bits", "ctime", "used-mem", "aof-base"}; !slices.Equal(auxKeys, want) {
+		t.Errorf("aux %q, want %q", auxKeys, want)
+	}
+	if got.aux[0][1] != "7.0.15" || got.aux[1][1] != "64" || got.aux[4][1] != "0" {
+		t.Errorf("aux %q", got.aux)
+	}
+	if len(got.funcs) != 1 || !strings.HasPrefix(got.funcs[0], "#!lua name=lib1\n") {
+		t.Errorf("functions %q", got.funcs)
+	}
+	if want := [][3]uint64{{0, 9, 1}, {2, 2, 0}}; !reflect.DeepEqual(got.resize, want) {
+		t.Errorf("resizedb %v, want %v", got.resize, want)
+	}
+	want := map[string]Value{
+		"big": {Kind: String, Str: strings.Repeat("abc", 30)},
+		"h1":  {Kind: Hash, Elems: []string{"f", "v"}},
+		"s1":  {Kind: String, Str: "hello"},
+		"l1":  {Kind: List, Elems: []string{"a", "b", "3"}},
+		"n1":  {Kind: String, Str: "42"},
+		"s2":  {Kind: Set, Elems: []string{"x", "y"}},
+		"i1":  {Kind: Set, Elems: []string{"1", "2", "3"}},
+		"z1":  {Kind: ZSet, Elems: []string{"a", "b"}, Scores: []float64{1.5, 2}},
+		"d2":  {Kind: String, Str: "v2"},
+		"e":   {Kind: Set, Elems: []string{""}},
+	}
+	seen := 0
+	for _, e := range got.entries {
+		wantDB, wantExp := 0, int64(-1)
+		if e.Key == "d2" || e.Key == "e" {
+			wantDB = 2
+		}
+		if e.Key == "s1" {
+			wantExp = 4102444800000
+		}
+		if e.DB != wantDB || e.ExpireAt != wantExp {
+			t.Errorf("%s: db %d expire %d", e.Key, e.DB, e.ExpireAt)
+		}
+		if e.Key == "x1" {
+			se, err := streamEntries(e.Value)
+			wantSE := []sEntry{{1, 1, []string{"f", "v"}}, {2, 1, []string{"f", "w"}}}
+			if err != nil || !reflect.DeepEqual(se, wantSE) {
+				t.Errorf("stream entries %v (%v)", se, err)
+			}
+			g := e.Value.Groups
+			if len(g) != 1 || string(g[0].Name) != "g" || g[0].LastMs != 1 || g[0].LastSeq != 1 || g[0].EntriesRead != 1 ||
+				len(g[0].PEL) != 1 || g[0].PEL[0].ID != streamID(1, 1) || len(g[0].Consumers) != 1 ||
+				string(g[0].Consumers[0].Name) != "c" || len(g[0].Consumers[0].PEL) != 1 {
+				t.Errorf("stream groups %+v", g)
+			}
+			seen++
+			continue
+		}
+		w, ok := want[e.Key]
+		if !ok {
+			t.Errorf("unexpected key %q", e.Key)
+			continue
+		}
+		if err := sameValue(e.Value, &w); err != nil {
+			t.Errorf("%s: %v", e.Key, err)
+		}
+		seen++
+	}
+	if seen != len(want)+1 {
+		t.Errorf("%d keys, want %d", seen, len(want)+1)
+	}
+	// Every prefix fails, and so does every flipped byte.
+	for n := range len(file) {
+		if _, err := loadAll(file[:n]); err == nil {
+			t.Fatalf("prefix of %d bytes loads", n)
+		}
+	}
+	for i := range file {
+		bad := bytes.Clone(file)
+		bad[i] ^= 0x10
+		if _, err := loadAll(bad); err == nil {
+			t.Fatalf("byte %d flipped: loads", i)
+		}
+	}
+}
