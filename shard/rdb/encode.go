@@ -216,8 +216,10 @@ func AppendZSet(dst []byte, n int, items iter.Seq2[string, float64], listpack bo
 	return dst
 }
 
-// formatScore writes a score as Redis 7.0 does in a listpack: integers in
-// the exact range of a double as integers, others with 17 digits.
+// formatScore writes a score as Redis 7.0.15's zzlInsertAt puts one in a
+// listpack: a score that double2ll converts to a long long without loss
+// (an integer of magnitude up to 2^62, -0 included, which becomes 0) as an
+// integer, others as d2string does ("inf", "-inf" or %.17g).
 func formatScore(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
@@ -226,9 +228,7 @@ func formatScore(dst []byte, f float64) []byte {
 		return append(dst, "inf"...)
 	case math.IsInf(f, -1):
 		return append(dst, "-inf"...)
-	case f == 0 && math.Signbit(f):
-		return append(dst, "-0"...)
-	case f > -(1<<52-1) && f < 1<<52 && f == math.Trunc(f):
+	case f >= -(1<<62) && f <= 1<<62 && f == math.Trunc(f):
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	return strconv.AppendFloat(dst, f, 'g', 17, 64)

@@ -306,8 +306,12 @@ func TestRoundTrip(t *testing.T) {
 					slices.Reverse(v.Scores)
 				}
 				for j, s := range v.Scores {
-					if math.Float64bits(s) != math.Float64bits(scores[j]) {
-						t.Fatalf("n=%d case %d: score %d = %v, want %v", n, i, j, s, scores[j])
+					want := scores[j]
+					if tc.want.Compact && want == 0 {
+						want = 0 // a listpack stores -0 as the integer 0, as Redis does
+					}
+					if math.Float64bits(s) != math.Float64bits(want) {
+						t.Fatalf("n=%d case %d: score %d = %v, want %v", n, i, j, s, want)
 					}
 				}
 			}
