@@ -187,6 +187,22 @@ func sortZ(m []string, s []float64) {
 	copy(s, s2)
 }
 
+// plainList is a list in a quicklist with a PLAIN node, as Redis makes
+// for elements of 1 GB and more (AppendList cannot make one without such
+// an element).
+func plainList() tkey {
+	k := tkey{key: "list:plain", exp: -1, enc: "quicklist",
+		v: Value{Kind: List, Elems: []string{"before", strings.Repeat("P", 100), "after", "7"}}}
+	var lp1, lp2 lpWriter
+	lp1.add("before")
+	lp2.add("after")
+	lp2.add("7")
+	k.obj = appendStr(appendLen(appendLen([]byte{typeListQuicklist2}, 3), containerPacked), lp1.finish())
+	k.obj = appendStr(appendLen(k.obj, containerPlain), k.v.Elems[1])
+	k.obj = appendStr(appendLen(k.obj, containerPacked), lp2.finish())
+	return k
+}
+
 // dataset returns keys of every type, in their small and (with big)
 // large forms, some with TTLs, in databases 0 and 1.
 func dataset(big bool, now int64) []tkey {
@@ -269,6 +285,7 @@ func dataset(big bool, now int64) []tkey {
 
 	// Lists.
 	add(tkey{key: "list:small", v: Value{Kind: List, Elems: []string{"a", "1", "b", "-300", "", "a"}}, enc: "quicklist", exp: now + 7200_123})
+	ks = append(ks, plainList())
 	// Sets.
 	add(tkey{key: "set:intset", v: Value{Kind: Set, Elems: ints(20, 1000, -3)}, enc: "intset"})
 	add(tkey{key: "set:intset64", v: Value{Kind: Set, Elems: []string{"1", "5000000000", "-5000000000"}}, enc: "intset"})
@@ -920,11 +937,12 @@ func redisBinaries(t *testing.T) (server, check string) {
 
 // startRedis runs redis-server on port with dir/dump.rdb, waits until it
 // has loaded the file, and stops it when the test ends.
-func startRedis(t *testing.T, server, dir string, port int) string {
+func startRedis(t *testing.T, server, dir string, port int, extra ...string) string {
 	t.Helper()
 	logfile := filepath.Join(dir, "redis.log")
-	cmd := exec.Command(server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--logfile", logfile)
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--logfile", logfile}, extra...)
+	cmd := exec.Command(server, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -1099,7 +1117,9 @@ func TestFileLoadsInRedis(t *testing.T) {
 		t.Run(fmt.Sprintf("compression=%v", compress), func(t *testing.T) {
 			SetCompression(compress)
 			for j := range ks {
-				if ks[j].v.Kind == Stream {
+				if ks[j].key == "list:plain" {
+					ks[j] = plainList()
+				} else if ks[j].v.Kind == Stream {
 					ks[j].obj = AppendStream(nil, ks[j].v.Nodes, ks[j].v.Meta, ks[j].v.Groups)
 				} else {
 					ks[j].obj = appendObject(ks[j])
@@ -1145,7 +1165,7 @@ func appendObject(k tkey) []byte {
 func TestLoadRedisSave(t *testing.T) {
 	server, _ := redisBinaries(t)
 	dir := t.TempDir()
-	addr := startRedis(t, server, dir, 7705)
+	addr := startRedis(t, server, dir, 7705, "--enable-debug-command", "yes")
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	ks := dataset(true, now)
@@ -1161,6 +1181,9 @@ func TestLoadRedisSave(t *testing.T) {
 		}
 	}
 	do(clients[0], "FUNCTION", "LOAD", libCode)
+	// Elements of 1000 bytes and more get quicklist nodes of their own
+	// (PLAIN containers), as elements of 1 GB do by default.
+	do(clients[0], "DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1000")
 	var want []tkey
 	for _, k := range ks {
 		c := clients[k.db]
@@ -1214,6 +1237,13 @@ func TestLoadRedisSave(t *testing.T) {
 	got, err := loadAll(file)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// list:bigelem is three quicklist nodes: packed, PLAIN, packed.
+	rec := append([]byte{typeListQuicklist2}, appendStr(nil, "list:bigelem")...)
+	if i := bytes.Index(file, rec); i < 0 {
+		t.Error("list:bigelem not found")
+	} else if p := i + len(rec); file[p] != 3 || file[p+1] != containerPacked || file[p+3+int(file[p+2])] != containerPlain {
+		t.Errorf("list:bigelem has no PLAIN node: % x", file[p:p+16])
 	}
 	// Redis writes its aux fields in the order AppendInfoAux does.
 	var auxKeys, ours []string
@@ -1281,6 +1311,25 @@ func TestLoadRedisSave(t *testing.T) {
 	for db, n := range resize {
 		if n != 0 {
 			t.Errorf("db %d: RESIZEDB off by %d", db, n)
+		}
+	}
+	// With an LRU or LFU maxmemory-policy Redis writes IDLE or FREQ
+	// before every key.
+	for _, policy := range []string{"allkeys-lru", "allkeys-lfu"} {
+		do(clients[0], "CONFIG", "SET", "maxmemory-policy", policy)
+		do(clients[0], "SAVE")
+		file, err := os.ReadFile(filepath.Join(dir, "dump.rdb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := loadAll(file)
+		if err != nil || len(got.entries) != len(want) {
+			t.Fatalf("%s: %v", policy, err)
+		}
+		for _, e := range got.entries {
+			if (policy == "allkeys-lru") != (e.Idle >= 0 && e.Freq == -1) || (policy == "allkeys-lfu") != (e.Freq >= 0 && e.Idle == -1) {
+				t.Fatalf("%s: %s idle %d freq %d", policy, e.Key, e.Idle, e.Freq)
+			}
 		}
 	}
 	// And the file Valkyrie would write for the same data loads the same.
