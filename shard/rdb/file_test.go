@@ -627,6 +627,38 @@ func TestLoadOpcodes(t *testing.T) {
 		t.Fatalf("version 4: %v", err)
 	}
 
+	// Files of older versions, with the encodings of their time.
+	b = build("0006",
+		[]byte{OpSelectDB, 3},
+		[]byte{typeListZiplist}, appendStr(nil, "zl"), appendStr(nil, ziplist("a", "12", "-70000")),
+		[]byte{typeHashZipmap}, appendStr(nil, "zm"), appendStr(nil, zipmap("f", "v", "g", "w")),
+		[]byte{typeZSetZiplist}, appendStr(nil, "zz"), appendStr(nil, ziplist("m", "1.5", "n", "2")),
+		[]byte{typeHashZiplist}, appendStr(nil, "hz"), appendStr(nil, ziplist("f", "1")),
+		[]byte{typeListQuicklist}, appendStr(nil, "ql"), appendLen(nil, 2), appendStr(nil, ziplist("x")), appendStr(nil, ziplist("y", "z")),
+		[]byte{typeZSet}, appendStr(nil, "oz"), appendLen(nil, 2), appendStr(nil, "a"), []byte{3}, []byte("2.5"), appendStr(nil, "b"), []byte{254},
+	)
+	got, err = loadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOld := map[string]Value{
+		"zl": {Kind: List, Elems: []string{"a", "12", "-70000"}},
+		"zm": {Kind: Hash, Elems: []string{"f", "v", "g", "w"}},
+		"zz": {Kind: ZSet, Elems: []string{"m", "n"}, Scores: []float64{1.5, 2}},
+		"hz": {Kind: Hash, Elems: []string{"f", "1"}},
+		"ql": {Kind: List, Elems: []string{"x", "y", "z"}},
+		"oz": {Kind: ZSet, Elems: []string{"a", "b"}, Scores: []float64{2.5, math.Inf(1)}},
+	}
+	if len(got.entries) != len(wantOld) {
+		t.Fatalf("old encodings: %d keys", len(got.entries))
+	}
+	for _, e := range got.entries {
+		w := wantOld[e.Key]
+		if err := sameValue(e.Value, &w); err != nil || e.DB != 3 {
+			t.Errorf("old encodings: %s: db %d %v", e.Key, e.DB, err)
+		}
+	}
+
 	// What is refused, and how.
 	bad := []struct {
 		file []byte
