@@ -94,7 +94,10 @@ func AppendList(dst []byte, elems iter.Seq[string]) []byte {
 			nodes = append(nodes, node{plain: e})
 			continue
 		}
-		if lp.n > 0 && len(lp.b)+lpEntrySize(e)+1 > quicklistNodeBytes {
+		// Redis 7.0.15's _quicklistNodeAllowInsert, for RPUSH: the node's
+		// listpack bytes (with its end byte), the element's length and 8
+		// must stay within 8 KB.
+		if lp.n > 0 && len(lp.b)+1+len(e)+8 > quicklistNodeBytes {
 			nodes = append(nodes, node{lp: lp.finish()})
 			lp = lpWriter{}
 		}

@@ -1390,3 +1390,58 @@ func TestZSetListpackScoresLikeRedis(t *testing.T) {
 		t.Fatalf("\n got %s\nwant %s", got, want)
 	}
 }
+
+// quicklistNodeCounts returns the number of elements in each node of a
+// QUICKLIST_2 object (-1 for a PLAIN node).
+func quicklistNodeCounts(t *testing.T, obj []byte) []int {
+	t.Helper()
+	d := decoder{b: obj[1:]}
+	n, _, _ := d.length()
+	var out []int
+	for range n {
+		c, _, _ := d.length()
+		s, err := d.str()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == containerPlain {
+			out = append(out, -1)
+			continue
+		}
+		k, err := lpEach(s, func([]byte, int64, bool) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestListNodesLikeRedis: a list is cut into quicklist nodes where Redis
+// 7.0.15 cuts one built by RPUSH: an element joins the last node while
+// the node's listpack bytes, the element's length and 8 stay within 8 KB.
+// The counts are those of DUMP from redis-server after
+// RPUSH x 0<size e's> 1<size e's> ... (size -1: the integers i*i-5000).
+func TestListNodesLikeRedis(t *testing.T) {
+	for _, tc := range []struct {
+		size, n int
+		want    []int
+	}{
+		{1, 3000, []int{1327, 1168, 505}},
+		{10, 1000, []int{552, 448}},
+		{25, 1000, []int{276, 272, 272, 180}},
+		{-1, 3000, []int{1687, 1313}},
+	} {
+		var elems []string
+		for i := range tc.n {
+			if tc.size < 0 {
+				elems = append(elems, strconv.Itoa(i*i-5000))
+			} else {
+				elems = append(elems, strconv.Itoa(i)+strings.Repeat("e", tc.size))
+			}
+		}
+		if got := quicklistNodeCounts(t, AppendList(nil, slices.Values(elems))); !slices.Equal(got, tc.want) {
+			t.Errorf("size %d n %d: nodes %v, want %v", tc.size, tc.n, got, tc.want)
+		}
+	}
+}

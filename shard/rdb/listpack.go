@@ -80,37 +80,6 @@ func lpAppendInt(b []byte, v int64) []byte {
 	return binary.LittleEndian.AppendUint64(append(b, 0xf4), uint64(v))
 }
 
-// lpEntrySize is the number of bytes s takes as an entry.
-func lpEntrySize(s string) int {
-	var n int
-	if v, ok := parseInt(s); ok {
-		switch {
-		case v >= 0 && v <= 127:
-			n = 1
-		case v >= -4096 && v <= 4095:
-			n = 2
-		case v >= math.MinInt16 && v <= math.MaxInt16:
-			n = 3
-		case v >= -1<<23 && v < 1<<23:
-			n = 4
-		case v >= math.MinInt32 && v <= math.MaxInt32:
-			n = 5
-		default:
-			n = 9
-		}
-	} else {
-		switch {
-		case len(s) < 1<<6:
-			n = 1 + len(s)
-		case len(s) < 1<<12:
-			n = 2 + len(s)
-		default:
-			n = 5 + len(s)
-		}
-	}
-	return n + lpBacklenSize(n)
-}
-
 // lpBacklenSize is how many bytes Redis uses to store an entry length l.
 func lpBacklenSize(l int) int {
 	switch {
