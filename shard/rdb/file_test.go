@@ -1,6 +1,7 @@
 package rdb
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -549,6 +550,14 @@ func TestFileRoundTrip(t *testing.T) {
 				t.Errorf("stream entries %v (%v), want %v", se, err, w.entries)
 			}
 		}
+	}
+	// From a bufio.Reader, nothing after the CRC is consumed.
+	br := bufio.NewReaderSize(bytes.NewReader(append(slices.Clip(b), "*1\r\n$4\r\nPING\r\n"...)), 16)
+	if err := Load(br, Handler{}); err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := io.ReadAll(br); string(rest) != "*1\r\n$4\r\nPING\r\n" {
+		t.Fatalf("after the RDB: %q", rest)
 	}
 	// The same file from a reader that returns a byte at a time.
 	if err := Load(io.LimitReader(&oneByteReader{b}, int64(len(b))), Handler{}); err != nil {

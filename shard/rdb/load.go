@@ -51,8 +51,13 @@ const maxChunk = 1 << 20
 
 // Load reads a whole RDB file from r and calls h. It checks the magic, a
 // version from 1 to Version and, for version 5 and later, the CRC64 at the
-// end (a CRC of 0 is not checked, as in Redis). Bytes after the CRC are
-// not read.
+// end (a CRC of 0 is not checked, as in Redis).
+//
+// When r is a *bufio.Reader, Load reads from it directly and consumes
+// nothing after the CRC, so the caller can go on reading what follows the
+// RDB in the same stream (the AOF tail of a file with an RDB preamble, or
+// the command stream after a replication payload). Any other reader is
+// wrapped in a bufio.Reader that may read past the end.
 //
 // Memory is bounded by the largest key: Load reads one record at a time,
 // first copying the raw bytes of the object into a buffer by following
