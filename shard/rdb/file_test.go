@@ -1279,6 +1279,10 @@ func TestLoadRedisSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Redis compressed the long strings (rdbcompression yes).
+	if bytes.Contains(file, []byte(strings.Repeat("compressible ", 40))) {
+		t.Error("Redis wrote str:long uncompressed")
+	}
 	// list:bigelem is three quicklist nodes: packed, PLAIN, packed.
 	rec := append([]byte{typeListQuicklist2}, appendStr(nil, "list:bigelem")...)
 	if i := bytes.Index(file, rec); i < 0 {

@@ -82,7 +82,6 @@ type loader struct {
 	off int64  // bytes consumed
 	crc uint64 // CRC64 of the bytes consumed
 	buf []byte // raw bytes of the current record
-	err error  // first read error
 }
 
 func (l *loader) fail(off int64, err error, format string, args ...any) error {
