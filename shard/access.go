@@ -184,15 +184,35 @@ func (db *DB) restoredMeta(freq, idle, now int64) uint32 {
 // slot by eight bytes.
 type strEntry struct {
 	p *byte
-	n uint64 // len<<metaBits | meta
+	n uint64 // len<<lenShift | snapshot mark<<metaBits | meta
 }
 
-func mkStr(s string, meta uint32) strEntry {
-	return strEntry{p: unsafe.StringData(s), n: uint64(len(s))<<metaBits | uint64(meta)}
+// lenShift places a string's length above its metadata and its snapshot
+// mark (snapshot.go).
+const (
+	lenShift   = metaBits + 1
+	strSnapBit = 1 << metaBits
+)
+
+func mkStr(s string, meta uint32, mark bool) strEntry {
+	n := uint64(len(s))<<lenShift | uint64(meta)
+	if mark {
+		n |= strSnapBit
+	}
+	return strEntry{p: unsafe.StringData(s), n: n}
 }
 
-func (e strEntry) str() string  { return unsafe.String(e.p, int(e.n>>metaBits)) }
+func (e strEntry) str() string  { return unsafe.String(e.p, int(e.n>>lenShift)) }
 func (e strEntry) meta() uint32 { return uint32(e.n) & lruMax }
+
+// marked and setMark read and write the snapshot mark (snapshot.go).
+func (e strEntry) marked() bool { return e.n&strSnapBit != 0 }
+func (e *strEntry) setMark(m bool) {
+	e.n &^= strSnapBit
+	if m {
+		e.n |= strSnapBit
+	}
+}
 
 func (e *strEntry) setMeta(m uint32) { e.n = e.n&^lruMax | uint64(m) }
 
@@ -202,5 +222,18 @@ func (e *strEntry) setMeta(m uint32) { e.n = e.n&^lruMax | uint64(m) }
 type objEntry struct {
 	v    any
 	meta uint32
-	size uint32
+	size uint32 // snapshot mark (objSnapBit, snapshot.go) | accounted size
+}
+
+const (
+	objSnapBit = 1 << 31
+	sizeMask   = objSnapBit - 1
+)
+
+func (e objEntry) marked() bool { return e.size&objSnapBit != 0 }
+func (e *objEntry) setMark(m bool) {
+	e.size &^= objSnapBit
+	if m {
+		e.size |= objSnapBit
+	}
 }

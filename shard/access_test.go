@@ -276,7 +276,7 @@ func TestMapSlot(t *testing.T) {
 
 func TestStrEntry(t *testing.T) {
 	for _, s := range []string{"", "a", "hello world", string(make([]byte, 1<<20))} {
-		e := mkStr(s, lruMax)
+		e := mkStr(s, lruMax, false)
 		if e.str() != s || e.meta() != lruMax {
 			t.Fatalf("mkStr(%d bytes) = %d bytes, meta %d", len(s), len(e.str()), e.meta())
 		}
@@ -384,7 +384,7 @@ func BenchmarkMetaMapBytes(b *testing.B) {
 		b.ReportMetric(heap(func() {
 			packed = make(map[string]strEntry)
 			for _, k := range keys {
-				packed[k] = mkStr("v", 1)
+				packed[k] = mkStr("v", 1, false)
 			}
 		}), "B/key-packed")
 		b.ReportMetric(heap(func() {

@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"math"
 	"unsafe"
 )
 
@@ -18,7 +17,7 @@ import (
 //     what was added: the total never drifts, whatever a command did.
 //   - A TTL costs its map slot and the copy of the key the map keeps.
 
-// sizeUnit is the unit of objEntry.size: 32 bits of it cover 32 GiB.
+// sizeUnit is the unit of objEntry.size: its 31 bits cover 16 GiB.
 const sizeUnit = 8
 
 // strCost is what a string key of keyLen bytes holding valLen bytes takes:
@@ -38,15 +37,15 @@ const objSamples = memoryDefaultSamples
 // records them in the entry and returns them as recorded.
 func (e *objEntry) account(keyLen int) int64 {
 	n := keyUsage(keyLen, e.v, false, objSamples)
-	e.size = uint32(min((n+sizeUnit-1)/sizeUnit, math.MaxUint32))
+	e.size = e.size&objSnapBit | uint32(min((n+sizeUnit-1)/sizeUnit, sizeMask))
 	return e.bytes()
 }
 
 // bytes is what the entry was last accounted for.
-func (e objEntry) bytes() int64 { return int64(e.size) * sizeUnit }
+func (e objEntry) bytes() int64 { return int64(e.size&sizeMask) * sizeUnit }
 
 // len is the length of the string.
-func (e strEntry) len() int { return int(e.n >> metaBits) }
+func (e strEntry) len() int { return int(e.n >> lenShift) }
 
 // keyBytes views a key as bytes without copying; they must not be changed.
 func keyBytes(k string) []byte { return unsafe.Slice(unsafe.StringData(k), len(k)) }

@@ -199,6 +199,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		writes := call.Cmd.writes(call.Args)
 		if writes {
 			c.reaccountKeys(call.Cmd)
+			s.countChange(c.Out[start:])
 		}
 		if pre.on {
 			c.afterWrite(call.Cmd, pre, c.Out[start:])
@@ -332,6 +333,12 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	cmd.Run(c)
 	if cmd.writes(args) {
 		c.reaccountKeys(cmd)
+		for _, s := range c.shards {
+			if s != nil {
+				s.countChange(c.Out[start:])
+				break
+			}
+		}
 	}
 	for _, s := range c.shards {
 		if s != nil && !a.quiet {

@@ -61,12 +61,21 @@ func cmdDump(c *Ctx) {
 // dumpValue serializes v as DUMP does, choosing the encoding Redis 7.0
 // would hold the value in; nil for a type it cannot serialize.
 func dumpValue(v any) []byte {
-	var obj []byte
+	obj := appendObject(nil, v)
+	if obj == nil {
+		return nil
+	}
+	return rdb.Seal(obj)
+}
+
+// appendObject appends v's type byte and body as an RDB file holds them,
+// or returns nil for a type it cannot serialize.
+func appendObject(dst []byte, v any) []byte {
 	switch v := v.(type) {
 	case string:
-		obj = rdb.AppendString(nil, v)
+		return rdb.AppendString(dst, v)
 	case *List:
-		obj = rdb.AppendList(nil, func(yield func(string) bool) {
+		return rdb.AppendList(dst, func(yield func(string) bool) {
 			for i := 0; i < v.Len(); i++ {
 				if !yield(v.At(i)) {
 					return
@@ -74,19 +83,17 @@ func dumpValue(v any) []byte {
 			}
 		})
 	case Set:
-		obj = rdb.AppendSet(nil, len(v), maps.Keys(v), v.encoding() == "intset")
+		return rdb.AppendSet(dst, len(v), maps.Keys(v), v.encoding() == "intset")
 	case *Hash:
-		obj = rdb.AppendHash(nil, v.Len(), v.All(), v.compact())
+		return rdb.AppendHash(dst, v.Len(), v.All(), v.compact())
 	case *ZSet:
-		obj = rdb.AppendZSet(nil, v.Len(), func(yield func(string, float64) bool) {
+		return rdb.AppendZSet(dst, v.Len(), func(yield func(string, float64) bool) {
 			v.each(func(it *zitem) bool { return yield(it.member, it.score) })
 		}, v.packed)
 	case *Stream:
-		obj = dumpStream(v)
-	default:
-		return nil
+		return append(dst, dumpStream(v)...)
 	}
-	return rdb.Seal(obj)
+	return nil
 }
 
 func cmdRestore(c *Ctx) {

@@ -28,9 +28,9 @@ func bulkPayload(t *testing.T, reply string) string {
 	return reply[i+2 : i+2+n]
 }
 
-// snapshot describes a key's contents in a form that does not depend on
+// describeKey describes a key's contents in a form that does not depend on
 // map order: type, encoding and the sorted reply of a full read.
-func snapshot(t *testing.T, s *Shard, now int64, key string) string {
+func describeKey(t *testing.T, s *Shard, now int64, key string) string {
 	t.Helper()
 	typ := run(t, s, now, "TYPE", key)
 	var read []string
@@ -109,7 +109,7 @@ func TestDumpRestoreEveryType(t *testing.T) {
 		if got := run(t, s, now, "RESTORE", k+":copy", "0", payload); got != "+OK\r\n" {
 			t.Fatalf("RESTORE of %s: %q", k, got)
 		}
-		want, got := snapshot(t, s, now, k), snapshot(t, s, now, k+":copy")
+		want, got := describeKey(t, s, now, k), describeKey(t, s, now, k+":copy")
 		if got != want {
 			t.Errorf("%s: restored copy differs:\n got %.300q\nwant %.300q", k, got, want)
 		}
@@ -263,7 +263,7 @@ func FuzzRestore(f *testing.F) {
 			if r := run(t, s, 0, "RESTORE", "k2", "0", p); r != "+OK\r\n" {
 				t.Fatalf("re-RESTORE replied %q", r)
 			}
-			if a, b := snapshot(t, s, 0, "k"), snapshot(t, s, 0, "k2"); a != b {
+			if a, b := describeKey(t, s, 0, "k"), describeKey(t, s, 0, "k2"); a != b {
 				t.Fatalf("round trip differs:\n%q\n%q", a, b)
 			}
 		}

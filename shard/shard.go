@@ -93,6 +93,12 @@ type Shard struct {
 	noActiveExpire bool  // SET-ACTIVE-EXPIRE 0
 	cronPaused     bool  // PAUSE-CRON 1
 	packed         int64 // QUICKLIST-PACKED-THRESHOLD; 0: the default
+
+	snap     *snapshot // the snapshot in progress, if any (snapshot.go)
+	snapMark bool      // the mark of keys done by the last snapshot (snapshot.go)
+	// Changes counts the write commands run without an error, read by the
+	// server for the save points (snapshot.go).
+	Changes atomic.Int64
 }
 
 // DB is one logical database within a shard.
@@ -174,6 +180,7 @@ func (db *DB) expired(key []byte, now int64) bool {
 // interface, which allocates: hot string paths use getStr instead.
 func (db *DB) get(key []byte, now int64) (any, bool) {
 	if e := db.strSlot(key); e != nil {
+		db.keepStr(e, key)
 		if db.expired(key, now) {
 			db.countLookup(false)
 			return nil, false
@@ -185,6 +192,7 @@ func (db *DB) get(key []byte, now int64) (any, bool) {
 		return e.str(), true
 	}
 	if e := db.objSlot(key); e != nil {
+		db.keepObj(e, key)
 		if db.expired(key, now) {
 			db.countLookup(false)
 			return nil, false
@@ -238,6 +246,7 @@ func (db *DB) peek(key []byte, now int64) (any, bool) {
 
 // peekMeta is peek that also returns the key's access metadata.
 func (db *DB) peekMeta(key []byte, now int64) (any, uint32, bool) {
+	db.preserve(key)
 	if e, ok := db.strs[string(key)]; ok {
 		if db.expired(key, now) {
 			return nil, 0, false
@@ -263,7 +272,12 @@ func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
 			return "", false, false
 		}
 		o := db.objSlot(key)
-		if o == nil || db.expired(key, now) {
+		if o == nil {
+			db.countLookup(false)
+			return "", false, false
+		}
+		db.keepObj(o, key)
+		if db.expired(key, now) {
 			db.countLookup(false)
 			return "", false, false
 		}
@@ -273,6 +287,7 @@ func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
 		db.countLookup(true)
 		return "", true, false
 	}
+	db.keepStr(e, key)
 	if db.expired(key, now) {
 		db.countLookup(false)
 		return "", false, false
@@ -347,6 +362,7 @@ func (db *DB) set(key []byte, v any, keepTTL bool, now int64) {
 
 // setMeta is set with the access metadata given (RESTORE, RENAME, MOVE).
 func (db *DB) setMeta(key []byte, v any, keepTTL bool, meta uint32) {
+	db.preserve(key)
 	if s, ok := v.(string); ok {
 		db.setStrMeta(string(key), s, keepTTL, meta)
 		return
@@ -372,6 +388,7 @@ func (db *DB) setMeta(key []byte, v any, keepTTL bool, meta uint32) {
 		}
 	}
 	e := objEntry{v: v, meta: meta}
+	e.setMark(db.mark())
 	db.used += e.account(len(key))
 	db.objs[string(key)] = e
 	if !keepTTL && len(db.expires) > 0 {
@@ -400,6 +417,7 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	}
 	if len(db.objs) > 0 {
 		if old, ok := db.objs[key]; ok {
+			db.keepObj(&old, keyBytes(key))
 			if isStream(old.v) {
 				db.noteGone(key)
 			}
@@ -408,6 +426,7 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 		}
 	}
 	if e := db.strSlot(keyBytes(key)); e != nil {
+		db.keepStr(e, keyBytes(key))
 		if old := e.len(); old != len(s) {
 			db.used += strCost(len(key), len(s)) - strCost(len(key), old)
 		}
@@ -417,7 +436,7 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	// An assignment, not a write through the slot: it replaces the stored
 	// key as well, whose bytes may share an allocation with the old value
 	// (keyValue), which would otherwise stay alive with the key.
-	db.strs[key] = mkStr(s, meta)
+	db.strs[key] = mkStr(s, meta, db.mark())
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(key)
 	}
@@ -426,9 +445,11 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 // setStrOver is setStrKey for a key the caller has just found holding a
 // live string of oldLen bytes (SET's own lookup), so that the total is
 // adjusted without looking the key up again.
+//
+// The lookup kept the old value for a snapshot in progress already.
 func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
 	db.used += strCost(len(key), len(s)) - strCost(len(key), oldLen)
-	db.strs[key] = mkStr(s, db.writeMeta(key, now)) // an assignment: see setStrMeta
+	db.strs[key] = mkStr(s, db.writeMeta(key, now), db.mark()) // an assignment: see setStrMeta
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(key)
 	}
@@ -436,6 +457,7 @@ func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
 
 // setExpire gives an existing key an absolute TTL in Unix milliseconds.
 func (db *DB) setExpire(key []byte, at int64) {
+	db.preserve(key)
 	if db.expires == nil {
 		db.expires = make(map[string]int64)
 	}
@@ -447,6 +469,7 @@ func (db *DB) setExpire(key []byte, at int64) {
 
 // dropTTL removes key's TTL, if it has one.
 func (db *DB) dropTTL(key string) {
+	db.preserve(keyBytes(key))
 	if _, ok := db.expires[key]; ok {
 		db.used -= ttlCost(len(key))
 		delete(db.expires, key)
@@ -456,10 +479,12 @@ func (db *DB) dropTTL(key string) {
 // remove deletes key and its TTL. It reports whether the key existed.
 func (db *DB) remove(key []byte) bool {
 	if old, ok := db.strs[string(key)]; ok {
+		db.keepStr(&old, key)
 		db.used -= strCost(len(key), old.len())
 		delete(db.strs, string(key))
 		osmem.Released(old.len()) // a huge string's pages go back to the OS soon
 	} else if old, ok := db.objs[string(key)]; ok {
+		db.keepObj(&old, key)
 		if isStream(old.v) {
 			db.noteGone(string(key))
 		}
@@ -490,6 +515,7 @@ func (db *DB) indexNew(key string) {
 
 // flush empties the database. Blocked clients stay blocked, as in Redis.
 func (db *DB) flush() {
+	db.preserveAll()
 	if len(db.watched) > 0 {
 		db.touchExisting()
 	}
@@ -512,6 +538,8 @@ func (db *DB) flush() {
 // touched, and the stale key it receives is removed now (as expired), so
 // that EXEC's look at it does not count as a change either.
 func (db *DB) swapData(other *DB, now int64) {
+	db.preserveAll()
+	other.preserveAll()
 	var stale, otherStale []string
 	if len(db.watched) > 0 {
 		stale = db.touchSwapped(other, now)
