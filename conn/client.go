@@ -398,6 +398,10 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && (!c.authed || !c.user.st.Load().free) && c.aclDenied(e, args) {
 		return
 	}
+	if e != nil && c.srv.persist.loading.Load() && e.spec.Flags&shard.Loading == 0 {
+		c.reject(e, args, errLoading)
+		return
+	}
 	if e != nil && c.srv.oom.Load() && c.refuseOOM(e, args) {
 		return
 	}
@@ -468,6 +472,9 @@ func (c *client) executeOne(args [][]byte) {
 		return
 	}
 	c.route(e.data, args, nil)
+	if e.spec.Flags&shard.AllShards != 0 && e.spec.Name == "flushall" {
+		c.afterFlushall()
+	}
 }
 
 // route sends a data command to the shard that owns its keys, or runs it

@@ -99,6 +99,9 @@ var debugHelp = []string{
 	"QUICKLIST <key> [<0|1>]",
 	"    Show low level info about the quicklist encoding of <key>.",
 	"    The optional argument (0 by default) sets the level of detail",
+	"RELOAD [NOSAVE]",
+	"    Save the dataset to the RDB file, empty it, and load the file back.",
+	"    NOSAVE loads the file as it is, without saving first.",
 	"PAUSE-CRON <0|1>",
 	"    Stop periodic cron job processing.",
 }
@@ -129,6 +132,8 @@ func cmdDebug(c *client, args [][]byte) {
 			d := shard.FinishDigest(&sums, &used)
 			c.replySimple(d.Hex())
 		}
+	case sub == "reload":
+		debugReload(c, args[2:])
 	case sub == "digest-value" && n >= 2:
 		debugDigestValue(c, args[2:])
 	case sub == "protocol" && n == 3:
@@ -577,4 +582,34 @@ func (c *client) awaitSleep(gate *chan struct{}) {
 	case <-*gate:
 	case <-c.srv.stopping:
 	}
+}
+
+// debugReload is DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the
+// dataset and load the file back, every shard held meanwhile.
+func debugReload(c *client, opts [][]byte) {
+	save := true
+	for _, o := range opts {
+		switch {
+		case equalFold(o, "merge"), equalFold(o, "noflush"):
+			// Loading into a dataset that is not empty is not supported.
+			c.replyError("ERR DEBUG RELOAD MERGE and NOFLUSH are not supported by Valkyrie")
+			return
+		case equalFold(o, "nosave"):
+			save = false
+		default:
+			c.replyError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+			return
+		}
+	}
+	var err error
+	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.reloadHeld(held, save) }) {
+		return
+	}
+	if err != nil {
+		c.srv.log.Warn("DEBUG RELOAD failed", "err", err)
+		c.replyError("ERR Error trying to load the RDB dump, check server logs.")
+		return
+	}
+	c.srv.log.Warn("DB reloaded by DEBUG RELOAD")
+	c.replyOK()
 }

@@ -214,15 +214,33 @@ func infoMemory(b []byte, x *infoCtx) []byte {
 }
 
 func infoPersistence(b []byte, x *infoCtx) []byte {
-	b = infoInt(b, "loading", 0)
+	srv := x.c.srv
+	p := &srv.persist
+	loading := int64(0)
+	if p.loading.Load() {
+		loading = 1
+	}
+	b = infoInt(b, "loading", loading)
 	b = infoInt(b, "async_loading", 0)
-	b = infoInt(b, "rdb_changes_since_last_save", 0)
-	b = infoInt(b, "rdb_bgsave_in_progress", 0)
-	b = infoInt(b, "rdb_last_save_time", x.c.srv.started.Unix())
-	b = infoStr(b, "rdb_last_bgsave_status", "ok")
-	b = infoInt(b, "rdb_last_bgsave_time_sec", -1)
-	b = infoInt(b, "rdb_current_bgsave_time_sec", -1)
-	b = infoInt(b, "rdb_saves", 0)
+	b = infoInt(b, "rdb_changes_since_last_save", srv.changes()-p.changesSaved.Load())
+	inProgress, current := int64(0), int64(-1)
+	p.mu.Lock()
+	if p.bg != nil {
+		inProgress, current = 1, int64(time.Since(p.bg.began).Seconds())
+	}
+	p.mu.Unlock()
+	b = infoInt(b, "rdb_bgsave_in_progress", inProgress)
+	b = infoInt(b, "rdb_last_save_time", p.lastSave.Load())
+	status := "ok"
+	if !p.lastOK.Load() {
+		status = "err"
+	}
+	b = infoStr(b, "rdb_last_bgsave_status", status)
+	b = infoInt(b, "rdb_last_bgsave_time_sec", p.lastBgDur.Load())
+	b = infoInt(b, "rdb_current_bgsave_time_sec", current)
+	b = infoInt(b, "rdb_saves", p.saves.Load())
+	b = infoInt(b, "rdb_last_load_keys_expired", p.loadExpired.Load())
+	b = infoInt(b, "rdb_last_load_keys_loaded", p.loadLoaded.Load())
 	b = infoInt(b, "aof_enabled", 0)
 	b = infoInt(b, "aof_rewrite_in_progress", 0)
 	b = infoInt(b, "aof_rewrite_scheduled", 0)

@@ -129,9 +129,10 @@ func cmdConfigHelp(c *client, args [][]byte) {
 		"    Rewrite the configuration file.")
 }
 
-// cmdShutdown stops the server. Valkyrie keeps no data on disk, so SAVE and
-// NOSAVE both just stop; the options are still validated as Redis does.
-// On success there is no reply: the connection closes.
+// cmdShutdown stops the server, saving first when save points are set or
+// SAVE is given, and not with NOSAVE (the save runs once the connections
+// are closed: Server.Shutdown). On success there is no reply: the
+// connection closes.
 func cmdShutdown(c *client, args [][]byte) {
 	var save, nosave, abort, other bool
 	for _, a := range args[1:] {
@@ -163,6 +164,12 @@ func cmdShutdown(c *client, args [][]byte) {
 			c.replyError(msg)
 			return
 		}
+	}
+	switch {
+	case nosave:
+		c.srv.persist.shutdownMode.Store(shutdownNoSave)
+	case save:
+		c.srv.persist.shutdownMode.Store(shutdownSave)
 	}
 	c.srv.log.Warn("SHUTDOWN requested by client", "client", c.id)
 	c.closeAfter = true

@@ -111,6 +111,7 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 			s.memPeak(s.mem.Used())
 			s.checkClientLimits(now.Unix())
 			s.followHeap()
+			s.savePoints(now)
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)

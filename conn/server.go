@@ -81,6 +81,7 @@ type Server struct {
 	migrate     migrateCache                 // MIGRATE's sockets (cmd_migrate.go)
 
 	cmem      clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
+	persist   persistState                  // SAVE, BGSAVE and the save points (persist.go)
 	sleepGate atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
 
 	// life is cancelled when Shutdown begins; Shutdown then stops every
@@ -150,7 +151,10 @@ func New(opt Options) *Server {
 		opt.Logger = slog.Default()
 	}
 	if opt.Config == nil {
+		// In process (tests, embedding) no save point is set: nothing is
+		// written to disk unless asked for (CONFIG SET save, SAVE).
 		opt.Config = config.New()
+		opt.Config.Set("save", "")
 	}
 	s := &Server{
 		log:        opt.Logger,
@@ -238,6 +242,7 @@ func New(opt Options) *Server {
 	s.cfg.OnChange("client-query-buffer-limit", func(string) { s.maxQbuf.Store(s.cfg.Int("client-query-buffer-limit")) })
 	s.watchMinReplicas()
 	s.watchMaxmemory()
+	s.initPersist()
 	s.startCron()
 	return s
 }
@@ -479,6 +484,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
 	s.stopMaxmemory()
 	s.stopCron()
+	s.stopBgsave()
 	close(s.lazyStop)
 	<-s.lazyDone
 
@@ -498,6 +504,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn("shutdown: connections still running at the deadline; stopping the shards anyway",
 			"connections", n, "err", err)
 	}
+	s.saveAtShutdown()
 	close(s.shardsDown)
 	// Worker.Stop does not wait for a lent shard to come back, so a
 	// connection still holding one cannot hold up the shutdown.

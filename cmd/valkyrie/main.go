@@ -70,7 +70,7 @@ func main() {
 	log := newLogger(&level, c.LogFormat, out)
 	slog.SetDefault(log)
 	if err := run(c, st, log, out); err != nil {
-		if !errors.Is(err, errListen) {
+		if !errors.Is(err, errListen) && !errors.Is(err, errLoad) {
 			log.Error("valkyrie stopped", "err", err)
 		}
 		os.Exit(1)
@@ -139,6 +139,7 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	log.Info("valkyrie ready", "address", addrs[0], "addresses", addrs, "config_file", st.path, "shards", shards,
 		"tcp_handlers", handlers, "gomaxprocs", handlers, "pid", os.Getpid())
 
+	srv.BeginLoading()
 	serveErr := make(chan error, len(ls)+len(tlsLs))
 	for _, l := range ls {
 		go func() { serveErr <- srv.Serve(l) }()
@@ -146,16 +147,31 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	for _, l := range tlsLs {
 		go func() { serveErr <- srv.ServeTLS(l) }()
 	}
-	log.Info("Ready to accept connections")
-
-	select {
-	case sig := <-sigs:
-		log.Info("signal received, shutting down", "signal", sig.String())
-	case <-srv.Stopping():
-		log.Info("SHUTDOWN received, shutting down")
-	case err = <-serveErr:
-		if errors.Is(err, conn.ErrServerClosed) {
-			err = nil
+	// As Redis, the file loads while clients may connect: they get
+	// -LOADING until it is done.
+	loaded := make(chan error, 1)
+	go func() { loaded <- srv.LoadAtStartup() }()
+	for stop := false; !stop; {
+		select {
+		case lerr := <-loaded:
+			loaded = nil
+			if lerr != nil {
+				log.Error(lerr.Error())
+				shutdown(srv, log)
+				return errLoad
+			}
+			log.Info("Ready to accept connections")
+		case sig := <-sigs:
+			log.Info("signal received, shutting down", "signal", sig.String())
+			stop = true
+		case <-srv.Stopping():
+			log.Info("SHUTDOWN received, shutting down")
+			stop = true
+		case err = <-serveErr:
+			if errors.Is(err, conn.ErrServerClosed) {
+				err = nil
+			}
+			stop = true
 		}
 	}
 	done := make(chan struct{})

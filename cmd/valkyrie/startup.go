@@ -173,6 +173,10 @@ func (st *settings) logOutput() (io.Writer, error) {
 // already logged.
 var errListen = errors.New("could not listen")
 
+// errLoad stops start-up when the RDB file cannot be loaded; the reason
+// is logged already.
+var errLoad = errors.New("could not load the dataset")
+
 // listen opens the listeners: --address alone when given, else each "bind"
 // address on "port", and the "unixsocket". Without a bind directive the
 // addresses are Redis's default, "* -::*", when Valkyrie starts from a

@@ -32,6 +32,7 @@ func startProc(t *testing.T, args string, env ...string) *proc {
 	cmd.Env = append(os.Environ(), mainChildEnv+"="+args)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Dir = t.TempDir() // its RDB file, saved at shutdown, goes there; paths in args are absolute
 	p := &proc{cmd: cmd, exited: make(chan struct{})}
 	cmd.Stderr = &p.stderr
 	stdout, err := cmd.StdoutPipe()

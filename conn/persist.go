@@ -1,0 +1,647 @@
+package conn
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/rdb"
+)
+
+// RDB persistence: SAVE, BGSAVE, LASTSAVE, the save points, the save at
+// shutdown and the load at start-up.
+//
+// A snapshot begins on every shard at one instant, with all of them held
+// (beginSnapshot). SAVE then has each held shard write all its records at
+// once, as Redis's SAVE blocks the server. BGSAVE gives the shards back at
+// once: one goroutine asks each shard in turn for its next slice of
+// records (shard/snapshot.go) and writes the file, while the shards go on
+// serving between slices. The file is written to a temporary name in dir,
+// synced, and renamed over dbfilename.
+
+// persistState is the server's RDB state.
+type persistState struct {
+	mu        sync.Mutex
+	bg        *bgSave // the BGSAVE running, or nil
+	scheduled bool    // BGSAVE SCHEDULE (or BGSAVE in EXEC) waits for the cron
+	lastTry   int64   // Unix s of the last BGSAVE attempt
+	wg        sync.WaitGroup
+
+	lastSave  atomic.Int64 // Unix s of the last successful save (LASTSAVE)
+	lastOK    atomic.Bool  // the last BGSAVE succeeded
+	lastBgDur atomic.Int64 // seconds the last BGSAVE took, -1 before one
+	saves     atomic.Int64 // rdb_saves
+	// changesSaved is the shards' change count at the instant of the last
+	// successful snapshot; the difference is rdb_changes_since_last_save.
+	changesSaved atomic.Int64
+	loading      atomic.Bool
+	loadLoaded   atomic.Int64 // rdb_last_load_keys_loaded
+	loadExpired  atomic.Int64 // rdb_last_load_keys_expired
+	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	gen          atomic.Uint64 // the last snapshot's number
+	renameMu     sync.Mutex    // held while a save renames its file into place
+}
+
+type bgSave struct {
+	began  time.Time
+	cancel chan struct{}
+}
+
+// Replies of the persistence commands, as Redis's.
+const (
+	errBgsaveRunning = "ERR Background save already in progress"
+	errLoading       = "LOADING Redis is loading the dataset in memory"
+)
+
+func init() {
+	registerLocal(
+		&localCommand{Spec: shard.Spec{Name: "save", Arity: 1,
+			Flags: shard.NoAsyncLoading | shard.Admin | shard.NoScript | shard.NoMulti | shard.AllShards,
+			Group: "server", Since: "1.0.0", Summary: "Synchronously save the dataset to disk",
+			Complexity: "O(N) where N is the total number of keys in all databases", ACL: []string{"dangerous"}},
+			run: cmdSave, barrier: true},
+		&localCommand{Spec: shard.Spec{Name: "bgsave", Arity: -1,
+			Flags: shard.NoAsyncLoading | shard.Admin | shard.NoScript | shard.AllShards,
+			Group: "server", Since: "1.0.0", Summary: "Asynchronously save the dataset to disk",
+			Complexity: "O(1)", Syntax: "[SCHEDULE]", ACL: []string{"dangerous"}},
+			run: cmdBgsave, barrier: true},
+		&localCommand{Spec: shard.Spec{Name: "lastsave", Arity: 1,
+			Flags: shard.Loading | shard.Stale | shard.Fast,
+			Group: "server", Since: "1.0.0", Summary: "Get the UNIX time stamp of the last successful save to disk",
+			Complexity: "O(1)", ACL: []string{"admin", "dangerous"}},
+			run: cmdLastsave},
+	)
+}
+
+func cmdLastsave(c *client, args [][]byte) {
+	c.replyInt(c.srv.persist.lastSave.Load())
+}
+
+func cmdSave(c *client, args [][]byte) {
+	if c.srv.bgsaveRunning() {
+		c.replyError(errBgsaveRunning)
+		return
+	}
+	var err error
+	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.saveHeld(held) }) {
+		return
+	}
+	if err != nil {
+		c.replyError("ERR " + err.Error())
+		return
+	}
+	c.replyOK()
+}
+
+func cmdBgsave(c *client, args [][]byte) {
+	schedule := false
+	if len(args) > 1 {
+		if len(args) > 2 || !equalFold(args[1], "schedule") {
+			c.replyError(shard.ErrSyntax)
+			return
+		}
+		schedule = true
+	}
+	_ = schedule // with no other child process, SCHEDULE starts one at once
+	if c.srv.bgsaveRunning() {
+		c.replyError(errBgsaveRunning)
+		return
+	}
+	if c.tx.execing {
+		// As Redis: in a transaction the save starts after it.
+		c.srv.persist.mu.Lock()
+		c.srv.persist.scheduled = true
+		c.srv.persist.mu.Unlock()
+		c.replySimple("Background saving scheduled")
+		return
+	}
+	var err error
+	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.startBgsave(held) }) {
+		return
+	}
+	if err != nil {
+		c.replyError("ERR " + err.Error())
+		return
+	}
+	c.replySimple("Background saving started")
+}
+
+// bgsaveRunning reports whether a BGSAVE is in progress.
+func (s *Server) bgsaveRunning() bool {
+	s.persist.mu.Lock()
+	defer s.persist.mu.Unlock()
+	return s.persist.bg != nil
+}
+
+// changes is the number of writes the shards have run.
+func (s *Server) changes() int64 {
+	var n int64
+	for _, sh := range s.shards {
+		n += sh.Changes.Load()
+	}
+	return n
+}
+
+// rdbPath is the file SAVE and BGSAVE write and start-up loads.
+func (s *Server) rdbPath() string {
+	return filepath.Join(s.cfg.Value("dir"), s.cfg.Value("dbfilename"))
+}
+
+// snapshotHead is what a snapshot's file starts with, taken at its
+// instant along with the shards' counts.
+type snapshotHead struct {
+	gen     uint64
+	at      time.Time
+	changes int64
+	header  []byte
+}
+
+// beginSnapshot starts a snapshot on every held shard (all of them) and
+// returns the file's start: the header, the aux fields, the function
+// libraries and each database's RESIZEDB.
+func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
+	now := time.Now()
+	gen := s.persist.gen.Add(1)
+	var counts shard.SnapshotCounts
+	for _, sh := range held {
+		c := sh.BeginSnapshot(gen, now.UnixMilli())
+		for i := range counts.Keys {
+			counts.Keys[i] += c.Keys[i]
+			counts.Expires[i] += c.Expires[i]
+		}
+	}
+	h := snapshotHead{gen: gen, at: now, changes: s.changes()}
+	b := rdb.AppendHeader(nil)
+	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), false)
+	if libs := s.scripts.DumpFunctions(); len(libs) > 10 {
+		b = append(b, libs[:len(libs)-10]...) // its records, without the DUMP footer
+	}
+	for i := range counts.Keys {
+		if counts.Keys[i] > 0 {
+			b = rdb.AppendSelectDB(b, i)
+			b = rdb.AppendResizeDB(b, uint64(counts.Keys[i]), uint64(counts.Expires[i]))
+		}
+	}
+	h.header = b
+	return h
+}
+
+// saveHeld saves a snapshot of the held shards (all of them) at once: SAVE,
+// DEBUG RELOAD, the save at shutdown. A BGSAVE in progress is cancelled.
+func (s *Server) saveHeld(held []*shard.Shard) error {
+	s.cancelBgsave()
+	h := s.beginSnapshot(held)
+	i := 0
+	err := s.writeRDB(s.rdbPath(), h, nil, func() (shard.SnapshotPart, bool, error) {
+		if i == len(held) {
+			return shard.SnapshotPart{}, true, nil
+		}
+		recs, last, err := held[i].SnapshotSlice(h.gen, 1<<20)
+		if last {
+			i++
+		}
+		return shard.SnapshotPart{Records: recs, Last: last}, i == len(held), err
+	})
+	for _, sh := range held {
+		sh.AbortSnapshot() // a failed write leaves them begun
+	}
+	s.saved(h, err, false)
+	return err
+}
+
+// cancelBgsave cancels the BGSAVE in progress, if any, without waiting:
+// its goroutine writes nothing more and removes its temporary file.
+func (s *Server) cancelBgsave() {
+	s.persist.mu.Lock()
+	if bg := s.persist.bg; bg != nil {
+		close(bg.cancel)
+		s.persist.bg = nil
+	}
+	s.persist.mu.Unlock()
+}
+
+// startBgsave begins a snapshot on the held shards (all of them) and
+// starts the goroutine that writes it.
+func (s *Server) startBgsave(held []*shard.Shard) error {
+	p := &s.persist
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bg != nil {
+		return errors.New("Background save already in progress")
+	}
+	select {
+	case <-s.stopping:
+		return errors.New("server is shutting down")
+	default:
+	}
+	h := s.beginSnapshot(held)
+	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
+	p.bg, p.scheduled = bg, false
+	p.lastTry = bg.began.Unix()
+	p.wg.Add(1)
+	go s.runBgsave(bg, h, s.rdbPath())
+	return nil
+}
+
+// sliceBytes is about how much one slice of a BGSAVE writes.
+const sliceBytes = 128 << 10
+
+// bgsaveYield is how many times a slice's time a shard that had other
+// work waiting serves before its next slice: a BGSAVE takes at most a
+// fifth of a busy shard's time, and all of an idle one's.
+const bgsaveYield = 8
+
+// runBgsave writes a snapshot begun on every shard, asking the shards for
+// their slices in turn.
+func (s *Server) runBgsave(bg *bgSave, h snapshotHead, path string) {
+	defer s.persist.wg.Done()
+	pending := make([]int, len(s.workers))
+	for i := range pending {
+		pending[i] = i
+	}
+	notBefore := make([]time.Time, len(s.workers))
+	next := 0
+	err := s.writeRDB(path, h, bg.cancel, func() (shard.SnapshotPart, bool, error) {
+		// The next shard in turn that may take a slice now, or wait for
+		// the first that may.
+		pick, now := -1, time.Now()
+		for j := range pending {
+			k := (next + j) % len(pending)
+			if !now.Before(notBefore[pending[k]]) {
+				pick = k
+				break
+			}
+			if pick < 0 || notBefore[pending[k]].Before(notBefore[pending[pick]]) {
+				pick = k
+			}
+		}
+		if wait := notBefore[pending[pick]].Sub(now); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-bg.cancel:
+				t.Stop()
+				return shard.SnapshotPart{}, false, errSaveCancelled
+			}
+		}
+		next = pick
+		id := pending[next]
+		part, err := s.workers[id].SnapshotSlice(h.gen, sliceBytes)
+		if err == nil {
+			err = part.Err
+		}
+		if err != nil {
+			return part, false, err
+		}
+		if part.Busy {
+			notBefore[id] = time.Now().Add(bgsaveYield * part.Took)
+		}
+		if part.Last {
+			pending = append(pending[:next], pending[next+1:]...)
+		} else {
+			next++
+		}
+		if len(pending) > 0 {
+			next %= len(pending)
+		}
+		return part, len(pending) == 0, nil
+	})
+	if err != nil {
+		for _, w := range s.workers {
+			w.AbortSnapshot(h.gen)
+		}
+	}
+	select {
+	case <-bg.cancel:
+		// Cancelled (SAVE, FLUSHALL, shutdown): not a failure, and a
+		// slice it got from a newer snapshot must not count.
+		err = errSaveCancelled
+	default:
+	}
+	s.saved(h, err, true)
+	s.persist.mu.Lock()
+	if s.persist.bg == bg {
+		s.persist.bg = nil
+	}
+	s.persist.mu.Unlock()
+}
+
+// saved records the outcome of a save.
+func (s *Server) saved(h snapshotHead, err error, background bool) {
+	p := &s.persist
+	if err == errSaveCancelled {
+		s.log.Info("background save cancelled")
+		return
+	}
+	if background {
+		p.lastBgDur.Store(int64(time.Since(h.at).Seconds()))
+		p.lastOK.Store(err == nil)
+	}
+	if err != nil {
+		s.log.Warn("saving the dataset failed", "err", err, "background", background)
+		return
+	}
+	p.lastSave.Store(time.Now().Unix())
+	p.changesSaved.Store(h.changes)
+	p.saves.Add(1)
+	if background {
+		s.log.Info("Background saving terminated with success")
+	} else {
+		s.log.Info("DB saved on disk")
+	}
+}
+
+var errSaveCancelled = errors.New("the save was cancelled")
+
+// writeRDB writes a file: h's start, the records next returns until it
+// reports the end, and the EOF with the checksum. It writes a temporary
+// file in the same directory, syncs it and renames it to path.
+func (s *Server) writeRDB(path string, h snapshotHead, cancel <-chan struct{},
+	next func() (shard.SnapshotPart, bool, error)) (err error) {
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, "temp-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(h.at.UnixNano(), 36)+".rdb")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return errors.New("Failed opening the temp RDB file " + filepath.Base(tmp) + " (in server root dir " + dir + ") for saving: " + errnoMessage(err))
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	checksum := s.cfg.Bool("rdbchecksum")
+	var crc uint64
+	put := func(b []byte) error {
+		if checksum {
+			crc = rdb.CRC64(crc, b)
+		}
+		_, err := w.Write(b)
+		return err
+	}
+	if err = put(h.header); err != nil {
+		return err
+	}
+	for {
+		if cancel != nil {
+			select {
+			case <-cancel:
+				return errSaveCancelled
+			default:
+			}
+		}
+		part, end, err := next()
+		if err != nil {
+			return err
+		}
+		err = put(part.Records)
+		shard.RecycleSnapshotBuf(part.Records)
+		if err != nil {
+			return err
+		}
+		if end {
+			break
+		}
+	}
+	if _, err = w.Write(rdb.AppendEOF(nil, crc, checksum)); err != nil {
+		return err
+	}
+	if err = w.Flush(); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	// A cancelled BGSAVE must not replace the file of the save that
+	// cancelled it: the check and the rename go together.
+	s.persist.renameMu.Lock()
+	defer s.persist.renameMu.Unlock()
+	if cancel != nil {
+		select {
+		case <-cancel:
+			return errSaveCancelled
+		default:
+		}
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// errnoMessage is the text of a file error, as strerror gives it.
+func errnoMessage(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	msg := err.Error()
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
+}
+
+// stopBgsave cancels a running BGSAVE and waits for its goroutine, and
+// for a save point's start.
+func (s *Server) stopBgsave() {
+	s.cancelBgsave()
+	s.persist.wg.Wait()
+	s.cancelBgsave() // one a save point started meanwhile
+}
+
+// holdAll runs fn with every shard held at once: borrowed in ascending
+// order and given back after, or those a transaction holds. It reports
+// false, having replied, when the shards are stopping.
+func (c *client) holdAll(fn func(held []*shard.Shard)) bool {
+	held := 0
+	for _, s := range c.borrowed {
+		if s != nil {
+			held++
+		}
+	}
+	if held == len(c.borrowed) {
+		fn(c.borrowed) // a transaction holds them all (DEBUG RELOAD in EXEC)
+		return true
+	}
+	if held > 0 {
+		c.replyError("ERR the command needs every shard, and the running script holds some")
+		return false
+	}
+	for i := range c.want {
+		c.want[i] = true
+	}
+	ok := c.borrow()
+	if ok {
+		fn(c.borrowed)
+	}
+	c.giveBack()
+	if !ok {
+		c.closeAfter = true
+		c.replyError("ERR server is shutting down")
+	}
+	return ok
+}
+
+func (s *Server) initPersist() {
+	p := &s.persist
+	p.lastSave.Store(s.started.Unix())
+	p.lastOK.Store(true)
+	p.lastBgDur.Store(-1)
+	// rdbcompression is the package's, as it is Redis's process-wide
+	// setting (DUMP follows it too).
+	rdb.SetCompression(s.cfg.Bool("rdbcompression"))
+	s.cfg.OnChange("rdbcompression", func(string) { rdb.SetCompression(s.cfg.Bool("rdbcompression")) })
+}
+
+// bgsaveRetry is how long after a failed BGSAVE the save points wait
+// before they try again (Redis's CONFIG_BGSAVE_RETRY_DELAY).
+const bgsaveRetry = 5
+
+// savePoints starts a BGSAVE when a save point is due ("save": after so
+// many seconds with at least so many changes), or one was scheduled.
+func (s *Server) savePoints(now time.Time) {
+	p := &s.persist
+	p.mu.Lock()
+	if p.bg != nil {
+		p.mu.Unlock()
+		return
+	}
+	due := p.scheduled
+	if !due {
+		changes := s.changes() - p.changesSaved.Load()
+		since := now.Unix() - p.lastSave.Load()
+		retryOK := p.lastOK.Load() || now.Unix()-p.lastTry > bgsaveRetry
+		for _, sp := range parseSavePoints(s.cfg.Value("save")) {
+			if changes >= sp.changes && since >= sp.seconds && retryOK {
+				s.log.Info("save point reached: saving", "changes", changes, "seconds", sp.seconds)
+				due = true
+				break
+			}
+		}
+	}
+	p.mu.Unlock()
+	if due {
+		// The cron must not wait for shards a script holds: borrow them on
+		// a goroutine of the save's own.
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for _, w := range s.workers {
+				if w.BusySince() != 0 {
+					return // a script runs: the next tick tries again
+				}
+			}
+			s.holdAllShardsWithin(time.Second, func(held []*shard.Shard) {
+				if err := s.startBgsave(held); err != nil {
+					s.log.Debug("scheduled BGSAVE not started", "err", err)
+				}
+			})
+		}()
+	}
+}
+
+type savePoint struct{ seconds, changes int64 }
+
+// parseSavePoints reads "save"'s pairs, validated when it was set.
+func parseSavePoints(v string) []savePoint {
+	f := strings.Fields(v)
+	var sps []savePoint
+	for i := 0; i+1 < len(f); i += 2 {
+		secs, err1 := strconv.ParseInt(f[i], 10, 64)
+		ch, err2 := strconv.ParseInt(f[i+1], 10, 64)
+		if err1 == nil && err2 == nil {
+			sps = append(sps, savePoint{secs, ch})
+		}
+	}
+	return sps
+}
+
+// saveAtShutdown saves when save points are set (or SHUTDOWN SAVE asked
+// for it) and SHUTDOWN NOSAVE did not say otherwise. The connections are
+// closed: nothing writes any more.
+func (s *Server) saveAtShutdown() {
+	mode := s.persist.shutdownMode.Load()
+	if mode == shutdownNoSave || (mode != shutdownSave && len(parseSavePoints(s.cfg.Value("save"))) == 0) {
+		return
+	}
+	if s.persist.loading.Load() {
+		s.log.Warn("not saving at shutdown: the dataset was still loading")
+		return
+	}
+	s.log.Info("Saving the final RDB snapshot before exiting.")
+	ok := s.holdAllShardsWithin(shutdownBorrowWait, func(held []*shard.Shard) {
+		if err := s.saveHeld(held); err != nil {
+			s.log.Error("Error trying to save the DB, the data of this run may be lost", "err", err)
+		}
+	})
+	if !ok {
+		s.log.Error("Error trying to save the DB: a shard stayed busy; the data of this run may be lost")
+	}
+}
+
+// shutdownBorrowWait bounds the wait for a shard a stuck connection holds.
+const shutdownBorrowWait = 5 * time.Second
+
+// holdAllShardsWithin runs fn with every shard borrowed at once, in
+// ascending order, for the server's own use. It gives up, reporting
+// false, when a shard stays lent for d or the shards stopped.
+func (s *Server) holdAllShardsWithin(d time.Duration, fn func(held []*shard.Shard)) bool {
+	held := make([]*shard.Shard, len(s.workers))
+	loans := make([]*shard.Loan, len(s.workers))
+	defer func() {
+		for i, l := range loans {
+			if held[i] != nil {
+				l.Return()
+			}
+		}
+	}()
+	for i, w := range s.workers {
+		loans[i] = shard.NewLoan()
+		sh, err := w.BorrowWithin(loans[i], d)
+		if err != nil || sh == nil {
+			return false
+		}
+		held[i] = sh
+	}
+	fn(held)
+	return true
+}
+
+// SHUTDOWN's say on the final save.
+const (
+	shutdownDefault int32 = iota // save if save points are set
+	shutdownSave
+	shutdownNoSave
+)
+
+// afterFlushall does what Redis does after FLUSHALL: a BGSAVE in progress
+// is cancelled (its file would bring the keys back), and with save points
+// set the now empty dataset is saved at once.
+func (c *client) afterFlushall() {
+	c.srv.cancelBgsave()
+	if len(parseSavePoints(c.srv.cfg.Value("save"))) == 0 {
+		return
+	}
+	c.settle()
+	c.holdAll(func(held []*shard.Shard) {
+		if err := c.srv.saveHeld(held); err != nil {
+			c.srv.log.Warn("saving after FLUSHALL failed", "err", err)
+		}
+	})
+}

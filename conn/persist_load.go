@@ -1,0 +1,116 @@
+package conn
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/conn/script"
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/rdb"
+)
+
+// Loading an RDB file: at start-up (LoadAtStartup), while clients get
+// -LOADING, and for DEBUG RELOAD, with every shard held.
+
+// loadBatch is how many keys go to a shard in one message.
+const loadBatch = 256
+
+// storeFunc stores a batch of keys on shard id.
+type storeFunc func(id int, es []shard.LoadEntry, now int64) (loaded, expired int, err error)
+
+// loadRDB reads the file at path into the shards through store, and
+// installs its function libraries in place of the server's. A missing
+// file is no error: there is nothing to load.
+func (s *Server) loadRDB(path string, store storeFunc) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	began := time.Now()
+	n := len(s.workers)
+	batches := make([][]shard.LoadEntry, n)
+	var loaded, expired int64
+	flush := func(id int) error {
+		l, e, err := store(id, batches[id], time.Now().UnixMilli())
+		loaded += int64(l)
+		expired += int64(e)
+		clear(batches[id])
+		batches[id] = batches[id][:0]
+		return err
+	}
+	var libs []byte
+	err = rdb.Load(bufio.NewReaderSize(f, 1<<20), rdb.Handler{
+		Function: func(code string) error {
+			libs = rdb.AppendRawString(append(libs, script.RDBOpFunction2), code)
+			return nil
+		},
+		Key: func(e *rdb.Entry) error {
+			id := shard.Owner([]byte(e.Key), n)
+			batches[id] = append(batches[id], shard.LoadEntry{DB: e.DB, Key: e.Key, ExpireAt: e.ExpireAt,
+				Idle: e.Idle, Freq: e.Freq, Value: e.Value})
+			if len(batches[id]) >= loadBatch {
+				return flush(id)
+			}
+			return nil
+		},
+	})
+	for id := range batches {
+		if err == nil && len(batches[id]) > 0 {
+			err = flush(id)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if msg := s.scripts.RestoreFunctions(rdb.Seal(libs), script.RestoreFlush); msg != "" {
+		return errors.New("loading the function libraries: " + msg)
+	}
+	s.persist.loadLoaded.Store(loaded)
+	s.persist.loadExpired.Store(expired)
+	s.log.Info("DB loaded from disk", "file", path, "keys", loaded, "expired", expired,
+		"seconds", time.Since(began).Seconds())
+	return nil
+}
+
+// BeginLoading makes commands other than those Redis allows while loading
+// get -LOADING, until LoadAtStartup is done. Call it before serving.
+func (s *Server) BeginLoading() { s.persist.loading.Store(true) }
+
+// LoadAtStartup loads the RDB file named by dir and dbfilename, if there
+// is one. Meanwhile the server may already accept connections: see
+// BeginLoading.
+func (s *Server) LoadAtStartup() error {
+	s.persist.loading.Store(true)
+	defer s.persist.loading.Store(false)
+	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+		return s.workers[id].Load(es, now)
+	})
+	if err != nil {
+		return errors.New("Fatal error loading the DB: " + err.Error() + ". Exiting.")
+	}
+	// The file is the last save: nothing to save yet.
+	s.persist.changesSaved.Store(s.changes())
+	return nil
+}
+
+// reloadHeld is DEBUG RELOAD: save, empty every held shard (all of
+// them), and load the file back.
+func (s *Server) reloadHeld(held []*shard.Shard, save bool) error {
+	if save {
+		if err := s.saveHeld(held); err != nil {
+			return err
+		}
+	}
+	for _, sh := range held {
+		sh.FlushAll()
+	}
+	return s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+		return held[id].Load(es, now)
+	})
+}
