@@ -42,9 +42,9 @@ type persistState struct {
 	// successful snapshot; the difference is rdb_changes_since_last_save.
 	changesSaved atomic.Int64
 	loading      atomic.Bool
-	loadLoaded   atomic.Int64 // rdb_last_load_keys_loaded
-	loadExpired  atomic.Int64 // rdb_last_load_keys_expired
-	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	loadLoaded   atomic.Int64  // rdb_last_load_keys_loaded
+	loadExpired  atomic.Int64  // rdb_last_load_keys_expired
+	shutdownMode atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
 	gen          atomic.Uint64 // the last snapshot's number
 	renameMu     sync.Mutex    // held while a save renames its file into place
 }

@@ -63,7 +63,7 @@ func startChild(t *testing.T, hang bool, extra ...string) *child {
 		cmd.Env = append(cmd.Env, hangEnv+"=1")
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Dir = t.TempDir() // its RDB file, saved at shutdown, goes there
+	cmd.Dir = t.TempDir()           // its RDB file, saved at shutdown, goes there
 	stdout, err := cmd.StdoutPipe() // the log goes to stdout, as Redis's does
 	if err != nil {
 		t.Fatal(err)
