@@ -516,6 +516,9 @@ const bgsaveRetry = 5
 // savePoints starts a BGSAVE when a save point is due ("save": after so
 // many seconds with at least so many changes), or one was scheduled.
 func (s *Server) savePoints(now time.Time) {
+	if !s.persistent {
+		return
+	}
 	p := &s.persist
 	p.mu.Lock()
 	if p.bg != nil {
@@ -577,7 +580,7 @@ func parseSavePoints(v string) []savePoint {
 // closed: nothing writes any more.
 func (s *Server) saveAtShutdown() {
 	mode := s.persist.shutdownMode.Load()
-	if mode == shutdownNoSave || (mode != shutdownSave && len(parseSavePoints(s.cfg.Value("save"))) == 0) {
+	if mode == shutdownNoSave || (mode != shutdownSave && !s.hasSavePoints()) {
 		return
 	}
 	if s.persist.loading.Load() {
@@ -635,7 +638,7 @@ const (
 // set the now empty dataset is saved at once.
 func (c *client) afterFlushall() {
 	c.srv.cancelBgsave()
-	if len(parseSavePoints(c.srv.cfg.Value("save"))) == 0 {
+	if !c.srv.hasSavePoints() {
 		return
 	}
 	c.settle()
@@ -644,4 +647,10 @@ func (c *client) afterFlushall() {
 			c.srv.log.Warn("saving after FLUSHALL failed", "err", err)
 		}
 	})
+}
+
+// hasSavePoints reports whether the server acts on save points and some
+// are set.
+func (s *Server) hasSavePoints() bool {
+	return s.persistent && len(parseSavePoints(s.cfg.Value("save"))) > 0
 }

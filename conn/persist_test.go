@@ -32,7 +32,7 @@ type persistServer struct {
 func startPersistServer(t *testing.T, shards int, dir string, pairs ...string) *persistServer {
 	t.Helper()
 	cfg := config.New()
-	all := append([]string{"dir", dir, "save", "", "enable-debug-command", "yes"}, pairs...)
+	all := append([]string{"dir", dir, "save", "", "enable-debug-command", "yes", "enable-protected-configs", "yes"}, pairs...)
 	if err := cfg.Load(all...); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func startPersistServer(t *testing.T, shards int, dir string, pairs ...string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Shards: shards, Config: cfg})
+	srv := New(Options{Shards: shards, Config: cfg, Persistent: true})
 	srv.BeginLoading()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
@@ -435,13 +435,17 @@ func TestSaveErrors(t *testing.T) {
 	// A directory that cannot be written: SAVE fails, the server stays up.
 	ro := filepath.Join(dir, "ro")
 	os.Mkdir(ro, 0o500)
-	c.ConfigSet(ctx, "dir", ro)
+	if err := c.ConfigSet(ctx, "dir", ro).Err(); err != nil {
+		t.Fatal(err)
+	}
 	if os.Getuid() != 0 { // root writes anyway
 		if err := c.Save(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR ") {
 			t.Fatalf("SAVE into a read-only dir: %v", err)
 		}
 	}
-	c.ConfigSet(ctx, "dir", dir)
+	if err := c.ConfigSet(ctx, "dir", dir).Err(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Save(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,11 @@ type Options struct {
 	// ConfigFile is the absolute path of the file the configuration was
 	// read from, which CONFIG REWRITE writes; "" when started without one.
 	ConfigFile string
+	// Persistent makes the server act on its save points ("save"): save
+	// by them, at shutdown and after FLUSHALL, as redis-server does. The
+	// command line sets it; in process (tests, embedders) nothing is
+	// written unless asked for (SAVE, BGSAVE, DEBUG RELOAD).
+	Persistent bool
 }
 
 // Server accepts connections and routes their commands to the shards.
@@ -80,9 +85,10 @@ type Server struct {
 	scripts     scriptEngine                 // EVAL's script cache (cmd_script.go)
 	migrate     migrateCache                 // MIGRATE's sockets (cmd_migrate.go)
 
-	cmem      clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
-	persist   persistState                  // SAVE, BGSAVE and the save points (persist.go)
-	sleepGate atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
+	cmem       clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
+	persist    persistState                  // SAVE, BGSAVE and the save points (persist.go)
+	persistent bool                          // Options.Persistent
+	sleepGate  atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
 
 	// life is cancelled when Shutdown begins; Shutdown then stops every
 	// running script (and a script starting later checks life), so that a
@@ -151,15 +157,13 @@ func New(opt Options) *Server {
 		opt.Logger = slog.Default()
 	}
 	if opt.Config == nil {
-		// In process (tests, embedding) no save point is set: nothing is
-		// written to disk unless asked for (CONFIG SET save, SAVE).
 		opt.Config = config.New()
-		opt.Config.Set("save", "")
 	}
 	s := &Server{
 		log:        opt.Logger,
 		cfg:        opt.Config,
 		cfgFile:    opt.ConfigFile,
+		persistent: opt.Persistent,
 		started:    time.Now(),
 		listeners:  make(map[net.Listener]struct{}),
 		moved:      make(map[net.Listener]net.Listener),

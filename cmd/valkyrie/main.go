@@ -124,7 +124,7 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	if err := st.cfg.Load("enable-debug-command", c.EnableDebug); err != nil {
 		return err
 	}
-	srv := conn.New(conn.Options{Shards: shards, Logger: log, Config: st.cfg, ConfigFile: st.path})
+	srv := conn.New(conn.Options{Shards: shards, Logger: log, Config: st.cfg, ConfigFile: st.path, Persistent: true})
 	srv.MeasureStartupMemory()
 	if err := srv.LoadUsersAtStartup(st.users.Lines()); err != nil {
 		return err // users from redis.conf or the aclfile, as Redis loads them
