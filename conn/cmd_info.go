@@ -222,6 +222,22 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	}
 	b = infoInt(b, "loading", loading)
 	b = infoInt(b, "async_loading", 0)
+	total, done, early := p.saveTotal.Load(), int64(0), int64(0)
+	if total > 0 {
+		done, early = srv.snapshotProgress()
+	}
+	b = infoInt(b, "current_cow_peak", early)
+	b = infoInt(b, "current_cow_size", early)
+	b = infoInt(b, "current_cow_size_age", 0)
+	perc := 0.0
+	if total > 0 {
+		perc = float64(min(done, total)) * 100 / float64(total)
+	}
+	b = append(b, "current_fork_perc:"...)
+	b = strconv.AppendFloat(b, perc, 'f', 2, 64)
+	b = append(b, '\r', '\n')
+	b = infoInt(b, "current_save_keys_processed", done)
+	b = infoInt(b, "current_save_keys_total", total)
 	b = infoInt(b, "rdb_changes_since_last_save", srv.changes()-p.changesSaved.Load())
 	inProgress, current := int64(0), int64(-1)
 	p.mu.Lock()
@@ -239,6 +255,7 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "rdb_last_bgsave_time_sec", p.lastBgDur.Load())
 	b = infoInt(b, "rdb_current_bgsave_time_sec", current)
 	b = infoInt(b, "rdb_saves", p.saves.Load())
+	b = infoInt(b, "rdb_last_cow_size", p.lastEarly.Load())
 	b = infoInt(b, "rdb_last_load_keys_expired", p.loadExpired.Load())
 	b = infoInt(b, "rdb_last_load_keys_loaded", p.loadLoaded.Load())
 	b = infoInt(b, "aof_enabled", 0)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/rdb"
 )
@@ -47,6 +48,14 @@ type persistState struct {
 	shutdownMode atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
 	gen          atomic.Uint64 // the last snapshot's number
 	renameMu     sync.Mutex    // held while a save renames its file into place
+	// The BGSAVE in progress: keys at its instant (INFO's
+	// current_save_keys_total; the shards count the rest), and the last
+	// one's bytes written ahead of the walk (rdb_last_cow_size).
+	saveTotal atomic.Int64
+	lastEarly atomic.Int64
+	// misconf: writes are refused because the last BGSAVE failed
+	// (stop-writes-on-bgsave-error, with save points set).
+	misconf atomic.Bool
 }
 
 type bgSave struct {
@@ -157,6 +166,7 @@ func (s *Server) rdbPath() string {
 // snapshotHead is what a snapshot's file starts with, taken at its
 // instant along with the shards' counts.
 type snapshotHead struct {
+	keys    int64 // at the instant
 	gen     uint64
 	at      time.Time
 	changes int64
@@ -178,6 +188,9 @@ func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
 		}
 	}
 	h := snapshotHead{gen: gen, at: now, changes: s.changes()}
+	for i := range counts.Keys {
+		h.keys += int64(counts.Keys[i])
+	}
 	b := rdb.AppendHeader(nil)
 	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), false)
 	if libs := s.scripts.DumpFunctions(); len(libs) > 10 {
@@ -242,6 +255,7 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 	default:
 	}
 	h := s.beginSnapshot(held)
+	p.saveTotal.Store(h.keys)
 	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
 	p.bg, p.scheduled = bg, false
 	p.lastTry = bg.began.Unix()
@@ -303,6 +317,16 @@ func (s *Server) runBgsave(bg *bgSave, h snapshotHead, path string) {
 		if part.Busy {
 			notBefore[id] = time.Now().Add(bgsaveYield * part.Took)
 		}
+		if d := s.cfg.Int("rdb-key-save-delay"); d > 0 && part.Keys > 0 {
+			// Redis's child sleeps this long per key (tests use it to
+			// make a save slow); here the writer does, not the shards.
+			t := time.NewTimer(time.Duration(d) * time.Microsecond * time.Duration(part.Keys))
+			select {
+			case <-t.C:
+			case <-bg.cancel:
+				t.Stop()
+			}
+		}
 		if part.Last {
 			pending = append(pending[:next], pending[next+1:]...)
 		} else {
@@ -326,6 +350,9 @@ func (s *Server) runBgsave(bg *bgSave, h snapshotHead, path string) {
 	default:
 	}
 	s.saved(h, err, true)
+	_, early := s.snapshotProgress()
+	s.persist.lastEarly.Store(early)
+	s.persist.saveTotal.Store(0)
 	s.persist.mu.Lock()
 	if s.persist.bg == bg {
 		s.persist.bg = nil
@@ -343,6 +370,7 @@ func (s *Server) saved(h snapshotHead, err error, background bool) {
 	if background {
 		p.lastBgDur.Store(int64(time.Since(h.at).Seconds()))
 		p.lastOK.Store(err == nil)
+		s.updateMisconf()
 	}
 	if err != nil {
 		s.log.Warn("saving the dataset failed", "err", err, "background", background)
@@ -507,6 +535,29 @@ func (s *Server) initPersist() {
 	// setting (DUMP follows it too).
 	rdb.SetCompression(s.cfg.Bool("rdbcompression"))
 	s.cfg.OnChange("rdbcompression", func(string) { rdb.SetCompression(s.cfg.Bool("rdbcompression")) })
+	s.cfg.OnChange("save", func(string) { s.updateMisconf() })
+	s.cfg.OnChange("stop-writes-on-bgsave-error", func(string) { s.updateMisconf() })
+}
+
+// errMisconf is Redis's refusal of writes after a failed BGSAVE.
+const errMisconf = script.ErrMisconf
+
+// updateMisconf sets whether writes are refused: the last BGSAVE failed,
+// stop-writes-on-bgsave-error is on and save points are set, as Redis's
+// writeCommandsDeniedByDiskError.
+func (s *Server) updateMisconf() {
+	s.persist.misconf.Store(!s.persist.lastOK.Load() && s.cfg.Bool("stop-writes-on-bgsave-error") && s.hasSavePoints())
+}
+
+// refuseMisconf answers a write command (or PING, as Redis does) with
+// MISCONF while writes are refused, and reports whether it did.
+func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
+	if !e.arityOK(len(args)) || !(c.writes(e, args) || e.spec.Name == "ping") {
+		return false
+	}
+	c.last = e.spec
+	c.reject(e, args, errMisconf)
+	return true
 }
 
 // bgsaveRetry is how long after a failed BGSAVE the save points wait
@@ -653,4 +704,14 @@ func (c *client) afterFlushall() {
 // are set.
 func (s *Server) hasSavePoints() bool {
 	return s.persistent && len(parseSavePoints(s.cfg.Value("save"))) > 0
+}
+
+// snapshotProgress sums the shards' counts of the snapshot in progress or
+// the last: records written, and bytes written ahead of the walk.
+func (s *Server) snapshotProgress() (keys, early int64) {
+	for _, sh := range s.shards {
+		keys += sh.SnapKeys.Load()
+		early += sh.SnapEarly.Load()
+	}
+	return keys, early
 }

@@ -45,12 +45,16 @@ func (s *Server) loadRDB(path string, store storeFunc) error {
 		return err
 	}
 	var libs []byte
+	delay := s.cfg.Int("key-load-delay")
 	err = rdb.Load(bufio.NewReaderSize(f, 1<<20), rdb.Handler{
 		Function: func(code string) error {
 			libs = rdb.AppendRawString(append(libs, script.RDBOpFunction2), code)
 			return nil
 		},
 		Key: func(e *rdb.Entry) error {
+			if d := delay; d > 0 {
+				time.Sleep(time.Duration(d) * time.Microsecond) // key-load-delay, for tests
+			}
 			id := shard.Owner([]byte(e.Key), n)
 			batches[id] = append(batches[id], shard.LoadEntry{DB: e.DB, Key: e.Key, ExpireAt: e.ExpireAt,
 				Idle: e.Idle, Freq: e.Freq, Value: e.Value})

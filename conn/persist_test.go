@@ -450,3 +450,46 @@ func TestSaveErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFailedBgsaveRefusesWrites(t *testing.T) {
+	base := t.TempDir()
+	sub := filepath.Join(base, "sub")
+	os.Mkdir(sub, 0o755)
+	s := startPersistServer(t, 4, base, "save", "3600 1")
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	if err := c.ConfigSet(ctx, "dir", sub).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(ctx, "x", "x", 0)
+	os.Remove(sub) // the save cannot create its file
+	if err := c.BgSave(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoBgsave(t, c)
+	if st := persistInfo(t, c, "persistence", "rdb_last_bgsave_status"); st != "err" {
+		t.Fatalf("rdb_last_bgsave_status %s after a failed BGSAVE", st)
+	}
+	if v := c.Get(ctx, "x").Val(); v != "x" {
+		t.Fatalf("GET x = %q", v)
+	}
+	for _, cmd := range [][]any{{"set", "x", "y"}, {"ping"}, {"eval", "#!lua\nreturn redis.call('set','x',1)", 1, "x"}} {
+		if err := c.Do(ctx, cmd...).Err(); err == nil || !strings.HasPrefix(err.Error(), "MISCONF ") {
+			t.Fatalf("%v after a failed BGSAVE: %v, want MISCONF", cmd, err)
+		}
+	}
+	if err := c.Eval(ctx, "return redis.call('set','x',1)", []string{"x"}).Err(); err == nil || !strings.HasPrefix(err.Error(), "MISCONF ") {
+		t.Fatalf("a script's write after a failed BGSAVE: %v", err)
+	}
+	c.ConfigSet(ctx, "stop-writes-on-bgsave-error", "no")
+	if err := c.Set(ctx, "x", "z", 0).Err(); err != nil {
+		t.Fatalf("SET with stop-writes-on-bgsave-error no: %v", err)
+	}
+	c.ConfigSet(ctx, "stop-writes-on-bgsave-error", "yes")
+	os.Mkdir(sub, 0o755)
+	c.BgSave(ctx)
+	waitNoBgsave(t, c)
+	if err := c.Set(ctx, "x", "w", 0).Err(); err != nil {
+		t.Fatalf("SET after a good BGSAVE: %v", err)
+	}
+}

@@ -139,9 +139,17 @@ func (h *scriptHost) Take(id int, within time.Duration, busySince int64) (*shard
 	return s, nil
 }
 
-func (h *scriptHost) Busy(ns int64)    { (*client)(h).markBusy(ns) }
-func (h *scriptHost) Stopping() bool   { return h.srv.life.Err() != nil }
-func (h *scriptHost) NoReplicas() bool { return h.srv.noReplicas.Load() }
+func (h *scriptHost) Busy(ns int64)  { (*client)(h).markBusy(ns) }
+func (h *scriptHost) Stopping() bool { return h.srv.life.Err() != nil }
+func (h *scriptHost) WritesRefused() string {
+	switch {
+	case h.srv.persist.misconf.Load():
+		return errMisconf
+	case h.srv.noReplicas.Load():
+		return errNoReplicas
+	}
+	return ""
+}
 
 func (h *scriptHost) CountError(msg string) {
 	h.srv.stats.errors.Add(1)

@@ -96,6 +96,10 @@ type Shard struct {
 
 	snap     *snapshot // the snapshot in progress, if any (snapshot.go)
 	snapMark bool      // the mark of keys done by the last snapshot (snapshot.go)
+	// SnapKeys and SnapEarly count the records the snapshot in progress
+	// (or the last) wrote, and the memory of the keys written ahead of
+	// the walk because they changed (Valkyrie's copy-on-write), for INFO.
+	SnapKeys, SnapEarly atomic.Int64
 	// Changes counts the write commands run without an error, read by the
 	// server for the save points (snapshot.go).
 	Changes atomic.Int64

@@ -35,8 +35,9 @@ import (
 
 // snapshot is one shard's part of a snapshot in progress.
 type snapshot struct {
+	sh    *Shard
 	gen   uint64 // the server's number for it
-	at    int64  // the instant, Unix ms: keys whose TTL passed by then are left out
+	at    int64  // the instant, Unix ms
 	out   []byte // records ready for the saver
 	outDB int    // database of out's last record; -1 when out is empty
 	obj   []byte // scratch for one value
@@ -48,6 +49,9 @@ type snapshot struct {
 	stop     func()
 	finished [NumDBs]bool // databases whose every key is done
 	served   uint64       // the shard's Processed after the last slice
+
+	keys int  // records written since the last slice
+	walk bool // the walk is writing (not preserve)
 }
 
 // SnapshotCounts is what BeginSnapshot saw: per database, the keys and
@@ -63,7 +67,9 @@ type SnapshotCounts struct {
 func (s *Shard) BeginSnapshot(gen uint64, now int64) SnapshotCounts {
 	s.AbortSnapshot()
 	s.snapMark = !s.snapMark
-	s.snap = &snapshot{gen: gen, at: now, outDB: -1}
+	s.snap = &snapshot{gen: gen, at: now, outDB: -1, sh: s}
+	s.SnapKeys.Store(0)
+	s.SnapEarly.Store(0)
 	var c SnapshotCounts
 	for i := range s.dbs {
 		c.Keys[i], c.Expires[i] = s.dbs[i].Len(), len(s.dbs[i].expires)
@@ -126,6 +132,8 @@ func (s *Shard) SnapshotSlice(gen uint64, max int) (records []byte, last bool, e
 		sn.out = getSnapshotBuf()
 	}
 	mark := s.snapMark
+	sn.walk = true
+	defer func() { sn.walk = false }()
 	for n := 0; len(sn.out) < max && sn.db < NumDBs && n < sliceKeys; n++ {
 		if sn.finished[sn.db] {
 			sn.db++
@@ -159,7 +167,7 @@ func (s *Shard) SnapshotSlice(gen uint64, max int) (records []byte, last bool, e
 			continue
 		}
 		if e.marked() != mark {
-			sn.writeObj(db, k, e.v)
+			sn.writeObj(db, k, e.v, e.bytes())
 			db.objSlot(keyBytes(k)).setMark(mark)
 		}
 	}
@@ -198,7 +206,7 @@ func (sn *snapshot) preserve(db *DB, key []byte) {
 		return
 	}
 	if e := db.objSlot(key); e != nil && e.marked() != mark {
-		sn.writeObj(db, string(key), e.v)
+		sn.writeObj(db, string(key), e.v, e.bytes())
 		e.setMark(mark)
 	}
 }
@@ -224,7 +232,7 @@ func (sn *snapshot) complete(db *DB) {
 	}
 	for k, e := range db.objs {
 		if e.marked() != mark {
-			sn.writeObj(db, k, e.v)
+			sn.writeObj(db, k, e.v, e.bytes())
 			e.setMark(mark)
 			db.objs[k] = e
 		}
@@ -232,42 +240,36 @@ func (sn *snapshot) complete(db *DB) {
 	sn.finished[i] = true
 }
 
-// expireAt is key's TTL for its record, and whether the key is live at
-// the instant.
-func (sn *snapshot) expireAt(db *DB, k string) (int64, bool) {
+// expireAt is key's TTL for its record, or -1. A key whose TTL has
+// passed but that is still held is written too, as Redis does: the load
+// drops it (and counts it in rdb_last_load_keys_expired).
+func (sn *snapshot) expireAt(db *DB, k string) int64 {
 	if len(db.expires) == 0 {
-		return -1, true
+		return -1
 	}
-	at, ok := db.expires[k]
-	if !ok {
-		return -1, true
+	if at, ok := db.expires[k]; ok {
+		return at
 	}
-	return at, at > sn.at
+	return -1
 }
 
 func (sn *snapshot) writeStr(db *DB, k, v string) {
-	at, live := sn.expireAt(db, k)
-	if !live {
-		return
-	}
 	sn.obj = rdb.AppendString(sn.obj[:0], v)
-	sn.put(db, k, at)
+	sn.put(db, k, sn.expireAt(db, k), strCost(len(k), len(v)))
 }
 
-func (sn *snapshot) writeObj(db *DB, k string, v any) {
-	at, live := sn.expireAt(db, k)
-	if !live {
-		return
-	}
+// writeObj writes the value v of k, accounted for size bytes.
+func (sn *snapshot) writeObj(db *DB, k string, v any, size int64) {
 	sn.obj = appendObject(sn.obj[:0], v)
 	if sn.obj == nil {
 		return // a type an RDB file cannot hold
 	}
-	sn.put(db, k, at)
+	sn.put(db, k, sn.expireAt(db, k), size)
 }
 
-// put appends the record of k, whose value is in sn.obj.
-func (sn *snapshot) put(db *DB, k string, at int64) {
+// put appends the record of k, whose value is in sn.obj and takes size
+// bytes of memory.
+func (sn *snapshot) put(db *DB, k string, at, size int64) {
 	if sn.out == nil {
 		sn.out = getSnapshotBuf()
 	}
@@ -276,6 +278,11 @@ func (sn *snapshot) put(db *DB, k string, at int64) {
 		sn.outDB = db.num
 	}
 	sn.out = rdb.AppendKeyValue(sn.out, k, at, sn.obj)
+	sn.keys++
+	sn.sh.SnapKeys.Add(1)
+	if !sn.walk {
+		sn.sh.SnapEarly.Add(size)
+	}
 	if cap(sn.obj) > 1<<20 {
 		sn.obj = nil // one big value's scratch is not kept
 	}
@@ -294,7 +301,7 @@ func (db *DB) keepStr(e *strEntry, key []byte) {
 // keepObj is keepStr for an entry of any other type.
 func (db *DB) keepObj(e *objEntry, key []byte) {
 	if sh := db.sh; sh != nil && sh.snap != nil && e.marked() != sh.snapMark {
-		sh.snap.writeObj(db, string(key), e.v)
+		sh.snap.writeObj(db, string(key), e.v, e.bytes())
 		e.setMark(sh.snapMark)
 	}
 }
@@ -338,6 +345,7 @@ func RecycleSnapshotBuf(b []byte) { putSnapshotBuf(b) }
 // SnapshotPart is a reply of Worker.SnapshotSlice.
 type SnapshotPart struct {
 	Records []byte
+	Keys    int           // records in Records
 	Took    time.Duration // the slice's time on the shard
 	Busy    bool          // other work waited for the shard meanwhile
 	Last    bool          // the shard's part is complete
@@ -368,6 +376,11 @@ func (m snapshotSliceMsg) deliver(s *Shard, _ <-chan struct{}) {
 		p.Busy = s.Processed != sn.served || m.pending() > 0
 	}
 	began := time.Now()
+	if sn := s.snap; sn != nil && sn.gen == m.gen {
+		// The records of keys that preserve wrote since the last slice
+		// are in out already: count them with this slice's.
+		defer func() { p.Keys, sn.keys = sn.keys, 0 }()
+	}
 	p.Records, p.Last, p.Err = s.SnapshotSlice(m.gen, m.max)
 	p.Took = time.Since(began)
 	if sn := s.snap; sn != nil {

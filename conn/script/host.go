@@ -35,9 +35,9 @@ type Host interface {
 	Busy(ns int64)
 	// Stopping reports whether the server is shutting down.
 	Stopping() bool
-	// NoReplicas reports whether writes are refused for want of good
-	// replicas (min-replicas-to-write).
-	NoReplicas() bool
+	// WritesRefused returns the error that refuses every write now (a
+	// failed BGSAVE: MISCONF; too few replicas: NOREPLICAS), or "".
+	WritesRefused() string
 	// CountError counts an error reply in the error stats.
 	CountError(msg string)
 	// Panicked logs a command that panicked when a script called it.
@@ -98,4 +98,8 @@ type Result struct {
 const (
 	ErrOOM        = "OOM command not allowed when used memory > 'maxmemory'."
 	ErrNoReplicas = "NOREPLICAS Not enough good replicas to write."
+	ErrMisconf    = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " +
+		"Commands that may modify the data set are disabled, because this instance is configured to report errors " +
+		"during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs " +
+		"for details about the RDB error."
 )

@@ -39,9 +39,14 @@ func (h *fakeHost) Local(cmd Command, args [][]byte, db *int, proto wire.Proto, 
 func (h *fakeHost) Take(int, time.Duration, int64) (*shard.Shard, error) {
 	return nil, errors.New("no shards")
 }
-func (h *fakeHost) Busy(ns int64)                { h.busy = append(h.busy, ns) }
-func (h *fakeHost) Stopping() bool               { return false }
-func (h *fakeHost) NoReplicas() bool             { return h.noReplicas }
+func (h *fakeHost) Busy(ns int64)  { h.busy = append(h.busy, ns) }
+func (h *fakeHost) Stopping() bool { return false }
+func (h *fakeHost) WritesRefused() string {
+	if h.noReplicas {
+		return ErrNoReplicas
+	}
+	return ""
+}
 func (h *fakeHost) CountError(msg string)        { h.errs = append(h.errs, msg) }
 func (h *fakeHost) Panicked(string, any, []byte) {}
 

@@ -616,8 +616,8 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 	}
 	if spec.Flags&shard.Write != 0 {
 		// Once the script has written it must go on (Redis's WRITE_DIRTY).
-		if r.h.NoReplicas() && !r.wrote() {
-			return r.rejected(cmd, args, fail, ErrNoReplicas)
+		if msg := r.h.WritesRefused(); msg != "" && !r.wrote() {
+			return r.rejected(cmd, args, fail, msg)
 		}
 	}
 	var reply []byte

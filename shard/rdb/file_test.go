@@ -689,7 +689,7 @@ func TestLoadOpcodes(t *testing.T) {
 		{build("0010", []byte{OpSelectDB, 0x81, 0, 0, 0, 1, 0, 0, 0, 0}), "rdb: bad database number 4294967296 at offset 9"},
 		{[]byte("REDIS0010\xff"), "rdb: unexpected EOF at offset 10"},
 		{[]byte("REDIS00"), "rdb: unexpected EOF at offset 7"},
-		{[]byte("REDIS0010\xff12345678"), "rdb: bad CRC (file 0x3837363534333231, computed 0x" + fmt.Sprintf("%016x", CRC64(0, []byte("REDIS0010\xff"))) + ") at offset 10"},
+		{[]byte("REDIS0010\xff12345678"), "rdb: RDB CRC error (file 0x3837363534333231, computed 0x" + fmt.Sprintf("%016x", CRC64(0, []byte("REDIS0010\xff"))) + ") at offset 10"},
 	}
 	for _, tc := range bad {
 		_, err := loadAll(tc.file)

@@ -427,7 +427,7 @@ func (l *loader) load(h Handler) error {
 				return err
 			}
 			if stored := binary.LittleEndian.Uint64(b); stored != 0 && stored != computed {
-				return l.fail(l.off-8, ErrChecksum, "bad CRC (file %#016x, computed %#016x)", stored, computed)
+				return l.fail(l.off-8, ErrChecksum, "RDB CRC error (file %#016x, computed %#016x)", stored, computed)
 			}
 			return nil
 		case OpExpireMs:
