@@ -11,6 +11,7 @@ import (
 	"github.com/valkyrie-kv/valkyrie/conn/config"
 	"github.com/valkyrie-kv/valkyrie/shard"
 	"github.com/valkyrie-kv/valkyrie/shard/glob"
+	"github.com/valkyrie-kv/valkyrie/shard/rdb"
 	"github.com/valkyrie-kv/valkyrie/wire"
 )
 
@@ -99,6 +100,8 @@ var debugHelp = []string{
 	"QUICKLIST <key> [<0|1>]",
 	"    Show low level info about the quicklist encoding of <key>.",
 	"    The optional argument (0 by default) sets the level of detail",
+	"SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+	"    Enables or disables checksum checks for RDB files and RESTORE's payload.",
 	"RELOAD [NOSAVE]",
 	"    Save the dataset to the RDB file, empty it, and load the file back.",
 	"    NOSAVE loads the file as it is, without saving first.",
@@ -163,6 +166,9 @@ func cmdDebug(c *client, args [][]byte) {
 	case sub == "change-repl-id" && n == 2:
 		c.srv.log.Warn("Changing replication IDs after receiving DEBUG change-repl-id")
 		c.srv.changeReplID()
+		c.replyOK()
+	case sub == "set-skip-checksum-validation" && n == 3:
+		rdb.SetSkipChecksum(cAtoi(args[2]) != 0)
 		c.replyOK()
 	case sub == "set-disable-deny-scripts" && n == 3:
 		c.srv.scriptDenyOff.Store(cAtoi(args[2]) != 0)
