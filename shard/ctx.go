@@ -230,6 +230,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		s.settleAccounts()
 	}
 	s.publishMem() // the next batch evicts what this one wrote, if over
+	s.publishChanges()
 	s.readStats = false
 	s.stamp = 0
 	s.flushEvents()
@@ -336,6 +337,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 		for _, s := range c.shards {
 			if s != nil {
 				s.countChange(c.Out[start:])
+				s.publishChanges()
 				break
 			}
 		}

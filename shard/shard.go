@@ -100,8 +100,10 @@ type Shard struct {
 	// (or the last) wrote, and the memory of the keys written ahead of
 	// the walk because they changed (Valkyrie's copy-on-write), for INFO.
 	SnapKeys, SnapEarly atomic.Int64
-	// Changes counts the write commands run without an error, read by the
-	// server for the save points (snapshot.go).
+	// changes counts the write commands run without an error, and Changes
+	// is the count as last published, read by the server for the save
+	// points (snapshot.go).
+	changes int64
 	Changes atomic.Int64
 }
 

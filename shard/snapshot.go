@@ -425,9 +425,16 @@ func (m snapshotAbortMsg) deliver(s *Shard, _ <-chan struct{}) {
 func (w *Worker) AbortSnapshot(gen uint64) { w.a.Send(snapshotAbortMsg{gen}) }
 
 // countChange counts a write command that ran, unless its reply is an
-// error, in Changes (rdb_changes_since_last_save counts them).
+// error (rdb_changes_since_last_save counts them); publishChanges makes
+// the count readable by the server, once per batch.
 func (s *Shard) countChange(reply []byte) {
 	if len(reply) == 0 || reply[0] != '-' {
-		s.Changes.Add(1)
+		s.changes++
+	}
+}
+
+func (s *Shard) publishChanges() {
+	if s.Changes.Load() != s.changes {
+		s.Changes.Store(s.changes)
 	}
 }
