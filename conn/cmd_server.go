@@ -134,15 +134,17 @@ func cmdConfigHelp(c *client, args [][]byte) {
 // are closed: Server.Shutdown). On success there is no reply: the
 // connection closes.
 func cmdShutdown(c *client, args [][]byte) {
-	var save, nosave, abort, other bool
+	var save, nosave, abort, other, force bool
 	for _, a := range args[1:] {
 		switch {
 		case equalFold(a, "nosave"):
 			nosave = true
 		case equalFold(a, "save"):
 			save = true
-		case equalFold(a, "now"), equalFold(a, "force"):
+		case equalFold(a, "now"):
 			other = true
+		case equalFold(a, "force"):
+			other, force = true, true
 		case equalFold(a, "abort"):
 			abort = true
 		default:
@@ -165,13 +167,29 @@ func cmdShutdown(c *client, args [][]byte) {
 			return
 		}
 	}
+	c.srv.log.Warn("SHUTDOWN requested by client", "client", c.id)
 	switch {
 	case nosave:
 		c.srv.persist.shutdownMode.Store(shutdownNoSave)
 	case save:
 		c.srv.persist.shutdownMode.Store(shutdownSave)
 	}
-	c.srv.log.Warn("SHUTDOWN requested by client", "client", c.id)
+	// Save now, while the server can still say no: a save that fails
+	// stops the shutdown, as in Redis, unless FORCE.
+	var err error
+	if c.srv.wantsShutdownSave() && !c.holdAll(func(held []*shard.Shard) { err = c.srv.saveForShutdown(held) }) {
+		return
+	}
+	if err != nil {
+		if !force {
+			c.srv.log.Warn("Error trying to save the DB, can't exit.", "err", err)
+			c.srv.persist.shutdownMode.Store(shutdownDefault)
+			c.replyError("ERR Errors trying to SHUTDOWN. Check logs.")
+			return
+		}
+		c.srv.log.Warn("Error trying to save the DB. Exit anyway.", "err", err)
+		c.srv.persist.shutdownMode.Store(shutdownNoSave)
+	}
 	c.closeAfter = true
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -41,13 +41,14 @@ type persistState struct {
 	saves     atomic.Int64 // rdb_saves
 	// changesSaved is the shards' change count at the instant of the last
 	// successful snapshot; the difference is rdb_changes_since_last_save.
-	changesSaved atomic.Int64
-	loading      atomic.Bool
-	loadLoaded   atomic.Int64  // rdb_last_load_keys_loaded
-	loadExpired  atomic.Int64  // rdb_last_load_keys_expired
-	shutdownMode atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
-	gen          atomic.Uint64 // the last snapshot's number
-	renameMu     sync.Mutex    // held while a save renames its file into place
+	changesSaved  atomic.Int64
+	loading       atomic.Bool
+	loadLoaded    atomic.Int64  // rdb_last_load_keys_loaded
+	loadExpired   atomic.Int64  // rdb_last_load_keys_expired
+	shutdownMode  atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
+	shutdownSaved atomic.Bool   // the shutdown saved already (PrepareShutdown, SHUTDOWN)
+	gen           atomic.Uint64 // the last snapshot's number
+	renameMu      sync.Mutex    // held while a save renames its file into place
 	// The BGSAVE in progress: keys at its instant (INFO's
 	// current_save_keys_total; the shards count the rest), and the last
 	// one's bytes written ahead of the walk (rdb_last_cow_size).
@@ -627,15 +628,14 @@ func parseSavePoints(v string) []savePoint {
 }
 
 // saveAtShutdown saves when save points are set (or SHUTDOWN SAVE asked
-// for it) and SHUTDOWN NOSAVE did not say otherwise. The connections are
-// closed: nothing writes any more.
+// for it) and SHUTDOWN NOSAVE did not say otherwise, unless the shutdown
+// saved already (PrepareShutdown, SHUTDOWN) and nothing changed since. The
+// connections are closed: nothing writes any more.
 func (s *Server) saveAtShutdown() {
-	mode := s.persist.shutdownMode.Load()
-	if mode == shutdownNoSave || (mode != shutdownSave && !s.hasSavePoints()) {
+	if !s.wantsShutdownSave() {
 		return
 	}
-	if s.persist.loading.Load() {
-		s.log.Warn("not saving at shutdown: the dataset was still loading")
+	if s.persist.shutdownSaved.Load() && s.changes() == s.persist.changesSaved.Load() {
 		return
 	}
 	s.log.Info("Saving the final RDB snapshot before exiting.")
@@ -647,6 +647,46 @@ func (s *Server) saveAtShutdown() {
 	if !ok {
 		s.log.Error("Error trying to save the DB: a shard stayed busy; the data of this run may be lost")
 	}
+}
+
+// wantsShutdownSave reports whether a shutdown now must save.
+func (s *Server) wantsShutdownSave() bool {
+	if s.persist.loading.Load() {
+		return false // the dataset is not all there: the file has it
+	}
+	switch s.persist.shutdownMode.Load() {
+	case shutdownNoSave:
+		return false
+	case shutdownSave:
+		return true
+	}
+	return s.hasSavePoints()
+}
+
+// saveForShutdown saves on the held shards (all of them) if the shutdown
+// must, and records that it did.
+func (s *Server) saveForShutdown(held []*shard.Shard) error {
+	if !s.wantsShutdownSave() {
+		return nil
+	}
+	s.log.Info("Saving the final RDB snapshot before exiting.")
+	if err := s.saveHeld(held); err != nil {
+		return err
+	}
+	s.persist.shutdownSaved.Store(true)
+	return nil
+}
+
+// PrepareShutdown saves before a shutdown asked for by a signal, as
+// SHUTDOWN does, and reports an error when the save failed: the server
+// then stays up, as Redis does, so that the data is not lost.
+func (s *Server) PrepareShutdown() error {
+	var err error
+	ok := s.holdAllShardsWithin(shutdownBorrowWait, func(held []*shard.Shard) { err = s.saveForShutdown(held) })
+	if !ok && err == nil && s.wantsShutdownSave() {
+		err = errors.New("a shard stayed busy")
+	}
+	return err
 }
 
 // shutdownBorrowWait bounds the wait for a shard a stuck connection holds.

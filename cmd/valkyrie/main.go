@@ -151,6 +151,7 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 	// -LOADING until it is done.
 	loaded := make(chan error, 1)
 	go func() { loaded <- srv.LoadAtStartup() }()
+	refused := false // a signal's save failed: the next signal exits
 	for stop := false; !stop; {
 		select {
 		case lerr := <-loaded:
@@ -162,7 +163,18 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 			}
 			log.Info("Ready to accept connections")
 		case sig := <-sigs:
+			if refused {
+				log.Error("second signal after a failed save: exiting without saving", "signal", sig.String())
+				os.Exit(1)
+			}
 			log.Info("signal received, shutting down", "signal", sig.String())
+			if perr := srv.PrepareShutdown(); perr != nil {
+				// As Redis: a server that cannot save stays up rather than
+				// lose the data. A second signal exits anyway.
+				log.Error("Errors trying to shut down the server: the save failed; still running (signal again to exit without saving)", "err", perr)
+				refused = true
+				continue
+			}
 			stop = true
 		case <-srv.Stopping():
 			log.Info("SHUTDOWN received, shutting down")

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -215,5 +216,46 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	}
 	if ok, logs := c.logged("second signal: exiting without finishing the shutdown"); !ok {
 		t.Fatalf("no log of the forced exit: %q", logs)
+	}
+}
+
+// TestSIGTERMWithFailingSaveStaysUp: as Redis, a server whose final save
+// fails keeps running rather than lose its data; a second signal exits.
+func TestSIGTERMWithFailingSaveStaysUp(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, false, "--dir", dir, "--save", "3600", "1")
+	conn, err := net.Dial("tcp", c.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("SET k v\r\n"))
+	buf := make([]byte, 64)
+	conn.Read(buf)
+	if err := os.RemoveAll(dir); err != nil { // the save cannot create its file
+		t.Fatal(err)
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if ok, _ := c.logged("Errors trying to shut down the server: the save failed; still running (signal again to exit without saving)"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, logs := c.logged("")
+			t.Fatalf("no refusal logged: %q", logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	conn.Write([]byte("PING\r\n"))
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := conn.Read(buf); err != nil || string(buf[:n]) != "+PONG\r\n" {
+		t.Fatalf("PING after the refused shutdown: %q %v", buf[:n], err)
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.waitExit(t, 3*time.Second); code != 1 {
+		t.Fatalf("exit code %d after the second signal, want 1", code)
 	}
 }
