@@ -681,6 +681,16 @@ func (s *Server) saveForShutdown(held []*shard.Shard) error {
 // SHUTDOWN does, and reports an error when the save failed: the server
 // then stays up, as Redis does, so that the data is not lost.
 func (s *Server) PrepareShutdown() error {
+	if !s.wantsShutdownSave() {
+		return nil
+	}
+	for _, w := range s.workers {
+		if w.BusySince() != 0 {
+			// A script holds shards: the shutdown cancels it first and
+			// saves after (saveAtShutdown), as it cannot wait for it.
+			return nil
+		}
+	}
 	var err error
 	ok := s.holdAllShardsWithin(shutdownBorrowWait, func(held []*shard.Shard) { err = s.saveForShutdown(held) })
 	if !ok && err == nil && s.wantsShutdownSave() {
