@@ -102,9 +102,10 @@ var debugHelp = []string{
 	"    The optional argument (0 by default) sets the level of detail",
 	"SET-SKIP-CHECKSUM-VALIDATION <0|1>",
 	"    Enables or disables checksum checks for RDB files and RESTORE's payload.",
-	"RELOAD [NOSAVE]",
+	"RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
 	"    Save the dataset to the RDB file, empty it, and load the file back.",
-	"    NOSAVE loads the file as it is, without saving first.",
+	"    MERGE lets the file's keys replace existing ones, NOFLUSH keeps the",
+	"    dataset, NOSAVE loads the file as it is, without saving first.",
 	"PAUSE-CRON <0|1>",
 	"    Stop periodic cron job processing.",
 }
@@ -593,13 +594,13 @@ func (c *client) awaitSleep(gate *chan struct{}) {
 // debugReload is DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the
 // dataset and load the file back, every shard held meanwhile.
 func debugReload(c *client, opts [][]byte) {
-	save := true
+	save, flush, merge := true, true, false
 	for _, o := range opts {
 		switch {
-		case equalFold(o, "merge"), equalFold(o, "noflush"):
-			// Loading into a dataset that is not empty is not supported.
-			c.replyError("ERR DEBUG RELOAD MERGE and NOFLUSH are not supported by Valkyrie")
-			return
+		case equalFold(o, "merge"):
+			merge = true
+		case equalFold(o, "noflush"):
+			flush = false
 		case equalFold(o, "nosave"):
 			save = false
 		default:
@@ -608,7 +609,7 @@ func debugReload(c *client, opts [][]byte) {
 		}
 	}
 	var err error
-	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.reloadHeld(held, save) }) {
+	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.reloadHeld(held, save, flush, merge) }) {
 		return
 	}
 	if err != nil {

@@ -21,9 +21,9 @@ const loadBatch = 256
 type storeFunc func(id int, es []shard.LoadEntry, now int64) (loaded, expired int, err error)
 
 // loadRDB reads the file at path into the shards through store, and
-// installs its function libraries in place of the server's. A missing
-// file is no error: there is nothing to load.
-func (s *Server) loadRDB(path string, store storeFunc) error {
+// installs its function libraries by policy (RestoreFlush: in place of the
+// server's). A missing file is no error: there is nothing to load.
+func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestorePolicy) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -72,7 +72,7 @@ func (s *Server) loadRDB(path string, store storeFunc) error {
 	if err != nil {
 		return err
 	}
-	if msg := s.scripts.RestoreFunctions(rdb.Seal(libs), script.RestoreFlush); msg != "" {
+	if msg := s.scripts.RestoreFunctions(rdb.Seal(libs), libPolicy); msg != "" {
 		return errors.New("loading the function libraries: " + msg)
 	}
 	s.persist.loadLoaded.Store(loaded)
@@ -94,7 +94,7 @@ func (s *Server) LoadAtStartup() error {
 	defer s.persist.loading.Store(false)
 	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return s.workers[id].Load(es, now)
-	})
+	}, script.RestoreFlush)
 	if err != nil {
 		return errors.New("Fatal error loading the DB: " + err.Error() + ". Exiting.")
 	}
@@ -103,18 +103,26 @@ func (s *Server) LoadAtStartup() error {
 	return nil
 }
 
-// reloadHeld is DEBUG RELOAD: save, empty every held shard (all of
-// them), and load the file back.
-func (s *Server) reloadHeld(held []*shard.Shard, save bool) error {
+// reloadHeld is DEBUG RELOAD: save (unless nosave), empty every held
+// shard (all of them; unless noflush), and load the file back; merge lets
+// the file's keys and libraries replace those of the same name.
+func (s *Server) reloadHeld(held []*shard.Shard, save, flush, merge bool) error {
 	if save {
 		if err := s.saveHeld(held); err != nil {
 			return err
 		}
 	}
-	for _, sh := range held {
-		sh.FlushAll()
+	policy := script.RestoreFlush
+	if flush {
+		for _, sh := range held {
+			sh.FlushAll()
+		}
+	} else if merge {
+		policy = script.RestoreReplace
+	} else {
+		policy = script.RestoreAppend
 	}
 	return s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
-		return held[id].Load(es, now)
-	})
+		return held[id].Load(es, now, merge)
+	}, policy)
 }

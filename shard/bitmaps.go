@@ -94,6 +94,7 @@ func cmdSetBit(c *Ctx) {
 	old := bitAt(strBytes(s), off)
 	idx := off >> 3
 	if idx < uint64(len(s)) && old == uint64(on) {
+		c.noChange = true
 		c.Int(int64(old)) // nothing changes
 		return
 	}
@@ -575,10 +576,11 @@ func (c *Ctx) bitfield(readOnlyCmd bool) {
 		c.Error(errBitfieldRO)
 		return
 	}
-	s, _, ok := valueAt[string](c, key)
+	s, found, ok := valueAt[string](c, key)
 	if !ok {
 		return
 	}
+	changed := false
 	b := strBytes(s) // read only, unless replaced by a copy to write
 	if writes {
 		b = make([]byte, max(uint64(len(s)), highest>>3+1))
@@ -640,9 +642,15 @@ func (c *Ctx) bitfield(readOnlyCmd bool) {
 			continue
 		}
 		c.Int(reply)
+		before := bfGet(b, op.offset, op.width)
 		bfSet(b, op.offset, op.width, store)
+		changed = changed || bfGet(b, op.offset, op.width) != before
 	}
 	if writes {
+		if !changed && found && len(b) == len(s) {
+			c.noChange = true // as Redis: no change, no dirty, no signal
+			return
+		}
 		c.store(key, strOwn(b), true)
 	}
 }

@@ -188,6 +188,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			continue
 		}
 		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
+		c.noChange = false
 		s.trk.cur = call.Track
 		s.readStats = call.Cmd.Flags&Write == 0
 		start := len(c.Out)
@@ -199,7 +200,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		writes := call.Cmd.writes(call.Args)
 		if writes {
 			c.reaccountKeys(call.Cmd)
-			s.countChange(c.Out[start:])
+			s.countChange(c, call.Cmd, c.Out[start:])
 		}
 		if pre.on {
 			c.afterWrite(call.Cmd, pre, c.Out[start:])
@@ -331,12 +332,13 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 		pre = c.beforeWrite(cmd)
 	}
 	began := Clock()
+	c.noChange = false
 	cmd.Run(c)
 	if cmd.writes(args) {
 		c.reaccountKeys(cmd)
 		for _, s := range c.shards {
 			if s != nil {
-				s.countChange(c.Out[start:])
+				s.countChange(c, cmd, c.Out[start:])
 				s.publishChanges()
 				break
 			}
@@ -436,6 +438,11 @@ type Ctx struct {
 	Watch *Watch
 
 	outLimit int // Batch.OutLimit
+
+	// noChange is set by a write command that found nothing to change
+	// where its reply does not tell (SETBIT of the bit it holds): it is
+	// then not counted as a change nor seen by WATCH, as in Redis.
+	noChange bool
 
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID

@@ -29,9 +29,11 @@ var ErrDuplicateKey = errors.New("duplicated key found in RDB file")
 var ErrBadValue = errors.New("bad data format in RDB file")
 
 // Load stores the entries, leaving out keys whose TTL passed before now
-// (Unix ms), as Redis does when it loads a file as a master. It returns
-// how many keys it stored and how many it left out as expired.
-func (s *Shard) Load(es []LoadEntry, now int64) (loaded, expired int, err error) {
+// (Unix ms), as Redis does when it loads a file as a master. A key that
+// exists already is an error, unless merge (DEBUG RELOAD MERGE) lets the
+// file's replace it. It returns how many keys it stored and how many it
+// left out as expired.
+func (s *Shard) Load(es []LoadEntry, now int64, merge bool) (loaded, expired int, err error) {
 	for i := range es {
 		e := &es[i]
 		if e.DB < 0 || e.DB >= NumDBs {
@@ -44,7 +46,10 @@ func (s *Shard) Load(es []LoadEntry, now int64) (loaded, expired int, err error)
 		db := &s.dbs[e.DB]
 		key := keyBytes(e.Key)
 		if db.has(key, now) {
-			return loaded, expired, ErrDuplicateKey
+			if !merge {
+				return loaded, expired, ErrDuplicateKey
+			}
+			db.remove(key)
 		}
 		v := restoredValue(e.Value, db.hashLimits())
 		if v == nil {
@@ -75,7 +80,7 @@ type loadResult struct {
 
 func (m loadMsg) deliver(s *Shard, _ <-chan struct{}) {
 	var r loadResult
-	r.loaded, r.expired, r.err = s.Load(m.es, m.now)
+	r.loaded, r.expired, r.err = s.Load(m.es, m.now, false)
 	m.reply <- r
 }
 

@@ -424,11 +424,12 @@ func (m snapshotAbortMsg) deliver(s *Shard, _ <-chan struct{}) {
 // without waiting.
 func (w *Worker) AbortSnapshot(gen uint64) { w.a.Send(snapshotAbortMsg{gen}) }
 
-// countChange counts a write command that ran, unless its reply is an
-// error (rdb_changes_since_last_save counts them); publishChanges makes
-// the count readable by the server, once per batch.
-func (s *Shard) countChange(reply []byte) {
-	if len(reply) == 0 || reply[0] != '-' {
+// countChange counts a write command that ran, unless it failed or changed
+// nothing (rdb_changes_since_last_save counts them; Redis counts some
+// commands' changes one by one, Valkyrie one per command); publishChanges
+// makes the count readable by the server, once per batch.
+func (s *Shard) countChange(c *Ctx, cmd *Command, reply []byte) {
+	if !c.noChange && !unchanged(cmd, c.Args, reply) {
 		s.changes++
 	}
 }

@@ -147,7 +147,7 @@ func (c *Ctx) touchWritten(cmd *Command, start int) {
 		// are signalled when a shard serves it.
 		return
 	}
-	if unchanged(cmd, c.Args, c.Out[start:]) {
+	if c.noChange || unchanged(cmd, c.Args, c.Out[start:]) {
 		return
 	}
 	var buf [8]int
