@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
@@ -45,8 +46,13 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 		return err
 	}
 	var libs []byte
+	var empty int
 	delay := s.cfg.Int("key-load-delay")
 	err = rdb.Load(bufio.NewReaderSize(f, 1<<20), rdb.Handler{
+		Empty: func(_ int, key string) {
+			empty++
+			s.log.Warn("RDB load skipping empty key: " + key) // Redis's words, which its tests grep
+		},
 		Function: func(code string) error {
 			libs = rdb.AppendRawString(append(libs, script.RDBOpFunction2), code)
 			return nil
@@ -75,6 +81,9 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 	if msg := s.scripts.RestoreFunctions(rdb.Seal(libs), libPolicy); msg != "" {
 		return errors.New("loading the function libraries: " + msg)
 	}
+	if empty > 0 {
+		s.log.Warn("RDB load done, empty keys skipped: " + strconv.Itoa(empty))
+	}
 	s.persist.loadLoaded.Store(loaded)
 	s.persist.loadExpired.Store(expired)
 	s.log.Info("DB loaded from disk", "file", path, "keys", loaded, "expired", expired,
@@ -96,6 +105,19 @@ func (s *Server) LoadAtStartup() error {
 		return s.workers[id].Load(es, now)
 	}, script.RestoreFlush)
 	if err != nil {
+		// The dataset is not the file's: saving it at the shutdown that
+		// follows would replace the file, whatever is wrong with it, with
+		// what little was loaded. Redis exits without saving.
+		s.persist.shutdownMode.Store(shutdownNoSave)
+		var lerr *rdb.LoadError
+		if errors.As(err, &lerr) {
+			// The file itself is bad (corrupt, cut off or a wrong CRC),
+			// reported as Redis does, whose tests grep for these lines.
+			if reason := rdb.Reason(err); reason != "" {
+				s.log.Warn("RDB file is corrupt at offset " + strconv.FormatInt(lerr.Offset, 10) + ": " + reason)
+			}
+			s.log.Warn("Terminating server after rdb file reading failure.")
+		}
 		return errors.New("Fatal error loading the DB: " + err.Error() + ". Exiting.")
 	}
 	// The file is the last save: nothing to save yet.

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"log/slog"
 	"maps"
 	"math"
 	"slices"
@@ -157,10 +158,14 @@ func cmdRestore(c *Ctx) {
 		return
 	}
 	var v any
+	reason := rdb.Reason(err)
 	if err == nil {
-		v = restoredValue(dec, db.hashLimits())
+		if v = restoredValue(dec, db.hashLimits()); v == nil {
+			reason = refusedReason(dec)
+		}
 	}
 	if v == nil {
+		logBadPayload(reason)
 		c.Error(ErrBadFormat)
 		return
 	}
@@ -183,6 +188,31 @@ func cmdRestore(c *Ctx) {
 	}
 	c.signal(key)
 	c.OK()
+}
+
+// logBadPayload logs why RESTORE refused a payload, at the level Redis
+// logs it (verbose, which is debug here).
+func logBadPayload(reason string) {
+	if reason == "" {
+		reason = "malformed object"
+	}
+	slog.Debug("RESTORE: bad data format: " + reason)
+}
+
+// refusedReason says why restoredValue refused d, in Redis's words where
+// it has some.
+func refusedReason(d *rdb.Value) string {
+	switch d.Kind {
+	case rdb.Set:
+		return "Duplicate set members detected"
+	case rdb.Hash:
+		return "Duplicate hash fields detected"
+	case rdb.ZSet:
+		return "Duplicate zset fields detected"
+	case rdb.Stream:
+		return "Stream entries, length or consumer groups are inconsistent"
+	}
+	return "malformed object"
 }
 
 // restoredValue builds the stored form of a decoded value, or returns nil

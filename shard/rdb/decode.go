@@ -18,6 +18,38 @@ var (
 	ErrFormat = errors.New("rdb: bad data format")
 )
 
+// CorruptError is ErrFormat (errors.Is matches it) with the reason the
+// object was refused, in the words Redis logs where it logs one, so that
+// RESTORE and the file loader can log why.
+type CorruptError struct{ Reason string }
+
+func (e *CorruptError) Error() string { return "rdb: bad data format: " + e.Reason }
+
+// Is makes errors.Is(err, ErrFormat) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrFormat }
+
+// corrupt labels a validation failure with reason, keeping a reason
+// given further down.
+func corrupt(err error, reason string) error {
+	if err == nil {
+		return nil
+	}
+	var c *CorruptError
+	if errors.As(err, &c) {
+		return err
+	}
+	return &CorruptError{Reason: reason}
+}
+
+// Reason returns the reason of a CorruptError in err's chain, or "".
+func Reason(err error) string {
+	var c *CorruptError
+	if errors.As(err, &c) {
+		return c.Reason
+	}
+	return ""
+}
+
 // Kind is the type of a decoded value.
 type Kind uint8
 
@@ -333,7 +365,7 @@ func (d *decoder) object(t byte) (*Value, error) {
 			return nil, err
 		}
 		elems, err := intsetStrings(blob)
-		return &Value{Kind: Set, Elems: elems, Compact: true}, err
+		return &Value{Kind: Set, Elems: elems, Compact: true}, corrupt(err, "Intset integrity check failed.")
 
 	case typeHashZipmap, typeHashZiplist, typeHashListpack:
 		blob, err := d.str()
@@ -343,16 +375,27 @@ func (d *decoder) object(t byte) (*Value, error) {
 		var elems []string
 		switch t {
 		case typeHashZipmap:
-			elems, err = zipmapStrings(blob)
+			if elems, err = zipmapStrings(blob); err != nil {
+				return nil, corrupt(err, "Zipmap integrity check failed.")
+			}
+			if dupPairs(elems) {
+				return nil, corrupt(ErrFormat, "Hash zipmap with dup elements")
+			}
 		case typeHashZiplist:
 			elems, err = ziplistStrings(blob, nil)
+			if err != nil || len(elems)%2 != 0 || dupPairs(elems) {
+				return nil, corrupt(ErrFormat, "Hash ziplist integrity check failed.")
+			}
 		default:
 			elems, err = lpStrings(blob, nil)
+			if err != nil || len(elems)%2 != 0 {
+				return nil, corrupt(ErrFormat, "Hash listpack integrity check failed.")
+			}
+			if dupPairs(elems) {
+				return nil, corrupt(ErrFormat, "Hash listpack integrity check failed: listpack with dup elements.")
+			}
 		}
-		if err == nil && len(elems)%2 != 0 {
-			err = ErrFormat
-		}
-		return &Value{Kind: Hash, Elems: elems, Compact: true, Zipmap: t == typeHashZipmap}, err
+		return &Value{Kind: Hash, Elems: elems, Compact: true, Zipmap: t == typeHashZipmap}, nil
 
 	case typeZSetZiplist, typeZSetListpack:
 		blob, err := d.str()
@@ -360,13 +403,15 @@ func (d *decoder) object(t byte) (*Value, error) {
 			return nil, err
 		}
 		var flat []string
+		reason := "Zset listpack integrity check failed."
 		if t == typeZSetZiplist {
 			flat, err = ziplistStrings(blob, nil)
+			reason = "Zset ziplist integrity check failed."
 		} else {
 			flat, err = lpStrings(blob, nil)
 		}
-		if err != nil || len(flat)%2 != 0 {
-			return nil, ErrFormat
+		if err != nil || len(flat)%2 != 0 || dupPairs(flat) {
+			return nil, corrupt(ErrFormat, reason)
 		}
 		v := &Value{Kind: ZSet, Compact: true, Elems: make([]string, 0, len(flat)/2), Scores: make([]float64, 0, len(flat)/2)}
 		for i := 0; i < len(flat); i += 2 {
@@ -395,7 +440,7 @@ func (d *decoder) list(t byte) (*Value, error) {
 			return nil, err
 		}
 		v.Elems, err = ziplistStrings(blob, nil)
-		return v, err
+		return v, corrupt(err, "List ziplist integrity check failed.")
 	}
 	nodes, err := d.count(1)
 	if err != nil {
@@ -408,26 +453,61 @@ func (d *decoder) list(t byte) (*Value, error) {
 			if container, special, err = d.length(); err != nil || special {
 				return nil, ErrFormat
 			}
+			if container != containerPlain && container != containerPacked {
+				return nil, corrupt(ErrFormat, "Quicklist integrity check failed.")
+			}
 		}
 		blob, err := d.str()
 		if err != nil {
 			return nil, err
 		}
+		if len(blob) == 0 { // Redis refuses an empty node of either kind
+			return nil, corrupt(ErrFormat, "Quicklist node of length 0.")
+		}
 		switch {
 		case container == containerPlain:
 			v.Elems = append(v.Elems, string(blob))
-		case container != containerPacked:
-			return nil, ErrFormat
 		case t == typeListQuicklist:
 			v.Elems, err = ziplistStrings(blob, v.Elems)
+			err = corrupt(err, "Ziplist integrity check failed.")
 		default:
 			v.Elems, err = lpStrings(blob, v.Elems)
+			err = corrupt(err, "Listpack integrity check failed.")
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return v, nil
+}
+
+// dupPairs reports whether the fields of flat (field, value, field,
+// value...) repeat. Redis checks this in ziplists and zipmaps always, in
+// listpacks under deep sanitization; Valkyrie always does, as it could not
+// build the value otherwise.
+func dupPairs(flat []string) bool {
+	n := len(flat) / 2
+	if n < 2 {
+		return false
+	}
+	if n <= 8 {
+		for i := 0; i < len(flat); i += 2 {
+			for j := i + 2; j < len(flat); j += 2 {
+				if flat[i] == flat[j] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, n)
+	for i := 0; i < len(flat); i += 2 {
+		if _, ok := seen[flat[i]]; ok {
+			return true
+		}
+		seen[flat[i]] = struct{}{}
+	}
+	return false
 }
 
 // oldScore reads a score of the original ZSET type: a length byte (253
@@ -470,27 +550,35 @@ func parseScore(s string) (float64, error) {
 //	11000000, 11010000, 11100000                      int16, int32, int64
 //	11110000, 11111110                                int24, int8
 //	11110001..11111101                                the integers 0..12
+//
+// As Redis 7.0 does when it loads one (it always converts ziplists, so it
+// always checks every entry), the header must give the real size, a tail
+// offset that is the start of the last entry and, unless 65535, the real
+// count; every entry's previous length must be the length of the entry
+// before it, and no entry may reach past the terminator.
 func ziplistStrings(b []byte, out []string) ([]string, error) {
 	if len(b) < 11 || binary.LittleEndian.Uint32(b) != uint32(len(b)) || b[len(b)-1] != 0xff ||
-		binary.LittleEndian.Uint32(b[4:]) >= uint32(len(b)) {
+		binary.LittleEndian.Uint32(b[4:]) > uint32(len(b)-1) {
 		return nil, ErrFormat
 	}
 	want := int(binary.LittleEndian.Uint16(b[8:]))
-	end := len(b) - 1
-	p, count := 10, 0
-	for p < end {
-		switch {
-		case b[p] < 0xfe:
-			p++
-		case b[p] == 0xfe && end-p > 5:
-			p += 5
-		default:
+	end := len(b) - 1 // the terminator
+	p, count, prevLen, last := 10, 0, 0, -1
+	for b[p] != 0xff {
+		start := p
+		var prev int
+		if b[p] < 0xfe {
+			prev, p = int(b[p]), p+1
+		} else {
+			if end-p < 5 {
+				return nil, ErrFormat
+			}
+			prev, p = int(binary.LittleEndian.Uint32(b[p+1:])), p+5
+		}
+		if prev != prevLen {
 			return nil, ErrFormat
 		}
-		if p >= end {
-			return nil, ErrFormat
-		}
-		c := b[p]
+		c := b[p]    // p <= end
 		var n uint64 // string length
 		intLen := 0  // integer width
 		switch c >> 6 {
@@ -501,8 +589,8 @@ func ziplistStrings(b []byte, out []string) ([]string, error) {
 				return nil, ErrFormat
 			}
 			n, p = uint64(c&0x3f)<<8|uint64(b[p+1]), p+2
-		case 2:
-			if c != 0x80 || end-p < 5 {
+		case 2: // Redis ignores the low six bits here
+			if end-p < 5 {
 				return nil, ErrFormat
 			}
 			n, p = uint64(binary.BigEndian.Uint32(b[p+1:])), p+5
@@ -520,8 +608,11 @@ func ziplistStrings(b []byte, out []string) ([]string, error) {
 			case c == 0xfe:
 				intLen = 1
 			case c >= 0xf1 && c <= 0xfd:
+				if p > end {
+					return nil, ErrFormat
+				}
 				out = append(out, strconv.Itoa(int(c&0x0f)-1))
-				count++
+				count, prevLen, last = count+1, p-start, start
 				continue
 			default:
 				return nil, ErrFormat
@@ -533,22 +624,22 @@ func ziplistStrings(b []byte, out []string) ([]string, error) {
 			}
 			out = append(out, string(b[p:p+int(n)]))
 			p += int(n)
-			count++
-			continue
+		} else {
+			if intLen > end-p {
+				return nil, ErrFormat
+			}
+			var u uint64
+			for i := intLen - 1; i >= 0; i-- {
+				u = u<<8 | uint64(b[p+i])
+			}
+			shift := 64 - 8*intLen
+			out = append(out, strconv.FormatInt(int64(u<<shift)>>shift, 10))
+			p += intLen
 		}
-		if intLen > end-p {
-			return nil, ErrFormat
-		}
-		var u uint64
-		for i := intLen - 1; i >= 0; i-- {
-			u = u<<8 | uint64(b[p+i])
-		}
-		shift := 64 - 8*intLen
-		out = append(out, strconv.FormatInt(int64(u<<shift)>>shift, 10))
-		p += intLen
-		count++
+		count, prevLen, last = count+1, p-start, start
 	}
-	if want != 65535 && want != count {
+	if p != end || last >= 0 && uint32(last) != binary.LittleEndian.Uint32(b[4:]) ||
+		want != 65535 && want != count {
 		return nil, ErrFormat
 	}
 	return out, nil
@@ -631,6 +722,10 @@ func zipmapStrings(b []byte) ([]string, error) {
 		}
 		out = append(out, field, string(b[p:p+n]))
 		p += n + free
+	}
+	// As Redis: not empty, and the count byte right unless 254 (unknown).
+	if len(out) == 0 || b[0] != 254 && int(b[0]) != len(out)/2 {
+		return nil, ErrFormat
 	}
 	return out, nil
 }

@@ -685,7 +685,7 @@ func TestLoadOpcodes(t *testing.T) {
 		{build("0010", []byte{20, 1, 'k', 0}), "rdb: unknown opcode 20 at offset 9"},
 		{build("0010", []byte{typeString, 0xc4}), "rdb: bad string encoding 4 at offset 10"},
 		{build("0010", []byte{typeString, 0x82}), "rdb: bad length byte 0x82 at offset 10"},
-		{build("0010", []byte{typeSetIntset, 1, 'k', 3, 1, 2, 3}), `rdb: bad value of type 11 for key "k" at offset 9`},
+		{build("0010", []byte{typeSetIntset, 1, 'k', 3, 1, 2, 3}), `rdb: bad value of type 11 for key "k": Intset integrity check failed. at offset 9`},
 		{build("0010", []byte{OpSelectDB, 0x81, 0, 0, 0, 1, 0, 0, 0, 0}), "rdb: bad database number 4294967296 at offset 9"},
 		{[]byte("REDIS0010\xff"), "rdb: unexpected EOF at offset 10"},
 		{[]byte("REDIS00"), "rdb: unexpected EOF at offset 7"},

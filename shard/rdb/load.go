@@ -27,6 +27,9 @@ type Handler struct {
 	Function func(code string) error     // may be nil (then functions are skipped)
 	Key      func(e *Entry) error        // may be nil (then keys are skipped)
 	ResizeDB func(db int, keys, expires uint64)
+	// Empty is told of each list, set, hash or sorted set skipped because
+	// it holds nothing; may be nil.
+	Empty func(db int, key string)
 }
 
 // LoadError is an error of Load other than one returned by the Handler.
@@ -512,7 +515,12 @@ func (l *loader) load(h Handler) error {
 			if err != nil {
 				return err
 			}
-			if e != nil && h.Key != nil {
+			switch {
+			case e.Value == nil:
+				if h.Empty != nil {
+					h.Empty(db, e.Key)
+				}
+			case h.Key != nil:
 				e.DB, e.ExpireAt, e.Idle, e.Freq = db, expireAt, idle, freq
 				if err := h.Key(e); err != nil {
 					return err
@@ -524,8 +532,8 @@ func (l *loader) load(h Handler) error {
 }
 
 // key reads the key and object of a record of type t that starts (with
-// its type byte) at offset at. It returns nil for an empty collection,
-// which Redis skips.
+// its type byte) at offset at. For an empty collection, which Redis
+// skips, the Entry has only its Key.
 func (l *loader) key(t byte, at int64) (*Entry, error) {
 	l.buf = l.buf[:0]
 	if err := l.str(); err != nil {
@@ -541,11 +549,14 @@ func (l *loader) key(t byte, at int64) (*Entry, error) {
 	}
 	e := &Entry{Key: string(key)}
 	v, err := d.object(t)
+	if reason := Reason(err); reason != "" {
+		return nil, l.fail(at, err, "bad value of type %d for key %.64q: %s", t, e.Key, reason)
+	}
 	if err != nil || len(d.b) != 0 {
 		return nil, l.fail(at, ErrFormat, "bad value of type %d for key %.64q", t, e.Key)
 	}
 	if v.Kind != String && v.Kind != Stream && len(v.Elems) == 0 {
-		return nil, nil
+		return e, nil // empty: no Value
 	}
 	e.Value = v
 	return e, nil

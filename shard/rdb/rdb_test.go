@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"maps"
 	"math"
 	"math/bits"
@@ -461,7 +462,7 @@ func TestDecodeErrors(t *testing.T) {
 		}
 	}
 	for i, obj := range bad {
-		if v, err := DecodeObject(obj); err != ErrFormat {
+		if v, err := DecodeObject(obj); !errors.Is(err, ErrFormat) {
 			t.Errorf("case %d (%x): got %+v, %v; want ErrFormat", i, obj, v, err)
 		}
 	}

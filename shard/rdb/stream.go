@@ -136,6 +136,13 @@ func (d *decoder) stream(t byte) (*Value, error) {
 		if err != nil {
 			return nil, err
 		}
+		n, err := lpEach(lp, func([]byte, int64, bool) error { return nil })
+		if err != nil {
+			return nil, corrupt(err, "Stream listpack integrity check failed.")
+		}
+		if n == 0 {
+			return nil, corrupt(ErrFormat, "Empty listpack inside stream")
+		}
 		var node StreamNode
 		copy(node.Key[:], key)
 		node.LP = append([]byte(nil), lp...)
@@ -159,6 +166,7 @@ func (d *decoder) stream(t byte) (*Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	var groupNames map[string]struct{}
 	for range ngroups {
 		var g StreamGroup
 		if g.Name, err = d.str(); err != nil {
@@ -224,6 +232,22 @@ func (d *decoder) stream(t byte) (*Value, error) {
 				copy(c.PEL[j][:], b)
 			}
 		}
+		if len(g.Consumers) > 1 {
+			names := make(map[string]struct{}, len(g.Consumers))
+			for i := range g.Consumers {
+				if _, dup := names[string(g.Consumers[i].Name)]; dup {
+					return nil, corrupt(ErrFormat, "Duplicate stream consumer detected.")
+				}
+				names[string(g.Consumers[i].Name)] = struct{}{}
+			}
+		}
+		if groupNames == nil {
+			groupNames = make(map[string]struct{}, ngroups)
+		}
+		if _, dup := groupNames[string(g.Name)]; dup {
+			return nil, corrupt(ErrFormat, "Duplicated consumer group name")
+		}
+		groupNames[string(g.Name)] = struct{}{}
 		v.Groups = append(v.Groups, g)
 	}
 	return v, nil
