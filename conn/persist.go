@@ -42,6 +42,9 @@ type persistState struct {
 	// successful snapshot; the difference is rdb_changes_since_last_save.
 	changesSaved atomic.Int64
 	loading      atomic.Bool
+	// loadFailed: the file at start-up did not load; the dataset holds a
+	// part of it, which must never be saved over it.
+	loadFailed   atomic.Bool
 	loadLoaded   atomic.Int64  // rdb_last_load_keys_loaded
 	loadExpired  atomic.Int64  // rdb_last_load_keys_expired
 	shutdownMode atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
@@ -516,7 +519,7 @@ const bgsaveRetry = 5
 // savePoints starts a BGSAVE when a save point is due ("save": after so
 // many seconds with at least so many changes), or one was scheduled.
 func (s *Server) savePoints(now time.Time) {
-	if !s.persistent {
+	if !s.persistent || s.persist.loading.Load() || s.persist.loadFailed.Load() {
 		return
 	}
 	p := &s.persist
@@ -583,8 +586,8 @@ func (s *Server) saveAtShutdown() {
 	if mode == shutdownNoSave || (mode != shutdownSave && !s.hasSavePoints()) {
 		return
 	}
-	if s.persist.loading.Load() {
-		s.log.Warn("not saving at shutdown: the dataset was still loading")
+	if s.persist.loading.Load() || s.persist.loadFailed.Load() {
+		s.log.Warn("not saving at shutdown: the dataset was not loaded whole")
 		return
 	}
 	s.log.Info("Saving the final RDB snapshot before exiting.")

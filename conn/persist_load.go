@@ -92,6 +92,7 @@ func (s *Server) LoadAtStartup() error {
 		return s.workers[id].Load(es, now)
 	})
 	if err != nil {
+		s.persist.loadFailed.Store(true) // before loading ends: see saveAtShutdown
 		return errors.New("Fatal error loading the DB: " + err.Error() + ". Exiting.")
 	}
 	// The file is the last save: nothing to save yet.
