@@ -405,6 +405,9 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && c.srv.oom.Load() && c.refuseOOM(e, args) {
 		return
 	}
+	if e != nil && !c.srv.persist.lastOK.Load() && c.refuseMisconf(e, args) {
+		return
+	}
 	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
 		return
 	}

@@ -607,7 +607,11 @@ func debugReload(c *client, opts [][]byte) {
 	}
 	if err != nil {
 		c.srv.log.Warn("DEBUG RELOAD failed", "err", err)
-		c.replyError("ERR Error trying to load the RDB dump, check server logs.")
+		if _, loading := err.(errReloadLoad); loading {
+			c.replyError("ERR Error trying to load the RDB dump")
+		} else {
+			c.replyError(errSaveFailed) // the save failed: nothing changed
+		}
 		return
 	}
 	c.srv.log.Warn("DB reloaded by DEBUG RELOAD")

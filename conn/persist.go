@@ -61,6 +61,13 @@ type bgSave struct {
 const (
 	errBgsaveRunning = "ERR Background save already in progress"
 	errLoading       = "LOADING Redis is loading the dataset in memory"
+	// errSaveFailed is SAVE's and DEBUG RELOAD's reply when the file
+	// cannot be written: Redis's bare shared.err, the reason in the log.
+	errSaveFailed = "ERR"
+	errMisconf    = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " +
+		"Commands that may modify the data set are disabled, because this instance is configured to report errors " +
+		"during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). " +
+		"Please check the Redis logs for details about the RDB error."
 )
 
 func init() {
@@ -93,11 +100,14 @@ func cmdSave(c *client, args [][]byte) {
 		return
 	}
 	var err error
-	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.saveHeld(held) }) {
+	if !c.holdAll(func(held []*shard.Shard) {
+		c.srv.persist.saves.Add(1) // as Redis, rdb_saves counts the attempt
+		err = c.srv.saveHeld(held)
+	}) {
 		return
 	}
 	if err != nil {
-		c.replyError("ERR " + err.Error())
+		c.replyError(errSaveFailed) // the reason is logged (saved)
 		return
 	}
 	c.replyOK()
@@ -248,6 +258,7 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
 	p.bg, p.scheduled = bg, false
 	p.lastTry = bg.began.Unix()
+	p.saves.Add(1) // as Redis, rdb_saves counts the BGSAVEs started
 	p.wg.Add(1)
 	go s.runBgsave(bg, h, s.rdbPath())
 	return nil
@@ -345,15 +356,20 @@ func (s *Server) saved(h snapshotHead, err error, background bool) {
 	}
 	if background {
 		p.lastBgDur.Store(int64(time.Since(h.at).Seconds()))
-		p.lastOK.Store(err == nil)
 	}
 	if err != nil {
+		// As Redis, only a failed BGSAVE sets rdb_last_bgsave_status to
+		// err (and then refuses writes: stop-writes-on-bgsave-error).
+		if background {
+			p.lastOK.Store(false)
+		}
 		s.log.Warn("saving the dataset failed", "err", err, "background", background)
 		return
 	}
+	// Any save that succeeds, SAVE too, clears the error, as in Redis.
+	p.lastOK.Store(true)
 	p.lastSave.Store(time.Now().Unix())
 	p.changesSaved.Store(h.changes)
-	p.saves.Add(1)
 	if background {
 		s.log.Info("Background saving terminated with success")
 	} else {
@@ -656,4 +672,21 @@ func (c *client) afterFlushall() {
 // are set.
 func (s *Server) hasSavePoints() bool {
 	return s.persistent && len(parseSavePoints(s.cfg.Value("save"))) > 0
+}
+
+// refuseMisconf answers with MISCONF, and reports true, a command Redis
+// refuses after a failed BGSAVE (stop-writes-on-bgsave-error, with save
+// points set): a write command, a script or EXEC that may write, and
+// PING. Called only while the last BGSAVE failed.
+func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
+	s := c.srv
+	if !s.cfg.Bool("stop-writes-on-bgsave-error") || !s.hasSavePoints() || !e.arityOK(len(args)) {
+		return false
+	}
+	if e.spec.Name != "ping" && !c.writes(e, args) {
+		return false
+	}
+	c.last = e.spec
+	c.reject(e, args, errMisconf)
+	return true
 }

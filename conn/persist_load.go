@@ -23,9 +23,9 @@ type storeFunc func(id int, es []shard.LoadEntry, now int64) (loaded, expired in
 // loadRDB reads the file at path into the shards through store, and
 // installs its function libraries in place of the server's. A missing
 // file is no error: there is nothing to load.
-func (s *Server) loadRDB(path string, store storeFunc) error {
+func (s *Server) loadRDB(path string, store storeFunc, mustExist bool) error {
 	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) && !mustExist {
 		return nil
 	}
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Server) LoadAtStartup() error {
 	defer s.persist.loading.Store(false)
 	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return s.workers[id].Load(es, now)
-	})
+	}, false)
 	if err != nil {
 		s.persist.loadFailed.Store(true) // before loading ends: see saveAtShutdown
 		return errors.New("Fatal error loading the DB: " + err.Error() + ". Exiting.")
@@ -111,7 +111,19 @@ func (s *Server) reloadHeld(held []*shard.Shard, save bool) error {
 	for _, sh := range held {
 		sh.FlushAll()
 	}
-	return s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+	// A missing file is an error here, as in Redis (the dataset is empty
+	// then, as Redis leaves it).
+	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return held[id].Load(es, now)
-	})
+	}, true)
+	if err != nil {
+		return errReloadLoad{err}
+	}
+	return nil
 }
+
+// errReloadLoad is DEBUG RELOAD's error once the dataset was emptied: the
+// file did not load.
+type errReloadLoad struct{ err error }
+
+func (e errReloadLoad) Error() string { return e.err.Error() }

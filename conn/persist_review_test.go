@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,102 @@ func TestFailedLoadAtStartupKeepsTheFile(t *testing.T) {
 	}
 	if !bytes.Equal(after, cut) {
 		t.Fatalf("the shutdown after a failed load replaced dump.rdb (%d bytes, was %d)", len(after), len(cut))
+	}
+}
+
+// TestSaveFailuresAsRedis: with a dir that is gone (root writes into a
+// read-only one), SAVE and DEBUG RELOAD reply a bare ERR as Redis does and
+// leave the dataset; rdb_saves counts SAVE and BGSAVE attempts only; a
+// failed BGSAVE sets rdb_last_bgsave_status:err and, with save points and
+// stop-writes-on-bgsave-error, writes and PING get MISCONF until a save
+// succeeds, SAVE included; DEBUG RELOAD of a missing file fails.
+func TestSaveFailuresAsRedis(t *testing.T) {
+	base := t.TempDir()
+	s := startPersistServer(t, 4, base)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "k", "v", 0)
+	gone := filepath.Join(base, "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigSet(ctx, "dir", gone).Err(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(gone)
+	if err := c.Save(ctx).Err(); err == nil || err.Error() != "ERR" {
+		t.Fatalf("SAVE into a missing dir: %v, want ERR", err)
+	}
+	if err := c.Do(ctx, "debug", "reload").Err(); err == nil || err.Error() != "ERR" {
+		t.Fatalf("DEBUG RELOAD into a missing dir: %v, want ERR", err)
+	}
+	if n := c.DBSize(ctx).Val(); n != 1 {
+		t.Fatalf("DEBUG RELOAD whose save failed left %d keys", n)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "1" {
+		t.Fatalf("rdb_saves %s after a failed SAVE and DEBUG RELOAD, want 1 (Redis counts SAVE's attempt)", v)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_last_bgsave_status"); v != "ok" {
+		t.Fatalf("rdb_last_bgsave_status %s after a failed SAVE, want ok", v)
+	}
+	// Without save points a failed BGSAVE refuses nothing.
+	if v := c.BgSave(ctx).Val(); v != "Background saving started" {
+		t.Fatalf("BGSAVE: %q", v)
+	}
+	waitNoBgsave(t, c)
+	if v := persistInfo(t, c, "persistence", "rdb_last_bgsave_status"); v != "err" {
+		t.Fatalf("rdb_last_bgsave_status %s after a failed BGSAVE", v)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "2" {
+		t.Fatalf("rdb_saves %s, want 2", v)
+	}
+	if err := c.Set(ctx, "k", "v2", 0).Err(); err != nil {
+		t.Fatalf("SET without save points after a failed BGSAVE: %v", err)
+	}
+	if err := c.ConfigSet(ctx, "save", "3600 1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]any{{"set", "k", "v3"}, {"ping"}, {"del", "k"}} {
+		if err := c.Do(ctx, cmd...).Err(); err == nil || err.Error() != "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error." {
+			t.Fatalf("%v after a failed BGSAVE with save points: %v, want MISCONF", cmd, err)
+		}
+	}
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v2" {
+		t.Fatalf("GET after a failed BGSAVE: %q, %v", v, err)
+	}
+	p := c.TxPipeline()
+	p.Set(ctx, "k", "in tx", 0)
+	if _, err := p.Exec(ctx); err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		t.Fatalf("EXEC with a SET after a failed BGSAVE: %v", err)
+	}
+	c.ConfigSet(ctx, "stop-writes-on-bgsave-error", "no")
+	if err := c.Set(ctx, "k", "v4", 0).Err(); err != nil {
+		t.Fatalf("SET with stop-writes-on-bgsave-error no: %v", err)
+	}
+	c.ConfigSet(ctx, "stop-writes-on-bgsave-error", "yes")
+	if err := c.ConfigSet(ctx, "dir", base).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_last_bgsave_status"); v != "ok" {
+		t.Fatalf("rdb_last_bgsave_status %s after a good SAVE, want ok as Redis", v)
+	}
+	if err := c.Set(ctx, "k", "v5", 0).Err(); err != nil {
+		t.Fatalf("SET after a good SAVE: %v", err)
+	}
+	if err := c.Do(ctx, "debug", "reload").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "3" {
+		t.Fatalf("rdb_saves %s, want 3 (DEBUG RELOAD's save does not count)", v)
+	}
+	c.ConfigSet(ctx, "save", "")
+	if err := c.ConfigSet(ctx, "dbfilename", "missing.rdb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "debug", "reload", "nosave").Err(); err == nil || err.Error() != "ERR Error trying to load the RDB dump" {
+		t.Fatalf("DEBUG RELOAD NOSAVE of a missing file: %v", err)
 	}
 }
