@@ -307,7 +307,7 @@ func (s *Server) runBgsave(bg *bgSave, h snapshotHead, path string) {
 		}
 		next = pick
 		id := pending[next]
-		part, err := s.workers[id].SnapshotSlice(h.gen, sliceBytes)
+		part, err := s.workers[id].SnapshotSlice(h.gen, sliceBytes, bg.cancel)
 		if err == nil {
 			err = part.Err
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/config"
+	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 // TestFailedLoadAtStartupKeepsTheFile: a dump.rdb that cannot be loaded
@@ -165,5 +166,43 @@ func TestSaveFailuresAsRedis(t *testing.T) {
 	}
 	if err := c.Do(ctx, "debug", "reload", "nosave").Err(); err == nil || err.Error() != "ERR Error trying to load the RDB dump" {
 		t.Fatalf("DEBUG RELOAD NOSAVE of a missing file: %v", err)
+	}
+}
+
+// TestShutdownDuringBgsaveWithAShardStuck: a BGSAVE waiting for a slice
+// of a shard that stays lent (a connection that never gives it back) must
+// not hold up Shutdown, which bounds every other wait for such a shard.
+// stopBgsave waited for the BGSAVE goroutine, which waited for the slice
+// without looking at its cancel channel: Shutdown never returned.
+func TestShutdownDuringBgsaveWithAShardStuck(t *testing.T) {
+	s := startPersistServer(t, 4, t.TempDir())
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	if err := c.Do(ctx, "debug", "populate", 200000, "k", 50).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.BgSave(ctx).Val(); v != "Background saving started" {
+		t.Fatalf("BGSAVE: %q", v)
+	}
+	loan := shard.NewLoan()
+	if _, err := s.srv.workers[3].BorrowWithin(loan, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer loan.Return()
+	time.Sleep(100 * time.Millisecond) // the BGSAVE comes to shard 3 and waits
+	if persistInfo(t, c, "persistence", "rdb_bgsave_in_progress") != "1" {
+		t.Skip("the BGSAVE ended before the shard was taken")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.stop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(8 * time.Second):
+		loan.Return() // let the test end
+		<-done
+		t.Fatal("Shutdown hung behind a BGSAVE waiting for a lent shard")
 	}
 }

@@ -378,7 +378,10 @@ func (m snapshotSliceMsg) deliver(s *Shard, _ <-chan struct{}) {
 var errSnapshotPanicked = errors.New("writing the snapshot panicked (see the log)")
 
 // SnapshotSlice runs Shard.SnapshotSlice on the worker, between batches.
-func (w *Worker) SnapshotSlice(gen uint64, max int) (SnapshotPart, error) {
+// It gives up with ErrSnapshotCancelled once cancel is closed: a shard
+// lent for long (a stuck connection) must not hold up whoever cancels
+// the save (Shutdown).
+func (w *Worker) SnapshotSlice(gen uint64, max int, cancel <-chan struct{}) (SnapshotPart, error) {
 	m := snapshotSliceMsg{gen: gen, max: max, reply: make(chan SnapshotPart, 1), pending: w.Pending}
 	if err := w.a.Send(m); err != nil {
 		return SnapshotPart{}, err
@@ -388,8 +391,14 @@ func (w *Worker) SnapshotSlice(gen uint64, max int) (SnapshotPart, error) {
 		return p, nil
 	case <-w.a.Done():
 		return SnapshotPart{}, actor.ErrStopped
+	case <-cancel:
+		return SnapshotPart{}, ErrSnapshotCancelled
 	}
 }
+
+// ErrSnapshotCancelled is Worker.SnapshotSlice's error once its cancel
+// channel is closed.
+var ErrSnapshotCancelled = errors.New("the snapshot was cancelled")
 
 type snapshotAbortMsg struct{ gen uint64 }
 
