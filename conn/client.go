@@ -475,7 +475,7 @@ func (c *client) executeOne(args [][]byte) {
 		return
 	}
 	c.route(e.data, args, nil)
-	if e.spec.Flags&shard.AllShards != 0 && e.spec.Name == "flushall" {
+	if e.spec.Flags&shard.AllShards != 0 && e.spec.Name == "flushall" && flushallArgsOK(args) {
 		c.afterFlushall()
 	}
 }

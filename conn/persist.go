@@ -661,11 +661,26 @@ func (c *client) afterFlushall() {
 		return
 	}
 	c.settle()
-	c.holdAll(func(held []*shard.Shard) {
-		if err := c.srv.saveHeld(held); err != nil {
-			c.srv.log.Warn("saving after FLUSHALL failed", "err", err)
-		}
-	})
+	c.holdAll(c.srv.flushedAll)
+}
+
+// flushedAll is afterFlushall for a FLUSHALL that ran with every shard
+// held (inside EXEC): the BGSAVE is cancelled and, with save points, the
+// empty dataset saved at once.
+func (s *Server) flushedAll(held []*shard.Shard) {
+	s.cancelBgsave()
+	if !s.hasSavePoints() {
+		return
+	}
+	if err := s.saveHeld(held); err != nil {
+		s.log.Warn("saving after FLUSHALL failed", "err", err)
+	}
+}
+
+// flushallArgsOK reports whether FLUSHALL's arguments are valid: Redis
+// cancels the BGSAVE and saves only then, not after its syntax error.
+func flushallArgsOK(args [][]byte) bool {
+	return len(args) == 1 || len(args) == 2 && (equalFold(args[1], "async") || equalFold(args[1], "sync"))
 }
 
 // hasSavePoints reports whether the server acts on save points and some

@@ -206,3 +206,49 @@ func TestShutdownDuringBgsaveWithAShardStuck(t *testing.T) {
 		t.Fatal("Shutdown hung behind a BGSAVE waiting for a lent shard")
 	}
 }
+
+// TestFlushallInExecCancelsBgsaveAndSaves: FLUSHALL inside EXEC cancels a
+// BGSAVE and, with save points, saves the empty dataset, as Redis's
+// flushallCommand does wherever it runs; Valkyrie did that only for a
+// FLUSHALL outside a transaction, so the BGSAVE went on and its file
+// brought the flushed keys back at the next start. And a FLUSHALL with a
+// syntax error neither cancels nor saves.
+func TestFlushallInExecCancelsBgsaveAndSaves(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 4, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	if err := c.Do(ctx, "debug", "populate", 200000, "k", 50).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.BgSave(ctx).Val(); v != "Background saving started" {
+		t.Fatalf("BGSAVE: %q", v)
+	}
+	if err := c.Do(ctx, "flushall", "now").Err(); err == nil || err.Error() != "ERR syntax error" {
+		t.Fatalf("FLUSHALL now: %v", err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_bgsave_in_progress"); v != "1" {
+		t.Fatal("a FLUSHALL with a syntax error cancelled the BGSAVE")
+	}
+	if err := c.ConfigSet(ctx, "save", "3600 1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := c.TxPipeline()
+	p.FlushAll(ctx)
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_bgsave_in_progress"); v != "0" {
+		t.Error("FLUSHALL in EXEC left the BGSAVE running")
+	}
+	waitNoBgsave(t, c)
+	if v := persistInfo(t, c, "persistence", "rdb_changes_since_last_save"); v != "0" {
+		t.Errorf("rdb_changes_since_last_save %s after FLUSHALL in EXEC with save points", v)
+	}
+	s.srv.persist.shutdownMode.Store(shutdownNoSave)
+	s.stop()
+	r := startPersistServer(t, 2, dir)
+	if n := newClient2(t, r.addr, 2).DBSize(ctx).Val(); n != 0 {
+		t.Fatalf("the file after FLUSHALL in EXEC holds %d keys", n)
+	}
+}
