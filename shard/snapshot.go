@@ -357,7 +357,7 @@ func (m snapshotSliceMsg) deliver(s *Shard, _ <-chan struct{}) {
 		if r := recover(); r != nil {
 			slog.Error("shard: writing a snapshot slice panicked; the snapshot is dropped", "shard", s.ID,
 				"panic", r, "stack", string(debug.Stack()))
-			s.snap = nil
+			s.dropBroken()
 			p = SnapshotPart{Err: errSnapshotPanicked}
 		}
 		m.reply <- p
@@ -376,6 +376,19 @@ func (m snapshotSliceMsg) deliver(s *Shard, _ <-chan struct{}) {
 }
 
 var errSnapshotPanicked = errors.New("writing the snapshot panicked (see the log)")
+
+// dropBroken drops a snapshot whose slice panicked as AbortSnapshot does:
+// its walk stopped, the keys it did not reach marked, or the next snapshot
+// would take them for done. Should that panic too, the snapshot is only
+// forgotten.
+func (s *Shard) dropBroken() {
+	defer func() {
+		if recover() != nil {
+			s.snap = nil
+		}
+	}()
+	s.AbortSnapshot()
+}
 
 // SnapshotSlice runs Shard.SnapshotSlice on the worker, between batches.
 // It gives up with ErrSnapshotCancelled once cancel is closed: a shard
