@@ -222,13 +222,20 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	}
 	b = infoInt(b, "loading", loading)
 	b = infoInt(b, "async_loading", 0)
-	b = infoInt(b, "rdb_changes_since_last_save", srv.changes()-p.changesSaved.Load())
-	inProgress, current := int64(0), int64(-1)
+	inProgress, current, keys := int64(0), int64(-1), int64(0)
 	p.mu.Lock()
 	if p.bg != nil {
-		inProgress, current = 1, int64(time.Since(p.bg.began).Seconds())
+		inProgress, current, keys = 1, int64(time.Since(p.bg.began).Seconds()), p.bg.keys
 	}
 	p.mu.Unlock()
+	// Redis's copy-on-write figures: no fork, no copies.
+	b = infoInt(b, "current_cow_peak", 0)
+	b = infoInt(b, "current_cow_size", 0)
+	b = infoInt(b, "current_cow_size_age", 0)
+	b = infoStr(b, "current_fork_perc", "0.00")
+	b = infoInt(b, "current_save_keys_processed", 0)
+	b = infoInt(b, "current_save_keys_total", keys)
+	b = infoInt(b, "rdb_changes_since_last_save", srv.changes()-p.changesSaved.Load())
 	b = infoInt(b, "rdb_bgsave_in_progress", inProgress)
 	b = infoInt(b, "rdb_last_save_time", p.lastSave.Load())
 	status := "ok"
@@ -239,6 +246,7 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "rdb_last_bgsave_time_sec", p.lastBgDur.Load())
 	b = infoInt(b, "rdb_current_bgsave_time_sec", current)
 	b = infoInt(b, "rdb_saves", p.saves.Load())
+	b = infoInt(b, "rdb_last_cow_size", 0)
 	b = infoInt(b, "rdb_last_load_keys_expired", p.loadExpired.Load())
 	b = infoInt(b, "rdb_last_load_keys_loaded", p.loadLoaded.Load())
 	b = infoInt(b, "aof_enabled", 0)
@@ -248,8 +256,11 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "aof_current_rewrite_time_sec", -1)
 	b = infoStr(b, "aof_last_bgrewrite_status", "ok")
 	b = infoInt(b, "aof_rewrites", 0)
+	b = infoInt(b, "aof_rewrites_consecutive_failures", 0)
 	b = infoStr(b, "aof_last_write_status", "ok")
-	return infoInt(b, "module_fork_in_progress", 0)
+	b = infoInt(b, "aof_last_cow_size", 0)
+	b = infoInt(b, "module_fork_in_progress", 0)
+	return infoInt(b, "module_fork_last_cow_size", 0)
 }
 
 func infoStats(b []byte, x *infoCtx) []byte {

@@ -55,6 +55,7 @@ type persistState struct {
 type bgSave struct {
 	began  time.Time
 	cancel chan struct{}
+	keys   int64 // the keys at its instant (current_save_keys_total)
 }
 
 // Replies of the persistence commands, as Redis's.
@@ -173,6 +174,7 @@ type snapshotHead struct {
 	gen     uint64
 	at      time.Time
 	changes int64
+	keys    int64 // in every database, expired or not
 	header  []byte
 }
 
@@ -197,6 +199,7 @@ func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
 		b = append(b, libs[:len(libs)-10]...) // its records, without the DUMP footer
 	}
 	for i := range counts.Keys {
+		h.keys += int64(counts.Keys[i])
 		if counts.Keys[i] > 0 {
 			b = rdb.AppendSelectDB(b, i)
 			b = rdb.AppendResizeDB(b, uint64(counts.Keys[i]), uint64(counts.Expires[i]))
@@ -255,7 +258,7 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 	default:
 	}
 	h := s.beginSnapshot(held)
-	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
+	bg := &bgSave{began: time.Now(), cancel: make(chan struct{}), keys: h.keys}
 	p.bg, p.scheduled = bg, false
 	p.lastTry = bg.began.Unix()
 	p.saves.Add(1) // as Redis, rdb_saves counts the BGSAVEs started

@@ -252,3 +252,43 @@ func TestFlushallInExecCancelsBgsaveAndSaves(t *testing.T) {
 		t.Fatalf("the file after FLUSHALL in EXEC holds %d keys", n)
 	}
 }
+
+// TestInfoPersistenceFieldsAsRedis: INFO persistence has Redis 7.0.15's
+// fields in its order (taken from redis-server 7.0.15), the copy-on-write
+// ones included, and current_save_keys_total counts the keys while a
+// BGSAVE runs.
+func TestInfoPersistenceFieldsAsRedis(t *testing.T) {
+	s := startPersistServer(t, 4, t.TempDir())
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	want := []string{"loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age",
+		"current_fork_perc", "current_save_keys_processed", "current_save_keys_total", "rdb_changes_since_last_save",
+		"rdb_bgsave_in_progress", "rdb_last_save_time", "rdb_last_bgsave_status", "rdb_last_bgsave_time_sec",
+		"rdb_current_bgsave_time_sec", "rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired",
+		"rdb_last_load_keys_loaded", "aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled",
+		"aof_last_rewrite_time_sec", "aof_current_rewrite_time_sec", "aof_last_bgrewrite_status", "aof_rewrites",
+		"aof_rewrites_consecutive_failures", "aof_last_write_status", "aof_last_cow_size", "module_fork_in_progress",
+		"module_fork_last_cow_size"}
+	info := c.Info(ctx, "persistence").Val()
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(info), "\r\n")[1:] {
+		name, _, _ := strings.Cut(line, ":")
+		got = append(got, name)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("INFO persistence fields:\n%v\nwant:\n%v", got, want)
+	}
+	if err := c.Do(ctx, "debug", "populate", 200000, "k", 50).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.BgSave(ctx)
+	if persistInfo(t, c, "persistence", "rdb_bgsave_in_progress") == "1" {
+		if v := persistInfo(t, c, "persistence", "current_save_keys_total"); v != "200000" {
+			t.Errorf("current_save_keys_total %s during a BGSAVE of 200000 keys", v)
+		}
+	}
+	waitNoBgsave(t, c)
+	if v := persistInfo(t, c, "persistence", "current_save_keys_total"); v != "0" {
+		t.Errorf("current_save_keys_total %s after the BGSAVE", v)
+	}
+}
