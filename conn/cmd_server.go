@@ -134,15 +134,17 @@ func cmdConfigHelp(c *client, args [][]byte) {
 // are closed: Server.Shutdown). On success there is no reply: the
 // connection closes.
 func cmdShutdown(c *client, args [][]byte) {
-	var save, nosave, abort, other bool
+	var save, nosave, abort, other, force bool
 	for _, a := range args[1:] {
 		switch {
 		case equalFold(a, "nosave"):
 			nosave = true
 		case equalFold(a, "save"):
 			save = true
-		case equalFold(a, "now"), equalFold(a, "force"):
+		case equalFold(a, "now"):
 			other = true
+		case equalFold(a, "force"):
+			other, force = true, true
 		case equalFold(a, "abort"):
 			abort = true
 		default:
@@ -164,6 +166,9 @@ func cmdShutdown(c *client, args [][]byte) {
 			c.replyError(msg)
 			return
 		}
+	}
+	if !c.shutdownSave(save, nosave, force) {
+		return
 	}
 	switch {
 	case nosave:

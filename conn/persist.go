@@ -45,11 +45,13 @@ type persistState struct {
 	// loadFailed: the file at start-up did not load; the dataset holds a
 	// part of it, which must never be saved over it.
 	loadFailed   atomic.Bool
-	loadLoaded   atomic.Int64  // rdb_last_load_keys_loaded
-	loadExpired  atomic.Int64  // rdb_last_load_keys_expired
-	shutdownMode atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
-	gen          atomic.Uint64 // the last snapshot's number
-	renameMu     sync.Mutex    // held while a save renames its file into place
+	loadLoaded   atomic.Int64 // rdb_last_load_keys_loaded
+	loadExpired  atomic.Int64 // rdb_last_load_keys_expired
+	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	// shutdownSaved: SHUTDOWN saved before it began the shutdown.
+	shutdownSaved atomic.Bool
+	gen           atomic.Uint64 // the last snapshot's number
+	renameMu      sync.Mutex    // held while a save renames its file into place
 }
 
 type bgSave struct {
@@ -605,6 +607,9 @@ func (s *Server) saveAtShutdown() {
 	if mode == shutdownNoSave || (mode != shutdownSave && !s.hasSavePoints()) {
 		return
 	}
+	if s.persist.shutdownSaved.Load() && s.changes() == s.persist.changesSaved.Load() {
+		return // SHUTDOWN saved, and nothing was written since
+	}
 	if s.persist.loading.Load() || s.persist.loadFailed.Load() {
 		s.log.Warn("not saving at shutdown: the dataset was not loaded whole")
 		return
@@ -707,4 +712,32 @@ func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
 	c.last = e.spec
 	c.reject(e, args, errMisconf)
 	return true
+}
+
+// shutdownSave is SHUTDOWN's save, made before anything stops, as Redis
+// makes it: when it fails the server stays up and SHUTDOWN replies an
+// error (unless FORCE), where Valkyrie used to exit having lost the data.
+// The save at Shutdown, once the connections are closed, then only runs
+// if something was written meanwhile. It reports whether SHUTDOWN goes on;
+// when not, it has replied.
+func (c *client) shutdownSave(save, nosave, force bool) bool {
+	s := c.srv
+	if nosave || (!save && !s.hasSavePoints()) || s.persist.loading.Load() || s.persist.loadFailed.Load() {
+		return true
+	}
+	var err error
+	if !c.holdAll(func(held []*shard.Shard) { err = s.saveHeld(held) }) {
+		return false
+	}
+	if err == nil {
+		s.persist.shutdownSaved.Store(true)
+		return true
+	}
+	if force {
+		s.log.Warn("Error trying to save the DB. Exit anyway.", "err", err)
+		return true
+	}
+	s.log.Warn("Error trying to save the DB, can't exit.", "err", err)
+	c.replyError("ERR Errors trying to SHUTDOWN. Check logs.")
+	return false
 }

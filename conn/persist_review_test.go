@@ -292,3 +292,60 @@ func TestInfoPersistenceFieldsAsRedis(t *testing.T) {
 		t.Errorf("current_save_keys_total %s after the BGSAVE", v)
 	}
 }
+
+// TestShutdownRefusedWhenItsSaveFails: as Redis, SHUTDOWN (with save
+// points, or SAVE) whose save fails replies an error and the server goes
+// on; FORCE exits anyway; NOSAVE does not save. Valkyrie saved only after
+// closing every connection, and exited with the data lost.
+func TestShutdownRefusedWhenItsSaveFails(t *testing.T) {
+	base := t.TempDir()
+	s := startPersistServer(t, 4, base, "save", "3600 1")
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "k", "v", 0)
+	gone := filepath.Join(base, "gone")
+	os.Mkdir(gone, 0o755)
+	if err := c.ConfigSet(ctx, "dir", gone).Err(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(gone)
+	for _, cmd := range [][]any{{"shutdown"}, {"shutdown", "save"}, {"shutdown", "now"}} {
+		if err := c.Do(ctx, cmd...).Err(); err == nil || err.Error() != "ERR Errors trying to SHUTDOWN. Check logs." {
+			t.Fatalf("%v whose save fails: %v", cmd, err)
+		}
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING after a refused SHUTDOWN: %v", err)
+	}
+	select {
+	case <-s.srv.Stopping():
+		t.Fatal("the server is stopping after a refused SHUTDOWN")
+	default:
+	}
+	// With a good dir SHUTDOWN saves and stops.
+	if err := c.ConfigSet(ctx, "dir", base).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(ctx, "k2", "v", 0)
+	c.Do(ctx, "shutdown")
+	select {
+	case <-s.srv.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SHUTDOWN did not stop the server")
+	}
+	r := startPersistServer(t, 2, base)
+	if n := newClient2(t, r.addr, 2).DBSize(ctx).Val(); n != 2 {
+		t.Fatalf("after SHUTDOWN the file holds %d keys, want 2", n)
+	}
+	rc := newClient2(t, r.addr, 2)
+	rc.ConfigSet(ctx, "save", "3600 1")
+	os.Mkdir(gone, 0o755)
+	rc.ConfigSet(ctx, "dir", gone)
+	os.Remove(gone)
+	rc.Do(ctx, "shutdown", "force")
+	select {
+	case <-r.srv.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SHUTDOWN FORCE whose save fails did not stop the server")
+	}
+}
