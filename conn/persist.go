@@ -540,7 +540,7 @@ const bgsaveRetry = 5
 // savePoints starts a BGSAVE when a save point is due ("save": after so
 // many seconds with at least so many changes), or one was scheduled.
 func (s *Server) savePoints(now time.Time) {
-	if !s.persistent || s.persist.loading.Load() || s.persist.loadFailed.Load() {
+	if s.persist.loading.Load() || s.persist.loadFailed.Load() {
 		return
 	}
 	p := &s.persist
@@ -549,13 +549,15 @@ func (s *Server) savePoints(now time.Time) {
 		p.mu.Unlock()
 		return
 	}
+	// A BGSAVE scheduled (in EXEC) was asked for: it starts on any server;
+	// the save points act only on a persistent one.
 	due := p.scheduled
-	if !due {
+	if !due && s.persistent {
 		changes := s.changes() - p.changesSaved.Load()
 		since := now.Unix() - p.lastSave.Load()
 		retryOK := p.lastOK.Load() || now.Unix()-p.lastTry > bgsaveRetry
 		for _, sp := range parseSavePoints(s.cfg.Value("save")) {
-			if changes >= sp.changes && since >= sp.seconds && retryOK {
+			if changes >= sp.changes && since > sp.seconds && retryOK { // ">" as Redis
 				s.log.Info("save point reached: saving", "changes", changes, "seconds", sp.seconds)
 				due = true
 				break

@@ -349,3 +349,33 @@ func TestShutdownRefusedWhenItsSaveFails(t *testing.T) {
 		t.Fatal("SHUTDOWN FORCE whose save fails did not stop the server")
 	}
 }
+
+// TestBgsaveInExecStartsOnAnInProcessServer: BGSAVE inside EXEC replies
+// "Background saving scheduled" and the cron starts it; on a server
+// without Options.Persistent (in process) the cron returned before looking
+// at the schedule, so the BGSAVE it had promised never ran.
+func TestBgsaveInExecStartsOnAnInProcessServer(t *testing.T) {
+	srv, addr := startServer(t, 4)
+	dir := t.TempDir()
+	if err := srv.cfg.Load("dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient2(t, addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "k", "v", 0)
+	p := c.TxPipeline()
+	bg := p.BgSave(ctx)
+	if _, err := p.Exec(ctx); err != nil || bg.Val() != "Background saving scheduled" {
+		t.Fatalf("BGSAVE in EXEC: %q, %v", bg.Val(), err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "dump.rdb")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the BGSAVE scheduled by EXEC did not run within 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
