@@ -93,7 +93,11 @@ func (s *Server) LoadAtStartup() error {
 	}, false)
 	if err != nil {
 		s.persist.loadFailed.Store(true) // before loading ends: see saveAtShutdown
-		return errors.New("Fatal error loading the DB: " + err.Error() + ". Exiting.")
+		msg := err.Error()
+		if errors.Is(err, rdb.ErrChecksum) {
+			msg = "RDB CRC error: " + msg // Redis's words, which its tests look for in the log
+		}
+		return errors.New("Fatal error loading the DB: " + msg + ". Exiting.")
 	}
 	// The file is the last save: nothing to save yet.
 	s.persist.changesSaved.Store(s.changes())

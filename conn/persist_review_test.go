@@ -379,3 +379,36 @@ func TestBgsaveInExecStartsOnAnInProcessServer(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCorruptChecksumAtStartupSaysCRCError: a file whose CRC64 is wrong
+// does not load, and the error (logged by cmd/valkyrie) says "CRC error",
+// as Redis's log does (its rdb.tcl looks for those words).
+func TestCorruptChecksumAtStartupSaysCRCError(t *testing.T) {
+	dir := t.TempDir()
+	a := startPersistServer(t, 2, dir)
+	c := newClient2(t, a.addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "k", "v", 0)
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.srv.persist.shutdownMode.Store(shutdownNoSave)
+	a.stop()
+	path := filepath.Join(dir, "dump.rdb")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[len(b)-8:], "foobar00")
+	os.WriteFile(path, b, 0o644)
+	cfg := config.New()
+	if err := cfg.Load("dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{Shards: 2, Config: cfg, Persistent: true})
+	defer srv.Shutdown(ctx)
+	err = srv.LoadAtStartup()
+	if err == nil || !strings.Contains(err.Error(), "CRC error") || !strings.HasPrefix(err.Error(), "Fatal error loading the DB: ") {
+		t.Fatalf("loading a file with a bad CRC: %v", err)
+	}
+}
