@@ -682,6 +682,12 @@ func (s *Server) flushedAll(held []*shard.Shard) {
 	if !s.hasSavePoints() {
 		return
 	}
+	for _, sh := range held {
+		if sh == nil { // not expected: FLUSHALL takes every shard
+			s.log.Warn("not saving after FLUSHALL: a shard is not held")
+			return
+		}
+	}
 	if err := s.saveHeld(held); err != nil {
 		s.log.Warn("saving after FLUSHALL failed", "err", err)
 	}
@@ -704,8 +710,7 @@ func (s *Server) hasSavePoints() bool {
 // points set): a write command, a script or EXEC that may write, and
 // PING. Called only while the last BGSAVE failed.
 func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
-	s := c.srv
-	if !s.cfg.Bool("stop-writes-on-bgsave-error") || !s.hasSavePoints() || !e.arityOK(len(args)) {
+	if !c.srv.diskError() || !e.arityOK(len(args)) {
 		return false
 	}
 	if e.spec.Name != "ping" && !c.writes(e, args) {
@@ -742,4 +747,10 @@ func (c *client) shutdownSave(save, nosave, force bool) bool {
 	s.log.Warn("Error trying to save the DB, can't exit.", "err", err)
 	c.replyError("ERR Errors trying to SHUTDOWN. Check logs.")
 	return false
+}
+
+// diskError reports whether writes are refused after a failed BGSAVE, as
+// Redis's writeCommandsDeniedByDiskError.
+func (s *Server) diskError() bool {
+	return !s.persist.lastOK.Load() && s.cfg.Bool("stop-writes-on-bgsave-error") && s.hasSavePoints()
 }

@@ -412,3 +412,46 @@ func TestCorruptChecksumAtStartupSaysCRCError(t *testing.T) {
 		t.Fatalf("loading a file with a bad CRC: %v", err)
 	}
 }
+
+// TestScriptFlushallAndMisconf: redis.call('flushall') cancels a BGSAVE
+// and saves, as FLUSHALL anywhere else; and after a failed BGSAVE (save
+// points set) a script's first write fails with MISCONF, as Redis's
+// scriptVerifyWriteCommandAllow refuses it.
+func TestScriptFlushallAndMisconf(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 4, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	if err := c.Do(ctx, "debug", "populate", 200000, "k", 50).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.ConfigSet(ctx, "save", "3600 1")
+	if v := c.BgSave(ctx).Val(); v != "Background saving started" {
+		t.Fatalf("BGSAVE: %q", v)
+	}
+	if err := c.Eval(ctx, "return redis.call('flushall')", nil).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoBgsave(t, c)
+	if v := persistInfo(t, c, "persistence", "rdb_changes_since_last_save"); v != "0" {
+		t.Errorf("rdb_changes_since_last_save %s after a script's FLUSHALL with save points", v)
+	}
+	// A failed BGSAVE: the script's write is refused.
+	gone := filepath.Join(dir, "gone")
+	os.Mkdir(gone, 0o755)
+	c.ConfigSet(ctx, "dir", gone)
+	os.Remove(gone)
+	c.BgSave(ctx)
+	waitNoBgsave(t, c)
+	err := c.Eval(ctx, "return redis.call('set', KEYS[1], 'x')", []string{"k"}).Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "MISCONF ") {
+		t.Fatalf("a script's SET after a failed BGSAVE: %v", err)
+	}
+	c.ConfigSet(ctx, "dir", dir)
+	s.srv.persist.shutdownMode.Store(shutdownNoSave)
+	s.stop()
+	r := startPersistServer(t, 2, dir)
+	if n := newClient2(t, r.addr, 2).DBSize(ctx).Val(); n != 0 {
+		t.Fatalf("the file after a script's FLUSHALL holds %d keys", n)
+	}
+}

@@ -143,6 +143,16 @@ func (h *scriptHost) Busy(ns int64)    { (*client)(h).markBusy(ns) }
 func (h *scriptHost) Stopping() bool   { return h.srv.life.Err() != nil }
 func (h *scriptHost) NoReplicas() bool { return h.srv.noReplicas.Load() }
 
+func (h *scriptHost) DiskError() string {
+	if h.srv.diskError() {
+		return errMisconf
+	}
+	return ""
+}
+
+// FlushedAll: the script holds every shard (FLUSHALL needs them all).
+func (h *scriptHost) FlushedAll() { h.srv.flushedAll((*client)(h).borrowed) }
+
 func (h *scriptHost) CountError(msg string) {
 	h.srv.stats.errors.Add(1)
 	h.srv.stats.errs.countMsg(msg)

@@ -38,6 +38,13 @@ type Host interface {
 	// NoReplicas reports whether writes are refused for want of good
 	// replicas (min-replicas-to-write).
 	NoReplicas() bool
+	// DiskError is the error refusing writes after a failed save
+	// (stop-writes-on-bgsave-error: MISCONF), or "".
+	DiskError() string
+	// FlushedAll is called after a FLUSHALL the script ran succeeded,
+	// with every shard held: the server cancels a BGSAVE and saves as
+	// Redis's flushallCommand does.
+	FlushedAll()
 	// CountError counts an error reply in the error stats.
 	CountError(msg string)
 	// Panicked logs a command that panicked when a script called it.

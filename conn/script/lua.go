@@ -619,6 +619,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 		if r.h.NoReplicas() && !r.wrote() {
 			return r.rejected(cmd, args, fail, ErrNoReplicas)
 		}
+		if msg := r.h.DiskError(); msg != "" && !r.wrote() {
+			return r.rejected(cmd, args, fail, msg) // as Redis's scriptVerifyWriteCommandAllow
+		}
 	}
 	var reply []byte
 	switch cmd.Kind {
@@ -636,6 +639,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 			return fail(shard.ErrPanicked)
 		}
 		reply = r.buf
+		if spec.Name == "flushall" && len(reply) > 0 && reply[0] != '-' {
+			r.h.FlushedAll()
+		}
 	case Barrier: // INFO too: see TestScriptCallsInfo
 		return fail("ERR This Redis command is not allowed from script")
 	default: // Local, SELECT among them: it changes r.db
