@@ -96,6 +96,7 @@ type Shard struct {
 
 	snap     *snapshot // the snapshot in progress, if any (snapshot.go)
 	snapMark bool      // the mark of keys done by the last snapshot (snapshot.go)
+	leftLent bool      // its worker stopped while it was lent (worker.go)
 	// Changes counts the write commands run without an error, read by the
 	// server for the save points (snapshot.go).
 	Changes atomic.Int64

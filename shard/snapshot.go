@@ -413,6 +413,19 @@ func (w *Worker) SnapshotSlice(gen uint64, max int, cancel <-chan struct{}) (Sna
 // channel is closed.
 var ErrSnapshotCancelled = errors.New("the snapshot was cancelled")
 
+// endSnapshotAtStop stops the walk of a snapshot still in progress once
+// the worker has stopped (the abort a cancelled BGSAVE sent may have been
+// dropped with the mailbox): its iter.Pull coroutine would stay parked for
+// good, holding the maps. Not when the shard was left with a borrower,
+// which may still use it. The marks no longer matter.
+func (s *Shard) endSnapshotAtStop() {
+	if s.leftLent || s.snap == nil {
+		return
+	}
+	s.snap.endWalk()
+	s.snap = nil
+}
+
 type snapshotAbortMsg struct{ gen uint64 }
 
 func (m snapshotAbortMsg) deliver(s *Shard, _ <-chan struct{}) {
