@@ -601,6 +601,12 @@ func debugReload(c *client, opts [][]byte) {
 			return
 		}
 	}
+	if c.srv.persist.loading.Load() {
+		// DEBUG may run while the file loads at start-up: its save would
+		// replace the file with the part loaded so far.
+		c.replyError(errLoading)
+		return
+	}
 	var err error
 	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.reloadHeld(held, save) }) {
 		return

@@ -455,3 +455,23 @@ func TestScriptFlushallAndMisconf(t *testing.T) {
 		t.Fatalf("the file after a script's FLUSHALL holds %d keys", n)
 	}
 }
+
+// TestDebugReloadWhileLoadingIsRefused: DEBUG runs while the file loads
+// at start-up (it has Redis's loading flag), but DEBUG RELOAD would save
+// the part loaded so far over the file being loaded: it gets -LOADING.
+func TestDebugReloadWhileLoadingIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 2, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "k", "v", 0)
+	c.Save(ctx)
+	s.srv.BeginLoading() // as if the file were still loading
+	if err := c.Do(ctx, "debug", "reload").Err(); err == nil || err.Error() != errLoading {
+		t.Fatalf("DEBUG RELOAD while loading: %v", err)
+	}
+	s.srv.persist.loading.Store(false)
+	if n := c.DBSize(ctx).Val(); n != 1 {
+		t.Fatalf("dbsize %d after a refused DEBUG RELOAD", n)
+	}
+}
