@@ -44,10 +44,13 @@ type persistState struct {
 	loading      atomic.Bool
 	// loadFailed: the file at start-up did not load; the dataset holds a
 	// part of it, which must never be saved over it.
-	loadFailed   atomic.Bool
-	loadLoaded   atomic.Int64 // rdb_last_load_keys_loaded
-	loadExpired  atomic.Int64 // rdb_last_load_keys_expired
-	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	loadFailed  atomic.Bool
+	loadLoaded  atomic.Int64 // rdb_last_load_keys_loaded
+	loadExpired atomic.Int64 // rdb_last_load_keys_expired
+	// The file being loaded, for INFO's loading_* fields: when it began
+	// (Unix s), its size, the used-mem its aux field says, bytes read.
+	loadStart, loadTotal, loadUsedMem, loadBytes atomic.Int64
+	shutdownMode                                 atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
 	// shutdownSaved: SHUTDOWN saved before it began the shutdown.
 	shutdownSaved atomic.Bool
 	gen           atomic.Uint64 // the last snapshot's number

@@ -3,7 +3,10 @@ package conn
 import (
 	"bufio"
 	"errors"
+	"io"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
@@ -33,6 +36,14 @@ func (s *Server) loadRDB(path string, store storeFunc, mustExist bool) error {
 	}
 	defer f.Close()
 	began := time.Now()
+	p := &s.persist
+	p.loadStart.Store(began.Unix())
+	p.loadBytes.Store(0)
+	p.loadUsedMem.Store(0)
+	p.loadTotal.Store(0)
+	if st, err := f.Stat(); err == nil {
+		p.loadTotal.Store(st.Size())
+	}
 	n := len(s.workers)
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
@@ -45,7 +56,15 @@ func (s *Server) loadRDB(path string, store storeFunc, mustExist bool) error {
 		return err
 	}
 	var libs []byte
-	err = rdb.Load(bufio.NewReaderSize(f, 1<<20), rdb.Handler{
+	err = rdb.Load(bufio.NewReaderSize(countingReader{f, &p.loadBytes}, 1<<20), rdb.Handler{
+		Aux: func(key, val string) error {
+			if key == "used-mem" {
+				if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+					p.loadUsedMem.Store(n)
+				}
+			}
+			return nil
+		},
 		Function: func(code string) error {
 			libs = rdb.AppendRawString(append(libs, script.RDBOpFunction2), code)
 			return nil
@@ -131,3 +150,16 @@ func (s *Server) reloadHeld(held []*shard.Shard, save bool) error {
 type errReloadLoad struct{ err error }
 
 func (e errReloadLoad) Error() string { return e.err.Error() }
+
+// countingReader counts the bytes read from r in n (INFO's
+// loading_loaded_bytes).
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	k, err := c.r.Read(b)
+	c.n.Add(int64(k))
+	return k, err
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -474,4 +475,44 @@ func TestDebugReloadWhileLoadingIsRefused(t *testing.T) {
 	if n := c.DBSize(ctx).Val(); n != 1 {
 		t.Fatalf("dbsize %d after a refused DEBUG RELOAD", n)
 	}
+}
+
+// TestInfoLoadingFields: while the file loads, INFO persistence ends with
+// Redis's loading_* progress fields; otherwise they are absent.
+func TestInfoLoadingFields(t *testing.T) {
+	dir := t.TempDir()
+	a := startPersistServer(t, 2, dir)
+	c := newClient2(t, a.addr, 2)
+	ctx := context.Background()
+	c.Do(ctx, "debug", "populate", 1000)
+	c.Save(ctx)
+	a.stop()
+	st, err := os.Stat(filepath.Join(dir, "dump.rdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startPersistServer(t, 2, dir)
+	cb := newClient2(t, b.addr, 2)
+	if info := cb.Info(ctx, "persistence").Val(); strings.Contains(info, "loading_") {
+		t.Fatalf("loading_* fields when not loading:\n%s", info)
+	}
+	b.srv.BeginLoading() // as if the file were loading still, all read
+	info := cb.Info(ctx, "persistence").Val()
+	lines := strings.Split(strings.TrimSpace(info), "\r\n")
+	var names []string
+	for _, l := range lines[len(lines)-6:] {
+		name, _, _ := strings.Cut(l, ":")
+		names = append(names, name)
+	}
+	want := "loading_start_time loading_total_bytes loading_rdb_used_mem loading_loaded_bytes loading_loaded_perc loading_eta_seconds"
+	if strings.Join(names, " ") != want {
+		t.Fatalf("INFO persistence while loading ends with %v", names)
+	}
+	size := strconv.FormatInt(st.Size(), 10)
+	for field, v := range map[string]string{"loading_total_bytes": size, "loading_loaded_bytes": size, "loading_loaded_perc": "100.00"} {
+		if got := persistInfo(t, cb, "persistence", field); got != v {
+			t.Errorf("%s = %s, want %s", field, got, v)
+		}
+	}
+	b.srv.persist.loading.Store(false)
 }
