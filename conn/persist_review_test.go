@@ -85,6 +85,7 @@ func TestSaveFailuresAsRedis(t *testing.T) {
 	c := newClient2(t, s.addr, 2)
 	ctx := context.Background()
 	c.Set(ctx, "k", "v", 0)
+	c.Set(ctx, "untouched", "u", 0) // only ever saved
 	gone := filepath.Join(base, "gone")
 	if err := os.Mkdir(gone, 0o755); err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestSaveFailuresAsRedis(t *testing.T) {
 	if err := c.Do(ctx, "debug", "reload").Err(); err == nil || err.Error() != "ERR" {
 		t.Fatalf("DEBUG RELOAD into a missing dir: %v, want ERR", err)
 	}
-	if n := c.DBSize(ctx).Val(); n != 1 {
+	if n := c.DBSize(ctx).Val(); n != 2 {
 		t.Fatalf("DEBUG RELOAD whose save failed left %d keys", n)
 	}
 	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "1" {
@@ -152,6 +153,14 @@ func TestSaveFailuresAsRedis(t *testing.T) {
 	if v := persistInfo(t, c, "persistence", "rdb_last_bgsave_status"); v != "ok" {
 		t.Fatalf("rdb_last_bgsave_status %s after a good SAVE, want ok as Redis", v)
 	}
+	// The failed saves left every key's mark right: the SAVE wrote the
+	// key no one touched.
+	if err := c.Do(ctx, "debug", "reload", "nosave").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Get(ctx, "untouched").Val(); v != "u" {
+		t.Fatalf("untouched = %q in the file of the SAVE after failed saves", v)
+	}
 	if err := c.Set(ctx, "k", "v5", 0).Err(); err != nil {
 		t.Fatalf("SET after a good SAVE: %v", err)
 	}
@@ -160,6 +169,13 @@ func TestSaveFailuresAsRedis(t *testing.T) {
 	}
 	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "3" {
 		t.Fatalf("rdb_saves %s, want 3 (DEBUG RELOAD's save does not count)", v)
+	}
+	// The failed saves left every key's mark right: the last ones wrote it.
+	if v := c.Get(ctx, "k").Val(); v != "v5" {
+		t.Fatalf("k = %q after saves that failed and a DEBUG RELOAD", v)
+	}
+	if v := c.Get(ctx, "untouched").Val(); v != "u" {
+		t.Fatalf("untouched = %q after saves that failed and a DEBUG RELOAD", v)
 	}
 	c.ConfigSet(ctx, "save", "")
 	if err := c.ConfigSet(ctx, "dbfilename", "missing.rdb").Err(); err != nil {
