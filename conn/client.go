@@ -405,7 +405,7 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && c.srv.oom.Load() && c.refuseOOM(e, args) {
 		return
 	}
-	if e != nil && c.srv.persist.misconf.Load() && c.refuseMisconf(e, args) {
+	if e != nil && !c.srv.persist.lastOK.Load() && c.refuseMisconf(e, args) {
 		return
 	}
 	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
@@ -475,7 +475,7 @@ func (c *client) executeOne(args [][]byte) {
 		return
 	}
 	c.route(e.data, args, nil)
-	if e.spec.Flags&shard.AllShards != 0 && e.spec.Name == "flushall" {
+	if e.spec.Flags&shard.AllShards != 0 && e.spec.Name == "flushall" && flushallArgsOK(args) {
 		c.afterFlushall()
 	}
 }

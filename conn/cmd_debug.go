@@ -608,13 +608,23 @@ func debugReload(c *client, opts [][]byte) {
 			return
 		}
 	}
+	if c.srv.persist.loading.Load() {
+		// DEBUG may run while the file loads at start-up: its save would
+		// replace the file with the part loaded so far.
+		c.replyError(errLoading)
+		return
+	}
 	var err error
 	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.reloadHeld(held, save, flush, merge) }) {
 		return
 	}
 	if err != nil {
 		c.srv.log.Warn("DEBUG RELOAD failed", "err", err)
-		c.replyError("ERR Error trying to load the RDB dump, check server logs.")
+		if _, loading := err.(errReloadLoad); loading {
+			c.replyError("ERR Error trying to load the RDB dump")
+		} else {
+			c.replyError(errSaveFailed) // the save failed: nothing changed
+		}
 		return
 	}
 	c.srv.log.Warn("DB reloaded by DEBUG RELOAD")

@@ -222,6 +222,8 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	}
 	b = infoInt(b, "loading", loading)
 	b = infoInt(b, "async_loading", 0)
+	// Redis's copy-on-write figures are, here, the memory of the keys a
+	// BGSAVE wrote ahead of its walk because they changed.
 	total, done, early := p.saveTotal.Load(), int64(0), int64(0)
 	if total > 0 {
 		done, early = srv.snapshotProgress()
@@ -265,8 +267,37 @@ func infoPersistence(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "aof_current_rewrite_time_sec", -1)
 	b = infoStr(b, "aof_last_bgrewrite_status", "ok")
 	b = infoInt(b, "aof_rewrites", 0)
+	b = infoInt(b, "aof_rewrites_consecutive_failures", 0)
 	b = infoStr(b, "aof_last_write_status", "ok")
-	return infoInt(b, "module_fork_in_progress", 0)
+	b = infoInt(b, "aof_last_cow_size", 0)
+	b = infoInt(b, "module_fork_in_progress", 0)
+	b = infoInt(b, "module_fork_last_cow_size", 0)
+	if p.loading.Load() {
+		b = infoLoading(b, p)
+	}
+	return b
+}
+
+// infoLoading is the progress of the file loading, as Redis reports it.
+func infoLoading(b []byte, p *persistState) []byte {
+	start, total, used, done := p.loadStart.Load(), p.loadTotal.Load(), p.loadUsedMem.Load(), p.loadBytes.Load()
+	perc, remaining := 0.0, int64(1)
+	switch {
+	case total > 0:
+		perc, remaining = float64(done)/float64(total)*100, total-done
+	case used > 0:
+		perc, remaining = min(float64(done)/float64(used)*100, 99.99), max(used-done, 1)
+	}
+	eta := int64(1) // Redis's figure before a second has passed
+	if elapsed := time.Now().Unix() - start; elapsed != 0 {
+		eta = elapsed * remaining / (done + 1)
+	}
+	b = infoInt(b, "loading_start_time", start)
+	b = infoInt(b, "loading_total_bytes", total)
+	b = infoInt(b, "loading_rdb_used_mem", used)
+	b = infoInt(b, "loading_loaded_bytes", done)
+	b = infoStr(b, "loading_loaded_perc", strconv.FormatFloat(perc, 'f', 2, 64))
+	return infoInt(b, "loading_eta_seconds", eta)
 }
 
 func infoStats(b []byte, x *infoCtx) []byte {

@@ -432,6 +432,9 @@ func (c *client) execAcross() {
 					c.local = wire.AppendError(c.local, c.tx.denied[i])
 				} else if tc.e.data != nil {
 					c.local = a.Run(tc.e.data, args, nil, nil, c.db, c.proto, c.local)
+					if tc.e.spec.Name == "flushall" && flushallArgsOK(args) {
+						c.srv.flushedAll(c.borrowed) // as outside EXEC (afterFlushall)
+					}
 				} else {
 					began := shard.Clock()
 					tc.e.run(c, args)

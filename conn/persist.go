@@ -41,12 +41,19 @@ type persistState struct {
 	saves     atomic.Int64 // rdb_saves
 	// changesSaved is the shards' change count at the instant of the last
 	// successful snapshot; the difference is rdb_changes_since_last_save.
-	changesSaved  atomic.Int64
-	loading       atomic.Bool
-	loadLoaded    atomic.Int64  // rdb_last_load_keys_loaded
-	loadExpired   atomic.Int64  // rdb_last_load_keys_expired
-	shutdownMode  atomic.Int32  // shutdownDefault, shutdownSave or shutdownNoSave
-	shutdownSaved atomic.Bool   // the shutdown saved already (PrepareShutdown, SHUTDOWN)
+	changesSaved atomic.Int64
+	loading      atomic.Bool
+	// loadFailed: the file at start-up did not load; the dataset holds a
+	// part of it, which must never be saved over it.
+	loadFailed  atomic.Bool
+	loadLoaded  atomic.Int64 // rdb_last_load_keys_loaded
+	loadExpired atomic.Int64 // rdb_last_load_keys_expired
+	// The file being loaded, for INFO's loading_* fields: when it began
+	// (Unix s), its size, the used-mem its aux field says, bytes read.
+	loadStart, loadTotal, loadUsedMem, loadBytes atomic.Int64
+	shutdownMode                                 atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	// shutdownSaved: the shutdown saved already (PrepareShutdown, SHUTDOWN).
+	shutdownSaved atomic.Bool
 	gen           atomic.Uint64 // the last snapshot's number
 	renameMu      sync.Mutex    // held while a save renames its file into place
 	// The BGSAVE in progress: keys at its instant (INFO's
@@ -54,20 +61,22 @@ type persistState struct {
 	// one's bytes written ahead of the walk (rdb_last_cow_size).
 	saveTotal atomic.Int64
 	lastEarly atomic.Int64
-	// misconf: writes are refused because the last BGSAVE failed
-	// (stop-writes-on-bgsave-error, with save points set).
-	misconf atomic.Bool
 }
 
 type bgSave struct {
 	began  time.Time
 	cancel chan struct{}
+	keys   int64 // the keys at its instant (current_save_keys_total)
 }
 
 // Replies of the persistence commands, as Redis's.
 const (
 	errBgsaveRunning = "ERR Background save already in progress"
 	errLoading       = "LOADING Redis is loading the dataset in memory"
+	// errSaveFailed is SAVE's and DEBUG RELOAD's reply when the file
+	// cannot be written: Redis's bare shared.err, the reason in the log.
+	errSaveFailed = "ERR"
+	errMisconf    = script.ErrMisconf // after a failed BGSAVE
 )
 
 func init() {
@@ -100,11 +109,14 @@ func cmdSave(c *client, args [][]byte) {
 		return
 	}
 	var err error
-	if !c.holdAll(func(held []*shard.Shard) { err = c.srv.saveHeld(held) }) {
+	if !c.holdAll(func(held []*shard.Shard) {
+		c.srv.persist.saves.Add(1) // as Redis, rdb_saves counts the attempt
+		err = c.srv.saveHeld(held)
+	}) {
 		return
 	}
 	if err != nil {
-		c.replyError("ERR " + err.Error())
+		c.replyError(errSaveFailed) // the reason is logged (saved)
 		return
 	}
 	c.replyOK()
@@ -167,10 +179,10 @@ func (s *Server) rdbPath() string {
 // snapshotHead is what a snapshot's file starts with, taken at its
 // instant along with the shards' counts.
 type snapshotHead struct {
-	keys    int64 // at the instant
 	gen     uint64
 	at      time.Time
 	changes int64
+	keys    int64 // in every database, expired or not
 	header  []byte
 }
 
@@ -189,15 +201,13 @@ func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
 		}
 	}
 	h := snapshotHead{gen: gen, at: now, changes: s.changes()}
-	for i := range counts.Keys {
-		h.keys += int64(counts.Keys[i])
-	}
 	b := rdb.AppendHeader(nil)
 	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), false)
 	if libs := s.scripts.DumpFunctions(); len(libs) > 10 {
 		b = append(b, libs[:len(libs)-10]...) // its records, without the DUMP footer
 	}
 	for i := range counts.Keys {
+		h.keys += int64(counts.Keys[i])
 		if counts.Keys[i] > 0 {
 			b = rdb.AppendSelectDB(b, i)
 			b = rdb.AppendResizeDB(b, uint64(counts.Keys[i]), uint64(counts.Expires[i]))
@@ -257,9 +267,10 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 	}
 	h := s.beginSnapshot(held)
 	p.saveTotal.Store(h.keys)
-	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
+	bg := &bgSave{began: time.Now(), cancel: make(chan struct{}), keys: h.keys}
 	p.bg, p.scheduled = bg, false
 	p.lastTry = bg.began.Unix()
+	p.saves.Add(1) // as Redis, rdb_saves counts the BGSAVEs started
 	p.wg.Add(1)
 	go s.runBgsave(bg, h, s.rdbPath())
 	return nil
@@ -370,16 +381,20 @@ func (s *Server) saved(h snapshotHead, err error, background bool) {
 	}
 	if background {
 		p.lastBgDur.Store(int64(time.Since(h.at).Seconds()))
-		p.lastOK.Store(err == nil)
-		s.updateMisconf()
 	}
 	if err != nil {
+		// As Redis, only a failed BGSAVE sets rdb_last_bgsave_status to
+		// err (and then refuses writes: stop-writes-on-bgsave-error).
+		if background {
+			p.lastOK.Store(false)
+		}
 		s.log.Warn("saving the dataset failed", "err", err, "background", background)
 		return
 	}
+	// Any save that succeeds, SAVE too, clears the error, as in Redis.
+	p.lastOK.Store(true)
 	p.lastSave.Store(time.Now().Unix())
 	p.changesSaved.Store(h.changes)
-	p.saves.Add(1)
 	if background {
 		s.log.Info("Background saving terminated with success")
 	} else {
@@ -536,29 +551,6 @@ func (s *Server) initPersist() {
 	// setting (DUMP follows it too).
 	rdb.SetCompression(s.cfg.Bool("rdbcompression"))
 	s.cfg.OnChange("rdbcompression", func(string) { rdb.SetCompression(s.cfg.Bool("rdbcompression")) })
-	s.cfg.OnChange("save", func(string) { s.updateMisconf() })
-	s.cfg.OnChange("stop-writes-on-bgsave-error", func(string) { s.updateMisconf() })
-}
-
-// errMisconf is Redis's refusal of writes after a failed BGSAVE.
-const errMisconf = script.ErrMisconf
-
-// updateMisconf sets whether writes are refused: the last BGSAVE failed,
-// stop-writes-on-bgsave-error is on and save points are set, as Redis's
-// writeCommandsDeniedByDiskError.
-func (s *Server) updateMisconf() {
-	s.persist.misconf.Store(!s.persist.lastOK.Load() && s.cfg.Bool("stop-writes-on-bgsave-error") && s.hasSavePoints())
-}
-
-// refuseMisconf answers a write command (or PING, as Redis does) with
-// MISCONF while writes are refused, and reports whether it did.
-func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
-	if !e.arityOK(len(args)) || !(c.writes(e, args) || e.spec.Name == "ping") {
-		return false
-	}
-	c.last = e.spec
-	c.reject(e, args, errMisconf)
-	return true
 }
 
 // bgsaveRetry is how long after a failed BGSAVE the save points wait
@@ -568,7 +560,7 @@ const bgsaveRetry = 5
 // savePoints starts a BGSAVE when a save point is due ("save": after so
 // many seconds with at least so many changes), or one was scheduled.
 func (s *Server) savePoints(now time.Time) {
-	if !s.persistent {
+	if s.persist.loading.Load() || s.persist.loadFailed.Load() {
 		return
 	}
 	p := &s.persist
@@ -577,13 +569,15 @@ func (s *Server) savePoints(now time.Time) {
 		p.mu.Unlock()
 		return
 	}
+	// A BGSAVE scheduled (in EXEC) was asked for: it starts on any server;
+	// the save points act only on a persistent one.
 	due := p.scheduled
-	if !due {
+	if !due && s.persistent {
 		changes := s.changes() - p.changesSaved.Load()
 		since := now.Unix() - p.lastSave.Load()
 		retryOK := p.lastOK.Load() || now.Unix()-p.lastTry > bgsaveRetry
 		for _, sp := range parseSavePoints(s.cfg.Value("save")) {
-			if changes >= sp.changes && since >= sp.seconds && retryOK {
+			if changes >= sp.changes && since > sp.seconds && retryOK { // ">" as Redis
 				s.log.Info("save point reached: saving", "changes", changes, "seconds", sp.seconds)
 				due = true
 				break
@@ -636,7 +630,7 @@ func (s *Server) saveAtShutdown() {
 		return
 	}
 	if s.persist.shutdownSaved.Load() && s.changes() == s.persist.changesSaved.Load() {
-		return
+		return // the shutdown saved, and nothing was written since
 	}
 	s.log.Info("Saving the final RDB snapshot before exiting.")
 	ok := s.holdAllShardsWithin(shutdownBorrowWait, func(held []*shard.Shard) {
@@ -651,7 +645,7 @@ func (s *Server) saveAtShutdown() {
 
 // wantsShutdownSave reports whether a shutdown now must save.
 func (s *Server) wantsShutdownSave() bool {
-	if s.persist.loading.Load() {
+	if s.persist.loading.Load() || s.persist.loadFailed.Load() {
 		return false // the dataset is not all there: the file has it
 	}
 	switch s.persist.shutdownMode.Load() {
@@ -743,11 +737,32 @@ func (c *client) afterFlushall() {
 		return
 	}
 	c.settle()
-	c.holdAll(func(held []*shard.Shard) {
-		if err := c.srv.saveHeld(held); err != nil {
-			c.srv.log.Warn("saving after FLUSHALL failed", "err", err)
+	c.holdAll(c.srv.flushedAll)
+}
+
+// flushedAll is afterFlushall for a FLUSHALL that ran with every shard
+// held (inside EXEC): the BGSAVE is cancelled and, with save points, the
+// empty dataset saved at once.
+func (s *Server) flushedAll(held []*shard.Shard) {
+	s.cancelBgsave()
+	if !s.hasSavePoints() {
+		return
+	}
+	for _, sh := range held {
+		if sh == nil { // not expected: FLUSHALL takes every shard
+			s.log.Warn("not saving after FLUSHALL: a shard is not held")
+			return
 		}
-	})
+	}
+	if err := s.saveHeld(held); err != nil {
+		s.log.Warn("saving after FLUSHALL failed", "err", err)
+	}
+}
+
+// flushallArgsOK reports whether FLUSHALL's arguments are valid: Redis
+// cancels the BGSAVE and saves only then, not after its syntax error.
+func flushallArgsOK(args [][]byte) bool {
+	return len(args) == 1 || len(args) == 2 && (equalFold(args[1], "async") || equalFold(args[1], "sync"))
 }
 
 // hasSavePoints reports whether the server acts on save points and some
@@ -764,4 +779,26 @@ func (s *Server) snapshotProgress() (keys, early int64) {
 		early += sh.SnapEarly.Load()
 	}
 	return keys, early
+}
+
+// refuseMisconf answers with MISCONF, and reports true, a command Redis
+// refuses after a failed BGSAVE (stop-writes-on-bgsave-error, with save
+// points set): a write command, a script or EXEC that may write, and
+// PING. Called only while the last BGSAVE failed.
+func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
+	if !c.srv.diskError() || !e.arityOK(len(args)) {
+		return false
+	}
+	if e.spec.Name != "ping" && !c.writes(e, args) {
+		return false
+	}
+	c.last = e.spec
+	c.reject(e, args, errMisconf)
+	return true
+}
+
+// diskError reports whether writes are refused after a failed BGSAVE, as
+// Redis's writeCommandsDeniedByDiskError.
+func (s *Server) diskError() bool {
+	return !s.persist.lastOK.Load() && s.cfg.Bool("stop-writes-on-bgsave-error") && s.hasSavePoints()
 }

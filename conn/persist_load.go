@@ -3,8 +3,10 @@ package conn
 import (
 	"bufio"
 	"errors"
+	"io"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
@@ -23,10 +25,11 @@ type storeFunc func(id int, es []shard.LoadEntry, now int64) (loaded, expired in
 
 // loadRDB reads the file at path into the shards through store, and
 // installs its function libraries by policy (RestoreFlush: in place of the
-// server's). A missing file is no error: there is nothing to load.
-func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestorePolicy) error {
+// server's). A missing file is no error unless mustExist: there is nothing
+// to load.
+func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestorePolicy, mustExist bool) error {
 	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) && !mustExist {
 		return nil
 	}
 	if err != nil {
@@ -34,6 +37,14 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 	}
 	defer f.Close()
 	began := time.Now()
+	p := &s.persist
+	p.loadStart.Store(began.Unix())
+	p.loadBytes.Store(0)
+	p.loadUsedMem.Store(0)
+	p.loadTotal.Store(0)
+	if st, err := f.Stat(); err == nil {
+		p.loadTotal.Store(st.Size())
+	}
 	n := len(s.workers)
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
@@ -48,7 +59,15 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 	var libs []byte
 	var empty int
 	delay := s.cfg.Int("key-load-delay")
-	err = rdb.Load(bufio.NewReaderSize(f, 1<<20), rdb.Handler{
+	err = rdb.Load(bufio.NewReaderSize(countingReader{f, &p.loadBytes}, 1<<20), rdb.Handler{
+		Aux: func(key, val string) error {
+			if key == "used-mem" {
+				if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+					p.loadUsedMem.Store(n)
+				}
+			}
+			return nil
+		},
 		Empty: func(_ int, key string) {
 			empty++
 			s.log.Warn("RDB load skipping empty key: " + key) // Redis's words, which its tests grep
@@ -103,11 +122,12 @@ func (s *Server) LoadAtStartup() error {
 	defer s.persist.loading.Store(false)
 	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return s.workers[id].Load(es, now)
-	}, script.RestoreFlush)
+	}, script.RestoreFlush, false)
 	if err != nil {
 		// The dataset is not the file's: saving it at the shutdown that
 		// follows would replace the file, whatever is wrong with it, with
 		// what little was loaded. Redis exits without saving.
+		s.persist.loadFailed.Store(true) // before loading ends: see saveAtShutdown
 		s.persist.shutdownMode.Store(shutdownNoSave)
 		var lerr *rdb.LoadError
 		if errors.As(err, &lerr) {
@@ -144,7 +164,32 @@ func (s *Server) reloadHeld(held []*shard.Shard, save, flush, merge bool) error 
 	} else {
 		policy = script.RestoreAppend
 	}
-	return s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+	// A missing file is an error here, as in Redis (the dataset is empty
+	// then, as Redis leaves it).
+	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return held[id].Load(es, now, merge)
-	}, policy)
+	}, policy, true)
+	if err != nil {
+		return errReloadLoad{err}
+	}
+	return nil
+}
+
+// errReloadLoad is DEBUG RELOAD's error once the dataset was emptied: the
+// file did not load.
+type errReloadLoad struct{ err error }
+
+func (e errReloadLoad) Error() string { return e.err.Error() }
+
+// countingReader counts the bytes read from r in n (INFO's
+// loading_loaded_bytes).
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	k, err := c.r.Read(b)
+	c.n.Add(int64(k))
+	return k, err
 }

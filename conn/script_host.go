@@ -141,15 +141,21 @@ func (h *scriptHost) Take(id int, within time.Duration, busySince int64) (*shard
 
 func (h *scriptHost) Busy(ns int64)  { (*client)(h).markBusy(ns) }
 func (h *scriptHost) Stopping() bool { return h.srv.life.Err() != nil }
+
+// WritesRefused: MISCONF comes first, as in Redis's
+// scriptVerifyWriteCommandAllow.
 func (h *scriptHost) WritesRefused() string {
 	switch {
-	case h.srv.persist.misconf.Load():
+	case h.srv.diskError():
 		return errMisconf
 	case h.srv.noReplicas.Load():
 		return errNoReplicas
 	}
 	return ""
 }
+
+// FlushedAll: the script holds every shard (FLUSHALL needs them all).
+func (h *scriptHost) FlushedAll() { h.srv.flushedAll((*client)(h).borrowed) }
 
 func (h *scriptHost) CountError(msg string) {
 	h.srv.stats.errors.Add(1)

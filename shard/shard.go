@@ -96,13 +96,14 @@ type Shard struct {
 
 	snap     *snapshot // the snapshot in progress, if any (snapshot.go)
 	snapMark bool      // the mark of keys done by the last snapshot (snapshot.go)
+	leftLent bool      // its worker stopped while it was lent (worker.go)
 	// SnapKeys and SnapEarly count the records the snapshot in progress
 	// (or the last) wrote, and the memory of the keys written ahead of
 	// the walk because they changed (Valkyrie's copy-on-write), for INFO.
 	SnapKeys, SnapEarly atomic.Int64
-	// changes counts the write commands run without an error, and Changes
-	// is the count as last published, read by the server for the save
-	// points (snapshot.go).
+	// changes counts the write commands that changed something, and
+	// Changes is the count as last published, read by the server for the
+	// save points (snapshot.go).
 	changes int64
 	Changes atomic.Int64
 }

@@ -365,7 +365,7 @@ func (m snapshotSliceMsg) deliver(s *Shard, _ <-chan struct{}) {
 		if r := recover(); r != nil {
 			slog.Error("shard: writing a snapshot slice panicked; the snapshot is dropped", "shard", s.ID,
 				"panic", r, "stack", string(debug.Stack()))
-			s.snap = nil
+			s.dropBroken()
 			p = SnapshotPart{Err: errSnapshotPanicked}
 		}
 		m.reply <- p
@@ -390,9 +390,23 @@ func (m snapshotSliceMsg) deliver(s *Shard, _ <-chan struct{}) {
 
 var errSnapshotPanicked = errors.New("writing the snapshot panicked (see the log)")
 
+// dropBroken drops a snapshot whose slice panicked as AbortSnapshot does:
+// its walk stopped, the keys it did not reach marked, or the next snapshot
+// would take them for done. Should that panic too, the snapshot is only
+// forgotten.
+func (s *Shard) dropBroken() {
+	defer func() {
+		if recover() != nil {
+			s.snap = nil
+		}
+	}()
+	s.AbortSnapshot()
+}
+
 // SnapshotSlice runs Shard.SnapshotSlice on the worker, between batches.
-// It gives up with ErrSnapshotCancelled when cancel closes first (the
-// shard may be lent to a connection that does not give it back).
+// It gives up with ErrSnapshotCancelled once cancel is closed: a shard
+// lent for long (a stuck connection) must not hold up whoever cancels
+// the save (Shutdown).
 func (w *Worker) SnapshotSlice(gen uint64, max int, cancel <-chan struct{}) (SnapshotPart, error) {
 	m := snapshotSliceMsg{gen: gen, max: max, reply: make(chan SnapshotPart, 1), pending: w.Pending}
 	if err := w.a.Send(m); err != nil {
@@ -408,9 +422,22 @@ func (w *Worker) SnapshotSlice(gen uint64, max int, cancel <-chan struct{}) (Sna
 	}
 }
 
-// ErrSnapshotCancelled is Worker.SnapshotSlice's error when its caller
-// gave up waiting.
+// ErrSnapshotCancelled is Worker.SnapshotSlice's error once its cancel
+// channel is closed.
 var ErrSnapshotCancelled = errors.New("the snapshot was cancelled")
+
+// endSnapshotAtStop stops the walk of a snapshot still in progress once
+// the worker has stopped (the abort a cancelled BGSAVE sent may have been
+// dropped with the mailbox): its iter.Pull coroutine would stay parked for
+// good, holding the maps. Not when the shard was left with a borrower,
+// which may still use it. The marks no longer matter.
+func (s *Shard) endSnapshotAtStop() {
+	if s.leftLent || s.snap == nil {
+		return
+	}
+	s.snap.endWalk()
+	s.snap = nil
+}
 
 type snapshotAbortMsg struct{ gen uint64 }
 

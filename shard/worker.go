@@ -29,6 +29,7 @@ type Worker struct {
 	// may still hold it.
 	stop     chan struct{}
 	stopOnce sync.Once
+	s        *Shard // for Stop's last look (endSnapshotAtStop)
 	// busySince is when the script holding this shard started (Unix
 	// nanoseconds), or 0: connections reply BUSY instead of waiting for a
 	// script that runs too long.
@@ -55,7 +56,7 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 	if opt.Tick <= 0 {
 		opt.Tick = 100 * time.Millisecond
 	}
-	w := &Worker{stop: make(chan struct{})}
+	w := &Worker{stop: make(chan struct{}), s: s}
 	s.wake = func(d time.Duration) {
 		time.AfterFunc(d, func() { w.a.TrySend(heldWake{}) })
 	}
@@ -175,6 +176,7 @@ func (w *Worker) Pending() int { return w.a.Pending() }
 func (w *Worker) Stop() {
 	w.stopOnce.Do(func() { close(w.stop) })
 	w.a.Stop()
+	w.s.endSnapshotAtStop()
 }
 
 // Loan hands a shard's data to another goroutine for the length of one
@@ -214,6 +216,7 @@ func (l *Loan) deliver(s *Shard, stop <-chan struct{}) {
 	case <-stop:
 		// Stop while lent: the worker quits without its shard rather than
 		// wait for a borrower that may never return it.
+		s.leftLent = true
 		slog.Warn("shard: stopped while lent; not waiting for the borrower to return it", "shard", s.ID)
 	}
 }

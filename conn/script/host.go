@@ -38,6 +38,10 @@ type Host interface {
 	// WritesRefused returns the error that refuses every write now (a
 	// failed BGSAVE: MISCONF; too few replicas: NOREPLICAS), or "".
 	WritesRefused() string
+	// FlushedAll is called after a FLUSHALL the script ran succeeded,
+	// with every shard held: the server cancels a BGSAVE and saves as
+	// Redis's flushallCommand does.
+	FlushedAll()
 	// CountError counts an error reply in the error stats.
 	CountError(msg string)
 	// Panicked logs a command that panicked when a script called it.

@@ -21,6 +21,7 @@ type fakeHost struct {
 }
 
 func (h *fakeHost) Command(args [][]byte) Command            { return h.cmds[strings.ToLower(string(args[0]))] }
+func (h *fakeHost) FlushedAll()                              {}
 func (h *fakeHost) Denied(cmd Command, args [][]byte) string { return "" }
 
 func (h *fakeHost) Allows(cmd Command, args [][]byte) bool { return true }

@@ -636,6 +636,9 @@ func (r *scriptRun) call(L *lua.LState, raise bool) int {
 			return fail(shard.ErrPanicked)
 		}
 		reply = r.buf
+		if spec.Name == "flushall" && len(reply) > 0 && reply[0] != '-' {
+			r.h.FlushedAll()
+		}
 	case Barrier: // INFO too: see TestScriptCallsInfo
 		return fail("ERR This Redis command is not allowed from script")
 	default: // Local, SELECT among them: it changes r.db
