@@ -205,3 +205,45 @@ func BenchmarkHSetNew(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/hash")
 }
+
+// BenchmarkExecIncr measures a batch of 100 INCRs of existing counters.
+func BenchmarkExecIncr(b *testing.B) {
+	numberStatsForBench()
+	s := New(0)
+	s.SetSlowlog(NewSlowlog())
+	batch := benchBatch("incr", 100, false)
+	now := time.Now().UnixMilli()
+	s.Exec(batch, now)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch.Out, batch.Ends = batch.Out[:0], batch.Ends[:0]
+		s.Exec(batch, now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/cmd")
+}
+
+// BenchmarkExecLPush measures a batch of 100 LPUSHes onto existing lists
+// (trimmed back now and then so they stay small).
+func BenchmarkExecLPush(b *testing.B) {
+	numberStatsForBench()
+	s := New(0)
+	s.SetSlowlog(NewSlowlog())
+	batch := benchBatch("lpush", 100, true)
+	trim := benchBatch("del", 100, false)
+	now := time.Now().UnixMilli()
+	s.Exec(batch, now)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%1000 == 999 {
+			b.StopTimer()
+			trim.Out, trim.Ends = trim.Out[:0], trim.Ends[:0]
+			s.Exec(trim, now)
+			b.StartTimer()
+		}
+		batch.Out, batch.Ends = batch.Out[:0], batch.Ends[:0]
+		s.Exec(batch, now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/cmd")
+}

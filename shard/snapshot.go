@@ -456,7 +456,20 @@ func (w *Worker) AbortSnapshot(gen uint64) { w.a.Send(snapshotAbortMsg{gen}) }
 // commands' changes one by one, Valkyrie one per command); publishChanges
 // makes the count readable by the server, once per batch.
 func (s *Shard) countChange(c *Ctx, cmd *Command, reply []byte) {
-	if !c.noChange && !unchanged(cmd, c.Args, reply) {
+	if c.noChange || len(reply) == 0 {
+		return
+	}
+	switch reply[0] {
+	case '+': // OK, and the like
+		s.changes++
+		return
+	case ':': // a count or a value: any but 0 and -1 means a change
+		if len(reply) > 1 && reply[1] != '0' && reply[1] != '-' {
+			s.changes++
+			return
+		}
+	}
+	if !unchanged(cmd, c.Args, reply) {
 		s.changes++
 	}
 }
