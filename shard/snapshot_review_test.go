@@ -16,7 +16,7 @@ import (
 func TestSnapshotSlicePanicLeavesMarksRight(t *testing.T) {
 	s := New(0)
 	for i := 0; i < 100; i++ {
-		runInDB(t, s, 0, 1, "SET", "k"+strconv.Itoa(i), "v")
+		runDB(s, 1, 0, "SET", "k"+strconv.Itoa(i), "v")
 	}
 	// A value that panics when written, in database 0, walked first.
 	bad := objEntry{v: (*List)(nil)}

@@ -9,23 +9,7 @@ import (
 	"testing"
 
 	"github.com/valkyrie-kv/valkyrie/shard/rdb"
-	"github.com/valkyrie-kv/valkyrie/wire"
 )
-
-func runInDB(t *testing.T, s *Shard, now int64, db int, args ...string) string {
-	t.Helper()
-	cmd := Lookup(strings.ToLower(args[0]))
-	if cmd == nil {
-		t.Fatalf("no command %q", args[0])
-	}
-	argv := make([][]byte, len(args))
-	for i, a := range args {
-		argv[i] = []byte(a)
-	}
-	b := &Batch{Proto: wire.RESP2, DB: db, Calls: []Call{{Cmd: cmd, Args: argv}}}
-	s.Exec(b, now)
-	return string(b.Reply(0))
-}
 
 // describeValue is a value's type and sorted contents, whatever its
 // encoding.
@@ -113,41 +97,41 @@ func TestSnapshotHoldsTheInstant(t *testing.T) {
 			k := key()
 			switch r.IntN(16) {
 			case 0:
-				runInDB(t, s, now, db, "SET", k, "v"+strconv.Itoa(r.IntN(1000)))
+				runDB(s, db, now, "SET", k, "v"+strconv.Itoa(r.IntN(1000)))
 			case 1:
-				runInDB(t, s, now, db, "DEL", k)
+				runDB(s, db, now, "DEL", k)
 			case 2:
-				runInDB(t, s, now, db, "RPUSH", k+":l", "a", strconv.Itoa(r.IntN(100)))
+				runDB(s, db, now, "RPUSH", k+":l", "a", strconv.Itoa(r.IntN(100)))
 			case 3:
-				runInDB(t, s, now, db, "LPOP", k+":l")
+				runDB(s, db, now, "LPOP", k+":l")
 			case 4:
-				runInDB(t, s, now, db, "HSET", k+":h", "f"+strconv.Itoa(r.IntN(10)), "x")
+				runDB(s, db, now, "HSET", k+":h", "f"+strconv.Itoa(r.IntN(10)), "x")
 			case 5:
-				runInDB(t, s, now, db, "SADD", k+":s", strconv.Itoa(r.IntN(20)))
+				runDB(s, db, now, "SADD", k+":s", strconv.Itoa(r.IntN(20)))
 			case 6:
-				runInDB(t, s, now, db, "ZADD", k+":z", strconv.Itoa(r.IntN(9)), "m"+strconv.Itoa(r.IntN(9)))
+				runDB(s, db, now, "ZADD", k+":z", strconv.Itoa(r.IntN(9)), "m"+strconv.Itoa(r.IntN(9)))
 			case 7:
-				runInDB(t, s, now, db, "PEXPIRE", k, strconv.Itoa(1+r.IntN(50)))
+				runDB(s, db, now, "PEXPIRE", k, strconv.Itoa(1+r.IntN(50)))
 			case 8:
-				runInDB(t, s, now, db, "PERSIST", k)
+				runDB(s, db, now, "PERSIST", k)
 			case 9:
-				runInDB(t, s, now, db, "APPEND", k, "+")
+				runDB(s, db, now, "APPEND", k, "+")
 			case 10:
-				runInDB(t, s, now, db, "RENAME", k, key())
+				runDB(s, db, now, "RENAME", k, key())
 			case 11:
-				runInDB(t, s, now, db, "MOVE", k, strconv.Itoa(r.IntN(3)))
+				runDB(s, db, now, "MOVE", k, strconv.Itoa(r.IntN(3)))
 			case 12:
-				runInDB(t, s, now, db, "INCR", k+":n")
+				runDB(s, db, now, "INCR", k+":n")
 			case 13:
 				if r.IntN(20) == 0 {
-					runInDB(t, s, now, db, "FLUSHDB")
+					runDB(s, db, now, "FLUSHDB")
 				}
 			case 14:
 				if r.IntN(20) == 0 {
-					runInDB(t, s, now, 0, "SWAPDB", strconv.Itoa(db), strconv.Itoa(r.IntN(3)))
+					runDB(s, 0, now, "SWAPDB", strconv.Itoa(db), strconv.Itoa(r.IntN(3)))
 				}
 			case 15:
-				runInDB(t, s, now, db, "XADD", k+":x", "*", "f", "v")
+				runDB(s, db, now, "XADD", k+":x", "*", "f", "v")
 			}
 		}
 		for i := 0; i < 1500; i++ {
