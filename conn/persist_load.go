@@ -112,12 +112,21 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 
 // BeginLoading makes commands other than those Redis allows while loading
 // get -LOADING, until LoadAtStartup is done. Call it before serving.
-func (s *Server) BeginLoading() { s.persist.loading.Store(true) }
+// Without a file there is nothing to load, and nothing is refused.
+func (s *Server) BeginLoading() {
+	if _, err := os.Stat(s.rdbPath()); !errors.Is(err, os.ErrNotExist) {
+		s.persist.loading.Store(true)
+	}
+}
 
 // LoadAtStartup loads the RDB file named by dir and dbfilename, if there
 // is one. Meanwhile the server may already accept connections: see
 // BeginLoading.
 func (s *Server) LoadAtStartup() error {
+	if _, err := os.Stat(s.rdbPath()); errors.Is(err, os.ErrNotExist) {
+		s.persist.loading.Store(false)
+		return nil
+	}
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
 	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {

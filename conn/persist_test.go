@@ -406,9 +406,13 @@ func TestFlushallSavesAndCancelsBgsave(t *testing.T) {
 
 func TestLoadingRefusesCommands(t *testing.T) {
 	srv, addr := startServer(t, 2)
-	srv.BeginLoading()
 	c := newClient2(t, addr, 2)
 	ctx := context.Background()
+	srv.BeginLoading() // no file to load: nothing is refused
+	if err := c.Get(ctx, "k").Err(); err != redis.Nil {
+		t.Fatalf("GET with no file to load: %v", err)
+	}
+	srv.persist.loading.Store(true) // as BeginLoading with a file
 	if err := c.Get(ctx, "k").Err(); err == nil || err.Error() != "LOADING Redis is loading the dataset in memory" {
 		t.Fatalf("GET while loading: %v", err)
 	}

@@ -76,6 +76,7 @@ func startChild(t *testing.T, hang bool, extra ...string) *child {
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		var addr string
 		for sc.Scan() {
 			var rec struct{ Msg, Address string }
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {
@@ -84,8 +85,11 @@ func startChild(t *testing.T, hang bool, extra ...string) *child {
 			c.mu.Lock()
 			c.logs = append(c.logs, rec.Msg)
 			c.mu.Unlock()
-			if rec.Msg == "valkyrie ready" {
-				ready <- rec.Address
+			switch rec.Msg {
+			case "valkyrie ready":
+				addr = rec.Address
+			case "Ready to accept connections": // the RDB file is loaded: no -LOADING
+				ready <- addr
 			}
 		}
 		cmd.Wait()

@@ -201,6 +201,7 @@ func TestListenAddressInConfig(t *testing.T) {
 	}
 	p = startProc(t, "--port 1 --address 127.0.0.1:0 --log-format json")
 	line := p.waitLine(t, "valkyrie ready")
+	p.waitLine(t, "Ready to accept connections") // loaded: no -LOADING
 	addr := line[strings.Index(line, `"address":"`)+len(`"address":"`):]
 	addr = addr[:strings.IndexByte(addr, '"')]
 	_, aport, _ := net.SplitHostPort(addr)
