@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard/rdb"
 )
 
@@ -30,7 +29,7 @@ var (
 func fnPayload(codes ...string) string {
 	var p []byte
 	for _, c := range codes {
-		p = rdb.AppendRawString(append(p, script.RDBOpFunction2), c)
+		p = rdb.AppendRawString(append(p, rdb.OpFunction2), c)
 	}
 	return string(rdb.Seal(p))
 }
@@ -263,7 +262,7 @@ func badFunctionPayloads() []struct{ name, payload, want string } {
 	wrongCRC := []byte(good)
 	wrongCRC[len(wrongCRC)-1] ^= 1
 	v11 := fnFooter(good[:len(good)-10], 11)
-	long := string(rdb.AppendRawString([]byte{script.RDBOpFunction2}, libB))
+	long := string(rdb.AppendRawString([]byte{rdb.OpFunction2}, libB))
 	return []struct{ name, payload, want string }{
 		{"garbage", "bad_payload", "ERR DUMP payload version or checksum are wrong"},
 		{"empty", "", "ERR DUMP payload version or checksum are wrong"},

@@ -66,7 +66,6 @@ type persistState struct {
 type bgSave struct {
 	began  time.Time
 	cancel chan struct{}
-	keys   int64 // the keys at its instant (current_save_keys_total)
 }
 
 // Replies of the persistence commands, as Redis's.
@@ -123,15 +122,12 @@ func cmdSave(c *client, args [][]byte) {
 }
 
 func cmdBgsave(c *client, args [][]byte) {
-	schedule := false
-	if len(args) > 1 {
-		if len(args) > 2 || !equalFold(args[1], "schedule") {
-			c.replyError(shard.ErrSyntax)
-			return
-		}
-		schedule = true
+	// SCHEDULE waits for another child process (an AOF rewrite) in Redis;
+	// there is none, so it starts the save at once.
+	if len(args) > 2 || len(args) == 2 && !equalFold(args[1], "schedule") {
+		c.replyError(shard.ErrSyntax)
+		return
 	}
-	_ = schedule // with no other child process, SCHEDULE starts one at once
 	if c.srv.bgsaveRunning() {
 		c.replyError(errBgsaveRunning)
 		return
@@ -267,7 +263,7 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 	}
 	h := s.beginSnapshot(held)
 	p.saveTotal.Store(h.keys)
-	bg := &bgSave{began: time.Now(), cancel: make(chan struct{}), keys: h.keys}
+	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
 	p.bg, p.scheduled = bg, false
 	p.lastTry = bg.began.Unix()
 	p.saves.Add(1) // as Redis, rdb_saves counts the BGSAVEs started
@@ -279,9 +275,9 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 // sliceBytes is about how much one slice of a BGSAVE writes.
 const sliceBytes = 128 << 10
 
-// bgsaveYield is how many times a slice's time a shard that had other
-// work waiting serves before its next slice: a BGSAVE takes at most a
-// fifth of a busy shard's time, and all of an idle one's.
+// bgsaveYield is how many times a slice's time a shard that ran commands
+// since its last slice serves before its next one: a BGSAVE's slices take
+// at most a ninth of a busy shard's time, and all of an idle one's.
 const bgsaveYield = 8
 
 // runBgsave writes a snapshot begun on every shard, asking the shards for

@@ -73,7 +73,7 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 			s.log.Warn("RDB load skipping empty key: " + key) // Redis's words, which its tests grep
 		},
 		Function: func(code string) error {
-			libs = rdb.AppendRawString(append(libs, script.RDBOpFunction2), code)
+			libs = rdb.AppendFunction(libs, code)
 			return nil
 		},
 		Key: func(e *rdb.Entry) error {

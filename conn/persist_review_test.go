@@ -320,12 +320,7 @@ func TestShutdownRefusedWhenItsSaveFails(t *testing.T) {
 	c := newClient2(t, s.addr, 2)
 	ctx := context.Background()
 	c.Set(ctx, "k", "v", 0)
-	gone := filepath.Join(base, "gone")
-	os.Mkdir(gone, 0o755)
-	if err := c.ConfigSet(ctx, "dir", gone).Err(); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(gone)
+	gone := saveIntoGoneDir(t, c, base)
 	for _, cmd := range [][]any{{"shutdown"}, {"shutdown", "save"}, {"shutdown", "now"}} {
 		if err := c.Do(ctx, cmd...).Err(); err == nil || err.Error() != "ERR Errors trying to SHUTDOWN. Check logs." {
 			t.Fatalf("%v whose save fails: %v", cmd, err)
@@ -338,6 +333,10 @@ func TestShutdownRefusedWhenItsSaveFails(t *testing.T) {
 	case <-s.srv.Stopping():
 		t.Fatal("the server is stopping after a refused SHUTDOWN")
 	default:
+	}
+	// A signal's save (PrepareShutdown) fails the same way.
+	if err := s.srv.PrepareShutdown(); err == nil {
+		t.Fatal("PrepareShutdown succeeded with the dir gone")
 	}
 	// With a good dir SHUTDOWN saves and stops.
 	if err := c.ConfigSet(ctx, "dir", base).Err(); err != nil {

@@ -13,12 +13,6 @@ import (
 // as an RDB string, then the RDB version and the CRC64 of everything
 // before it, both little endian, as in a key's DUMP payload.
 
-// RDB opcodes of a function library.
-const (
-	RDBOpFunction2 = 245 // the library code (Redis 7.0 GA)
-	RDBOpFunction  = 246 // name, engine, description and body (7.0 rc1, rc2)
-)
-
 // DumpFunctions returns FUNCTION DUMP's payload.
 func (e *Engine) DumpFunctions() []byte {
 	r := &e.funcs
@@ -33,7 +27,7 @@ func (e *Engine) DumpFunctions() []byte {
 	sort.Slice(libs, func(i, j int) bool { return libs[i].name < libs[j].name })
 	var p []byte
 	for _, lib := range libs {
-		p = rdb.AppendRawString(append(p, RDBOpFunction2), lib.code)
+		p = rdb.AppendFunction(p, lib.code)
 	}
 	return rdb.Seal(p)
 }
@@ -73,12 +67,12 @@ func (e *Engine) decodeLibraries(payload []byte) ([]*Library, map[string]*Functi
 		rest = rest[1:]
 		var code, msg string
 		switch op {
-		case RDBOpFunction2:
+		case rdb.OpFunction2: // the library code (Redis 7.0 GA)
 			var err error
 			if code, rest, err = rdb.ReadString(rest); err != nil {
 				msg = "ERR Failed loading library payload"
 			}
-		case RDBOpFunction:
+		case rdb.OpFunction: // name, engine, description and body (7.0 rc1, rc2)
 			code, rest, msg = readOldLibrary(rest)
 		default:
 			msg = "ERR given type is not a function"
