@@ -436,16 +436,15 @@ func TestSaveErrors(t *testing.T) {
 	if err := c.Do(ctx, "save", "x").Err(); err == nil || !strings.Contains(err.Error(), "wrong number of arguments") {
 		t.Fatalf("SAVE x: %v", err)
 	}
-	// A directory that cannot be written: SAVE fails, the server stays up.
-	ro := filepath.Join(dir, "ro")
-	os.Mkdir(ro, 0o500)
-	if err := c.ConfigSet(ctx, "dir", ro).Err(); err != nil {
-		t.Fatal(err)
+	// A directory the save cannot write in: SAVE fails with Redis's bare
+	// -ERR (the reason goes to the log), and the server stays up. (A
+	// read-only directory would not do: CI runs as root.)
+	saveIntoGoneDir(t, c, dir)
+	if err := c.Save(ctx).Err(); err == nil || err.Error() != "ERR" {
+		t.Fatalf("SAVE into a directory that is gone: %v", err)
 	}
-	if os.Getuid() != 0 { // root writes anyway
-		if err := c.Save(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR ") {
-			t.Fatalf("SAVE into a read-only dir: %v", err)
-		}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING after a failed SAVE: %v", err)
 	}
 	if err := c.ConfigSet(ctx, "dir", dir).Err(); err != nil {
 		t.Fatal(err)
