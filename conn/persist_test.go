@@ -375,7 +375,7 @@ func TestSavePointsAndShutdownSave(t *testing.T) {
 	}
 }
 
-func TestFlushallSavesAndCancelsBgsave(t *testing.T) {
+func TestFlushallSavesWithSavePoints(t *testing.T) {
 	dir := t.TempDir()
 	s := startPersistServer(t, 4, dir)
 	c := newClient2(t, s.addr, 2)
