@@ -215,26 +215,16 @@ func (c *client) debugShards(fn func(s *shard.Shard)) bool {
 			held++
 		}
 	}
-	if held > 0 {
+	if held > 0 && held < len(c.borrowed) {
 		// A script holds some: take the others one at a time, as INFO does.
 		c.srv.eachShard(c.borrowed, fn)
 		return true
 	}
-	for i := range c.want {
-		c.want[i] = true
-	}
-	ok := c.borrow()
-	if ok {
-		for _, s := range c.borrowed {
+	return c.holdAll(func(all []*shard.Shard) {
+		for _, s := range all {
 			fn(s)
 		}
-	}
-	c.giveBack()
-	if !ok {
-		c.closeAfter = true
-		c.replyError("ERR server is shutting down")
-	}
-	return ok
+	})
 }
 
 // debugKeyShard runs fn on the shard owning key, held as debugShards does.
