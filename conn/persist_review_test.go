@@ -532,3 +532,25 @@ func TestInfoLoadingFields(t *testing.T) {
 	}
 	b.srv.persist.loading.Store(false)
 }
+
+// TestDebugPopulateWhileLoadingIsRefused: DEBUG runs while the file loads
+// at start-up, but keys DEBUG POPULATE created then would collide with the
+// file's: the loader took such a key for a duplicate in the file and the
+// server exited ("Fatal error loading the DB: duplicated key found").
+// Redis panics the same way; here POPULATE gets -LOADING instead.
+func TestDebugPopulateWhileLoadingIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 2, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "key:0", "v", 0)
+	c.Save(ctx)
+	s.srv.BeginLoading() // as if the file were still loading
+	if err := c.Do(ctx, "debug", "populate", "10").Err(); err == nil || err.Error() != errLoading {
+		t.Fatalf("DEBUG POPULATE while loading: %v", err)
+	}
+	s.srv.persist.loading.Store(false)
+	if n := c.DBSize(ctx).Val(); n != 1 {
+		t.Fatalf("dbsize %d after a refused DEBUG POPULATE", n)
+	}
+}
