@@ -554,3 +554,35 @@ func TestDebugPopulateWhileLoadingIsRefused(t *testing.T) {
 		t.Fatalf("dbsize %d after a refused DEBUG POPULATE", n)
 	}
 }
+
+// TestLoadingAllowsSubcommandsFlaggedLoading: while the file loads, Redis
+// refuses a command by its own flags, and for a container command by its
+// subcommand's: CONFIG GET, CLIENT LIST and CLIENT SETNAME have the
+// loading flag and run, FUNCTION LIST does not. A wrong arity or an unknown
+// subcommand gets its usual error, which Redis checks first.
+func TestLoadingAllowsSubcommandsFlaggedLoading(t *testing.T) {
+	srv, addr := startServer(t, 2)
+	c := newClient2(t, addr, 2)
+	ctx := context.Background()
+	srv.persist.loading.Store(true) // as BeginLoading with a file
+	defer srv.persist.loading.Store(false)
+	for _, cmd := range [][]any{{"config", "get", "dir"}, {"client", "list"}, {"client", "setname", "x"}, {"client", "no-evict", "on"}} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Errorf("%v while loading: %v", cmd, err)
+		}
+	}
+	for _, tc := range []struct {
+		cmd  []any
+		want string
+	}{
+		{[]any{"function", "list"}, errLoading},
+		{[]any{"object", "encoding", "k"}, errLoading},
+		{[]any{"get"}, "ERR wrong number of arguments for 'get' command"},
+		{[]any{"config", "get"}, "ERR wrong number of arguments for 'config|get' command"},
+		{[]any{"config", "nosuch"}, "ERR unknown subcommand 'nosuch'. Try CONFIG HELP."},
+	} {
+		if err := c.Do(ctx, tc.cmd...).Err(); err == nil || err.Error() != tc.want {
+			t.Errorf("%v while loading: %v, want %q", tc.cmd, err, tc.want)
+		}
+	}
+}
