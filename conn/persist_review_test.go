@@ -586,3 +586,24 @@ func TestLoadingAllowsSubcommandsFlaggedLoading(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigResetstatResetsRdbSaves: CONFIG RESETSTAT zeroes rdb_saves,
+// as Redis's resetServerStats does; it kept counting.
+func TestConfigResetstatResetsRdbSaves(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 2, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "1" {
+		t.Fatalf("rdb_saves:%s after a SAVE", v)
+	}
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "0" {
+		t.Fatalf("rdb_saves:%s after CONFIG RESETSTAT", v)
+	}
+}
