@@ -398,7 +398,7 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && (!c.authed || !c.user.st.Load().free) && c.aclDenied(e, args) {
 		return
 	}
-	if e != nil && c.srv.persist.loading.Load() && e.spec.Flags&shard.Loading == 0 {
+	if e != nil && c.srv.persist.loading.Load() && !allowedWhileLoading(e, args) {
 		c.reject(e, args, errLoading)
 		return
 	}

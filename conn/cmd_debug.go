@@ -291,6 +291,13 @@ func debugPopulate(c *client, args [][]byte) {
 			return
 		}
 	}
+	if c.srv.persist.loading.Load() {
+		// DEBUG may run while the file loads at start-up, but a key made
+		// now would meet the file's copy of it, which the loader takes
+		// for a duplicate key in the file: the server would exit.
+		c.replyError(errLoading)
+		return
+	}
 	if populateTooBig(count, int64(len(prefix)), size, infoTotalMemory()) {
 		c.replyError("ERR OOM in dictTryExpand")
 		return

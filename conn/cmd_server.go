@@ -98,6 +98,7 @@ func cmdConfigResetStat(c *client, args [][]byte) {
 	c.srv.resetLatency()
 	c.srv.eachShard(c.borrowed, (*shard.Shard).ResetStats) // expired_keys, keyspace_hits/misses
 	c.srv.resetRates()
+	c.srv.persist.saves.Store(0) // rdb_saves, as Redis's resetServerStats
 	c.replyOK()
 }
 

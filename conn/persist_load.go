@@ -202,3 +202,25 @@ func (c countingReader) Read(b []byte) (int, error) {
 	c.n.Add(int64(k))
 	return k, err
 }
+
+// allowedWhileLoading reports whether a command runs while the file loads:
+// as in Redis, one with the loading flag, or, for a container command, a
+// subcommand with it. A wrong arity or an unknown subcommand is let
+// through, to get its usual error: Redis checks those first.
+func allowedWhileLoading(e *entry, args [][]byte) bool {
+	if e.spec.Flags&shard.Loading != 0 || !e.arityOK(len(args)) {
+		return true
+	}
+	if len(e.spec.Subcommands) == 0 {
+		return false
+	}
+	sub := subSpec(e.spec, args[1])
+	if sub == nil {
+		return true
+	}
+	a := sub.Arity
+	if a != len(args) && (a >= 0 || len(args) < -a) {
+		return true
+	}
+	return sub.Flags&shard.Loading != 0
+}

@@ -531,3 +531,78 @@ func TestInfoLoadingFields(t *testing.T) {
 	}
 	b.srv.persist.loading.Store(false)
 }
+
+// TestDebugPopulateWhileLoadingIsRefused: DEBUG runs while the file loads
+// at start-up, but keys DEBUG POPULATE created then would collide with the
+// file's: the loader took such a key for a duplicate in the file and the
+// server exited ("Fatal error loading the DB: duplicated key found").
+// Redis panics the same way; here POPULATE gets -LOADING instead.
+func TestDebugPopulateWhileLoadingIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 2, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	c.Set(ctx, "key:0", "v", 0)
+	c.Save(ctx)
+	s.srv.BeginLoading() // as if the file were still loading
+	if err := c.Do(ctx, "debug", "populate", "10").Err(); err == nil || err.Error() != errLoading {
+		t.Fatalf("DEBUG POPULATE while loading: %v", err)
+	}
+	s.srv.persist.loading.Store(false)
+	if n := c.DBSize(ctx).Val(); n != 1 {
+		t.Fatalf("dbsize %d after a refused DEBUG POPULATE", n)
+	}
+}
+
+// TestLoadingAllowsSubcommandsFlaggedLoading: while the file loads, Redis
+// refuses a command by its own flags, and for a container command by its
+// subcommand's: CONFIG GET, CLIENT LIST and CLIENT SETNAME have the
+// loading flag and run, FUNCTION LIST does not. A wrong arity or an unknown
+// subcommand gets its usual error, which Redis checks first.
+func TestLoadingAllowsSubcommandsFlaggedLoading(t *testing.T) {
+	srv, addr := startServer(t, 2)
+	c := newClient2(t, addr, 2)
+	ctx := context.Background()
+	srv.persist.loading.Store(true) // as BeginLoading with a file
+	defer srv.persist.loading.Store(false)
+	for _, cmd := range [][]any{{"config", "get", "dir"}, {"client", "list"}, {"client", "setname", "x"}, {"client", "no-evict", "on"}} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Errorf("%v while loading: %v", cmd, err)
+		}
+	}
+	for _, tc := range []struct {
+		cmd  []any
+		want string
+	}{
+		{[]any{"function", "list"}, errLoading},
+		{[]any{"object", "encoding", "k"}, errLoading},
+		{[]any{"get"}, "ERR wrong number of arguments for 'get' command"},
+		{[]any{"config", "get"}, "ERR wrong number of arguments for 'config|get' command"},
+		{[]any{"config", "nosuch"}, "ERR unknown subcommand 'nosuch'. Try CONFIG HELP."},
+	} {
+		if err := c.Do(ctx, tc.cmd...).Err(); err == nil || err.Error() != tc.want {
+			t.Errorf("%v while loading: %v, want %q", tc.cmd, err, tc.want)
+		}
+	}
+}
+
+// TestConfigResetstatResetsRdbSaves: CONFIG RESETSTAT zeroes rdb_saves,
+// as Redis's resetServerStats does; it kept counting.
+func TestConfigResetstatResetsRdbSaves(t *testing.T) {
+	dir := t.TempDir()
+	s := startPersistServer(t, 2, dir)
+	c := newClient2(t, s.addr, 2)
+	ctx := context.Background()
+	if err := c.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "1" {
+		t.Fatalf("rdb_saves:%s after a SAVE", v)
+	}
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := persistInfo(t, c, "persistence", "rdb_saves"); v != "0" {
+		t.Fatalf("rdb_saves:%s after CONFIG RESETSTAT", v)
+	}
+}
