@@ -88,6 +88,7 @@ type Server struct {
 	cmem       clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
 	persist    persistState                  // SAVE, BGSAVE and the save points (persist.go)
 	persistent bool                          // Options.Persistent
+	journal    *shard.Journal                // the stream of writes for the AOF (shard/journal.go)
 	sleepGate  atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
 
 	// life is cancelled when Shutdown begins; Shutdown then stops every
@@ -187,8 +188,10 @@ func New(opt Options) *Server {
 	notify := s.cfg.Int("notify-keyspace-events")
 	s.mem = shard.NewBudget(opt.Shards, s.clientMemory)
 	s.mem.SetBase(heapObjects())
+	s.journal = shard.NewJournal()
 	for i := 0; i < opt.Shards; i++ {
 		sh := shard.New(i)
+		sh.SetJournal(s.journal)
 		sh.SetBudget(s.mem)
 		sh.SetEventSink(s.eventSink)
 		sh.SetTracking(s.tracking.table)

@@ -124,5 +124,7 @@ type heldWake struct{}
 
 func (heldWake) deliver(s *Shard, _ <-chan struct{}) {
 	s.wakeDue = 0
+	s.startJournal()
+	defer s.handJournal()
 	s.serveHeld(time.Now().UnixMilli())
 }

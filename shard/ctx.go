@@ -161,6 +161,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	txEnd := -1 // index of the last call of the running transaction
 	n := 0
 	notify := s.note.flags.Load() != 0
+	jl := s.startJournal()
 	if s.mem != nil && s.mem.limit.Load() > 0 {
 		s.evictOver(now)
 	}
@@ -185,6 +186,9 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			c.Array(call.Tx)
 			b.Ends = append(b.Ends, len(c.Out))
 			txEnd = i + call.Tx
+			if jl != nil && call.Tx > 0 {
+				jl.begin() // the transaction's unit, ended at txEnd
+			}
 			continue
 		}
 		c.Args, c.Waiter, c.Watch = call.Args, call.Waiter, call.Watch
@@ -196,11 +200,22 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		if notify && call.Cmd.writes(call.Args) {
 			pre = c.beforeWrite(call.Cmd)
 		}
+		if jl != nil {
+			jl.begin()
+		}
 		call.Cmd.Run(c)
 		writes := call.Cmd.writes(call.Args)
 		if writes {
 			c.reaccountKeys(call.Cmd)
-			s.countChange(c, call.Cmd, c.Out[start:])
+			if s.countChange(c, call.Cmd, c.Out[start:]) && jl != nil && !jl.own {
+				jl.record(c.DB, call.Args...)
+			}
+		}
+		if jl != nil {
+			jl.end()
+			if i == txEnd {
+				jl.end()
+			}
 		}
 		if pre.on {
 			c.afterWrite(call.Cmd, pre, c.Out[start:])
@@ -227,6 +242,12 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 	}
 	s.Processed += uint64(n)
+	if jl != nil {
+		for jl.depth > 0 { // a transaction cut short (OutCap never cuts one)
+			jl.end()
+		}
+		s.handJournal()
+	}
 	if len(s.written) > 0 {
 		s.settleAccounts()
 	}
@@ -262,6 +283,10 @@ type Across struct {
 	n      int
 	events []Event // keyspace events of the run, in order
 	on     bool    // between Begin and End
+	// jl records the run's writes, one unit for the whole run, while
+	// journal (of the shards) is on (journal.go).
+	jl      jlog
+	journal *Journal
 
 	// Stamp is when the connection received the run's commands (Unix ns,
 	// 0 if unknown), set before Begin (see Batch.Stamp).
@@ -294,8 +319,20 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	a.c = Ctx{NumShards: len(shards), Now: now, shards: shards, ready: a.c.ready[:0], stamp: a.Stamp, script: a.Script}
 	a.n = 0
 	a.on = true
+	a.journal = nil
+	for _, s := range shards {
+		if s != nil && s.journal.On() {
+			a.journal = s.journal
+			a.jl.startDB = -1
+			a.jl.begin()
+			break
+		}
+	}
 	for _, s := range shards {
 		if s != nil {
+			if a.journal != nil {
+				s.jl = &a.jl
+			}
 			if s.mem != nil && s.mem.limit.Load() > 0 {
 				s.evictOver(now)
 			}
@@ -309,6 +346,9 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 // Join adds s to a run that has begun: the caller has just borrowed it
 // and stored it in the shards slice given to Begin, at its ID.
 func (a *Across) Join(s *Shard) {
+	if a.journal != nil {
+		s.jl = &a.jl
+	}
 	s.note.out = &a.events
 	s.stamp = a.Stamp
 	s.trk.cur = a.Track
@@ -333,16 +373,24 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	}
 	began := Clock()
 	c.noChange = false
+	if a.journal != nil {
+		a.jl.begin()
+	}
 	cmd.Run(c)
 	if cmd.writes(args) {
 		c.reaccountKeys(cmd)
 		for _, s := range c.shards {
 			if s != nil {
-				s.countChange(c, cmd, c.Out[start:])
+				if s.countChange(c, cmd, c.Out[start:]) && a.journal != nil && !a.jl.own {
+					a.jl.record(db, args...)
+				}
 				s.publishChanges()
 				break
 			}
 		}
+	}
+	if a.journal != nil {
+		a.jl.end()
 	}
 	for _, s := range c.shards {
 		if s != nil && !a.quiet {
@@ -385,9 +433,17 @@ func (a *Across) finish() {
 			break
 		}
 	}
+	if a.journal != nil {
+		for a.jl.depth > 0 {
+			a.jl.end()
+		}
+		a.jl.handTo(a.journal)
+		a.journal = nil
+	}
 	var sink func([]Event)
 	for _, s := range c.shards {
 		if s != nil {
+			s.jl = nil
 			s.note.out = nil
 			s.stamp = 0
 			s.trk.cur = nil

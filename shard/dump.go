@@ -177,6 +177,11 @@ func cmdRestore(c *Ctx) {
 	}
 	if ttl != 0 && ttl <= c.Now {
 		c.OK() // already expired: the key is not created
+		if replace {
+			c.propagateDel(key)
+		} else {
+			c.propagateNone()
+		}
 		return
 	}
 	if str, ok := v.(string); ok {
@@ -185,6 +190,11 @@ func cmdRestore(c *Ctx) {
 	db.setMeta(key, v, false, db.restoredMeta(freq, idle, c.Now))
 	if ttl != 0 {
 		db.setExpire(key, ttl)
+		if !absTTL && c.journaling() {
+			args := append([][]byte{}, c.Args...)
+			args[2] = msArg(ttl)
+			c.propagate(append(args, absTTLName)...)
+		}
 	}
 	c.signal(key)
 	c.OK()

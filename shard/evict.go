@@ -320,6 +320,7 @@ func (s *Shard) evictOne(now int64) (int64, bool) {
 	}
 	before := db.used
 	db.remove(keyBytes(key))
+	db.recordDel(keyBytes(key))
 	db.signal(key, nil)
 	db.emit(NotifyEvicted, "evicted", key)
 	s.evictedKeys++

@@ -342,6 +342,9 @@ func cmdHIncrByFloat(c *Ctx) {
 	}
 	h.set(f, []byte(s), c.db(key).hashLimits())
 	c.BulkString(s)
+	if c.journaling() {
+		c.propagate(hsetName, key, f, []byte(s))
+	}
 }
 
 func cmdHRandField(c *Ctx) {

@@ -296,6 +296,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 	} else {
 		db.setExpire(key, when)
 	}
+	c.propagateExpireAt(key, when)
 	c.Int(1)
 }
 

@@ -218,6 +218,9 @@ func cmdSPop(c *Ctx) {
 				c.remove(key)
 			}
 			c.BulkString(m)
+			if c.journaling() {
+				c.propagate(sremName, key, []byte(m))
+			}
 		}
 		return
 	}
@@ -232,18 +235,43 @@ func cmdSPop(c *Ctx) {
 		return
 	case !found || n == 0:
 		c.Set(0)
+		c.propagateNone()
 		return
 	case n >= int64(len(s)):
 		c.replyMembers(s)
 		c.remove(key)
+		c.propagateDel(key)
 		return
 	}
 	c.Set(int(n))
+	var popped [][]byte
+	if c.journaling() {
+		popped = make([][]byte, 0, min(n, sremBatch))
+	}
 	for i := int64(0); i < n; i++ {
 		m := randomKey(s)
 		delete(s, m)
 		c.BulkString(m)
+		if popped != nil {
+			popped = append(popped, []byte(m))
+			if len(popped) == sremBatch {
+				c.propagateSrem(key, popped)
+				popped = popped[:0]
+			}
+		}
 	}
+	if len(popped) > 0 {
+		c.propagateSrem(key, popped)
+	}
+}
+
+// sremBatch is the most members one recorded SREM of SPOP's removes.
+const sremBatch = 1024
+
+// propagateSrem records SREM key members...: what SPOP with a count took.
+func (c *Ctx) propagateSrem(key []byte, members [][]byte) {
+	args := make([][]byte, 0, 2+len(members))
+	c.propagate(append(append(args, sremName, key), members...)...)
 }
 
 func cmdSRandMember(c *Ctx) {

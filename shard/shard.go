@@ -106,6 +106,13 @@ type Shard struct {
 	// save points (snapshot.go).
 	changes int64
 	Changes atomic.Int64
+
+	// journal is the server's stream of writes (journal.go); own is the
+	// shard's log of them while it runs a batch, and jl the log recorded
+	// into now: own, an Across run's, or nil while the journal is off.
+	journal *Journal
+	own     jlog
+	jl      *jlog
 }
 
 // DB is one logical database within a shard.
@@ -146,6 +153,7 @@ func (s *Shard) expiryPaused() bool { return s.pauseExpiry != nil && s.pauseExpi
 // New returns an empty shard with the given index.
 func New(id int) *Shard {
 	s := &Shard{ID: id}
+	s.own.startDB = -1
 	for i := range s.dbs {
 		s.dbs[i].sh, s.dbs[i].num = s, i
 	}
@@ -172,6 +180,7 @@ func (db *DB) expired(key []byte, now int64) bool {
 			return true // gone for readers, deleted once the pause ends
 		}
 		db.remove(key)
+		db.recordDel(key)
 		if db.sh != nil {
 			db.sh.ExpiredKeys++ // Redis's expired_keys counts lazy expiry too
 		}
@@ -715,6 +724,7 @@ func (db *DB) activeExpire(now int64, perRound, stale int, rounds *int, start ti
 // expireNow removes key, whose TTL has passed, as active expiry does.
 func (db *DB) expireNow(k string) {
 	db.remove(keyBytes(k))
+	db.recordDel(keyBytes(k))
 	db.signal(k, nil)
 	db.emit(NotifyExpired, "expired", k)
 }
@@ -722,6 +732,8 @@ func (db *DB) expireNow(k string) {
 // Tick runs periodic housekeeping: active expiry in every database.
 // The Worker delivers it as a message; tests call it directly.
 func (s *Shard) Tick(now int64) {
+	s.startJournal()
+	defer s.handJournal()
 	if !s.cronPaused {
 		s.activeExpireCycle(now)
 	}

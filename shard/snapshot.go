@@ -452,26 +452,28 @@ func (m snapshotAbortMsg) deliver(s *Shard, _ <-chan struct{}) {
 func (w *Worker) AbortSnapshot(gen uint64) { w.a.Send(snapshotAbortMsg{gen}) }
 
 // countChange counts a write command that ran, unless it failed or changed
-// nothing (rdb_changes_since_last_save counts them; Redis counts some
+// nothing, and reports whether it counted it (rdb_changes_since_last_save counts them; Redis counts some
 // commands' changes one by one, Valkyrie one per command); publishChanges
 // makes the count readable by the server, once per batch.
-func (s *Shard) countChange(c *Ctx, cmd *Command, reply []byte) {
+func (s *Shard) countChange(c *Ctx, cmd *Command, reply []byte) bool {
 	if c.noChange || len(reply) == 0 {
-		return
+		return false
 	}
 	switch reply[0] {
 	case '+': // OK, and the like
 		s.changes++
-		return
+		return true
 	case ':': // a count or a value: any but 0 and -1 means a change
 		if len(reply) > 1 && reply[1] != '0' && reply[1] != '-' {
 			s.changes++
-			return
+			return true
 		}
 	}
 	if !unchanged(cmd, c.Args, reply) {
 		s.changes++
+		return true
 	}
+	return false
 }
 
 func (s *Shard) publishChanges() {

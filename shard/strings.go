@@ -224,6 +224,9 @@ func cmdSet(c *Ctx) {
 			db.setExpire(key, o.expireAt)
 		}
 	}
+	if o.expireAt != 0 || o.get {
+		c.propagateSet(key, c.Args[2], o.expireAt)
+	}
 	if !o.get {
 		c.OK()
 	}
@@ -465,6 +468,9 @@ func cmdIncrByFloat(c *Ctx) {
 	s := ldFormat(sum)
 	db.set(key, s, true, c.Now)
 	c.BulkString(s)
+	if c.journaling() { // the sum as written, not the increment
+		c.propagate(setName, key, []byte(s), keepTTLName)
+	}
 }
 
 func cmdGetDel(c *Ctx) {
@@ -476,6 +482,7 @@ func cmdGetDel(c *Ctx) {
 	default:
 		c.BulkString(s)
 		c.remove(c.Args[1])
+		c.propagateDel(c.Args[1])
 	}
 }
 
@@ -523,10 +530,18 @@ func cmdGetEx(c *Ctx) {
 	switch {
 	case arg != nil && at <= c.Now:
 		db.remove(key) // EXAT/PXAT in the past
+		c.propagateDel(key)
 	case arg != nil:
 		db.setExpire(key, at)
+		c.propagateExpireAt(key, at)
 	case persist:
-		db.persist(key)
+		if db.persist(key) {
+			c.propagate(persistName, key)
+		} else {
+			c.propagateNone()
+		}
+	default:
+		c.propagateNone() // a plain GET
 	}
 }
 
@@ -583,6 +598,7 @@ func cmdGetSet(c *Ctx) {
 		c.Null()
 	}
 	c.store(key, c.db(key).shareInt(string(c.Args[2])), false)
+	c.propagate(setName, key, c.Args[2])
 }
 
 func cmdSetNX(c *Ctx) {
@@ -609,6 +625,7 @@ func (c *Ctx) setWithExpire(unit expireUnit, name string) {
 	db.countWrite(key, c.Now)
 	db.set(key, db.shareInt(string(c.Args[3])), false, c.Now)
 	db.setExpire(key, at)
+	c.propagateSet(key, c.Args[3], at)
 	c.OK()
 }
 

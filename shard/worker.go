@@ -141,10 +141,16 @@ func (s *Shard) recoverBatch(b *Batch, r any) {
 	}
 	b.Out = out
 	s.ctx = Ctx{}
+	if s.jl != nil { // the finished calls' writes happened: keep them
+		for s.jl.depth > 0 {
+			s.jl.end()
+		}
+	}
 	if len(ready) > 0 {
 		c := Ctx{self: s, Now: now, NumShards: b.NumShards, DB: b.DB, ready: ready}
 		c.serveReadyGuarded()
 	}
+	s.handJournal()
 	s.flushEvents()
 }
 
