@@ -57,6 +57,7 @@ type client struct {
 	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
 
 	closeAfter bool // QUIT or a protocol error: flush, then close
+	aofSync    bool // a write ran: the next reply waits for the AOF (appendfsync always)
 	reply      replyMode
 	commands   int64 // commands since the last publishInfo
 	block      blockState
@@ -405,8 +406,11 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && c.srv.oom.Load() && c.refuseOOM(e, args) {
 		return
 	}
-	if e != nil && !c.srv.persist.lastOK.Load() && c.refuseMisconf(e, args) {
+	if e != nil && (!c.srv.persist.lastOK.Load() || c.srv.aof.writeErr.Load() != nil) && c.refuseMisconf(e, args) {
 		return
+	}
+	if e != nil && c.srv.aof.always.Load() && e.spec.Flags&shard.ReadOnly == 0 {
+		c.aofSync = true // its reply waits for the AOF (write)
 	}
 	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
 		return
@@ -779,6 +783,17 @@ func (c *client) await(n int) bool {
 func (c *client) write() error {
 	if c.unsent {
 		defer c.endSegment()
+	}
+	if c.aofSync && (len(c.pieces) > 0 || len(c.out) > 0) {
+		// appendfsync always: no reply leaves before the writes it
+		// acknowledges are on disk.
+		c.aofSync = false
+		if !c.srv.awaitAOF() {
+			c.resetOut()
+			clear(c.pieces)
+			c.pieces = c.pieces[:0]
+			return errAOFBroken
+		}
 	}
 	if c.working.Load() {
 		c.writing.Store(wallClock())

@@ -112,6 +112,7 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 			s.checkClientLimits(now.Unix())
 			s.followHeap()
 			s.savePoints(now)
+			s.aofCron()
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)

@@ -132,6 +132,17 @@ func cmdBgsave(c *client, args [][]byte) {
 		c.replyError(errBgsaveRunning)
 		return
 	}
+	if c.srv.aofRewriting() {
+		if len(args) == 2 {
+			c.srv.persist.mu.Lock()
+			c.srv.persist.scheduled = true
+			c.srv.persist.mu.Unlock()
+			c.replySimple("Background saving scheduled")
+			return
+		}
+		c.replyError("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+		return
+	}
 	if c.tx.execing {
 		// As Redis: in a transaction the save starts after it.
 		c.srv.persist.mu.Lock()
@@ -184,8 +195,9 @@ type snapshotHead struct {
 
 // beginSnapshot starts a snapshot on every held shard (all of them) and
 // returns the file's start: the header, the aux fields, the function
-// libraries and each database's RESIZEDB.
-func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
+// libraries and each database's RESIZEDB. aofBase marks the file as an
+// AOF's base.
+func (s *Server) beginSnapshot(held []*shard.Shard, aofBase ...bool) snapshotHead {
 	now := time.Now()
 	gen := s.persist.gen.Add(1)
 	var counts shard.SnapshotCounts
@@ -197,11 +209,7 @@ func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
 		}
 	}
 	h := snapshotHead{gen: gen, at: now, changes: s.changes()}
-	b := rdb.AppendHeader(nil)
-	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), false)
-	if libs := s.scripts.DumpFunctions(); len(libs) > 10 {
-		b = append(b, libs[:len(libs)-10]...) // its records, without the DUMP footer
-	}
+	b := s.rdbHead(now, len(aofBase) > 0 && aofBase[0])
 	for i := range counts.Keys {
 		h.keys += int64(counts.Keys[i])
 		if counts.Keys[i] > 0 {
@@ -213,10 +221,28 @@ func (s *Server) beginSnapshot(held []*shard.Shard) snapshotHead {
 	return h
 }
 
+// rdbHead is an RDB file's start before the keys: the header, the aux
+// fields and the function libraries.
+func (s *Server) rdbHead(now time.Time, aofBase bool) []byte {
+	b := rdb.AppendHeader(nil)
+	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), aofBase)
+	if libs := s.scripts.DumpFunctions(); len(libs) > 10 {
+		b = append(b, libs[:len(libs)-10]...) // its records, without the DUMP footer
+	}
+	return b
+}
+
 // saveHeld saves a snapshot of the held shards (all of them) at once: SAVE,
 // DEBUG RELOAD, the save at shutdown. A BGSAVE in progress is cancelled.
 func (s *Server) saveHeld(held []*shard.Shard) error {
 	s.cancelBgsave()
+	if s.cancelAOFRewrite() {
+		// The shards have one snapshot at a time: the rewrite starts
+		// again after the save.
+		s.aof.mu.Lock()
+		s.aof.scheduled = true
+		s.aof.mu.Unlock()
+	}
 	h := s.beginSnapshot(held)
 	i := 0
 	err := s.writeRDB(s.rdbPath(), h, nil, func() (shard.SnapshotPart, bool, error) {
@@ -261,6 +287,10 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 		return errors.New("server is shutting down")
 	default:
 	}
+	if s.aofRewriting() {
+		p.scheduled = true
+		return errors.New("an AOF rewrite is in progress")
+	}
 	h := s.beginSnapshot(held)
 	p.saveTotal.Store(h.keys)
 	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
@@ -284,67 +314,7 @@ const bgsaveYield = 8
 // their slices in turn.
 func (s *Server) runBgsave(bg *bgSave, h snapshotHead, path string) {
 	defer s.persist.wg.Done()
-	pending := make([]int, len(s.workers))
-	for i := range pending {
-		pending[i] = i
-	}
-	notBefore := make([]time.Time, len(s.workers))
-	next := 0
-	err := s.writeRDB(path, h, bg.cancel, func() (shard.SnapshotPart, bool, error) {
-		// The next shard in turn that may take a slice now, or wait for
-		// the first that may.
-		pick, now := -1, time.Now()
-		for j := range pending {
-			k := (next + j) % len(pending)
-			if !now.Before(notBefore[pending[k]]) {
-				pick = k
-				break
-			}
-			if pick < 0 || notBefore[pending[k]].Before(notBefore[pending[pick]]) {
-				pick = k
-			}
-		}
-		if wait := notBefore[pending[pick]].Sub(now); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-bg.cancel:
-				t.Stop()
-				return shard.SnapshotPart{}, false, errSaveCancelled
-			}
-		}
-		next = pick
-		id := pending[next]
-		part, err := s.workers[id].SnapshotSlice(h.gen, sliceBytes, bg.cancel)
-		if err == nil {
-			err = part.Err
-		}
-		if err != nil {
-			return part, false, err
-		}
-		if part.Busy {
-			notBefore[id] = time.Now().Add(bgsaveYield * part.Took)
-		}
-		if d := s.cfg.Int("rdb-key-save-delay"); d > 0 && part.Keys > 0 {
-			// Redis's child sleeps this long per key (tests use it to
-			// make a save slow); here the writer does, not the shards.
-			t := time.NewTimer(time.Duration(d) * time.Microsecond * time.Duration(part.Keys))
-			select {
-			case <-t.C:
-			case <-bg.cancel:
-				t.Stop()
-			}
-		}
-		if part.Last {
-			pending = append(pending[:next], pending[next+1:]...)
-		} else {
-			next++
-		}
-		if len(pending) > 0 {
-			next %= len(pending)
-		}
-		return part, len(pending) == 0, nil
-	})
+	err := s.writeRDB(path, h, bg.cancel, s.snapshotSlices(h, bg.cancel))
 	if err != nil {
 		for _, w := range s.workers {
 			w.AbortSnapshot(h.gen)
@@ -366,6 +336,74 @@ func (s *Server) runBgsave(bg *bgSave, h snapshotHead, path string) {
 		s.persist.bg = nil
 	}
 	s.persist.mu.Unlock()
+	s.startScheduledRewrite()
+}
+
+// snapshotSlices returns the source of records for writeRDB of a snapshot
+// begun on every shard: it asks the shards for their slices in turn,
+// resting a busy shard between them (bgsaveYield).
+func (s *Server) snapshotSlices(h snapshotHead, cancel chan struct{}) func() (shard.SnapshotPart, bool, error) {
+	pending := make([]int, len(s.workers))
+	for i := range pending {
+		pending[i] = i
+	}
+	notBefore := make([]time.Time, len(s.workers))
+	next := 0
+	return func() (shard.SnapshotPart, bool, error) {
+		// The next shard in turn that may take a slice now, or wait for
+		// the first that may.
+		pick, now := -1, time.Now()
+		for j := range pending {
+			k := (next + j) % len(pending)
+			if !now.Before(notBefore[pending[k]]) {
+				pick = k
+				break
+			}
+			if pick < 0 || notBefore[pending[k]].Before(notBefore[pending[pick]]) {
+				pick = k
+			}
+		}
+		if wait := notBefore[pending[pick]].Sub(now); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-cancel:
+				t.Stop()
+				return shard.SnapshotPart{}, false, errSaveCancelled
+			}
+		}
+		next = pick
+		id := pending[next]
+		part, err := s.workers[id].SnapshotSlice(h.gen, sliceBytes, cancel)
+		if err == nil {
+			err = part.Err
+		}
+		if err != nil {
+			return part, false, err
+		}
+		if part.Busy {
+			notBefore[id] = time.Now().Add(bgsaveYield * part.Took)
+		}
+		if d := s.cfg.Int("rdb-key-save-delay"); d > 0 && part.Keys > 0 {
+			// Redis's child sleeps this long per key (tests use it to
+			// make a save slow); here the writer does, not the shards.
+			t := time.NewTimer(time.Duration(d) * time.Microsecond * time.Duration(part.Keys))
+			select {
+			case <-t.C:
+			case <-cancel:
+				t.Stop()
+			}
+		}
+		if part.Last {
+			pending = append(pending[:next], pending[next+1:]...)
+		} else {
+			next++
+		}
+		if len(pending) > 0 {
+			next %= len(pending)
+		}
+		return part, len(pending) == 0, nil
+	}
 }
 
 // saved records the outcome of a save.
@@ -501,6 +539,7 @@ func errnoMessage(err error) string {
 // for a save point's start.
 func (s *Server) stopBgsave() {
 	s.cancelBgsave()
+	s.cancelAOFRewrite()
 	s.persist.wg.Wait()
 	s.cancelBgsave() // one a save point started meanwhile
 }
@@ -782,14 +821,21 @@ func (s *Server) snapshotProgress() (keys, early int64) {
 // points set): a write command, a script or EXEC that may write, and
 // PING. Called only while the last BGSAVE failed.
 func (c *client) refuseMisconf(e *entry, args [][]byte) bool {
-	if !c.srv.diskError() || !e.arityOK(len(args)) {
+	msg := ""
+	switch {
+	case c.srv.diskError():
+		msg = errMisconf
+	case c.srv.aofMisconf() != "":
+		msg = c.srv.aofMisconf()
+	}
+	if msg == "" || !e.arityOK(len(args)) {
 		return false
 	}
 	if e.spec.Name != "ping" && !c.writes(e, args) {
 		return false
 	}
 	c.last = e.spec
-	c.reject(e, args, errMisconf)
+	c.reject(e, args, msg)
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,12 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 // get -LOADING, until LoadAtStartup is done. Call it before serving.
 // Without a file there is nothing to load, and nothing is refused.
 func (s *Server) BeginLoading() {
+	if s.cfg.Bool("appendonly") {
+		if fileExists(s.aofDir()) || fileExists(filepath.Join(s.cfg.Value("dir"), s.aofName())) {
+			s.persist.loading.Store(true)
+		}
+		return
+	}
 	if _, err := os.Stat(s.rdbPath()); !errors.Is(err, os.ErrNotExist) {
 		s.persist.loading.Store(true)
 	}
@@ -123,6 +130,22 @@ func (s *Server) BeginLoading() {
 // is one. Meanwhile the server may already accept connections: see
 // BeginLoading.
 func (s *Server) LoadAtStartup() error {
+	if s.cfg.Bool("appendonly") {
+		// As Redis: with the AOF on, it alone is the dataset.
+		began := time.Now()
+		found, err := s.loadAOF()
+		s.persist.loading.Store(false)
+		if err != nil {
+			s.persist.loadFailed.Store(true)
+			s.persist.shutdownMode.Store(shutdownNoSave)
+			return errors.New("Fatal error loading the AOF: " + err.Error() + ". Exiting.")
+		}
+		if found {
+			s.log.Info("DB loaded from append only file: " + strconv.FormatFloat(time.Since(began).Seconds(), 'f', 3, 64) + " seconds")
+		}
+		s.persist.changesSaved.Store(s.changes())
+		return s.startAOF()
+	}
 	if _, err := os.Stat(s.rdbPath()); errors.Is(err, os.ErrNotExist) {
 		s.persist.loading.Store(false)
 		return nil

@@ -148,6 +148,8 @@ func (h *scriptHost) WritesRefused() string {
 	switch {
 	case h.srv.diskError():
 		return errMisconf
+	case h.srv.aofMisconf() != "":
+		return h.srv.aofMisconf()
 	case h.srv.noReplicas.Load():
 		return errNoReplicas
 	}

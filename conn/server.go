@@ -87,6 +87,7 @@ type Server struct {
 
 	cmem       clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
 	persist    persistState                  // SAVE, BGSAVE and the save points (persist.go)
+	aof        aofState                      // the append-only file (aof.go)
 	persistent bool                          // Options.Persistent
 	journal    *shard.Journal                // the stream of writes for the AOF (shard/journal.go)
 	sleepGate  atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
@@ -250,6 +251,8 @@ func New(opt Options) *Server {
 	s.watchMinReplicas()
 	s.watchMaxmemory()
 	s.initPersist()
+	s.initAOF()
+	s.watchAppendonly()
 	s.startCron()
 	return s
 }
@@ -518,6 +521,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, w := range s.workers {
 		w.Stop()
 	}
+	s.stopAOF() // what the last batches wrote, synced
 	s.hub.Close()
 	close(s.stopped)
 	return err

@@ -273,3 +273,20 @@ func (c *Ctx) propagateNone() {
 // journaling reports whether the running command's writes are recorded,
 // for a command that would otherwise build its record for nothing.
 func (c *Ctx) journaling() bool { return c.journal() != nil }
+
+// Record appends a write that is no shard's (FUNCTION LOAD, say), as one
+// command, if the journal is on.
+func (j *Journal) Record(args ...[]byte) {
+	if !j.On() {
+		return
+	}
+	j.mu.Lock()
+	n := len(j.pending)
+	j.pending = appendCommand(j.pending, args)
+	j.off += int64(len(j.pending) - n)
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,451 @@
+package conn
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/aof"
+)
+
+// The append-only file, in Redis 7.0's multi-part layout: a directory
+// (appenddirname) holding a manifest, a base file (an RDB, written from a
+// snapshot) and incremental files of commands in RESP.
+//
+// The shards record every write in the journal (shard/journal.go) before
+// they answer. One goroutine, the AOF writer, takes what the journal got
+// and appends it to the current incremental file: at once, and with
+// appendfsync always it syncs the file before the replies of those
+// writes may leave (group commit: one fsync covers every write that
+// arrived while the last one ran); with everysec it syncs once a second;
+// with no, never.
+//
+// BGREWRITEAOF begins a snapshot with every shard held, as BGSAVE does,
+// and at that instant starts a new incremental file: the snapshot becomes
+// the new base, and the older files go once it is written.
+
+// aofState is the server's AOF state. mu orders the writer, the rewrite
+// and CONFIG SET appendonly.
+type aofState struct {
+	mu      sync.Mutex
+	on      bool // appendonly is on (or waiting for its first rewrite)
+	waiting bool // turned on at run time; on for good once the base is written
+	dir     string
+	man     *aof.Manifest
+	f       *os.File // the incremental file written to
+	buf     []byte   // journal bytes not yet written (a failed write keeps them)
+	// incrSize and baseSize are the files' sizes (aof_current_size is
+	// their sum with the older incr files', incrBefore).
+	incrSize, baseSize, incrBefore int64
+	lastFsync                      time.Time
+	dirty                          bool // written since the last fsync
+
+	always atomic.Bool  // appendfsync always, with the AOF on
+	synced atomic.Int64 // journal offset on disk (always) or written
+	// wake is closed (and replaced) each time synced moves.
+	wakeMu sync.Mutex
+	wake   chan struct{}
+	// writeErr is the last write's error text, "" when it succeeded
+	// (aof_last_write_status; MISCONF while set).
+	writeErr atomic.Pointer[string]
+	broken   atomic.Bool // with always, a write failed: waiting replies never go
+
+	stop chan struct{} // closed to stop the writer
+	done chan struct{} // closed when it has stopped
+
+	rw        *bgSave // the rewrite in progress
+	scheduled bool    // a rewrite waits for the BGSAVE to end
+	rewrites  atomic.Int64
+	rwFails   atomic.Int64
+	rwLastOK  atomic.Bool
+	rwLastDur atomic.Int64
+	rwBegan   atomic.Int64 // Unix ns, 0 if none
+}
+
+const errAOFMisconf = "MISCONF Errors writing to the AOF file: "
+
+// errAOFBroken closes a connection whose writes could not be made
+// durable (appendfsync always): it gets no reply rather than a false one.
+var errAOFBroken = errors.New("conn: the AOF cannot be written")
+
+// aofDir is the directory of the AOF files.
+func (s *Server) aofDir() string {
+	return filepath.Join(s.cfg.Value("dir"), s.cfg.Value("appenddirname"))
+}
+
+func (s *Server) aofName() string { return s.cfg.Value("appendfilename") }
+
+// initAOF readies the AOF state; the AOF itself starts with LoadAtStartup
+// or CONFIG SET appendonly yes.
+func (s *Server) initAOF() {
+	a := &s.aof
+	a.wake = make(chan struct{})
+	a.rwLastOK.Store(true)
+	a.rwLastDur.Store(-1)
+	s.cfg.OnChange("appendfsync", func(string) {
+		a.mu.Lock()
+		a.always.Store(a.on && s.cfg.Value("appendfsync") == "always")
+		a.mu.Unlock()
+	})
+}
+
+// readManifest reads the AOF directory's manifest; a missing one is an
+// empty manifest.
+func (s *Server) readManifest() (*aof.Manifest, error) {
+	f, err := os.Open(filepath.Join(s.aofDir(), aof.ManifestName(s.aofName())))
+	if errors.Is(err, os.ErrNotExist) {
+		return &aof.Manifest{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return aof.ParseManifest(f)
+}
+
+// persistManifest writes m under a temporary name, syncs it and renames it
+// over the manifest, then syncs the directory.
+func (s *Server) persistManifest(m *aof.Manifest) error {
+	dir := s.aofDir()
+	tmp := filepath.Join(dir, aof.TempManifestName(s.aofName()))
+	if err := writeFileSync(tmp, m.Append(nil)); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, aof.ManifestName(s.aofName()))); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// openIncr opens the last incremental file of the manifest for appending,
+// creating one if there is none, and persists the manifest. Called with
+// a.mu held.
+func (s *Server) openIncr() error {
+	a := &s.aof
+	name, created := a.man.LastIncr(s.aofName())
+	path := filepath.Join(a.dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return errors.New("Can't open the append-only file " + name + ": " + errnoMessage(err))
+	}
+	if err := s.persistManifest(a.man); err != nil {
+		f.Close()
+		return err
+	}
+	a.f = f
+	a.incrSize = fileSize(path)
+	if created {
+		s.log.Info("Creating AOF incr file " + name + " on server start")
+	} else {
+		s.log.Info("Opening AOF incr file " + name + " on server start")
+	}
+	return nil
+}
+
+// startAOF turns the AOF on with the dataset empty or just loaded from it:
+// the journal records from now on, into the manifest's last incr file.
+// Start-up calls it before serving. With no file at all, a base of the
+// (empty) dataset is written first, as Redis does.
+func (s *Server) startAOF() error {
+	a := &s.aof
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dir = s.aofDir()
+	if err := os.MkdirAll(a.dir, 0o755); err != nil {
+		return errors.New("Can't open or create append-only dir " + a.dir + ": " + errnoMessage(err))
+	}
+	if a.man == nil {
+		m, err := s.readManifest()
+		if err != nil {
+			return err
+		}
+		a.man = m
+	}
+	if a.man.Base == nil && len(a.man.Incr) == 0 {
+		name := a.man.NewBase(s.aofName(), true)
+		if err := s.writeEmptyBase(filepath.Join(a.dir, name)); err != nil {
+			return err
+		}
+		s.log.Info("Creating AOF base file " + name + " on server start")
+	}
+	if err := s.openIncr(); err != nil {
+		return err
+	}
+	a.sizesFromManifest(a.dir)
+	s.journal.Reset()
+	s.journal.SetOn(true)
+	a.on = true
+	a.always.Store(s.cfg.Value("appendfsync") == "always")
+	a.lastFsync = time.Now()
+	s.startAOFWriter()
+	return nil
+}
+
+// sizesFromManifest sets the size figures from the files on disk.
+func (a *aofState) sizesFromManifest(dir string) {
+	a.baseSize, a.incrBefore = 0, 0
+	if a.man.Base != nil {
+		a.baseSize = fileSize(filepath.Join(dir, a.man.Base.Name))
+	}
+	for _, f := range a.man.Incr[:max(len(a.man.Incr)-1, 0)] {
+		a.incrBefore += fileSize(filepath.Join(dir, f.Name))
+	}
+}
+
+// writeEmptyBase writes the base of an empty dataset: an RDB with no keys.
+func (s *Server) writeEmptyBase(path string) error {
+	h := snapshotHead{at: time.Now(), header: s.rdbHead(time.Now(), true)}
+	return s.writeRDB(path, h, nil, func() (shard.SnapshotPart, bool, error) {
+		return shard.SnapshotPart{}, true, nil
+	})
+}
+
+func (s *Server) startAOFWriter() {
+	a := &s.aof
+	a.stop, a.done = make(chan struct{}), make(chan struct{})
+	go s.runAOFWriter(a.stop, a.done)
+}
+
+// runAOFWriter appends what the journal gets to the AOF until stop closes.
+func (s *Server) runAOFWriter(stop, done chan struct{}) {
+	defer close(done)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.journal.Kick():
+			s.flushAOF(false)
+		case <-tick.C:
+			s.flushAOF(false)
+		case <-stop:
+			s.flushAOF(true)
+			return
+		}
+	}
+}
+
+// flushAOF writes the journal's new bytes to the incremental file and
+// syncs it as appendfsync says (force: sync whatever the policy).
+func (s *Server) flushAOF(force bool) {
+	a := &s.aof
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.on || a.f == nil {
+		return
+	}
+	var off int64
+	a.buf, off = s.journal.Take(a.buf)
+	if len(a.buf) > 0 {
+		n, err := a.f.Write(a.buf)
+		a.incrSize += int64(n)
+		if err != nil {
+			a.buf = a.buf[:copy(a.buf, a.buf[n:])] // written again next time
+			msg := errnoMessage(err)
+			if a.writeErr.Load() == nil {
+				s.log.Warn("Error writing to the AOF file: " + msg)
+			}
+			a.writeErr.Store(&msg)
+			if a.always.Load() {
+				// Redis exits here; Valkyrie stays up but never
+				// acknowledges the writes that did not reach the disk.
+				if !a.broken.Swap(true) {
+					s.log.Error("Can't recover from AOF write error when the AOF fsync policy is 'always': writes are refused, and the clients waiting for them are disconnected")
+				}
+				s.wakeAOFWaiters()
+			}
+			return
+		}
+		a.buf = a.buf[:0]
+		a.dirty = true
+		if a.writeErr.Load() != nil && !a.broken.Load() {
+			s.log.Warn("AOF write error looks solved, Redis can write again.")
+			a.writeErr.Store(nil)
+		}
+	}
+	policy := s.cfg.Value("appendfsync")
+	if a.dirty && (force || policy == "always" || policy == "everysec" && time.Since(a.lastFsync) >= time.Second) {
+		if err := a.f.Sync(); err != nil {
+			msg := errnoMessage(err)
+			a.writeErr.Store(&msg)
+			s.log.Warn("Can't persist AOF for fsync error when the AOF fsync policy is '" + policy + "': " + msg)
+			if policy == "always" {
+				a.broken.Store(true)
+				s.wakeAOFWaiters()
+			}
+			return
+		}
+		a.dirty = false
+		a.lastFsync = time.Now()
+	}
+	if !a.dirty || policy != "always" {
+		a.synced.Store(off)
+		s.wakeAOFWaiters()
+	}
+}
+
+func (s *Server) wakeAOFWaiters() {
+	a := &s.aof
+	a.wakeMu.Lock()
+	close(a.wake)
+	a.wake = make(chan struct{})
+	a.wakeMu.Unlock()
+}
+
+// awaitAOF waits, with appendfsync always, until every write in the
+// journal so far is on disk, so that a reply never acknowledges a write
+// a crash would lose. It reports false if that cannot happen (the AOF
+// failed, or the server stops): the caller must then not reply.
+func (s *Server) awaitAOF() bool {
+	a := &s.aof
+	if !a.always.Load() {
+		return true
+	}
+	want := s.journal.Offset()
+	for a.synced.Load() < want {
+		if a.broken.Load() {
+			return false
+		}
+		a.wakeMu.Lock()
+		ch := a.wake
+		a.wakeMu.Unlock()
+		if a.synced.Load() >= want || !a.always.Load() {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-s.shardsDown:
+			return false
+		}
+	}
+	return true
+}
+
+// stopAOF writes and syncs what is left and closes the file: at shutdown,
+// and for CONFIG SET appendonly no.
+func (s *Server) stopAOF() {
+	a := &s.aof
+	a.mu.Lock()
+	stop, done := a.stop, a.done
+	a.stop = nil
+	a.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	<-done
+	s.cancelAOFRewrite()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s.journal.SetOn(false)
+	if a.f != nil {
+		a.f.Close()
+		a.f = nil
+	}
+	a.on = false
+	a.always.Store(false)
+	s.wakeAOFWaiters()
+}
+
+// aofMisconf is the MISCONF reply when the AOF cannot be written, or "".
+func (s *Server) aofMisconf() string {
+	if p := s.aof.writeErr.Load(); p != nil {
+		return errAOFMisconf + *p
+	}
+	return ""
+}
+
+// aofCurrentSize is aof_current_size: the base and every incr file.
+func (s *Server) aofSizes() (current, base int64) {
+	a := &s.aof
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.baseSize + a.incrBefore + a.incrSize, a.baseSize
+}
+
+// infoAOF appends INFO persistence's aof_* fields before the sizes.
+func (s *Server) infoAOF(b []byte) []byte {
+	a := &s.aof
+	a.mu.Lock()
+	on, rewriting, scheduled := a.on, a.rw != nil, a.scheduled
+	a.mu.Unlock()
+	b = infoInt(b, "aof_enabled", boolInt(on))
+	b = infoInt(b, "aof_rewrite_in_progress", boolInt(rewriting))
+	b = infoInt(b, "aof_rewrite_scheduled", boolInt(scheduled))
+	b = infoInt(b, "aof_last_rewrite_time_sec", a.rwLastDur.Load())
+	cur := int64(-1)
+	if began := a.rwBegan.Load(); began != 0 {
+		cur = int64(time.Since(time.Unix(0, began)).Seconds())
+	}
+	b = infoInt(b, "aof_current_rewrite_time_sec", cur)
+	b = infoStr(b, "aof_last_bgrewrite_status", okErr(a.rwLastOK.Load()))
+	b = infoInt(b, "aof_rewrites", a.rewrites.Load())
+	b = infoInt(b, "aof_rewrites_consecutive_failures", a.rwFails.Load())
+	b = infoStr(b, "aof_last_write_status", okErr(a.writeErr.Load() == nil))
+	return infoInt(b, "aof_last_cow_size", 0)
+}
+
+// infoAOFSizes appends the fields Redis adds while the AOF is on.
+func (s *Server) infoAOFSizes(b []byte) []byte {
+	a := &s.aof
+	a.mu.Lock()
+	on := a.on
+	cur, base := a.baseSize+a.incrBefore+a.incrSize, a.baseSize
+	a.mu.Unlock()
+	if !on {
+		return b
+	}
+	b = infoInt(b, "aof_current_size", cur)
+	b = infoInt(b, "aof_base_size", base)
+	b = infoInt(b, "aof_pending_rewrite", 0)
+	b = infoInt(b, "aof_buffer_length", 0)
+	b = infoInt(b, "aof_pending_bio_fsync", 0)
+	return infoInt(b, "aof_delayed_fsync", 0)
+}
+
+func boolInt(v bool) int64 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func okErr(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "err"
+}
