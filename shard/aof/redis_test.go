@@ -388,3 +388,73 @@ func TestRedisTruncatedNotLast(t *testing.T) {
 		t.Fatalf("log:\n%s", log)
 	}
 }
+
+// TestRedisReaderQuirks loads odd but accepted (or refused) command files
+// in redis-server and checks it agrees with Load: same keys and values
+// when Load accepts, and the matching fatal log line when it refuses.
+func TestRedisReaderQuirks(t *testing.T) {
+	bin := redisBinary(t)
+	set := func(k, v string) string { return cmd("set", k, v) }
+	cases := []struct {
+		name, text string
+		log        string // for refused files
+	}{
+		{"crlf not checked", "*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\nbXX" + set("a2", "x"), ""},
+		{"length like strtol", "*3\r\n$3\r\nset\r\n$ 1junk\r\nc\r\n$1\r\nd\r\n", ""},
+		{"argc like atoi", "*3abc\r\n$3\r\nset\r\n$1\r\ne\r\n$1\r\nf\r\n", ""},
+		{"argc wraps", "*4294967299\r\n$3\r\nset\r\n$1\r\ng\r\n$1\r\nh\r\n", ""},
+		{"annotations", "#TS:123\r\n" + set("i", "j") + "#x", ""},
+		{"empty value", "*3\r\n$3\r\nset\r\n$1\r\nz\r\n$0\r\n\r\n", ""},
+		{"transaction", cmd("MULTI") + set("m", "1") + set("n", "2") + cmd("EXEC"), ""},
+		{"long annotation", "#" + strings.Repeat("x", 1100) + "\n" + set("a", "b"), MsgBadFormat("appendonly.aof.1.incr.aof")},
+		{"nul after star", "*\x00\r\n" + set("a", "b"), MsgUnrecoverable("appendonly.aof.1.incr.aof", "")},
+		{"blank line", set("a", "b") + "\r\n", MsgBadFormat("appendonly.aof.1.incr.aof")},
+	}
+	ctx := context.Background()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			aofDir := filepath.Join(dir, "appendonlydir")
+			os.Mkdir(aofDir, 0o755)
+			m := &Manifest{}
+			incr := m.NewIncr("appendonly.aof")
+			os.WriteFile(filepath.Join(aofDir, ManifestName("appendonly.aof")), m.Append(nil), 0o644)
+			os.WriteFile(filepath.Join(aofDir, incr), []byte(c.text), 0o644)
+			want := map[string]string{}
+			l := Loader{Apply: func(args [][]byte) error {
+				if strings.EqualFold(string(args[0]), "set") {
+					want[string(args[1])] = string(args[2])
+				}
+				return nil
+			}}
+			res, err := l.Load(strings.NewReader(c.text))
+			p := startRedis(t, bin, dir, "7411", "--appendonly", "yes", "--aof-load-truncated", "no")
+			if c.log != "" {
+				if err == nil {
+					t.Fatalf("Load accepted it: %+v", res)
+				}
+				p.exited(t)
+				if log := p.logText(); !strings.Contains(log, c.log) {
+					t.Fatalf("redis log lacks %q:\n%s", c.log, log)
+				}
+				return
+			}
+			if err != nil || res.Truncated {
+				t.Fatalf("%+v %v", res, err)
+			}
+			cl := redis.NewClient(&redis.Options{Addr: redisTestAddr, Protocol: 2, DisableIndentity: true})
+			defer cl.Close()
+			keys, err := cl.Keys(ctx, "*").Result()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, p.logText())
+			}
+			got := map[string]string{}
+			for _, k := range keys {
+				got[k], _ = cl.Get(ctx, k).Result()
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("redis has %q, we loaded %q", got, want)
+			}
+		})
+	}
+}
