@@ -195,7 +195,8 @@ func checkManifestFile(t *testing.T, path string, m *Manifest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(parsed.Base, m.Base) || !reflect.DeepEqual(parsed.Incr, m.Incr) || !reflect.DeepEqual(parsed.History, m.History) {
+	same := func(a, b []File) bool { return len(a) == 0 && len(b) == 0 || reflect.DeepEqual(a, b) }
+	if !reflect.DeepEqual(parsed.Base, m.Base) || !same(parsed.Incr, m.Incr) || !same(parsed.History, m.History) {
 		t.Fatalf("parsed %+v, want %+v", parsed, m)
 	}
 }
@@ -230,10 +231,9 @@ func TestRedisManifestAndIncr(t *testing.T) {
 	if err := c.BgRewriteAOF(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	m.NewIncr(fn)
+	m.StartRewrite(fn)
 	waitRewrite(t, ctx, c)
-	m.NewBase(fn, true)
-	m.MarkIncrHistory(true)
+	m.FinishRewrite(fn, true, false, true)
 	checkManifestFile(t, manifest, m)
 
 	// Without the preamble the next base is a command file.
@@ -457,4 +457,44 @@ func TestRedisReaderQuirks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisEnableAtRuntime switches AOF on with CONFIG SET (the temp incr
+// file path of a rewrite), then rewrites with AOF off (every incr file
+// becomes history).
+func TestRedisEnableAtRuntime(t *testing.T) {
+	bin := redisBinary(t)
+	dir := t.TempDir()
+	const fn = "appendonly.aof"
+	manifest := filepath.Join(dir, "appendonlydir", ManifestName(fn))
+	startRedis(t, bin, dir, "7411", "--appendonly", "no", "--aof-disable-auto-gc", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: redisTestAddr, Protocol: 2, DisableIndentity: true})
+	defer c.Close()
+	c.Set(ctx, "a", "1", 0)
+	if err := c.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitRewrite(t, ctx, c)
+	m := &Manifest{}
+	if base, incr := m.FinishRewrite(fn, true, true, true); base != "appendonly.aof.1.base.rdb" || incr != "appendonly.aof.1.incr.aof" {
+		t.Fatal(base, incr)
+	}
+	checkManifestFile(t, manifest, m)
+
+	c.Set(ctx, "b", "1", 0)
+	m.StartRewrite(fn)
+	c.BgRewriteAOF(ctx)
+	waitRewrite(t, ctx, c)
+	m.FinishRewrite(fn, true, false, true)
+	checkManifestFile(t, manifest, m)
+
+	c.ConfigSet(ctx, "appendonly", "no")
+	c.BgRewriteAOF(ctx)
+	waitRewrite(t, ctx, c)
+	m.FinishRewrite(fn, true, false, false)
+	if len(m.Incr) != 0 {
+		t.Fatal(m.Incr)
+	}
+	checkManifestFile(t, manifest, m)
 }
