@@ -181,6 +181,34 @@ func (m *Manifest) MarkIncrHistory(keepLast bool) bool {
 	return true
 }
 
+// StartRewrite is what a BGREWRITEAOF does to the manifest when it starts
+// with AOF on (openNewIncrAofForAppend): a new incr file, whose name it
+// returns, takes the writes from now on; the manifest must be persisted
+// before the server switches to it. With AOF off it changes nothing; while
+// AOF is being switched on, the writes go to TempIncrName instead and the
+// manifest is not changed either.
+func (m *Manifest) StartRewrite(appendFilename string) string {
+	return m.NewIncr(appendFilename)
+}
+
+// FinishRewrite applies a successful rewrite as backgroundRewriteDoneHandler
+// does: a new base (the rewrite's temp file is renamed to the returned
+// base name), the old base to history; when fromTempIncr (AOF was being
+// switched on with CONFIG SET appendonly yes) a new incr file whose name is
+// returned as incr (TempIncrName is renamed to it); then the incr files
+// the rewrite covered become history, all but the last one when an incr
+// file is open for appending (aofOpen: AOF on or being switched on), all
+// of them otherwise. The caller then persists the manifest and deletes the
+// history files (TakeHistory) unless aof-disable-auto-gc is set.
+func (m *Manifest) FinishRewrite(appendFilename string, rdbPreamble, fromTempIncr, aofOpen bool) (base, incr string) {
+	base = m.NewBase(appendFilename, rdbPreamble)
+	if fromTempIncr {
+		incr = m.NewIncr(appendFilename)
+	}
+	m.MarkIncrHistory(aofOpen)
+	return base, incr
+}
+
 // TakeHistory removes the history files from the manifest and returns them
 // (aofDelHistoryFiles, which then deletes them in the background and
 // persists the manifest).

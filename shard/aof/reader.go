@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -49,11 +50,24 @@ func IsRDB(prefix []byte) bool {
 // Load for that). It never allocates much more than the bytes actually
 // present: an argument's declared length is read in growing chunks.
 type Reader struct {
-	br    *bufio.Reader
-	off   int64 // bytes consumed, plus the start offset
-	eof   bool  // a read has hit the end of the input (C's feof)
-	line  []byte
-	spans []int
+	br      *bufio.Reader
+	off     int64 // bytes consumed, plus the start offset
+	eof     bool  // a read has hit the end of the input (C's feof)
+	line    []byte
+	spans   []int
+	scratch []byte // arguments are read here, then copied out
+}
+
+// scratchMax is the largest scratch buffer a Reader keeps between
+// commands; a command with more argument bytes takes the buffer with it.
+const scratchMax = 64 << 10
+
+func (r *Reader) keepScratch(b []byte) {
+	if cap(b) <= scratchMax {
+		r.scratch = b[:0]
+	} else {
+		r.scratch = nil
+	}
 }
 
 // NewReader returns a Reader over r; start is the file offset r starts at
@@ -95,22 +109,21 @@ func (r *Reader) readChunk() ([]byte, error) {
 }
 
 // readFull reads exactly n bytes onto dst, growing dst step by step so a
-// huge n in a short input costs little. ok is false at a premature end of
-// the input.
+// huge n in a short input costs little: no step more than doubles what was
+// actually read. ok is false at a premature end of the input.
 func (r *Reader) readFull(dst []byte, n int64) (out []byte, ok bool, err error) {
 	for n > 0 {
-		step := int64(cap(dst) - len(dst))
-		if step == 0 {
-			grow := int64(cap(dst))
-			if grow < 4096 {
-				grow = 4096
+		if len(dst) == cap(dst) {
+			step := int64(len(dst))
+			if step < 64<<10 {
+				step = 64 << 10
 			}
-			if grow > n {
-				grow = n
+			if step > n {
+				step = n
 			}
-			dst = append(dst, make([]byte, grow)...)[:len(dst)]
-			step = int64(cap(dst) - len(dst))
+			dst = slices.Grow(dst, int(step))
 		}
+		step := int64(cap(dst) - len(dst))
 		if step > n {
 			step = n
 		}
@@ -164,7 +177,7 @@ func (r *Reader) Next() ([][]byte, error) {
 		return nil, ErrBadFormat
 	}
 	spans := r.spans[:0]
-	var data []byte
+	data := r.scratch[:0]
 	for j := 0; j < int(argc); j++ {
 		line, err := r.readChunk()
 		if err != nil {
@@ -184,6 +197,7 @@ func (r *Reader) Next() ([][]byte, error) {
 		if n > 0 {
 			var ok bool
 			data, ok, err = r.readFull(data, n)
+			r.keepScratch(data)
 			if err != nil {
 				return nil, err
 			}
@@ -193,10 +207,9 @@ func (r *Reader) Next() ([][]byte, error) {
 		}
 		spans = append(spans, start, len(data))
 		// The two bytes after the argument are skipped unchecked.
-		var crlf [2]byte
-		k, err := io.ReadFull(r.br, crlf[:])
+		k, err := r.br.Discard(2)
 		r.off += int64(k)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			r.eof = true
 			return nil, ErrTruncated
 		}
@@ -205,6 +218,14 @@ func (r *Reader) Next() ([][]byte, error) {
 		}
 	}
 	r.spans = spans
+	r.keepScratch(data)
+	if len(data) <= scratchMax {
+		// One exact allocation for the caller; the scratch is reused.
+		data = append([]byte(nil), data...)
+	} else {
+		// Too big to copy: hand the scratch itself over.
+		r.scratch = nil
+	}
 	args := make([][]byte, len(spans)/2)
 	for i := range args {
 		args[i] = data[spans[2*i]:spans[2*i+1]:spans[2*i+1]]
