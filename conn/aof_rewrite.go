@@ -145,6 +145,9 @@ func (s *Server) switchIncr() error {
 		a.f.Close()
 	}
 	a.f = f
+	if !a.waiting {
+		s.log.Info("Creating AOF incr file " + name + " on background rewrite")
+	}
 	a.incrBefore += a.incrSize
 	a.incrSize = 0
 	a.dirty = false
@@ -215,14 +218,18 @@ func (s *Server) installBase(tmp string) error {
 		return err
 	}
 	a.man = man
+	a.baseSize = fileSize(filepath.Join(a.dir, name))
+	a.incrBefore = 0
+	if s.cfg.Bool("aof-disable-auto-gc") {
+		return nil
+	}
 	for _, f := range a.man.TakeHistory() {
+		s.log.Info("Removing the history file " + f.Name + " in the background")
 		os.Remove(filepath.Join(a.dir, f.Name))
 	}
 	if err := s.persistManifest(a.man); err != nil {
 		s.log.Warn("persisting the AOF manifest after deleting the history files failed: " + err.Error())
 	}
-	a.baseSize = fileSize(filepath.Join(a.dir, name))
-	a.incrBefore = 0
 	return nil
 }
 
