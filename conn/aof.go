@@ -37,7 +37,8 @@ type aofState struct {
 	dir     string
 	man     *aof.Manifest
 	f       *os.File // the incremental file written to
-	buf     []byte   // journal bytes not yet written (a failed write keeps them)
+	sink    *shard.JournalSink
+	buf     []byte // journal bytes not yet written (a failed write keeps them)
 	// incrSize and baseSize are the files' sizes (aof_current_size is
 	// their sum with the older incr files', incrBefore).
 	incrSize, baseSize, incrBefore int64
@@ -206,7 +207,9 @@ func (s *Server) startAOF() error {
 		return err
 	}
 	a.sizesFromManifest(a.dir)
-	s.journal.Reset()
+	a.sink, _, _ = s.journal.AddSink(0, 0, false)
+	a.sink.SkipReplicationOnly()
+	s.journal.ForceSelect()
 	s.journal.SetOn(true)
 	a.on = true
 	a.always.Store(s.cfg.Value("appendfsync") == "always")
@@ -237,17 +240,17 @@ func (s *Server) writeEmptyBase(path string) error {
 func (s *Server) startAOFWriter() {
 	a := &s.aof
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
-	go s.runAOFWriter(a.stop, a.done)
+	go s.runAOFWriter(a.sink, a.stop, a.done)
 }
 
 // runAOFWriter appends what the journal gets to the AOF until stop closes.
-func (s *Server) runAOFWriter(stop, done chan struct{}) {
+func (s *Server) runAOFWriter(sink *shard.JournalSink, stop, done chan struct{}) {
 	defer close(done)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.journal.Kick():
+		case <-sink.Kick():
 			s.flushAOF(false)
 		case <-tick.C:
 			s.flushAOF(false)
@@ -264,11 +267,11 @@ func (s *Server) flushAOF(force bool) {
 	a := &s.aof
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.on || a.f == nil {
+	if !a.on || a.f == nil || a.sink == nil {
 		return
 	}
 	var off int64
-	a.buf, off = s.journal.Take(a.buf)
+	a.buf, off, _ = a.sink.Take(a.buf)
 	if len(a.buf) > 0 {
 		n, err := a.f.Write(a.buf)
 		a.incrSize += int64(n)
@@ -370,7 +373,7 @@ func (s *Server) stopAOF() {
 	s.cancelAOFRewrite()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s.journal.SetOn(false)
+	s.dropAOFSink()
 	if a.f != nil {
 		a.f.Close()
 		a.f = nil
@@ -448,4 +451,14 @@ func okErr(ok bool) string {
 		return "ok"
 	}
 	return "err"
+}
+
+// dropAOFSink detaches the AOF from the journal, which stops recording if
+// no replica reads it. Called with a.mu held.
+func (s *Server) dropAOFSink() {
+	if s.aof.sink != nil {
+		s.aof.sink.Remove()
+		s.aof.sink = nil
+	}
+	s.journalInUse()
 }

@@ -105,9 +105,9 @@ func (s *Server) startAOFRewrite(held []*shard.Shard) error {
 // Called with a.mu held.
 func (s *Server) switchIncr() error {
 	a := &s.aof
-	if a.f != nil {
+	if a.f != nil && a.sink != nil {
 		var off int64
-		a.buf, off = s.journal.Take(a.buf)
+		a.buf, off, _ = a.sink.Take(a.buf)
 		if len(a.buf) > 0 {
 			n, err := a.f.Write(a.buf)
 			a.incrSize += int64(n)
@@ -151,7 +151,7 @@ func (s *Server) switchIncr() error {
 	a.incrBefore += a.incrSize
 	a.incrSize = 0
 	a.dirty = false
-	s.journal.Reset() // the new file selects its database first
+	s.journal.ForceSelect() // the new file selects its database first
 	return nil
 }
 
@@ -237,7 +237,8 @@ func (s *Server) installBase(tmp string) error {
 // Called with a.mu held.
 func (s *Server) abandonAOF() {
 	a := &s.aof
-	s.journal.SetOn(false)
+	a.on = false
+	s.dropAOFSink()
 	if a.f != nil {
 		a.f.Close()
 		a.f = nil
@@ -338,6 +339,9 @@ func (s *Server) enableAOF() error {
 			a.rw = nil
 		}
 		a.on, a.waiting = true, true
+		a.sink, _, _ = s.journal.AddSink(0, 0, false)
+		a.sink.SkipReplicationOnly()
+		s.journal.SetOn(true)
 		a.always.Store(s.cfg.Value("appendfsync") == "always")
 		a.lastFsync = time.Now()
 		a.writeErr.Store(nil)
@@ -349,7 +353,6 @@ func (s *Server) enableAOF() error {
 			a.mu.Unlock()
 			return
 		}
-		s.journal.SetOn(true)
 		a.mu.Lock()
 		s.startAOFWriter()
 		a.mu.Unlock()

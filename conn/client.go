@@ -58,6 +58,10 @@ type client struct {
 
 	closeAfter bool // QUIT or a protocol error: flush, then close
 	aofSync    bool // a write ran: the next reply waits for the AOF (appendfsync always)
+	// replConn is what REPLCONF and PSYNC asked for (repl.go); isReplica
+	// is set while the connection is a replica's link.
+	replConn  *replConn
+	isReplica atomic.Bool
 	reply      replyMode
 	commands   int64 // commands since the last publishInfo
 	block      blockState
@@ -297,6 +301,16 @@ func (c *client) serve() {
 			c.settle()
 			c.closing.Store(true)
 			c.write()
+			return
+		}
+		if c.replConn != nil && c.replConn.sync != nil {
+			// SYNC or PSYNC: the connection becomes a replica's link.
+			c.settle()
+			if c.write() != nil {
+				return
+			}
+			c.awaitQueue()
+			c.serveReplica()
 			return
 		}
 	}

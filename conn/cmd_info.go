@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -310,9 +309,9 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoKbps(b, "instantaneous_input_kbps", cr.in.get())
 	b = infoKbps(b, "instantaneous_output_kbps", cr.out.get())
 	b = infoInt(b, "rejected_connections", st.rejected.Load())
-	b = infoInt(b, "sync_full", 0)
-	b = infoInt(b, "sync_partial_ok", 0)
-	b = infoInt(b, "sync_partial_err", 0)
+	b = infoInt(b, "sync_full", x.c.srv.repl.syncFull.Load())
+	b = infoInt(b, "sync_partial_ok", x.c.srv.repl.syncPartialOK.Load())
+	b = infoInt(b, "sync_partial_err", x.c.srv.repl.syncPartialErr.Load())
 	b = infoInt(b, "expired_keys", int64(expired))
 	b = infoInt(b, "evicted_keys", int64(evicted))
 	b = infoInt(b, "evicted_clients", st.evictedClients.Load())
@@ -337,20 +336,11 @@ func infoStats(b []byte, x *infoCtx) []byte {
 }
 
 func infoReplication(b []byte, x *infoCtx) []byte {
-	b = infoStr(b, "role", "master")
-	b = infoInt(b, "connected_slaves", 0)
-	if x.c.srv.noReplicas.Load() {
-		b = infoInt(b, "min_slaves_good_slaves", 0)
+	s := x.c.srv
+	if s.isReplica() {
+		return s.infoReplica(b)
 	}
-	b = infoStr(b, "master_failover_state", "no-failover")
-	b = infoStr(b, "master_replid", x.c.srv.masterReplID())
-	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))
-	b = infoInt(b, "master_repl_offset", 0)
-	b = infoInt(b, "second_repl_offset", -1)
-	b = infoInt(b, "repl_backlog_active", 0)
-	b = infoInt(b, "repl_backlog_size", x.c.srv.cfg.Int("repl-backlog-size"))
-	b = infoInt(b, "repl_backlog_first_byte_offset", 0)
-	return infoInt(b, "repl_backlog_histlen", 0)
+	return s.infoMasterReplication(b, s.noReplicas.Load())
 }
 
 // infoKeyspace has a line for each database holding keys, summed over the

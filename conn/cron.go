@@ -113,6 +113,7 @@ func (s *Server) runCron(stop <-chan struct{}, done chan<- struct{}) {
 			s.followHeap()
 			s.savePoints(now)
 			s.aofCron()
+			s.replCron(now)
 			last = now
 			if now.Sub(lastSweep) >= sweepEvery {
 				s.sweepIdle(now)
@@ -151,6 +152,9 @@ func (s *Server) sweepIdle(now time.Time) {
 	maxIn, maxOut := 0, 0
 	s.mu.Lock()
 	for _, c := range s.clients {
+		if c.isReplica.Load() {
+			continue // a replica's link: never idle, its reader owns the socket
+		}
 		c.info.mu.Lock()
 		size, used := c.info.qbufSize, c.info.lastUsed
 		c.info.mu.Unlock()

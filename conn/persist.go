@@ -3,6 +3,7 @@ package conn
 import (
 	"bufio"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -191,6 +192,7 @@ type snapshotHead struct {
 	changes int64
 	keys    int64 // in every database, expired or not
 	header  []byte
+	cancel  *bgSave // the BGSAVE slot a replica's full sync holds (repl.go)
 }
 
 // beginSnapshot starts a snapshot on every held shard (all of them) and
@@ -455,7 +457,41 @@ func (s *Server) writeRDB(path string, h snapshotHead, cancel <-chan struct{},
 			os.Remove(tmp)
 		}
 	}()
-	w := bufio.NewWriterSize(f, 1<<20)
+	if err = s.writeRDBTo(f, h, cancel, next); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	// A cancelled BGSAVE must not replace the file of the save that
+	// cancelled it: the check and the rename go together.
+	s.persist.renameMu.Lock()
+	defer s.persist.renameMu.Unlock()
+	if cancel != nil {
+		select {
+		case <-cancel:
+			return errSaveCancelled
+		default:
+		}
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// writeRDBTo writes the RDB of a snapshot to w: h's start, the records
+// next returns until it reports the end, and the EOF with the checksum.
+func (s *Server) writeRDBTo(out io.Writer, h snapshotHead, cancel <-chan struct{},
+	next func() (shard.SnapshotPart, bool, error)) (err error) {
+	w := bufio.NewWriterSize(out, 1<<20)
 	checksum := s.cfg.Bool("rdbchecksum")
 	var crc uint64
 	put := func(b []byte) error {
@@ -492,34 +528,7 @@ func (s *Server) writeRDB(path string, h snapshotHead, cancel <-chan struct{},
 	if _, err = w.Write(rdb.AppendEOF(nil, crc, checksum)); err != nil {
 		return err
 	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	// A cancelled BGSAVE must not replace the file of the save that
-	// cancelled it: the check and the rename go together.
-	s.persist.renameMu.Lock()
-	defer s.persist.renameMu.Unlock()
-	if cancel != nil {
-		select {
-		case <-cancel:
-			return errSaveCancelled
-		default:
-		}
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return w.Flush()
 }
 
 // errnoMessage is the text of a file error, as strerror gives it.

@@ -88,6 +88,7 @@ type Server struct {
 	cmem       clientMemState                // the clients' memory, maxmemory-clients (clientmem.go)
 	persist    persistState                  // SAVE, BGSAVE and the save points (persist.go)
 	aof        aofState                      // the append-only file (aof.go)
+	repl       replState                     // replication, master side (repl.go)
 	persistent bool                          // Options.Persistent
 	journal    *shard.Journal                // the stream of writes for the AOF (shard/journal.go)
 	sleepGate  atomic.Pointer[chan struct{}] // set while DEBUG SLEEP runs (cmd_debug.go)
@@ -253,6 +254,7 @@ func New(opt Options) *Server {
 	s.initPersist()
 	s.initAOF()
 	s.watchAppendonly()
+	s.initRepl()
 	s.startCron()
 	return s
 }

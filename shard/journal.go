@@ -20,22 +20,25 @@ import (
 // shards after every earlier write and before every later one of the
 // shards it touched: an order the keyspace could have seen.
 
-// Journal merges the shards' logs. Shards append to it under its mutex,
-// which guards only the stream, never stored data.
+// Journal merges the shards' logs and hands the stream to its sinks (the
+// AOF writer, each replica) and to the replication backlog. Shards append
+// to it under its mutex, which guards only the stream, never stored data.
 type Journal struct {
 	on atomic.Bool // shards record only while it is set
 
-	mu      sync.Mutex
-	db      int    // the database the stream has selected last; -1: none
-	off     int64  // bytes ever appended
-	pending []byte // appended since the last Take
-	kick    chan struct{}
+	mu    sync.Mutex
+	db    int   // the database the stream has selected last; -1: none
+	off   int64 // bytes ever appended
+	sinks []*JournalSink
+	// The backlog keeps the last bytes of the stream for replicas that
+	// reconnect (repl-backlog-size); blEnd is the offset its last byte
+	// ends at (off), blLen how many bytes it holds, wrapped in ring.
+	ring  []byte
+	blLen int
 }
 
 // NewJournal returns an empty journal that is off.
-func NewJournal() *Journal {
-	return &Journal{db: -1, kick: make(chan struct{}, 1)}
-}
+func NewJournal() *Journal { return &Journal{db: -1} }
 
 // SetOn turns recording on or off. Shards read it once per batch or run:
 // to start a stream at one instant, call it while every shard is held
@@ -53,49 +56,213 @@ func (j *Journal) Offset() int64 {
 	return j.off
 }
 
-// Kick is signalled (without blocking) whenever bytes are appended.
-func (j *Journal) Kick() <-chan struct{} { return j.kick }
-
-// Take appends the bytes appended since the last Take to dst and returns
-// it, with the offset it ends at.
-func (j *Journal) Take(dst []byte) ([]byte, int64) {
+// ForceSelect makes the next command of the stream select its database,
+// for a reader that starts there (a new AOF file, a replica after its
+// full sync). It returns the offset.
+func (j *Journal) ForceSelect() int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	dst = append(dst, j.pending...)
-	if cap(j.pending) > 1<<20 {
-		j.pending = nil
-	} else {
-		j.pending = j.pending[:0]
-	}
-	return dst, j.off
-}
-
-// Reset forgets what has not been taken and the selected database, so
-// the stream that follows starts afresh (a new AOF file begins with its
-// own SELECT). It returns the offset.
-func (j *Journal) Reset() int64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.pending = nil
 	j.db = -1
 	return j.off
+}
+
+// JournalSink receives the stream from the offset at which it was added.
+type JournalSink struct {
+	j     *Journal
+	buf   []byte // appended since the last Take
+	kick  chan struct{}
+	limit int  // most bytes buf may hold; 0: no limit
+	over  bool // buf went past limit: the sink lost bytes
+	local bool // it takes no replication-only records (the AOF)
+}
+
+// SkipReplicationOnly makes the sink skip what RecordForReplicas records:
+// the AOF's sink.
+func (s *JournalSink) SkipReplicationOnly() {
+	s.j.mu.Lock()
+	s.local = true
+	s.j.mu.Unlock()
+}
+
+// AddSink adds a sink that gets every byte appended from now on, and
+// returns it with the offset it starts at. limit bounds what it may hold
+// untaken (0: none); past it the sink is dropped and Take reports it.
+// With prefill, the sink starts with the backlog's bytes from offset from
+// on (a replica's partial resync); ok is false if the backlog no longer
+// holds them.
+func (j *Journal) AddSink(limit int, from int64, prefill bool) (s *JournalSink, start int64, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s = &JournalSink{j: j, kick: make(chan struct{}, 1), limit: limit}
+	if prefill {
+		first := j.off - int64(j.blLen)
+		if from < first || from > j.off {
+			return nil, j.off, false
+		}
+		s.buf = j.readRing(s.buf, int(j.off-from))
+	}
+	j.sinks = append(j.sinks, s)
+	return s, j.off, true
+}
+
+// Remove detaches the sink.
+func (s *JournalSink) Remove() {
+	j := s.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i, x := range j.sinks {
+		if x == s {
+			j.sinks = append(j.sinks[:i], j.sinks[i+1:]...)
+			break
+		}
+	}
+	s.buf = nil
+}
+
+// Kick is signalled (without blocking) whenever bytes reach the sink.
+func (s *JournalSink) Kick() <-chan struct{} { return s.kick }
+
+// Take appends the bytes the sink got since the last Take to dst and
+// returns it with the offset they end at. over reports that the sink
+// passed its limit and was detached: the bytes are incomplete.
+func (s *JournalSink) Take(dst []byte) (_ []byte, end int64, over bool) {
+	j := s.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if s.over {
+		return dst, j.off, true
+	}
+	dst = append(dst, s.buf...)
+	if cap(s.buf) > 1<<20 {
+		s.buf = nil
+	} else {
+		s.buf = s.buf[:0]
+	}
+	return dst, j.off, false
+}
+
+// Pending reports how many bytes wait in the sink.
+func (s *JournalSink) Pending() int {
+	s.j.mu.Lock()
+	defer s.j.mu.Unlock()
+	return len(s.buf)
+}
+
+// SetBacklog sizes the replication backlog (0 drops it), keeping the most
+// recent bytes that fit.
+func (j *Journal) SetBacklog(size int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if size == len(j.ring) {
+		return
+	}
+	keep := j.readRing(nil, min(j.blLen, size))
+	j.ring = make([]byte, size)
+	j.blLen = 0
+	j.putRing(keep)
+}
+
+// Backlog reports the backlog's size and the offsets of its first byte
+// (0 when empty) and of its end, as INFO replication shows them.
+func (j *Journal) Backlog() (size int, first, histlen int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.blLen > 0 {
+		first = j.off - int64(j.blLen) + 1
+	}
+	return len(j.ring), first, int64(j.blLen)
+}
+
+// putRing adds b to the backlog.
+func (j *Journal) putRing(b []byte) {
+	n := len(j.ring)
+	if n == 0 {
+		return
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	// The ring's end is at position (off) mod n: off counts b already.
+	end := int((j.off - int64(len(b))) % int64(n))
+	for len(b) > 0 {
+		c := copy(j.ring[end:], b)
+		b = b[c:]
+		end = (end + c) % n
+		j.blLen = min(j.blLen+c, n)
+	}
+}
+
+// readRing appends the last k bytes of the backlog to dst.
+func (j *Journal) readRing(dst []byte, k int) []byte {
+	n := len(j.ring)
+	if k == 0 || n == 0 {
+		return dst
+	}
+	start := int((j.off - int64(k)) % int64(n))
+	for k > 0 {
+		c := min(k, n-start)
+		dst = append(dst, j.ring[start:start+c]...)
+		k -= c
+		start = 0
+	}
+	return dst
+}
+
+// add appends b to the stream: to every sink and the backlog. Called with
+// j.mu held.
+func (j *Journal) add(b []byte, replOnly bool) {
+	j.off += int64(len(b))
+	for _, s := range j.sinks {
+		if s.over || replOnly && s.local {
+			continue
+		}
+		if s.limit > 0 && len(s.buf)+len(b) > s.limit {
+			s.over, s.buf = true, nil
+		} else {
+			s.buf = append(s.buf, b...)
+		}
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	j.putRing(b)
 }
 
 // append adds a shard's log.
 func (j *Journal) append(l *jlog) {
 	j.mu.Lock()
-	n := len(j.pending)
+	defer j.mu.Unlock()
 	if j.db != l.startDB {
-		j.pending = appendSelect(j.pending, l.startDB)
+		var sel [32]byte
+		j.add(appendSelect(sel[:0], l.startDB), false)
 	}
-	j.pending = append(j.pending, l.buf...)
+	j.add(l.buf, false)
 	j.db = l.db
-	j.off += int64(len(j.pending) - n)
-	j.mu.Unlock()
-	select {
-	case j.kick <- struct{}{}:
-	default:
+}
+
+// Record appends a write that is no shard's (FUNCTION LOAD, a PING to the
+// replicas), as one command, if the journal is on.
+func (j *Journal) Record(args ...[]byte) {
+	if !j.On() {
+		return
 	}
+	b := appendCommand(nil, args)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.add(b, false)
+}
+
+// RecordForReplicas appends a command only replicas get (a PING, REPLCONF
+// GETACK, PUBLISH), if the journal is on.
+func (j *Journal) RecordForReplicas(args ...[]byte) {
+	if !j.On() {
+		return
+	}
+	b := appendCommand(nil, args)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.add(b, true)
 }
 
 func appendSelect(dst []byte, db int) []byte {
@@ -273,20 +440,3 @@ func (c *Ctx) propagateNone() {
 // journaling reports whether the running command's writes are recorded,
 // for a command that would otherwise build its record for nothing.
 func (c *Ctx) journaling() bool { return c.journal() != nil }
-
-// Record appends a write that is no shard's (FUNCTION LOAD, say), as one
-// command, if the journal is on.
-func (j *Journal) Record(args ...[]byte) {
-	if !j.On() {
-		return
-	}
-	j.mu.Lock()
-	n := len(j.pending)
-	j.pending = appendCommand(j.pending, args)
-	j.off += int64(len(j.pending) - n)
-	j.mu.Unlock()
-	select {
-	case j.kick <- struct{}{}:
-	default:
-	}
-}

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -9,7 +10,7 @@ import (
 
 // journaled runs the commands on s, with the journal on, and returns what
 // the journal got, as space-separated commands, one per line.
-func journaled(t *testing.T, s *Shard, j *Journal, now int64, cmds ...[]string) string {
+func journaled(t *testing.T, s *Shard, j *JournalSink, now int64, cmds ...[]string) string {
 	t.Helper()
 	b := &Batch{Proto: wire.RESP2}
 	for _, args := range cmds {
@@ -24,7 +25,7 @@ func journaled(t *testing.T, s *Shard, j *Journal, now int64, cmds ...[]string) 
 		b.Calls = append(b.Calls, Call{Cmd: cmd, Args: argv})
 	}
 	s.Exec(b, now)
-	out, _ := j.Take(nil)
+	out, _, _ := j.Take(nil)
 	return decodeJournal(t, out)
 }
 
@@ -51,12 +52,13 @@ func decodeJournal(t *testing.T, b []byte) string {
 	return strings.Join(lines, "\n")
 }
 
-func newJournaled() (*Shard, *Journal) {
+func newJournaled() (*Shard, *JournalSink) {
 	s := New(0)
 	j := NewJournal()
 	j.SetOn(true)
 	s.SetJournal(j)
-	return s, j
+	sink, _, _ := j.AddSink(0, 0, false)
+	return s, sink
 }
 
 func TestJournalDeterministicForms(t *testing.T) {
@@ -99,7 +101,7 @@ func TestJournalDeterministicForms(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, j := newJournaled()
 			journaled(t, s, j, now-100, tc.setup...)
-			j.Reset()
+			j.j.ForceSelect()
 			if got := journaled(t, s, j, now, tc.cmds...); got != tc.want {
 				t.Errorf("journal:\n%s\nwant:\n%s", got, tc.want)
 			}
@@ -126,7 +128,7 @@ func TestJournalTransactionIsOneUnit(t *testing.T) {
 		{Cmd: Lookup("set"), Args: argv("SET", "c", "3")},
 	}}
 	s.Exec(b, 1000)
-	out, off := j.Take(nil)
+	out, off, _ := j.Take(nil)
 	got := decodeJournal(t, out)
 	want := "SELECT 0\nMULTI\nSET a 1\nINCR a\nEXEC\nSET b 2\nSET c 3"
 	if got != want {
@@ -139,7 +141,7 @@ func TestJournalTransactionIsOneUnit(t *testing.T) {
 
 func TestJournalOffRecordsNothing(t *testing.T) {
 	s, j := newJournaled()
-	j.SetOn(false)
+	j.j.SetOn(false)
 	if got := journaled(t, s, j, 1000, []string{"SET", "a", "1"}); got != "" {
 		t.Fatalf("journal off recorded %q", got)
 	}
@@ -152,8 +154,40 @@ func TestJournalSelectsOnlyWhenTheDatabaseChanges(t *testing.T) {
 	b.reset(3, wire.RESP2, 1)
 	b.Calls = append(b.Calls, Call{Cmd: Lookup("set"), Args: [][]byte{[]byte("SET"), []byte("b"), []byte("1")}})
 	s.Exec(b, 1000)
-	out, _ := j.Take(nil)
+	out, _, _ := j.Take(nil)
 	if got, want := decodeJournal(t, out), "SELECT 3\nSET a 1\nSET b 1"; got != want {
 		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestJournalBacklogAndSinks(t *testing.T) {
+	s, _ := newJournaled()
+	j := s.journal
+	j.SetBacklog(64)
+	for i := 0; i < 20; i++ {
+		run(t, s, 1000, "SET", "key", strconv.Itoa(i))
+	}
+	size, first, histlen := j.Backlog()
+	off := j.Offset()
+	if size != 64 || histlen != 64 || first != off-63 {
+		t.Fatalf("backlog size %d first %d histlen %d, offset %d", size, first, histlen, off)
+	}
+	if _, _, ok := j.AddSink(0, off-65, true); ok {
+		t.Fatal("a sink started before the backlog's first byte")
+	}
+	late, _, ok := j.AddSink(0, off-30, true)
+	if !ok {
+		t.Fatal("a sink within the backlog was refused")
+	}
+	run(t, s, 1000, "SET", "key", "last")
+	got, end, _ := late.Take(nil)
+	want := "SET\r\n$3\r\nkey\r\n$2\r\n19\r\n*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$4\r\nlast\r\n"
+	if !strings.HasSuffix(string(got), want) || len(got) != 30+len("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$4\r\nlast\r\n") || end != j.Offset() {
+		t.Fatalf("sink got %q (end %d, offset %d)", got, end, j.Offset())
+	}
+	small, _, _ := j.AddSink(10, 0, false)
+	run(t, s, 1000, "SET", "key", "overflow")
+	if _, _, over := small.Take(nil); !over {
+		t.Fatal("a sink past its limit did not report it")
 	}
 }

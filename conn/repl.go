@@ -1,0 +1,637 @@
+package conn
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+// Replication, master side. A replica connects as a client and sends
+// REPLCONF and then PSYNC (or SYNC). For a full resync, every shard is
+// held for an instant: a snapshot begins and the replica's sink joins the
+// journal at that offset; the snapshot is streamed to the replica as an
+// RDB, then whatever the sink gathered meanwhile, then the stream as it
+// comes. A replica that reconnects with the replication ID and an offset
+// the backlog still holds continues from there (+CONTINUE).
+//
+// The journal is on, and the backlog kept, from the first replica on:
+// every write is then counted in the replication offset, so a replica
+// coming back finds every write since it left in the backlog or not at
+// all (then it syncs in full).
+
+// replState is the master's replication state.
+type replState struct {
+	mu       sync.Mutex
+	replicas []*replica
+	active   bool      // the backlog exists (repl_backlog_active)
+	lastGone time.Time // when the last replica left, for repl-backlog-ttl
+	// ackWake is closed (and replaced) when a replica acknowledges.
+	ackWake chan struct{}
+	pinged  atomic.Int64 // Unix ns of the last PING to the replicas
+
+	syncFull, syncPartialOK, syncPartialErr atomic.Int64
+}
+
+// replica is one connected replica, owned by its client's goroutine.
+type replica struct {
+	c        *client
+	ip       string
+	port     int64 // REPLCONF listening-port
+	capaEOF  bool  // accepts the RDB with an EOF mark (diskless)
+	state    atomic.Pointer[string]
+	ackOff   atomic.Int64
+	ackTime  atomic.Int64 // Unix s of the last ACK
+	sink     *shard.JournalSink
+	fullSync bool
+}
+
+var (
+	stateWaitBgsave = "wait_bgsave"
+	stateSendBulk   = "send_bulk"
+	stateOnline     = "online"
+)
+
+// replConn is what REPLCONF said before PSYNC, kept on the client.
+type replConn struct {
+	port    int64
+	ip      string
+	capaEOF bool
+	sync    [][]byte // the SYNC/PSYNC to serve once the reply is out
+}
+
+func init() {
+	replSpec := func(name string, arity int, flags shard.Flag, since, summary, syntax string) shard.Spec {
+		return shard.Spec{Name: name, Arity: arity, Flags: flags, Group: "server", Since: since,
+			Summary: summary, Complexity: "O(1)", Syntax: syntax}
+	}
+	registerLocal(
+		&localCommand{Spec: replSpec("psync", -3, shard.Admin|shard.NoScript|shard.NoMulti|shard.NoAsyncLoading,
+			"2.8.0", "Internal command used for replication", "replicationid offset"),
+			run: cmdSync, barrier: true},
+		&localCommand{Spec: replSpec("sync", 1, shard.Admin|shard.NoScript|shard.NoMulti|shard.NoAsyncLoading,
+			"1.0.0", "Internal command used for replication", ""),
+			run: cmdSync, barrier: true},
+		&localCommand{Spec: replSpec("replconf", -1, shard.Admin|shard.NoScript|shard.Loading|shard.Stale|shard.AllowBusy,
+			"3.0.0", "An internal command for configuring the replication stream", ""),
+			run: cmdReplconf},
+		&localCommand{Spec: replSpec("wait", 3, shard.NoScript,
+			"3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout"),
+			run: cmdWait, barrier: true},
+		&localCommand{Spec: replSpec("role", 1, shard.NoScript|shard.Loading|shard.Stale|shard.Fast,
+			"2.8.12", "Return the role of the instance in the context of replication", ""),
+			run: cmdRole},
+	)
+}
+
+func (s *Server) initRepl() {
+	s.repl.ackWake = make(chan struct{})
+}
+
+func cmdReplconf(c *client, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.replyError(shard.ErrSyntax)
+		return
+	}
+	if c.replConn == nil {
+		c.replConn = &replConn{}
+	}
+	for i := 1; i < len(args); i += 2 {
+		opt, val := strings.ToLower(string(args[i])), string(args[i+1])
+		switch opt {
+		case "listening-port":
+			p, err := strconv.ParseInt(val, 10, 64)
+			if err != nil {
+				c.replyError("ERR value is not an integer or out of range")
+				return
+			}
+			c.replConn.port = p
+		case "ip-address":
+			c.replConn.ip = val
+		case "capa":
+			if strings.EqualFold(val, "eof") {
+				c.replConn.capaEOF = true
+			}
+		case "ack", "fack", "getack", "rdb-only":
+			// ACKs come on a replica's link (see readAcks); here they
+			// mean nothing and Redis does not reply to them.
+			if opt == "ack" || opt == "fack" {
+				c.replyNone()
+				return
+			}
+		default:
+			c.replyError("ERR Unrecognized REPLCONF option: " + string(args[i]))
+			return
+		}
+	}
+	c.replyOK()
+}
+
+// cmdSync is SYNC and PSYNC: the reply is the sync itself, served once
+// the connection has sent what it owes (serveReplica).
+func cmdSync(c *client, args [][]byte) {
+	if c.srv.isReplica() {
+		c.replyError("ERR Replica can't sync with a replica")
+		return
+	}
+	if c.replConn == nil {
+		c.replConn = &replConn{}
+	}
+	c.replConn.sync = append([][]byte(nil), args...)
+	for i, a := range args {
+		c.replConn.sync[i] = append([]byte(nil), a...)
+	}
+	c.replyNone()
+}
+
+// replyNone records a reply slot with no bytes: the command answers
+// elsewhere, or not at all.
+func (c *client) replyNone() {}
+
+// replOffset is master_repl_offset.
+func (s *Server) replOffset() int64 {
+	s.repl.mu.Lock()
+	active := s.repl.active
+	s.repl.mu.Unlock()
+	if !active {
+		return 0
+	}
+	return s.journal.Offset()
+}
+
+// journalInUse turns the journal off when neither the AOF nor a
+// replication backlog reads it.
+func (s *Server) journalInUse() {
+	s.repl.mu.Lock()
+	active := s.repl.active
+	s.repl.mu.Unlock()
+	if !active && s.aof.sink == nil {
+		s.journal.SetOn(false)
+	}
+}
+
+// replicaOutLimit is the most stream bytes a replica may leave unread
+// (client-output-buffer-limit replica's hard limit; 256 MB by default).
+func (s *Server) replicaOutLimit() int {
+	v := s.cfg.Value("client-output-buffer-limit")
+	f := strings.Fields(v)
+	for i := 0; i+3 < len(f); i += 4 {
+		if f[i] == "replica" || f[i] == "slave" {
+			if n, err := strconv.ParseInt(f[i+1], 10, 64); err == nil {
+				return int(n)
+			}
+		}
+	}
+	return 256 << 20
+}
+
+// serveReplica turns the connection into a replica's link: it answers the
+// PSYNC or SYNC, sends the dataset when it must, and then the stream,
+// until the link breaks or the server stops. It runs on the client's
+// goroutine, which ends with it.
+func (c *client) serveReplica() {
+	s := c.srv
+	rc := c.replConn
+	args := rc.sync
+	rc.sync = nil
+	r := &replica{c: c, port: rc.port, capaEOF: rc.capaEOF}
+	r.ip = rc.ip
+	if r.ip == "" {
+		if host, _, err := net.SplitHostPort(c.ident.Addr); err == nil {
+			r.ip = host
+		}
+	}
+	r.state.Store(&stateWaitBgsave)
+	c.isReplica.Store(true)
+	limit := s.replicaOutLimit()
+	psync := len(args) == 3 && strings.EqualFold(string(args[0]), "psync")
+
+	var head []byte
+	var snap *snapshotHead
+	if psync && string(args[1]) == s.masterReplID() {
+		if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil && s.replActive() {
+			if sink, _, ok := s.journal.AddSink(limit, off-1, true); ok {
+				r.sink = sink
+				s.repl.syncPartialOK.Add(1)
+				s.log.Info("Partial resynchronization request from " + r.ip + " accepted. Sending backlog from offset " + strconv.FormatInt(off, 10))
+				head = append(head, "+CONTINUE "+s.masterReplID()+"\r\n"...)
+			}
+		}
+	}
+	if r.sink == nil {
+		if psync && string(args[1]) != "?" {
+			s.repl.syncPartialErr.Add(1)
+		}
+		h, start, err := s.beginReplicaSync(r, limit)
+		if err != nil {
+			s.log.Warn("cannot sync a replica: " + err.Error())
+			c.nc.Write([]byte("-ERR " + err.Error() + "\r\n"))
+			c.isReplica.Store(false)
+			return
+		}
+		snap = &h
+		r.fullSync = true
+		s.repl.syncFull.Add(1)
+		if psync {
+			head = append(head, "+FULLRESYNC "+s.masterReplID()+" "+strconv.FormatInt(start, 10)+"\r\n"...)
+		}
+		s.log.Info("Starting BGSAVE for SYNC with target: replicas sockets", "replica", r.ip+":"+strconv.FormatInt(r.port, 10))
+	}
+	s.addReplica(r)
+	defer s.removeReplica(r)
+
+	stop := make(chan struct{})
+	var once sync.Once
+	closeLink := func() { once.Do(func() { close(stop); c.nc.Close() }) }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer closeLink()
+		if err := s.feedReplica(r, head, snap, stop); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Info("Connection with replica lost", "replica", r.ip+":"+strconv.FormatInt(r.port, 10), "err", err)
+		}
+	}()
+	c.readAcks(r, stop)
+	closeLink()
+	<-done
+}
+
+// replActive reports whether the backlog exists.
+func (s *Server) replActive() bool {
+	s.repl.mu.Lock()
+	defer s.repl.mu.Unlock()
+	return s.repl.active
+}
+
+// beginReplicaSync holds every shard for an instant: the snapshot the
+// replica will load begins, and its sink joins the journal there.
+func (s *Server) beginReplicaSync(r *replica, limit int) (snapshotHead, int64, error) {
+	// The shards take one snapshot at a time: wait for a BGSAVE or a
+	// rewrite to end (Redis's replica waits for the next BGSAVE too).
+	for deadline := time.Now().Add(time.Minute); s.bgsaveRunning() || s.aofRewriting(); {
+		if time.Now().After(deadline) {
+			return snapshotHead{}, 0, errors.New("a background save did not end")
+		}
+		select {
+		case <-s.stopping:
+			return snapshotHead{}, 0, errors.New("server is shutting down")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	var h snapshotHead
+	var start int64
+	var err error
+	ok := s.holdAllShardsWithin(5*time.Second, func(held []*shard.Shard) {
+		p := &s.persist
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.bg != nil || s.aofRewriting() {
+			err = errors.New("a background save started meanwhile")
+			return
+		}
+		s.repl.mu.Lock()
+		if !s.repl.active {
+			s.repl.active = true
+			s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
+		}
+		s.repl.mu.Unlock()
+		r.sink, start, _ = s.journal.AddSink(limit, 0, false)
+		s.journal.ForceSelect()
+		s.journal.SetOn(true)
+		h = s.beginSnapshot(held)
+		// A BGSAVE now finds the shards' snapshot taken, as Redis's finds
+		// its child busy.
+		p.bg = &bgSave{began: time.Now(), cancel: make(chan struct{})}
+		h.cancel = p.bg
+	})
+	if !ok && err == nil {
+		err = errors.New("a shard stayed busy")
+	}
+	return h, start, err
+}
+
+// feedReplica writes head, the snapshot (for a full sync) and then the
+// stream to the replica until stop closes or a write fails.
+func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop chan struct{}) error {
+	nc := r.c.nc
+	write := func(b []byte) error {
+		nc.SetWriteDeadline(time.Now().Add(time.Duration(max(s.cfg.Int("repl-timeout"), 1)) * time.Second))
+		_, err := nc.Write(b)
+		return err
+	}
+	if len(head) > 0 {
+		if err := write(head); err != nil {
+			return err
+		}
+	}
+	if snap != nil {
+		r.state.Store(&stateSendBulk)
+		err := s.sendSnapshot(r, snap, write)
+		s.persist.mu.Lock()
+		if s.persist.bg == snap.cancel {
+			s.persist.bg = nil
+		}
+		s.persist.mu.Unlock()
+		if err != nil {
+			for _, w := range s.workers {
+				w.AbortSnapshot(snap.gen)
+			}
+			return err
+		}
+		s.log.Info("Synchronization with replica succeeded", "replica", r.ip+":"+strconv.FormatInt(r.port, 10))
+	}
+	r.state.Store(&stateOnline)
+	var buf []byte
+	for {
+		var over bool
+		buf, _, over = r.sink.Take(buf[:0])
+		if over {
+			s.log.Warn("Client " + r.c.ident.Addr + " scheduled to be closed ASAP for overcoming of output buffer limits.")
+			return errors.New("the replica's output buffer limit was passed")
+		}
+		if len(buf) > 0 {
+			if err := write(buf); err != nil {
+				return err
+			}
+			if cap(buf) > 1<<20 {
+				buf = nil
+			}
+			continue
+		}
+		select {
+		case <-r.sink.Kick():
+		case <-stop:
+			return nil
+		case <-s.stopping:
+			return nil
+		}
+	}
+}
+
+// sendSnapshot writes the RDB of the snapshot: with an EOF mark when the
+// replica takes one (Redis's diskless sync), else from a file in dir as a
+// bulk of known length.
+func (s *Server) sendSnapshot(r *replica, h *snapshotHead, write func([]byte) error) error {
+	next := s.snapshotSlices(*h, h.cancel.cancel)
+	if r.capaEOF {
+		var mark [20]byte
+		rand.Read(mark[:])
+		eof := hex.EncodeToString(mark[:])
+		if err := write([]byte("$EOF:" + eof + "\r\n")); err != nil {
+			return err
+		}
+		if err := s.writeRDBTo(writerFunc(write), *h, h.cancel.cancel, next); err != nil {
+			return err
+		}
+		return write([]byte(eof))
+	}
+	f, err := os.CreateTemp(s.cfg.Value("dir"), "temp-replsync-*.rdb")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := s.writeRDBTo(f, *h, h.cancel.cancel, next); err != nil {
+		return err
+	}
+	size, _ := f.Seek(0, 1)
+	if _, err := f.Seek(0, 0); err != nil {
+		return err
+	}
+	if err := write([]byte("$" + strconv.FormatInt(size, 10) + "\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		n, rerr := f.Read(buf)
+		if n > 0 {
+			if err := write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr != nil {
+			return nil
+		}
+	}
+}
+
+type writerFunc func([]byte) error
+
+func (w writerFunc) Write(b []byte) (int, error) {
+	if err := w(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// readAcks reads what the replica sends on its link (REPLCONF ACK) until
+// the link breaks or stop closes.
+func (c *client) readAcks(r *replica, stop chan struct{}) {
+	s := c.srv
+	for {
+		args, err := c.rd.Next()
+		if err != nil {
+			return
+		}
+		if args == nil {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !c.src.waitReadable() {
+				c.endIdleWake()
+				continue
+			}
+			if err := c.rd.Fill(); err != nil {
+				return
+			}
+			continue
+		}
+		if len(args) >= 3 && equalFold(args[0], "replconf") && equalFold(args[1], "ack") {
+			if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil {
+				r.ackOff.Store(off)
+				r.ackTime.Store(time.Now().Unix())
+				s.ackArrived()
+			}
+		}
+	}
+}
+
+func (s *Server) ackArrived() {
+	s.repl.mu.Lock()
+	close(s.repl.ackWake)
+	s.repl.ackWake = make(chan struct{})
+	s.repl.mu.Unlock()
+}
+
+func (s *Server) addReplica(r *replica) {
+	s.repl.mu.Lock()
+	s.repl.replicas = append(s.repl.replicas, r)
+	s.repl.mu.Unlock()
+}
+
+func (s *Server) removeReplica(r *replica) {
+	s.repl.mu.Lock()
+	for i, x := range s.repl.replicas {
+		if x == r {
+			s.repl.replicas = append(s.repl.replicas[:i], s.repl.replicas[i+1:]...)
+			break
+		}
+	}
+	if len(s.repl.replicas) == 0 {
+		s.repl.lastGone = time.Now()
+	}
+	s.repl.mu.Unlock()
+	if r.sink != nil {
+		r.sink.Remove()
+	}
+	r.c.isReplica.Store(false)
+}
+
+// replicasNow returns the connected replicas.
+func (s *Server) replicasNow() []*replica {
+	s.repl.mu.Lock()
+	defer s.repl.mu.Unlock()
+	return append([]*replica(nil), s.repl.replicas...)
+}
+
+// replCron pings the replicas (repl-ping-replica-period, in the stream),
+// and drops the backlog repl-backlog-ttl seconds after the last replica
+// left: the replication ID changes then, so no replica continues from a
+// backlog that missed writes.
+func (s *Server) replCron(now time.Time) {
+	s.repl.mu.Lock()
+	n, active, gone := len(s.repl.replicas), s.repl.active, s.repl.lastGone
+	s.repl.mu.Unlock()
+	if !active {
+		return
+	}
+	if n > 0 {
+		period := time.Duration(max(s.cfg.Int("repl-ping-replica-period"), 1)) * time.Second
+		if now.UnixNano()-s.repl.pinged.Load() >= int64(period) {
+			s.journal.RecordForReplicas([]byte("PING"))
+			s.repl.pinged.Store(now.UnixNano())
+		}
+		return
+	}
+	if ttl := s.cfg.Int("repl-backlog-ttl"); ttl > 0 && now.Sub(gone) >= time.Duration(ttl)*time.Second {
+		s.repl.mu.Lock()
+		if len(s.repl.replicas) == 0 {
+			s.repl.active = false
+			s.journal.SetBacklog(0)
+			s.changeReplID()
+		}
+		s.repl.mu.Unlock()
+		s.journalInUse()
+		s.log.Info("Replication backlog freed after " + strconv.FormatInt(ttl, 10) + " seconds without connected replicas.")
+	}
+}
+
+func cmdWait(c *client, args [][]byte) {
+	s := c.srv
+	n, err1 := strconv.ParseInt(string(args[1]), 10, 64)
+	timeout, err2 := strconv.ParseInt(string(args[2]), 10, 64)
+	switch {
+	case err1 != nil:
+		c.replyError("ERR value is not an integer or out of range")
+		return
+	case err2 != nil:
+		c.replyError("ERR timeout is not an integer or out of range")
+		return
+	case timeout < 0:
+		c.replyError("ERR timeout is negative")
+		return
+	case s.isReplica():
+		c.replyError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+		return
+	}
+	want := s.replOffset()
+	acked := func() int64 {
+		var k int64
+		for _, r := range s.replicasNow() {
+			if r.ackOff.Load() >= want {
+				k++
+			}
+		}
+		return k
+	}
+	if got := acked(); got >= n || c.tx.execing || want == 0 {
+		c.replyInt(got)
+		return
+	}
+	s.journal.RecordForReplicas([]byte("REPLCONF"), []byte("GETACK"), []byte("*"))
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		s.repl.mu.Lock()
+		wake := s.repl.ackWake
+		s.repl.mu.Unlock()
+		if got := acked(); got >= n {
+			c.replyInt(got)
+			return
+		}
+		select {
+		case <-wake:
+		case <-deadline:
+			c.replyInt(acked())
+			return
+		case <-s.stopping:
+			c.replyInt(acked())
+			return
+		}
+	}
+}
+
+func cmdRole(c *client, args [][]byte) {
+	rs := c.srv.replicasNow()
+	c.local = wire.AppendArray(c.local, 3)
+	c.local = wire.AppendBulkString(c.local, "master")
+	c.local = wire.AppendInt(c.local, c.srv.replOffset())
+	c.local = wire.AppendArray(c.local, len(rs))
+	for _, r := range rs {
+		c.local = wire.AppendArray(c.local, 3)
+		c.local = wire.AppendBulkString(c.local, r.ip)
+		c.local = wire.AppendBulkString(c.local, strconv.FormatInt(r.port, 10))
+		c.local = wire.AppendBulkString(c.local, strconv.FormatInt(r.ackOff.Load(), 10))
+	}
+}
+
+// infoMasterReplication appends INFO replication's fields for a master.
+func (s *Server) infoMasterReplication(b []byte, noReplicas bool) []byte {
+	rs := s.replicasNow()
+	b = infoStr(b, "role", "master")
+	b = infoInt(b, "connected_slaves", int64(len(rs)))
+	if noReplicas {
+		b = infoInt(b, "min_slaves_good_slaves", 0)
+	}
+	now := time.Now().Unix()
+	for i, r := range rs {
+		line := "ip=" + r.ip + ",port=" + strconv.FormatInt(r.port, 10) + ",state=" + *r.state.Load() +
+			",offset=" + strconv.FormatInt(r.ackOff.Load(), 10) + ",lag=" + strconv.FormatInt(now-r.ackTime.Load(), 10)
+		b = infoStr(b, "slave"+strconv.Itoa(i), line)
+	}
+	b = infoStr(b, "master_failover_state", "no-failover")
+	b = infoStr(b, "master_replid", s.masterReplID())
+	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))
+	b = infoInt(b, "master_repl_offset", s.replOffset())
+	b = infoInt(b, "second_repl_offset", -1)
+	size, first, histlen := s.journal.Backlog()
+	b = infoInt(b, "repl_backlog_active", boolInt(s.replActive()))
+	b = infoInt(b, "repl_backlog_size", max(int64(size), s.cfg.Int("repl-backlog-size")))
+	b = infoInt(b, "repl_backlog_first_byte_offset", first)
+	return infoInt(b, "repl_backlog_histlen", histlen)
+}
