@@ -62,9 +62,9 @@ type client struct {
 	// is set while the connection is a replica's link.
 	replConn  *replConn
 	isReplica atomic.Bool
-	reply      replyMode
-	commands   int64 // commands since the last publishInfo
-	block      blockState
+	reply     replyMode
+	commands  int64 // commands since the last publishInfo
+	block     blockState
 
 	last *shard.Spec // last command looked up (nil if unknown), for CLIENT LIST
 
