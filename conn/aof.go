@@ -54,6 +54,10 @@ type aofState struct {
 	// (aof_last_write_status; MISCONF while set).
 	writeErr atomic.Pointer[string]
 	broken   atomic.Bool // with always, a write failed: waiting replies never go
+	// flushSleep is DEBUG AOF-FLUSH-SLEEP: microseconds each write of the
+	// AOF sleeps first, for tests.
+	flushSleep atomic.Int64
+	lastTS     int64 // the second of the last #TS annotation (aof-timestamp-enabled)
 
 	stop chan struct{} // closed to stop the writer
 	done chan struct{} // closed when it has stopped
@@ -271,7 +275,21 @@ func (s *Server) flushAOF(force bool) {
 		return
 	}
 	var off int64
+	start := len(a.buf)
 	a.buf, off, _ = a.sink.Take(a.buf)
+	if len(a.buf) > start && s.cfg.Bool("aof-timestamp-enabled") {
+		// Redis annotates the time before the writes of a new second.
+		if now := time.Now().Unix(); now != a.lastTS {
+			a.lastTS = now
+			ts := aof.AppendTimestamp(nil, now)
+			a.buf = append(a.buf, ts...)
+			copy(a.buf[start+len(ts):], a.buf[start:len(a.buf)-len(ts)])
+			copy(a.buf[start:], ts)
+		}
+	}
+	if d := a.flushSleep.Load(); d > 0 && len(a.buf) > 0 {
+		time.Sleep(time.Duration(d) * time.Microsecond)
+	}
 	if len(a.buf) > 0 {
 		n, err := a.f.Write(a.buf)
 		a.incrSize += int64(n)

@@ -21,7 +21,11 @@ import (
 // Redis's fake client runs them.
 
 // errAOFFatal is a load failure already logged in Redis's words.
-var errAOFFatal = errors.New("Fatal error loading the AOF")
+var errAOFFatal = ErrLoadLogged
+
+// ErrLoadLogged is LoadAtStartup's error when the reason is logged
+// already, as the last line before Redis would exit.
+var ErrLoadLogged = errors.New("the AOF could not be loaded (see the log)")
 
 // loadAOF loads the AOF directory into the shards and reports whether
 // there was anything to load.
@@ -126,6 +130,7 @@ func (s *Server) loadAOFFile(held []*shard.Shard, f aof.File, last bool) error {
 		return nil
 	}
 	r := &aofReplay{s: s, held: held, file: f.Name}
+	r.a.KeepExpired = true // as Redis loads: keys expire after the load
 	r.a.Begin(held, time.Now().UnixMilli())
 	ld := aof.Loader{Check: r.check, Apply: r.apply}
 	res, err := ld.Load(br)
@@ -213,6 +218,7 @@ func (r *aofReplay) apply(args [][]byte) error {
 	if r.n++; r.n%1024 == 0 {
 		// Settle the accounting and expiry now and then.
 		r.a.End()
+		r.a.KeepExpired = true
 		r.a.Begin(r.held, time.Now().UnixMilli())
 	}
 	if cap(r.out) > 1<<20 {

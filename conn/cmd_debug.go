@@ -168,6 +168,9 @@ func cmdDebug(c *client, args [][]byte) {
 		c.srv.log.Warn("Changing replication IDs after receiving DEBUG change-repl-id")
 		c.srv.changeReplID()
 		c.replyOK()
+	case sub == "aof-flush-sleep" && n == 3:
+		c.srv.aof.flushSleep.Store(cAtoi(args[2])) // microseconds per AOF write
+		c.replyOK()
 	case sub == "set-skip-checksum-validation" && n == 3:
 		rdb.SetSkipChecksum(cAtoi(args[2]) != 0)
 		c.replyOK()

@@ -138,7 +138,11 @@ func (s *Server) LoadAtStartup() error {
 		if err != nil {
 			s.persist.loadFailed.Store(true)
 			s.persist.shutdownMode.Store(shutdownNoSave)
-			return errors.New("Fatal error loading the AOF: " + err.Error() + ". Exiting.")
+			if errors.Is(err, ErrLoadLogged) {
+				return err
+			}
+			s.log.Warn("Fatal error loading the AOF: " + err.Error())
+			return ErrLoadLogged
 		}
 		if found {
 			s.log.Info("DB loaded from append only file: " + strconv.FormatFloat(time.Since(began).Seconds(), 'f', 3, 64) + " seconds")

@@ -293,6 +293,9 @@ type Across struct {
 	Stamp int64
 	// quiet runs a command that is no call of its own (see Delete).
 	quiet bool
+	// KeepExpired, set before Begin, applies commands as an AOF load or a
+	// replica does: nothing expires during the run (Shard.keepExpired).
+	KeepExpired bool
 	// Script, set before Begin, says that a script runs the commands
 	// (Redis's CLIENT_SCRIPT): the few commands that reply differently
 	// to scripts look at Ctx.script.
@@ -330,6 +333,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	}
 	for _, s := range shards {
 		if s != nil {
+			s.keepExpired = a.KeepExpired
 			if a.journal != nil {
 				s.jl = &a.jl
 			}
@@ -346,6 +350,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 // Join adds s to a run that has begun: the caller has just borrowed it
 // and stored it in the shards slice given to Begin, at its ID.
 func (a *Across) Join(s *Shard) {
+	s.keepExpired = a.KeepExpired
 	if a.journal != nil {
 		s.jl = &a.jl
 	}
@@ -444,6 +449,7 @@ func (a *Across) finish() {
 	for _, s := range c.shards {
 		if s != nil {
 			s.jl = nil
+			s.keepExpired = false
 			s.note.out = nil
 			s.stamp = 0
 			s.trk.cur = nil
@@ -455,7 +461,7 @@ func (a *Across) finish() {
 		}
 	}
 	settleAcross(c.shards)
-	a.Track, a.Remember, a.ScriptKeys = nil, false, nil // set again before each Begin
+	a.Track, a.Remember, a.ScriptKeys, a.KeepExpired = nil, false, nil, false // set again before each Begin
 	if len(a.events) > 0 {
 		if sink != nil {
 			sink(a.events)

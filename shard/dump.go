@@ -175,7 +175,7 @@ func cmdRestore(c *Ctx) {
 	if ttl != 0 && !absTTL {
 		ttl += c.Now // wraps on overflow into the past, as in Redis
 	}
-	if ttl != 0 && ttl <= c.Now {
+	if ttl != 0 && c.pastExpiry(ttl) {
 		c.OK() // already expired: the key is not created
 		if replace {
 			c.propagateDel(key)

@@ -28,7 +28,7 @@ func (c *Ctx) propagateExpireAt(key []byte, at int64) {
 	if !c.journaling() {
 		return
 	}
-	if at <= c.Now {
+	if c.pastExpiry(at) {
 		c.propagateDel(key)
 		return
 	}
@@ -42,7 +42,7 @@ func (c *Ctx) propagateSet(key, value []byte, at int64) {
 		return
 	}
 	if at != 0 {
-		if at <= c.Now {
+		if c.pastExpiry(at) {
 			c.propagateDel(key)
 			return
 		}
@@ -56,4 +56,22 @@ func (c *Ctx) propagateSet(key, value []byte, at int64) {
 		}
 	}
 	c.propagate(args...)
+}
+
+// pastExpiry reports whether an expiry time at has passed, so that the
+// command deletes the key: never while the shard keeps expired keys (an
+// AOF load, a replica applying its master's stream).
+func (c *Ctx) pastExpiry(at int64) bool {
+	if at > c.Now {
+		return false
+	}
+	if c.self != nil {
+		return !c.self.keepExpired
+	}
+	for _, s := range c.shards {
+		if s != nil {
+			return !s.keepExpired
+		}
+	}
+	return true
 }

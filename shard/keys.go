@@ -291,7 +291,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 			return
 		}
 	}
-	if when <= c.Now {
+	if c.pastExpiry(when) {
 		db.remove(key)
 	} else {
 		db.setExpire(key, when)

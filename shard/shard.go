@@ -113,6 +113,11 @@ type Shard struct {
 	journal *Journal
 	own     jlog
 	jl      *jlog
+	// keepExpired is set while a run applies an AOF or a master's stream
+	// (Across.KeepExpired): keys past their TTL stay, and a TTL in the
+	// past is set rather than deleting the key, as Redis's loading and
+	// its replicas do; the keys go by expiry once the run ends.
+	keepExpired bool
 }
 
 // DB is one logical database within a shard.
@@ -172,7 +177,7 @@ func (db *DB) Expires() int { return len(db.expires) }
 
 // expired removes key if its TTL has passed and reports whether it did.
 func (db *DB) expired(key []byte, now int64) bool {
-	if len(db.expires) == 0 {
+	if len(db.expires) == 0 || db.sh != nil && db.sh.keepExpired {
 		return false
 	}
 	if at, ok := db.expires[string(key)]; ok && at <= now {

@@ -218,7 +218,7 @@ func cmdSet(c *Ctx) {
 		db.setStrKey(k, v, o.keepTTL, c.Now)
 	}
 	if o.expireAt != 0 {
-		if o.expireAt <= c.Now {
+		if c.pastExpiry(o.expireAt) {
 			db.remove(key)
 		} else {
 			db.setExpire(key, o.expireAt)
@@ -528,7 +528,7 @@ func cmdGetEx(c *Ctx) {
 	c.BulkString(s)
 	db := c.db(key)
 	switch {
-	case arg != nil && at <= c.Now:
+	case arg != nil && c.pastExpiry(at):
 		db.remove(key) // EXAT/PXAT in the past
 		c.propagateDel(key)
 	case arg != nil:

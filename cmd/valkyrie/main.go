@@ -156,6 +156,11 @@ func run(c cli, st *settings, log *slog.Logger, out io.Writer) error {
 		select {
 		case lerr := <-loaded:
 			loaded = nil
+			if errors.Is(lerr, conn.ErrLoadLogged) {
+				// As Redis: the reason is the log's last line, and the
+				// process exits at once (nothing was loaded to save).
+				os.Exit(1)
+			}
 			if lerr != nil {
 				log.Error(lerr.Error())
 				shutdown(srv, log)
