@@ -30,6 +30,30 @@ var ErrLoadLogged = errors.New("the AOF could not be loaded (see the log)")
 // loadAOF loads the AOF directory into the shards and reports whether
 // there was anything to load.
 func (s *Server) loadAOF() (bool, error) {
+	s.persist.loading.Store(true)
+	defer s.persist.loading.Store(false)
+	var held []*shard.Shard
+	var loans []*shard.Loan
+	defer func() {
+		for _, l := range loans {
+			l.Return()
+		}
+	}()
+	for _, w := range s.workers {
+		l := shard.NewLoan()
+		sh, err := w.Borrow(l)
+		if err != nil {
+			return false, err
+		}
+		held, loans = append(held, sh), append(loans, l)
+	}
+	return s.loadAOFHeld(held)
+}
+
+// loadAOFHeld reads the manifest (moving an old-style appendonly.aof into
+// the directory first, as Redis upgrades it) and loads its files into the
+// held shards, all of them.
+func (s *Server) loadAOFHeld(held []*shard.Shard) (bool, error) {
 	m, err := s.readManifest()
 	if err != nil {
 		var me *aof.ManifestError
@@ -41,50 +65,34 @@ func (s *Server) loadAOF() (bool, error) {
 		}
 		return false, err
 	}
-	dir := s.aofDir()
-	if old := s.aofName(); m.Base == nil && len(m.Incr) == 0 && fileExists(filepath.Join(s.cfg.Value("dir"), old)) {
-		// A single appendonly.aof of Redis before 7.0: it becomes the
-		// base, moved into the directory.
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return false, err
+	dir, name := s.aofDir(), s.aofName()
+	old := filepath.Join(s.cfg.Value("dir"), name)
+	if fileExists(old) && (!fileExists(dir) || m.Base == nil && len(m.Incr) == 0 ||
+		m.Base != nil && len(m.Incr) == 0 && m.Base.Name == name && !fileExists(filepath.Join(dir, name))) {
+		if err := s.upgradeOldAOF(m, old); err != nil {
+			s.log.Warn(err.Error())
+			return false, errAOFFatal
 		}
-		if err := os.Rename(filepath.Join(s.cfg.Value("dir"), old), filepath.Join(dir, old)); err != nil {
-			return false, err
-		}
-		m.UpgradeFrom(old)
-		s.log.Info("Successfully migrated an old-style AOF into the AOF directory")
 	}
+	s.aof.mu.Lock()
 	s.aof.man = m
+	s.aof.mu.Unlock()
 	files := m.Files()
 	if len(files) == 0 {
 		return false, nil
 	}
+	var total int64
 	for _, f := range files {
-		if !fileExists(filepath.Join(dir, f.Name)) {
-			s.log.Warn("The AOF file " + f.Name + " doesn't exist")
+		st, err := os.Stat(filepath.Join(dir, f.Name))
+		if err != nil {
+			s.log.Warn("Unable to obtain the AOF file " + f.Name + " length. stat: " + errnoMessage(err))
 			return false, errAOFFatal
 		}
+		total += st.Size()
 	}
-	s.persist.loading.Store(true)
-	defer s.persist.loading.Store(false)
-	var held []*shard.Shard
-	var loans []*shard.Loan
-	for _, w := range s.workers {
-		l := shard.NewLoan()
-		sh, err := w.Borrow(l)
-		if err != nil {
-			for _, l := range loans {
-				l.Return()
-			}
-			return false, err
-		}
-		held, loans = append(held, sh), append(loans, l)
+	if total == 0 {
+		return false, nil // Redis's AOF_EMPTY: nothing to load
 	}
-	defer func() {
-		for _, l := range loans {
-			l.Return()
-		}
-	}()
 	for i, f := range files {
 		last := i == len(files)-1
 		began := time.Now()
@@ -93,8 +101,28 @@ func (s *Server) loadAOF() (bool, error) {
 		}
 		s.log.Info(aof.MsgLoaded(f.Type == aof.TypeBase, f.Name, time.Since(began).Seconds()))
 	}
+	s.aof.mu.Lock()
 	s.aof.sizesFromManifest(dir)
+	s.aof.mu.Unlock()
 	return true, nil
+}
+
+// upgradeOldAOF makes a pre-7.0 appendonly.aof in dir the base of the
+// manifest and moves it into the AOF directory (Redis's aofUpgradePrepare).
+func (s *Server) upgradeOldAOF(m *aof.Manifest, old string) error {
+	dir, name := s.aofDir(), s.aofName()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errors.New("Can't open or create append-only dir " + dir + ": " + errnoMessage(err))
+	}
+	m.UpgradeFrom(name)
+	if err := s.persistManifest(m); err != nil {
+		return err
+	}
+	if err := os.Rename(old, filepath.Join(dir, name)); err != nil {
+		return errors.New("Error trying to move the old AOF file " + name + " into dir " + s.cfg.Value("appenddirname") + ": " + errnoMessage(err))
+	}
+	s.log.Info("Successfully migrated an old-style AOF file (" + name + ") into the AOF directory (" + s.cfg.Value("appenddirname") + ").")
+	return nil
 }
 
 func fileExists(path string) bool {
@@ -130,8 +158,7 @@ func (s *Server) loadAOFFile(held []*shard.Shard, f aof.File, last bool) error {
 		return nil
 	}
 	r := &aofReplay{s: s, held: held, file: f.Name}
-	r.a.KeepExpired = true // as Redis loads: keys expire after the load
-	r.a.Begin(held, time.Now().UnixMilli())
+	r.begin()
 	ld := aof.Loader{Check: r.check, Apply: r.apply}
 	res, err := ld.Load(br)
 	r.a.End()
@@ -184,6 +211,14 @@ type aofReplay struct {
 	n    int
 }
 
+// begin starts a run on the held shards: nothing expires until the load
+// ends, as in Redis's, and nothing is recorded in the journal (the
+// commands come from it).
+func (r *aofReplay) begin() {
+	r.a.KeepExpired, r.a.NoJournal = true, true
+	r.a.Begin(r.held, time.Now().UnixMilli())
+}
+
 // check refuses a command Valkyrie does not know, as Redis does.
 func (r *aofReplay) check(args [][]byte) error {
 	if lookup(args[0]) == nil {
@@ -218,8 +253,7 @@ func (r *aofReplay) apply(args [][]byte) error {
 	if r.n++; r.n%1024 == 0 {
 		// Settle the accounting and expiry now and then.
 		r.a.End()
-		r.a.KeepExpired = true
-		r.a.Begin(r.held, time.Now().UnixMilli())
+		r.begin()
 	}
 	if cap(r.out) > 1<<20 {
 		r.out = nil

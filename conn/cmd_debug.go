@@ -138,6 +138,8 @@ func cmdDebug(c *client, args [][]byte) {
 		}
 	case sub == "reload":
 		debugReload(c, args[2:])
+	case sub == "loadaof" && n == 2:
+		debugLoadAOF(c)
 	case sub == "digest-value" && n >= 2:
 		debugDigestValue(c, args[2:])
 	case sub == "protocol" && n == 3:
@@ -628,5 +630,32 @@ func debugReload(c *client, opts [][]byte) {
 		return
 	}
 	c.srv.log.Warn("DB reloaded by DEBUG RELOAD")
+	c.replyOK()
+}
+
+// debugLoadAOF is DEBUG LOADAOF: the AOF written and synced, the dataset
+// emptied and loaded back from the AOF directory.
+func debugLoadAOF(c *client) {
+	if c.srv.persist.loading.Load() {
+		c.replyError(errLoading)
+		return
+	}
+	var err error
+	if !c.holdAll(func(held []*shard.Shard) {
+		c.srv.flushAOF(true)
+		for _, sh := range held {
+			sh.FlushAll()
+		}
+		c.srv.scripts.FlushFunctions()
+		_, err = c.srv.loadAOFHeld(held)
+	}) {
+		return
+	}
+	if err != nil {
+		c.srv.log.Warn("DEBUG LOADAOF failed", "err", err)
+		c.replyError("ERR Error trying to load the AOF files")
+		return
+	}
+	c.srv.log.Warn("Append Only File loaded by DEBUG LOADAOF")
 	c.replyOK()
 }

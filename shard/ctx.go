@@ -296,6 +296,9 @@ type Across struct {
 	// KeepExpired, set before Begin, applies commands as an AOF load or a
 	// replica does: nothing expires during the run (Shard.keepExpired).
 	KeepExpired bool
+	// NoJournal, set before Begin, records nothing of the run in the
+	// journal: commands that come from it (an AOF being loaded).
+	NoJournal bool
 	// Script, set before Begin, says that a script runs the commands
 	// (Redis's CLIENT_SCRIPT): the few commands that reply differently
 	// to scripts look at Ctx.script.
@@ -324,7 +327,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	a.on = true
 	a.journal = nil
 	for _, s := range shards {
-		if s != nil && s.journal.On() {
+		if s != nil && s.journal.On() && !a.NoJournal {
 			a.journal = s.journal
 			a.jl.startDB = -1
 			a.jl.begin()
@@ -461,7 +464,7 @@ func (a *Across) finish() {
 		}
 	}
 	settleAcross(c.shards)
-	a.Track, a.Remember, a.ScriptKeys, a.KeepExpired = nil, false, nil, false // set again before each Begin
+	a.Track, a.Remember, a.ScriptKeys, a.KeepExpired, a.NoJournal = nil, false, nil, false, false // set again before each Begin
 	if len(a.events) > 0 {
 		if sink != nil {
 			sink(a.events)
