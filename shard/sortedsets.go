@@ -991,7 +991,9 @@ func cmdZMPop(c *Ctx) {
 		}
 		c.Array(2)
 		c.Bulk(key)
-		c.zpopReply(key, z, max, min(count, z.Len()), true)
+		n := min(count, z.Len())
+		c.zpopReply(key, z, max, n, true)
+		c.propagateZPop(key, max, n)
 		c.notePop(zpopEvent(max), key)
 		return
 	}
