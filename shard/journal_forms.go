@@ -63,8 +63,8 @@ var (
 	rpopName      = []byte("RPOP")
 	lmoveName     = []byte("LMOVE")
 	rpoplpushName = []byte("RPOPLPUSH")
-	leftName      = []byte("LEFT")
-	rightName     = []byte("RIGHT")
+	leftName      = []byte("left") // as Redis's shared.left spells it
+	rightName     = []byte("right")
 	zpopminName   = []byte("ZPOPMIN")
 	zpopmaxName   = []byte("ZPOPMAX")
 )
@@ -114,7 +114,7 @@ func sideName(left bool) []byte {
 // propagateMove records a blocking move as LMOVE or, for BRPOPLPUSH,
 // RPOPLPUSH. asGiven keeps the directions as the client wrote them (a
 // move done at once, as Redis rewrites its call); a waiter served later
-// gets them spelled LEFT or RIGHT.
+// gets them spelled left or right.
 func (c *Ctx) propagateMove(src, dst []byte, srcLeft, dstLeft, rpoplpush, asGiven bool) {
 	if !c.journaling() {
 		return

@@ -120,8 +120,8 @@ func TestJournalDeterministicForms(t *testing.T) {
 			"SELECT 0\nLPUSH l a\nRPOP l"},
 		{"BLMPOP served later", [][]string{{"BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"}}, [][]string{{"RPUSH", "l", "a", "b"}},
 			"SELECT 0\nRPUSH l a b\nLPOP l 2"},
-		{"BLMOVE served later", [][]string{{"BLMOVE", "l", "d", "left", "right", "0"}}, [][]string{{"RPUSH", "l", "a"}},
-			"SELECT 0\nRPUSH l a\nLMOVE l d LEFT RIGHT"},
+		{"BLMOVE served later", [][]string{{"BLMOVE", "l", "d", "LEFT", "RIGHT", "0"}}, [][]string{{"RPUSH", "l", "a"}},
+			"SELECT 0\nRPUSH l a\nLMOVE l d left right"},
 		{"BRPOPLPUSH served later", [][]string{{"BRPOPLPUSH", "l", "d", "0"}}, [][]string{{"RPUSH", "l", "a"}},
 			"SELECT 0\nRPUSH l a\nRPOPLPUSH l d"},
 
