@@ -35,6 +35,22 @@ func (c *Ctx) propagateExpireAt(key []byte, at int64) {
 	c.propagate(pexpireatName, key, msArg(at))
 }
 
+// propagateExpire records what EXPIRE, PEXPIRE, EXPIREAT or PEXPIREAT
+// did: PEXPIREAT key ms with the call's NX/XX/GT/LT kept, as Redis
+// rewrites only the name and the time; DEL if the time has passed.
+func (c *Ctx) propagateExpire(key []byte, at int64) {
+	if !c.journaling() {
+		return
+	}
+	if at <= c.Now {
+		c.propagateDel(key)
+		return
+	}
+	args := make([][]byte, 0, len(c.Args))
+	args = append(args, pexpireatName, key, msArg(at))
+	c.propagate(append(args, c.Args[3:]...)...)
+}
+
 // propagateSet records SET key value, with its absolute expiry (PXAT) when
 // it has one: SET with EX or PX, SETEX and PSETEX. GET is left out.
 func (c *Ctx) propagateSet(key, value []byte, at int64) {
