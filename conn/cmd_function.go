@@ -116,6 +116,7 @@ func cmdFunctionLoad(c *client, args [][]byte) {
 		c.replyError(msg)
 		return
 	}
+	c.srv.journal.Record(c.db, args...) // as Redis propagates it
 	c.replyBulkString(name)
 }
 
@@ -124,6 +125,7 @@ func cmdFunctionDelete(c *client, args [][]byte) {
 		c.replyError("ERR Library not found")
 		return
 	}
+	c.srv.journal.Record(c.db, args...)
 	c.replyOK()
 }
 
@@ -137,6 +139,7 @@ func cmdFunctionFlush(c *client, args [][]byte) {
 		return
 	}
 	c.srv.scripts.FlushFunctions()
+	c.srv.journal.Record(c.db, args...)
 	c.replyOK()
 }
 

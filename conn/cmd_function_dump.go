@@ -53,5 +53,6 @@ func cmdFunctionRestore(c *client, args [][]byte) {
 		c.replyError(msg)
 		return
 	}
+	c.srv.journal.Record(c.db, args...)
 	c.replyOK()
 }

@@ -273,3 +273,15 @@ func (c *Ctx) propagateNone() {
 // journaling reports whether the running command's writes are recorded,
 // for a command that would otherwise build its record for nothing.
 func (c *Ctx) journaling() bool { return c.journal() != nil }
+
+// Record appends one command, run in database db, as a unit of its own:
+// a write that no shard runs (FUNCTION LOAD, FUNCTION DELETE, ...). It
+// records nothing while the journal is off.
+func (j *Journal) Record(db int, args ...[]byte) {
+	if !j.On() {
+		return
+	}
+	l := jlog{startDB: -1}
+	l.record(db, args...)
+	j.append(&l)
+}

@@ -304,3 +304,15 @@ func TestJournalServedWaiterIsItsOwnUnit(t *testing.T) {
 		}
 	})
 }
+
+func TestJournalRecordIsAUnitOfItsOwn(t *testing.T) {
+	j := NewJournal()
+	j.Record(2, bargs("FUNCTION", "FLUSH")...) // off: nothing
+	j.SetOn(true)
+	j.Record(2, bargs("FUNCTION", "DELETE", "lib")...)
+	j.Record(2, bargs("FUNCTION", "FLUSH")...)
+	out, _ := j.Take(nil)
+	if got, want := decodeJournal(t, out), "SELECT 2\nFUNCTION DELETE lib\nFUNCTION FLUSH"; got != want {
+		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}

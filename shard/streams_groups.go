@@ -511,7 +511,7 @@ func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool 
 		})
 		return true
 	}
-	advanced := false
+	advanced, journaling := false, g != nil && !o.noack && c.journaling()
 	c.deferred(c.Array, func() int {
 		return s.Range(start, maxStreamID, false, int(min(count, math.MaxInt32)), func(e *streamEntry) bool {
 			if g != nil {
@@ -521,7 +521,9 @@ func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool 
 				}
 				if !o.noack {
 					g.deliver(e.ID, cons, c.Now)
-					c.propagateXClaim(key, o.group, g, g.nacks[e.ID], nil, e.ID)
+					if journaling {
+						c.propagateXClaim(key, o.group, g, g.nacks[e.ID], nil, e.ID)
+					}
 				}
 			}
 			c.streamEntry(e)
