@@ -68,6 +68,12 @@ var journalScript = []jstep{
 	js("RPUSH", "far-src", "w"),
 	jblk("BRPOPLPUSH", "bq", "bq2", "0"),
 	js("RPUSH", "bq", "v"),
+	jblk("BLPOP", "ka", "kb", "kc", "kd", "0"), // keys on several shards
+	js("RPUSH", "kc", "x", "y"),
+	js("BLMPOP", "0", "4", "ka", "kb", "kc", "kd", "RIGHT", "COUNT", "3"),
+	jblk("BZMPOP", "0", "3", "za", "zb", "zc", "MAX", "COUNT", "2"),
+	js("ZADD", "zb", "1", "a", "2", "b", "3", "c"),
+	js("BZPOPMIN", "za", "zb", "zc", "0"),
 	jblk("BRPOP", "bt", "0"),
 	js("MULTI"), js("RPUSH", "bt", "1"), js("SET", "after", "1"), js("EXEC"),
 
@@ -125,6 +131,10 @@ var journalScript = []jstep{
 	js("GETEX", "gx", "PX", "100000"),
 	js("GETEX", "gx", "PERSIST"),
 	js("GETDEL", "gx"),
+	js("CONFIG", "SET", "lazyfree-lazy-user-del", "yes"),
+	js("SET", "gx", "1"),
+	js("GETDEL", "gx"),
+	js("CONFIG", "SET", "lazyfree-lazy-user-del", "no"),
 	js("SADD", "set2", "a", "b", "c"),
 	js("SPOP", "set2", "10"),
 	js("SADD", "set3", "a"),

@@ -22,6 +22,21 @@ func msArg(ms int64) []byte { return strconv.AppendInt(nil, ms, 10) }
 // propagateDel records DEL key: a write that removed the key outright.
 func (c *Ctx) propagateDel(key []byte) { c.propagate(delName, key) }
 
+var unlinkName = []byte("UNLINK")
+
+// propagateUserDel records a deletion a user asked for (GETDEL): UNLINK
+// while lazyfree-lazy-user-del is on, DEL otherwise, as Redis.
+func (c *Ctx) propagateUserDel(key []byte) {
+	if !c.journaling() {
+		return
+	}
+	if db := c.db(key); db.sh != nil && db.sh.lazy != nil && db.sh.lazy.UserDel.Load() {
+		c.propagate(unlinkName, key)
+		return
+	}
+	c.propagateDel(key)
+}
+
 // propagateExpireAt records the TTL a command set, or DEL if it was in
 // the past and the key went.
 func (c *Ctx) propagateExpireAt(key []byte, at int64) {
