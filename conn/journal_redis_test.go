@@ -178,6 +178,14 @@ var journalScript = []jstep{
 	js("FUNCTION", "FLUSH"),
 	js("SCRIPT", "LOAD", "return 1"),
 	js("PUBLISH", "chan", "msg"),
+	js("XADDN", "big", "250"),
+	js("XTRIM", "big", "MAXLEN", "~", "120"),
+	js("XADD", "big", "MINID", "~", "190", "*", "f", "v"),
+	js("XADD", "big", "MAXLEN", "~", "0", "LIMIT", "20", "*", "f", "v"),
+	js("SET", "rsrc", "v"),
+	js("DUMPRESTORE", "rsrc", "rdst", "100000"),
+	js("DUMPRESTORE", "rsrc", "rdst", "0", "REPLACE"),
+	js("DUMPRESTORE", "rsrc", "rdst", "1", "REPLACE", "ABSTTL"),
 	js("SADD", "srt", "c", "a", "b"),
 	js("SORT", "srt", "BY", "nosort", "STORE", "sorted"),
 	js("SELECT", "3"),
@@ -235,8 +243,27 @@ func TestJournalMatchesRedisAOF(t *testing.T) {
 				jWaitBlocked(t, c, 1, addr, i)
 				continue
 			}
-			if st.args[0] == "SLEEP" {
+			switch st.args[0] {
+			case "SLEEP":
 				time.Sleep(20 * time.Millisecond)
+				continue
+			case "XADDN": // XADD key i-1 f v for i from 1 to n
+				n, _ := strconv.Atoi(st.args[2].(string))
+				for i := 1; i <= n; i++ {
+					if err := conn.Do(ctx, "XADD", st.args[1], strconv.Itoa(i)+"-1", "f", "v").Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				continue
+			case "DUMPRESTORE": // RESTORE dst ttl <DUMP src> [options]
+				payload, err := conn.Do(ctx, "DUMP", st.args[1]).Text()
+				if err != nil {
+					t.Fatal(err)
+				}
+				args := append([]any{"RESTORE", st.args[2], st.args[3], payload}, st.args[4:]...)
+				if err := conn.Do(ctx, args...).Err(); err != nil {
+					t.Fatal(err)
+				}
 				continue
 			}
 			// Errors are part of the script (EXEC's reply, a nil pop).
