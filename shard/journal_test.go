@@ -316,3 +316,17 @@ func TestJournalRecordIsAUnitOfItsOwn(t *testing.T) {
 		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestJournalGetDelIsUnlinkWhenUserDelIsLazy(t *testing.T) {
+	s, j := newJournaled()
+	lf := NewLazyFree()
+	s.SetLazyFree(lf)
+	journaled(t, s, j, 1000, []string{"SET", "a", "1"}, []string{"SET", "b", "1"})
+	j.Reset()
+	got := journaled(t, s, j, 1000, []string{"GETDEL", "a"})
+	lf.UserDel.Store(true)
+	got += "\n" + journaled(t, s, j, 1000, []string{"GETDEL", "b"})
+	if want := "SELECT 0\nDEL a\nUNLINK b"; got != want {
+		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}
