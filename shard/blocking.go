@@ -211,7 +211,16 @@ func (c *Ctx) serveReady() {
 			if !w.Claim() {
 				continue
 			}
+			// The waiter's writes are a unit of their own, as Redis
+			// propagates each served client's after its call.
+			jl := wc.journal()
+			if jl != nil {
+				jl.begin()
+			}
 			popped := popFor(&wc, key, w)
+			if jl != nil {
+				jl.end()
+			}
 			r.db.reaccount(key)
 			// A pop may push elsewhere (BLMOVE) and wake others in turn.
 			c.ready = append(c.ready, wc.ready...)

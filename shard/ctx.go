@@ -429,6 +429,13 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 func (a *Across) End() {
 	defer a.finish()
 	if c := &a.c; len(c.ready) > 0 {
+		if a.journal != nil {
+			// The run's unit ends here: each served waiter's writes are
+			// a unit of their own (serveReady).
+			for a.jl.depth > 0 {
+				a.jl.end()
+			}
+		}
 		c.serveReady()
 	}
 }

@@ -263,8 +263,12 @@ func cmdGeoAdd(c *Ctx) {
 	}
 	saved := c.Args
 	c.Args = args
+	start := len(c.Out)
 	zaddGeneric(c, false)
 	c.Args = saved
+	if !c.noChange && len(c.Out) > start && c.Out[start] != '-' {
+		c.propagate(args...) // the ZADD it ran, with the scores, as Redis
+	}
 }
 
 // GEODIST key member1 member2 [unit]

@@ -564,6 +564,7 @@ func cmdPFCount(c *Ctx) {
 	binary.LittleEndian.PutUint64(b[8:16], n)
 	c.store(key, strOwn(b), true)
 	c.Int(int64(n))
+	c.propagate(c.Args...) // the cached count changed the value, as in Redis
 }
 
 func cmdPFMerge(c *Ctx) {

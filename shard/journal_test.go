@@ -22,7 +22,14 @@ func journaled(t *testing.T, s *Shard, j *JournalSink, now int64, cmds ...[]stri
 		for i, a := range args {
 			argv[i] = []byte(a)
 		}
-		b.Calls = append(b.Calls, Call{Cmd: cmd, Args: argv})
+		call := Call{Cmd: cmd, Args: argv}
+		if cmd.NewWaiter != nil { // it may block, as from a client
+			if w := cmd.NewWaiter(argv); w != nil {
+				w.Proto = wire.RESP2
+				call.Waiter = w
+			}
+		}
+		b.Calls = append(b.Calls, call)
 	}
 	s.Exec(b, now)
 	out, _, _ := j.Take(nil)
@@ -80,6 +87,15 @@ func TestJournalDeterministicForms(t *testing.T) {
 		{"PSETEX", nil, [][]string{{"PSETEX", "a", "5", "v"}}, "SELECT 0\nSET a v PXAT 1000005"},
 		{"EXPIRE", [][]string{{"SET", "a", "1"}}, [][]string{{"EXPIRE", "a", "3"}, {"EXPIRE", "b", "3"}},
 			"SELECT 0\nPEXPIREAT a 1003000"},
+		{"PEXPIRE keeps its condition", [][]string{{"SET", "a", "1", "PX", "50000"}}, [][]string{{"PEXPIRE", "a", "100", "LT"}, {"EXPIRE", "a", "100", "NX"}},
+			"SELECT 0\nPEXPIREAT a 1000100 LT"},
+		{"GEOADD is the ZADD it ran", nil, [][]string{{"GEOADD", "geo", "XX", "13.361389", "38.115556", "P"},
+			{"GEOADD", "geo", "CH", "13.361389", "38.115556", "P"}, {"GEOADD", "geo", "13.361389", "38.115556", "P"}},
+			"SELECT 0\nzadd geo CH 3479099956230698 P"},
+		{"ZADD that changes nothing", [][]string{{"ZADD", "z", "1", "a"}}, [][]string{{"ZADD", "z", "1", "a"}, {"ZADD", "z", "INCR", "0", "a"}, {"ZADD", "z", "2", "a"}},
+			"SELECT 0\nZADD z 2 a"},
+		{"PFCOUNT that caches", [][]string{{"PFADD", "h", "a", "b"}}, [][]string{{"PFCOUNT", "h"}, {"PFCOUNT", "h"}, {"PFCOUNT", "h", "h"}},
+			"SELECT 0\nPFCOUNT h"},
 		{"EXPIRE in the past", [][]string{{"SET", "a", "1"}}, [][]string{{"PEXPIRE", "a", "-1"}},
 			"SELECT 0\nDEL a"},
 		{"GETEX", [][]string{{"SET", "a", "1"}},
@@ -96,6 +112,83 @@ func TestJournalDeterministicForms(t *testing.T) {
 		{"lazy expiry is a DEL", [][]string{{"SET", "a", "1", "PX", "5"}}, [][]string{{"GET", "a"}}, "SELECT 0\nDEL a"},
 		{"expiry before a write is one unit", [][]string{{"SET", "a", "1", "PX", "5"}}, [][]string{{"APPEND", "a", "x"}},
 			"SELECT 0\nMULTI\nDEL a\nAPPEND a x\nEXEC"},
+
+		// Lists: a pop that chose its key, or waited, is the pop it made.
+		{"BLPOP at once", [][]string{{"RPUSH", "l", "a", "b"}}, [][]string{{"BLPOP", "none", "l", "0"}}, "SELECT 0\nLPOP l"},
+		{"BRPOP at once", [][]string{{"RPUSH", "l", "a", "b"}}, [][]string{{"BRPOP", "l", "0"}}, "SELECT 0\nRPOP l"},
+		{"BLMPOP at once", [][]string{{"RPUSH", "l", "a", "b", "c"}}, [][]string{{"BLMPOP", "0", "2", "none", "l", "RIGHT", "COUNT", "5"}},
+			"SELECT 0\nRPOP l 3"},
+		{"LMPOP", [][]string{{"RPUSH", "l", "a", "b", "c"}}, [][]string{{"LMPOP", "2", "none", "l", "LEFT", "COUNT", "2"}, {"LMPOP", "1", "none", "LEFT"}},
+			"SELECT 0\nLPOP l 2"},
+		{"LMPOP without COUNT", [][]string{{"RPUSH", "l", "a", "b"}}, [][]string{{"LMPOP", "1", "l", "RIGHT"}}, "SELECT 0\nRPOP l 1"},
+		{"BLMOVE at once", [][]string{{"RPUSH", "l", "a"}}, [][]string{{"BLMOVE", "l", "d", "left", "right", "0"}},
+			"SELECT 0\nLMOVE l d left right"},
+		{"BRPOPLPUSH at once", [][]string{{"RPUSH", "l", "a"}}, [][]string{{"BRPOPLPUSH", "l", "d", "0"}}, "SELECT 0\nRPOPLPUSH l d"},
+		{"BLPOP that blocks records nothing", nil, [][]string{{"BLPOP", "l", "0"}}, ""},
+		{"BLPOP served later", [][]string{{"BLPOP", "l", "0"}}, [][]string{{"RPUSH", "l", "a", "b"}},
+			"SELECT 0\nRPUSH l a b\nLPOP l"},
+		{"BRPOP served later", [][]string{{"BRPOP", "l", "0"}}, [][]string{{"LPUSH", "l", "a"}},
+			"SELECT 0\nLPUSH l a\nRPOP l"},
+		{"BLMPOP served later", [][]string{{"BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"}}, [][]string{{"RPUSH", "l", "a", "b"}},
+			"SELECT 0\nRPUSH l a b\nLPOP l 2"},
+		{"BLMOVE served later", [][]string{{"BLMOVE", "l", "d", "LEFT", "RIGHT", "0"}}, [][]string{{"RPUSH", "l", "a"}},
+			"SELECT 0\nRPUSH l a\nLMOVE l d left right"},
+		{"BRPOPLPUSH served later", [][]string{{"BRPOPLPUSH", "l", "d", "0"}}, [][]string{{"RPUSH", "l", "a"}},
+			"SELECT 0\nRPUSH l a\nRPOPLPUSH l d"},
+
+		// Sorted sets.
+		{"BZPOPMIN at once", [][]string{{"ZADD", "z", "1", "a", "2", "b"}}, [][]string{{"BZPOPMIN", "none", "z", "0"}}, "SELECT 0\nZPOPMIN z"},
+		{"BZPOPMAX at once", [][]string{{"ZADD", "z", "1", "a", "2", "b"}}, [][]string{{"BZPOPMAX", "z", "0"}}, "SELECT 0\nZPOPMAX z"},
+		{"ZMPOP", [][]string{{"ZADD", "z", "1", "a", "2", "b"}}, [][]string{{"ZMPOP", "2", "none", "z", "MAX", "COUNT", "10"}, {"ZMPOP", "1", "none", "MIN"}},
+			"SELECT 0\nZPOPMAX z 2"},
+		{"BZMPOP at once", [][]string{{"ZADD", "z", "1", "a", "2", "b", "3", "c"}}, [][]string{{"BZMPOP", "0", "1", "z", "MIN", "COUNT", "2"}},
+			"SELECT 0\nZPOPMIN z 2"},
+		{"BZPOPMAX served later", [][]string{{"BZPOPMAX", "z", "0"}}, [][]string{{"ZADD", "z", "1", "a"}},
+			"SELECT 0\nZADD z 1 a\nZPOPMAX z"},
+		{"BZMPOP served later", [][]string{{"BZMPOP", "0", "1", "z", "MIN", "COUNT", "3"}}, [][]string{{"ZADD", "z", "1", "a", "2", "b"}},
+			"SELECT 0\nZADD z 1 a 2 b\nZPOPMIN z 2"},
+
+		// Streams.
+		{"XADD *", nil, [][]string{{"XADD", "s", "*", "f", "v"}}, "SELECT 0\nXADD s 1000000-0 f v"},
+		{"XADD ms-*", [][]string{{"XADD", "s", "5-3", "f", "v"}}, [][]string{{"XADD", "s", "NOMKSTREAM", "5-*", "f", "v"}},
+			"SELECT 0\nXADD s NOMKSTREAM 5-4 f v"},
+		{"XADD with an ID", nil, [][]string{{"XADD", "s", "MAXLEN", "1", "5-3", "f", "v"}}, "SELECT 0\nXADD s MAXLEN 1 5-3 f v"},
+		{"XADD MAXLEN ~ made exact", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}},
+			[][]string{{"XADD", "s", "MAXLEN", "~", "1", "*", "f", "v"}}, "SELECT 0\nXADD s MAXLEN = 3 1000000-0 f v"},
+		{"XADD MINID ~ made exact", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}},
+			[][]string{{"XADD", "s", "MINID", "~", "1-2", "LIMIT", "5", "2-1", "f", "v"}}, "SELECT 0\nXADD s MINID = 1-1 LIMIT 5 2-1 f v"},
+		{"XTRIM ~ that trims nothing", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}}, [][]string{{"XTRIM", "s", "MAXLEN", "~", "1"}}, ""},
+		{"XTRIM ~ that trims all", [][]string{{"XADD", "s", "1-1", "f", "v"}}, [][]string{{"XTRIM", "s", "MINID", "~", "2"}}, "SELECT 0\nXTRIM s MINID = 18446744073709551615-18446744073709551615"},
+		{"XTRIM exact", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}}, [][]string{{"XTRIM", "s", "MAXLEN", "1"}},
+			"SELECT 0\nXTRIM s MAXLEN 1"},
+		{"XREADGROUP", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"}},
+			[][]string{{"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"},
+				{"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"}},
+			"SELECT 0\nMULTI\nXCLAIM s g c 0 1-1 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 1-1\n" +
+				"XCLAIM s g c 0 1-2 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 1-2\nEXEC"},
+		{"XREADGROUP NOACK", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"}},
+			[][]string{{"XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "NOACK", "STREAMS", "s", ">"}},
+			"SELECT 0\nMULTI\nXGROUP CREATECONSUMER s g c\nXGROUP SETID s g 1-1 ENTRIESREAD 1\nEXEC"},
+		{"XREADGROUP served later", [][]string{{"XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"}, {"XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"}},
+			[][]string{{"XADD", "s", "2-1", "f", "v"}},
+			"SELECT 0\nXADD s 2-1 f v\nXCLAIM s g c 0 2-1 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 2-1"},
+		{"XCLAIM", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"}, {"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}},
+			[][]string{{"XCLAIM", "s", "g", "b", "0", "1-1", "7-7"}},
+			"SELECT 0\nXCLAIM s g b 0 1-1 TIME 1000000 RETRYCOUNT 2 FORCE JUSTID LASTID 1-1"},
+		{"XCLAIM of a deleted entry", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"},
+			{"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}, {"XDEL", "s", "1-1"}},
+			[][]string{{"XCLAIM", "s", "g", "b", "0", "1-1"}},
+			"SELECT 0\nXCLAIM s g a 0 1-1 TIME 999900 RETRYCOUNT 1 FORCE JUSTID LASTID 1-1"},
+		{"XCLAIM LASTID alone", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"}, {"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}},
+			[][]string{{"XCLAIM", "s", "g", "b", "0", "9-9", "LASTID", "5-0"}, {"XCLAIM", "s", "g", "b", "0", "9-9", "LASTID", "4-0"}},
+			"SELECT 0\nXGROUP SETID s g 5-0 ENTRIESREAD 1"},
+		{"XAUTOCLAIM", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XADD", "s", "1-2", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"},
+			{"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}, {"XDEL", "s", "1-2"}},
+			[][]string{{"XAUTOCLAIM", "s", "g", "b", "0", "0", "JUSTID"}},
+			"SELECT 0\nMULTI\nXCLAIM s g b 0 1-1 TIME 1000000 RETRYCOUNT 1 FORCE JUSTID LASTID 1-2\n" +
+				"XCLAIM s g a 0 1-2 TIME 999900 RETRYCOUNT 1 FORCE JUSTID LASTID 1-2\nEXEC"},
+		{"XACK as called", [][]string{{"XADD", "s", "1-1", "f", "v"}, {"XGROUP", "CREATE", "s", "g", "0"}, {"XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"}},
+			[][]string{{"XACK", "s", "g", "1-1", "1-2"}}, "SELECT 0\nXACK s g 1-1 1-2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,5 +282,86 @@ func TestJournalBacklogAndSinks(t *testing.T) {
 	run(t, s, 1000, "SET", "key", "overflow")
 	if _, _, over := small.Take(nil); !over {
 		t.Fatal("a sink past its limit did not report it")
+	}
+}
+
+// An approximate trim removes whole nodes only: the record says how many
+// entries are left, so a replica with other nodes trims the same.
+func TestJournalApproxTrimIsExact(t *testing.T) {
+	s, j := newJournaled()
+	s.SetStreamLimits(0, 2) // nodes of two entries: [1 2] [3 4] [5]
+	var setup [][]string
+	for i := 1; i <= 5; i++ {
+		setup = append(setup, []string{"XADD", "s", "1-" + string(rune('0'+i)), "f", "v"})
+	}
+	journaled(t, s, j, 1000, setup...)
+	j.j.ForceSelect()
+	got := journaled(t, s, j, 1000, []string{"XTRIM", "s", "MAXLEN", "~", "2"}, []string{"XADD", "s", "MINID", "~", "1-5", "2-1", "f", "v"})
+	want := "SELECT 0\nXTRIM s MAXLEN = 3\nXADD s MINID = 1-5 2-1 f v"
+	if got != want {
+		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A client served after a push records its pop as a unit of its own,
+// after the transaction or run that pushed, never inside its MULTI.
+func TestJournalServedWaiterIsItsOwnUnit(t *testing.T) {
+	t.Run("transaction", func(t *testing.T) {
+		s, j := newJournaled()
+		journaled(t, s, j, 1000, []string{"BLPOP", "l", "0"})
+		j.j.ForceSelect()
+		b := &Batch{Proto: wire.RESP2, Calls: []Call{
+			{Tx: 2},
+			{Cmd: Lookup("rpush"), Args: bargs("RPUSH", "l", "a")},
+			{Cmd: Lookup("set"), Args: bargs("SET", "x", "1")},
+		}}
+		s.Exec(b, 1000)
+		out, _, _ := j.Take(nil)
+		want := "SELECT 0\nMULTI\nRPUSH l a\nSET x 1\nEXEC\nLPOP l"
+		if got := decodeJournal(t, out); got != want {
+			t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+		}
+	})
+	t.Run("across", func(t *testing.T) {
+		s, j := newJournaled()
+		journaled(t, s, j, 1000, []string{"BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "9"})
+		j.j.ForceSelect()
+		var a Across
+		a.Begin([]*Shard{s}, 1000)
+		a.Run(Lookup("rpush"), bargs("RPUSH", "l", "a", "b"), nil, nil, 0, wire.RESP2, nil)
+		a.Run(Lookup("set"), bargs("SET", "x", "1"), nil, nil, 0, wire.RESP2, nil)
+		a.End()
+		out, _, _ := j.Take(nil)
+		want := "SELECT 0\nMULTI\nRPUSH l a b\nSET x 1\nEXEC\nRPOP l 2"
+		if got := decodeJournal(t, out); got != want {
+			t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+		}
+	})
+}
+
+func TestJournalRecordIsAUnitOfItsOwn(t *testing.T) {
+	j := NewJournal()
+	sink, _, _ := j.AddSink(0, 0, false)
+	j.Record(bargs("FUNCTION", "FLUSH")...) // off: nothing
+	j.SetOn(true)
+	j.Record(bargs("FUNCTION", "DELETE", "lib")...)
+	j.Record(bargs("FUNCTION", "FLUSH")...)
+	out, _, _ := sink.Take(nil)
+	if got, want := decodeJournal(t, out), "FUNCTION DELETE lib\nFUNCTION FLUSH"; got != want {
+		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestJournalGetDelIsUnlinkWhenUserDelIsLazy(t *testing.T) {
+	s, j := newJournaled()
+	lf := NewLazyFree()
+	s.SetLazyFree(lf)
+	journaled(t, s, j, 1000, []string{"SET", "a", "1"}, []string{"SET", "b", "1"})
+	j.j.ForceSelect()
+	got := journaled(t, s, j, 1000, []string{"GETDEL", "a"})
+	lf.UserDel.Store(true)
+	got += "\n" + journaled(t, s, j, 1000, []string{"GETDEL", "b"})
+	if want := "SELECT 0\nDEL a\nUNLINK b"; got != want {
+		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -296,7 +296,7 @@ func cmdExpire(c *Ctx, unit expireUnit) {
 	} else {
 		db.setExpire(key, when)
 	}
-	c.propagateExpireAt(key, when)
+	c.propagateExpire(key, when)
 	c.Int(1)
 }
 

@@ -355,7 +355,9 @@ func cmdLMPop(c *Ctx) {
 		if found {
 			c.Array(2)
 			c.Bulk(key)
-			c.replyStrings(c.popList(key, left, int(min(count, math.MaxInt32))))
+			elems := c.popList(key, left, int(min(count, math.MaxInt32)))
+			c.replyStrings(elems)
+			c.propagateListPop(key, left, len(elems))
 			c.notePop(popEvent(left), key)
 			return
 		}

@@ -102,6 +102,11 @@ func popWaiter(keys [][]byte, left bool, count int, multi bool) *Waiter {
 	w.Pop = func(c *Ctx, key []byte, _ *Waiter) {
 		elems := c.popList(key, left, count)
 		c.replyPopped(key, elems, multi)
+		if multi {
+			c.propagateListPop(key, left, len(elems))
+		} else {
+			c.propagateListPop(key, left, -1)
+		}
 		c.emitServed(NotifyList, popEvent(left), key)
 	}
 	return w
@@ -148,6 +153,7 @@ func blockingPop(c *Ctx, left bool) {
 		}
 		if found && l.Len() > 0 && !c.bornAfter(key, l.born) {
 			c.replyPopped(key, c.popList(key, left, 1), false)
+			c.propagateListPop(key, left, -1)
 			c.notePop(popEvent(left), key)
 			return
 		}
@@ -227,7 +233,9 @@ func cmdBLMPop(c *Ctx) {
 			return
 		}
 		if found && l.Len() > 0 && !c.bornAfter(key, l.born) {
-			c.replyPopped(key, c.popList(key, left, count), true)
+			elems := c.popList(key, left, count)
+			c.replyPopped(key, elems, true)
+			c.propagateListPop(key, left, len(elems))
 			c.notePop(popEvent(left), key)
 			return
 		}
@@ -312,6 +320,8 @@ func blockingMove(c *Ctx) {
 	case wrong:
 	case ok:
 		c.BulkString(elem)
+		retried := c.Waiter != nil && c.Waiter.Retried
+		c.propagateMove(c.Args[1], c.Args[2], srcLeft, dstLeft, len(c.Args) == 4, !retried)
 	default:
 		c.blockOrTimeout()
 	}
@@ -327,6 +337,7 @@ func newMoveWaiter(args [][]byte) *Waiter {
 		return nil
 	}
 	src, dst := args[1], args[2]
+	rpoplpush := len(args) == 4
 	w := withTimeout(args[len(args)-1], NewWaiter(0, 0, [][]byte{src}))
 	if w == nil {
 		return nil
@@ -347,6 +358,7 @@ func newMoveWaiter(args [][]byte) *Waiter {
 		if ok && !wrong {
 			ddb.reaccount(dst) // serveReady measures the source only
 			c.BulkString(elem)
+			c.propagateMove(key, dst, srcLeft, dstLeft, rpoplpush, false)
 			c.touchKey(dst)
 			if notify {
 				// Redis 7.0's order: the push, then the pop.

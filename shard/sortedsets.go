@@ -480,6 +480,7 @@ options:
 			} else {
 				c.Int(0)
 			}
+			c.noChange = true
 			return
 		}
 		// Redis 7.0 picks the encoding from the first member alone.
@@ -525,6 +526,9 @@ options:
 		c.signal(key)
 	}
 	c.changed = added+updated > 0 // Redis emits zadd/zincr only then
+	// Nor does Redis count, signal or propagate a ZADD that changed
+	// nothing (its reply may be 0 with scores updated, or a score).
+	c.noChange = !c.changed
 	switch {
 	case incr && processed > 0:
 		c.Double(score)
@@ -991,7 +995,9 @@ func cmdZMPop(c *Ctx) {
 		}
 		c.Array(2)
 		c.Bulk(key)
-		c.zpopReply(key, z, max, min(count, z.Len()), true)
+		n := min(count, z.Len())
+		c.zpopReply(key, z, max, n, true)
+		c.propagateZPop(key, max, n)
 		c.notePop(zpopEvent(max), key)
 		return
 	}

@@ -67,6 +67,7 @@ func zpopWaiter(args [][]byte, max bool) *Waiter {
 	w.Pop = func(c *Ctx, key []byte, _ *Waiter) {
 		members, scores := c.popZSet(key, max, 1)
 		c.replyZPopped(key, members, scores, false)
+		c.propagateZPop(key, max, -1)
 		c.emitServed(NotifyZset, zpopEvent(max), key)
 	}
 	return withTimeout(args[len(args)-1], w)
@@ -85,6 +86,7 @@ func blockingZPop(c *Ctx, max bool) {
 		if found && z.Len() > 0 && !c.bornAfter(key, z.born) {
 			members, scores := c.popZSet(key, max, 1)
 			c.replyZPopped(key, members, scores, false)
+			c.propagateZPop(key, max, -1)
 			c.notePop(zpopEvent(max), key)
 			return
 		}
@@ -149,6 +151,7 @@ func cmdBZMPop(c *Ctx) {
 		if found && z.Len() > 0 && !c.bornAfter(key, z.born) {
 			members, scores := c.popZSet(key, max, count)
 			c.replyZPopped(key, members, scores, true)
+			c.propagateZPop(key, max, len(members))
 			c.notePop(zpopEvent(max), key)
 			return
 		}
@@ -167,6 +170,7 @@ func newBZMPopWaiter(args [][]byte) *Waiter {
 	w.Pop = func(c *Ctx, key []byte, _ *Waiter) {
 		members, scores := c.popZSet(key, max, count)
 		c.replyZPopped(key, members, scores, true)
+		c.propagateZPop(key, max, len(members))
 		c.emitServed(NotifyZset, zpopEvent(max), key)
 	}
 	return withTimeout(args[1], w)

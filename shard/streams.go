@@ -234,6 +234,7 @@ type trimOpts struct {
 	idGiven    bool
 	seqGiven   bool
 	id         StreamID
+	trimIdx    int // the argument of MAXLEN or MINID (journal_forms.go)
 }
 
 // parseAddOrTrim parses the options of XADD (xadd) or XTRIM from
@@ -261,6 +262,7 @@ func (c *Ctx) parseAddOrTrim(xadd bool) (trimOpts, int) {
 				o.Approx = next[0] == '~'
 				i++
 			}
+			o.trimIdx = i + 1
 			if byID {
 				id, _, ok := c.parseStreamID(c.Args[i+1], 0, true, false)
 				if !ok {
@@ -403,6 +405,7 @@ func cmdXAdd(c *Ctx) {
 	if o.strategy && s.Trim(o.TrimArgs) > 0 {
 		c.changed = true // notify.go: XADD also says "xtrim"
 	}
+	c.propagateXAdd(s, &o, idPos, id)
 }
 
 func cmdXRange(c *Ctx, rev bool) {
@@ -565,7 +568,11 @@ func cmdXTrim(c *Ctx) {
 	if !ok {
 		return
 	}
-	c.Int(s.Trim(o.TrimArgs))
+	n := s.Trim(o.TrimArgs)
+	c.Int(n)
+	if n > 0 {
+		c.propagateXTrim(s, &o)
+	}
 }
 
 func cmdXSetID(c *Ctx) {

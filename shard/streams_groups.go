@@ -328,6 +328,11 @@ var xreadGT = maxStreamID
 
 // xread runs XREAD or XREADGROUP.
 func xread(c *Ctx, group bool) {
+	if group {
+		// XREADGROUP records what it did to the group (xreadServe),
+		// never its call.
+		c.propagateNone()
+	}
 	o, ok := c.parseXRead(group)
 	if !ok {
 		return
@@ -477,6 +482,9 @@ func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool 
 		var created bool
 		if cons, created = g.lookupOrCreate(o.consumer, c.Now); created {
 			c.db(key).emit(NotifyStream, "xgroup-createconsumer", string(key))
+			if o.noack { // without NOACK, the XCLAIMs below make it
+				c.propagateConsumer(key, o.group, o.consumer)
+			}
 		}
 	}
 	count := o.count
@@ -503,20 +511,29 @@ func (c *Ctx) xreadServe(key []byte, gt StreamID, o *xreadOpts, wrap bool) bool 
 		})
 		return true
 	}
+	advanced, journaling := false, g != nil && !o.noack && c.journaling()
 	c.deferred(c.Array, func() int {
 		return s.Range(start, maxStreamID, false, int(min(count, math.MaxInt32)), func(e *streamEntry) bool {
 			if g != nil {
 				if g.lastID.Less(e.ID) {
 					s.advance(g, e.ID)
+					advanced = true
 				}
 				if !o.noack {
 					g.deliver(e.ID, cons, c.Now)
+					if journaling {
+						c.propagateXClaim(key, o.group, g, g.nacks[e.ID], nil, e.ID)
+					}
 				}
 			}
 			c.streamEntry(e)
 			return true
 		})
 	})
+	if advanced && o.noack {
+		// No XCLAIM carried the group's new last ID.
+		c.propagateGroupID(key, o.group, g)
+	}
 	return true
 }
 
@@ -679,6 +696,7 @@ func (c *Ctx) groupAt(key, gname []byte) (*Stream, *streamGroup, bool) {
 }
 
 func cmdXClaim(c *Ctx) {
+	c.propagateNone() // it records each claim (propagateXClaim)
 	key, gname := c.Args[1], c.Args[2]
 	s, g, ok := c.groupAt(key, gname)
 	if !ok {
@@ -750,8 +768,10 @@ func cmdXClaim(c *Ctx) {
 			return
 		}
 	}
+	propagateLast := false
 	if g.lastID.Less(lastID) {
 		g.lastID = lastID
+		propagateLast = true
 	}
 	if delivery == -1 || delivery < 0 || delivery > now {
 		delivery = now
@@ -759,10 +779,12 @@ func cmdXClaim(c *Ctx) {
 	var cons *streamConsumer
 	c.deferred(c.Array, func() int {
 		n := 0
-		for _, id := range ids {
+		for k, id := range ids {
 			nack, pending := g.nacks[id]
 			if !s.Has(id) {
 				if pending {
+					c.propagateXClaim(key, gname, g, nack, c.Args[5+k], id)
+					propagateLast = false // the XCLAIM carries it
 					g.ack(id)
 				}
 				continue
@@ -780,10 +802,15 @@ func cmdXClaim(c *Ctx) {
 				continue
 			}
 			cons = c.claim(key, s, g, cons, id, nack, delivery, retry, justID)
+			c.propagateXClaim(key, gname, g, nack, c.Args[5+k], id)
+			propagateLast = false
 			n++
 		}
 		return n
 	})
+	if propagateLast {
+		c.propagateGroupID(key, gname, g)
+	}
 }
 
 // claim gives the pending entry id to the consumer named in c.Args[3]
@@ -817,6 +844,7 @@ func (c *Ctx) claim(key []byte, s *Stream, g *streamGroup, cons *streamConsumer,
 }
 
 func cmdXAutoClaim(c *Ctx) {
+	c.propagateNone() // it records each claim (propagateXClaim)
 	key, gname := c.Args[1], c.Args[2]
 	minIdle, ok := wire.ParseInt(c.Args[4])
 	if !ok {
@@ -874,6 +902,7 @@ func cmdXAutoClaim(c *Ctx) {
 			id := g.pel[i]
 			nack := g.nacks[id]
 			if !s.Has(id) {
+				c.propagateXClaim(key, gname, g, nack, nil, id)
 				g.ack(id)
 				i--
 				deleted = append(deleted, id)
@@ -884,6 +913,7 @@ func cmdXAutoClaim(c *Ctx) {
 				continue
 			}
 			cons = c.claim(key, s, g, cons, id, nack, now, -1, justID)
+			c.propagateXClaim(key, gname, g, nack, nil, id)
 			n++
 			count--
 		}

@@ -482,7 +482,7 @@ func cmdGetDel(c *Ctx) {
 	default:
 		c.BulkString(s)
 		c.remove(c.Args[1])
-		c.propagateDel(c.Args[1])
+		c.propagateUserDel(c.Args[1])
 	}
 }
 
