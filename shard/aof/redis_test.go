@@ -62,7 +62,7 @@ func startRedis(t *testing.T, bin, dir string, port string, extra ...string) *re
 			return p
 		default:
 		}
-		c, err := net.DialTimeout("tcp", redisTestAddr, 100*time.Millisecond)
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)
 		if err == nil {
 			c.Write([]byte("PING\r\n"))
 			buf := make([]byte, 64)
