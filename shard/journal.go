@@ -440,4 +440,3 @@ func (c *Ctx) propagateNone() {
 // journaling reports whether the running command's writes are recorded,
 // for a command that would otherwise build its record for nothing.
 func (c *Ctx) journaling() bool { return c.journal() != nil }
-
