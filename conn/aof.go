@@ -1,7 +1,9 @@
 package conn
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -201,7 +203,7 @@ func (s *Server) startAOF() error {
 		a.man = m
 	}
 	if a.man.Base == nil && len(a.man.Incr) == 0 {
-		name := a.man.NewBase(s.aofName(), true)
+		name := a.man.NewBase(s.aofName(), s.cfg.Bool("aof-use-rdb-preamble"))
 		if err := s.writeEmptyBase(filepath.Join(a.dir, name)); err != nil {
 			return err
 		}
@@ -233,12 +235,56 @@ func (a *aofState) sizesFromManifest(dir string) {
 	}
 }
 
-// writeEmptyBase writes the base of an empty dataset: an RDB with no keys.
+// writeEmptyBase writes the base of an empty dataset.
 func (s *Server) writeEmptyBase(path string) error {
 	h := snapshotHead{at: time.Now(), header: s.rdbHead(time.Now(), true)}
-	return s.writeRDB(path, h, nil, func() (shard.SnapshotPart, bool, error) {
+	return s.writeBase(path, h, nil, func() (shard.SnapshotPart, bool, error) {
 		return shard.SnapshotPart{}, true, nil
 	})
+}
+
+// writeBase writes an AOF base from a snapshot: an RDB, or with
+// aof-use-rdb-preamble no the commands that rebuild it (the RDB is
+// converted as it is made).
+func (s *Server) writeBase(path string, h snapshotHead, cancel <-chan struct{},
+	next func() (shard.SnapshotPart, bool, error)) error {
+	if s.cfg.Bool("aof-use-rdb-preamble") {
+		return s.writeRDB(path, h, cancel, next)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	made := make(chan error, 1)
+	go func() {
+		err := s.writeRDBTo(pw, h, cancel, next)
+		pw.CloseWithError(err)
+		made <- err
+	}()
+	var opts aof.FromRDBOptions
+	if s.cfg.Bool("aof-timestamp-enabled") {
+		opts.Timestamp = time.Now().Unix()
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = aof.FromRDB(pr, bw, opts)
+	pr.CloseWithError(errSaveCancelled) // the snapshot's writer stops if the conversion did
+	if merr := <-made; err == nil && merr != nil {
+		err = merr
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 func (s *Server) startAOFWriter() {

@@ -162,7 +162,7 @@ func (s *Server) runAOFRewrite(bg *bgSave, h snapshotHead) {
 	defer s.persist.wg.Done()
 	a := &s.aof
 	tmp := filepath.Join(a.dir, aof.TempRewriteName(os.Getpid()))
-	err := s.writeRDB(tmp, h, bg.cancel, s.snapshotSlices(h, bg.cancel))
+	err := s.writeBase(tmp, h, bg.cancel, s.snapshotSlices(h, bg.cancel))
 	if err != nil {
 		for _, w := range s.workers {
 			w.AbortSnapshot(h.gen)
@@ -209,7 +209,7 @@ func (s *Server) runAOFRewrite(bg *bgSave, h snapshotHead) {
 func (s *Server) installBase(tmp string) error {
 	a := &s.aof
 	man := a.man.Clone()
-	name := man.NewBase(s.aofName(), true)
+	name := man.NewBase(s.aofName(), s.cfg.Bool("aof-use-rdb-preamble"))
 	man.MarkIncrHistory(a.on)
 	if err := os.Rename(tmp, filepath.Join(a.dir, name)); err != nil {
 		return err

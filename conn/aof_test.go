@@ -331,3 +331,31 @@ func newPersistConfig(t *testing.T, dir string, pairs ...string) *config.Table {
 	}
 	return cfg
 }
+
+// TestAOFBaseWithoutPreamble: with aof-use-rdb-preamble no the base is
+// commands (appendonly.aof.N.base.aof) and restores the dataset.
+func TestAOFBaseWithoutPreamble(t *testing.T) {
+	dir := t.TempDir()
+	a := startPersistServer(t, 8, dir, "appendonly", "yes", "aof-use-rdb-preamble", "no", "aof-timestamp-enabled", "yes")
+	ca := newClient2(t, a.addr, 2)
+	ctx := context.Background()
+	fillEveryType(t, ca)
+	if err := ca.BgRewriteAOF(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitAOFRewrite(t, ca)
+	writeNonDeterministic(t, ca)
+	want := keyspace(t, a.addr)
+	a.stop()
+	base, err := os.ReadFile(filepath.Join(dir, "appendonlydir", "appendonly.aof.2.base.aof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(base), "#TS:") || !strings.Contains(string(base), "XSETID") {
+		t.Fatalf("the base is not an AOF of commands: %.80q", base)
+	}
+	b := startPersistServer(t, 3, dir, "appendonly", "yes")
+	if got := keyspace(t, b.addr); !slices.Equal(got, want) {
+		t.Fatalf("after restart:\n%s", diffLines(got, want))
+	}
+}
