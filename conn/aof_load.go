@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
@@ -139,27 +140,33 @@ func (s *Server) loadAOFFile(held []*shard.Shard, f aof.File, last bool) error {
 		return errAOFFatal
 	}
 	defer fh.Close()
-	br := bufio.NewReaderSize(fh, 1<<20)
+	var read atomic.Int64
+	br := bufio.NewReaderSize(countingReader{fh, &read}, 1<<20)
+	var start int64
 	if head, _ := br.Peek(5); aof.IsRDB(head) {
-		fh.Close()
-		if f.Type == aof.TypeBase && f.Name != s.aofName() {
-			s.log.Info(aof.MsgReadingRDBBase)
-		} else {
+		oldStyle := f.Name == s.aofName()
+		if oldStyle {
 			s.log.Info(aof.MsgReadingRDBPreamble)
+		} else {
+			s.log.Info(aof.MsgReadingRDBBase)
 		}
-		err := s.loadRDB(path, func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+		err := s.loadRDBFrom(br, path, func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 			return held[id].Load(es, now, false)
-		}, script.RestoreFlush, true)
+		}, script.RestoreFlush, time.Now())
 		if err != nil {
-			s.log.Warn(aof.MsgRDBBaseError(f.Name, f.Name == s.aofName()))
+			s.log.Warn(aof.MsgRDBBaseError(f.Name, oldStyle))
 			s.log.Warn(err.Error())
 			return errAOFFatal
 		}
-		return nil
+		start = read.Load() - int64(br.Buffered())
+		if _, err := br.Peek(1); err != nil {
+			return nil // nothing after the RDB
+		}
+		s.log.Info(aof.MsgReadingAOFTail)
 	}
 	r := &aofReplay{s: s, held: held, file: f.Name}
 	r.begin()
-	ld := aof.Loader{Check: r.check, Apply: r.apply}
+	ld := aof.Loader{Check: r.check, Apply: r.apply, Start: start}
 	res, err := ld.Load(br)
 	r.a.End()
 	switch {
@@ -183,6 +190,10 @@ func (s *Server) loadAOFFile(held []*shard.Shard, f aof.File, last bool) error {
 		s.log.Warn(aof.MsgUnexpectedEOF(f.Name))
 		return errAOFFatal
 	}
+	// Redis counts ValidUpTo from 0 even after an RDB preamble, and would
+	// cut the preamble off when no command after it is whole: never below
+	// the preamble here.
+	res.ValidUpTo = max(res.ValidUpTo, start)
 	before, after := aof.TruncatedLog(f.Name, res.ValidUpTo)
 	for _, l := range before {
 		s.log.Warn(l)

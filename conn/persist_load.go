@@ -46,6 +46,13 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 	if st, err := f.Stat(); err == nil {
 		p.loadTotal.Store(st.Size())
 	}
+	return s.loadRDBFrom(bufio.NewReaderSize(countingReader{f, &p.loadBytes}, 1<<20), path, store, libPolicy, began)
+}
+
+// loadRDBFrom is loadRDB on a file opened already: it reads one RDB from
+// br, and no further (an AOF's commands may follow).
+func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, libPolicy script.RestorePolicy, began time.Time) error {
+	p := &s.persist
 	n := len(s.workers)
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
@@ -60,7 +67,7 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 	var libs []byte
 	var empty int
 	delay := s.cfg.Int("key-load-delay")
-	err = rdb.Load(bufio.NewReaderSize(countingReader{f, &p.loadBytes}, 1<<20), rdb.Handler{
+	err := rdb.Load(br, rdb.Handler{
 		Aux: func(key, val string) error {
 			if key == "used-mem" {
 				if n, err := strconv.ParseInt(val, 10, 64); err == nil {
