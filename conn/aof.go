@@ -20,11 +20,12 @@ import (
 //
 // The shards record every write in the journal (shard/journal.go) before
 // they answer. One goroutine, the AOF writer, takes what the journal got
-// and appends it to the current incremental file: at once, and with
-// appendfsync always it syncs the file before the replies of those
-// writes may leave (group commit: one fsync covers every write that
-// arrived while the last one ran); with everysec it syncs once a second;
-// with no, never.
+// and appends it to the current incremental file at once; a connection's
+// reply to a write waits until the writer has written it, as Redis writes
+// its AOF buffer before it replies. With appendfsync always the writer
+// also syncs the file before those replies may leave (group commit: one
+// fsync covers every write that arrived while the last one ran); with
+// everysec it syncs once a second; with no, never.
 //
 // BGREWRITEAOF begins a snapshot with every shard held, as BGSAVE does,
 // and at that instant starts a new incremental file: the snapshot becomes
@@ -47,8 +48,11 @@ type aofState struct {
 	lastFsync                      time.Time
 	dirty                          bool // written since the last fsync
 
-	always atomic.Bool  // appendfsync always, with the AOF on
-	synced atomic.Int64 // journal offset on disk (always) or written
+	// wait is set while the AOF is on: replies to writes wait until the
+	// writer has passed them (synced: written, and with appendfsync
+	// always synced too), as Redis writes its AOF buffer before replying.
+	wait   atomic.Bool
+	synced atomic.Int64
 	// wake is closed (and replaced) each time synced moves.
 	wakeMu sync.Mutex
 	wake   chan struct{}
@@ -93,11 +97,7 @@ func (s *Server) initAOF() {
 	a.wake = make(chan struct{})
 	a.rwLastOK.Store(true)
 	a.rwLastDur.Store(-1)
-	s.cfg.OnChange("appendfsync", func(string) {
-		a.mu.Lock()
-		a.always.Store(a.on && s.cfg.Value("appendfsync") == "always")
-		a.mu.Unlock()
-	})
+
 }
 
 // readManifest reads the AOF directory's manifest; a missing one is an
@@ -218,7 +218,7 @@ func (s *Server) startAOF() error {
 	s.journal.ForceSelect()
 	s.journal.SetOn(true)
 	a.on = true
-	a.always.Store(s.cfg.Value("appendfsync") == "always")
+	a.wait.Store(true)
 	a.lastFsync = time.Now()
 	s.startAOFWriter()
 	return nil
@@ -346,14 +346,18 @@ func (s *Server) flushAOF(force bool) {
 				s.log.Warn("Error writing to the AOF file: " + msg)
 			}
 			a.writeErr.Store(&msg)
-			if a.always.Load() {
+			if s.cfg.Value("appendfsync") == "always" {
 				// Redis exits here; Valkyrie stays up but never
 				// acknowledges the writes that did not reach the disk.
 				if !a.broken.Swap(true) {
 					s.log.Error("Can't recover from AOF write error when the AOF fsync policy is 'always': writes are refused, and the clients waiting for them are disconnected")
 				}
-				s.wakeAOFWaiters()
+			} else {
+				// As Redis: the replies go; the bytes are written again
+				// later, and writes are refused (MISCONF) meanwhile.
+				a.synced.Store(off)
 			}
+			s.wakeAOFWaiters()
 			return
 		}
 		a.buf = a.buf[:0]
@@ -371,8 +375,10 @@ func (s *Server) flushAOF(force bool) {
 			s.log.Warn("Can't persist AOF for fsync error when the AOF fsync policy is '" + policy + "': " + msg)
 			if policy == "always" {
 				a.broken.Store(true)
-				s.wakeAOFWaiters()
+			} else {
+				a.synced.Store(off) // written; the sync is tried again
 			}
+			s.wakeAOFWaiters()
 			return
 		}
 		a.dirty = false
@@ -392,13 +398,14 @@ func (s *Server) wakeAOFWaiters() {
 	a.wakeMu.Unlock()
 }
 
-// awaitAOF waits, with appendfsync always, until every write in the
-// journal so far is on disk, so that a reply never acknowledges a write
-// a crash would lose. It reports false if that cannot happen (the AOF
-// failed, or the server stops): the caller must then not reply.
+// awaitAOF waits, while the AOF is on, until every write in the journal
+// so far is in the file (and with appendfsync always, synced), so that a
+// reply never acknowledges a write the AOF has not got. It reports false
+// if that cannot happen (the AOF failed with always, or the server
+// stops): the caller must then not reply.
 func (s *Server) awaitAOF() bool {
 	a := &s.aof
-	if !a.always.Load() {
+	if !a.wait.Load() {
 		return true
 	}
 	want := s.journal.Offset()
@@ -409,7 +416,7 @@ func (s *Server) awaitAOF() bool {
 		a.wakeMu.Lock()
 		ch := a.wake
 		a.wakeMu.Unlock()
-		if a.synced.Load() >= want || !a.always.Load() {
+		if a.synced.Load() >= want || !a.wait.Load() {
 			return true
 		}
 		select {
@@ -443,7 +450,7 @@ func (s *Server) stopAOF() {
 		a.f = nil
 	}
 	a.on = false
-	a.always.Store(false)
+	a.wait.Store(false)
 	s.wakeAOFWaiters()
 }
 

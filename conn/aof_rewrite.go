@@ -249,7 +249,7 @@ func (s *Server) abandonAOF() {
 		a.man.IncrSeq--
 	}
 	a.on, a.waiting = false, false
-	a.always.Store(false)
+	a.wait.Store(false)
 	s.wakeAOFWaiters()
 	if a.stop != nil {
 		close(a.stop) // the writer; it finds the AOF off
@@ -342,7 +342,7 @@ func (s *Server) enableAOF() error {
 		a.sink, _, _ = s.journal.AddSink(0, 0, false)
 		a.sink.SkipReplicationOnly()
 		s.journal.SetOn(true)
-		a.always.Store(s.cfg.Value("appendfsync") == "always")
+		a.wait.Store(true)
 		a.lastFsync = time.Now()
 		a.writeErr.Store(nil)
 		a.broken.Store(false)

@@ -57,7 +57,7 @@ type client struct {
 	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
 
 	closeAfter bool // QUIT or a protocol error: flush, then close
-	aofSync    bool // a write ran: the next reply waits for the AOF (appendfsync always)
+	aofSync    bool // a write ran: the next reply waits for the AOF (aof.go)
 	// replConn is what REPLCONF and PSYNC asked for (repl.go); isReplica
 	// is set while the connection is a replica's link.
 	replConn  *replConn
@@ -423,7 +423,7 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && (!c.srv.persist.lastOK.Load() || c.srv.aof.writeErr.Load() != nil) && c.refuseMisconf(e, args) {
 		return
 	}
-	if e != nil && c.srv.aof.always.Load() && e.spec.Flags&shard.ReadOnly == 0 {
+	if e != nil && c.srv.aof.wait.Load() && e.spec.Flags&shard.ReadOnly == 0 {
 		c.aofSync = true // its reply waits for the AOF (write)
 	}
 	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
