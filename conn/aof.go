@@ -369,7 +369,7 @@ func (s *Server) flushAOF(force bool) {
 	}
 	policy := s.cfg.Value("appendfsync")
 	if a.dirty && (force || policy == "always" || policy == "everysec" && time.Since(a.lastFsync) >= time.Second) {
-		if err := a.f.Sync(); err != nil {
+		if err := syncData(a.f); err != nil {
 			msg := errnoMessage(err)
 			a.writeErr.Store(&msg)
 			s.log.Warn("Can't persist AOF for fsync error when the AOF fsync policy is '" + policy + "': " + msg)
@@ -398,17 +398,19 @@ func (s *Server) wakeAOFWaiters() {
 	a.wakeMu.Unlock()
 }
 
-// awaitAOF waits, while the AOF is on, until every write in the journal
-// so far is in the file (and with appendfsync always, synced), so that a
+// awaitAOF waits, while the AOF is on, until the journal up to want (all
+// of it if want is 0) is in the file (and with appendfsync always, synced), so that a
 // reply never acknowledges a write the AOF has not got. It reports false
 // if that cannot happen (the AOF failed with always, or the server
 // stops): the caller must then not reply.
-func (s *Server) awaitAOF() bool {
+func (s *Server) awaitAOF(want int64) bool {
 	a := &s.aof
 	if !a.wait.Load() {
 		return true
 	}
-	want := s.journal.Offset()
+	if want <= 0 {
+		want = s.journal.Offset() // not known: all there is
+	}
 	for a.synced.Load() < want {
 		if a.broken.Load() {
 			return false

@@ -117,7 +117,7 @@ func (s *Server) switchIncr() error {
 			}
 			a.buf = a.buf[:0]
 		}
-		if err := a.f.Sync(); err != nil {
+		if err := syncData(a.f); err != nil {
 			return err
 		}
 		a.synced.Store(off)

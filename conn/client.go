@@ -56,8 +56,9 @@ type client struct {
 	src    stampedReader // the socket, with the arrival time of each read
 	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
 
-	closeAfter bool // QUIT or a protocol error: flush, then close
-	aofSync    bool // a write ran: the next reply waits for the AOF (aof.go)
+	closeAfter bool  // QUIT or a protocol error: flush, then close
+	aofSync    bool  // a write ran: the next reply waits for the AOF (aof.go)
+	aofWant    int64 // the journal offset its writes end at, if known
 	// replConn is what REPLCONF and PSYNC asked for (repl.go); isReplica
 	// is set while the connection is a replica's link.
 	replConn  *replConn
@@ -601,6 +602,11 @@ func (c *client) settleSegment(direct bool) {
 		}
 	}
 	if sent+busy == len(c.queued) && c.await(sent) {
+		if c.aofSync {
+			for _, id := range c.queued {
+				c.aofWant = max(c.aofWant, c.batches[id].Logged)
+			}
+		}
 		var errs int64
 		for _, o := range c.order {
 			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment(int(o.shard)) {
@@ -802,7 +808,9 @@ func (c *client) write() error {
 		// appendfsync always: no reply leaves before the writes it
 		// acknowledges are on disk.
 		c.aofSync = false
-		if !c.srv.awaitAOF() {
+		want := c.aofWant
+		c.aofWant = 0
+		if !c.srv.awaitAOF(want) {
 			c.resetOut()
 			clear(c.pieces)
 			c.pieces = c.pieces[:0]
@@ -982,6 +990,10 @@ func (c *client) borrow() bool {
 
 // giveBack returns every borrowed shard.
 func (c *client) giveBack() {
+	if c.aofSync {
+		// What the run across shards wrote is in the journal by now.
+		c.aofWant = max(c.aofWant, c.srv.journal.Offset())
+	}
 	for id, s := range c.borrowed {
 		if s != nil {
 			c.loans[id].Return()

@@ -48,6 +48,9 @@ type Batch struct {
 	// that pipelines many large reads and does not read holds one run's
 	// replies, not the whole pipeline's.
 	OutCap int
+	// Logged is the journal offset the run's writes end at (0: it wrote
+	// nothing there): a reply waits for the AOF to pass it.
+	Logged int64
 	// OutLimit, when above 0, is the client's hard output buffer limit:
 	// a command that may draw an unbounded reply (HRANDFIELD, SRANDMEMBER
 	// and ZRANDMEMBER with a negative count) stops drawing once its reply
@@ -242,11 +245,12 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 	}
 	s.Processed += uint64(n)
+	b.Logged = 0
 	if jl != nil {
 		for jl.depth > 0 { // a transaction cut short (OutCap never cuts one)
 			jl.end()
 		}
-		s.handJournal()
+		b.Logged = s.handJournal()
 	}
 	if len(s.written) > 0 {
 		s.settleAccounts()

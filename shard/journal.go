@@ -229,8 +229,8 @@ func (j *Journal) add(b []byte, replOnly bool) {
 	j.putRing(b)
 }
 
-// append adds a shard's log.
-func (j *Journal) append(l *jlog) {
+// append adds a shard's log and returns the offset it ends at.
+func (j *Journal) append(l *jlog) int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db != l.startDB {
@@ -239,6 +239,7 @@ func (j *Journal) append(l *jlog) {
 	}
 	j.add(l.buf, false)
 	j.db = l.db
+	return j.off
 }
 
 // Record appends a write that is no shard's (FUNCTION LOAD, a PING to the
@@ -356,10 +357,11 @@ func (l *jlog) end() {
 	l.buf = append(l.buf, "*1\r\n$4\r\nEXEC\r\n"...)
 }
 
-// handTo gives the log to j and empties it.
-func (l *jlog) handTo(j *Journal) {
+// handTo gives the log to j and empties it. It returns the offset the
+// log ends at in the journal, 0 if it was empty.
+func (l *jlog) handTo(j *Journal) (end int64) {
 	if !l.empty() {
-		j.append(l)
+		end = j.append(l)
 	}
 	if cap(l.buf) > 1<<20 {
 		l.buf = nil
@@ -367,6 +369,7 @@ func (l *jlog) handTo(j *Journal) {
 		l.buf = l.buf[:0]
 	}
 	l.startDB, l.depth, l.unitOps, l.own = -1, 0, 0, false
+	return end
 }
 
 // SetJournal gives the shard the server's journal. Call it before the
@@ -384,12 +387,14 @@ func (s *Shard) startJournal() *jlog {
 	return s.jl
 }
 
-// handJournal gives what the shard recorded to the journal.
-func (s *Shard) handJournal() {
+// handJournal gives what the shard recorded to the journal and returns
+// the offset it ends at there (0 if nothing).
+func (s *Shard) handJournal() (end int64) {
 	if s.jl == &s.own {
-		s.own.handTo(s.journal)
+		end = s.own.handTo(s.journal)
 	}
 	s.jl = nil
+	return end
 }
 
 // record appends a write of this database's to the running log, if any.
