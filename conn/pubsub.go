@@ -161,12 +161,19 @@ func init() {
 			Group: "pubsub", Since: "2.0.0", Summary: "Posts a message to a channel.",
 			Complexity: "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
 			Syntax:     "channel message"},
-			run: func(c *client, args [][]byte) { c.publish(pubsub.Channel, args) }},
+			run: func(c *client, args [][]byte) {
+				c.publish(pubsub.Channel, args)
+				// As Redis: replicas get it (their subscribers too), the AOF not.
+				c.srv.journal.RecordForReplicas(args...)
+			}},
 		&localCommand{Spec: shard.Spec{Name: "spublish", Arity: 3, Flags: shard.PubSub | shard.Loading | shard.Stale | shard.Fast | shard.MayReplicate,
 			Group: "pubsub", Since: "7.0.0", Summary: "Post a message to a shard channel",
 			Complexity: "O(N) where N is the number of clients subscribed to the receiving shard channel.",
 			Syntax:     "shardchannel message", FirstKey: 1, LastKey: 1, Step: 1},
-			run: func(c *client, args [][]byte) { c.publish(pubsub.Shard, args) }},
+			run: func(c *client, args [][]byte) {
+				c.publish(pubsub.Shard, args)
+				c.srv.journal.RecordForReplicas(args...)
+			}},
 		&localCommand{Spec: shard.Spec{Name: "pubsub", Arity: -2, Group: "pubsub", Since: "2.8.0",
 			Summary: "A container for Pub/Sub commands.", Complexity: "Depends on subcommand.",
 			Subcommands: pubsubSpecs}, run: func(c *client, args [][]byte) { pubsubSubs.dispatch(c, args) }},

@@ -116,6 +116,23 @@ func TestRedisReplicatesValkyrie(t *testing.T) {
 	if n, err := vc.Wait(ctx, 1, 5*time.Second).Result(); err != nil || n != 1 {
 		t.Fatalf("WAIT 1 = %d, %v", n, err)
 	}
+	// PUBLISH reaches the replica's subscribers, as Redis forwards it.
+	sub := rc.Subscribe(ctx, "news")
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := vc.Publish(ctx, "news", "hello").Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.Channel():
+		if m.Payload != "hello" {
+			t.Fatalf("replica subscriber got %q", m.Payload)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("PUBLISH did not reach the replica")
+	}
+	sub.Close()
 	role := vc.Do(ctx, "ROLE").Val().([]any)
 	if role[0] != "master" || len(role[2].([]any)) != 1 {
 		t.Fatalf("ROLE = %v", role)
