@@ -427,7 +427,10 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && c.srv.aof.wait.Load() && e.spec.Flags&shard.ReadOnly == 0 {
 		c.aofSync = true // its reply waits for the AOF (write)
 	}
-	if e != nil && c.srv.noReplicas.Load() && c.refuseWrite(e, args) {
+	if e != nil && c.srv.noReplicas.Load() && !c.srv.isReplica() && c.refuseWrite(e, args) {
+		return
+	}
+	if e != nil && c.srv.replica.on.Load() && c.refuseReadOnly(e, args) { // replica.go
 		return
 	}
 	if c.tx.on && (e == nil || !e.txControl) {

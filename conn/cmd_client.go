@@ -332,6 +332,9 @@ func cmdClientKill(c *client, args [][]byte) {
 			n++
 		}
 	}
+	if !f.anyKind && f.kind == clientMaster && f.id == 0 && f.addr == nil && f.laddr == nil && f.user == nil {
+		n += c.srv.killMasterLink() // the link to the master is no client here (replica.go)
+	}
 	c.replyInt(n)
 }
 

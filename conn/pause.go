@@ -80,7 +80,7 @@ func (s *Server) activePause() *pauseState {
 	return nil
 }
 
-func (s *Server) setShardsPaused(on bool) { s.expiryPaused.Store(on) }
+func (s *Server) setShardsPaused(on bool) { s.setPauseExpiry(on) } // replica.go: a replica holds expiry too
 
 // holdForPause makes the command wait while a pause covers it. It reports
 // false when the wait ended without the command to run: the client hung

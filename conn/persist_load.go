@@ -136,7 +136,12 @@ func (s *Server) BeginLoading() {
 // LoadAtStartup loads the RDB file named by dir and dbfilename, if there
 // is one. Meanwhile the server may already accept connections: see
 // BeginLoading.
-func (s *Server) LoadAtStartup() error {
+func (s *Server) LoadAtStartup() (err error) {
+	defer func() {
+		if err == nil {
+			s.replicaAtStartup() // replicaof: replica.go
+		}
+	}()
 	if s.cfg.Bool("appendonly") {
 		// As Redis: with the AOF on, it alone is the dataset.
 		began := time.Now()
@@ -163,7 +168,7 @@ func (s *Server) LoadAtStartup() error {
 	}
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
-	err := s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+	err = s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return s.workers[id].Load(es, now)
 	}, script.RestoreFlush, false)
 	if err != nil {

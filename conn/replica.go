@@ -3,10 +3,1075 @@ package conn
 // The replica side of replication (REPLICAOF host port): the link to the
 // master, the full sync (its RDB loaded), the command stream applied, and
 // the refusal of writes (-READONLY) while a replica.
+//
+// One goroutine per link (replLink.run), owned by the Server: REPLICAOF
+// NO ONE, another REPLICAOF and Shutdown stop it and wait for it. It
+// connects, does Redis's handshake (PING, AUTH, REPLCONF listening-port,
+// REPLCONF capa eof capa psync2, PSYNC), reads the RDB of a full resync
+// to a temp file in dir (renamed to dbfilename, as Redis's disk load
+// does) and loads it with every shard held, then applies the stream in
+// batches, each with every shard held (shard.Across, as the AOF's load
+// does). A second goroutine per session sends REPLCONF ACK every second
+// and closes a link silent for repl-timeout; the session waits for it.
+//
+// The offset counts the stream's bytes as Redis's reploff does: a command
+// counts once applied, a transaction at its EXEC, and REPLCONF GETACK is
+// answered with the offset before it. After a dropped link the next
+// session asks PSYNC <master replid> <offset+1>.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/conn/pubsub"
+	"github.com/valkyrie-kv/valkyrie/conn/script"
+	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/wire"
+)
+
+func init() {
+	spec := func(name, since string) shard.Spec {
+		return shard.Spec{Name: name, Arity: 3, Flags: shard.Admin | shard.NoScript | shard.Stale | shard.NoAsyncLoading,
+			Group: "server", Since: since, Summary: "Make the server a replica of another instance, or promote it as master.",
+			Complexity: "O(1)", Syntax: "host port|NO ONE"}
+	}
+	registerLocal(
+		&localCommand{Spec: spec("replicaof", "5.0.0"), run: cmdReplicaof},
+		&localCommand{Spec: spec("slaveof", "1.0.0"), run: cmdReplicaof},
+	)
+}
+
+const errReadOnlyReplica = "READONLY You can't write against a read only replica."
+
+// The link's states, as ROLE names them.
+const (
+	replConnect    int32 = iota // waiting to connect (again)
+	replConnecting              // TCP connect under way
+	replHandshake               // PING .. PSYNC
+	replTransfer                // receiving the RDB ("sync")
+	replConnected               // applying the stream
+)
+
+var replStateNames = [...]string{"connect", "connecting", "handshake", "sync", "connected"}
+
+// replicaState is the server's replica side; the zero value is a master.
+type replicaState struct {
+	mu   sync.Mutex // orders REPLICAOF, Shutdown and the link's start
+	link *replLink  // nil on a master
+	on   atomic.Bool
+
+	// What a PSYNC continues from, kept across links to the same
+	// history: the master's replid and the processed offset. replid ""
+	// means none (PSYNC ? -1).
+	hist sync.Mutex
+	rid  string
+	off  int64
+	db   int // the stream's database, kept for a +CONTINUE
+
+	// expiry: setExpiryHeld's lock; pauseHeld is CLIENT PAUSE's share.
+	expiry    sync.Mutex
+	pauseHeld bool
+}
+
+// replLink is one REPLICAOF host port, until stopped.
+type replLink struct {
+	s    *Server
+	host string
+	port int
+	stop chan struct{}
+	done chan struct{}
+
+	mu sync.Mutex
+	nc net.Conn // the session's connection, closed to stop or kill it
+
+	state     atomic.Int32
+	lastIO    atomic.Int64 // unix seconds of the last byte from the master
+	downSince atomic.Int64 // unix seconds the link went down; 0: never up
+	readOff   atomic.Int64 // slave_read_repl_offset
+	procOff   atomic.Int64 // slave_repl_offset (reploff)
+	hasMaster atomic.Bool  // a synced session (Redis's server.master)
+	syncSize  atomic.Int64 // the RDB's size, -1 for a diskless one
+	syncRead  atomic.Int64
+	syncIO    atomic.Int64 // unix seconds of the RDB's last byte
+
+	wmu sync.Mutex // one writer on nc: the ACKs
+}
 
 // isReplica reports whether the server replicates a master now.
-func (s *Server) isReplica() bool { return false }
+func (s *Server) isReplica() bool { return s.replica.on.Load() }
 
-// infoReplica appends INFO replication's fields for a replica (role:slave
-// and the master_* fields); b is unchanged on a master.
-func (s *Server) infoReplica(b []byte) []byte { return b }
+// replicaReadOnly reports whether clients' writes are refused now.
+func (s *Server) replicaReadOnly() bool {
+	return s.replica.on.Load() && s.cfg.Bool("replica-read-only")
+}
+
+// replicaOffset is the replica's replication ID and offset (INFO's
+// master_replid and master_repl_offset, ROLE's), ok false on a master.
+func (s *Server) replicaOffset() (replid string, offset int64, ok bool) {
+	if !s.isReplica() {
+		return "", 0, false
+	}
+	r := &s.replica
+	r.hist.Lock()
+	defer r.hist.Unlock()
+	if r.rid == "" {
+		return s.masterReplID(), 0, true
+	}
+	return r.rid, r.off, true
+}
+
+// infoReplica appends INFO replication's fields for a replica (role:slave,
+// the master_* fields and the rest, as Redis's); b is unchanged on a
+// master.
+func (s *Server) infoReplica(b []byte) []byte {
+	s.replica.mu.Lock()
+	l := s.replica.link
+	s.replica.mu.Unlock()
+	if l == nil {
+		return b
+	}
+	now := time.Now().Unix()
+	st := l.state.Load()
+	b = infoStr(b, "role", "slave")
+	b = infoStr(b, "master_host", l.host)
+	b = infoInt(b, "master_port", int64(l.port))
+	b = infoStr(b, "master_link_status", map[bool]string{true: "up", false: "down"}[st == replConnected])
+	lastIO := int64(-1)
+	if l.hasMaster.Load() {
+		lastIO = now - l.lastIO.Load()
+	}
+	b = infoInt(b, "master_last_io_seconds_ago", lastIO)
+	b = infoInt(b, "master_sync_in_progress", boolInt(st == replTransfer))
+	read, proc := int64(1), int64(1)
+	if l.hasMaster.Load() || s.replicaHasHistory() {
+		read, proc = l.readOff.Load(), l.procOff.Load()
+	}
+	b = infoInt(b, "slave_read_repl_offset", read)
+	b = infoInt(b, "slave_repl_offset", proc)
+	if st == replTransfer {
+		size, got := l.syncSize.Load(), l.syncRead.Load()
+		perc := 0.0
+		if size > 0 {
+			perc = float64(got) / float64(size) * 100
+		}
+		b = infoInt(b, "master_sync_total_bytes", size)
+		b = infoInt(b, "master_sync_read_bytes", got)
+		b = infoInt(b, "master_sync_left_bytes", size-got)
+		b = infoStr(b, "master_sync_perc", strconv.FormatFloat(perc, 'f', 2, 64))
+		b = infoInt(b, "master_sync_last_io_seconds_ago", now-l.syncIO.Load())
+	}
+	if st != replConnected {
+		down := int64(-1)
+		if d := l.downSince.Load(); d != 0 {
+			down = now - d
+		}
+		b = infoInt(b, "master_link_down_since_seconds", down)
+	}
+	b = infoInt(b, "slave_priority", s.cfg.Int("replica-priority"))
+	b = infoInt(b, "slave_read_only", boolInt(s.cfg.Bool("replica-read-only")))
+	b = infoInt(b, "replica_announced", boolInt(s.cfg.Bool("replica-announced")))
+	// The rest as for a master, with the replica's history: its master's
+	// replid and the offset applied. A replica keeps no backlog of its own
+	// (it serves no replicas).
+	b = infoInt(b, "connected_slaves", 0)
+	if s.noReplicas.Load() {
+		b = infoInt(b, "min_slaves_good_slaves", 0)
+	}
+	b = infoStr(b, "master_failover_state", "no-failover")
+	replid, offset, _ := s.replicaOffset()
+	b = infoStr(b, "master_replid", replid)
+	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))
+	b = infoInt(b, "master_repl_offset", offset)
+	b = infoInt(b, "second_repl_offset", -1)
+	b = infoInt(b, "repl_backlog_active", 0)
+	b = infoInt(b, "repl_backlog_size", s.cfg.Int("repl-backlog-size"))
+	b = infoInt(b, "repl_backlog_first_byte_offset", 0)
+	return infoInt(b, "repl_backlog_histlen", 0)
+}
+
+func (s *Server) replicaHasHistory() bool {
+	s.replica.hist.Lock()
+	defer s.replica.hist.Unlock()
+	return s.replica.rid != ""
+}
+
+// roleReplica replies to ROLE on a replica (slave host port state offset)
+// and reports true; on a master it does nothing and reports false.
+func (s *Server) roleReplica(c *client) bool {
+	s.replica.mu.Lock()
+	l := s.replica.link
+	s.replica.mu.Unlock()
+	if l == nil {
+		return false
+	}
+	off := int64(-1)
+	if l.hasMaster.Load() {
+		off = l.procOff.Load()
+	}
+	c.replyArray(5)
+	c.replyBulkString("slave")
+	c.replyBulkString(l.host)
+	c.replyInt(int64(l.port))
+	c.replyBulkString(replStateNames[l.state.Load()])
+	c.replyInt(off)
+	return true
+}
+
+// cmdReplicaof is REPLICAOF (and SLAVEOF) host port | NO ONE.
+func cmdReplicaof(c *client, args [][]byte) {
+	if c.srv.cfg.Bool("cluster-enabled") {
+		c.replyError("ERR REPLICAOF not allowed in cluster mode.")
+		return
+	}
+	if equalFold(args[1], "no") && equalFold(args[2], "one") {
+		if c.srv.unsetMaster() {
+			c.srv.log.Info("MASTER MODE enabled (user request from '" + c.infoLine() + "')")
+		}
+		c.replyOK()
+		return
+	}
+	port, ok := wire.ParseInt(args[2])
+	if !ok || port < 0 || port > 65535 {
+		c.replyError("ERR Invalid master port")
+		return
+	}
+	host := string(args[1])
+	if !c.srv.setMaster(host, int(port)) {
+		c.srv.log.Info("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.")
+		c.local = append(c.local, "+OK Already connected to specified master\r\n"...)
+		return
+	}
+	c.srv.log.Info("REPLICAOF " + host + ":" + strconv.Itoa(int(port)) + " enabled (user request from '" + c.infoLine() + "')")
+	c.replyOK()
+}
+
+// infoLine is the client's id and address, for the log.
+func (c *client) infoLine() string {
+	return "id=" + strconv.FormatInt(c.id, 10) + " addr=" + c.nc.RemoteAddr().String()
+}
+
+// setMaster makes the server a replica of host:port, replacing any link;
+// false if it already replicates that master.
+func (s *Server) setMaster(host string, port int) bool {
+	r := &s.replica
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.link; l != nil {
+		if strings.EqualFold(l.host, host) && l.port == port {
+			return false
+		}
+		l.halt()
+	} else {
+		// A master turning replica: no history a new master would know
+		// (Redis would offer its own replid; this asks a full sync).
+		r.hist.Lock()
+		r.rid, r.off, r.db = "", 0, 0
+		r.hist.Unlock()
+	}
+	select {
+	case <-s.stopping:
+		return true
+	default:
+	}
+	s.cfg.Load("replicaof", host+" "+strconv.Itoa(port)) // CONFIG GET and REWRITE show it
+	l := &replLink{s: s, host: host, port: port, stop: make(chan struct{}), done: make(chan struct{})}
+	l.syncSize.Store(-1)
+	r.link = l
+	r.on.Store(true)
+	s.setExpiryHeld()
+	s.log.Info("Connecting to MASTER " + host + ":" + strconv.Itoa(port))
+	go l.run()
+	return true
+}
+
+// unsetMaster is REPLICAOF NO ONE: the link stops, the data stays, and
+// the server takes writes again; false if it was a master already.
+func (s *Server) unsetMaster() bool {
+	r := &s.replica
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.link
+	if l == nil {
+		return false
+	}
+	l.halt()
+	r.link = nil
+	r.on.Store(false)
+	r.hist.Lock()
+	r.rid, r.off, r.db = "", 0, 0
+	r.hist.Unlock()
+	s.cfg.Load("replicaof", "no one")
+	s.setExpiryHeld()
+	return true
+}
+
+// stopReplica ends the link at Shutdown and waits for its goroutine.
+func (s *Server) stopReplica() {
+	r := &s.replica
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.link != nil {
+		r.link.halt()
+	}
+}
+
+// replicaAtStartup starts replicating the master the replicaof parameter
+// names, once the server's own file is loaded.
+func (s *Server) replicaAtStartup() {
+	v := s.cfg.Value("replicaof")
+	host, port, ok := strings.Cut(v, " ")
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return
+	}
+	s.setMaster(host, n)
+}
+
+// killMasterLink closes the link's connection (CLIENT KILL TYPE master);
+// it reconnects. It reports how many it closed.
+func (s *Server) killMasterLink() int64 {
+	s.replica.mu.Lock()
+	l := s.replica.link
+	s.replica.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.nc == nil || !l.hasMaster.Load() {
+		return 0
+	}
+	l.nc.Close()
+	return 1
+}
+
+// setExpiryHeld keeps the shards from expiring keys while a replica:
+// expired keys read as gone but stay until the master's DEL, as in Redis.
+// CLIENT PAUSE shares the flag (pause.go).
+func (s *Server) setExpiryHeld() {
+	r := &s.replica
+	r.expiry.Lock()
+	defer r.expiry.Unlock()
+	s.expiryPaused.Store(r.on.Load() || r.pauseHeld)
+}
+
+// setPauseExpiry is CLIENT PAUSE's side of setExpiryHeld.
+func (s *Server) setPauseExpiry(on bool) {
+	r := &s.replica
+	r.expiry.Lock()
+	r.pauseHeld = on
+	r.expiry.Unlock()
+	s.setExpiryHeld()
+}
+
+// halt stops the link and waits for its goroutine.
+func (l *replLink) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.mu.Lock()
+	if l.nc != nil {
+		l.nc.Close()
+	}
+	l.mu.Unlock()
+	<-l.done
+}
+
+func (l *replLink) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *replLink) addr() string { return net.JoinHostPort(l.host, strconv.Itoa(l.port)) }
+
+// run is the link's goroutine: a session, then another after it ends,
+// until stopped.
+func (l *replLink) run() {
+	defer close(l.done)
+	s := l.s
+	for !l.stopped() {
+		wasUp, err := l.session()
+		l.mu.Lock()
+		if l.nc != nil {
+			l.nc.Close()
+			l.nc = nil
+		}
+		l.mu.Unlock()
+		l.hasMaster.Store(false)
+		l.state.Store(replConnect)
+		if l.stopped() {
+			return
+		}
+		if wasUp {
+			l.downSince.Store(time.Now().Unix())
+			s.log.Info("Connection with master lost. Reconnecting to MASTER " + l.addr())
+			if err != nil {
+				s.log.Debug("master link ended", "err", err)
+			}
+			continue // at once, as Redis: the backlog may not wait
+		}
+		if err != nil {
+			s.log.Warn("Replication with MASTER " + l.addr() + " failed: " + err.Error())
+		}
+		select {
+		case <-l.stop:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// timeout is repl-timeout.
+func (l *replLink) timeout() time.Duration {
+	return time.Duration(max(l.s.cfg.Int("repl-timeout"), 1)) * time.Second
+}
+
+// deadlineConn sets a read deadline of repl-timeout before each read and
+// notes the time of the last byte.
+type deadlineConn struct {
+	l  *replLink
+	nc net.Conn
+}
+
+func (d deadlineConn) Read(p []byte) (int, error) {
+	d.nc.SetReadDeadline(time.Now().Add(d.l.timeout()))
+	n, err := d.nc.Read(p)
+	if n > 0 {
+		d.l.lastIO.Store(time.Now().Unix())
+	}
+	return n, err
+}
+
+// session connects, syncs and applies the stream until the link fails or
+// is stopped. wasUp: it got as far as applying the stream.
+func (l *replLink) session() (wasUp bool, err error) {
+	s := l.s
+	l.state.Store(replConnecting)
+	d := net.Dialer{Timeout: l.timeout()}
+	nc, err := d.Dial("tcp", l.addr())
+	if err != nil {
+		return false, err
+	}
+	l.mu.Lock()
+	if l.stopped() {
+		l.mu.Unlock()
+		nc.Close()
+		return false, nil
+	}
+	l.nc = nc
+	l.mu.Unlock()
+	s.log.Info("MASTER <-> REPLICA sync started")
+	l.state.Store(replHandshake)
+	l.lastIO.Store(time.Now().Unix())
+	br := bufio.NewReaderSize(deadlineConn{l, nc}, 64<<10)
+	full, rid, off, err := l.handshake(nc, br)
+	if err != nil {
+		return false, err
+	}
+	r := &s.replica
+	if full {
+		l.state.Store(replTransfer)
+		if err := l.fullSync(br, rid, off); err != nil {
+			return false, err
+		}
+	} else {
+		r.hist.Lock()
+		if rid != "" && rid != r.rid {
+			s.log.Info("Master replication ID changed to " + rid)
+			r.rid = rid
+		}
+		off = r.off
+		r.hist.Unlock()
+		s.log.Info("Successful partial resynchronization with master.")
+		s.log.Info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+	}
+	l.procOff.Store(off)
+	l.readOff.Store(off + int64(br.Buffered()))
+	l.hasMaster.Store(true)
+	l.state.Store(replConnected)
+	l.downSince.Store(0)
+	if err := l.sendAck(nc); err != nil {
+		return true, err
+	}
+	acks := make(chan struct{})
+	ackDone := make(chan struct{})
+	go l.ackLoop(nc, acks, ackDone)
+	defer func() {
+		close(acks)
+		<-ackDone
+	}()
+	return true, l.stream(nc, br)
+}
+
+// command writes one command in RESP.
+func (l *replLink) command(nc net.Conn, args ...string) error {
+	b := wire.AppendArray(nil, len(args))
+	for _, a := range args {
+		b = wire.AppendBulkString(b, a)
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	nc.SetWriteDeadline(time.Now().Add(l.timeout()))
+	_, err := nc.Write(b)
+	return err
+}
+
+// readLine reads one reply line without its CRLF.
+func readLine(br *bufio.Reader) (string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// handshake runs PING .. PSYNC: full says +FULLRESYNC (with the master's
+// replid and offset), otherwise +CONTINUE (rid: a new replid, or "").
+func (l *replLink) handshake(nc net.Conn, br *bufio.Reader) (full bool, rid string, off int64, err error) {
+	s := l.s
+	if err := l.command(nc, "PING"); err != nil {
+		return false, "", 0, err
+	}
+	line, err := readLine(br)
+	if err != nil {
+		return false, "", 0, err
+	}
+	if strings.HasPrefix(line, "-") && !strings.HasPrefix(line, "-NOAUTH") &&
+		!strings.HasPrefix(line, "-NOPERM") && !strings.HasPrefix(line, "-ERR operation not permitted") {
+		return false, "", 0, errors.New("Error reply to PING from master: '" + line + "'")
+	}
+	s.log.Info("Master replied to PING, replication can continue...")
+	if pass := s.cfg.Value("masterauth"); pass != "" {
+		args := []string{"AUTH", pass}
+		if u := s.cfg.Value("masteruser"); u != "" {
+			args = []string{"AUTH", u, pass}
+		}
+		if err := l.command(nc, args...); err != nil {
+			return false, "", 0, err
+		}
+		if line, err = readLine(br); err != nil {
+			return false, "", 0, err
+		}
+		if strings.HasPrefix(line, "-") {
+			return false, "", 0, errors.New("Unable to AUTH to MASTER: " + line)
+		}
+	}
+	port := s.cfg.Int("replica-announce-port")
+	if port == 0 {
+		port = s.listenPort()
+	}
+	cmds := [][]string{{"REPLCONF", "listening-port", strconv.FormatInt(port, 10)}}
+	if ip := s.cfg.Value("replica-announce-ip"); ip != "" {
+		cmds = append(cmds, []string{"REPLCONF", "ip-address", ip})
+	}
+	cmds = append(cmds, []string{"REPLCONF", "capa", "eof", "capa", "psync2"})
+	for _, c := range cmds {
+		if err := l.command(nc, c...); err != nil {
+			return false, "", 0, err
+		}
+		if line, err = readLine(br); err != nil {
+			return false, "", 0, err
+		}
+		if strings.HasPrefix(line, "-") {
+			s.log.Info("(Non critical) Master does not understand REPLCONF " + c[1] + ": " + line)
+		}
+	}
+	r := &s.replica
+	r.hist.Lock()
+	prid, poff := r.rid, r.off
+	r.hist.Unlock()
+	if prid != "" {
+		s.log.Info("Trying a partial resynchronization (request " + prid + ":" + strconv.FormatInt(poff+1, 10) + ").")
+		err = l.command(nc, "PSYNC", prid, strconv.FormatInt(poff+1, 10))
+	} else {
+		s.log.Info("Partial resynchronization not possible (no cached master)")
+		err = l.command(nc, "PSYNC", "?", "-1")
+	}
+	if err != nil {
+		return false, "", 0, err
+	}
+	for {
+		if line, err = readLine(br); err != nil {
+			return false, "", 0, err
+		}
+		if line != "" {
+			break // empty lines: the master's keepalive while it prepares
+		}
+	}
+	switch {
+	case strings.HasPrefix(line, "+FULLRESYNC"):
+		f := strings.Fields(line)
+		if len(f) != 3 || len(f[1]) != 40 {
+			return false, "", 0, errors.New("Master replied with wrong +FULLRESYNC syntax: " + line)
+		}
+		off, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			return false, "", 0, errors.New("Master replied with wrong +FULLRESYNC syntax: " + line)
+		}
+		s.log.Info("Full resync from master: " + f[1] + ":" + f[2])
+		return true, f[1], off, nil
+	case strings.HasPrefix(line, "+CONTINUE"):
+		if prid == "" {
+			return false, "", 0, errors.New("unexpected +CONTINUE without a cached master")
+		}
+		f := strings.Fields(line)
+		if len(f) == 2 && len(f[1]) == 40 {
+			return false, f[1], 0, nil
+		}
+		return false, "", 0, nil
+	}
+	return false, "", 0, errors.New("Unexpected reply to PSYNC from master: " + line)
+}
+
+// listenPort is the port clients reach this server on: the first TCP
+// listener's, else the port parameter.
+func (s *Server) listenPort() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			return int64(a.Port)
+		}
+	}
+	return s.cfg.Int("port")
+}
+
+// fullSync receives the RDB of a +FULLRESYNC to a temp file in dir,
+// renames it to dbfilename, and loads it in place of the dataset.
+func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
+	s := l.s
+	var line string
+	var err error
+	for {
+		if line, err = readLine(br); err != nil {
+			return err
+		}
+		if line != "" {
+			break
+		}
+		l.syncIO.Store(time.Now().Unix()) // keepalive newline
+	}
+	if strings.HasPrefix(line, "-") {
+		return errors.New("MASTER aborted replication with an error: " + line)
+	}
+	if !strings.HasPrefix(line, "$") {
+		return errors.New("Bad protocol from MASTER, the first byte is not '$' (we received '" + line + "'), are you sure the host and port are right?")
+	}
+	var mark []byte
+	size := int64(-1)
+	if rest, ok := strings.CutPrefix(line, "$EOF:"); ok {
+		if len(rest) != 40 {
+			return errors.New("bad diskless EOF mark: " + line)
+		}
+		mark = []byte(rest)
+		s.log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+	} else {
+		if size, err = strconv.ParseInt(line[1:], 10, 64); err != nil || size < 0 {
+			return errors.New("bad RDB length from MASTER: " + line)
+		}
+		s.log.Info("MASTER <-> REPLICA sync: receiving " + strconv.FormatInt(size, 10) + " bytes from master to disk")
+	}
+	l.syncSize.Store(size)
+	l.syncRead.Store(0)
+	l.syncIO.Store(time.Now().Unix())
+	dir := s.cfg.Value("dir")
+	tmp, err := os.CreateTemp(dir, "temp-*.rdb")
+	if err != nil {
+		return errors.New("Opening the temp file needed for MASTER <-> REPLICA synchronization: " + errnoMessage(err))
+	}
+	defer os.Remove(tmp.Name())
+	if err := l.receive(br, tmp, size, mark); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	path := s.rdbPath()
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return errors.New("Failed trying to rename the temp DB into " + filepath.Base(path) + " in MASTER <-> REPLICA synchronization: " + errnoMessage(err))
+	}
+	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
+	held, release, ok := l.holdAll()
+	if !ok {
+		return errors.New("stopped")
+	}
+	defer release()
+	s.persist.loading.Store(true)
+	defer s.persist.loading.Store(false)
+	for _, sh := range held {
+		sh.FlushAll()
+	}
+	s.log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
+	err = s.loadRDB(path, func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
+		return held[id].Load(es, now, false)
+	}, script.RestoreFlush, true)
+	if err != nil {
+		s.log.Warn("Failed trying to load the MASTER synchronization DB from disk: " + err.Error())
+		return err
+	}
+	r := &s.replica
+	r.hist.Lock()
+	r.rid, r.off, r.db = rid, off, 0
+	r.hist.Unlock()
+	s.persist.changesSaved.Store(s.changes())
+	s.log.Info("MASTER <-> REPLICA sync: Finished with success")
+	return nil
+}
+
+// receive copies the payload to f: size bytes, or up to the 40-byte mark
+// of a diskless transfer (the mark itself left out).
+func (l *replLink) receive(br *bufio.Reader, f *os.File, size int64, mark []byte) error {
+	buf := make([]byte, 64<<10)
+	if mark == nil {
+		left := size
+		for left > 0 {
+			n, err := br.Read(buf[:min(int64(len(buf)), left)])
+			if n > 0 {
+				if _, werr := f.Write(buf[:n]); werr != nil {
+					return werr
+				}
+				left -= int64(n)
+				l.syncRead.Add(int64(n))
+				l.syncIO.Store(time.Now().Unix())
+			}
+			if err != nil && left > 0 {
+				return err
+			}
+		}
+		return nil
+	}
+	// Keep the last 40 bytes back until more arrive: they may be the mark.
+	var tail []byte
+	for {
+		n, err := br.Read(buf)
+		if n > 0 {
+			l.syncRead.Add(int64(n))
+			l.syncIO.Store(time.Now().Unix())
+			tail = append(tail, buf[:n]...)
+			if len(tail) >= len(mark) && bytes.Equal(tail[len(tail)-len(mark):], mark) {
+				_, werr := f.Write(tail[:len(tail)-len(mark)])
+				return werr
+			}
+			if keep := len(mark); len(tail) > keep {
+				if _, werr := f.Write(tail[:len(tail)-keep]); werr != nil {
+					return werr
+				}
+				tail = append(tail[:0], tail[len(tail)-keep:]...)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// holdAll borrows every shard in ascending order, giving up (and back)
+// when the link is stopped: a client holding shards may be waiting for
+// this goroutine to end (REPLICAOF inside EXEC).
+func (l *replLink) holdAll() (held []*shard.Shard, release func(), ok bool) {
+	ws := l.s.workers
+	loans := make([]*shard.Loan, 0, len(ws))
+	release = func() {
+		for _, ln := range loans {
+			ln.Return()
+		}
+		loans = loans[:0]
+	}
+	for _, w := range ws {
+		ln := shard.NewLoan()
+		for {
+			sh, err := w.BorrowWithin(ln, 100*time.Millisecond)
+			if err != nil {
+				release()
+				return nil, nil, false
+			}
+			if sh != nil {
+				held = append(held, sh)
+				loans = append(loans, ln)
+				break
+			}
+			if l.stopped() {
+				release()
+				return nil, nil, false
+			}
+		}
+	}
+	return held, release, true
+}
+
+// sendAck sends REPLCONF ACK <processed offset>.
+func (l *replLink) sendAck(nc net.Conn) error {
+	return l.command(nc, "REPLCONF", "ACK", strconv.FormatInt(l.procOff.Load(), 10))
+}
+
+// ackLoop sends an ACK every second and closes a link silent for
+// repl-timeout, until stop is closed.
+func (l *replLink) ackLoop(nc net.Conn, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(l.lastIO.Load(), 0)) > l.timeout() {
+			l.s.log.Warn("MASTER timeout: no data nor PING received...")
+			nc.Close()
+			return
+		}
+		if l.sendAck(nc) != nil {
+			nc.Close()
+			return
+		}
+	}
+}
+
+// replCmd is one command of the stream and its size in bytes.
+type replCmd struct {
+	args [][]byte
+	size int64
+}
+
+// readReplCommand reads one command of the stream (RESP arrays; a stray
+// newline counts as bytes and nothing else).
+func readReplCommand(br *bufio.Reader) (replCmd, error) {
+	var n int64
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return replCmd{}, err
+	}
+	n += int64(len(line))
+	t := bytes.TrimRight(line, "\r\n")
+	if len(t) == 0 {
+		return replCmd{size: n}, nil
+	}
+	if t[0] != '*' {
+		// An inline command: words separated by blanks.
+		f := bytes.Fields(t)
+		args := make([][]byte, len(f))
+		for i, w := range f {
+			args[i] = bytes.Clone(w)
+		}
+		return replCmd{args: args, size: n}, nil
+	}
+	count, ok := wire.ParseInt(t[1:])
+	if !ok || count < 0 || count > 1<<20 {
+		return replCmd{}, errors.New("Protocol error: invalid multibulk length")
+	}
+	args := make([][]byte, 0, count)
+	for i := int64(0); i < count; i++ {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return replCmd{}, err
+		}
+		n += int64(len(line))
+		t := bytes.TrimRight(line, "\r\n")
+		if len(t) == 0 || t[0] != '$' {
+			return replCmd{}, errors.New("Protocol error: expected '$'")
+		}
+		size, ok := wire.ParseInt(t[1:])
+		if !ok || size < 0 || size > 1<<32 {
+			return replCmd{}, errors.New("Protocol error: invalid bulk length")
+		}
+		arg := make([]byte, size+2)
+		if _, err := io.ReadFull(br, arg); err != nil {
+			return replCmd{}, err
+		}
+		n += size + 2
+		args = append(args, arg[:size])
+	}
+	return replCmd{args: args, size: n}, nil
+}
+
+// Batches: at most this many commands, or bytes, with the shards held.
+const (
+	replBatchCmds  = 512
+	replBatchBytes = 1 << 20
+)
+
+// stream applies the master's commands until the link fails.
+func (l *replLink) stream(nc net.Conn, br *bufio.Reader) error {
+	var batch []replCmd
+	var tx []replCmd // a MULTI's commands, until its EXEC
+	inTx := false
+	var txBytes int64
+	for {
+		batch = batch[:0]
+		var bytesIn int
+		cmd, err := readReplCommand(br)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, cmd)
+		bytesIn += int(cmd.size)
+		for br.Buffered() > 0 && len(batch) < replBatchCmds && bytesIn < replBatchBytes {
+			if cmd, err = readReplCommand(br); err != nil {
+				return err
+			}
+			batch = append(batch, cmd)
+			bytesIn += int(cmd.size)
+		}
+		if err := l.apply(nc, batch, &tx, &inTx, &txBytes); err != nil {
+			return err
+		}
+		l.readOff.Store(l.procOff.Load() + txBytes + int64(br.Buffered()))
+	}
+}
+
+// apply runs a batch with every shard held; a MULTI's commands wait for
+// its EXEC (tx), which may come in a later batch.
+func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool, txBytes *int64) error {
+	s := l.s
+	r := &s.replica
+	var held []*shard.Shard
+	var release func()
+	var rp *aofReplay
+	begin := func() bool {
+		if rp != nil {
+			return true
+		}
+		var ok bool
+		if held, release, ok = l.holdAll(); !ok {
+			return false
+		}
+		r.hist.Lock()
+		db := r.db
+		r.hist.Unlock()
+		rp = &aofReplay{s: s, held: held, file: "the master link", db: db}
+		rp.a.Begin(held, time.Now().UnixMilli())
+		return true
+	}
+	finish := func() {
+		if rp == nil {
+			return
+		}
+		rp.a.End()
+		release()
+		r.hist.Lock()
+		r.db = rp.db
+		r.hist.Unlock()
+		rp = nil
+	}
+	defer finish()
+	var acks []int64
+	advance := func(n int64) {
+		off := l.procOff.Add(n)
+		r.hist.Lock()
+		r.off = off
+		r.hist.Unlock()
+	}
+	for _, c := range batch {
+		if len(c.args) == 0 {
+			if *inTx {
+				*txBytes += c.size
+			} else {
+				advance(c.size)
+			}
+			continue
+		}
+		name := strings.ToLower(string(c.args[0]))
+		switch {
+		case name == "multi":
+			*inTx, *tx, *txBytes = true, (*tx)[:0], c.size
+			continue
+		case name == "exec" && *inTx:
+			if !begin() {
+				return errors.New("stopped")
+			}
+			for _, tc := range *tx {
+				l.runOne(rp, tc.args)
+			}
+			advance(*txBytes + c.size)
+			*inTx, *tx, *txBytes = false, (*tx)[:0], 0
+			continue
+		case name == "discard" && *inTx:
+			advance(*txBytes + c.size)
+			*inTx, *tx, *txBytes = false, (*tx)[:0], 0
+			continue
+		case *inTx:
+			*tx = append(*tx, c)
+			*txBytes += c.size
+			continue
+		case name == "replconf":
+			if len(c.args) >= 2 && equalFold(c.args[1], "getack") {
+				acks = append(acks, l.procOff.Load())
+			}
+			advance(c.size)
+			continue
+		case name == "ping":
+			advance(c.size)
+			continue
+		}
+		if !begin() {
+			return errors.New("stopped")
+		}
+		l.runOne(rp, c.args)
+		advance(c.size)
+	}
+	finish()
+	for _, off := range acks {
+		if err := l.command(nc, "REPLCONF", "ACK", strconv.FormatInt(off, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOne runs one command of the master on the held shards.
+func (l *replLink) runOne(rp *aofReplay, args [][]byte) {
+	s := l.s
+	switch strings.ToLower(string(args[0])) {
+	case "publish", "spublish":
+		if len(args) == 3 {
+			kind := pubsub.Channel
+			if equalFold(args[0], "spublish") {
+				kind = pubsub.Shard
+			}
+			s.hub.PublishAt(kind, string(args[1]), string(args[2]), shard.Clock(), nil)
+		}
+		return
+	}
+	if lookup(args[0]) == nil {
+		s.log.Warn("a command from the master is unknown; skipped", "command", string(cString(args[0], 64)))
+		return
+	}
+	rp.apply(args)
+}
+
+// refuseReadOnly answers a write with -READONLY on a read-only replica
+// and reports true; Redis checks it after NOREPLICAS, before MULTI
+// queues the command (whose EXEC then fails).
+func (c *client) refuseReadOnly(e *entry, args [][]byte) bool {
+	if !c.srv.cfg.Bool("replica-read-only") || !e.arityOK(len(args)) || !c.writes(e, args) {
+		return false
+	}
+	c.last = e.spec
+	c.reject(e, args, errReadOnlyReplica)
+	return true
+}

@@ -146,11 +146,13 @@ func (h *scriptHost) Stopping() bool { return h.srv.life.Err() != nil }
 // scriptVerifyWriteCommandAllow.
 func (h *scriptHost) WritesRefused() string {
 	switch {
+	case h.srv.replicaReadOnly(): // replica.go; first, as in Redis
+		return errReadOnlyReplica
 	case h.srv.diskError():
 		return errMisconf
 	case h.srv.aofMisconf() != "":
 		return h.srv.aofMisconf()
-	case h.srv.noReplicas.Load():
+	case h.srv.noReplicas.Load() && !h.srv.isReplica():
 		return errNoReplicas
 	}
 	return ""

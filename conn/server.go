@@ -133,6 +133,7 @@ type Server struct {
 
 	replID        atomic.Pointer[string] // set by DEBUG CHANGE-REPL-ID (cmd_debug.go)
 	scriptDenyOff atomic.Bool            // DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands
+	replica       replicaState           // REPLICAOF: the link to a master (replica.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -496,6 +497,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.migrate.closeAll() // a MIGRATE waiting on its target fails at once
 	s.stopMaxmemory()
 	s.stopCron()
+	s.stopReplica()
 	s.stopBgsave()
 	close(s.lazyStop)
 	<-s.lazyDone
