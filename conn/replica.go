@@ -710,16 +710,19 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	path := s.rdbPath()
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return errors.New("Failed trying to rename the temp DB into " + filepath.Base(path) + " in MASTER <-> REPLICA synchronization: " + errnoMessage(err))
-	}
-	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
 	held, release, ok := l.holdAll()
 	if !ok {
 		return errors.New("stopped")
 	}
 	defer release()
+	// As Redis kills its RDB child: a BGSAVE would write the old dataset
+	// over the file (none begins while the shards are held).
+	s.cancelBgsave()
+	path := s.rdbPath()
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return errors.New("Failed trying to rename the temp DB into " + filepath.Base(path) + " in MASTER <-> REPLICA synchronization: " + errnoMessage(err))
+	}
+	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
 	for _, sh := range held {
@@ -739,6 +742,18 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	r.hist.Unlock()
 	s.persist.changesSaved.Store(s.changes())
 	s.log.Info("MASTER <-> REPLICA sync: Finished with success")
+	a := &s.aof
+	a.mu.Lock()
+	aofOn := a.on
+	a.mu.Unlock()
+	if aofOn {
+		// The AOF holds the old dataset: a rewrite from this instant
+		// replaces it, as Redis restarts its AOF after a sync.
+		s.cancelAOFRewrite()
+		if err := s.startAOFRewrite(held); err != nil {
+			s.log.Warn("Can't rewrite the append only file after the sync: " + err.Error())
+		}
+	}
 	return nil
 }
 
@@ -1064,14 +1079,56 @@ func (l *replLink) runOne(rp *aofReplay, args [][]byte) {
 	rp.apply(args)
 }
 
-// refuseReadOnly answers a write with -READONLY on a read-only replica
-// and reports true; Redis checks it after NOREPLICAS, before MULTI
-// queues the command (whose EXEC then fails).
+const errMasterDown = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+
+// refuseReadOnly answers a write with -READONLY on a read-only replica,
+// and a command without the stale flag with -MASTERDOWN while the link is
+// down and replica-serve-stale-data is no, and reports true; Redis checks
+// these after NOREPLICAS, before MULTI queues the command (whose EXEC
+// then fails).
 func (c *client) refuseReadOnly(e *entry, args [][]byte) bool {
-	if !c.srv.cfg.Bool("replica-read-only") || !e.arityOK(len(args)) || !c.writes(e, args) {
+	if !e.arityOK(len(args)) {
 		return false
 	}
-	c.last = e.spec
-	c.reject(e, args, errReadOnlyReplica)
-	return true
+	if c.srv.cfg.Bool("replica-read-only") && c.writes(e, args) {
+		c.last = e.spec
+		c.reject(e, args, errReadOnlyReplica)
+		return true
+	}
+	if !c.srv.cfg.Bool("replica-serve-stale-data") && !c.srv.masterLinkUp() && c.deniedStale(e, args) {
+		c.last = e.spec
+		c.reject(e, args, errMasterDown)
+		return true
+	}
+	return false
+}
+
+// masterLinkUp reports whether the replica applies its master's stream.
+func (s *Server) masterLinkUp() bool {
+	s.replica.mu.Lock()
+	l := s.replica.link
+	s.replica.mu.Unlock()
+	return l != nil && l.state.Load() == replConnected
+}
+
+// deniedStale: the command lacks the stale flag, or it is EXEC of a
+// transaction with a command that lacks it.
+func (c *client) deniedStale(e *entry, args [][]byte) bool {
+	spec := e.spec
+	if len(spec.Subcommands) > 0 {
+		if sub := subSpec(e.spec, args[1]); sub != nil {
+			spec = sub
+		}
+	}
+	if spec.Flags&shard.Stale == 0 {
+		return true
+	}
+	if spec.Name == "exec" && c.tx.on {
+		for _, tc := range c.tx.calls {
+			if tc.e.spec.Flags&shard.Stale == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,8 +1,10 @@
 package conn
 
 import (
+	"bufio"
 	"context"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,7 +56,6 @@ func replClosedPort(t *testing.T) (host, port string) {
 // TestReplicaofCommand: the replies, the read-only refusals and the state
 // INFO and CONFIG show, against a master that is not there.
 func TestReplicaofCommand(t *testing.T) {
-	before := runtime.NumGoroutine()
 	ps := startPersistServer(t, 8, t.TempDir())
 	c := newClient2(t, ps.addr, 2)
 	ctx := context.Background()
@@ -122,6 +123,21 @@ func TestReplicaofCommand(t *testing.T) {
 	if _, err := p.Exec(ctx); err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
 		t.Errorf("MULTI SET EXEC: %v", err)
 	}
+	// replica-serve-stale-data no: with the link down, only commands with
+	// the stale flag run.
+	if err := c.ConfigSet(ctx, "replica-serve-stale-data", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const down = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+	if _, err := do("get", "kept"); err == nil || err.Error() != down {
+		t.Errorf("GET with the link down: %v", err)
+	}
+	if replInfo(t, c, "replication", "role") != "slave" {
+		t.Error("INFO refused with the link down")
+	}
+	if err := c.ConfigSet(ctx, "replica-serve-stale-data", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
 	// CLIENT KILL TYPE master finds no synced link.
 	if n, err := c.ClientKillByFilter(ctx, "TYPE", "master").Result(); err != nil || n != 0 {
 		t.Errorf("CLIENT KILL TYPE master: %v %v", n, err)
@@ -149,9 +165,9 @@ func TestReplicaofCommand(t *testing.T) {
 	}
 	c.Close()
 	ps.stop()
-	if !replWait(5*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 }) {
-		buf := make([]byte, 1<<20)
-		t.Errorf("goroutines: %d before, %d after shutdown\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+	buf := make([]byte, 8<<20)
+	if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "(*replLink)") {
+		t.Errorf("a link goroutine outlived Shutdown:\n%s", st)
 	}
 }
 
@@ -379,4 +395,233 @@ func TestReplicaOfRedis(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeMaster is a scripted master on a loopback port: each accepted link
+// goes to the test through links.
+type fakeMaster struct {
+	l     net.Listener
+	links chan net.Conn
+}
+
+func startFakeMaster(t *testing.T) *fakeMaster {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := &fakeMaster{l: l, links: make(chan net.Conn, 4)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fm.links <- nc
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for {
+			select {
+			case nc := <-fm.links:
+				nc.Close()
+			default:
+				return
+			}
+		}
+	})
+	return fm
+}
+
+// respCmd encodes a command as the master's stream carries it.
+func respCmd(args ...string) string {
+	var b strings.Builder
+	b.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		b.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+	}
+	return b.String()
+}
+
+// handshake answers the replica's handshake on nc and returns the
+// commands it sent, up to and including PSYNC.
+func fakeHandshake(t *testing.T, nc net.Conn, br *bufio.Reader) [][]string {
+	t.Helper()
+	var got [][]string
+	for {
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c, err := readReplCommand(br)
+		if err != nil {
+			t.Fatalf("handshake: %v (so far %v)", err, got)
+		}
+		var args []string
+		for _, a := range c.args {
+			args = append(args, string(a))
+		}
+		got = append(got, args)
+		switch strings.ToLower(args[0]) {
+		case "ping":
+			nc.Write([]byte("+PONG\r\n"))
+		case "psync":
+			return got
+		default:
+			nc.Write([]byte("+OK\r\n"))
+		}
+	}
+}
+
+// nextAck reads the replica's commands until a REPLCONF ACK for want
+// (others, the periodic ACKs, are skipped).
+func nextAck(t *testing.T, nc net.Conn, br *bufio.Reader, want int64) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var seen []string
+	for {
+		c, err := readReplCommand(br)
+		if err != nil {
+			t.Fatalf("waiting for ACK %d: %v (seen %v)", want, err, seen)
+		}
+		if len(c.args) == 3 && strings.EqualFold(string(c.args[1]), "ack") {
+			if string(c.args[2]) == strconv.FormatInt(want, 10) {
+				return
+			}
+			seen = append(seen, string(c.args[2]))
+			if len(seen) > 20 {
+				t.Fatalf("no ACK %d: seen %v", want, seen)
+			}
+		}
+	}
+}
+
+// TestReplicaProtocol drives a replica (started with replicaof, masterauth
+// and masteruser in its configuration) from a scripted master: the
+// handshake, a diskless payload after keepalive newlines, the offset
+// counted as Redis does (GETACK answered with the offset before it, a
+// transaction counted at its EXEC), repl-timeout on a silent master, and
+// the PSYNC <replid> <offset+1> after it, answered +CONTINUE.
+func TestReplicaProtocol(t *testing.T) {
+	// An RDB with one key, from a Valkyrie of its own.
+	src := startPersistServer(t, 1, t.TempDir())
+	sc := newClient2(t, src.addr, 2)
+	ctx := context.Background()
+	sc.Set(ctx, "from-rdb", "yes", 0)
+	if err := sc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdbFile, err := os.ReadFile(src.srv.rdbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fm := startFakeMaster(t)
+	dir := t.TempDir()
+	ps := startPersistServer(t, 8, dir, "replicaof", fm.l.Addr().(*net.TCPAddr).IP.String()+" "+strconv.Itoa(fm.l.Addr().(*net.TCPAddr).Port),
+		"repl-timeout", "2", "masterauth", "secret", "masteruser", "repl")
+	r := newClient2(t, ps.addr, 2)
+
+	var nc net.Conn
+	select {
+	case nc = <-fm.links:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica did not connect")
+	}
+	br := bufio.NewReader(nc)
+	hs := fakeHandshake(t, nc, br)
+	want := [][]string{{"PING"}, {"AUTH", "repl", "secret"}, {"REPLCONF", "listening-port", strconv.FormatInt(ps.srv.listenPort(), 10)},
+		{"REPLCONF", "capa", "eof", "capa", "psync2"}, {"PSYNC", "?", "-1"}}
+	if !slices.EqualFunc(hs, want, slices.Equal[[]string]) {
+		t.Fatalf("handshake %q, want %q", hs, want)
+	}
+	const replid = "0123456789abcdef0123456789abcdef01234567"
+	mark := strings.Repeat("m", 40)
+	nc.Write([]byte("+FULLRESYNC " + replid + " 1000\r\n\n\n"))
+	time.Sleep(20 * time.Millisecond)
+	nc.Write([]byte("$EOF:" + mark + "\r\n"))
+	nc.Write(rdbFile[:len(rdbFile)/2])
+	time.Sleep(20 * time.Millisecond)
+	nc.Write(rdbFile[len(rdbFile)/2:])
+	nc.Write([]byte(mark[:10]))
+	time.Sleep(20 * time.Millisecond)
+	nc.Write([]byte(mark[10:]))
+	nextAck(t, nc, br, 1000)
+	if v, err := r.Get(ctx, "from-rdb").Result(); err != nil || v != "yes" {
+		t.Fatalf("the RDB's key: %v %v", v, err)
+	}
+
+	off := int64(1000)
+	send := func(s string) {
+		nc.Write([]byte(s))
+		off += int64(len(s))
+	}
+	send(respCmd("SELECT", "2"))
+	send(respCmd("SET", "k", "v"))
+	send(respCmd("PING"))
+	send(respCmd("MULTI"))
+	send(respCmd("INCR", "ctr"))
+	send(respCmd("RPUSH", "l", "a", "b"))
+	send(respCmd("EXEC"))
+	before := off
+	send(respCmd("REPLCONF", "GETACK", "*"))
+	nextAck(t, nc, br, before)
+	r2 := redis.NewClient(&redis.Options{Addr: ps.addr, DB: 2, Protocol: 2})
+	defer r2.Close()
+	if v := r2.Get(ctx, "k").Val(); v != "v" {
+		t.Errorf("k = %q", v)
+	}
+	if v := r2.LRange(ctx, "l", 0, -1).Val(); !slices.Equal(v, []string{"a", "b"}) {
+		t.Errorf("l = %q", v)
+	}
+	if got := replInfo(t, r, "replication", "slave_repl_offset"); got != strconv.FormatInt(off, 10) {
+		t.Errorf("slave_repl_offset %s, want %d", got, off)
+	}
+	if got := replInfo(t, r, "replication", "master_replid"); got != replid {
+		t.Errorf("master_replid %s", got)
+	}
+	// A transaction not yet ended does not count.
+	send(respCmd("MULTI"))
+	send(respCmd("SET", "pending", "1"))
+	time.Sleep(100 * time.Millisecond)
+	if got := replInfo(t, r, "replication", "slave_repl_offset"); got != strconv.FormatInt(off-int64(len(respCmd("MULTI")+respCmd("SET", "pending", "1"))), 10) {
+		t.Errorf("slave_repl_offset %s inside a transaction", got)
+	}
+	if r2.Exists(ctx, "pending").Val() != 0 {
+		t.Error("a transaction's command ran before its EXEC")
+	}
+	send(respCmd("EXEC"))
+
+	// Silence: the replica gives up after repl-timeout and asks to go on.
+	began := time.Now()
+	var nc2 net.Conn
+	select {
+	case nc2 = <-fm.links:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica did not reconnect after repl-timeout")
+	}
+	if d := time.Since(began); d < time.Second {
+		t.Errorf("reconnected after %v, before repl-timeout", d)
+	}
+	nc.Close()
+	br2 := bufio.NewReader(nc2)
+	hs = fakeHandshake(t, nc2, br2)
+	if last := hs[len(hs)-1]; !slices.Equal(last, []string{"PSYNC", replid, strconv.FormatInt(off+1, 10)}) {
+		t.Fatalf("PSYNC after a dropped link: %q, want offset %d", last, off+1)
+	}
+	nc2.Write([]byte("+CONTINUE\r\n"))
+	nextAck(t, nc2, br2, off)
+	nc2.Write([]byte(respCmd("SET", "after", "continue")))
+	if !replWait(5*time.Second, func() bool { return r2.Get(ctx, "after").Val() == "continue" }) {
+		t.Error("the stream after +CONTINUE was not applied in the database selected before")
+	}
+	if r2.Get(ctx, "pending").Val() != "1" || r2.Get(ctx, "k").Val() != "v" {
+		t.Error("+CONTINUE lost the data")
+	}
+	// ROLE-like state in INFO.
+	if got := replInfo(t, r, "replication", "master_link_status"); got != "up" {
+		t.Errorf("master_link_status:%s", got)
+	}
+	nc2.Close()
 }
