@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -624,4 +625,39 @@ func TestReplicaProtocol(t *testing.T) {
 		t.Errorf("master_link_status:%s", got)
 	}
 	nc2.Close()
+}
+
+// TestReplicaofConfigRewrite: CONFIG REWRITE writes the master REPLICAOF
+// set, and drops the line after REPLICAOF NO ONE; CONFIG SET replicaof
+// is refused (immutable), as in Redis.
+func TestReplicaofConfigRewrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "redis.conf")
+	if err := os.WriteFile(path, []byte("dir "+dir+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient2(t, startServerWithFile(t, path), 2)
+	ctx := context.Background()
+	host, port := replClosedPort(t)
+	if err := c.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigRewrite(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "\nreplicaof "+host+" "+port+"\n") {
+		t.Errorf("after REPLICAOF, the file:\n%s", b)
+	}
+	if err := c.ConfigSet(ctx, "replicaof", "no one").Err(); err == nil || !strings.Contains(err.Error(), "immutable") {
+		t.Errorf("CONFIG SET replicaof: %v", err)
+	}
+	if err := c.Do(ctx, "replicaof", "no", "one").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigRewrite(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "replicaof") {
+		t.Errorf("after REPLICAOF NO ONE, the file:\n%s", b)
+	}
 }
