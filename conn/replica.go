@@ -145,7 +145,11 @@ func (s *Server) infoReplica(b []byte) []byte {
 	b = infoStr(b, "role", "slave")
 	b = infoStr(b, "master_host", l.host)
 	b = infoInt(b, "master_port", int64(l.port))
-	b = infoStr(b, "master_link_status", map[bool]string{true: "up", false: "down"}[st == replConnected])
+	status := "down"
+	if st == replConnected {
+		status = "up"
+	}
+	b = infoStr(b, "master_link_status", status)
 	lastIO := int64(-1)
 	if l.hasMaster.Load() {
 		lastIO = now - l.lastIO.Load()
@@ -874,8 +878,10 @@ type replCmd struct {
 }
 
 // readReplCommand reads one command of the stream (RESP arrays; a stray
-// newline counts as bytes and nothing else).
-func readReplCommand(br *bufio.Reader) (replCmd, error) {
+// newline counts as bytes and nothing else). A bulk longer than maxBulk
+// (proto-max-bulk-len) is refused before anything is allocated for it.
+// The arguments are the command's own: nothing aliases br's buffer.
+func readReplCommand(br *bufio.Reader, maxBulk int64) (replCmd, error) {
 	var n int64
 	line, err := br.ReadSlice('\n')
 	if err != nil {
@@ -896,10 +902,10 @@ func readReplCommand(br *bufio.Reader) (replCmd, error) {
 		return replCmd{args: args, size: n}, nil
 	}
 	count, ok := wire.ParseInt(t[1:])
-	if !ok || count < 0 || count > 1<<20 {
+	if !ok || count < 0 || count > 1024*1024 {
 		return replCmd{}, errors.New("Protocol error: invalid multibulk length")
 	}
-	args := make([][]byte, 0, count)
+	args := make([][]byte, 0, min(count, 64))
 	for i := int64(0); i < count; i++ {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
@@ -911,7 +917,7 @@ func readReplCommand(br *bufio.Reader) (replCmd, error) {
 			return replCmd{}, errors.New("Protocol error: expected '$'")
 		}
 		size, ok := wire.ParseInt(t[1:])
-		if !ok || size < 0 || size > 1<<32 {
+		if !ok || size < 0 || size > maxBulk {
 			return replCmd{}, errors.New("Protocol error: invalid bulk length")
 		}
 		arg := make([]byte, size+2)
@@ -939,14 +945,14 @@ func (l *replLink) stream(nc net.Conn, br *bufio.Reader) error {
 	for {
 		batch = batch[:0]
 		var bytesIn int
-		cmd, err := readReplCommand(br)
+		cmd, err := readReplCommand(br, l.s.maxBulk.Load())
 		if err != nil {
 			return err
 		}
 		batch = append(batch, cmd)
 		bytesIn += int(cmd.size)
 		for br.Buffered() > 0 && len(batch) < replBatchCmds && bytesIn < replBatchBytes {
-			if cmd, err = readReplCommand(br); err != nil {
+			if cmd, err = readReplCommand(br, l.s.maxBulk.Load()); err != nil {
 				return err
 			}
 			batch = append(batch, cmd)

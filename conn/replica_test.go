@@ -455,7 +455,7 @@ func fakeHandshake(t *testing.T, nc net.Conn, br *bufio.Reader) [][]string {
 	var got [][]string
 	for {
 		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		c, err := readReplCommand(br)
+		c, err := readReplCommand(br, 1<<20)
 		if err != nil {
 			t.Fatalf("handshake: %v (so far %v)", err, got)
 		}
@@ -482,7 +482,7 @@ func nextAck(t *testing.T, nc net.Conn, br *bufio.Reader, want int64) {
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var seen []string
 	for {
-		c, err := readReplCommand(br)
+		c, err := readReplCommand(br, 1<<20)
 		if err != nil {
 			t.Fatalf("waiting for ACK %d: %v (seen %v)", want, err, seen)
 		}
@@ -659,5 +659,32 @@ func TestReplicaofConfigRewrite(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); strings.Contains(string(b), "replicaof") {
 		t.Errorf("after REPLICAOF NO ONE, the file:\n%s", b)
+	}
+}
+
+// TestReadReplCommand: the stream's parser counts every byte, and refuses
+// malformed input and a bulk over the limit.
+func TestReadReplCommand(t *testing.T) {
+	in := respCmd("SET", "k", "v") + "\n" + respCmd("PING")
+	br := bufio.NewReader(strings.NewReader(in))
+	var total int64
+	var names []string
+	for {
+		c, err := readReplCommand(br, 100)
+		if err != nil {
+			break
+		}
+		total += c.size
+		if len(c.args) > 0 {
+			names = append(names, string(c.args[0]))
+		}
+	}
+	if total != int64(len(in)) || !slices.Equal(names, []string{"SET", "PING"}) {
+		t.Fatalf("counted %d of %d bytes, commands %q", total, len(in), names)
+	}
+	for _, bad := range []string{"*x\r\n", "*-2\r\n", "*1\r\n:1\r\n", "*1\r\n$101\r\n", "*1\r\n$-1\r\n", "*2\r\n$1\r\na\r\n", "*99999999\r\n"} {
+		if _, err := readReplCommand(bufio.NewReader(strings.NewReader(bad)), 100); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }
