@@ -15,6 +15,9 @@ type blockState struct {
 	paused  atomic.Bool // the wait is CLIENT PAUSE's (pause.go)
 	unblock chan bool   // true: reply with an error; false: as a timeout
 	failed  bool        // the wait ended with CLIENT UNBLOCK's error
+	// roleChanged: the unblock is REPLICAOF's, whose error closes the
+	// connection (replica.go).
+	roleChanged atomic.Bool
 }
 
 // runBlocking runs a blocking command (BLPOP, BLMOVE, ...). It first runs
@@ -181,6 +184,7 @@ func (c *client) wait(w *shard.Waiter, deadline time.Time) (wake shard.Wake, ok 
 	case <-c.block.unblock:
 	default:
 	}
+	c.block.roleChanged.Store(false)
 	// A blocked client runs nothing else until it is served, as in
 	// Redis: a PUBLISH or CLIENT LIST need not wait for it (busyBefore).
 	at := c.segmentAt.Swap(-1)
@@ -235,6 +239,12 @@ const errUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 // giveUpReply returns what ends a blocked wait that was given up: the
 // timeout's null array, or CLIENT UNBLOCK's (ERROR gives Redis's error).
 func (c *client) giveUpReply(withError bool) func() {
+	if withError && c.block.roleChanged.Swap(false) {
+		return func() {
+			c.out = wire.AppendError(c.out, errRoleChanged)
+			c.closeAfter = true
+		}
+	}
 	if withError {
 		return func() {
 			c.out = wire.AppendError(c.out, errUnblocked)

@@ -287,6 +287,7 @@ func (s *Server) setMaster(host string, port int) bool {
 		return true
 	default:
 	}
+	s.unblockForRole()
 	s.cfg.Load("replicaof", host+" "+strconv.Itoa(port)) // CONFIG GET and REWRITE show it
 	l := &replLink{s: s, host: host, port: port, stop: make(chan struct{}), done: make(chan struct{})}
 	l.syncSize.Store(-1)
@@ -1137,4 +1138,28 @@ func (c *client) deniedStale(e *entry, args [][]byte) bool {
 		}
 	}
 	return false
+}
+
+const errRoleChanged = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+
+// unblockForRole ends the waits of the clients blocked on keys with
+// errRoleChanged, and closes them, as Redis's REPLICAOF does: the
+// master's stream would otherwise serve them, popping on the replica what
+// the master keeps.
+func (s *Server) unblockForRole() {
+	s.mu.Lock()
+	var list []*client
+	for _, c := range s.clients {
+		if c.block.blocked.Load() && !c.block.paused.Load() {
+			list = append(list, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range list {
+		c.block.roleChanged.Store(true)
+		select {
+		case c.block.unblock <- true:
+		default:
+		}
+	}
 }

@@ -688,3 +688,34 @@ func TestReadReplCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaofUnblocksClients: a client blocked in BLPOP when the server
+// turns replica gets Redis's UNBLOCKED error, and is closed.
+func TestReplicaofUnblocksClients(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	c := newClient2(t, addr, 2)
+	b := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, PoolSize: 1, MaxRetries: -1})
+	defer b.Close()
+	res := make(chan error, 1)
+	go func() { res <- b.BLPop(ctx, 0, "list").Err() }()
+	if !replWait(5*time.Second, func() bool { return replInfo(t, c, "clients", "blocked_clients") == "1" }) {
+		t.Fatal("BLPOP did not block")
+	}
+	host, port := replClosedPort(t)
+	if err := c.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-res:
+		if err == nil || err.Error() != errRoleChanged {
+			t.Errorf("BLPOP: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("BLPOP still blocked after REPLICAOF")
+	}
+	if !replWait(5*time.Second, func() bool { return replInfo(t, c, "clients", "connected_clients") == "1" }) {
+		t.Errorf("the unblocked client was not closed: connected_clients:%s", replInfo(t, c, "clients", "connected_clients"))
+	}
+	c.Do(ctx, "replicaof", "no", "one")
+}
