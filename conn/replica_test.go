@@ -521,7 +521,7 @@ func TestReplicaProtocol(t *testing.T) {
 	fm := startFakeMaster(t)
 	dir := t.TempDir()
 	ps := startPersistServer(t, 8, dir, "replicaof", fm.l.Addr().(*net.TCPAddr).IP.String()+" "+strconv.Itoa(fm.l.Addr().(*net.TCPAddr).Port),
-		"repl-timeout", "2", "masterauth", "secret", "masteruser", "repl")
+		"repl-timeout", "2", "masterauth", "secret", "masteruser", "repl", "appendonly", "yes")
 	r := newClient2(t, ps.addr, 2)
 
 	var nc net.Conn
@@ -625,6 +625,26 @@ func TestReplicaProtocol(t *testing.T) {
 		t.Errorf("master_link_status:%s", got)
 	}
 	nc2.Close()
+
+	// The AOF was rewritten after the full sync: a restart from it has
+	// the RDB's keys and the stream's.
+	if !replWait(10*time.Second, func() bool { return replInfo(t, r, "persistence", "aof_rewrite_in_progress") == "0" }) {
+		t.Fatal("the AOF rewrite did not end")
+	}
+	if got := replInfo(t, r, "persistence", "aof_last_bgrewrite_status"); got != "ok" {
+		t.Errorf("aof_last_bgrewrite_status:%s", got)
+	}
+	r.Close()
+	r2.Close()
+	ps.stop()
+	again := startPersistServer(t, 8, dir, "appendonly", "yes")
+	a0 := newClient2(t, again.addr, 2)
+	a2 := redis.NewClient(&redis.Options{Addr: again.addr, DB: 2, Protocol: 2})
+	defer a2.Close()
+	if a0.Get(ctx, "from-rdb").Val() != "yes" || a2.Get(ctx, "after").Val() != "continue" || a2.Get(ctx, "ctr").Val() != "1" {
+		t.Errorf("after a restart from the replica's AOF: from-rdb %q after %q ctr %q",
+			a0.Get(ctx, "from-rdb").Val(), a2.Get(ctx, "after").Val(), a2.Get(ctx, "ctr").Val())
+	}
 }
 
 // TestReplicaofConfigRewrite: CONFIG REWRITE writes the master REPLICAOF
