@@ -52,6 +52,9 @@ func (c *client) refuseWrite(e *entry, args [][]byte) bool {
 func (c *client) writes(e *entry, args [][]byte) bool {
 	spec := e.spec
 	if len(spec.Subcommands) > 0 {
+		if len(args) < 2 {
+			return false // COMMAND alone: the container runs, and writes nothing
+		}
 		if spec = subSpec(e.spec, args[1]); spec == nil {
 			return false
 		}

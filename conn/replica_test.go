@@ -739,3 +739,38 @@ func TestReplicaofUnblocksClients(t *testing.T) {
 	}
 	c.Do(ctx, "replicaof", "no", "one")
 }
+
+// TestReplicaContainerAlone: a container command with no subcommand
+// (COMMAND) used to panic in the write check (args[1]) that NOREPLICAS
+// and now READONLY and MASTERDOWN run.
+func TestReplicaContainerAlone(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	c := newClient2(t, addr, 2)
+	// The same check runs for min-replicas-to-write (NOREPLICAS).
+	if err := c.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "command").Err(); err != nil {
+		t.Errorf("COMMAND with min-replicas-to-write: %v", err)
+	}
+	if err := c.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	host, port := replClosedPort(t)
+	if err := c.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Do(ctx, "replicaof", "no", "one")
+	for _, stale := range []string{"yes", "no"} {
+		if err := c.ConfigSet(ctx, "replica-serve-stale-data", stale).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(ctx, "command").Err(); err != nil {
+			t.Errorf("COMMAND on a replica, replica-serve-stale-data %s: %v", stale, err)
+		}
+		if err := c.Info(ctx, "server").Err(); err != nil {
+			t.Errorf("the connection after COMMAND: %v", err)
+		}
+	}
+}
