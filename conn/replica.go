@@ -43,7 +43,7 @@ func init() {
 	spec := func(name, since string) shard.Spec {
 		return shard.Spec{Name: name, Arity: 3, Flags: shard.Admin | shard.NoScript | shard.Stale | shard.NoAsyncLoading,
 			Group: "server", Since: since, Summary: "Make the server a replica of another instance, or promote it as master.",
-			Complexity: "O(1)", Syntax: "<host port|NO ONE>"}
+			Complexity: "O(1)", Syntax: "<<host port>|<NO ONE>>"}
 	}
 	registerLocal(
 		&localCommand{Spec: spec("replicaof", "5.0.0"), run: cmdReplicaof},
