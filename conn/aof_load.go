@@ -220,13 +220,16 @@ type aofReplay struct {
 	db   int
 	out  []byte
 	n    int
+	// record: the commands are a master's stream (replica.go), which the
+	// journal records for the replica's own AOF.
+	record bool
 }
 
 // begin starts a run on the held shards: nothing expires until the load
 // ends, as in Redis's, and nothing is recorded in the journal (the
-// commands come from it).
+// commands come from it) unless record says so.
 func (r *aofReplay) begin() {
-	r.a.KeepExpired, r.a.NoJournal = true, true
+	r.a.KeepExpired, r.a.NoJournal = true, !r.record
 	r.a.Begin(r.held, time.Now().UnixMilli())
 }
 

@@ -597,6 +597,9 @@ func cmdWait(c *client, args [][]byte) {
 }
 
 func cmdRole(c *client, args [][]byte) {
+	if c.srv.roleReplica(c) { // replica.go
+		return
+	}
 	rs := c.srv.replicasNow()
 	c.local = wire.AppendArray(c.local, 3)
 	c.local = wire.AppendBulkString(c.local, "master")

@@ -985,8 +985,10 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 		r.hist.Lock()
 		db := r.db
 		r.hist.Unlock()
-		rp = &aofReplay{s: s, held: held, file: "the master link", db: db}
-		rp.a.Begin(held, time.Now().UnixMilli())
+		// KeepExpired: for the master's commands no key has expired, as
+		// for Redis's master client; the master sends DEL when one has.
+		rp = &aofReplay{s: s, held: held, file: "the master link", db: db, record: true}
+		rp.begin()
 		return true
 	}
 	finish := func() {

@@ -91,6 +91,10 @@ func TestReplicaofCommand(t *testing.T) {
 	if got := replInfo(t, c, "replication", "role"); got != "slave" {
 		t.Errorf("role:%s", got)
 	}
+	if v, err := c.Do(ctx, "role").Slice(); err != nil || len(v) != 5 || v[0] != "slave" || v[1] != host ||
+		v[2] != mustAtoi(port) || (v[3] != "connect" && v[3] != "connecting") || v[4] != int64(-1) {
+		t.Errorf("ROLE with the link down: %v %v", v, err)
+	}
 	if got := replInfo(t, c, "replication", "master_link_status"); got != "down" {
 		t.Errorf("master_link_status:%s", got)
 	}
@@ -582,6 +586,23 @@ func TestReplicaProtocol(t *testing.T) {
 	if got := replInfo(t, r, "replication", "master_replid"); got != replid {
 		t.Errorf("master_replid %s", got)
 	}
+	// For the master's commands no key has expired: an INCR that arrives
+	// after the TTL passed here (the master saw the key live) finds it,
+	// and so does the PERSIST after it. Clients meanwhile read nothing.
+	send(respCmd("SET", "ttlkey", "1", "PXAT", strconv.FormatInt(time.Now().Add(50*time.Millisecond).UnixMilli(), 10)))
+	time.Sleep(150 * time.Millisecond)
+	if err := r2.Get(ctx, "ttlkey").Err(); err != redis.Nil {
+		t.Errorf("GET of a key past its TTL on a replica: %v", err)
+	}
+	send(respCmd("INCR", "ttlkey"))
+	send(respCmd("PERSIST", "ttlkey"))
+	if !replWait(5*time.Second, func() bool { return r2.Get(ctx, "ttlkey").Val() == "2" }) {
+		t.Errorf("ttlkey = %q after INCR and PERSIST from the master, want 2", r2.Get(ctx, "ttlkey").Val())
+	}
+	// ROLE while connected.
+	if v, err := r.Do(ctx, "role").Slice(); err != nil || len(v) != 5 || v[0] != "slave" || v[3] != "connected" || v[4] != off {
+		t.Errorf("ROLE: %v %v, want offset %d", v, err, off)
+	}
 	// A transaction not yet ended does not count.
 	send(respCmd("MULTI"))
 	send(respCmd("SET", "pending", "1"))
@@ -773,4 +794,12 @@ func TestReplicaContainerAlone(t *testing.T) {
 			t.Errorf("the connection after COMMAND: %v", err)
 		}
 	}
+}
+
+func mustAtoi(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return n
 }
