@@ -803,3 +803,30 @@ func mustAtoi(s string) int64 {
 	}
 	return n
 }
+
+// TestReplicaOfValkyrie: a Valkyrie replica of a Valkyrie master (repl.go)
+// reaches its keyspace, follows its writes, and continues after its link
+// is killed.
+func TestReplicaOfValkyrie(t *testing.T) {
+	master := startPersistServer(t, 8, t.TempDir())
+	ctx := context.Background()
+	m := newClient2(t, master.addr, 2)
+	fillEveryType(t, m)
+	replica := startPersistServer(t, 8, t.TempDir())
+	r := newClient2(t, replica.addr, 2)
+	host, port, _ := net.SplitHostPort(master.addr)
+	if err := r.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	replConverge(t, master.addr, replica.addr, m, r, "after the full sync")
+	writeLoad(t, master.addr, 4, 200, "a")
+	replConverge(t, master.addr, replica.addr, m, r, "after the write load")
+	if n, err := r.ClientKillByFilter(ctx, "TYPE", "master").Result(); err != nil || n != 1 {
+		t.Fatalf("CLIENT KILL TYPE master: %v %v", n, err)
+	}
+	writeLoad(t, master.addr, 2, 100, "b")
+	replConverge(t, master.addr, replica.addr, m, r, "after the link was killed")
+	if got := replInfo(t, m, "stats", "sync_partial_ok"); got != "1" {
+		t.Errorf("sync_partial_ok:%s, want 1", got)
+	}
+}
