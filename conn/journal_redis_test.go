@@ -223,6 +223,7 @@ func TestJournalMatchesRedisAOF(t *testing.T) {
 
 	srv, vaddr := startServer(t, 8)
 	sink, _, _ := srv.journal.AddSink(0, 0, false)
+	sink.SkipReplicationOnly() // as the AOF's: no PUBLISH
 	srv.journal.SetOn(true)
 	vc := newClient2(t, vaddr, 2)
 

@@ -70,9 +70,9 @@ type replConn struct {
 }
 
 func init() {
-	replSpec := func(name string, arity int, flags shard.Flag, since, summary, syntax string) shard.Spec {
+	replSpec := func(name string, arity int, flags shard.Flag, since, summary, syntax string, acl ...string) shard.Spec {
 		return shard.Spec{Name: name, Arity: arity, Flags: flags, Group: "server", Since: since,
-			Summary: summary, Complexity: "O(1)", Syntax: syntax}
+			Summary: summary, Complexity: "O(1)", Syntax: syntax, ACL: acl}
 	}
 	registerLocal(
 		&localCommand{Spec: replSpec("psync", -3, shard.Admin|shard.NoScript|shard.NoMulti|shard.NoAsyncLoading,
@@ -85,10 +85,10 @@ func init() {
 			"3.0.0", "An internal command for configuring the replication stream", ""),
 			run: cmdReplconf},
 		&localCommand{Spec: replSpec("wait", 3, shard.NoScript,
-			"3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout"),
+			"3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout", "connection"),
 			run: cmdWait, barrier: true},
 		&localCommand{Spec: replSpec("role", 1, shard.NoScript|shard.Loading|shard.Stale|shard.Fast,
-			"2.8.12", "Return the role of the instance in the context of replication", ""),
+			"2.8.12", "Return the role of the instance in the context of replication", "", "admin", "dangerous"),
 			run: cmdRole},
 	)
 }
@@ -141,6 +141,11 @@ func cmdReplconf(c *client, args [][]byte) {
 func cmdSync(c *client, args [][]byte) {
 	if c.srv.isReplica() {
 		c.replyError("ERR Replica can't sync with a replica")
+		return
+	}
+	if c.pendingBytes() > 0 || c.oq.busy() {
+		// As Redis: replies still to send would mix with the stream.
+		c.replyError("ERR SYNC and PSYNC are invalid with pending output")
 		return
 	}
 	if c.replConn == nil {
