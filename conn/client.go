@@ -961,6 +961,7 @@ func (c *client) runAcross(cmd *shard.Command, args [][]byte, keys []int, w *sha
 		a.Stamp = c.readAt
 		a.Client = &c.ident
 		a.Track, a.Remember = c.tracker()
+		a.Single = true
 		a.Begin(c.borrowed, time.Now().UnixMilli())
 		c.local = a.Run(cmd, args, w, c.tx.watch, c.db, c.proto, c.local)
 		a.End()

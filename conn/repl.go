@@ -480,6 +480,9 @@ func (s *Server) ackArrived() {
 }
 
 func (s *Server) addReplica(r *replica) {
+	// The next PING is a full period away (repl-ping-replica-period), as
+	// Redis's replication cron counts it: tests read the stream exactly.
+	s.repl.pinged.Store(time.Now().UnixNano())
 	s.repl.mu.Lock()
 	s.repl.replicas = append(s.repl.replicas, r)
 	s.repl.mu.Unlock()

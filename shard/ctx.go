@@ -3,6 +3,7 @@ package shard
 import (
 	"github.com/valkyrie-kv/valkyrie/shard/osmem"
 	"github.com/valkyrie-kv/valkyrie/wire"
+	"time"
 )
 
 // Call is one command of a batch.
@@ -233,6 +234,9 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			c.signalWritten(call.Cmd)
 		}
 		if len(c.ready) > 0 && i >= txEnd {
+			if i == txEnd {
+				c.Now = max(c.Now, time.Now().UnixMilli()) // as Across.End
+			}
 			c.serveReady()
 		}
 		done := Clock()
@@ -303,6 +307,9 @@ type Across struct {
 	// NoJournal, set before Begin, records nothing of the run in the
 	// journal: commands that come from it (an AOF being loaded).
 	NoJournal bool
+	// Single, set before Begin, says the run is one command a client sent
+	// on its own (not EXEC, not a script), for the journal's wrapping.
+	Single bool
 	// Script, set before Begin, says that a script runs the commands
 	// (Redis's CLIENT_SCRIPT): the few commands that reply differently
 	// to scripts look at Ctx.script.
@@ -334,6 +341,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 		if s != nil && s.journal.On() && !a.NoJournal {
 			a.journal = s.journal
 			a.jl.startDB = -1
+			a.jl.direct = a.Single
 			a.jl.begin()
 			break
 		}
@@ -433,6 +441,10 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 func (a *Across) End() {
 	defer a.finish()
 	if c := &a.c; len(c.ready) > 0 {
+		// The clients are served after the run, at the time it ended (a
+		// DEBUG SLEEP in a transaction may have let a key expire), as
+		// Redis serves them after EXEC.
+		c.Now = max(c.Now, time.Now().UnixMilli())
 		if a.journal != nil {
 			// The run's unit ends here: each served waiter's writes are
 			// a unit of their own (serveReady).
@@ -475,7 +487,7 @@ func (a *Across) finish() {
 		}
 	}
 	settleAcross(c.shards)
-	a.Track, a.Remember, a.ScriptKeys, a.KeepExpired, a.NoJournal = nil, false, nil, false, false // set again before each Begin
+	a.Track, a.Remember, a.ScriptKeys, a.KeepExpired, a.NoJournal, a.Single = nil, false, nil, false, false, false // set again before each Begin
 	if len(a.events) > 0 {
 		if sink != nil {
 			sink(a.events)

@@ -293,6 +293,9 @@ type jlog struct {
 	// own is set when the running command recorded its effects itself
 	// (or asked for none): the command is then not recorded as called.
 	own bool
+	// noMulti keeps the unit from being wrapped (noWrap); direct says
+	// the log is a run of one command a client sent on its own.
+	noMulti, direct bool
 }
 
 func (l *jlog) empty() bool { return l.startDB < 0 || len(l.buf) == 0 }
@@ -341,20 +344,50 @@ func (l *jlog) begin() {
 }
 
 // end closes a unit; the outermost wraps what it holds in MULTI/EXEC when
-// that is more than one command.
+// that is more than one command (not for a command that asked not to be,
+// see noMulti), after the SELECT of its first command, as Redis does.
 func (l *jlog) end() {
 	l.own = false
 	if l.depth--; l.depth > 0 {
 		return
 	}
-	if l.unitOps < 2 {
+	wrap := l.unitOps >= 2 && !l.noMulti
+	l.noMulti = false
+	if !wrap {
 		return
 	}
+	at := l.unitStart + selectLen(l.buf[l.unitStart:])
 	n := len(l.buf)
 	l.buf = append(l.buf, multiCmd...)
-	copy(l.buf[l.unitStart+len(multiCmd):], l.buf[l.unitStart:n])
-	copy(l.buf[l.unitStart:], multiCmd)
+	copy(l.buf[at+len(multiCmd):], l.buf[at:n])
+	copy(l.buf[at:], multiCmd)
 	l.buf = append(l.buf, "*1\r\n$4\r\nEXEC\r\n"...)
+}
+
+const selectHead = "*2\r\n$6\r\nSELECT\r\n$"
+
+// selectLen is the length of the SELECT that b starts with, 0 if none.
+func selectLen(b []byte) int {
+	if len(b) < len(selectHead) || string(b[:len(selectHead)]) != selectHead {
+		return 0
+	}
+	i := len(selectHead)
+	n := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int(b[i]-'0')
+		i++
+	}
+	return i + 2 + n + 2 // "\r\n" digits "\r\n"
+}
+
+// noWrap says that the running command's records are not to be wrapped
+// in MULTI/EXEC when it runs on its own (not in a transaction or a
+// script): RANDOMKEY and SCAN, whose lazy expiries are like active
+// expiry's (Redis's CMD_TOUCHES_ARBITRARY_KEYS).
+func (c *Ctx) noWrap() {
+	if l := c.journal(); l != nil && (l.depth == 1 || l.direct && l.depth == 2) {
+		l.noMulti = true
+	}
 }
 
 // handTo gives the log to j and empties it. It returns the offset the
@@ -368,7 +401,7 @@ func (l *jlog) handTo(j *Journal) (end int64) {
 	} else {
 		l.buf = l.buf[:0]
 	}
-	l.startDB, l.depth, l.unitOps, l.own = -1, 0, 0, false
+	l.startDB, l.depth, l.unitOps, l.own, l.noMulti, l.direct = -1, 0, 0, false, false, false
 	return end
 }
 

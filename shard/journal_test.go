@@ -365,3 +365,30 @@ func TestJournalGetDelIsUnlinkWhenUserDelIsLazy(t *testing.T) {
 		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// RANDOMKEY and SCAN run on their own record the lazy expiries they cause
+// as DELs of their own, not wrapped (Redis's CMD_TOUCHES_ARBITRARY_KEYS).
+func TestJournalRandomKeyExpiriesAreNotWrapped(t *testing.T) {
+	s, j := newJournaled()
+	journaled(t, s, j, 1000, []string{"SET", "a", "1", "PX", "5"}, []string{"SET", "b", "1", "PX", "5"})
+	j.j.ForceSelect()
+	got := journaled(t, s, j, 2000, []string{"SCAN", "0"})
+	if got != "SELECT 0\nDEL a\nDEL b" && got != "SELECT 0\nDEL b\nDEL a" {
+		t.Fatalf("journal:\n%s", got)
+	}
+}
+
+// A unit that changes database first selects it before its MULTI, as
+// Redis puts the SELECT ahead of the transaction.
+func TestJournalSelectComesBeforeMulti(t *testing.T) {
+	l := jlog{startDB: -1}
+	l.record(0, bargs("SET", "a", "1")...)
+	l.begin()
+	l.record(5, bargs("SET", "b", "1")...)
+	l.record(5, bargs("SET", "c", "1")...)
+	l.end()
+	want := "SET a 1\nSELECT 5\nMULTI\nSET b 1\nSET c 1\nEXEC"
+	if got := decodeJournal(t, l.buf); got != want {
+		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}

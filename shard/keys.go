@@ -498,6 +498,7 @@ func cmdMove(c *Ctx) {
 // count, then a key within it, so every key is about equally likely.
 // Expired keys it lands on are removed and the draw repeats.
 func cmdRandomKey(c *Ctx) {
+	c.noWrap()
 	for tries := 1; ; tries++ {
 		total := 0
 		c.eachDB(func(db *DB) { total += db.Len() })
@@ -567,7 +568,9 @@ func cmdSwapDB(c *Ctx) {
 			for _, i := range [2]int{a, b} {
 				d := &s.dbs[i]
 				for k := range d.waiters {
-					if _, ok := d.peek([]byte(k), c.Now); ok {
+					// Present, expired or not: the serving finds out (and
+					// deletes an expired key after SWAPDB, as Redis does).
+					if d.exists([]byte(k)) {
 						c.signalAt(i, []byte(k))
 					}
 				}

@@ -222,6 +222,7 @@ func scanRoute(args [][]byte, shards int) int {
 }
 
 func cmdScan(c *Ctx) {
+	c.noWrap()
 	cur, ok := parseCursor(c.Args[1])
 	if !ok {
 		c.Error("ERR invalid cursor")

@@ -616,6 +616,7 @@ func (db *DB) dropStale(k string) {
 		return
 	}
 	db.remove([]byte(k))
+	db.recordDel([]byte(k))
 	if db.sh != nil {
 		db.sh.ExpiredKeys++
 	}
