@@ -270,3 +270,17 @@ func (c *Ctx) propagateConsumer(key, group, consumer []byte) {
 	}
 	c.propagate(xgroupName, createconsumerName, key, group, consumer)
 }
+
+// applyingStream reports whether the command comes from the AOF being
+// loaded or from a master's stream (Across.KeepExpired).
+func (c *Ctx) applyingStream() bool {
+	if c.self != nil {
+		return c.self.keepExpired
+	}
+	for _, s := range c.shards {
+		if s != nil {
+			return s.keepExpired
+		}
+	}
+	return false
+}

@@ -392,3 +392,21 @@ func TestJournalSelectComesBeforeMulti(t *testing.T) {
 		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// The exact form of an approximate trim keeps its LIMIT; a client may not
+// send that, the AOF and a master's stream may (as in Redis).
+func TestJournalExactTrimWithLimitOnlyFromTheStream(t *testing.T) {
+	s, _ := newJournaled()
+	run(t, s, 1000, "XADD", "s", "1-1", "f", "v")
+	if got := run(t, s, 1000, "XTRIM", "s", "MAXLEN", "=", "0", "LIMIT", "10"); !strings.HasPrefix(got, "-ERR syntax error, LIMIT") {
+		t.Fatalf("a client's exact trim with LIMIT: %q", got)
+	}
+	var a Across
+	a.KeepExpired = true
+	a.Begin([]*Shard{s}, 1000)
+	out := a.Run(Lookup("xtrim"), bargs("XTRIM", "s", "MAXLEN", "=", "0", "LIMIT", "10"), nil, nil, 0, wire.RESP2, nil)
+	a.End()
+	if string(out) != ":1\r\n" {
+		t.Fatalf("the stream's exact trim with LIMIT: %q", out)
+	}
+}

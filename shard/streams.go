@@ -319,7 +319,10 @@ done:
 		return o, -1
 	}
 	if limitGiven {
-		if !o.Approx {
+		if !o.Approx && !c.applyingStream() {
+			// The journal's exact form of an approximate trim keeps its
+			// LIMIT: the AOF and a master's stream may use it, as Redis
+			// lets its AOF and master clients.
 			c.Error(errXLimitNoApprox)
 			return o, -1
 		}
