@@ -353,6 +353,9 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 			return err
 		}
 		s.log.Info("Synchronization with replica succeeded", "replica", r.ip+":"+strconv.FormatInt(r.port, 10))
+		if r.capaEOF && !s.awaitFirstAck(r, stop) {
+			return nil
+		}
 	}
 	r.state.Store(&stateOnline)
 	var buf []byte
@@ -380,6 +383,29 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 			return nil
 		}
 	}
+}
+
+// awaitFirstAck waits for the replica's first REPLCONF ACK after an RDB
+// sent with an EOF mark: a replica cannot tell the mark from stream bytes
+// that follow it in the same read, so Redis starts the stream only once
+// the replica has acknowledged the load. It reports false if stop closed.
+func (s *Server) awaitFirstAck(r *replica, stop chan struct{}) bool {
+	for r.ackTime.Load() == 0 {
+		s.repl.mu.Lock()
+		wake := s.repl.ackWake
+		s.repl.mu.Unlock()
+		if r.ackTime.Load() != 0 {
+			break
+		}
+		select {
+		case <-wake:
+		case <-stop:
+			return false
+		case <-s.stopping:
+			return false
+		}
+	}
+	return true
 }
 
 // sendSnapshot writes the RDB of the snapshot: with an EOF mark when the
