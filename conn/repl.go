@@ -1,11 +1,8 @@
 package conn
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +34,10 @@ type replState struct {
 	lastGone time.Time // when the last replica left, for repl-backlog-ttl
 	// ackWake is closed (and replaced) when a replica acknowledges.
 	ackWake chan struct{}
+	// pending is the full sync that replicas may still join (its
+	// diskless delay has not run out); syncs counts the sessions running.
+	pending *syncSession
+	syncs   sync.WaitGroup
 	pinged  atomic.Int64 // Unix ns of the last PING to the replicas
 
 	syncFull, syncPartialOK, syncPartialErr atomic.Int64
@@ -52,7 +53,12 @@ type replica struct {
 	ackOff   atomic.Int64
 	ackTime  atomic.Int64 // Unix s of the last ACK
 	sink     *shard.JournalSink
-	fullSync bool
+	fullSync bool // it asked for (or needs) a full sync
+	psync    bool // it sent PSYNC, not SYNC: it gets +FULLRESYNC
+	// Set by the sync session before its done closes (repl_sync.go):
+	// why its sync failed, and whether its RDB had an EOF mark.
+	syncErr error
+	sentEOF bool
 }
 
 var (
@@ -217,15 +223,14 @@ func (c *client) serveReplica() {
 	}
 	r.state.Store(&stateWaitBgsave)
 	c.isReplica.Store(true)
-	limit := s.replicaOutLimit()
-	psync := len(args) == 3 && strings.EqualFold(string(args[0]), "psync")
+	r.psync = len(args) == 3 && strings.EqualFold(string(args[0]), "psync")
 
 	var head []byte
-	var snap *snapshotHead
-	if psync && string(args[1]) == s.masterReplID() {
+	if r.psync && string(args[1]) == s.masterReplID() {
 		if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil && s.replActive() {
-			if sink, _, ok := s.journal.AddSink(limit, off-1, true); ok {
+			if sink, _, ok := s.journal.AddSink(s.replicaOutLimit(), off-1, true); ok {
 				r.sink = sink
+				r.state.Store(&stateOnline)
 				s.repl.syncPartialOK.Add(1)
 				s.log.Info("Partial resynchronization request from " + r.ip + " accepted. Sending backlog from offset " + strconv.FormatInt(off, 10))
 				head = append(head, "+CONTINUE "+s.masterReplID()+"\r\n"...)
@@ -233,23 +238,11 @@ func (c *client) serveReplica() {
 		}
 	}
 	if r.sink == nil {
-		if psync && string(args[1]) != "?" {
+		if r.psync && string(args[1]) != "?" {
 			s.repl.syncPartialErr.Add(1)
 		}
-		h, start, err := s.beginReplicaSync(r, limit)
-		if err != nil {
-			s.log.Warn("cannot sync a replica: " + err.Error())
-			c.nc.Write([]byte("-ERR " + err.Error() + "\r\n"))
-			c.isReplica.Store(false)
-			return
-		}
-		snap = &h
 		r.fullSync = true
 		s.repl.syncFull.Add(1)
-		if psync {
-			head = append(head, "+FULLRESYNC "+s.masterReplID()+" "+strconv.FormatInt(start, 10)+"\r\n"...)
-		}
-		s.log.Info("Starting BGSAVE for SYNC with target: replicas sockets", "replica", r.ip+":"+strconv.FormatInt(r.port, 10))
 	}
 	s.addReplica(r)
 	defer s.removeReplica(r)
@@ -261,14 +254,17 @@ func (c *client) serveReplica() {
 	go func() {
 		defer close(done)
 		defer closeLink()
-		if err := s.feedReplica(r, head, snap, stop); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Info("Connection with replica lost", "replica", r.ip+":"+strconv.FormatInt(r.port, 10), "err", err)
+		if err := s.feedReplica(r, head, stop); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Info("Connection with replica lost", "replica", r.name(), "err", err)
 		}
 	}()
 	c.readAcks(r, stop)
 	closeLink()
 	<-done
 }
+
+// name is the replica as the log shows it.
+func (r *replica) name() string { return r.ip + ":" + strconv.FormatInt(r.port, 10) }
 
 // replActive reports whether the backlog exists.
 func (s *Server) replActive() bool {
@@ -277,83 +273,26 @@ func (s *Server) replActive() bool {
 	return s.repl.active
 }
 
-// beginReplicaSync holds every shard for an instant: the snapshot the
-// replica will load begins, and its sink joins the journal there.
-func (s *Server) beginReplicaSync(r *replica, limit int) (snapshotHead, int64, error) {
-	// The shards take one snapshot at a time: wait for a BGSAVE or a
-	// rewrite to end (Redis's replica waits for the next BGSAVE too).
-	for deadline := time.Now().Add(time.Minute); s.bgsaveRunning() || s.aofRewriting(); {
-		if time.Now().After(deadline) {
-			return snapshotHead{}, 0, errors.New("a background save did not end")
-		}
-		select {
-		case <-s.stopping:
-			return snapshotHead{}, 0, errors.New("server is shutting down")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	var h snapshotHead
-	var start int64
-	var err error
-	ok := s.holdAllShardsWithin(5*time.Second, func(held []*shard.Shard) {
-		p := &s.persist
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.bg != nil || s.aofRewriting() {
-			err = errors.New("a background save started meanwhile")
-			return
-		}
-		s.repl.mu.Lock()
-		if !s.repl.active {
-			s.repl.active = true
-			s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
-		}
-		s.repl.mu.Unlock()
-		r.sink, start, _ = s.journal.AddSink(limit, 0, false)
-		s.journal.ForceSelect()
-		s.journal.SetOn(true)
-		h = s.beginSnapshot(held)
-		// A BGSAVE now finds the shards' snapshot taken, as Redis's finds
-		// its child busy.
-		p.bg = &bgSave{began: time.Now(), cancel: make(chan struct{})}
-		h.cancel = p.bg
-	})
-	if !ok && err == nil {
-		err = errors.New("a shard stayed busy")
-	}
-	return h, start, err
-}
-
-// feedReplica writes head, the snapshot (for a full sync) and then the
-// stream to the replica until stop closes or a write fails.
-func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop chan struct{}) error {
-	nc := r.c.nc
-	write := func(b []byte) error {
-		nc.SetWriteDeadline(time.Now().Add(time.Duration(max(s.cfg.Int("repl-timeout"), 1)) * time.Second))
-		_, err := nc.Write(b)
-		return err
-	}
+// feedReplica writes head (+CONTINUE), or takes part in a full sync, and
+// then writes the stream to the replica until stop closes or a write
+// fails.
+func (s *Server) feedReplica(r *replica, head []byte, stop chan struct{}) error {
 	if len(head) > 0 {
-		if err := write(head); err != nil {
+		if err := r.write(s, head); err != nil {
 			return err
 		}
 	}
-	if snap != nil {
-		r.state.Store(&stateSendBulk)
-		err := s.sendSnapshot(r, snap, write)
-		s.persist.mu.Lock()
-		if s.persist.bg == snap.cancel {
-			s.persist.bg = nil
+	if r.fullSync {
+		// The session always ends (its waits are bounded, its writes have
+		// deadlines, and it stops with the server); r's sink is its to
+		// set until then.
+		sess := s.joinSync(r)
+		<-sess.done
+		if r.syncErr != nil {
+			return r.syncErr
 		}
-		s.persist.mu.Unlock()
-		if err != nil {
-			for _, w := range s.workers {
-				w.AbortSnapshot(snap.gen)
-			}
-			return err
-		}
-		s.log.Info("Synchronization with replica succeeded", "replica", r.ip+":"+strconv.FormatInt(r.port, 10))
-		if r.capaEOF && !s.awaitFirstAck(r, stop) {
+		s.log.Info("Synchronization with replica succeeded", "replica", r.name())
+		if r.sentEOF && !s.awaitFirstAck(r, stop) {
 			return nil
 		}
 	}
@@ -367,7 +306,7 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 			return errors.New("the replica's output buffer limit was passed")
 		}
 		if len(buf) > 0 {
-			if err := write(buf); err != nil {
+			if err := r.write(s, buf); err != nil {
 				return err
 			}
 			if cap(buf) > 1<<20 {
@@ -385,74 +324,12 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 	}
 }
 
-// awaitFirstAck waits for the replica's first REPLCONF ACK after an RDB
-// sent with an EOF mark: a replica cannot tell the mark from stream bytes
-// that follow it in the same read, so Redis starts the stream only once
-// the replica has acknowledged the load. It reports false if stop closed.
-func (s *Server) awaitFirstAck(r *replica, stop chan struct{}) bool {
-	for r.ackTime.Load() == 0 {
-		s.repl.mu.Lock()
-		wake := s.repl.ackWake
-		s.repl.mu.Unlock()
-		if r.ackTime.Load() != 0 {
-			break
-		}
-		select {
-		case <-wake:
-		case <-stop:
-			return false
-		case <-s.stopping:
-			return false
-		}
-	}
-	return true
-}
-
-// sendSnapshot writes the RDB of the snapshot: with an EOF mark when the
-// replica takes one (Redis's diskless sync), else from a file in dir as a
-// bulk of known length.
-func (s *Server) sendSnapshot(r *replica, h *snapshotHead, write func([]byte) error) error {
-	next := s.snapshotSlices(*h, h.cancel.cancel)
-	if r.capaEOF {
-		var mark [20]byte
-		rand.Read(mark[:])
-		eof := hex.EncodeToString(mark[:])
-		if err := write([]byte("$EOF:" + eof + "\r\n")); err != nil {
-			return err
-		}
-		if err := s.writeRDBTo(writerFunc(write), *h, h.cancel.cancel, next); err != nil {
-			return err
-		}
-		return write([]byte(eof))
-	}
-	f, err := os.CreateTemp(s.cfg.Value("dir"), "temp-replsync-*.rdb")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if err := s.writeRDBTo(f, *h, h.cancel.cancel, next); err != nil {
-		return err
-	}
-	size, _ := f.Seek(0, 1)
-	if _, err := f.Seek(0, 0); err != nil {
-		return err
-	}
-	if err := write([]byte("$" + strconv.FormatInt(size, 10) + "\r\n")); err != nil {
-		return err
-	}
-	buf := make([]byte, 1<<20)
-	for {
-		n, rerr := f.Read(buf)
-		if n > 0 {
-			if err := write(buf[:n]); err != nil {
-				return err
-			}
-		}
-		if rerr != nil {
-			return nil
-		}
-	}
+// write sends b to the replica, giving up after repl-timeout.
+func (r *replica) write(s *Server, b []byte) error {
+	nc := r.c.nc
+	nc.SetWriteDeadline(time.Now().Add(time.Duration(max(s.cfg.Int("repl-timeout"), 1)) * time.Second))
+	_, err := nc.Write(b)
+	return err
 }
 
 type writerFunc func([]byte) error

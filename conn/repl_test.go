@@ -1,7 +1,10 @@
 package conn
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +44,7 @@ func TestRedisReplicatesValkyrie(t *testing.T) {
 		t.Skip("redis-server not installed")
 	}
 	ctx := context.Background()
-	v := startPersistServer(t, 8, t.TempDir())
+	v := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
 	vc := newClient2(t, v.addr, 2)
 	fillEveryType(t, vc)
 	host, port, _ := strings.Cut(v.addr, ":")
@@ -136,5 +139,65 @@ func TestRedisReplicatesValkyrie(t *testing.T) {
 	role := vc.Do(ctx, "ROLE").Val().([]any)
 	if role[0] != "master" || len(role[2].([]any)) != 1 {
 		t.Fatalf("ROLE = %v", role)
+	}
+}
+
+// Replicas that ask for a full sync within repl-diskless-sync-delay share
+// one: both get the same dataset, and with SYNC (no EOF capability) from a
+// file. Skipped when redis-server is not installed.
+func TestReplicasShareAFullSync(t *testing.T) {
+	bin := trRedisBinary()
+	if bin == "" {
+		t.Skip("redis-server not installed")
+	}
+	ctx := context.Background()
+	v := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "1")
+	vc := newClient2(t, v.addr, 2)
+	fillEveryType(t, vc)
+	host, port, _ := strings.Cut(v.addr, ":")
+	r1 := trStartRedis(t, bin, "--replicaof", host, port)
+	r2 := trStartRedis(t, bin, "--replicaof", host, port)
+	c1, c2 := newClient2(t, r1, 2), newClient2(t, r2, 2)
+	waitReplicaCaughtUp(t, vc, c1)
+	waitReplicaCaughtUp(t, vc, c2)
+	want := keyspace(t, v.addr)
+	for _, addr := range []string{r1, r2} {
+		if got := keyspace(t, addr); !slices.Equal(got, want) {
+			t.Fatalf("replica %s:\n%s", addr, diffLines(got, want))
+		}
+	}
+	if n := persistInfo(t, vc, "replication", "connected_slaves"); n != "2" {
+		t.Fatalf("connected_slaves = %s", n)
+	}
+	// SYNC, as an old replica or the test suite's stream reader sends it:
+	// the RDB comes as a bulk of known length, then the stream.
+	nc, err := net.Dial("tcp", v.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.Write([]byte("SYNC\r\n"))
+	rd := bufio.NewReader(nc)
+	line, err := rd.ReadString('\n')
+	for err == nil && line == "\n" { // keep-alive newlines while it waits
+		line, err = rd.ReadString('\n')
+	}
+	if err != nil || !strings.HasPrefix(line, "$") {
+		t.Fatalf("SYNC answered %q, %v", line, err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+	if _, err := io.CopyN(io.Discard, rd, int64(n)); err != nil {
+		t.Fatal(err)
+	}
+	vc.Set(ctx, "after-sync", "x", 0)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no stream after SYNC's RDB: %v", err)
+		}
+		if strings.Contains(line, "after-sync") {
+			break
+		}
 	}
 }

@@ -808,7 +808,7 @@ func mustAtoi(s string) int64 {
 // reaches its keyspace, follows its writes, and continues after its link
 // is killed.
 func TestReplicaOfValkyrie(t *testing.T) {
-	master := startPersistServer(t, 8, t.TempDir())
+	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
 	ctx := context.Background()
 	m := newClient2(t, master.addr, 2)
 	fillEveryType(t, m)

@@ -499,6 +499,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopCron()
 	s.stopReplica()
 	s.stopBgsave()
+	s.repl.syncs.Wait() // full syncs end with the server (repl_sync.go)
 	close(s.lazyStop)
 	<-s.lazyDone
 

@@ -1,0 +1,319 @@
+package conn
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
+
+// A full sync is a session that replicas join: with repl-diskless-sync
+// (the default) it waits repl-diskless-sync-delay seconds for more
+// replicas first, as Redis does, sending each a newline every second so
+// its link stays up. Then, with every shard held for an instant, the
+// snapshot begins and each replica's sink joins the journal at that
+// offset; one RDB is made and sent to all of them: streamed with an EOF
+// mark when all take one and the sync is diskless, else written to a
+// temporary file in dir and sent from it as a bulk of known length.
+
+type syncSession struct {
+	replicas []*replica   // joined before it started (under replState.mu)
+	done     chan struct{} // closed once every replica has its RDB (or failed)
+}
+
+// joinSync adds r to the session that still takes replicas, or starts a
+// new one, and returns it.
+func (s *Server) joinSync(r *replica) *syncSession {
+	s.repl.mu.Lock()
+	defer s.repl.mu.Unlock()
+	if sess := s.repl.pending; sess != nil {
+		sess.replicas = append(sess.replicas, r)
+		return sess
+	}
+	sess := &syncSession{replicas: []*replica{r}, done: make(chan struct{})}
+	s.repl.pending = sess
+	s.repl.syncs.Add(1)
+	go s.runSync(sess)
+	return sess
+}
+
+// runSync runs a full sync session.
+func (s *Server) runSync(sess *syncSession) {
+	defer s.repl.syncs.Done()
+	defer close(sess.done)
+	diskless := s.cfg.Bool("repl-diskless-sync")
+	if diskless {
+		delay := s.cfg.Int("repl-diskless-sync-delay")
+		for i := int64(0); i < delay; i++ {
+			if max := s.cfg.Int("repl-diskless-sync-max-replicas"); max > 0 && s.sessionSize(sess) >= int(max) {
+				break
+			}
+			if !s.keepAliveWait(sess, time.Second) {
+				break
+			}
+		}
+	}
+	// No more replicas join this one: the next starts a session of its own.
+	s.repl.mu.Lock()
+	if s.repl.pending == sess {
+		s.repl.pending = nil
+	}
+	rs := append([]*replica(nil), sess.replicas...)
+	s.repl.mu.Unlock()
+
+	// The shards take one snapshot at a time: wait for a BGSAVE or a
+	// rewrite to end (Redis's replicas wait for the next BGSAVE too).
+	for deadline := time.Now().Add(time.Minute); s.bgsaveRunning() || s.aofRewriting(); {
+		if time.Now().After(deadline) {
+			failAll(rs, errors.New("a background save did not end"))
+			return
+		}
+		if !s.keepAliveWait(sess, 100*time.Millisecond) {
+			failAll(rs, errors.New("server is shutting down"))
+			return
+		}
+	}
+	h, err := s.beginReplicaSnapshot(rs)
+	if err != nil {
+		s.log.Warn("cannot sync the replicas: " + err.Error())
+		failAll(rs, err)
+		return
+	}
+	defer func() {
+		s.persist.mu.Lock()
+		if s.persist.bg == h.cancel {
+			s.persist.bg = nil
+		}
+		s.persist.mu.Unlock()
+	}()
+	eof := diskless
+	for _, r := range rs {
+		eof = eof && r.capaEOF
+		if r.psync {
+			r.fail(r.write(s, []byte("+FULLRESYNC "+s.masterReplID()+" "+strconv.FormatInt(h.start, 10)+"\r\n")))
+		}
+		r.state.Store(&stateSendBulk)
+	}
+	target := "disk"
+	if eof {
+		target = "replicas sockets"
+	}
+	s.log.Info("Starting BGSAVE for SYNC with target: "+target, "replicas", len(rs))
+	if eof {
+		err = s.sendRDBWithMark(rs, h)
+	} else {
+		err = s.sendRDBFile(rs, h)
+	}
+	if err != nil {
+		for _, w := range s.workers {
+			w.AbortSnapshot(h.gen)
+		}
+		failAll(rs, err)
+	}
+}
+
+func (s *Server) sessionSize(sess *syncSession) int {
+	s.repl.mu.Lock()
+	defer s.repl.mu.Unlock()
+	return len(sess.replicas)
+}
+
+// keepAliveWait waits d, then sends each replica of the session a newline
+// (Redis's keep-alive while a replica waits for its RDB). It reports false
+// if the server is stopping.
+func (s *Server) keepAliveWait(sess *syncSession, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.stopping:
+		return false
+	}
+	s.repl.mu.Lock()
+	rs := append([]*replica(nil), sess.replicas...)
+	s.repl.mu.Unlock()
+	for _, r := range rs {
+		if r.syncErr == nil {
+			r.fail(r.write(s, []byte("\n")))
+		}
+	}
+	return true
+}
+
+// fail records the first error of r's sync, if err is one.
+func (r *replica) fail(err error) {
+	if err != nil && r.syncErr == nil {
+		r.syncErr = err
+	}
+}
+
+func failAll(rs []*replica, err error) {
+	for _, r := range rs {
+		r.fail(err)
+	}
+}
+
+// replSnapshot is a snapshot begun for replicas: its head, the journal
+// offset of its instant, and the BGSAVE slot it holds.
+type replSnapshot struct {
+	snapshotHead
+	start int64
+}
+
+// beginReplicaSnapshot holds every shard for an instant: the snapshot
+// begins, and each replica's sink joins the journal there.
+func (s *Server) beginReplicaSnapshot(rs []*replica) (replSnapshot, error) {
+	var h replSnapshot
+	var err error
+	limit := s.replicaOutLimit()
+	ok := s.holdAllShardsWithin(5*time.Second, func(held []*shard.Shard) {
+		p := &s.persist
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.bg != nil || s.aofRewriting() {
+			err = errors.New("a background save started meanwhile")
+			return
+		}
+		s.repl.mu.Lock()
+		if !s.repl.active {
+			s.repl.active = true
+			s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
+		}
+		s.repl.mu.Unlock()
+		for _, r := range rs {
+			r.sink, h.start, _ = s.journal.AddSink(limit, 0, false)
+		}
+		s.journal.ForceSelect()
+		s.journal.SetOn(true)
+		h.snapshotHead = s.beginSnapshot(held)
+		// A BGSAVE now finds the shards' snapshot taken, as Redis's finds
+		// its child busy.
+		p.bg = &bgSave{began: time.Now(), cancel: make(chan struct{})}
+		h.cancel = p.bg
+	})
+	if !ok && err == nil {
+		err = errors.New("a shard stayed busy")
+	}
+	return h, err
+}
+
+// fanOut writes to every replica whose sync has not failed; a replica
+// whose write fails is dropped, and the write fails only when none is left.
+type fanOut struct {
+	s  *Server
+	rs []*replica
+}
+
+func (f fanOut) Write(b []byte) (int, error) {
+	live := 0
+	for _, r := range f.rs {
+		if r.syncErr == nil {
+			r.fail(r.write(f.s, b))
+		}
+		if r.syncErr == nil {
+			live++
+		}
+	}
+	if live == 0 {
+		return 0, errors.New("every replica of the sync is gone")
+	}
+	return len(b), nil
+}
+
+// sendRDBWithMark streams the RDB to the replicas as Redis's diskless
+// sync does: $EOF:<mark>, the RDB, the mark.
+func (s *Server) sendRDBWithMark(rs []*replica, h replSnapshot) error {
+	var m [20]byte
+	rand.Read(m[:])
+	mark := hex.EncodeToString(m[:])
+	w := fanOut{s, rs}
+	if _, err := w.Write([]byte("$EOF:" + mark + "\r\n")); err != nil {
+		return err
+	}
+	next := s.snapshotSlices(h.snapshotHead, h.cancel.cancel)
+	if err := s.writeRDBTo(w, h.snapshotHead, h.cancel.cancel, next); err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(mark)); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		r.sentEOF = true
+	}
+	return nil
+}
+
+// sendRDBFile writes the RDB to a temporary file in dir, keeping the
+// replicas alive meanwhile, and sends it to each as $<length> and the
+// bytes.
+func (s *Server) sendRDBFile(rs []*replica, h replSnapshot) error {
+	f, err := os.CreateTemp(s.cfg.Value("dir"), "temp-replsync-*.rdb")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	made := make(chan error, 1)
+	go func() {
+		next := s.snapshotSlices(h.snapshotHead, h.cancel.cancel)
+		made <- s.writeRDBTo(f, h.snapshotHead, h.cancel.cancel, next)
+	}()
+	sess := &syncSession{replicas: rs}
+	for waiting := true; waiting; {
+		select {
+		case err = <-made:
+			waiting = false
+		case <-time.After(time.Second):
+			s.keepAliveWait(sess, 0)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.syncErr != nil {
+			continue
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		r.fail(r.write(s, []byte("$"+strconv.FormatInt(size, 10)+"\r\n")))
+		if r.syncErr == nil {
+			_, cerr := io.Copy(writerFunc(func(b []byte) error { return r.write(s, b) }), f)
+			r.fail(cerr)
+		}
+	}
+	return nil
+}
+
+// awaitFirstAck waits for the replica's first REPLCONF ACK after an RDB
+// sent with an EOF mark: a replica cannot tell the mark from stream bytes
+// that follow it in the same read, so Redis starts the stream only once
+// the replica has acknowledged the load. It reports false if stop closed.
+func (s *Server) awaitFirstAck(r *replica, stop chan struct{}) bool {
+	for r.ackTime.Load() == 0 {
+		s.repl.mu.Lock()
+		wake := s.repl.ackWake
+		s.repl.mu.Unlock()
+		if r.ackTime.Load() != 0 {
+			break
+		}
+		select {
+		case <-wake:
+		case <-stop:
+			return false
+		case <-s.stopping:
+			return false
+		}
+	}
+	return true
+}
