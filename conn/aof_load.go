@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -169,6 +170,9 @@ func (s *Server) loadAOFFile(held []*shard.Shard, f aof.File, last bool) error {
 	ld := aof.Loader{Check: r.check, Apply: r.apply, Start: start}
 	res, err := ld.Load(br)
 	r.a.End()
+	if r.closeFake != nil {
+		r.closeFake()
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, aof.ErrBadFormat), errors.Is(err, aof.ErrBadLength):
@@ -223,6 +227,9 @@ type aofReplay struct {
 	// record: the commands are a master's stream (replica.go), which the
 	// journal records for the replica's own AOF.
 	record bool
+	// fake runs the file's scripts (script); closeFake ends it.
+	fake      *client
+	closeFake func()
 }
 
 // begin starts a run on the held shards: nothing expires until the load
@@ -258,6 +265,8 @@ func (r *aofReplay) apply(args [][]byte) error {
 		return r.failed(args, "ERR DB index is out of range")
 	case "function":
 		return r.function(args)
+	case "eval", "evalsha":
+		return r.script(args)
 	}
 	e := lookup(args[0])
 	if e.data == nil || !e.arityOK(len(args)) {
@@ -271,6 +280,35 @@ func (r *aofReplay) apply(args [][]byte) error {
 	}
 	if cap(r.out) > 1<<20 {
 		r.out = nil
+	}
+	return nil
+}
+
+// script runs an EVAL of an AOF written by Redis before 7.0, which
+// logged scripts as called: on a client of the loader's own that holds
+// every shard, as Redis's AOF client runs it.
+func (r *aofReplay) script(args [][]byte) error {
+	e := lookup(args[0])
+	if !e.arityOK(len(args)) {
+		return r.failed(args, shard.ErrArity(e.spec.Name))
+	}
+	r.a.End()
+	defer r.begin()
+	if r.fake == nil {
+		local, remote := net.Pipe()
+		r.closeFake = func() { local.Close(); remote.Close() }
+		r.fake = newClient(r.s, local)
+		r.fake.fromAOF = true
+		r.fake.tx.execing = true // the shards are held already
+	}
+	c := r.fake
+	copy(c.borrowed, r.held)
+	c.db = r.db
+	c.local = c.local[:0]
+	e.run(c, args)
+	clear(c.borrowed)
+	if len(c.local) > 0 && c.local[0] == '-' {
+		return r.failed(args, string(c.local[1:len(c.local)-2]))
 	}
 	return nil
 }

@@ -359,3 +359,31 @@ func TestAOFBaseWithoutPreamble(t *testing.T) {
 		t.Fatalf("after restart:\n%s", diffLines(got, want))
 	}
 }
+
+// TestAOFLoadsScriptsOfOldAOFs: an AOF of Redis before 7.0 holds EVAL as
+// called; it loads (on a replica too, whose own clients may not write).
+func TestAOFLoadsScriptsOfOldAOFs(t *testing.T) {
+	dir := t.TempDir()
+	aofDir := filepath.Join(dir, "appendonlydir")
+	os.MkdirAll(aofDir, 0o755)
+	os.WriteFile(filepath.Join(aofDir, "appendonly.aof.manifest"), []byte("file appendonly.aof.1.incr.aof seq 1 type i\n"), 0o644)
+	var b []byte
+	for _, cmd := range [][]string{{"select", "9"}, {"eval", "redis.call('set', KEYS[1], '100')", "1", "foo"},
+		{"eval", "redis.call('incr', KEYS[1])", "1", "foo"}, {"eval", "redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], 'x')", "2", "foo", "bar"}} {
+		b = append(b, "*"+strconv.Itoa(len(cmd))+"\r\n"...)
+		for _, a := range cmd {
+			b = append(b, "$"+strconv.Itoa(len(a))+"\r\n"+a+"\r\n"...)
+		}
+	}
+	os.WriteFile(filepath.Join(aofDir, "appendonly.aof.1.incr.aof"), b, 0o644)
+	v := startPersistServer(t, 8, dir, "appendonly", "yes", "replica-read-only", "yes", "replicaof", "127.0.0.1 1")
+	c := redis.NewClient(&redis.Options{Addr: v.addr, DB: 9, Protocol: 2})
+	defer c.Close()
+	ctx := context.Background()
+	if got := c.Get(ctx, "foo").Val(); got != "102" {
+		t.Fatalf("foo = %q after loading the scripts, want 102", got)
+	}
+	if got := c.Get(ctx, "bar").Val(); got != "x" {
+		t.Fatalf("bar = %q", got)
+	}
+}

@@ -63,9 +63,13 @@ type client struct {
 	// is set while the connection is a replica's link.
 	replConn  *replConn
 	isReplica atomic.Bool
-	reply     replyMode
-	commands  int64 // commands since the last publishInfo
-	block     blockState
+	// slowScript logs a script that runs past busy-reply-threshold.
+	slowScript *time.Timer
+	// fromAOF marks the loader's client, which runs an AOF's scripts.
+	fromAOF bool
+	reply      replyMode
+	commands   int64 // commands since the last publishInfo
+	block      blockState
 
 	last *shard.Spec // last command looked up (nil if unknown), for CLIENT LIST
 

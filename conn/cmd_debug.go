@@ -642,12 +642,20 @@ func debugLoadAOF(c *client) {
 	}
 	var err error
 	if !c.holdAll(func(held []*shard.Shard) {
-		c.srv.flushAOF(true)
+		s := c.srv
+		s.flushAOF(true)
+		// Others get -LOADING meanwhile, and nothing the load runs (its
+		// scripts) goes to the journal: it comes from there.
+		s.persist.loading.Store(true)
+		defer s.persist.loading.Store(false)
+		on := s.journal.On()
+		s.journal.SetOn(false)
+		defer s.journal.SetOn(on)
 		for _, sh := range held {
 			sh.FlushAll()
 		}
-		c.srv.scripts.FlushFunctions()
-		_, err = c.srv.loadAOFHeld(held)
+		s.scripts.FlushFunctions()
+		_, err = s.loadAOFHeld(held)
 	}) {
 		return
 	}

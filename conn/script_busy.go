@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/shard"
@@ -15,12 +16,25 @@ import (
 // Commands that touch no shard (SCRIPT KILL, FUNCTION KILL, PING, ...)
 // never wait, so they need no check.
 
-// markBusy stamps (ns > 0) or clears (0) the shards c has borrowed.
+// markBusy stamps (ns > 0) or clears (0) the shards c has borrowed. A
+// script still running after busy-reply-threshold is logged once, as
+// Redis logs it.
 func (c *client) markBusy(ns int64) {
 	for id, s := range c.borrowed {
 		if s != nil {
 			c.srv.workers[id].SetBusySince(ns)
 		}
+	}
+	if c.slowScript != nil {
+		c.slowScript.Stop()
+		c.slowScript = nil
+	}
+	if limit := c.busyLimit(); ns != 0 && limit > 0 {
+		srv := c.srv
+		c.slowScript = time.AfterFunc(limit, func() {
+			srv.log.Warn("Slow script detected: still in execution after " + strconv.FormatInt(limit.Milliseconds(), 10) +
+				" milliseconds. You can try killing the script using the SCRIPT KILL or FUNCTION KILL command.")
+		})
 	}
 }
 

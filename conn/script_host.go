@@ -145,6 +145,9 @@ func (h *scriptHost) Stopping() bool { return h.srv.life.Err() != nil }
 // WritesRefused: MISCONF comes first, as in Redis's
 // scriptVerifyWriteCommandAllow.
 func (h *scriptHost) WritesRefused() string {
+	if (*client)(h).fromAOF {
+		return "" // as Redis's AOF client: the file's writes all apply
+	}
 	switch {
 	case h.srv.replicaReadOnly(): // replica.go; first, as in Redis
 		return errReadOnlyReplica
