@@ -66,10 +66,10 @@ type client struct {
 	// slowScript logs a script that runs past busy-reply-threshold.
 	slowScript *time.Timer
 	// fromAOF marks the loader's client, which runs an AOF's scripts.
-	fromAOF bool
-	reply      replyMode
-	commands   int64 // commands since the last publishInfo
-	block      blockState
+	fromAOF  bool
+	reply    replyMode
+	commands int64 // commands since the last publishInfo
+	block    blockState
 
 	last *shard.Spec // last command looked up (nil if unknown), for CLIENT LIST
 

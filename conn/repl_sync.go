@@ -22,7 +22,7 @@ import (
 // temporary file in dir and sent from it as a bulk of known length.
 
 type syncSession struct {
-	replicas []*replica   // joined before it started (under replState.mu)
+	replicas []*replica    // joined before it started (under replState.mu)
 	done     chan struct{} // closed once every replica has its RDB (or failed)
 }
 
