@@ -328,14 +328,17 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 		_, err := nc.Write(b)
 		return err
 	}
+	var err error
 	if len(head) > 0 {
-		if err := write(head); err != nil {
-			return err
-		}
+		err = write(head)
 	}
 	if snap != nil {
-		r.state.Store(&stateSendBulk)
-		err := s.sendSnapshot(r, snap, write)
+		// The snapshot's slot and the shards' snapshot are released
+		// whatever happens, a failed write of the head included.
+		if err == nil {
+			r.state.Store(&stateSendBulk)
+			err = s.sendSnapshot(r, snap, write)
+		}
 		s.persist.mu.Lock()
 		if s.persist.bg == snap.cancel {
 			s.persist.bg = nil
@@ -348,6 +351,8 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 			return err
 		}
 		s.log.Info("Synchronization with replica succeeded", "replica", r.ip+":"+strconv.FormatInt(r.port, 10))
+	} else if err != nil {
+		return err
 	}
 	r.state.Store(&stateOnline)
 	var buf []byte
