@@ -293,6 +293,15 @@ type jlog struct {
 	// own is set when the running command recorded its effects itself
 	// (or asked for none): the command is then not recorded as called.
 	own bool
+	// wakes are the blocked clients served during the run, woken once
+	// what their pops wrote is in the journal (handTo).
+	wakes []pendingWake
+}
+
+// pendingWake is a served waiter's result, held until the log is handed.
+type pendingWake struct {
+	w    *Waiter
+	wake Wake
 }
 
 func (l *jlog) empty() bool { return l.startDB < 0 || len(l.buf) == 0 }
@@ -363,6 +372,12 @@ func (l *jlog) handTo(j *Journal) (end int64) {
 	if !l.empty() {
 		end = j.append(l)
 	}
+	for i, p := range l.wakes {
+		p.wake.Logged = end
+		p.w.Woken <- p.wake
+		l.wakes[i] = pendingWake{}
+	}
+	l.wakes = l.wakes[:0]
 	if cap(l.buf) > 1<<20 {
 		l.buf = nil
 	} else {

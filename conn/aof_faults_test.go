@@ -1,0 +1,78 @@
+package conn
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
+)
+
+// sameShardKey returns a key named prefix+N on the shard of base.
+func sameShardKey(base string, n int, prefix string) string {
+	want := shard.Owner([]byte(base), n)
+	for i := 0; ; i++ {
+		k := prefix + strconv.Itoa(i)
+		if shard.Owner([]byte(k), n) == want {
+			return k
+		}
+	}
+}
+
+// TestBlockedPopRepliesAfterTheAOF: a client blocked in BLPOP, served by
+// a push in the middle of another client's batch, gets its element only
+// once the pop is in the AOF (appendfsync always), not while the rest of
+// that batch (here a slow SORT on the same shard) still runs.
+func TestBlockedPopRepliesAfterTheAOF(t *testing.T) {
+	dir := t.TempDir()
+	a := startPersistServer(t, 8, dir, "appendonly", "yes", "appendfsync", "always")
+	ctx := context.Background()
+	c := newClient2(t, a.addr, 2)
+	big := sameShardKey("blk", 8, "big")
+	vals := make([]any, 0, 1000)
+	for i := 0; i < 200; i++ {
+		vals = vals[:0]
+		for j := 0; j < 1000; j++ {
+			vals = append(vals, strconv.Itoa(i*7919+j*104729))
+		}
+		if err := c.RPush(ctx, big, vals...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiter := newClient2(t, a.addr, 2)
+	got := make(chan []string, 1)
+	go func() {
+		r, _ := waiter.BLPop(ctx, 10*time.Second, "blk").Result()
+		got <- r
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(c.Info(ctx, "clients").Val(), "blocked_clients:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("BLPOP did not block")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p := c.Pipeline()
+	p.RPush(ctx, "blk", "elem")
+	p.Do(ctx, "SORT", big, "ALPHA") // the push's batch goes on a while
+	done := make(chan error, 1)
+	go func() { _, err := p.Exec(ctx); done <- err }()
+	r := <-got
+	b, err := os.ReadFile(filepath.Join(dir, "appendonlydir", "appendonly.aof.1.incr.aof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r) != 2 || r[1] != "elem" {
+		t.Fatalf("BLPOP = %v", r)
+	}
+	if !strings.Contains(string(b), "$4\r\nelem\r\n*2\r\n$4\r\nLPOP\r\n$3\r\nblk\r\n") {
+		t.Fatalf("BLPOP replied before its pop was in the AOF; the file ends with %q", b[max(0, len(b)-200):])
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
