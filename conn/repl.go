@@ -575,12 +575,23 @@ func cmdWait(c *client, args [][]byte) {
 		return
 	}
 	s.journal.RecordForReplicas([]byte("REPLCONF"), []byte("GETACK"), []byte("*"))
-	var deadline <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
-		defer t.Stop()
-		deadline = t.C
+	// The client is blocked, as Redis's: the replies before WAIT go out,
+	// INFO counts it, CLIENT UNBLOCK ends the wait, and so does a hang-up.
+	if c.write() != nil {
+		c.closeAfter = true
+		c.replyInt(acked())
+		return
 	}
+	select { // drop an unblock meant for an earlier wait
+	case <-c.block.unblock:
+	default:
+	}
+	var until time.Time
+	if timeout > 0 {
+		until = time.Now().Add(time.Duration(timeout) * time.Millisecond)
+	}
+	deadline, gone, leave := c.beginBlockedWait(until, nil)
+	defer leave()
 	for {
 		s.repl.mu.Lock()
 		wake := s.repl.ackWake
@@ -592,6 +603,22 @@ func cmdWait(c *client, args [][]byte) {
 		select {
 		case <-wake:
 		case <-deadline:
+			c.replyInt(acked())
+			return
+		case withError := <-c.block.unblock:
+			if withError {
+				c.replyError(errUnblocked)
+			} else {
+				c.replyInt(acked())
+			}
+			return
+		case err := <-gone:
+			if err == nil { // the watcher stopped reading: wait without it
+				gone = nil
+				continue
+			}
+			c.readFailed(err)
+			c.closeAfter = true
 			c.replyInt(acked())
 			return
 		case <-s.stopping:

@@ -1,11 +1,15 @@
 package conn
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestPsyncLinkClosedAtOnce: a replica that sends PSYNC and closes its
@@ -37,4 +41,104 @@ func TestPsyncLinkClosedAtOnce(t *testing.T) {
 	if err := c.BgSave(ctx).Err(); err != nil {
 		t.Fatalf("BGSAVE after the replicas left: %v", err)
 	}
+}
+
+// fakeReplica connects as a replica that never acknowledges: it sends
+// PSYNC and reads nothing more than the kernel takes.
+func fakeReplica(t *testing.T, addr string, c *redis.Client) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.Write([]byte("PSYNC ? -1\r\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for persistInfo(t, c, "replication", "connected_slaves") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not connect")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nc
+}
+
+// rawCommand sends one command and reads one line of reply.
+func rawCommand(t *testing.T, nc net.Conn, br *bufio.Reader, cmd string) string {
+	t.Helper()
+	if _, err := nc.Write([]byte(cmd + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	return strings.TrimRight(line, "\r\n")
+}
+
+// TestWaitIsABlockedClient: a WAIT that waits for a replica that never
+// acknowledges is a blocked client (INFO blocked_clients), ends with
+// CLIENT UNBLOCK, and ends when its client hangs up: its goroutine no
+// longer waits forever for acknowledgements that never come.
+func TestWaitIsABlockedClient(t *testing.T) {
+	p := startPersistServer(t, 8, t.TempDir())
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	fakeReplica(t, p.addr, c)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	base := persistInfo(t, c, "clients", "connected_clients")
+
+	nc, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	id := strings.TrimPrefix(rawCommand(t, nc, br, "CLIENT ID"), ":")
+	waitBlocked := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for persistInfo(t, c, "clients", "blocked_clients") != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("blocked_clients is not %s", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	nc.Write([]byte("WAIT 1 0\r\n"))
+	waitBlocked("1")
+	if n, err := c.ClientUnblock(ctx, mustInt64(t, id)).Result(); err != nil || n != 1 {
+		t.Fatalf("CLIENT UNBLOCK = %v, %v", n, err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := br.ReadString('\n'); err != nil || line != ":0\r\n" {
+		t.Fatalf("WAIT after CLIENT UNBLOCK = %q, %v", line, err)
+	}
+	waitBlocked("0")
+
+	// A client that hangs up while it waits.
+	nc.Write([]byte("WAIT 1 0\r\n"))
+	waitBlocked("1")
+	nc.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for persistInfo(t, c, "clients", "connected_clients") != base {
+		if time.Now().After(deadline) {
+			t.Fatalf("connected_clients = %s after the WAIT client left, want %s",
+				persistInfo(t, c, "clients", "connected_clients"), base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitBlocked("0")
+}
+
+func mustInt64(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
