@@ -457,8 +457,11 @@ func (s *Server) stopAOF() {
 }
 
 // aofMisconf is the MISCONF reply when the AOF cannot be written, or "".
+// Only while the AOF is on (or waits for its base), as in Redis: turning
+// it off is how one lets writes in again when its disk is full, and
+// aof_last_write_status keeps saying err.
 func (s *Server) aofMisconf() string {
-	if p := s.aof.writeErr.Load(); p != nil {
+	if p := s.aof.writeErr.Load(); p != nil && s.aof.wait.Load() {
 		return errAOFMisconf + *p
 	}
 	return ""

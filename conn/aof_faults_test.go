@@ -76,3 +76,51 @@ func TestBlockedPopRepliesAfterTheAOF(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// breakAOFFile closes the incremental file under the writer: its next
+// write fails, as on a full or failed disk.
+func breakAOFFile(t *testing.T, s *Server) {
+	t.Helper()
+	s.aof.mu.Lock()
+	defer s.aof.mu.Unlock()
+	if s.aof.f == nil {
+		t.Fatal("the AOF has no file open")
+	}
+	s.aof.f.Close()
+}
+
+// TestAOFOffEndsMisconf: after a failed AOF write, writes are refused
+// with MISCONF while the AOF is on; CONFIG SET appendonly no (what one
+// does when the disk is full) lets them through again, as in Redis,
+// whose MISCONF for the AOF applies only while the AOF is on.
+func TestAOFOffEndsMisconf(t *testing.T) {
+	p := startPersistServer(t, 4, t.TempDir(), "appendonly", "yes", "appendfsync", "everysec")
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	if err := c.Set(ctx, "a", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	breakAOFFile(t, p.srv)
+	c.Set(ctx, "b", 1, 0) // its write to the file fails
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := c.Set(ctx, "c", 1, 0).Err()
+		if err != nil && strings.HasPrefix(err.Error(), "MISCONF") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a write after the failed AOF write: %v, want MISCONF", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := persistInfo(t, c, "persistence", "aof_last_write_status"); got != "err" {
+		t.Fatalf("aof_last_write_status = %s", got)
+	}
+	if err := c.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "d", 1, 0).Err(); err != nil {
+		t.Fatalf("a write with the AOF off: %v", err)
+	}
+}
+
