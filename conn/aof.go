@@ -451,6 +451,9 @@ func (s *Server) stopAOF() {
 		a.f.Close()
 		a.f = nil
 	}
+	// Bytes a failed write left belong to the file given up: the next
+	// AOF starts from its own base.
+	a.buf = nil
 	a.on = false
 	a.wait.Store(false)
 	s.wakeAOFWaiters()

@@ -124,3 +124,40 @@ func TestAOFOffEndsMisconf(t *testing.T) {
 	}
 }
 
+// TestAOFOnAgainDropsUnwrittenBytes: the bytes a failed AOF write left
+// to retry belong to the file that was given up with appendonly no; once
+// the AOF is on again they must not land in its new incremental file,
+// after the new base, where they would replay old writes over it.
+func TestAOFOnAgainDropsUnwrittenBytes(t *testing.T) {
+	dir := t.TempDir()
+	p := startPersistServer(t, 4, dir, "appendonly", "yes", "appendfsync", "everysec")
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	breakAOFFile(t, p.srv)
+	c.Set(ctx, "x", "old", 0) // acknowledged (everysec), not written
+	deadline := time.Now().Add(3 * time.Second)
+	for persistInfo(t, c, "persistence", "aof_last_write_status") != "err" {
+		if time.Now().After(deadline) {
+			t.Fatal("the AOF write did not fail")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "x", "new", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitAOFRewrite(t, c)
+	if err := c.Set(ctx, "y", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p.stop()
+	q := startPersistServer(t, 4, dir, "appendonly", "yes")
+	if v := newClient2(t, q.addr, 2).Get(ctx, "x").Val(); v != "new" {
+		t.Fatalf("x = %q after the restart, want new", v)
+	}
+}

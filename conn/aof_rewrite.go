@@ -243,6 +243,7 @@ func (s *Server) abandonAOF() {
 		a.f.Close()
 		a.f = nil
 	}
+	a.buf = nil // what no write took belongs to the file given up
 	if n := len(a.man.Incr); n > 0 {
 		os.Remove(filepath.Join(a.dir, a.man.Incr[n-1].Name))
 		a.man.Incr = a.man.Incr[:n-1]
