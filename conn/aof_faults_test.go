@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -159,5 +161,52 @@ func TestAOFOnAgainDropsUnwrittenBytes(t *testing.T) {
 	q := startPersistServer(t, 4, dir, "appendonly", "yes")
 	if v := newClient2(t, q.addr, 2).Get(ctx, "x").Val(); v != "new" {
 		t.Fatalf("x = %q after the restart, want new", v)
+	}
+}
+
+// TestReadsWithWriteFlagsAreNotJournaled: SORT and GEORADIUS without
+// STORE, and BITFIELD with GET only, read: Redis neither propagates them
+// nor counts them as changes. Journaled, every such read grew the AOF and
+// the replicas' stream and counted toward the save points.
+func TestReadsWithWriteFlagsAreNotJournaled(t *testing.T) {
+	dir := t.TempDir()
+	p := startPersistServer(t, 4, dir, "appendonly", "yes", "appendfsync", "always")
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	c.RPush(ctx, "l", 3, 1, 2)
+	c.GeoAdd(ctx, "g", &redis.GeoLocation{Name: "a", Longitude: 1, Latitude: 1})
+	c.Set(ctx, "s", "abc", 0)
+	incr := filepath.Join(dir, "appendonlydir", "appendonly.aof.1.incr.aof")
+	before, _ := os.ReadFile(incr)
+	changes := persistInfo(t, c, "persistence", "rdb_changes_since_last_save")
+	for _, cmd := range [][]any{
+		{"SORT", "l"}, {"SORT", "l", "LIMIT", "0", "1", "DESC"},
+		{"GEORADIUS", "g", 1, 1, 100, "km"}, {"GEORADIUSBYMEMBER", "g", "a", 100, "km", "WITHDIST"},
+		{"BITFIELD", "s", "GET", "u8", 0},
+	} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	if after, _ := os.ReadFile(incr); len(after) != len(before) {
+		t.Fatalf("reads went to the AOF: %q", after[len(before):])
+	}
+	if got := persistInfo(t, c, "persistence", "rdb_changes_since_last_save"); got != changes {
+		t.Fatalf("rdb_changes_since_last_save %s after reads, was %s", got, changes)
+	}
+	// The same commands that write are still journaled.
+	for _, cmd := range [][]any{
+		{"SORT", "l", "STORE", "sorted"}, {"GEORADIUS", "g", 1, 1, 100, "km", "STORE", "geo2"},
+		{"BITFIELD", "s", "GET", "u8", 0, "SET", "u8", 0, 65},
+	} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	after, _ := os.ReadFile(incr)
+	for _, want := range []string{"sorted", "geo2", "BITFIELD"} {
+		if !strings.Contains(string(after[len(before):]), want) {
+			t.Fatalf("the write with %s is not in the AOF: %q", want, after[len(before):])
+		}
 	}
 }
