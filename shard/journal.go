@@ -366,6 +366,12 @@ func (l *jlog) end() {
 	l.buf = append(l.buf, "*1\r\n$4\r\nEXEC\r\n"...)
 }
 
+// acrossLogKeep is the largest log buffer an Across keeps between runs.
+// A shard's own log keeps up to 1 MB (8 shards), but every connection has
+// an Across: one large cross-shard write per connection would otherwise
+// leave each holding a buffer of its size for as long as it stays.
+const acrossLogKeep = 64 << 10
+
 // handTo gives the log to j and empties it. It returns the offset the
 // log ends at in the journal, 0 if it was empty.
 func (l *jlog) handTo(j *Journal) (end int64) {
