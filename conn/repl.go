@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -123,8 +124,9 @@ func cmdReplconf(c *client, args [][]byte) {
 			}
 		case "ack", "fack", "getack", "rdb-only":
 			// ACKs come on a replica's link (see readAcks); here they
-			// mean nothing and Redis does not reply to them.
-			if opt == "ack" || opt == "fack" {
+			// mean nothing and Redis does not reply to them, nor to
+			// GETACK, which only a replica answers (with an ACK).
+			if opt != "rdb-only" {
 				c.replyNone()
 				return
 			}
@@ -142,6 +144,16 @@ func cmdSync(c *client, args [][]byte) {
 	if c.srv.isReplica() {
 		c.replyError("ERR Replica can't sync with a replica")
 		return
+	}
+	if equalFold(args[0], "psync") {
+		if len(args) > 3 && equalFold(args[3], "failover") {
+			c.replyError("ERR PSYNC FAILOVER can't be sent to a master.")
+			return
+		}
+		if _, err := strconv.ParseInt(string(args[2]), 10, 64); err != nil {
+			c.replyError("ERR value is not an integer or out of range")
+			return
+		}
 	}
 	if c.replConn == nil {
 		c.replConn = &replConn{}
@@ -213,7 +225,7 @@ func (c *client) serveReplica() {
 	r.state.Store(&stateWaitBgsave)
 	c.isReplica.Store(true)
 	limit := s.replicaOutLimit()
-	psync := len(args) == 3 && strings.EqualFold(string(args[0]), "psync")
+	psync := strings.EqualFold(string(args[0]), "psync") // checked by cmdSync: 3 or more arguments
 
 	var head []byte
 	var snap *snapshotHead
@@ -556,6 +568,9 @@ func cmdWait(c *client, args [][]byte) {
 	case timeout < 0:
 		c.replyError("ERR timeout is negative")
 		return
+	case timeout > math.MaxInt64-time.Now().UnixMilli():
+		c.replyError("ERR timeout is out of range")
+		return
 	case s.isReplica():
 		c.replyError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
 		return
@@ -588,7 +603,7 @@ func cmdWait(c *client, args [][]byte) {
 	}
 	var until time.Time
 	if timeout > 0 {
-		until = time.Now().Add(time.Duration(timeout) * time.Millisecond)
+		until = time.UnixMilli(time.Now().UnixMilli() + timeout) // no Duration: it would overflow
 	}
 	deadline, gone, leave := c.beginBlockedWait(until, nil)
 	defer leave()

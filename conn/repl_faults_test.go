@@ -142,3 +142,36 @@ func mustInt64(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+// TestReplicationCommandsBadArguments: PSYNC with an offset that is not
+// a number is refused, as Redis refuses it, rather than served a full
+// sync; a PSYNC with extra arguments is still a PSYNC (+FULLRESYNC first,
+// not an RDB a replica does not expect); WAIT with a timeout past the
+// end of time says so instead of returning at once (the Duration
+// overflowed); REPLCONF GETACK from a client gets no reply, as in Redis.
+func TestReplicationCommandsBadArguments(t *testing.T) {
+	p := startPersistServer(t, 4, t.TempDir())
+	first := func(cmd string) string {
+		t.Helper()
+		nc, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		return rawCommand(t, nc, bufio.NewReader(nc), cmd)
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{"PSYNC ? abc", "-ERR value is not an integer or out of range"},
+		{"PSYNC 0123456789012345678901234567890123456789 1x", "-ERR value is not an integer or out of range"},
+		{"PSYNC ? -1 FAILOVER", "-ERR PSYNC FAILOVER can't be sent to a master."},
+		{"PSYNC ? -1 extra", "+FULLRESYNC"},
+		{"WAIT 1 9223372036854775807", "-ERR timeout is out of range"},
+		{"WAIT 0 9000000000000", ":"},
+		{"REPLCONF GETACK *\r\nPING", "+PONG"},
+		{"REPLCONF ACK 10\r\nPING", "+PONG"},
+	} {
+		if got := first(tc.cmd); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
