@@ -2,6 +2,8 @@ package conn
 
 import (
 	"context"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/valkyrie-kv/valkyrie/conn/config"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -208,5 +211,47 @@ func TestReadsWithWriteFlagsAreNotJournaled(t *testing.T) {
 		if !strings.Contains(string(after[len(before):]), want) {
 			t.Fatalf("the write with %s is not in the AOF: %q", want, after[len(before):])
 		}
+	}
+}
+
+// TestNoRewriteStartsDuringShutdown: a BGREWRITEAOF that a connection
+// runs once Shutdown has begun (here queued behind a DEBUG SLEEP the
+// shutdown cuts short) is refused: Shutdown cancels and waits for the
+// rewrites before, and a rewrite started after would outlive it, writing
+// into the AOF directory after the server said it had stopped.
+func TestNoRewriteStartsDuringShutdown(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.New()
+	if err := cfg.Load("dir", dir, "save", "", "enable-debug-command", "yes", "appendonly", "yes"); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{Shards: 4, Config: cfg, Persistent: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	srv.BeginLoading()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	if err := srv.LoadAtStartup(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte("SET a b\r\nDEBUG SLEEP 0.5\r\nBGREWRITEAOF\r\n"))
+	time.Sleep(100 * time.Millisecond) // in the sleep
+	before := len(logs.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if after := logs.String()[before:]; strings.Contains(after, "rewriting started") {
+		t.Fatalf("a rewrite started during the shutdown:\n%s", after)
 	}
 }

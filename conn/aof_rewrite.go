@@ -70,6 +70,14 @@ func (s *Server) startAOFRewrite(held []*shard.Shard) error {
 	if a.rw != nil {
 		return errors.New("a rewrite is in progress")
 	}
+	select {
+	case <-s.stopping:
+		// Shutdown has cancelled the rewrites and waits for none: one
+		// started now would outlive it (a command running as the server
+		// stops, a BGSAVE's scheduled rewrite).
+		return errors.New("server is shutting down")
+	default:
+	}
 	if s.bgsaveRunning() {
 		a.scheduled = true
 		return nil
