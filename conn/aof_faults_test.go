@@ -6,8 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,5 +255,117 @@ func TestNoRewriteStartsDuringShutdown(t *testing.T) {
 	<-done
 	if after := logs.String()[before:]; strings.Contains(after, "rewriting started") {
 		t.Fatalf("a rewrite started during the shutdown:\n%s", after)
+	}
+}
+
+// TestAOFTogglesUnderWrites: CONFIG SET appendonly yes/no, appendfsync
+// changes, BGREWRITEAOF, BGSAVE, replicas that come and go and backlog
+// resizes, all while clients write (plain, in MULTI, across shards):
+// no write hangs, and once the AOF is on for good a restart loads exactly
+// the dataset. Run with -race.
+func TestAOFTogglesUnderWrites(t *testing.T) {
+	dir := t.TempDir()
+	a := startPersistServer(t, 8, dir, "appendonly", "yes", "appendfsync", "always")
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	fail := make(chan string, 16)
+	report := func(s string) {
+		select {
+		case fail <- s:
+		default:
+		}
+	}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient2(t, a.addr, 2)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				k := "w" + strconv.Itoa(w) + ":" + strconv.Itoa(i%50)
+				var err error
+				switch i % 4 {
+				case 0:
+					err = c.Set(cctx, k, i, 0).Err()
+				case 1:
+					_, err = c.TxPipelined(cctx, func(p redis.Pipeliner) error {
+						p.Incr(cctx, k)
+						p.Incr(cctx, "other"+k)
+						return nil
+					})
+				case 2:
+					err = c.Del(cctx, k).Err()
+				case 3:
+					err = c.MSet(cctx, k, 1, "x"+k, 2).Err()
+				}
+				cancel()
+				if err != nil && !strings.HasPrefix(err.Error(), "MISCONF") {
+					report(k + ": " + err.Error())
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := newClient2(t, a.addr, 2)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			var err error
+			switch i % 7 {
+			case 0:
+				err = c.ConfigSet(cctx, "appendonly", "no").Err()
+			case 1:
+				err = c.ConfigSet(cctx, "appendonly", "yes").Err()
+			case 2:
+				c.BgRewriteAOF(cctx)
+			case 3:
+				err = c.ConfigSet(cctx, "appendfsync", []string{"always", "everysec", "no"}[i%3]).Err()
+			case 4:
+				c.BgSave(cctx)
+			case 5:
+				if nc, derr := net.Dial("tcp", a.addr); derr == nil {
+					nc.Write([]byte("PSYNC ? -1\r\n"))
+					time.AfterFunc(20*time.Millisecond, func() { nc.Close() })
+				}
+			case 6:
+				err = c.ConfigSet(cctx, "repl-backlog-size", strconv.Itoa(16384*(1+i%5))).Err()
+			}
+			cancel()
+			if err != nil {
+				report("admin: " + err.Error())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(fail)
+	for e := range fail {
+		t.Error(e)
+	}
+	c := newClient2(t, a.addr, 2)
+	if err := c.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitAOFRewrite(t, c)
+	c.Set(ctx, "final", 1, 0)
+	want := keyspace(t, a.addr)
+	a.stop()
+	b := startPersistServer(t, 8, dir, "appendonly", "yes")
+	if got := keyspace(t, b.addr); !slices.Equal(got, want) {
+		t.Fatalf("after restart:\n%s", diffLines(got, want))
 	}
 }
