@@ -96,6 +96,15 @@ func init() {
 
 func (s *Server) initRepl() {
 	s.repl.ackWake = make(chan struct{})
+	// CONFIG SET repl-backlog-size resizes a backlog that exists, keeping
+	// its most recent bytes, as Redis's resizeReplicationBacklog.
+	s.cfg.OnChange("repl-backlog-size", func(string) {
+		s.repl.mu.Lock()
+		defer s.repl.mu.Unlock()
+		if s.repl.active {
+			s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
+		}
+	})
 }
 
 func cmdReplconf(c *client, args [][]byte) {

@@ -175,3 +175,41 @@ func TestReplicationCommandsBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestBacklogResizedAtRunTime: CONFIG SET repl-backlog-size resizes the
+// backlog that exists: a smaller one holds no more than its size, and a
+// larger one lets a replica continue from an offset the old size had
+// dropped. It kept the size it was made with until the backlog was freed.
+func TestBacklogResizedAtRunTime(t *testing.T) {
+	p := startPersistServer(t, 4, t.TempDir())
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	fakeReplica(t, p.addr, c)
+	if err := c.ConfigSet(ctx, "repl-backlog-size", "16384").Err(); err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 1000)
+	for i := 0; i < 100; i++ {
+		c.Set(ctx, "k"+strconv.Itoa(i), value, 0)
+	}
+	if got := persistInfo(t, c, "replication", "repl_backlog_histlen"); got != "16384" {
+		t.Fatalf("repl_backlog_histlen %s with a backlog of 16384", got)
+	}
+	if err := c.ConfigSet(ctx, "repl-backlog-size", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	off := mustInt64(t, persistInfo(t, c, "replication", "master_repl_offset"))
+	for i := 0; i < 100; i++ {
+		c.Set(ctx, "k"+strconv.Itoa(i), value, 0)
+	}
+	replid := persistInfo(t, c, "replication", "master_replid")
+	nc, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// 100 KB back: beyond the old 16 KB, within the new 1 MB.
+	if got := rawCommand(t, nc, bufio.NewReader(nc), "PSYNC "+replid+" "+strconv.FormatInt(off+1, 10)); !strings.HasPrefix(got, "+CONTINUE") {
+		t.Fatalf("PSYNC from %d: %q, want +CONTINUE", off+1, got)
+	}
+}
