@@ -360,7 +360,7 @@ func (s *Server) flushAOF(force bool) {
 			s.wakeAOFWaiters()
 			return
 		}
-		a.buf = a.buf[:0]
+		a.dropWritten()
 		a.dirty = true
 		if a.writeErr.Load() != nil && !a.broken.Load() {
 			s.log.Warn("AOF write error looks solved, Redis can write again.")
@@ -387,6 +387,16 @@ func (s *Server) flushAOF(force bool) {
 	if !a.dirty || policy != "always" {
 		a.synced.Store(off)
 		s.wakeAOFWaiters()
+	}
+}
+
+// dropWritten empties the buffer of bytes to write once they are
+// written; one grown past 1 MB by a burst is not kept for good.
+func (a *aofState) dropWritten() {
+	if cap(a.buf) > 1<<20 {
+		a.buf = nil
+	} else {
+		a.buf = a.buf[:0]
 	}
 }
 

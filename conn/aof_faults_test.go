@@ -369,3 +369,25 @@ func TestAOFTogglesUnderWrites(t *testing.T) {
 		t.Fatalf("after restart:\n%s", diffLines(got, want))
 	}
 }
+
+// TestAOFBufferNotKeptAfterABurst: the writer's buffer grows to what one
+// flush takes from the journal; after a burst (here one 4 MB value) it
+// must not stay that large for as long as the server runs.
+func TestAOFBufferNotKeptAfterABurst(t *testing.T) {
+	p := startPersistServer(t, 4, t.TempDir(), "appendonly", "yes", "appendfsync", "always")
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	if err := c.Set(ctx, "big", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "small", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := &p.srv.aof
+	a.mu.Lock()
+	held := cap(a.buf)
+	a.mu.Unlock()
+	if held > 1<<20 {
+		t.Fatalf("the AOF writer keeps a buffer of %d bytes", held)
+	}
+}

@@ -123,7 +123,7 @@ func (s *Server) switchIncr() error {
 				a.buf = a.buf[:copy(a.buf, a.buf[n:])]
 				return err
 			}
-			a.buf = a.buf[:0]
+			a.dropWritten()
 		}
 		if err := syncData(a.f); err != nil {
 			return err
