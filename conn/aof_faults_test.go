@@ -391,3 +391,30 @@ func TestAOFBufferNotKeptAfterABurst(t *testing.T) {
 		t.Fatalf("the AOF writer keeps a buffer of %d bytes", held)
 	}
 }
+
+// TestShutdownWaitsForTheInitialAOF: while the AOF turned on at run time
+// is writing its first base, the files on disk do not hold the dataset:
+// SHUTDOWN (even NOSAVE) is refused, as Redis refuses it ("Writing
+// initial AOF, can't exit"), unless FORCE.
+func TestShutdownWaitsForTheInitialAOF(t *testing.T) {
+	p := startPersistServer(t, 4, t.TempDir())
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		c.Set(ctx, "k"+strconv.Itoa(i), i, 0)
+	}
+	if err := c.ConfigSet(ctx, "rdb-key-save-delay", "100000").Err(); err != nil { // 2 s for the base
+		t.Fatal(err)
+	}
+	if err := c.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]any{{"SHUTDOWN"}, {"SHUTDOWN", "NOSAVE"}} {
+		if err := c.Do(ctx, cmd...).Err(); err == nil || err.Error() != "ERR Errors trying to SHUTDOWN. Check logs." {
+			t.Fatalf("%v while the initial AOF is written: %v", cmd, err)
+		}
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("the server stopped: %v", err)
+	}
+}

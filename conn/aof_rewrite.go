@@ -386,6 +386,14 @@ func (s *Server) watchAppendonly() {
 	})
 }
 
+// aofWritingInitial reports whether the AOF, turned on at run time,
+// still waits for its first base (Redis's AOF_WAIT_REWRITE).
+func (s *Server) aofWritingInitial() bool {
+	s.aof.mu.Lock()
+	defer s.aof.mu.Unlock()
+	return s.aof.on && s.aof.waiting
+}
+
 // aofRewriting reports whether a rewrite is in progress.
 func (s *Server) aofRewriting() bool {
 	s.aof.mu.Lock()
