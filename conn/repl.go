@@ -375,6 +375,7 @@ func (s *Server) feedReplica(r *replica, head []byte, snap *snapshotHead, stop c
 	} else if err != nil {
 		return err
 	}
+	r.ackTime.Store(time.Now().Unix()) // lag counts from now, as Redis's replicaPutOnline
 	r.state.Store(&stateOnline)
 	var buf []byte
 	for {
@@ -485,7 +486,9 @@ func (c *client) readAcks(r *replica, stop chan struct{}) {
 		}
 		if len(args) >= 3 && equalFold(args[0], "replconf") && equalFold(args[1], "ack") {
 			if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil {
-				r.ackOff.Store(off)
+				if off > r.ackOff.Load() { // as Redis: an ACK never moves it back
+					r.ackOff.Store(off)
+				}
 				r.ackTime.Store(time.Now().Unix())
 				s.ackArrived()
 			}

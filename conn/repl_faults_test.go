@@ -213,3 +213,46 @@ func TestBacklogResizedAtRunTime(t *testing.T) {
 		t.Fatalf("PSYNC from %d: %q, want +CONTINUE", off+1, got)
 	}
 }
+
+// TestReplicaLagAndAckOffset: INFO's lag of a replica that has not
+// acknowledged yet counts from when it went online (it showed the seconds
+// since 1970), and an ACK with a lower offset than the last does not move
+// the replica's offset back, as in Redis.
+func TestReplicaLagAndAckOffset(t *testing.T) {
+	p := startPersistServer(t, 4, t.TempDir())
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	nc := fakeReplica(t, p.addr, c)
+	slave := func() string {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			s := persistInfo(t, c, "replication", "slave0")
+			if strings.Contains(s, "state=online") || time.Now().After(deadline) {
+				return s
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	s := slave()
+	lag := mustInt64(t, s[strings.LastIndex(s, "lag=")+4:])
+	if lag > 5 {
+		t.Fatalf("lag %d of a replica online for a moment: %s", lag, s)
+	}
+	nc.Write([]byte("REPLCONF ACK 100\r\nREPLCONF ACK 50\r\n"))
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(slave(), "offset=100,") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after ACK 100 and ACK 50: %s", slave())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc.Write([]byte("REPLCONF ACK 40\r\n"))
+	time.Sleep(50 * time.Millisecond) // both lower ACKs read by now
+	if s := slave(); !strings.Contains(s, "offset=100,") {
+		t.Fatalf("a lower ACK moved the offset back: %s", s)
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
