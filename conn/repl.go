@@ -75,6 +75,14 @@ func init() {
 		return shard.Spec{Name: name, Arity: arity, Flags: flags, Group: "server", Since: since,
 			Summary: summary, Complexity: "O(1)", Syntax: syntax}
 	}
+	// ACL categories as Redis's command table: WAIT is in connection, ROLE
+	// in admin and dangerous.
+	waitSpec := replSpec("wait", 3, shard.NoScript,
+		"3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout")
+	waitSpec.ACL = []string{"connection"}
+	roleSpec := replSpec("role", 1, shard.NoScript|shard.Loading|shard.Stale|shard.Fast,
+		"2.8.12", "Return the role of the instance in the context of replication", "")
+	roleSpec.ACL = []string{"admin", "dangerous"}
 	registerLocal(
 		&localCommand{Spec: replSpec("psync", -3, shard.Admin|shard.NoScript|shard.NoMulti|shard.NoAsyncLoading,
 			"2.8.0", "Internal command used for replication", "replicationid offset"),
@@ -85,12 +93,8 @@ func init() {
 		&localCommand{Spec: replSpec("replconf", -1, shard.Admin|shard.NoScript|shard.Loading|shard.Stale|shard.AllowBusy,
 			"3.0.0", "An internal command for configuring the replication stream", ""),
 			run: cmdReplconf},
-		&localCommand{Spec: replSpec("wait", 3, shard.NoScript,
-			"3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout"),
-			run: cmdWait, barrier: true},
-		&localCommand{Spec: replSpec("role", 1, shard.NoScript|shard.Loading|shard.Stale|shard.Fast,
-			"2.8.12", "Return the role of the instance in the context of replication", ""),
-			run: cmdRole},
+		&localCommand{Spec: waitSpec, run: cmdWait, barrier: true},
+		&localCommand{Spec: roleSpec, run: cmdRole},
 	)
 }
 
