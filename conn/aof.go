@@ -360,7 +360,7 @@ func (s *Server) flushAOF(force bool) {
 			s.wakeAOFWaiters()
 			return
 		}
-		a.buf = a.buf[:0]
+		a.dropWritten()
 		a.dirty = true
 		if a.writeErr.Load() != nil && !a.broken.Load() {
 			s.log.Warn("AOF write error looks solved, Redis can write again.")
@@ -387,6 +387,16 @@ func (s *Server) flushAOF(force bool) {
 	if !a.dirty || policy != "always" {
 		a.synced.Store(off)
 		s.wakeAOFWaiters()
+	}
+}
+
+// dropWritten empties the buffer of bytes to write once they are
+// written; one grown past 1 MB by a burst is not kept for good.
+func (a *aofState) dropWritten() {
+	if cap(a.buf) > 1<<20 {
+		a.buf = nil
+	} else {
+		a.buf = a.buf[:0]
 	}
 }
 
@@ -451,14 +461,20 @@ func (s *Server) stopAOF() {
 		a.f.Close()
 		a.f = nil
 	}
+	// Bytes a failed write left belong to the file given up: the next
+	// AOF starts from its own base.
+	a.buf = nil
 	a.on = false
 	a.wait.Store(false)
 	s.wakeAOFWaiters()
 }
 
 // aofMisconf is the MISCONF reply when the AOF cannot be written, or "".
+// Only while the AOF is on (or waits for its base), as in Redis: turning
+// it off is how one lets writes in again when its disk is full, and
+// aof_last_write_status keeps saying err.
 func (s *Server) aofMisconf() string {
-	if p := s.aof.writeErr.Load(); p != nil {
+	if p := s.aof.writeErr.Load(); p != nil && s.aof.wait.Load() {
 		return errAOFMisconf + *p
 	}
 	return ""

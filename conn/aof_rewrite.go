@@ -70,6 +70,14 @@ func (s *Server) startAOFRewrite(held []*shard.Shard) error {
 	if a.rw != nil {
 		return errors.New("a rewrite is in progress")
 	}
+	select {
+	case <-s.stopping:
+		// Shutdown has cancelled the rewrites and waits for none: one
+		// started now would outlive it (a command running as the server
+		// stops, a BGSAVE's scheduled rewrite).
+		return errors.New("server is shutting down")
+	default:
+	}
 	if s.bgsaveRunning() {
 		a.scheduled = true
 		return nil
@@ -115,7 +123,7 @@ func (s *Server) switchIncr() error {
 				a.buf = a.buf[:copy(a.buf, a.buf[n:])]
 				return err
 			}
-			a.buf = a.buf[:0]
+			a.dropWritten()
 		}
 		if err := syncData(a.f); err != nil {
 			return err
@@ -243,6 +251,7 @@ func (s *Server) abandonAOF() {
 		a.f.Close()
 		a.f = nil
 	}
+	a.buf = nil // what no write took belongs to the file given up
 	if n := len(a.man.Incr); n > 0 {
 		os.Remove(filepath.Join(a.dir, a.man.Incr[n-1].Name))
 		a.man.Incr = a.man.Incr[:n-1]
@@ -375,6 +384,14 @@ func (s *Server) watchAppendonly() {
 		}
 		s.stopAOF()
 	})
+}
+
+// aofWritingInitial reports whether the AOF, turned on at run time,
+// still waits for its first base (Redis's AOF_WAIT_REWRITE).
+func (s *Server) aofWritingInitial() bool {
+	s.aof.mu.Lock()
+	defer s.aof.mu.Unlock()
+	return s.aof.on && s.aof.waiting
 }
 
 // aofRewriting reports whether a rewrite is in progress.

@@ -71,6 +71,11 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 			return
 		}
 		if !wake.Retry {
+			if c.srv.aof.wait.Load() {
+				// The pop is a write: its reply waits for the AOF.
+				c.aofSync = true
+				c.aofWant = max(c.aofWant, wake.Logged)
+			}
 			// Redis logs a blocked command when it is served.
 			c.slowlogLocal(e, args, 0)
 			if r := wake.Reply; len(r) > 0 && r[0] == '-' {

@@ -169,6 +169,16 @@ func cmdShutdown(c *client, args [][]byte) {
 		}
 	}
 	c.srv.log.Warn("SHUTDOWN requested by client", "client", c.id)
+	if c.srv.aofWritingInitial() {
+		// The AOF turned on at run time has no base yet: the files on
+		// disk do not hold the dataset, and a restart would lose it.
+		if !force {
+			c.srv.log.Warn("Writing initial AOF, can't exit.")
+			c.replyError("ERR Errors trying to SHUTDOWN. Check logs.")
+			return
+		}
+		c.srv.log.Warn("Writing initial AOF. Exit anyway.")
+	}
 	switch {
 	case nosave:
 		c.srv.persist.shutdownMode.Store(shutdownNoSave)

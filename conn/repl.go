@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -80,6 +81,14 @@ func init() {
 		return shard.Spec{Name: name, Arity: arity, Flags: flags, Group: "server", Since: since,
 			Summary: summary, Complexity: "O(1)", Syntax: syntax, ACL: acl}
 	}
+	// ACL categories as Redis's command table: WAIT is in connection, ROLE
+	// in admin and dangerous.
+	waitSpec := replSpec("wait", 3, shard.NoScript,
+		"3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout")
+	waitSpec.ACL = []string{"connection"}
+	roleSpec := replSpec("role", 1, shard.NoScript|shard.Loading|shard.Stale|shard.Fast,
+		"2.8.12", "Return the role of the instance in the context of replication", "")
+	roleSpec.ACL = []string{"admin", "dangerous"}
 	registerLocal(
 		&localCommand{Spec: replSpec("psync", -3, shard.Admin|shard.NoScript|shard.NoMulti|shard.NoAsyncLoading,
 			"2.8.0", "Internal command used for replication", "replicationid offset"),
@@ -101,6 +110,15 @@ func init() {
 
 func (s *Server) initRepl() {
 	s.repl.ackWake = make(chan struct{})
+	// CONFIG SET repl-backlog-size resizes a backlog that exists, keeping
+	// its most recent bytes, as Redis's resizeReplicationBacklog.
+	s.cfg.OnChange("repl-backlog-size", func(string) {
+		s.repl.mu.Lock()
+		defer s.repl.mu.Unlock()
+		if s.repl.active {
+			s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
+		}
+	})
 }
 
 func cmdReplconf(c *client, args [][]byte) {
@@ -129,8 +147,9 @@ func cmdReplconf(c *client, args [][]byte) {
 			}
 		case "ack", "fack", "getack", "rdb-only":
 			// ACKs come on a replica's link (see readAcks); here they
-			// mean nothing and Redis does not reply to them.
-			if opt == "ack" || opt == "fack" {
+			// mean nothing and Redis does not reply to them, nor to
+			// GETACK, which only a replica answers (with an ACK).
+			if opt != "rdb-only" {
 				c.replyNone()
 				return
 			}
@@ -149,10 +168,20 @@ func cmdSync(c *client, args [][]byte) {
 		c.replyError("ERR Replica can't sync with a replica")
 		return
 	}
+	if equalFold(args[0], "psync") && len(args) > 3 && equalFold(args[3], "failover") {
+		c.replyError("ERR PSYNC FAILOVER can't be sent to a master.")
+		return
+	}
 	if c.pendingBytes() > 0 || c.oq.busy() {
 		// As Redis: replies still to send would mix with the stream.
 		c.replyError("ERR SYNC and PSYNC are invalid with pending output")
 		return
+	}
+	if equalFold(args[0], "psync") {
+		if _, err := strconv.ParseInt(string(args[2]), 10, 64); err != nil {
+			c.replyError("ERR value is not an integer or out of range")
+			return
+		}
 	}
 	if c.replConn == nil {
 		c.replConn = &replConn{}
@@ -223,7 +252,7 @@ func (c *client) serveReplica() {
 	}
 	r.state.Store(&stateWaitBgsave)
 	c.isReplica.Store(true)
-	r.psync = len(args) == 3 && strings.EqualFold(string(args[0]), "psync")
+	r.psync = strings.EqualFold(string(args[0]), "psync") // cmdSync checked: 3 or more arguments
 
 	var head []byte
 	if r.psync && string(args[1]) == s.masterReplID() {
@@ -296,6 +325,7 @@ func (s *Server) feedReplica(r *replica, head []byte, stop chan struct{}) error 
 			return nil
 		}
 	}
+	r.ackTime.Store(time.Now().Unix()) // lag counts from now, as Redis's replicaPutOnline
 	r.state.Store(&stateOnline)
 	var buf []byte
 	for {
@@ -367,7 +397,9 @@ func (c *client) readAcks(r *replica, stop chan struct{}) {
 		}
 		if len(args) >= 3 && equalFold(args[0], "replconf") && equalFold(args[1], "ack") {
 			if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil {
-				r.ackOff.Store(off)
+				if off > r.ackOff.Load() { // as Redis: an ACK never moves it back
+					r.ackOff.Store(off)
+				}
 				r.ackTime.Store(time.Now().Unix())
 				s.ackArrived()
 			}
@@ -462,6 +494,9 @@ func cmdWait(c *client, args [][]byte) {
 	case timeout < 0:
 		c.replyError("ERR timeout is negative")
 		return
+	case timeout > math.MaxInt64-time.Now().UnixMilli():
+		c.replyError("ERR timeout is out of range")
+		return
 	case s.isReplica():
 		c.replyError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
 		return
@@ -481,12 +516,23 @@ func cmdWait(c *client, args [][]byte) {
 		return
 	}
 	s.journal.RecordForReplicas([]byte("REPLCONF"), []byte("GETACK"), []byte("*"))
-	var deadline <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(time.Duration(timeout) * time.Millisecond)
-		defer t.Stop()
-		deadline = t.C
+	// The client is blocked, as Redis's: the replies before WAIT go out,
+	// INFO counts it, CLIENT UNBLOCK ends the wait, and so does a hang-up.
+	if c.write() != nil {
+		c.closeAfter = true
+		c.replyInt(acked())
+		return
 	}
+	select { // drop an unblock meant for an earlier wait
+	case <-c.block.unblock:
+	default:
+	}
+	var until time.Time
+	if timeout > 0 {
+		until = time.UnixMilli(time.Now().UnixMilli() + timeout) // no Duration: it would overflow
+	}
+	deadline, gone, leave := c.beginBlockedWait(until, nil)
+	defer leave()
 	for {
 		s.repl.mu.Lock()
 		wake := s.repl.ackWake
@@ -498,6 +544,22 @@ func cmdWait(c *client, args [][]byte) {
 		select {
 		case <-wake:
 		case <-deadline:
+			c.replyInt(acked())
+			return
+		case withError := <-c.block.unblock:
+			if withError {
+				c.replyError(errUnblocked)
+			} else {
+				c.replyInt(acked())
+			}
+			return
+		case err := <-gone:
+			if err == nil { // the watcher stopped reading: wait without it
+				gone = nil
+				continue
+			}
+			c.readFailed(err)
+			c.closeAfter = true
 			c.replyInt(acked())
 			return
 		case <-s.stopping:

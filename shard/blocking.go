@@ -86,6 +86,9 @@ type Wake struct {
 	// Retry asks the connection to run the command again instead: the
 	// shard saw data but could not finish alone (BLMOVE to another shard).
 	Retry bool
+	// Logged is the journal offset the served pop's record ends at (0:
+	// none): the reply waits for the AOF up to there.
+	Logged int64
 }
 
 // NewWaiter returns a waiter for the given keys.
@@ -246,7 +249,13 @@ func (c *Ctx) serveReady() {
 			if wc.wake.Reply == nil {
 				wc.wake.Reply = wc.Out
 			}
-			w.Woken <- wc.wake
+			if jl != nil {
+				// The reply acknowledges the pop: it leaves once the pop
+				// is in the journal (handTo), never before.
+				jl.wakes = append(jl.wakes, pendingWake{w, wc.wake})
+			} else {
+				w.Woken <- wc.wake
+			}
 		}
 		if len(skipped) > 0 {
 			queue = append(skipped, queue...)

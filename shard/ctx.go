@@ -470,6 +470,9 @@ func (a *Across) finish() {
 		}
 		a.jl.handTo(a.journal)
 		a.journal = nil
+		if cap(a.jl.buf) > acrossLogKeep {
+			a.jl.buf = nil // every connection has an Across: see acrossLogKeep
+		}
 	}
 	var sink func([]Event)
 	for _, s := range c.shards {

@@ -296,6 +296,15 @@ type jlog struct {
 	// noMulti keeps the unit from being wrapped (noWrap); direct says
 	// the log is a run of one command a client sent on its own.
 	noMulti, direct bool
+	// wakes are the blocked clients served during the run, woken once
+	// what their pops wrote is in the journal (handTo).
+	wakes []pendingWake
+}
+
+// pendingWake is a served waiter's result, held until the log is handed.
+type pendingWake struct {
+	w    *Waiter
+	wake Wake
 }
 
 func (l *jlog) empty() bool { return l.startDB < 0 || len(l.buf) == 0 }
@@ -390,12 +399,24 @@ func (c *Ctx) noWrap() {
 	}
 }
 
+// acrossLogKeep is the largest log buffer an Across keeps between runs.
+// A shard's own log keeps up to 1 MB (8 shards), but every connection has
+// an Across: one large cross-shard write per connection would otherwise
+// leave each holding a buffer of its size for as long as it stays.
+const acrossLogKeep = 64 << 10
+
 // handTo gives the log to j and empties it. It returns the offset the
 // log ends at in the journal, 0 if it was empty.
 func (l *jlog) handTo(j *Journal) (end int64) {
 	if !l.empty() {
 		end = j.append(l)
 	}
+	for i, p := range l.wakes {
+		p.wake.Logged = end
+		p.w.Woken <- p.wake
+		l.wakes[i] = pendingWake{}
+	}
+	l.wakes = l.wakes[:0]
 	if cap(l.buf) > 1<<20 {
 		l.buf = nil
 	} else {

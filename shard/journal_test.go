@@ -410,3 +410,22 @@ func TestJournalExactTrimWithLimitOnlyFromTheStream(t *testing.T) {
 		t.Fatalf("the stream's exact trim with LIMIT: %q", out)
 	}
 }
+
+// TestAcrossLogKeepsNoLargeBuffer: a run across shards records into its
+// Across's log, and every connection has an Across: a large cross-shard
+// write must not leave each connection holding a log buffer of its size
+// for as long as it stays connected.
+func TestAcrossLogKeepsNoLargeBuffer(t *testing.T) {
+	s, sink := newJournaled()
+	var a Across
+	big := []byte(strings.Repeat("x", 512<<10))
+	a.Begin([]*Shard{s}, 1)
+	a.Run(Lookup("set"), [][]byte{[]byte("set"), []byte("k"), big}, nil, nil, 0, wire.RESP2, nil)
+	a.End()
+	if out, _, _ := sink.Take(nil); len(out) < len(big) {
+		t.Fatalf("the journal got %d bytes", len(out))
+	}
+	if c := cap(a.jl.buf); c > acrossLogKeep {
+		t.Fatalf("the run's log keeps %d bytes after it ended", c)
+	}
+}

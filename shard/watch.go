@@ -226,6 +226,10 @@ func unchanged(cmd *Command, args [][]byte, reply []byte) bool {
 		return zeroUnchanged[cmd.Name]
 	case string(reply) == ":-1\r\n":
 		return cmd.Name == "linsert" // the pivot was not found
+	case reply[0] == '*' && (cmd.Name == "sort" || cmd.Name == "georadius" || cmd.Name == "georadiusbymember"):
+		return true // no STORE: a read, as Redis neither propagates nor signals it
+	case cmd.Name == "bitfield" && !hasArg(args[2:], "set") && !hasArg(args[2:], "incrby"):
+		return true // GET only
 	case cmd.Name == "xsetid", cmd.Name == "pfdebug":
 		return true // Redis 7.0 does not signal the key
 	case cmd.Name == "xreadgroup" || cmd.Name == "xack" || cmd.Name == "xclaim" || cmd.Name == "xautoclaim":
