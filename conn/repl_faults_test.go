@@ -17,7 +17,7 @@ import (
 // snapshot slot must still be released, or BGSAVE, the next replicas and
 // INFO see a background save that never ends.
 func TestPsyncLinkClosedAtOnce(t *testing.T) {
-	p := startPersistServer(t, 8, t.TempDir())
+	p := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
 	c := newClient2(t, p.addr, 2)
 	ctx := context.Background()
 	for i := 0; i < 200; i++ {
@@ -86,7 +86,7 @@ func rawCommand(t *testing.T, nc net.Conn, br *bufio.Reader, cmd string) string 
 // CLIENT UNBLOCK, and ends when its client hangs up: its goroutine no
 // longer waits forever for acknowledgements that never come.
 func TestWaitIsABlockedClient(t *testing.T) {
-	p := startPersistServer(t, 8, t.TempDir())
+	p := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
 	c := newClient2(t, p.addr, 2)
 	ctx := context.Background()
 	fakeReplica(t, p.addr, c)
@@ -154,7 +154,7 @@ func mustInt64(t *testing.T, s string) int64 {
 // end of time says so instead of returning at once (the Duration
 // overflowed); REPLCONF GETACK from a client gets no reply, as in Redis.
 func TestReplicationCommandsBadArguments(t *testing.T) {
-	p := startPersistServer(t, 4, t.TempDir())
+	p := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
 	first := func(cmd string) string {
 		t.Helper()
 		nc, err := net.Dial("tcp", p.addr)
@@ -185,7 +185,7 @@ func TestReplicationCommandsBadArguments(t *testing.T) {
 // larger one lets a replica continue from an offset the old size had
 // dropped. It kept the size it was made with until the backlog was freed.
 func TestBacklogResizedAtRunTime(t *testing.T) {
-	p := startPersistServer(t, 4, t.TempDir())
+	p := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
 	c := newClient2(t, p.addr, 2)
 	ctx := context.Background()
 	fakeReplica(t, p.addr, c)
@@ -223,7 +223,7 @@ func TestBacklogResizedAtRunTime(t *testing.T) {
 // since 1970), and an ACK with a lower offset than the last does not move
 // the replica's offset back, as in Redis.
 func TestReplicaLagAndAckOffset(t *testing.T) {
-	p := startPersistServer(t, 4, t.TempDir())
+	p := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
 	c := newClient2(t, p.addr, 2)
 	ctx := context.Background()
 	nc := fakeReplica(t, p.addr, c)
