@@ -276,6 +276,10 @@ func cmdClientKill(c *client, args [][]byte) {
 				return
 			}
 		}
+		if c.srv.killMasterLinkAt(addr) > 0 { // a replica's link to its master
+			c.replyOK()
+			return
+		}
 		c.replyError("ERR No such client")
 		return
 	}
@@ -332,8 +336,8 @@ func cmdClientKill(c *client, args [][]byte) {
 			n++
 		}
 	}
-	if !f.anyKind && f.kind == clientMaster && f.id == 0 && f.addr == nil && f.laddr == nil && f.user == nil {
-		n += c.srv.killMasterLink() // the link to the master is no client here (replica.go)
+	if (f.anyKind || f.kind == clientMaster) && f.id == 0 && f.laddr == nil && f.user == nil && (f.addr != nil || !f.anyKind) {
+		n += c.srv.killMasterLinkAt(string(f.addr)) // the link to the master is no client here (replica.go)
 	}
 	c.replyInt(n)
 }

@@ -347,7 +347,11 @@ func (s *Server) replicaAtStartup() {
 
 // killMasterLink closes the link's connection (CLIENT KILL TYPE master);
 // it reconnects. It reports how many it closed.
-func (s *Server) killMasterLink() int64 {
+func (s *Server) killMasterLink() int64 { return s.killMasterLinkAt("") }
+
+// killMasterLinkAt is killMasterLink for a link whose remote address is
+// addr ("": any), as CLIENT KILL ip:port and ADDR name the master's.
+func (s *Server) killMasterLinkAt(addr string) int64 {
 	s.replica.mu.Lock()
 	l := s.replica.link
 	s.replica.mu.Unlock()
@@ -356,7 +360,7 @@ func (s *Server) killMasterLink() int64 {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.nc == nil || !l.hasMaster.Load() {
+	if l.nc == nil || !l.hasMaster.Load() || addr != "" && l.nc.RemoteAddr().String() != addr {
 		return 0
 	}
 	l.nc.Close()
