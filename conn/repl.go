@@ -164,8 +164,10 @@ func cmdReplconf(c *client, args [][]byte) {
 // cmdSync is SYNC and PSYNC: the reply is the sync itself, served once
 // the connection has sent what it owes (serveReplica).
 func cmdSync(c *client, args [][]byte) {
-	if c.srv.isReplica() {
-		c.replyError("ERR Replica can't sync with a replica")
+	if c.srv.isReplica() && !c.srv.masterLinkUp() {
+		// A replica serves replicas of its own (its journal holds what it
+		// applies) only while its link is up, as Redis.
+		c.replyError("NOMASTERLINK Can't SYNC while not connected with my master")
 		return
 	}
 	if equalFold(args[0], "psync") && len(args) > 3 && equalFold(args[3], "failover") {
@@ -610,4 +612,21 @@ func (s *Server) infoMasterReplication(b []byte, noReplicas bool) []byte {
 	b = infoInt(b, "repl_backlog_size", max(int64(size), s.cfg.Int("repl-backlog-size")))
 	b = infoInt(b, "repl_backlog_first_byte_offset", first)
 	return infoInt(b, "repl_backlog_histlen", histlen)
+}
+
+// dropReplicas disconnects every replica and drops the backlog under a
+// new replication ID, so none continues past a dataset replaced whole (a
+// replica's full sync from its master).
+func (s *Server) dropReplicas() {
+	for _, r := range s.replicasNow() {
+		r.c.nc.Close()
+	}
+	s.repl.mu.Lock()
+	active := s.repl.active
+	s.repl.mu.Unlock()
+	if active {
+		s.changeReplID()
+		s.journal.SetBacklog(0)
+		s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
+	}
 }

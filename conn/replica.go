@@ -731,6 +731,9 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return errors.New("Failed trying to rename the temp DB into " + filepath.Base(path) + " in MASTER <-> REPLICA synchronization: " + errnoMessage(err))
 	}
+	// Replicas of this replica follow a dataset that is going: as Redis,
+	// they are disconnected (they sync again), and the ID changes.
+	s.dropReplicas()
 	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
