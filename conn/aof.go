@@ -183,14 +183,10 @@ func (s *Server) openIncr() error {
 	return nil
 }
 
-// startAOF turns the AOF on with the dataset empty or just loaded from it:
-// the journal records from now on, into the manifest's last incr file.
-// Start-up calls it before serving. With no file at all, a base of the
-// (empty) dataset is written first, as Redis does.
-func (s *Server) startAOF() error {
+// readyAOFDir creates the AOF directory if need be and reads its manifest
+// unless it is known. Called with a.mu held.
+func (s *Server) readyAOFDir() error {
 	a := &s.aof
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.dir = s.aofDir()
 	if err := os.MkdirAll(a.dir, 0o755); err != nil {
 		return errors.New("Can't open or create append-only dir " + a.dir + ": " + errnoMessage(err))
@@ -201,6 +197,20 @@ func (s *Server) startAOF() error {
 			return err
 		}
 		a.man = m
+	}
+	return nil
+}
+
+// startAOF turns the AOF on with the dataset empty or just loaded from it:
+// the journal records from now on, into the manifest's last incr file.
+// Start-up calls it before serving. With no file at all, a base of the
+// (empty) dataset is written first, as Redis does.
+func (s *Server) startAOF() error {
+	a := &s.aof
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := s.readyAOFDir(); err != nil {
+		return err
 	}
 	if a.man.Base == nil && len(a.man.Incr) == 0 {
 		name := a.man.NewBase(s.aofName(), s.cfg.Bool("aof-use-rdb-preamble"))

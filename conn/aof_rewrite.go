@@ -82,16 +82,8 @@ func (s *Server) startAOFRewrite(held []*shard.Shard) error {
 		a.scheduled = true
 		return nil
 	}
-	a.dir = s.aofDir()
-	if err := os.MkdirAll(a.dir, 0o755); err != nil {
-		return errors.New("Can't open or create append-only dir " + a.dir + ": " + errnoMessage(err))
-	}
-	if a.man == nil {
-		m, err := s.readManifest()
-		if err != nil {
-			return err
-		}
-		a.man = m
+	if err := s.readyAOFDir(); err != nil {
+		return err
 	}
 	if a.on {
 		if err := s.switchIncr(); err != nil {

@@ -465,12 +465,22 @@ func (db *DB) recordDel(key []byte) { db.record(delName, key) }
 
 // journal returns the log the running command records into, nil if none.
 func (c *Ctx) journal() *jlog {
+	if s := c.anyShard(); s != nil {
+		return s.jl
+	}
+	return nil
+}
+
+// anyShard returns the shard the command runs on, or for a run across
+// shards one of them: what the journal and the applying of a stream are
+// set on, alike for all of them.
+func (c *Ctx) anyShard() *Shard {
 	if c.self != nil {
-		return c.self.jl
+		return c.self
 	}
 	for _, s := range c.shards {
 		if s != nil {
-			return s.jl
+			return s
 		}
 	}
 	return nil

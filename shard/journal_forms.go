@@ -93,18 +93,7 @@ func (c *Ctx) propagateSet(key, value []byte, at int64) {
 // command deletes the key: never while the shard keeps expired keys (an
 // AOF load, a replica applying its master's stream).
 func (c *Ctx) pastExpiry(at int64) bool {
-	if at > c.Now {
-		return false
-	}
-	if c.self != nil {
-		return !c.self.keepExpired
-	}
-	for _, s := range c.shards {
-		if s != nil {
-			return !s.keepExpired
-		}
-	}
-	return true
+	return at <= c.Now && !c.applyingStream()
 }
 
 var (
@@ -274,13 +263,6 @@ func (c *Ctx) propagateConsumer(key, group, consumer []byte) {
 // applyingStream reports whether the command comes from the AOF being
 // loaded or from a master's stream (Across.KeepExpired).
 func (c *Ctx) applyingStream() bool {
-	if c.self != nil {
-		return c.self.keepExpired
-	}
-	for _, s := range c.shards {
-		if s != nil {
-			return s.keepExpired
-		}
-	}
-	return false
+	s := c.anyShard()
+	return s != nil && s.keepExpired
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/valkyrie-kv/valkyrie/wire"
 	"io"
 	"strconv"
 	"strings"
@@ -247,7 +248,7 @@ func (m *Manifest) Append(dst []byte) []byte {
 func appendFileLine(dst []byte, f *File) []byte {
 	dst = append(dst, "file "...)
 	if needsRepr(f.Name) {
-		dst = appendRepr(dst, f.Name)
+		dst = wire.AppendRepr(dst, []byte(f.Name))
 	} else {
 		dst = append(dst, f.Name...)
 	}
@@ -349,7 +350,7 @@ func ParseManifest(r io.Reader) (*Manifest, error) {
 		if line == "" {
 			return fail(MsgInvalidFormat)
 		}
-		argv, ok := splitArgs([]byte(line))
+		argv, ok := wire.SplitArgs([]byte(line))
 		if !ok || len(argv) < 6 || len(argv)%2 != 0 {
 			return fail(MsgInvalidFormat)
 		}

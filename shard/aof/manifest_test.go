@@ -3,6 +3,7 @@ package aof
 import (
 	"bytes"
 	"errors"
+	"github.com/valkyrie-kv/valkyrie/wire"
 	"reflect"
 	"strings"
 	"testing"
@@ -354,7 +355,7 @@ func TestSplitArgsAndStrtol(t *testing.T) {
 		{"'a\\nb'", []string{"a\\nb"}, true},
 		{"\"a\"\x00junk", []string{"a"}, true},
 	} {
-		got, ok := splitArgs([]byte(c.in))
+		got, ok := wire.SplitArgs([]byte(c.in))
 		var gs []string
 		for _, g := range got {
 			gs = append(gs, string(g))
