@@ -490,14 +490,6 @@ func (s *Server) aofMisconf() string {
 	return ""
 }
 
-// aofCurrentSize is aof_current_size: the base and every incr file.
-func (s *Server) aofSizes() (current, base int64) {
-	a := &s.aof
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.baseSize + a.incrBefore + a.incrSize, a.baseSize
-}
-
 // infoAOF appends INFO persistence's aof_* fields before the sizes.
 func (s *Server) infoAOF(b []byte) []byte {
 	a := &s.aof

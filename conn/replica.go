@@ -345,12 +345,9 @@ func (s *Server) replicaAtStartup() {
 	s.setMaster(host, n)
 }
 
-// killMasterLink closes the link's connection (CLIENT KILL TYPE master);
-// it reconnects. It reports how many it closed.
-func (s *Server) killMasterLink() int64 { return s.killMasterLinkAt("") }
-
-// killMasterLinkAt is killMasterLink for a link whose remote address is
-// addr ("": any), as CLIENT KILL ip:port and ADDR name the master's.
+// killMasterLinkAt closes the link's connection (CLIENT KILL TYPE master,
+// ip:port or ADDR) if its remote address is addr ("": any); it reports 1
+// if it did.
 func (s *Server) killMasterLinkAt(addr string) int64 {
 	s.replica.mu.Lock()
 	l := s.replica.link

@@ -77,7 +77,7 @@ func fillEveryType(t *testing.T, ctx context.Context, c *redis.Client) {
 	do(args...)
 	do("PEXPIREAT", "bighash", future+3)
 
-	do("ZADD", "zset", 1.5, "a", "+inf", "b", "-inf", "c", 0.1, "d", 3, "e", 1e20, "f", -0.0, "g", 1.0/3, "h")
+	do("ZADD", "zset", 1.5, "a", "+inf", "b", "-inf", "c", 0.1, "d", 3, "e", 1e20, "f", "-0", "g", 1.0/3, "h")
 	args = []any{"ZADD", "bigzset"}
 	for i := range 200 {
 		args = append(args, float64(i)*0.37-20, "m"+strconv.Itoa(i))
