@@ -82,4 +82,3 @@ func needsRepr(s string) bool {
 	}
 	return false
 }
-
