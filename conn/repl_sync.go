@@ -134,6 +134,9 @@ func (s *Server) keepAliveWait(sess *syncSession, d time.Duration) bool {
 	case <-s.stopping:
 		return false
 	}
+	if s.sleepGate.Load() != nil {
+		return true // DEBUG SLEEP stops the whole server, keep-alives too
+	}
 	s.repl.mu.Lock()
 	rs := append([]*replica(nil), sess.replicas...)
 	s.repl.mu.Unlock()

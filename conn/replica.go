@@ -435,7 +435,10 @@ func (l *replLink) run() {
 			}
 			continue // at once, as Redis: the backlog may not wait
 		}
-		if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Redis's words for a master silent before the stream began.
+			s.log.Warn("Timeout connecting to the MASTER...")
+		} else if err != nil {
 			s.log.Warn("Replication with MASTER " + l.addr() + " failed: " + err.Error())
 		}
 		select {
