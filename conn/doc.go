@@ -25,4 +25,9 @@
 // package pubsub instead, so that other goroutines can queue bytes for it
 // without blocking. Invalidations pushed while it works on a segment wait
 // for the segment's replies (pushState in tracking.go).
+//
+// Persistence: the RDB (persist.go, persist_load.go), the append-only file
+// fed by the shards' journal (aof.go, aof_rewrite.go, aof_load.go), and
+// replication: the master side (repl.go, repl_sync.go), whose replicas
+// read the same journal, and the replica side (replica.go).
 package conn

@@ -29,4 +29,10 @@
 // Tracker's sink, which never blocks (tracking.go). The tracking table is
 // per shard and owned by its goroutine; the shards share only counters and
 // the immutable snapshot of BCAST prefixes (TrackingTable).
+//
+// Persistence reads the shards two ways. A snapshot (snapshot.go) begins
+// on every shard at one instant and is written in slices between batches.
+// The journal (journal.go) takes every write in a deterministic form: a
+// shard hands its batch's log to it before answering, an Across run its
+// one unit before giving the shards back; the AOF and the replicas read it.
 package shard
