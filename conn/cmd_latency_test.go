@@ -182,10 +182,13 @@ func TestLatencyMonitor(t *testing.T) {
 	for _, e := range do("latency", "latest").Val().([]any) {
 		names[e.([]any)[0].(string)] = true
 	}
+	// A tick of active expiry preempted by the race detector on a loaded
+	// machine may pass 5 ms too: it is the server's own, not the test's.
+	delete(names, "expire-cycle")
 	if !names["command"] || !names["fast-command"] || len(names) != 2 {
 		t.Fatalf("LATEST events %v", names)
 	}
-	if doc := do("latency", "doctor").Val().(string); !strings.Contains(doc, "\n2. fast-command: 1 latency spikes") ||
+	if doc := do("latency", "doctor").Val().(string); !strings.Contains(doc, ". fast-command: 1 latency spikes") ||
 		!strings.Contains(doc, adviceScheduler) {
 		t.Fatalf("DOCTOR %q", doc)
 	}
