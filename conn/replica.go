@@ -734,6 +734,20 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	// Replicas of this replica follow a dataset that is going: as Redis,
 	// they are disconnected (they sync again), and the ID changes.
 	s.dropReplicas()
+	// The old dataset goes now: the history that described it goes with
+	// it, so a load that fails is followed by PSYNC ? -1, never by a
+	// partial resync onto the emptied data (Redis discards its cached
+	// master at this point too).
+	r := &s.replica
+	r.hist.Lock()
+	r.rid, r.off, r.db = "", 0, 0
+	r.hist.Unlock()
+	// A snapshot in progress (a cancelled BGSAVE or rewrite) would write
+	// every key the flush removes first: end it.
+	s.cancelAOFRewrite()
+	for _, sh := range held {
+		sh.AbortSnapshot()
+	}
 	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
@@ -748,7 +762,6 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 		s.log.Warn("Failed trying to load the MASTER synchronization DB from disk: " + err.Error())
 		return err
 	}
-	r := &s.replica
 	r.hist.Lock()
 	r.rid, r.off, r.db = rid, off, 0
 	r.hist.Unlock()

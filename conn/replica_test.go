@@ -830,3 +830,58 @@ func TestReplicaOfValkyrie(t *testing.T) {
 		t.Errorf("sync_partial_ok:%s, want 1", got)
 	}
 }
+
+// TestReplicaFailedLoadForgetsItsHistory: a full sync whose RDB does not
+// load has emptied the dataset already; the next attempt must be a full
+// sync (PSYNC ? -1), never a partial resync that would continue the old
+// history on the emptied data. Found by a review: the replica sent its old
+// replication ID and offset, took +CONTINUE, and lost the master's keys.
+func TestReplicaFailedLoadForgetsItsHistory(t *testing.T) {
+	src := startPersistServer(t, 1, t.TempDir())
+	sc := newClient2(t, src.addr, 2)
+	ctx := context.Background()
+	sc.Set(ctx, "k0", "v", 0)
+	if err := sc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdbFile, err := os.ReadFile(src.srv.rdbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := startFakeMaster(t)
+	ps := startPersistServer(t, 4, t.TempDir(), "replicaof",
+		fm.l.Addr().(*net.TCPAddr).IP.String()+" "+strconv.Itoa(fm.l.Addr().(*net.TCPAddr).Port))
+	next := func() (net.Conn, *bufio.Reader, [][]string) {
+		t.Helper()
+		select {
+		case nc := <-fm.links:
+			br := bufio.NewReader(nc)
+			return nc, br, fakeHandshake(t, nc, br)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the replica did not connect")
+		}
+		return nil, nil, nil
+	}
+	const replid = "0123456789abcdef0123456789abcdef01234567"
+	nc, br, _ := next()
+	nc.Write([]byte("+FULLRESYNC " + replid + " 100\r\n$" + strconv.Itoa(len(rdbFile)) + "\r\n"))
+	nc.Write(rdbFile)
+	nextAck(t, nc, br, 100)
+	nc.Close()
+
+	nc, _, hs := next()
+	if got := hs[len(hs)-1]; !slices.Equal(got, []string{"PSYNC", replid, "101"}) {
+		t.Fatalf("after a good sync the replica sent %q", got)
+	}
+	bad := "REDIS0010\xff garbage"
+	nc.Write([]byte("+FULLRESYNC " + replid + " 200\r\n$" + strconv.Itoa(len(bad)) + "\r\n" + bad))
+	nc.Close()
+
+	_, _, hs = next()
+	if got := hs[len(hs)-1]; !slices.Equal(got, []string{"PSYNC", "?", "-1"}) {
+		t.Fatalf("after a sync that did not load the replica sent %q, want PSYNC ? -1", got)
+	}
+	if n := newClient2(t, ps.addr, 2).DBSize(ctx).Val(); n != 0 {
+		t.Logf("dataset after the failed load: %d keys", n)
+	}
+}
