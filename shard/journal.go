@@ -1,7 +1,7 @@
 package shard
 
 import (
-	"strconv"
+	"github.com/valkyrie-kv/valkyrie/shard/aof"
 	"sync"
 	"sync/atomic"
 )
@@ -235,7 +235,7 @@ func (j *Journal) append(l *jlog) int64 {
 	defer j.mu.Unlock()
 	if j.db != l.startDB {
 		var sel [32]byte
-		j.add(appendSelect(sel[:0], l.startDB), false)
+		j.add(aof.AppendSelect(sel[:0], l.startDB), false)
 	}
 	j.add(l.buf, false)
 	j.db = l.db
@@ -248,7 +248,7 @@ func (j *Journal) Record(args ...[]byte) {
 	if !j.On() {
 		return
 	}
-	b := appendCommand(nil, args)
+	b := aof.AppendCommand(nil, args...)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.add(b, false)
@@ -260,20 +260,10 @@ func (j *Journal) RecordForReplicas(args ...[]byte) {
 	if !j.On() {
 		return
 	}
-	b := appendCommand(nil, args)
+	b := aof.AppendCommand(nil, args...)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.add(b, true)
-}
-
-func appendSelect(dst []byte, db int) []byte {
-	dst = append(dst, "*2\r\n$6\r\nSELECT\r\n$"...)
-	var num [20]byte
-	d := strconv.AppendInt(num[:0], int64(db), 10)
-	dst = strconv.AppendInt(dst, int64(len(d)), 10)
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, d...)
-	return append(dst, "\r\n"...)
 }
 
 // jlog is the writes a shard, or a run across shards, made since it last
@@ -312,7 +302,7 @@ func (l *jlog) empty() bool { return l.startDB < 0 || len(l.buf) == 0 }
 // record appends one command, run in database db.
 func (l *jlog) record(db int, args ...[]byte) {
 	l.selectDB(db)
-	l.buf = appendCommand(l.buf, args)
+	l.buf = aof.AppendCommand(l.buf, args...)
 	l.unitOps++
 }
 
@@ -320,25 +310,9 @@ func (l *jlog) selectDB(db int) {
 	if len(l.buf) == 0 {
 		l.startDB, l.db = db, db
 	} else if l.db != db {
-		l.buf = appendSelect(l.buf, db)
+		l.buf = aof.AppendSelect(l.buf, db)
 		l.db = db
 	}
-}
-
-func appendCommand(dst []byte, args [][]byte) []byte {
-	dst = appendLen(dst, '*', len(args))
-	for _, a := range args {
-		dst = appendLen(dst, '$', len(a))
-		dst = append(dst, a...)
-		dst = append(dst, "\r\n"...)
-	}
-	return dst
-}
-
-func appendLen(dst []byte, kind byte, n int) []byte {
-	dst = append(dst, kind)
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	return append(dst, "\r\n"...)
 }
 
 const multiCmd = "*1\r\n$5\r\nMULTI\r\n"

@@ -111,35 +111,32 @@ var (
 // LMPOP, BLMPOP) did: LPOP or RPOP key, with the number of elements it
 // took when the command was an *MPOP form (n >= 0).
 func (c *Ctx) propagateListPop(key []byte, left bool, n int) {
-	if !c.journaling() {
-		return
-	}
-	name := rpopName
 	if left {
-		name = lpopName
+		c.propagatePop(lpopName, key, n)
+	} else {
+		c.propagatePop(rpopName, key, n)
 	}
-	if n < 0 {
-		c.propagate(name, key)
-		return
-	}
-	c.propagate(name, key, msArg(int64(n)))
 }
 
 // propagateZPop records ZPOPMIN or ZPOPMAX key, with the number of
 // members taken for the *MPOP forms (n >= 0).
 func (c *Ctx) propagateZPop(key []byte, max bool, n int) {
-	if !c.journaling() {
-		return
-	}
-	name := zpopminName
 	if max {
-		name = zpopmaxName
+		c.propagatePop(zpopmaxName, key, n)
+	} else {
+		c.propagatePop(zpopminName, key, n)
 	}
-	if n < 0 {
+}
+
+// propagatePop records name key, and the count when n >= 0.
+func (c *Ctx) propagatePop(name, key []byte, n int) {
+	switch {
+	case !c.journaling():
+	case n < 0:
 		c.propagate(name, key)
-		return
+	default:
+		c.propagate(name, key, msArg(int64(n)))
 	}
-	c.propagate(name, key, msArg(int64(n)))
 }
 
 func sideName(left bool) []byte {
