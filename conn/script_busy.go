@@ -25,17 +25,27 @@ func (c *client) markBusy(ns int64) {
 			c.srv.workers[id].SetBusySince(ns)
 		}
 	}
-	if c.slowScript != nil {
-		c.slowScript.Stop()
-		c.slowScript = nil
+	if ns == 0 {
+		if c.slowScript != nil {
+			c.slowScript.Stop()
+		}
+		return
 	}
-	if limit := c.busyLimit(); ns != 0 && limit > 0 {
+	limit := c.busyLimit()
+	if limit <= 0 {
+		return
+	}
+	// One timer per connection, reset for each script: a script run
+	// allocates nothing for it.
+	if c.slowScript == nil {
 		srv := c.srv
 		c.slowScript = time.AfterFunc(limit, func() {
-			srv.log.Warn("Slow script detected: still in execution after " + strconv.FormatInt(limit.Milliseconds(), 10) +
+			srv.log.Warn("Slow script detected: still in execution after " + strconv.FormatInt(srv.cfg.Int("busy-reply-threshold"), 10) +
 				" milliseconds. You can try killing the script using the SCRIPT KILL or FUNCTION KILL command.")
 		})
+		return
 	}
+	c.slowScript.Reset(limit)
 }
 
 // busyShard returns the BUSY reply if a script has held shard id for too
