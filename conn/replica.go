@@ -546,12 +546,28 @@ func (l *replLink) command(nc net.Conn, args ...string) error {
 
 // readLine reads one reply line without its CRLF.
 func readLine(br *bufio.Reader) (string, error) {
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		line = append(line, part...)
+		if err == nil {
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			return "", err
+		}
+		if len(line) > maxMasterLine {
+			// Redis reads these into a buffer of a few hundred bytes: a
+			// master that sends more without a newline is broken.
+			return "", errors.New("the master's reply line is too long")
+		}
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return strings.TrimRight(string(line), "\r\n"), nil
 }
+
+// maxMasterLine bounds a line of the master's handshake replies and the
+// RDB payload's header.
+const maxMasterLine = 64 << 10
 
 // handshake runs PING .. PSYNC: full says +FULLRESYNC (with the master's
 // replid and offset), otherwise +CONTINUE (rid: a new replid, or "").

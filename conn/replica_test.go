@@ -885,3 +885,34 @@ func TestReplicaFailedLoadForgetsItsHistory(t *testing.T) {
 		t.Logf("dataset after the failed load: %d keys", n)
 	}
 }
+
+// TestReplicaRefusesEndlessMasterLine: a master that answers the handshake
+// with bytes and no newline must not make the replica buffer them all (a
+// review grew one to 618 MB); the link is dropped and tried again.
+func TestReplicaRefusesEndlessMasterLine(t *testing.T) {
+	fm := startFakeMaster(t)
+	startPersistServer(t, 2, t.TempDir(), "replicaof",
+		fm.l.Addr().(*net.TCPAddr).IP.String()+" "+strconv.Itoa(fm.l.Addr().(*net.TCPAddr).Port))
+	var nc net.Conn
+	select {
+	case nc = <-fm.links:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica did not connect")
+	}
+	br := bufio.NewReader(nc)
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := readReplCommand(br, 1<<20); err != nil { // PING
+		t.Fatal(err)
+	}
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	sent := 0
+	nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for ; sent < 64<<20; sent += len(chunk) {
+		if _, err := nc.Write(chunk); err != nil {
+			break // the replica closed the link
+		}
+	}
+	if sent >= 64<<20 {
+		t.Fatalf("the replica took %d bytes of one line without a newline", sent)
+	}
+}
