@@ -239,9 +239,11 @@ func TestTrackingInvalidationBeforeNextRoundTrip(t *testing.T) {
 				}(w)
 			}
 
+			// 1.5 s of rounds, and at least 50 on a slow machine (30 s at most).
 			deadline := time.Now().Add(1500 * time.Millisecond)
+			hardDeadline := time.Now().Add(30 * time.Second)
 			rounds, checked := 0, 0
-			for ; time.Now().Before(deadline); rounds++ {
+			for ; (rounds < 50 || time.Now().Before(deadline)) && time.Now().Before(hardDeadline); rounds++ {
 				// Read (and so track) a few keys.
 				for j := 0; j < 4; j++ {
 					k := key((rounds+j)%writers, (rounds*7+j)%keysPer)
