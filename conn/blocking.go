@@ -43,10 +43,21 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 	}
 	copied := false
 	since := c.readAt
+	// gate is the Wake.Done of a retry in progress: closed once the retry
+	// has run, whatever its outcome, so the pusher's replies go.
+	var gate chan struct{}
+	openGate := func() {
+		if gate != nil {
+			close(gate)
+			gate = nil
+		}
+	}
+	defer openGate()
 	for {
 		w.DB, w.Proto, w.Since = c.db, c.proto, since
 		c.route(e.data, args, w)
 		c.settle()
+		openGate()
 		if w.NeedAcross {
 			// A move run on its source's shard alone found elements: run
 			// it again with both shards borrowed.
@@ -92,6 +103,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		}
 		// A shard saw data but could not finish alone: try again with a
 		// fresh waiter, which pops if the data is still there.
+		gate = wake.Done
 		w = e.data.NewWaiter(args)
 		w.Retried = true
 		if !c.awaitScripts(e.data, args, deadline) {
@@ -356,4 +368,49 @@ func (s *Server) unblockClient(id int64, withError bool) bool {
 	default: // an unblock is already pending
 	}
 	return true
+}
+
+// gateWait bounds how long replies wait for the blocked moves their
+// writes woke: a retry normally runs within a millisecond, but one may
+// wait for a slow script (awaitScripts).
+const gateWait = time.Second
+
+// waitGates holds the connection's replies until the blocked moves its
+// writes woke have run their retries across shards (shard.Wake.Done), or
+// gateWait has passed: as in Redis, whose single thread serves a blocked
+// client before the pusher reads its reply, a client that pushed and then
+// reads the destination finds the element moved. While the connection
+// holds shards (a large reply flushed mid-run) it does not wait: the
+// retries may need them.
+func (c *client) waitGates() {
+	for _, s := range c.borrowed {
+		if s != nil {
+			return
+		}
+	}
+	var timer *time.Timer
+	for _, g := range c.gates {
+		select {
+		case <-g:
+			continue
+		default:
+		}
+		if timer == nil {
+			timer = time.NewTimer(gateWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-g:
+		case <-timer.C:
+			clear(c.gates)
+			c.gates = c.gates[:0]
+			return
+		case <-c.srv.stopping:
+			clear(c.gates)
+			c.gates = c.gates[:0]
+			return
+		}
+	}
+	clear(c.gates)
+	c.gates = c.gates[:0]
 }

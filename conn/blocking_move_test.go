@@ -296,3 +296,61 @@ func TestBLMoveRetryWaitsForSlowScript(t *testing.T) {
 		t.Fatalf("%s = %v, want [job]", dst, got)
 	}
 }
+
+// A push that wakes a blocked move whose destination lives on another
+// shard: the pusher's reply comes after the move, as in Redis, whose one
+// thread serves the blocked client before it answers the pusher. So a
+// client that pushes and then reads the destination finds the element
+// there (Redis's replication test reads the replica's commandstats
+// straight after the push). A plain push, one inside MULTI/EXEC (a run
+// across shards), and one from a script.
+func TestPusherSeesCrossShardMoveDone(t *testing.T) {
+	_, addr := startServer(t, 8)
+	ctx := context.Background()
+	pusher := newClient2(t, addr, 2)
+	keys := keysOnShards(t, "gate", 8, 3, 5, 6)
+	src, dst, other := keys[0], keys[1], keys[2]
+	pushes := map[string]func(v string) error{
+		"lpush": func(v string) error { return pusher.LPush(ctx, src, v).Err() },
+		"exec": func(v string) error {
+			_, err := pusher.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Incr(ctx, other)
+				p.LPush(ctx, src, v)
+				return nil
+			})
+			return err
+		},
+		"eval": func(v string) error {
+			return pusher.Eval(ctx, "return redis.call('lpush', KEYS[1], ARGV[1])", []string{src}, v).Err()
+		},
+	}
+	for name, push := range pushes {
+		t.Run(name, func(t *testing.T) {
+			blocked := newClient2(t, addr, 2)
+			for i := range 30 {
+				pusher.Del(ctx, src, dst)
+				v := "e" + strconv.Itoa(i)
+				done := make(chan error, 1)
+				go func() {
+					cmd := blocked.BRPopLPush(ctx, src, dst, 5*time.Second)
+					if cmd.Err() == nil && cmd.Val() != v {
+						done <- io.ErrUnexpectedEOF
+						return
+					}
+					done <- cmd.Err()
+				}()
+				waitBlocked(t, pusher, 1)
+				if err := push(v); err != nil {
+					t.Fatal(err)
+				}
+				got := pusher.LRange(ctx, dst, 0, -1).Val()
+				if !slices.Equal(got, []string{v}) {
+					t.Fatalf("round %d: %s right after the push = %q, want [%s]", i, dst, got, v)
+				}
+				if err := <-done; err != nil {
+					t.Fatalf("round %d: BRPOPLPUSH: %v", i, err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bytes"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -24,6 +25,15 @@ type client struct {
 
 	db    int
 	proto wire.Proto
+
+	// lastName and lastEntry remember the last command looked up, as sent:
+	// a pipeline of one command finds it without hashing its name.
+	lastName  []byte
+	lastEntry *entry
+
+	// gates: blocked moves this connection's writes woke, which retry
+	// across shards; its replies wait for them (see waitGates).
+	gates []chan struct{}
 
 	// The current pipeline segment: calls queued per shard, replies made
 	// on this goroutine (local), and the order in which to send them.
@@ -412,7 +422,13 @@ func (c *client) execute(args [][]byte) {
 
 func (c *client) executeOne(args [][]byte) {
 	c.commands++
-	e := lookup(args[0])
+	e := c.lastEntry
+	if e == nil || !bytes.Equal(args[0], c.lastName) {
+		e = lookup(args[0])
+		if e != nil && len(args[0]) <= 32 {
+			c.lastName, c.lastEntry = append(c.lastName[:0], args[0]...), e
+		}
+	}
 	// ACL: a connection authenticated as a user that may run everything
 	// pays for this test only.
 	if e != nil && (!c.authed || !c.user.st.Load().free) && c.aclDenied(e, args) {
@@ -614,6 +630,12 @@ func (c *client) settleSegment(direct bool) {
 				c.aofWant = max(c.aofWant, c.batches[id].Logged)
 			}
 		}
+		for _, id := range c.queued {
+			if g := c.batches[id].Gates; len(g) > 0 {
+				c.gates = append(c.gates, g...)
+				c.batches[id].Gates = nil
+			}
+		}
 		var errs int64
 		for _, o := range c.order {
 			if o.shard >= 0 && int(o.index) >= c.batches[o.shard].Answered() && !c.resumeSegment(int(o.shard)) {
@@ -811,6 +833,9 @@ func (c *client) write() error {
 	if c.unsent {
 		defer c.endSegment()
 	}
+	if len(c.gates) > 0 {
+		c.waitGates()
+	}
 	if c.aofSync && (len(c.pieces) > 0 || len(c.out) > 0) {
 		// appendfsync always: no reply leaves before the writes it
 		// acknowledges are on disk.
@@ -998,6 +1023,7 @@ func (c *client) borrow() bool {
 
 // giveBack returns every borrowed shard.
 func (c *client) giveBack() {
+	c.gates = append(c.gates, c.tx.across.TakeGates()...)
 	if c.aofSync {
 		// What the run across shards wrote is in the journal by now.
 		c.aofWant = max(c.aofWant, c.srv.journal.Offset())

@@ -187,6 +187,7 @@ func (c *client) runScript(call *script.Call) bool {
 	if res.Counted {
 		c.errCounted = true // by redis.call
 	}
+	c.gates = append(c.gates, res.Gates...)
 	return res.Restart
 }
 

@@ -130,9 +130,9 @@ func deterministicEstimate(v any) bool {
 	return true
 }
 
-// The table allocBytes reads for small sizes agrees with the search.
-func TestSmallClassesMatchSearch(t *testing.T) {
-	for n := int64(1); n <= smallClassMax; n++ {
+// The tables allocBytes reads agree with a search of the size classes.
+func TestClassTablesMatchSearch(t *testing.T) {
+	for n := int64(1); n <= maxSmallAlloc; n++ {
 		want := int64(0)
 		for _, c := range sizeClasses {
 			if int64(c) >= n {

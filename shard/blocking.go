@@ -89,6 +89,11 @@ type Wake struct {
 	// Logged is the journal offset the served pop's record ends at (0:
 	// none): the reply waits for the AOF up to there.
 	Logged int64
+	// Done comes with Retry. The connection closes it once its retry has
+	// run, and the run whose write woke the waiter holds its own replies
+	// until then (Batch.Gates, Across.TakeGates): as in Redis, a client
+	// that pushed sees the blocked client served.
+	Done chan struct{}
 }
 
 // NewWaiter returns a waiter for the given keys.
@@ -236,6 +241,8 @@ func (c *Ctx) serveReady() {
 				// until that run re-signals the key, so none is served
 				// ahead of it; the tick re-serves the key should the
 				// run never come (serveStalled).
+				wc.wake.Done = make(chan struct{})
+				c.gates = append(c.gates, wc.wake.Done)
 				w.Woken <- wc.wake
 				if r.db.stalled == nil {
 					r.db.stalled = make(map[string]int64)

@@ -52,6 +52,9 @@ type Batch struct {
 	// Logged is the journal offset the run's writes end at (0: it wrote
 	// nothing there): a reply waits for the AOF to pass it.
 	Logged int64
+	// Gates are the Wake.Done channels of the blocked moves the run
+	// handed a retry (set by each run): its replies wait for them.
+	Gates []chan struct{}
 	// OutLimit, when above 0, is the client's hard output buffer limit:
 	// a command that may draw an unbounded reply (HRANDFIELD, SRANDMEMBER
 	// and ZRANDMEMBER with a negative count) stops drawing once its reply
@@ -249,6 +252,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		}
 	}
 	s.Processed += uint64(n)
+	b.Gates = c.gates
 	b.Logged = 0
 	if jl != nil {
 		for jl.depth > 0 { // a transaction cut short (OutCap never cuts one)
@@ -291,6 +295,7 @@ type Across struct {
 	n      int
 	events []Event // keyspace events of the run, in order
 	on     bool    // between Begin and End
+	gates  []chan struct{}
 	// jl records the run's writes, one unit for the whole run, while
 	// journal (of the shards) is on (journal.go).
 	jl      jlog
@@ -337,6 +342,7 @@ func (a *Across) Begin(shards []*Shard, now int64) {
 	a.n = 0
 	a.on = true
 	a.journal = nil
+	a.gates = nil
 	for _, s := range shards {
 		if s != nil && s.journal.On() && !a.NoJournal {
 			a.journal = s.journal
@@ -453,7 +459,17 @@ func (a *Across) End() {
 			}
 		}
 		c.serveReady()
+		a.gates, c.gates = append(a.gates, c.gates...), nil
 	}
+}
+
+// TakeGates returns the Wake.Done channels of the blocked moves the run
+// handed a retry, for its caller to wait on before it replies (see
+// Wake.Done); Begin forgets those not taken.
+func (a *Across) TakeGates() []chan struct{} {
+	g := a.gates
+	a.gates = nil
+	return g
 }
 
 func (a *Across) finish() {
@@ -538,8 +554,9 @@ type Ctx struct {
 	self   *Shard   // set when running inside one shard's batch
 	shards []*Shard // set when running across shards, indexed by ID
 
-	ready []readyKey // keys with waiters that got data during the command
-	wake  Wake       // set by a waiter's Pop when it needs more than a reply
+	ready []readyKey      // keys with waiters that got data during the command
+	gates []chan struct{} // Wake.Done of the retries serveReady handed out
+	wake  Wake            // set by a waiter's Pop when it needs more than a reply
 
 	// changed is set by a handler whose keyspace event depends on more
 	// than its reply (ZADD: a score changed); cleared by beforeWrite.

@@ -257,33 +257,34 @@ func allocBytes(n int64) int64 {
 	if n > maxSmallAlloc {
 		return (n + allocPage - 1) &^ (allocPage - 1)
 	}
-	lo, hi := 0, len(sizeClasses)-1
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if int64(sizeClasses[mid]) < n {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return int64(sizeClasses[lo])
+	return int64(largeClasses[(n+127)>>7])
 }
 
 // smallClasses is allocBytes for sizes up to smallClassMax, by 8-byte
-// step (every class up to there is a multiple of 8), so that the
-// accounting of each write (accounting.go) costs a load, not a search.
+// step (every class up to there is a multiple of 8), and largeClasses the
+// same up to maxSmallAlloc by 128-byte step (every class above
+// smallClassMax is a multiple of 128), so that the accounting of each
+// write (accounting.go) costs a load, not a search.
 const smallClassMax = 1024
 
-var smallClasses = func() (t [smallClassMax/8 + 1]int32) {
+var (
+	smallClasses = classTable(8, smallClassMax)
+	largeClasses = classTable(128, maxSmallAlloc)
+)
+
+// classTable maps n/step, rounded up, to the class of an n-byte object,
+// for n up to limit.
+func classTable(step, limit int) []int32 {
+	t := make([]int32, limit/step+1)
 	c := 0
 	for i := 1; i < len(t); i++ {
-		for int(sizeClasses[c]) < i*8 {
+		for int(sizeClasses[c]) < i*step {
 			c++
 		}
 		t[i] = sizeClasses[c]
 	}
 	return t
-}()
+}
 
 // mapBytes estimates a Go map of n entries with slot-byte slots: header,
 // directory, tables and groups, at the size that inserting n entries

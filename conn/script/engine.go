@@ -354,5 +354,5 @@ func (e *Engine) Run(h Host, call *Call, out []byte) ([]byte, Result) {
 	if !r.restart {
 		r.scope.learn(r.undeclared)
 	}
-	return out, Result{Restart: r.restart, Counted: r.counted}
+	return out, Result{Restart: r.restart, Counted: r.counted, Gates: r.across.TakeGates()}
 }

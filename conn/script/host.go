@@ -95,6 +95,9 @@ type Result struct {
 	// Counted: the reply is an error already counted in the error stats
 	// (by redis.call), not to be counted again.
 	Counted bool
+	// Gates: the blocked moves the script's writes woke, whose retries
+	// the reply waits for (shard.Across.TakeGates).
+	Gates []chan struct{}
 }
 
 // Redis's replies to a call refused for the server's state, which the
