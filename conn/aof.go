@@ -247,7 +247,7 @@ func (a *aofState) sizesFromManifest(dir string) {
 
 // writeEmptyBase writes the base of an empty dataset.
 func (s *Server) writeEmptyBase(path string) error {
-	h := snapshotHead{at: time.Now(), header: s.rdbHead(time.Now(), true)}
+	h := snapshotHead{at: time.Now(), header: s.rdbHead(time.Now(), true, nil)}
 	return s.writeBase(path, h, nil, func() (shard.SnapshotPart, bool, error) {
 		return shard.SnapshotPart{}, true, nil
 	})

@@ -90,7 +90,7 @@ func (s *Server) startAOFRewrite(held []*shard.Shard) error {
 			return err
 		}
 	}
-	h := s.beginSnapshot(held, true)
+	h := s.beginSnapshot(held, true, nil)
 	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
 	a.rw, a.scheduled = bg, false
 	a.rwBegan.Store(bg.began.UnixNano())

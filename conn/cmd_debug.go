@@ -1,8 +1,6 @@
 package conn
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -472,23 +470,6 @@ func debugSleep(c *client, secs float64) {
 	}) {
 		c.replyOK()
 	}
-}
-
-// changeReplID is DEBUG CHANGE-REPL-ID: a new random master_replid (and,
-// as Redis's clearReplicationId2, no second one).
-func (s *Server) changeReplID() {
-	var b [20]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	s.replID.Store(&id)
-}
-
-// masterReplID is INFO's master_replid.
-func (s *Server) masterReplID() string {
-	if p := s.replID.Load(); p != nil {
-		return *p
-	}
-	return infoIDs().replID
 }
 
 // cAtoi is C's atoi: optional blanks and sign, then digits up to the first

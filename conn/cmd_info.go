@@ -128,7 +128,7 @@ func infoServer(b []byte, x *infoCtx) []byte {
 	b = infoStr(b, "go_version", runtime.Version())
 	b = infoInt(b, "process_id", int64(os.Getpid()))
 	b = infoStr(b, "process_supervised", "no")
-	b = infoStr(b, "run_id", infoIDs().run)
+	b = infoStr(b, "run_id", runID())
 	b = infoInt(b, "tcp_port", s.infoPort())
 	b = infoInt(b, "server_time_usec", x.now.UnixMicro())
 	b = infoInt(b, "uptime_in_seconds", int64(up))
@@ -461,13 +461,12 @@ func infoSeconds(b []byte, key string, ns int64) []byte {
 	return append(b, '\r', '\n')
 }
 
-// infoIDs are the random IDs a Redis server draws at start; here they are
-// drawn once per process.
-var infoIDs = sync.OnceValue(func() (ids struct{ run, replID string }) {
-	var buf [40]byte
+// runID is INFO's run_id, drawn once per process as Redis draws it at
+// start. (The replication ID is each server's own: repl_id.go.)
+var runID = sync.OnceValue(func() string {
+	var buf [20]byte
 	rand.Read(buf[:])
-	ids.run, ids.replID = hex.EncodeToString(buf[:20]), hex.EncodeToString(buf[20:])
-	return ids
+	return hex.EncodeToString(buf[:])
 })
 
 // infoOS is "sysname release machine" like uname, from /proc where there

@@ -52,7 +52,10 @@ type persistState struct {
 	// The file being loaded, for INFO's loading_* fields: when it began
 	// (Unix s), its size, the used-mem its aux field says, bytes read.
 	loadStart, loadTotal, loadUsedMem, loadBytes atomic.Int64
-	shutdownMode                                 atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	// loadStreamDB is the last file's repl-stream-db (0 if none): the
+	// database a replica's master stream has selected.
+	loadStreamDB atomic.Int64
+	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
 	// shutdownSaved: the shutdown saved already (PrepareShutdown, SHUTDOWN).
 	shutdownSaved atomic.Bool
 	gen           atomic.Uint64 // the last snapshot's number
@@ -199,7 +202,7 @@ type snapshotHead struct {
 // returns the file's start: the header, the aux fields, the function
 // libraries and each database's RESIZEDB. aofBase marks the file as an
 // AOF's base.
-func (s *Server) beginSnapshot(held []*shard.Shard, aofBase ...bool) snapshotHead {
+func (s *Server) beginSnapshot(held []*shard.Shard, aofBase bool, repl *rdb.ReplInfo) snapshotHead {
 	now := time.Now()
 	gen := s.persist.gen.Add(1)
 	var counts shard.SnapshotCounts
@@ -211,7 +214,7 @@ func (s *Server) beginSnapshot(held []*shard.Shard, aofBase ...bool) snapshotHea
 		}
 	}
 	h := snapshotHead{gen: gen, at: now, changes: s.changes()}
-	b := s.rdbHead(now, len(aofBase) > 0 && aofBase[0])
+	b := s.rdbHead(now, aofBase, repl)
 	for i := range counts.Keys {
 		h.keys += int64(counts.Keys[i])
 		if counts.Keys[i] > 0 {
@@ -224,10 +227,10 @@ func (s *Server) beginSnapshot(held []*shard.Shard, aofBase ...bool) snapshotHea
 }
 
 // rdbHead is an RDB file's start before the keys: the header, the aux
-// fields and the function libraries.
-func (s *Server) rdbHead(now time.Time, aofBase bool) []byte {
+// fields (with repl's, for a replica's sync) and the function libraries.
+func (s *Server) rdbHead(now time.Time, aofBase bool, repl *rdb.ReplInfo) []byte {
 	b := rdb.AppendHeader(nil)
-	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), aofBase)
+	b = rdb.AppendInfoAux(b, now.Unix(), s.mem.Used(), aofBase, repl)
 	if libs := s.scripts.DumpFunctions(); len(libs) > 10 {
 		b = append(b, libs[:len(libs)-10]...) // its records, without the DUMP footer
 	}
@@ -245,7 +248,7 @@ func (s *Server) saveHeld(held []*shard.Shard) error {
 		s.aof.scheduled = true
 		s.aof.mu.Unlock()
 	}
-	h := s.beginSnapshot(held)
+	h := s.beginSnapshot(held, false, nil)
 	i := 0
 	err := s.writeRDB(s.rdbPath(), h, nil, func() (shard.SnapshotPart, bool, error) {
 		if i == len(held) {
@@ -293,7 +296,7 @@ func (s *Server) startBgsave(held []*shard.Shard) error {
 		p.scheduled = true
 		return errors.New("an AOF rewrite is in progress")
 	}
-	h := s.beginSnapshot(held)
+	h := s.beginSnapshot(held, false, nil)
 	p.saveTotal.Store(h.keys)
 	bg := &bgSave{began: time.Now(), cancel: make(chan struct{})}
 	p.bg, p.scheduled = bg, false

@@ -53,6 +53,7 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 // br, and no further (an AOF's commands may follow).
 func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, libPolicy script.RestorePolicy, began time.Time) error {
 	p := &s.persist
+	p.loadStreamDB.Store(0)
 	n := len(s.workers)
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
@@ -69,9 +70,14 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 	delay := s.cfg.Int("key-load-delay")
 	err := rdb.Load(br, rdb.Handler{
 		Aux: func(key, val string) error {
-			if key == "used-mem" {
+			switch key {
+			case "used-mem":
 				if n, err := strconv.ParseInt(val, 10, 64); err == nil {
 					p.loadUsedMem.Store(n)
+				}
+			case "repl-stream-db":
+				if n, err := strconv.Atoi(val); err == nil && n >= 0 && n < shard.NumDBs {
+					p.loadStreamDB.Store(int64(n))
 				}
 			}
 			return nil

@@ -199,15 +199,19 @@ func cmdSync(c *client, args [][]byte) {
 // elsewhere, or not at all.
 func (c *client) replyNone() {}
 
-// replOffset is master_repl_offset.
+// replOffset is master_repl_offset: on a replica the offset of its
+// master's stream it has processed.
 func (s *Server) replOffset() int64 {
+	if _, off, ok := s.replicaOffset(); ok {
+		return off
+	}
 	s.repl.mu.Lock()
 	active := s.repl.active
 	s.repl.mu.Unlock()
 	if !active {
 		return 0
 	}
-	return s.journal.Offset()
+	return s.journal.ReplOffset()
 }
 
 // journalInUse turns the journal off when neither the AOF nor a
@@ -257,8 +261,9 @@ func (c *client) serveReplica() {
 	r.psync = strings.EqualFold(string(args[0]), "psync") // cmdSync checked: 3 or more arguments
 
 	var head []byte
-	if r.psync && string(args[1]) == s.masterReplID() {
-		if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil && s.replActive() {
+	if r.psync { // cmdSync checked: 3 or more arguments, an integer offset
+		off, _ := strconv.ParseInt(string(args[2]), 10, 64)
+		if s.psyncAccepts(string(args[1]), off) && s.replActive() {
 			if sink, _, ok := s.journal.AddSink(s.replicaOutLimit(), off-1, true); ok {
 				r.sink = sink
 				r.state.Store(&stateOnline)
@@ -469,6 +474,9 @@ func (s *Server) replCron(now time.Time) {
 		}
 		return
 	}
+	if s.isReplica() {
+		return // a replica keeps its backlog: it may become a master
+	}
 	if ttl := s.cfg.Int("repl-backlog-ttl"); ttl > 0 && now.Sub(gone) >= time.Duration(ttl)*time.Second {
 		s.repl.mu.Lock()
 		if len(s.repl.replicas) == 0 {
@@ -590,8 +598,14 @@ func cmdRole(c *client, args [][]byte) {
 
 // infoMasterReplication appends INFO replication's fields for a master.
 func (s *Server) infoMasterReplication(b []byte, noReplicas bool) []byte {
-	rs := s.replicasNow()
 	b = infoStr(b, "role", "master")
+	return s.infoReplicas(b, noReplicas)
+}
+
+// infoReplicas appends INFO replication's fields that masters and
+// replicas share: this server's replicas, history and backlog.
+func (s *Server) infoReplicas(b []byte, noReplicas bool) []byte {
+	rs := s.replicasNow()
 	b = infoInt(b, "connected_slaves", int64(len(rs)))
 	if noReplicas {
 		b = infoInt(b, "min_slaves_good_slaves", 0)
@@ -603,10 +617,11 @@ func (s *Server) infoMasterReplication(b []byte, noReplicas bool) []byte {
 		b = infoStr(b, "slave"+strconv.Itoa(i), line)
 	}
 	b = infoStr(b, "master_failover_state", "no-failover")
-	b = infoStr(b, "master_replid", s.masterReplID())
-	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))
+	id, id2, off2 := s.replIDs()
+	b = infoStr(b, "master_replid", id)
+	b = infoStr(b, "master_replid2", id2)
 	b = infoInt(b, "master_repl_offset", s.replOffset())
-	b = infoInt(b, "second_repl_offset", -1)
+	b = infoInt(b, "second_repl_offset", off2)
 	size, first, histlen := s.journal.Backlog()
 	b = infoInt(b, "repl_backlog_active", boolInt(s.replActive()))
 	b = infoInt(b, "repl_backlog_size", max(int64(size), s.cfg.Int("repl-backlog-size")))
@@ -614,13 +629,31 @@ func (s *Server) infoMasterReplication(b []byte, noReplicas bool) []byte {
 	return infoInt(b, "repl_backlog_histlen", histlen)
 }
 
+// disconnectReplicas closes every replica's link: they reconnect and
+// learn a new replication ID, continuing where they were if they can.
+func (s *Server) disconnectReplicas() {
+	for _, r := range s.replicasNow() {
+		r.c.nc.Close()
+	}
+}
+
+// keepBacklog makes sure the backlog exists: a replica keeps one from its
+// first sync, for replicas of its own and for when it becomes a master.
+func (s *Server) keepBacklog() {
+	s.repl.mu.Lock()
+	defer s.repl.mu.Unlock()
+	if !s.repl.active {
+		s.repl.active = true
+		s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
+	}
+	s.repl.lastGone = time.Now()
+}
+
 // dropReplicas disconnects every replica and drops the backlog under a
 // new replication ID, so none continues past a dataset replaced whole (a
 // replica's full sync from its master).
 func (s *Server) dropReplicas() {
-	for _, r := range s.replicasNow() {
-		r.c.nc.Close()
-	}
+	s.disconnectReplicas()
 	s.repl.mu.Lock()
 	active := s.repl.active
 	s.repl.mu.Unlock()

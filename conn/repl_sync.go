@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/valkyrie-kv/valkyrie/shard"
+	"github.com/valkyrie-kv/valkyrie/shard/rdb"
 )
 
 // A full sync is a session that replicas join: with repl-diskless-sync
@@ -193,7 +194,15 @@ func (s *Server) beginReplicaSnapshot(rs []*replica) (replSnapshot, error) {
 		}
 		s.journal.ForceSelect()
 		s.journal.SetOn(true)
-		h.snapshotHead = s.beginSnapshot(held)
+		// A master's stream selects its database first (ForceSelect); a
+		// replica passes on its master's, whose database the file names.
+		streamDB := 0
+		if s.isReplica() {
+			s.replica.hist.Lock()
+			streamDB = s.replica.db
+			s.replica.hist.Unlock()
+		}
+		h.snapshotHead = s.beginSnapshot(held, false, &rdb.ReplInfo{StreamDB: streamDB, ID: s.masterReplID(), Offset: h.start})
 		// A BGSAVE now finds the shards' snapshot taken, as Redis's finds
 		// its child busy.
 		p.bg = &bgSave{began: time.Now(), cancel: make(chan struct{})}

@@ -105,6 +105,11 @@ type replLink struct {
 	syncIO    atomic.Int64 // unix seconds of the RDB's last byte
 
 	wmu sync.Mutex // one writer on nc: the ACKs
+
+	// raw holds the stream's bytes read and not yet processed (a MULTI
+	// waiting for its EXEC, the batch being applied): as each command is
+	// processed its bytes go on to this server's replicas (Journal.Proxy).
+	raw []byte
 }
 
 // isReplica reports whether the server replicates a master now.
@@ -127,7 +132,7 @@ func (s *Server) replicaOffset() (replid string, offset int64, ok bool) {
 	if r.rid == "" {
 		return s.masterReplID(), 0, true
 	}
-	return r.rid, r.off, true
+	return s.masterReplID(), r.off, true
 }
 
 // infoReplica appends INFO replication's fields for a replica (role:slave,
@@ -184,23 +189,9 @@ func (s *Server) infoReplica(b []byte) []byte {
 	b = infoInt(b, "slave_priority", s.cfg.Int("replica-priority"))
 	b = infoInt(b, "slave_read_only", boolInt(s.cfg.Bool("replica-read-only")))
 	b = infoInt(b, "replica_announced", boolInt(s.cfg.Bool("replica-announced")))
-	// The rest as for a master, with the replica's history: its master's
-	// replid and the offset applied. A replica keeps no backlog of its own
-	// (it serves no replicas).
-	b = infoInt(b, "connected_slaves", 0)
-	if s.noReplicas.Load() {
-		b = infoInt(b, "min_slaves_good_slaves", 0)
-	}
-	b = infoStr(b, "master_failover_state", "no-failover")
-	replid, offset, _ := s.replicaOffset()
-	b = infoStr(b, "master_replid", replid)
-	b = infoStr(b, "master_replid2", strings.Repeat("0", 40))
-	b = infoInt(b, "master_repl_offset", offset)
-	b = infoInt(b, "second_repl_offset", -1)
-	b = infoInt(b, "repl_backlog_active", 0)
-	b = infoInt(b, "repl_backlog_size", s.cfg.Int("repl-backlog-size"))
-	b = infoInt(b, "repl_backlog_first_byte_offset", 0)
-	return infoInt(b, "repl_backlog_histlen", 0)
+	// The rest as for a master: its replicas, and its master's history,
+	// which it passes on.
+	return s.infoReplicas(b, s.noReplicas.Load())
 }
 
 func (s *Server) replicaHasHistory() bool {
@@ -250,7 +241,7 @@ func cmdReplicaof(c *client, args [][]byte) {
 		return
 	}
 	host := string(args[1])
-	if !c.srv.setMaster(host, int(port)) {
+	if !c.srv.setMaster(host, int(port), true) {
 		c.srv.log.Info("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.")
 		c.local = append(c.local, "+OK Already connected to specified master\r\n"...)
 		return
@@ -266,7 +257,7 @@ func (c *client) infoLine() string {
 
 // setMaster makes the server a replica of host:port, replacing any link;
 // false if it already replicates that master.
-func (s *Server) setMaster(host string, port int) bool {
+func (s *Server) setMaster(host string, port int, offerOwn bool) bool {
 	r := &s.replica
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -276,11 +267,19 @@ func (s *Server) setMaster(host string, port int) bool {
 		}
 		l.halt()
 	} else {
-		// A master turning replica: no history a new master would know
-		// (Redis would offer its own replid; this asks a full sync).
+		// A master turning replica offers its own history to the new
+		// master, which continues it if it was this server's replica
+		// (Redis's replicationCacheMasterUsingMyself); at start-up there
+		// is none. Its own replicas stay: from now on they get what the
+		// new master sends.
+		off := s.journal.ReplOffset()
 		r.hist.Lock()
 		r.rid, r.off, r.db = "", 0, 0
+		if offerOwn {
+			r.rid, r.off = s.masterReplID(), off
+		}
 		r.hist.Unlock()
+		s.journal.SetProxy(true, off)
 	}
 	select {
 	case <-s.stopping:
@@ -313,8 +312,22 @@ func (s *Server) unsetMaster() bool {
 	r.link = nil
 	r.on.Store(false)
 	r.hist.Lock()
+	off, synced := r.off, r.rid != ""
 	r.rid, r.off, r.db = "", 0, 0
 	r.hist.Unlock()
+	if !synced {
+		off = s.journal.ReplOffset()
+	}
+	// As Redis: the master's history stays valid up to here as the second
+	// ID, a new one begins, the next write selects its database, and the
+	// replicas reconnect to learn the new ID (they continue, by the
+	// second one).
+	s.shiftReplID("", off)
+	s.journal.SetProxy(false, off)
+	s.disconnectReplicas()
+	s.repl.mu.Lock()
+	s.repl.lastGone = time.Now()
+	s.repl.mu.Unlock()
 	s.cfg.Load("replicaof", "no one")
 	s.setExpiryHeld()
 	return true
@@ -342,7 +355,7 @@ func (s *Server) replicaAtStartup() {
 	if err != nil {
 		return
 	}
-	s.setMaster(host, n)
+	s.setMaster(host, n, false) // no history to offer: the file holds none
 }
 
 // killMasterLinkAt closes the link's connection (CLIENT KILL TYPE master,
@@ -504,17 +517,27 @@ func (l *replLink) session() (wasUp bool, err error) {
 		}
 	} else {
 		r.hist.Lock()
-		if rid != "" && rid != r.rid {
-			s.log.Info("Master replication ID changed to " + rid)
+		changed := rid != "" && rid != r.rid
+		if changed {
 			r.rid = rid
 		}
 		off = r.off
 		r.hist.Unlock()
+		if changed {
+			// As Redis: the old ID stays valid up to here, and this
+			// server's replicas reconnect to learn the new one.
+			s.shiftReplID(rid, off)
+			s.log.Info("Master replication ID changed to " + rid)
+			s.disconnectReplicas()
+		}
+		s.journal.SetProxy(true, off)
+		s.keepBacklog()
 		s.log.Info("Successful partial resynchronization with master.")
 		s.log.Info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
 	}
 	l.procOff.Store(off)
 	l.readOff.Store(off + int64(br.Buffered()))
+	l.raw = l.raw[:0]
 	l.hasMaster.Store(true)
 	l.state.Store(replConnected)
 	l.downSince.Store(0)
@@ -779,8 +802,13 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 		return err
 	}
 	r.hist.Lock()
-	r.rid, r.off, r.db = rid, off, 0
+	r.rid, r.off, r.db = rid, off, int(s.persist.loadStreamDB.Load())
 	r.hist.Unlock()
+	// The master's history is this server's now, from off: what it sends
+	// is passed on to replicas of this one as it comes.
+	s.adoptReplID(rid)
+	s.journal.SetProxy(true, off)
+	s.keepBacklog()
 	s.persist.changesSaved.Store(s.changes())
 	s.log.Info("MASTER <-> REPLICA sync: Finished with success")
 	a := &s.aof
@@ -917,13 +945,20 @@ type replCmd struct {
 // readReplCommand reads one command of the stream (RESP arrays; a stray
 // newline counts as bytes and nothing else). A bulk longer than maxBulk
 // (proto-max-bulk-len) is refused before anything is allocated for it.
-// The arguments are the command's own: nothing aliases br's buffer.
-func readReplCommand(br *bufio.Reader, maxBulk int64) (replCmd, error) {
+// The arguments are the command's own: nothing aliases br's buffer. The
+// bytes read, as they came, are appended to raw if it is not nil.
+func readReplCommand(br *bufio.Reader, maxBulk int64, raw *[]byte) (replCmd, error) {
 	var n int64
+	keep := func(b []byte) {
+		if raw != nil {
+			*raw = append(*raw, b...)
+		}
+	}
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return replCmd{}, err
 	}
+	keep(line)
 	n += int64(len(line))
 	t := bytes.TrimRight(line, "\r\n")
 	if len(t) == 0 {
@@ -948,6 +983,7 @@ func readReplCommand(br *bufio.Reader, maxBulk int64) (replCmd, error) {
 		if err != nil {
 			return replCmd{}, err
 		}
+		keep(line)
 		n += int64(len(line))
 		t := bytes.TrimRight(line, "\r\n")
 		if len(t) == 0 || t[0] != '$' {
@@ -961,6 +997,7 @@ func readReplCommand(br *bufio.Reader, maxBulk int64) (replCmd, error) {
 		if _, err := io.ReadFull(br, arg); err != nil {
 			return replCmd{}, err
 		}
+		keep(arg)
 		n += size + 2
 		args = append(args, arg[:size])
 	}
@@ -982,14 +1019,14 @@ func (l *replLink) stream(nc net.Conn, br *bufio.Reader) error {
 	for {
 		batch = batch[:0]
 		var bytesIn int
-		cmd, err := readReplCommand(br, l.s.maxBulk.Load())
+		cmd, err := readReplCommand(br, l.s.maxBulk.Load(), &l.raw)
 		if err != nil {
 			return err
 		}
 		batch = append(batch, cmd)
 		bytesIn += int(cmd.size)
 		for br.Buffered() > 0 && len(batch) < replBatchCmds && bytesIn < replBatchBytes {
-			if cmd, err = readReplCommand(br, l.s.maxBulk.Load()); err != nil {
+			if cmd, err = readReplCommand(br, l.s.maxBulk.Load(), &l.raw); err != nil {
 				return err
 			}
 			batch = append(batch, cmd)
@@ -1027,21 +1064,35 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 		rp.begin()
 		return true
 	}
+	// processed counts the bytes of l.raw whose commands have run; they
+	// go on to this server's replicas while the shards are still held, so
+	// a snapshot for a replica of this one sees their writes and their
+	// offset together.
+	var processed int
 	finish := func() {
+		if processed > 0 {
+			s.journal.Proxy(l.raw[:processed])
+			l.raw = append(l.raw[:0], l.raw[processed:]...)
+			if cap(l.raw) > replBatchBytes*4 && len(l.raw) < replBatchBytes {
+				l.raw = append([]byte(nil), l.raw...)
+			}
+			processed = 0
+		}
 		if rp == nil {
 			return
 		}
 		rp.a.End()
-		release()
 		r.hist.Lock()
 		r.db = rp.db
 		r.hist.Unlock()
+		release()
 		rp = nil
 	}
 	defer finish()
 	var acks []int64
 	advance := func(n int64) {
 		off := l.procOff.Add(n)
+		processed += int(n)
 		r.hist.Lock()
 		r.off = off
 		r.hist.Unlock()

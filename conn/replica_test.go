@@ -459,7 +459,7 @@ func fakeHandshake(t *testing.T, nc net.Conn, br *bufio.Reader) [][]string {
 	var got [][]string
 	for {
 		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		c, err := readReplCommand(br, 1<<20)
+		c, err := readReplCommand(br, 1<<20, nil)
 		if err != nil {
 			t.Fatalf("handshake: %v (so far %v)", err, got)
 		}
@@ -486,7 +486,7 @@ func nextAck(t *testing.T, nc net.Conn, br *bufio.Reader, want int64) {
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var seen []string
 	for {
-		c, err := readReplCommand(br, 1<<20)
+		c, err := readReplCommand(br, 1<<20, nil)
 		if err != nil {
 			t.Fatalf("waiting for ACK %d: %v (seen %v)", want, err, seen)
 		}
@@ -711,7 +711,7 @@ func TestReadReplCommand(t *testing.T) {
 	var total int64
 	var names []string
 	for {
-		c, err := readReplCommand(br, 100)
+		c, err := readReplCommand(br, 100, nil)
 		if err != nil {
 			break
 		}
@@ -724,7 +724,7 @@ func TestReadReplCommand(t *testing.T) {
 		t.Fatalf("counted %d of %d bytes, commands %q", total, len(in), names)
 	}
 	for _, bad := range []string{"*x\r\n", "*-2\r\n", "*1\r\n:1\r\n", "*1\r\n$101\r\n", "*1\r\n$-1\r\n", "*2\r\n$1\r\na\r\n", "*99999999\r\n"} {
-		if _, err := readReplCommand(bufio.NewReader(strings.NewReader(bad)), 100); err == nil {
+		if _, err := readReplCommand(bufio.NewReader(strings.NewReader(bad)), 100, nil); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}
@@ -901,7 +901,7 @@ func TestReplicaRefusesEndlessMasterLine(t *testing.T) {
 	}
 	br := bufio.NewReader(nc)
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := readReplCommand(br, 1<<20); err != nil { // PING
+	if _, err := readReplCommand(br, 1<<20, nil); err != nil { // PING
 		t.Fatal(err)
 	}
 	chunk := []byte(strings.Repeat("x", 64<<10))

@@ -131,9 +131,9 @@ type Server struct {
 	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
 	cron         serverCron  // rates and idle connections (cron.go)
 
-	replID        atomic.Pointer[string] // set by DEBUG CHANGE-REPL-ID (cmd_debug.go)
-	scriptDenyOff atomic.Bool            // DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands
-	replica       replicaState           // REPLICAOF: the link to a master (replica.go)
+	ids           replIDs      // master_replid and master_replid2 (repl_id.go)
+	scriptDenyOff atomic.Bool  // DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands
+	replica       replicaState // REPLICAOF: the link to a master (replica.go)
 }
 
 // serverStats are the counters INFO reports; they are updated with atomics
@@ -192,6 +192,7 @@ func New(opt Options) *Server {
 	s.mem = shard.NewBudget(opt.Shards, s.clientMemory)
 	s.mem.SetBase(heapObjects())
 	s.journal = shard.NewJournal()
+	s.ids.id = randomReplID() // each server its own, even in one process
 	for i := 0; i < opt.Shards; i++ {
 		sh := shard.New(i)
 		sh.SetJournal(s.journal)

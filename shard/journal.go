@@ -28,11 +28,17 @@ type Journal struct {
 
 	mu    sync.Mutex
 	db    int   // the database the stream has selected last; -1: none
-	off   int64 // bytes ever appended
+	off   int64 // bytes ever appended, for any sink: what replies wait for
 	sinks []*JournalSink
-	// The backlog keeps the last bytes of the stream for replicas that
-	// reconnect (repl-backlog-size); blEnd is the offset its last byte
-	// ends at (off), blLen how many bytes it holds, wrapped in ring.
+	// repl is the replication offset: the bytes of the stream replicas
+	// get. On a master it moves with off. On a replica (proxy set) the
+	// replicas get the master's stream as it came, which Proxy appends,
+	// and the shards' records go to the local sinks (the AOF) only.
+	repl  int64
+	proxy bool
+	// The backlog keeps the last bytes of the replicas' stream for those
+	// that reconnect (repl-backlog-size); its last byte ends at repl,
+	// blLen is how many bytes it holds, wrapped in ring.
 	ring  []byte
 	blLen int
 }
@@ -54,6 +60,42 @@ func (j *Journal) Offset() int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.off
+}
+
+// ReplOffset returns the replication offset (see Journal.repl).
+func (j *Journal) ReplOffset() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.repl
+}
+
+// SetProxy switches the replicas' stream between the shards' records
+// (a master) and the bytes Proxy appends (a replica, which passes its
+// master's stream on as it came). offset is the replication offset from
+// now on; a change of offset empties the backlog, whose bytes belong to
+// the old history.
+func (j *Journal) SetProxy(on bool, offset int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.proxy = on
+	if offset != j.repl {
+		j.repl = offset
+		j.blLen = 0
+	}
+	if !on {
+		j.db = -1 // the replicas' next command selects its database
+	}
+}
+
+// Proxy appends bytes of a replica's master stream, as they came, to the
+// replicas' stream and the backlog. Call it with every shard held when
+// the bytes hold writes, so a snapshot sees them all or none.
+func (j *Journal) Proxy(b []byte) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.proxy {
+		j.add(b, false, true)
+	}
 }
 
 // ForceSelect makes the next command of the stream select its database,
@@ -95,14 +137,14 @@ func (j *Journal) AddSink(limit int, from int64, prefill bool) (s *JournalSink, 
 	defer j.mu.Unlock()
 	s = &JournalSink{j: j, kick: make(chan struct{}, 1), limit: limit}
 	if prefill {
-		first := j.off - int64(j.blLen)
-		if from < first || from > j.off {
-			return nil, j.off, false
+		first := j.repl - int64(j.blLen)
+		if from < first || from > j.repl {
+			return nil, j.repl, false
 		}
-		s.buf = j.readRing(s.buf, int(j.off-from))
+		s.buf = j.readRing(s.buf, int(j.repl-from))
 	}
 	j.sinks = append(j.sinks, s)
-	return s, j.off, true
+	return s, j.repl, true
 }
 
 // Remove detaches the sink.
@@ -168,7 +210,7 @@ func (j *Journal) Backlog() (size int, first, histlen int64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.blLen > 0 {
-		first = j.off - int64(j.blLen) + 1
+		first = j.repl - int64(j.blLen) + 1
 	}
 	return len(j.ring), first, int64(j.blLen)
 }
@@ -182,8 +224,8 @@ func (j *Journal) putRing(b []byte) {
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}
-	// The ring's end is at position (off) mod n: off counts b already.
-	end := int((j.off - int64(len(b))) % int64(n))
+	// The ring's end is at position (repl) mod n: repl counts b already.
+	end := int((j.repl - int64(len(b))) % int64(n))
 	for len(b) > 0 {
 		c := copy(j.ring[end:], b)
 		b = b[c:]
@@ -198,7 +240,7 @@ func (j *Journal) readRing(dst []byte, k int) []byte {
 	if k == 0 || n == 0 {
 		return dst
 	}
-	start := int((j.off - int64(k)) % int64(n))
+	start := int((j.repl - int64(k)) % int64(n))
 	for k > 0 {
 		c := min(k, n-start)
 		dst = append(dst, j.ring[start:start+c]...)
@@ -208,12 +250,12 @@ func (j *Journal) readRing(dst []byte, k int) []byte {
 	return dst
 }
 
-// add appends b to the stream: to every sink and the backlog. Called with
-// j.mu held.
-func (j *Journal) add(b []byte, replOnly bool) {
+// add appends b to the stream: to the local sinks (the AOF's) if local,
+// to the others and the backlog if repl. Called with j.mu held.
+func (j *Journal) add(b []byte, local, repl bool) {
 	j.off += int64(len(b))
 	for _, s := range j.sinks {
-		if s.over || replOnly && s.local {
+		if s.over || !local && s.local || !repl && !s.local {
 			continue
 		}
 		if s.limit > 0 && len(s.buf)+len(b) > s.limit {
@@ -226,7 +268,10 @@ func (j *Journal) add(b []byte, replOnly bool) {
 		default:
 		}
 	}
-	j.putRing(b)
+	if repl {
+		j.repl += int64(len(b))
+		j.putRing(b)
+	}
 }
 
 // append adds a shard's log and returns the offset it ends at.
@@ -235,9 +280,9 @@ func (j *Journal) append(l *jlog) int64 {
 	defer j.mu.Unlock()
 	if j.db != l.startDB {
 		var sel [32]byte
-		j.add(aof.AppendSelect(sel[:0], l.startDB), false)
+		j.add(aof.AppendSelect(sel[:0], l.startDB), true, !j.proxy)
 	}
-	j.add(l.buf, false)
+	j.add(l.buf, true, !j.proxy)
 	j.db = l.db
 	return j.off
 }
@@ -251,7 +296,7 @@ func (j *Journal) Record(args ...[]byte) {
 	b := aof.AppendCommand(nil, args...)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.add(b, false)
+	j.add(b, true, !j.proxy)
 }
 
 // RecordForReplicas appends a command only replicas get (a PING, REPLCONF
@@ -263,7 +308,9 @@ func (j *Journal) RecordForReplicas(args ...[]byte) {
 	b := aof.AppendCommand(nil, args...)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.add(b, true)
+	if !j.proxy { // a replica's replicas get its master's PINGs
+		j.add(b, false, true)
+	}
 }
 
 // jlog is the writes a shard, or a run across shards, made since it last

@@ -285,6 +285,54 @@ func TestJournalBacklogAndSinks(t *testing.T) {
 	}
 }
 
+// On a replica (SetProxy) the replicas' stream is the master's bytes as
+// Proxy hands them over, counted in the replication offset and kept in
+// the backlog; the shards' own records go to the local sink (the AOF)
+// only. Back to a master, the replicas' next command selects its
+// database.
+func TestJournalProxy(t *testing.T) {
+	s, _ := newJournaled()
+	j := s.journal
+	j.SetBacklog(1 << 10)
+	aofSink, _, _ := j.AddSink(0, 0, false)
+	aofSink.SkipReplicationOnly()
+	j.SetProxy(true, 1000)
+	replSink, start, _ := j.AddSink(0, 0, false)
+	if start != 1000 || j.ReplOffset() != 1000 {
+		t.Fatalf("replication offset %d, sink start %d, want 1000", j.ReplOffset(), start)
+	}
+	master := "*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n"
+	j.Proxy([]byte(master))
+	run(t, s, 1000, "SET", "k", "v") // as the replica applies it
+	j.RecordForReplicas([]byte("PING"))
+	got, _, _ := replSink.Take(nil)
+	if string(got) != master {
+		t.Fatalf("replica got %q, want the master's bytes %q", got, master)
+	}
+	if j.ReplOffset() != 1000+int64(len(master)) {
+		t.Fatalf("replication offset %d, want %d", j.ReplOffset(), 1000+len(master))
+	}
+	if _, first, histlen := j.Backlog(); first != 1001 || histlen != int64(len(master)) {
+		t.Fatalf("backlog first %d histlen %d", first, histlen)
+	}
+	local, _, _ := aofSink.Take(nil)
+	if dec := decodeJournal(t, local); dec != "SELECT 0\nSET k v" {
+		t.Fatalf("the AOF got %q", dec)
+	}
+	late, _, ok := j.AddSink(0, 1000+7, true)
+	if !ok {
+		t.Fatal("a replica continuing within the proxied backlog was refused")
+	}
+	if b, _, _ := late.Take(nil); string(b) != master[7:] {
+		t.Fatalf("continuation got %q", b)
+	}
+	j.SetProxy(false, j.ReplOffset())
+	run(t, s, 1000, "SET", "k", "w")
+	if b, _, _ := replSink.Take(nil); decodeJournal(t, b) != "SELECT 0\nSET k w" {
+		t.Fatalf("after promotion the replica got %q", b)
+	}
+}
+
 // An approximate trim removes whole nodes only: the record says how many
 // entries are left, so a replica with other nodes trims the same.
 func TestJournalApproxTrimIsExact(t *testing.T) {

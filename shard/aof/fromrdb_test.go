@@ -19,7 +19,7 @@ import (
 // fields, and seals it with EOF and the CRC.
 func rdbFile(parts ...[]byte) []byte {
 	b := rdb.AppendHeader(nil)
-	b = rdb.AppendInfoAux(b, 1700000000, 1000, false)
+	b = rdb.AppendInfoAux(b, 1700000000, 1000, false, nil)
 	for _, p := range parts {
 		b = append(b, p...)
 	}

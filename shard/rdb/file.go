@@ -105,19 +105,34 @@ func AppendEOF(dst []byte, crc uint64, checksum bool) []byte {
 	return binary.LittleEndian.AppendUint64(dst, CRC64(crc, dst[len(dst)-1:]))
 }
 
+// ReplInfo is what a file made for a replica's sync records of the
+// replication stream: the database it has selected, its history's ID and
+// the offset of the file's instant (Redis's repl-stream-db, repl-id and
+// repl-offset).
+type ReplInfo struct {
+	StreamDB int
+	ID       string
+	Offset   int64
+}
+
 // RedisVersion is the redis-ver written by AppendInfoAux: the Redis
 // release whose RDB format and behaviour Valkyrie follows.
 const RedisVersion = "7.0.15"
 
 // AppendInfoAux appends the aux fields Redis 7.0 writes after the header
-// of a file it saves without replication information, in its order:
-// redis-ver, redis-bits, ctime (Unix seconds), used-mem (bytes) and
-// aof-base (1 in the RDB preamble of an AOF base file).
-func AppendInfoAux(dst []byte, ctime, usedMem int64, aofBase bool) []byte {
+// of a file it saves, in its order: redis-ver, redis-bits, ctime (Unix
+// seconds), used-mem (bytes), the replication fields if repl is not nil,
+// and aof-base (1 in the RDB preamble of an AOF base file).
+func AppendInfoAux(dst []byte, ctime, usedMem int64, aofBase bool, repl *ReplInfo) []byte {
 	dst = AppendAux(dst, "redis-ver", RedisVersion)
 	dst = AppendAux(dst, "redis-bits", strconv.Itoa(strconv.IntSize))
 	dst = AppendAux(dst, "ctime", strconv.FormatInt(ctime, 10))
 	dst = AppendAux(dst, "used-mem", strconv.FormatInt(usedMem, 10))
+	if repl != nil {
+		dst = AppendAux(dst, "repl-stream-db", strconv.Itoa(repl.StreamDB))
+		dst = AppendAux(dst, "repl-id", repl.ID)
+		dst = AppendAux(dst, "repl-offset", strconv.FormatInt(repl.Offset, 10))
+	}
 	base := "0"
 	if aofBase {
 		base = "1"

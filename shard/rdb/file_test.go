@@ -350,7 +350,7 @@ func dataset(big bool, now int64) []tkey {
 func writeFile(ks []tkey, checksum bool) []byte {
 	var chunks [][]byte
 	h := AppendHeader(nil)
-	h = AppendInfoAux(h, 1700000000, 1<<20, false)
+	h = AppendInfoAux(h, 1700000000, 1<<20, false, nil)
 	h = AppendFunction(h, libCode)
 	chunks = append(chunks, h)
 	for db := range 2 {
@@ -1295,7 +1295,7 @@ func TestLoadRedisSave(t *testing.T) {
 	for _, kv := range got.aux {
 		auxKeys = append(auxKeys, kv[0])
 	}
-	mine, _ := loadAll(AppendEOF(AppendInfoAux(AppendHeader(nil), 1, 2, false), 0, false))
+	mine, _ := loadAll(AppendEOF(AppendInfoAux(AppendHeader(nil), 1, 2, false, nil), 0, false))
 	for _, kv := range mine.aux {
 		ours = append(ours, kv[0])
 	}

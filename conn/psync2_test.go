@@ -1,0 +1,103 @@
+package conn
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// replicaOf points c at the server on addr.
+func replicaOf(t *testing.T, c *redis.Client, addr string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	if err := c.Do(context.Background(), "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameHistory checks that every server reports the same master_replid and
+// master_repl_offset.
+func sameHistory(t *testing.T, what string, cs ...*redis.Client) {
+	t.Helper()
+	ok := replWait(15*time.Second, func() bool {
+		id, off := replInfo(t, cs[0], "replication", "master_replid"), replInfo(t, cs[0], "replication", "master_repl_offset")
+		for _, c := range cs[1:] {
+			if replInfo(t, c, "replication", "master_replid") != id || replInfo(t, c, "replication", "master_repl_offset") != off {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		for i, c := range cs {
+			t.Logf("server %d: %s %s", i, replInfo(t, c, "replication", "master_replid"), replInfo(t, c, "replication", "master_repl_offset"))
+		}
+		t.Fatalf("%s: the servers' histories differ", what)
+	}
+}
+
+// TestPSYNC2Chain: a replica passes its master's stream on to its own
+// replica as it came (PSYNC2), so all three share one replication ID and
+// offset, and the database the stream selected reaches the sub-replica
+// through its sync's file (repl-stream-db). Then the failovers Redis's
+// psync2 test makes: the middle replica promoted, its replica continues
+// from it by the second ID, and the old master, turned replica of the new
+// one, continues too: no full sync after the first two.
+func TestPSYNC2Chain(t *testing.T) {
+	ctx := context.Background()
+	srvs := make([]*persistServer, 3)
+	cs := make([]*redis.Client, 3)
+	for i := range srvs {
+		srvs[i] = startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+		cs[i] = newClient2(t, srvs[i].addr, 2)
+	}
+	m, r1, r2 := cs[0], cs[1], cs[2]
+	m.Do(ctx, "select", "9")
+	sel9 := redis.NewClient(&redis.Options{Addr: srvs[0].addr, DB: 9})
+	defer sel9.Close()
+	sel9.Set(ctx, "before", "1", 0)
+	replicaOf(t, r1, srvs[0].addr)
+	sameHistory(t, "master and replica", m, r1)
+	// The master's stream has selected database 9 before the sub-replica
+	// syncs: its writes must still land there.
+	replicaOf(t, r2, srvs[1].addr)
+	sameHistory(t, "the chain", m, r1, r2)
+	sel9.Set(ctx, "after", "2", 0)
+	writeLoad(t, srvs[0].addr, 2, 100, "a")
+	sameHistory(t, "the chain after writes", m, r1, r2)
+	r2db9 := redis.NewClient(&redis.Options{Addr: srvs[2].addr, DB: 9})
+	defer r2db9.Close()
+	if v := r2db9.Get(ctx, "after").Val(); v != "2" {
+		t.Fatalf("sub-replica db 9 after = %q, want 2", v)
+	}
+	replConverge(t, srvs[0].addr, srvs[2].addr, m, r2, "sub-replica")
+
+	// Promote the middle one; the old master follows it.
+	if err := r1.Do(ctx, "replicaof", "no", "one").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := replInfo(t, r1, "replication", "master_replid2"); got != replInfo(t, m, "replication", "master_replid") {
+		t.Fatalf("master_replid2 after promotion = %s, want the old master's ID", got)
+	}
+	replicaOf(t, m, srvs[1].addr)
+	sel9b := redis.NewClient(&redis.Options{Addr: srvs[1].addr, DB: 9})
+	defer sel9b.Close()
+	sel9b.Set(ctx, "promoted", "3", 0)
+	writeLoad(t, srvs[1].addr, 2, 100, "b")
+	sameHistory(t, "after the failover", r1, m, r2)
+	replConverge(t, srvs[1].addr, srvs[0].addr, r1, m, "old master")
+	replConverge(t, srvs[1].addr, srvs[2].addr, r1, r2, "sub-replica after the failover")
+	full := 0
+	for _, c := range cs {
+		full += int(mustAtoi(replInfo(t, c, "stats", "sync_full")))
+	}
+	if full != 2 {
+		t.Fatalf("%d full syncs in all, want 2 (the first of each replica)", full)
+	}
+	if got := replInfo(t, r1, "stats", "sync_partial_ok"); got != "2" {
+		t.Fatalf("sync_partial_ok on the new master = %s, want 2", got)
+	}
+}

@@ -1,0 +1,83 @@
+package conn
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+)
+
+// replIDs names the replication history the server's stream belongs to,
+// as Redis's PSYNC2 does: master_replid, and master_replid2 with the
+// offset up to which the stream also continues that older history (a
+// replica promoted to master keeps its old master's ID there, so the
+// other replicas of that master can continue from it).
+type replIDs struct {
+	mu   sync.Mutex
+	id   string
+	id2  string // "" for none
+	off2 int64  // second_repl_offset; meaningful only with id2
+}
+
+var noReplID = strings.Repeat("0", 40)
+
+func randomReplID() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// masterReplID is master_replid: the server's own history, or on a
+// replica its master's.
+func (s *Server) masterReplID() string {
+	id, _, _ := s.replIDs()
+	return id
+}
+
+// replIDs returns master_replid, master_replid2 (forty zeros for none)
+// and second_repl_offset (-1 for none).
+func (s *Server) replIDs() (id, id2 string, off2 int64) {
+	x := &s.ids
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	id, id2, off2 = x.id, x.id2, x.off2
+	if id2 == "" {
+		id2, off2 = noReplID, -1
+	}
+	return id, id2, off2
+}
+
+// changeReplID starts a new history with no second ID: DEBUG
+// CHANGE-REPL-ID, a backlog freed, a dataset replaced whole.
+func (s *Server) changeReplID() { s.adoptReplID(randomReplID()) }
+
+// adoptReplID makes id (a master's, after a full sync) the history, with
+// no second ID.
+func (s *Server) adoptReplID(id string) {
+	x := &s.ids
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.id, x.id2, x.off2 = id, "", 0
+}
+
+// shiftReplID starts history id (a random one if "") and keeps the
+// current one as the second ID, valid up to offset: a replica promoted
+// (REPLICAOF NO ONE) or told by its master of a new ID (+CONTINUE).
+func (s *Server) shiftReplID(id string, offset int64) {
+	if id == "" {
+		id = randomReplID()
+	}
+	old := s.masterReplID()
+	x := &s.ids
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.id2, x.off2, x.id = old, offset+1, id
+}
+
+// psyncAccepts reports whether a PSYNC for history id from offset (the
+// first byte wanted) continues this server's stream: id is its history,
+// or the one before it up to where they parted.
+func (s *Server) psyncAccepts(id string, offset int64) bool {
+	cur, id2, off2 := s.replIDs()
+	return id == cur || id2 != noReplID && id == id2 && offset <= off2
+}
