@@ -45,10 +45,10 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 	since := c.readAt
 	// gate is the Wake.Done of a retry in progress: closed once the retry
 	// has run, whatever its outcome, so the pusher's replies go.
-	var gate chan struct{}
+	var gate *shard.Wake
 	openGate := func() {
 		if gate != nil {
-			close(gate)
+			gate.Release()
 			gate = nil
 		}
 	}
@@ -103,7 +103,7 @@ func (c *client) runBlocking(e *entry, args [][]byte) {
 		}
 		// A shard saw data but could not finish alone: try again with a
 		// fresh waiter, which pops if the data is still there.
-		gate = wake.Done
+		gate = &wake
 		w = e.data.NewWaiter(args)
 		w.Retried = true
 		if !c.awaitScripts(e.data, args, deadline) {

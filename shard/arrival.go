@@ -112,6 +112,11 @@ func (s *Shard) serveHeld(nowMs int64) {
 			delete(db.held, k)
 			if _, ok := db.waiters[k]; ok {
 				c.ready = append(c.ready, readyKey{db: db, key: k})
+			} else {
+				for _, g := range db.heldGates[k] {
+					close(g) // no waiter left to serve first
+				}
+				delete(db.heldGates, k)
 			}
 		}
 		c.serveReady()

@@ -160,3 +160,48 @@ func TestHoldingEndsAfterClockStep(t *testing.T) {
 		t.Fatal("a passed hold still runs")
 	}
 }
+
+// A push to a key held for late blocked clients returns a gate with its
+// batch (Batch.Gates) that opens only once the held key's waiters are
+// served: the connection holds the push's reply until then, as Redis
+// answers the push after serving the clients that blocked before it.
+func TestPushToHeldKeyWaitsForItsWaiters(t *testing.T) {
+	w := Start(New(0), WorkerOptions{Tick: time.Hour})
+	defer w.Stop()
+	base := time.Now().UnixNano()
+	if got := execStamped(t, w, base+300, nil, "rpush", "q", "a"); got != ":1\r\n" {
+		t.Fatalf("push: %q", got)
+	}
+	late := stampedWaiter("blpop", "q", base+100)
+	if got := execStamped(t, w, late.Since, late, "blpop", "q", "0"); got != "" || !late.Registered {
+		t.Fatalf("the late pop did not queue: %q", got)
+	}
+	b := &Batch{Proto: wire.RESP2, NumShards: 1, Stamp: time.Now().UnixNano(),
+		Calls: []Call{{Cmd: Lookup("rpush"), Args: bargs("rpush", "q", "b")}}}
+	answer := make(chan *Batch, 1)
+	if err := w.Submit(b, answer); err != nil {
+		t.Fatal(err)
+	}
+	<-answer
+	if len(b.Gates) != 1 {
+		t.Fatalf("a push to a held key with a waiter returned %d gates, want 1", len(b.Gates))
+	}
+	select {
+	case <-b.Gates[0]:
+		t.Fatal("the gate opened before the waiter was served")
+	default:
+	}
+	select {
+	case <-b.Gates[0]:
+	case <-time.After(time.Second):
+		t.Fatal("the gate never opened")
+	}
+	select {
+	case wk := <-late.Woken:
+		if !strings.Contains(string(wk.Reply), "a") {
+			t.Fatalf("the late pop got %q", wk.Reply)
+		}
+	default:
+		t.Fatal("the gate opened but the waiter was not served")
+	}
+}

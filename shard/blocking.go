@@ -92,8 +92,23 @@ type Wake struct {
 	// Done comes with Retry. The connection closes it once its retry has
 	// run, and the run whose write woke the waiter holds its own replies
 	// until then (Batch.Gates, Across.TakeGates): as in Redis, a client
-	// that pushed sees the blocked client served.
+	// that pushed sees the blocked client served. Then are more such
+	// gates, of pushes made while the key was held (arrival.go), that open
+	// with it.
 	Done chan struct{}
+	Then []chan struct{}
+}
+
+// Release opens the gates of a retry (see Done): the connection calls it
+// once the retry has run.
+func (w *Wake) Release() {
+	if w.Done != nil {
+		close(w.Done)
+	}
+	for _, g := range w.Then {
+		close(g)
+	}
+	w.Done, w.Then = nil, nil
 }
 
 // NewWaiter returns a waiter for the given keys.
@@ -195,7 +210,24 @@ func (c *Ctx) serveReady() {
 			continue // a retried move has the turn (see below)
 		}
 		if len(r.db.held) > 0 && r.db.heldNow(r.key, time.Now().UnixNano()) {
-			continue // late blocked clients may still come (arrival.go)
+			// Late blocked clients may still come (arrival.go). Waiters
+			// that came first are served when the hold ends: the run that
+			// pushed holds its replies until then, as in Redis they come
+			// after the blocked clients are served. (Not a blocking
+			// command's own run: it would wait for itself.)
+			if c.Waiter == nil && hasUnclaimed(r.db.waiters[r.key]) {
+				g := make(chan struct{})
+				c.gates = append(c.gates, g)
+				if r.db.heldGates == nil {
+					r.db.heldGates = make(map[string][]chan struct{})
+				}
+				r.db.heldGates[r.key] = append(r.db.heldGates[r.key], g)
+			}
+			continue
+		}
+		heldGates := r.db.heldGates[r.key]
+		if heldGates != nil {
+			delete(r.db.heldGates, r.key)
 		}
 		key := []byte(r.key)
 		queue := r.db.waiters[r.key]
@@ -242,6 +274,7 @@ func (c *Ctx) serveReady() {
 				// ahead of it; the tick re-serves the key should the
 				// run never come (serveStalled).
 				wc.wake.Done = make(chan struct{})
+				wc.wake.Then, heldGates = heldGates, nil
 				c.gates = append(c.gates, wc.wake.Done)
 				w.Woken <- wc.wake
 				if r.db.stalled == nil {
@@ -264,6 +297,9 @@ func (c *Ctx) serveReady() {
 				w.Woken <- wc.wake
 			}
 		}
+		for _, g := range heldGates {
+			close(g) // the waiters that came first are served
+		}
 		if len(skipped) > 0 {
 			queue = append(skipped, queue...)
 		}
@@ -274,6 +310,17 @@ func (c *Ctx) serveReady() {
 		}
 	}
 	c.ready = c.ready[:0]
+}
+
+// hasUnclaimed reports whether a queue holds a waiter still to serve (the
+// claimed ones leave it lazily).
+func hasUnclaimed(queue []*Waiter) bool {
+	for _, w := range queue {
+		if !w.Claimed() {
+			return true
+		}
+	}
+	return false
 }
 
 // popFor runs w's Pop for key. A Pop that panics (a bug) must not leave

@@ -135,6 +135,9 @@ type DB struct {
 	waiters map[string][]*Waiter
 	stalled map[string]int64 // keys whose serving waits for a retried move, since when (ms)
 	held    map[string]int64 // keys whose serving waits for late blocked clients, until when (ns; arrival.go)
+	// heldGates are the gates of pushes to a held key (arrival.go): they
+	// open once its waiters have been served.
+	heldGates map[string][]chan struct{}
 	gone    map[string]int64 // streams lately removed, when (ns; stream_gone.go)
 
 	flushedAt int64               // when the last FLUSHDB/FLUSHALL ran (ns; stream_gone.go)
