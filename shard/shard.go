@@ -138,7 +138,7 @@ type DB struct {
 	// heldGates are the gates of pushes to a held key (arrival.go): they
 	// open once its waiters have been served.
 	heldGates map[string][]chan struct{}
-	gone    map[string]int64 // streams lately removed, when (ns; stream_gone.go)
+	gone      map[string]int64 // streams lately removed, when (ns; stream_gone.go)
 
 	flushedAt int64               // when the last FLUSHDB/FLUSHALL ran (ns; stream_gone.go)
 	watched   map[string][]*Watch // WATCHed keys and their sessions
