@@ -340,7 +340,7 @@ func infoReplication(b []byte, x *infoCtx) []byte {
 	if s.isReplica() {
 		return s.infoReplica(b)
 	}
-	return s.infoMasterReplication(b, s.noReplicas.Load())
+	return s.infoMasterReplication(b)
 }
 
 // infoKeyspace has a line for each database holding keys, summed over the

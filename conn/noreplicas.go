@@ -1,34 +1,48 @@
 package conn
 
 import (
-	"sync"
+	"time"
 
 	"github.com/valkyrie-kv/valkyrie/conn/script"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 // min-replicas-to-write: with it (and min-replicas-max-lag) above zero a
-// Redis primary refuses writes while fewer replicas are in sync. Valkyrie
-// has no replicas, so then it refuses every write, as a standalone Redis
-// does: write commands, scripts that may write (a shebang without
+// master refuses writes while fewer replicas are good: online, and heard
+// from (an ACK, sent every second) within min-replicas-max-lag seconds.
+// It refuses write commands, scripts that may write (a shebang without
 // no-writes, a function without no-writes), and EXEC of a transaction that
 // queued one. A script in compatibility mode (no shebang) runs and fails
 // at its first write (redis.call, in package conn/script). Read-only
-// commands still work.
+// commands still work. A replica ignores the setting.
 
 const errNoReplicas = script.ErrNoReplicas
 
 // watchMinReplicas keeps s.noReplicas up to date with the two parameters.
 func (s *Server) watchMinReplicas() {
-	var mu sync.Mutex // the last of two concurrent Sets stores last
-	update := func(string) {
-		mu.Lock()
-		defer mu.Unlock()
-		s.noReplicas.Store(s.cfg.Int("min-replicas-to-write") > 0 && s.cfg.Int("min-replicas-max-lag") > 0)
-	}
+	update := func(string) { s.refreshGoodReplicas() }
 	update("")
 	s.cfg.OnChange("min-replicas-to-write", update)
 	s.cfg.OnChange("min-replicas-max-lag", update)
+}
+
+// refreshGoodReplicas counts the good replicas (min_slaves_good_slaves)
+// and sets noReplicas from it, as Redis's refreshGoodSlavesCount: when
+// either parameter changes, a replica comes online, acknowledges or goes,
+// and every second.
+func (s *Server) refreshGoodReplicas() {
+	s.goodMu.Lock() // the last of two concurrent counts stores last
+	defer s.goodMu.Unlock()
+	toWrite, maxLag := s.cfg.Int("min-replicas-to-write"), s.cfg.Int("min-replicas-max-lag")
+	good := int64(0)
+	now := time.Now().Unix()
+	for _, r := range s.replicasNow() {
+		if r.state.Load() == &stateOnline && now-r.ackTime.Load() <= maxLag {
+			good++
+		}
+	}
+	s.goodReplicas.Store(good)
+	s.noReplicas.Store(toWrite > 0 && maxLag > 0 && good < toWrite)
 }
 
 // refuseWrite answers a write command with NOREPLICAS and reports true.

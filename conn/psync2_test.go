@@ -101,3 +101,36 @@ func TestPSYNC2Chain(t *testing.T) {
 		t.Fatalf("sync_partial_ok on the new master = %s, want 2", got)
 	}
 }
+
+// TestMinReplicasToWriteCountsGoodReplicas: min-replicas-to-write counts
+// the replicas online and heard from within min-replicas-max-lag, as
+// Redis's replication-2 test checks; a replica ignores the setting.
+func TestMinReplicasToWriteCountsGoodReplicas(t *testing.T) {
+	ctx := context.Background()
+	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	m := newClient2(t, master.addr, 2)
+	m.ConfigSet(ctx, "min-replicas-to-write", "1")
+	m.ConfigSet(ctx, "min-replicas-max-lag", "10")
+	if err := m.Set(ctx, "k", "1", 0).Err(); err == nil || err.Error() != errNoReplicas {
+		t.Fatalf("SET with no replica: %v", err)
+	}
+	replica := startPersistServer(t, 8, t.TempDir())
+	r := newClient2(t, replica.addr, 2)
+	replicaOf(t, r, master.addr)
+	if !replWait(10*time.Second, func() bool { return m.Set(ctx, "k", "2", 0).Err() == nil }) {
+		t.Fatalf("SET still refused with a replica online: %v", m.Set(ctx, "k", "2", 0).Err())
+	}
+	if got := replInfo(t, m, "replication", "min_slaves_good_slaves"); got != "1" {
+		t.Fatalf("min_slaves_good_slaves:%s, want 1", got)
+	}
+	m.ConfigSet(ctx, "min-replicas-to-write", "2")
+	if err := m.Set(ctx, "k", "3", 0).Err(); err == nil || err.Error() != errNoReplicas {
+		t.Fatalf("SET with 1 good replica of 2: %v", err)
+	}
+	r.ConfigSet(ctx, "min-replicas-to-write", "2")
+	r.ConfigSet(ctx, "min-replicas-max-lag", "10")
+	r.ConfigSet(ctx, "replica-read-only", "no")
+	if err := r.Set(ctx, "local", "1", 0).Err(); err != nil {
+		t.Fatalf("a writable replica refused a write for min-replicas-to-write: %v", err)
+	}
+}

@@ -334,6 +334,7 @@ func (s *Server) feedReplica(r *replica, head []byte, stop chan struct{}) error 
 	}
 	r.ackTime.Store(time.Now().Unix()) // lag counts from now, as Redis's replicaPutOnline
 	r.state.Store(&stateOnline)
+	s.refreshGoodReplicas()
 	var buf []byte
 	for {
 		var over bool
@@ -409,6 +410,9 @@ func (c *client) readAcks(r *replica, stop chan struct{}) {
 				}
 				r.ackTime.Store(time.Now().Unix())
 				s.ackArrived()
+				if s.noReplicas.Load() {
+					s.refreshGoodReplicas()
+				}
 			}
 		}
 	}
@@ -446,6 +450,7 @@ func (s *Server) removeReplica(r *replica) {
 		r.sink.Remove()
 	}
 	r.c.isReplica.Store(false)
+	s.refreshGoodReplicas()
 }
 
 // replicasNow returns the connected replicas.
@@ -460,6 +465,7 @@ func (s *Server) replicasNow() []*replica {
 // left: the replication ID changes then, so no replica continues from a
 // backlog that missed writes.
 func (s *Server) replCron(now time.Time) {
+	s.refreshGoodReplicas()
 	s.repl.mu.Lock()
 	n, active, gone := len(s.repl.replicas), s.repl.active, s.repl.lastGone
 	s.repl.mu.Unlock()
@@ -597,18 +603,18 @@ func cmdRole(c *client, args [][]byte) {
 }
 
 // infoMasterReplication appends INFO replication's fields for a master.
-func (s *Server) infoMasterReplication(b []byte, noReplicas bool) []byte {
+func (s *Server) infoMasterReplication(b []byte) []byte {
 	b = infoStr(b, "role", "master")
-	return s.infoReplicas(b, noReplicas)
+	return s.infoReplicas(b)
 }
 
 // infoReplicas appends INFO replication's fields that masters and
 // replicas share: this server's replicas, history and backlog.
-func (s *Server) infoReplicas(b []byte, noReplicas bool) []byte {
+func (s *Server) infoReplicas(b []byte) []byte {
 	rs := s.replicasNow()
 	b = infoInt(b, "connected_slaves", int64(len(rs)))
-	if noReplicas {
-		b = infoInt(b, "min_slaves_good_slaves", 0)
+	if s.cfg.Int("min-replicas-to-write") > 0 && s.cfg.Int("min-replicas-max-lag") > 0 {
+		b = infoInt(b, "min_slaves_good_slaves", s.goodReplicas.Load())
 	}
 	now := time.Now().Unix()
 	for i, r := range rs {

@@ -191,7 +191,7 @@ func (s *Server) infoReplica(b []byte) []byte {
 	b = infoInt(b, "replica_announced", boolInt(s.cfg.Bool("replica-announced")))
 	// The rest as for a master: its replicas, and its master's history,
 	// which it passes on.
-	return s.infoReplicas(b, s.noReplicas.Load())
+	return s.infoReplicas(b)
 }
 
 func (s *Server) replicaHasHistory() bool {

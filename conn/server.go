@@ -102,7 +102,9 @@ type Server struct {
 
 	// noReplicas: min-replicas-to-write cannot be met, so writes are
 	// refused (noreplicas.go); read by every connection.
-	noReplicas atomic.Bool
+	noReplicas   atomic.Bool
+	goodReplicas atomic.Int64 // min_slaves_good_slaves
+	goodMu       sync.Mutex
 
 	// oom: maxmemory is set, so commands that may grow the data check
 	// memory first (maxmemory.go); read by every connection.
