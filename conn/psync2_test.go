@@ -134,3 +134,44 @@ func TestMinReplicasToWriteCountsGoodReplicas(t *testing.T) {
 		t.Fatalf("a writable replica refused a write for min-replicas-to-write: %v", err)
 	}
 }
+
+// TestWritableReplicaExpiry: a replica leaves its master's keys to the
+// master's DELs but reads an expired one as gone, a write that finds one
+// starts afresh, and the keys clients give a TTL on a writable replica
+// expire there by themselves (Redis's replication-3 tests).
+func TestWritableReplicaExpiry(t *testing.T) {
+	ctx := context.Background()
+	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	m := newClient2(t, master.addr, 2)
+	replica := startPersistServer(t, 8, t.TempDir())
+	r := newClient2(t, replica.addr, 2)
+	replicaOf(t, r, master.addr)
+	sameHistory(t, "synced", m, r)
+	r.ConfigSet(ctx, "replica-read-only", "no")
+	for _, k := range []string{"own1", "own2", "own3"} {
+		if err := r.Set(ctx, k, "1", 300*time.Millisecond).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !replWait(5*time.Second, func() bool { return r.DBSize(ctx).Val() == 0 }) {
+		t.Fatalf("the replica's own keys did not expire: dbsize %d", r.DBSize(ctx).Val())
+	}
+	m.Do(ctx, "debug", "set-active-expire", "0")
+	m.Set(ctx, "key1", "5", 10*time.Millisecond)
+	m.Set(ctx, "key2", "5", 10*time.Millisecond)
+	if !replWait(5*time.Second, func() bool { return r.DBSize(ctx).Val() == 2 && r.Exists(ctx, "key1", "key2").Val() == 0 }) {
+		t.Fatalf("master's keys: dbsize %d, exists %d; want 2 and 0", r.DBSize(ctx).Val(), r.Exists(ctx, "key1", "key2").Val())
+	}
+	if v := r.Incr(ctx, "key1").Val(); v != 1 {
+		t.Fatalf("INCR of an expired key on the replica = %d, want 1", v)
+	}
+	if ttl := r.TTL(ctx, "key1").Val(); ttl != -1 {
+		t.Fatalf("TTL after INCR = %v, want none", ttl)
+	}
+	if err := r.Get(ctx, "key2").Err(); err != redis.Nil {
+		t.Fatalf("GET of an expired key on the replica: %v", err)
+	}
+	if n := r.DBSize(ctx).Val(); n != 2 {
+		t.Fatalf("dbsize %d, want 2: the replica deleted its master's expired key", n)
+	}
+}

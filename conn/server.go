@@ -209,6 +209,7 @@ func New(opt Options) *Server {
 	s.startMonitors()
 	for _, sh := range s.shards {
 		sh.SetExpiryPause(&s.expiryPaused)
+		sh.SetReplicaFlag(&s.replica.on)
 	}
 	s.startLazyFree()
 	for _, sh := range s.shards {

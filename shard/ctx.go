@@ -202,6 +202,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 		c.noChange = false
 		s.trk.cur = call.Track
 		s.readStats = call.Cmd.Flags&Write == 0
+		s.writeCall = !s.readStats
 		start := len(c.Out)
 		var pre notePre
 		if notify && call.Cmd.writes(call.Args) {
@@ -265,7 +266,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 	}
 	s.publishMem() // the next batch evicts what this one wrote, if over
 	s.publishChanges()
-	s.readStats = false
+	s.readStats, s.writeCall = false, false
 	s.stamp = 0
 	s.flushEvents()
 	s.trk.cur = nil
@@ -389,7 +390,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	for _, s := range c.shards {
 		if s != nil {
 			s.trk.cur = a.Track // a script's run inside EXEC ended and cleared it
-			s.readStats = read
+			s.readStats, s.writeCall = read, !read
 		}
 	}
 	start := len(out)
@@ -498,7 +499,7 @@ func (a *Across) finish() {
 			s.note.out = nil
 			s.stamp = 0
 			s.trk.cur = nil
-			s.readStats = false
+			s.readStats, s.writeCall = false, false
 			s.publishMem()
 			if s.note.sink != nil {
 				sink = s.note.sink

@@ -35,6 +35,10 @@ type Shard struct {
 	// says whether the command running now is one.
 	KeyspaceHits, KeyspaceMisses uint64
 	readStats                    bool
+	// writeCall says the command running now may write: on a replica it
+	// deletes an expired key it finds (Redis's lookupKeyWrite), where a
+	// read only sees it as gone (replica_expiry.go).
+	writeCall bool
 
 	watchers int // entries in every DB's watched map
 
@@ -87,6 +91,7 @@ type Shard struct {
 	// pauseExpiry, set during CLIENT PAUSE, stops expiry from deleting
 	// keys (shared with the server; nil: never).
 	pauseExpiry *atomic.Bool
+	replicaFlag *atomic.Bool // set while the server is a replica
 	lazy        *LazyFree // the server's lazy freeing (lazyfree.go); nil: none
 
 	// DEBUG's switches (debug.go), set only by DEBUG on the held shard.
@@ -138,6 +143,9 @@ type DB struct {
 	// heldGates are the gates of pushes to a held key (arrival.go): they
 	// open once its waiters have been served.
 	heldGates map[string][]chan struct{}
+	// replicaTTLs are the keys a client gave a TTL on a writable replica,
+	// which the replica expires itself (replica_expiry.go).
+	replicaTTLs map[string]struct{}
 	gone      map[string]int64 // streams lately removed, when (ns; stream_gone.go)
 
 	flushedAt int64               // when the last FLUSHDB/FLUSHALL ran (ns; stream_gone.go)
@@ -157,6 +165,12 @@ type DB struct {
 func (s *Shard) SetExpiryPause(p *atomic.Bool) { s.pauseExpiry = p }
 
 func (s *Shard) expiryPaused() bool { return s.pauseExpiry != nil && s.pauseExpiry.Load() }
+
+// SetReplicaFlag gives the shard the flag that is set while the server
+// is a replica (replica_expiry.go).
+func (s *Shard) SetReplicaFlag(p *atomic.Bool) { s.replicaFlag = p }
+
+func (s *Shard) isReplica() bool { return s.replicaFlag != nil && s.replicaFlag.Load() }
 
 // New returns an empty shard with the given index.
 func New(id int) *Shard {
@@ -184,7 +198,7 @@ func (db *DB) expired(key []byte, now int64) bool {
 		return false
 	}
 	if at, ok := db.expires[string(key)]; ok && at <= now {
-		if db.sh != nil && db.sh.expiryPaused() {
+		if db.sh != nil && db.sh.expiryPaused() && !(db.sh.writeCall && db.sh.isReplica()) {
 			return true // gone for readers, deleted once the pause ends
 		}
 		db.remove(key)
@@ -489,6 +503,9 @@ func (db *DB) setExpire(key []byte, at int64) {
 		db.used += ttlCost(len(key))
 	}
 	db.expires[string(key)] = at
+	if db.sh != nil && !db.sh.keepExpired && db.sh.isReplica() {
+		db.rememberReplicaTTL(key)
+	}
 }
 
 // dropTTL removes key's TTL, if it has one.
@@ -663,9 +680,18 @@ func (s *Shard) ActiveExpire() (effort int, budget time.Duration) {
 // activeExpireCycle runs one tick's active expiry over the databases, and
 // samples the "expire-cycle" latency event if it took long.
 func (s *Shard) activeExpireCycle(now int64) {
-	if s.expiryPaused() || s.noActiveExpire {
-		return // CLIENT PAUSE keeps the dataset still
+	if s.noActiveExpire {
+		return
 	}
+	if s.expiryPaused() {
+		// CLIENT PAUSE keeps the dataset still; a replica leaves its
+		// master's keys to the master, and expires its own.
+		if s.isReplica() {
+			s.expireReplicaKeys(now)
+		}
+		return
+	}
+	s.forgetReplicaTTLs()
 	start := time.Now()
 	s.expireDBs(now, start)
 	if s.slowlog.LatencyThreshold() > 0 {
