@@ -92,7 +92,7 @@ type Shard struct {
 	// keys (shared with the server; nil: never).
 	pauseExpiry *atomic.Bool
 	replicaFlag *atomic.Bool // set while the server is a replica
-	lazy        *LazyFree // the server's lazy freeing (lazyfree.go); nil: none
+	lazy        *LazyFree    // the server's lazy freeing (lazyfree.go); nil: none
 
 	// DEBUG's switches (debug.go), set only by DEBUG on the held shard.
 	noActiveExpire bool  // SET-ACTIVE-EXPIRE 0
@@ -146,7 +146,7 @@ type DB struct {
 	// replicaTTLs are the keys a client gave a TTL on a writable replica,
 	// which the replica expires itself (replica_expiry.go).
 	replicaTTLs map[string]struct{}
-	gone      map[string]int64 // streams lately removed, when (ns; stream_gone.go)
+	gone        map[string]int64 // streams lately removed, when (ns; stream_gone.go)
 
 	flushedAt int64               // when the last FLUSHDB/FLUSHALL ran (ns; stream_gone.go)
 	watched   map[string][]*Watch // WATCHed keys and their sessions
