@@ -175,3 +175,30 @@ func TestWritableReplicaExpiry(t *testing.T) {
 		t.Fatalf("dbsize %d, want 2: the replica deleted its master's expired key", n)
 	}
 }
+
+// TestSwapMasterAndReplica is Redis's "BLPOP followed by role change": a
+// replica that never served a replica of its own is promoted, its old
+// master follows it with a partial resync, and the new master's writes
+// reach it. (They did not: the promoted replica's shards recorded
+// nothing, as its journal had only ever passed its master's stream on.)
+func TestSwapMasterAndReplica(t *testing.T) {
+	ctx := context.Background()
+	a := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	b := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	ca, cb := newClient2(t, a.addr, 2), newClient2(t, b.addr, 2)
+	cb.Set(ctx, "x", "1", 0)
+	replicaOf(t, ca, b.addr)
+	sameHistory(t, "synced", ca, cb)
+	if err := ca.Do(ctx, "replicaof", "no", "one").Err(); err != nil {
+		t.Fatal(err)
+	}
+	replicaOf(t, cb, a.addr)
+	if !replWait(10*time.Second, func() bool { return replInfo(t, cb, "replication", "master_link_status") == "up" }) {
+		t.Fatal("the old master did not connect to the new one")
+	}
+	ca.RPush(ctx, "foo", "a", "b", "c")
+	replConverge(t, a.addr, b.addr, ca, cb, "after the swap")
+	if got := replInfo(t, ca, "stats", "sync_partial_ok"); got != "1" {
+		t.Fatalf("sync_partial_ok:%s on the new master, want 1", got)
+	}
+}

@@ -644,7 +644,10 @@ func (s *Server) disconnectReplicas() {
 }
 
 // keepBacklog makes sure the backlog exists: a replica keeps one from its
-// first sync, for replicas of its own and for when it becomes a master.
+// first sync, for replicas of its own and for when it becomes a master,
+// and the journal is on, so that the shards' writes reach the backlog
+// once it is a master. (On a replica they go only to the AOF; so the
+// journal need not start at an instant with every shard held.)
 func (s *Server) keepBacklog() {
 	s.repl.mu.Lock()
 	defer s.repl.mu.Unlock()
@@ -652,6 +655,7 @@ func (s *Server) keepBacklog() {
 		s.repl.active = true
 		s.journal.SetBacklog(int(s.cfg.Int("repl-backlog-size")))
 	}
+	s.journal.SetOn(true)
 	s.repl.lastGone = time.Now()
 }
 
