@@ -55,6 +55,9 @@ type persistState struct {
 	// loadStreamDB is the last file's repl-stream-db (0 if none): the
 	// database a replica's master stream has selected.
 	loadStreamDB atomic.Int64
+	// loadedRepl is the replication history the last file loaded records
+	// (ID "" if none), set by loadRDBFrom; LoadAtStartup restores it.
+	loadedRepl rdb.ReplInfo
 	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
 	// shutdownSaved: the shutdown saved already (PrepareShutdown, SHUTDOWN).
 	shutdownSaved atomic.Bool
@@ -214,6 +217,9 @@ func (s *Server) beginSnapshot(held []*shard.Shard, aofBase bool, repl *rdb.Repl
 		}
 	}
 	h := snapshotHead{gen: gen, at: now, changes: s.changes()}
+	if repl == nil && !aofBase {
+		repl = s.saveReplInfo()
+	}
 	b := s.rdbHead(now, aofBase, repl)
 	for i := range counts.Keys {
 		h.keys += int64(counts.Keys[i])

@@ -54,6 +54,8 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, libPolicy script.RestorePolicy, began time.Time) error {
 	p := &s.persist
 	p.loadStreamDB.Store(0)
+	fileRepl := rdb.ReplInfo{StreamDB: -1, Offset: -1}
+	defer func() { p.loadedRepl = fileRepl }()
 	n := len(s.workers)
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
@@ -78,6 +80,15 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 			case "repl-stream-db":
 				if n, err := strconv.Atoi(val); err == nil && n >= 0 && n < shard.NumDBs {
 					p.loadStreamDB.Store(int64(n))
+					fileRepl.StreamDB = n
+				}
+			case "repl-id":
+				if len(val) == 40 {
+					fileRepl.ID = val
+				}
+			case "repl-offset":
+				if n, err := strconv.ParseInt(val, 10, 64); err == nil && n >= 0 {
+					fileRepl.Offset = n
 				}
 			}
 			return nil
@@ -196,6 +207,7 @@ func (s *Server) LoadAtStartup() (err error) {
 	}
 	// The file is the last save: nothing to save yet.
 	s.persist.changesSaved.Store(s.changes())
+	s.restoreReplInfo(s.persist.loadedRepl)
 	return nil
 }
 

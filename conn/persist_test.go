@@ -31,12 +31,18 @@ type persistServer struct {
 // pairs given, loading dir's dump.rdb first as the command line does.
 func startPersistServer(t *testing.T, shards int, dir string, pairs ...string) *persistServer {
 	t.Helper()
+	return startPersistServerAt(t, "127.0.0.1:0", shards, dir, pairs...)
+}
+
+// startPersistServerAt is startPersistServer listening on addr.
+func startPersistServerAt(t *testing.T, addr string, shards int, dir string, pairs ...string) *persistServer {
+	t.Helper()
 	cfg := config.New()
 	all := append([]string{"dir", dir, "save", "", "enable-debug-command", "yes", "enable-protected-configs", "yes"}, pairs...)
 	if err := cfg.Load(all...); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -202,3 +202,67 @@ func TestSwapMasterAndReplica(t *testing.T) {
 		t.Fatalf("sync_partial_ok:%s on the new master, want 1", got)
 	}
 }
+
+// TestRestartContinuesFromTheFile: the RDB file records the replication
+// history (repl-id, repl-offset, repl-stream-db), so a replica restarted
+// on its file continues with a partial resync, and so does a replica of a
+// master restarted on its file (whose old ID becomes its second one), as
+// Redis's psync2 and psync2-master-restart tests check.
+func TestRestartContinuesFromTheFile(t *testing.T) {
+	ctx := context.Background()
+	mdir, rdir := t.TempDir(), t.TempDir()
+	master := startPersistServer(t, 8, mdir, "repl-diskless-sync-delay", "0")
+	m := newClient2(t, master.addr, 2)
+	sel := redis.NewClient(&redis.Options{Addr: master.addr, DB: 4})
+	defer sel.Close()
+	sel.Set(ctx, "in4", "a", 0)
+	mhost, mport, _ := net.SplitHostPort(master.addr)
+	replica := startPersistServer(t, 8, rdir, "replicaof", mhost+" "+mport)
+	r := newClient2(t, replica.addr, 2)
+	sameHistory(t, "synced", m, r)
+	sel.Set(ctx, "in4", "b", 0) // the stream has selected database 4
+	writeLoad(t, master.addr, 2, 50, "a")
+	sameHistory(t, "after writes", m, r)
+
+	// The replica restarts on its file.
+	if err := r.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	replica.stop()
+	sel.Set(ctx, "in4", "c", 0) // written while the replica is away
+	replica = startPersistServer(t, 8, rdir, "replicaof", mhost+" "+mport)
+	r = newClient2(t, replica.addr, 2)
+	sameHistory(t, "replica restarted", m, r)
+	replConverge(t, master.addr, replica.addr, m, r, "replica restarted")
+	if full, part := replInfo(t, m, "stats", "sync_full"), replInfo(t, m, "stats", "sync_partial_ok"); full != "1" || part != "1" {
+		t.Fatalf("after the replica's restart: sync_full %s, sync_partial_ok %s; want 1 and 1", full, part)
+	}
+
+	// The master restarts on its file.
+	oldID := replInfo(t, m, "replication", "master_replid")
+	if err := m.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	offset := replInfo(t, m, "replication", "master_repl_offset")
+	master.stop()
+	l, err := net.Listen("tcp", master.addr) // the same port, for the replica to find
+	if err != nil {
+		t.Skipf("the master's port was taken meanwhile: %v", err)
+	}
+	l.Close()
+	master = startPersistServerAt(t, master.addr, 8, mdir, "repl-diskless-sync-delay", "0")
+	m = newClient2(t, master.addr, 2)
+	if id2 := replInfo(t, m, "replication", "master_replid2"); id2 != oldID {
+		t.Fatalf("master_replid2 after the restart = %s, want the old ID %s", id2, oldID)
+	}
+	if got := replInfo(t, m, "replication", "master_repl_offset"); got != offset {
+		t.Fatalf("master_repl_offset after the restart = %s, want %s", got, offset)
+	}
+	sel2 := redis.NewClient(&redis.Options{Addr: master.addr, DB: 4})
+	defer sel2.Close()
+	sel2.Set(ctx, "in4", "d", 0)
+	replConverge(t, master.addr, replica.addr, m, r, "master restarted")
+	if full, part := replInfo(t, m, "stats", "sync_full"), replInfo(t, m, "stats", "sync_partial_ok"); full != "0" || part != "1" {
+		t.Fatalf("after the master's restart: sync_full %s, sync_partial_ok %s; want 0 and 1", full, part)
+	}
+}

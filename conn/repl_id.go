@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"sync"
+
+	"github.com/valkyrie-kv/valkyrie/shard/rdb"
 )
 
 // replIDs names the replication history the server's stream belongs to,
@@ -80,4 +82,51 @@ func (s *Server) shiftReplID(id string, offset int64) {
 func (s *Server) psyncAccepts(id string, offset int64) bool {
 	cur, id2, off2 := s.replIDs()
 	return id == cur || id2 != noReplID && id == id2 && offset <= off2
+}
+
+// saveReplInfo is the replication history an RDB file records, so that a
+// server restarted on it continues where it was (Redis's
+// rdbPopulateSaveInfo): a master's own, while it keeps a backlog, or a
+// replica's master's. nil when there is none. Call it with every shard
+// held, so the offset is the snapshot's instant.
+func (s *Server) saveReplInfo() *rdb.ReplInfo {
+	if _, off, ok := s.replicaOffset(); ok {
+		r := &s.replica
+		r.hist.Lock()
+		rid, db := r.rid, r.db
+		r.hist.Unlock()
+		if rid == "" {
+			return nil
+		}
+		return &rdb.ReplInfo{StreamDB: db, ID: s.masterReplID(), Offset: off}
+	}
+	if !s.replActive() {
+		return nil
+	}
+	return &rdb.ReplInfo{StreamDB: s.journal.StreamDB(), ID: s.masterReplID(), Offset: s.journal.ReplOffset()}
+}
+
+// restoreReplInfo takes up the history the file loaded at start-up
+// records, as Redis's loadDataFromDisk: a replica continues it with its
+// master (PSYNC with its ID and offset); a master keeps it as its second
+// ID, so its replicas continue with it, and counts its offset from there.
+func (s *Server) restoreReplInfo(ri rdb.ReplInfo) {
+	if ri.ID == "" || ri.Offset < 0 || ri.StreamDB < 0 {
+		return
+	}
+	if s.cfg.Value("replicaof") != "" && s.cfg.Value("replicaof") != "no one" {
+		r := &s.replica
+		r.hist.Lock()
+		r.rid, r.off, r.db = ri.ID, ri.Offset, ri.StreamDB
+		r.hist.Unlock()
+		s.adoptReplID(ri.ID)
+		s.journal.SetProxy(true, ri.Offset)
+		return
+	}
+	s.keepBacklog()
+	s.journal.SetProxy(false, ri.Offset)
+	x := &s.ids
+	x.mu.Lock()
+	x.id2, x.off2 = ri.ID, ri.Offset+1
+	x.mu.Unlock()
 }

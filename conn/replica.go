@@ -272,13 +272,14 @@ func (s *Server) setMaster(host string, port int, offerOwn bool) bool {
 		// (Redis's replicationCacheMasterUsingMyself); at start-up there
 		// is none. Its own replicas stay: from now on they get what the
 		// new master sends.
+		// (At start-up the history is what the file recorded, if it did:
+		// restoreReplInfo.)
 		off := s.journal.ReplOffset()
-		r.hist.Lock()
-		r.rid, r.off, r.db = "", 0, 0
 		if offerOwn {
-			r.rid, r.off = s.masterReplID(), off
+			r.hist.Lock()
+			r.rid, r.off, r.db = s.masterReplID(), off, 0
+			r.hist.Unlock()
 		}
-		r.hist.Unlock()
 		s.journal.SetProxy(true, off)
 	}
 	select {

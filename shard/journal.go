@@ -62,6 +62,14 @@ func (j *Journal) Offset() int64 {
 	return j.off
 }
 
+// StreamDB returns the database the stream has selected last, 0 if none
+// (the next command then selects its own).
+func (j *Journal) StreamDB() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return max(j.db, 0)
+}
+
 // ReplOffset returns the replication offset (see Journal.repl).
 func (j *Journal) ReplOffset() int64 {
 	j.mu.Lock()
