@@ -57,7 +57,7 @@ type persistState struct {
 	loadStreamDB atomic.Int64
 	// loadedRepl is the replication history the last file loaded records
 	// (ID "" if none), set by loadRDBFrom; LoadAtStartup restores it.
-	loadedRepl rdb.ReplInfo
+	loadedRepl   rdb.ReplInfo
 	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
 	// shutdownSaved: the shutdown saved already (PrepareShutdown, SHUTDOWN).
 	shutdownSaved atomic.Bool
