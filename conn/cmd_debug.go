@@ -106,6 +106,8 @@ var debugHelp = []string{
 	"    dataset, NOSAVE loads the file as it is, without saving first.",
 	"PAUSE-CRON <0|1>",
 	"    Stop periodic cron job processing.",
+	"REPLICATE <string>",
+	"    Send a command to the replicas only, making their data differ.",
 }
 
 func cmdDebug(c *client, args [][]byte) {
@@ -162,6 +164,13 @@ func cmdDebug(c *client, args [][]byte) {
 		if !ok {
 			c.replyError("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
 			return
+		}
+		c.replyOK()
+	case sub == "replicate" && n >= 3:
+		// In the replicas' stream only, in the database it has selected;
+		// nothing when there is no backlog (no replica ever came).
+		if c.srv.replActive() {
+			c.srv.journal.RecordForReplicas(args[2:]...)
 		}
 		c.replyOK()
 	case sub == "change-repl-id" && n == 2:

@@ -327,6 +327,7 @@ func infoStats(b []byte, x *infoCtx) []byte {
 	b = infoInt(b, "tracking_total_keys", tr.table.Keys())
 	b = infoInt(b, "tracking_total_items", tr.table.Items())
 	b = infoInt(b, "tracking_total_prefixes", tr.nPrefix.Load())
+	b = infoInt(b, "unexpected_error_replies", st.unexpectedErrors.Load())
 	b = infoInt(b, "total_error_replies", st.errors.Load())
 	b = infoInt(b, "lazyfreed_objects", x.c.srv.lazy.Freed())
 	// Valkyrie's own (Redis 7.2 adds the same field; 7.0 has none).

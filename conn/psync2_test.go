@@ -266,3 +266,38 @@ func TestRestartContinuesFromTheFile(t *testing.T) {
 		t.Fatalf("after the master's restart: sync_full %s, sync_partial_ok %s; want 0 and 1", full, part)
 	}
 }
+
+// TestReplicaCountsMastersFailedCommands: a command of the master's
+// stream that fails on the replica (one it does not know, sent with DEBUG
+// REPLICATE, or one its own writes make fail) is counted in
+// unexpected_error_replies (and logged as Redis's "== CRITICAL =="), and
+// the stream goes on.
+func TestReplicaCountsMastersFailedCommands(t *testing.T) {
+	ctx := context.Background()
+	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	m := newClient2(t, master.addr, 2)
+	replica := startPersistServer(t, 8, t.TempDir())
+	r := newClient2(t, replica.addr, 2)
+	replicaOf(t, r, master.addr)
+	sameHistory(t, "synced", m, r)
+	if err := m.Do(ctx, "debug", "replicate", "fake-command-1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m.Set(ctx, "foo", "bar2", 0)
+	if n, err := m.Wait(ctx, 1, 2*time.Second).Result(); err != nil || n != 1 {
+		t.Fatalf("WAIT = %d, %v", n, err)
+	}
+	if got := replInfo(t, r, "stats", "unexpected_error_replies"); got != "1" {
+		t.Fatalf("unexpected_error_replies:%s after an unknown command, want 1", got)
+	}
+	r.ConfigSet(ctx, "replica-read-only", "no")
+	r.Set(ctx, "number2", "foo", 0)
+	m.IncrBy(ctx, "number2", 1)
+	m.Wait(ctx, 1, 2*time.Second)
+	if got := replInfo(t, r, "stats", "unexpected_error_replies"); got != "2" {
+		t.Fatalf("unexpected_error_replies:%s after a failed INCRBY, want 2", got)
+	}
+	if v := r.Get(ctx, "foo").Val(); v != "bar2" {
+		t.Fatalf("the stream stopped: foo = %q", v)
+	}
+}

@@ -1169,11 +1169,32 @@ func (l *replLink) runOne(rp *aofReplay, args [][]byte) {
 		}
 		return
 	}
-	if lookup(args[0]) == nil {
-		s.log.Warn("a command from the master is unknown; skipped", "command", string(cString(args[0], 64)))
+	e := lookup(args[0])
+	if e == nil {
+		l.errorToMaster(unknownCommand(args), "<unknown>")
 		return
 	}
+	rp.out = rp.out[:0]
 	rp.apply(args)
+	if r := rp.out; len(r) > 0 && r[0] == '-' {
+		name := e.spec.Name
+		if len(e.spec.Subcommands) > 0 && len(args) > 1 {
+			if sub := subSpec(e.spec, args[1]); sub != nil {
+				name = sub.Name
+			}
+		}
+		l.errorToMaster(strings.TrimSuffix(string(r[1:]), "\r\n"), name)
+	}
+}
+
+// errorToMaster logs, as Redis does, that a command of the master's
+// stream failed here: the datasets may now differ (a writable replica's
+// own writes, a master that sent something this server does not know).
+// The reply itself goes nowhere.
+func (l *replLink) errorToMaster(msg, cmd string) {
+	msg = msg[:min(len(msg), 4096)]
+	l.s.log.Warn("== CRITICAL == This replica is sending an error to its master: '" + msg + "' after processing the command '" + cmd + "'")
+	l.s.stats.unexpectedErrors.Add(1)
 }
 
 const errMasterDown = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."

@@ -150,8 +150,9 @@ type serverStats struct {
 	errs        errorStats    // errors by code (errorstats.go)
 	cmds        []connCmdStat // commandstats by stat slot (cmdstats.go)
 
-	obufDisconnects atomic.Int64 // clients closed past the output buffer limit
-	evictedClients  atomic.Int64 // clients closed for maxmemory-clients
+	obufDisconnects  atomic.Int64 // clients closed past the output buffer limit
+	unexpectedErrors atomic.Int64 // errors of the master's commands on this replica
+	evictedClients   atomic.Int64 // clients closed for maxmemory-clients
 }
 
 // New creates a Server and starts its shard workers.
