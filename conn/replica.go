@@ -22,6 +22,7 @@ package conn
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -90,6 +91,9 @@ type replLink struct {
 	port int
 	stop chan struct{}
 	done chan struct{}
+	// ctx is cancelled with stop: it ends a dial in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu sync.Mutex
 	nc net.Conn // the session's connection, closed to stop or kill it
@@ -290,6 +294,7 @@ func (s *Server) setMaster(host string, port int, offerOwn bool) bool {
 	s.unblockForRole()
 	s.cfg.Load("replicaof", host+" "+strconv.Itoa(port)) // CONFIG GET and REWRITE show it
 	l := &replLink{s: s, host: host, port: port, stop: make(chan struct{}), done: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.syncSize.Store(-1)
 	r.link = l
 	r.on.Store(true)
@@ -404,6 +409,7 @@ func (l *replLink) halt() {
 	default:
 		close(l.stop)
 	}
+	l.cancel()
 	l.mu.Lock()
 	if l.nc != nil {
 		l.nc.Close()
@@ -489,8 +495,10 @@ func (d deadlineConn) Read(p []byte) (int, error) {
 func (l *replLink) session() (wasUp bool, err error) {
 	s := l.s
 	l.state.Store(replConnecting)
+	// The dial ends with the link (halt): REPLICAOF NO ONE or a shutdown
+	// must not wait for a master that does not answer.
 	d := net.Dialer{Timeout: l.timeout()}
-	nc, err := d.Dial("tcp", l.addr())
+	nc, err := d.DialContext(l.ctx, "tcp", l.addr())
 	if err != nil {
 		return false, err
 	}
@@ -1109,6 +1117,10 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 		}
 		name := strings.ToLower(string(c.args[0]))
 		switch {
+		case name == "multi" && *inTx:
+			// Refused by Redis as nested, so a no-op, but its bytes count.
+			*txBytes += c.size
+			continue
 		case name == "multi":
 			*inTx, *tx, *txBytes = true, (*tx)[:0], c.size
 			continue

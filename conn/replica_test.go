@@ -566,6 +566,7 @@ func TestReplicaProtocol(t *testing.T) {
 	send(respCmd("SET", "k", "v"))
 	send(respCmd("PING"))
 	send(respCmd("MULTI"))
+	send(respCmd("MULTI")) // nested: Redis refuses it, but its bytes count
 	send(respCmd("INCR", "ctr"))
 	send(respCmd("RPUSH", "l", "a", "b"))
 	send(respCmd("EXEC"))
