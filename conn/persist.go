@@ -57,8 +57,13 @@ type persistState struct {
 	loadStreamDB atomic.Int64
 	// loadedRepl is the replication history the last file loaded records
 	// (ID "" if none), set by loadRDBFrom; LoadAtStartup restores it.
-	loadedRepl   rdb.ReplInfo
-	shutdownMode atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	loadedRepl rdb.ReplInfo
+	// noteExpired makes a load list in expiredOnLoad the keys it leaves
+	// out as expired: a master's load at start-up, whose replicas must
+	// delete them too (restoreReplInfo).
+	noteExpired   bool
+	expiredOnLoad []dbKey
+	shutdownMode  atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
 	// shutdownSaved: the shutdown saved already (PrepareShutdown, SHUTDOWN).
 	shutdownSaved atomic.Bool
 	gen           atomic.Uint64 // the last snapshot's number

@@ -60,7 +60,17 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
 	flush := func(id int) error {
-		l, e, err := store(id, batches[id], time.Now().UnixMilli())
+		now := time.Now().UnixMilli()
+		if p.noteExpired {
+			// The keys the shards leave out as expired, by the same
+			// clock: restoreReplInfo sends their DELs to the replicas.
+			for _, e := range batches[id] {
+				if e.ExpireAt >= 0 && e.ExpireAt <= now {
+					p.expiredOnLoad = append(p.expiredOnLoad, dbKey{e.DB, e.Key})
+				}
+			}
+		}
+		l, e, err := store(id, batches[id], now)
 		loaded += int64(l)
 		expired += int64(e)
 		clear(batches[id])
@@ -185,6 +195,8 @@ func (s *Server) LoadAtStartup() (err error) {
 	}
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
+	s.persist.noteExpired = s.cfg.Value("replicaof") == "" || s.cfg.Value("replicaof") == "no one"
+	defer func() { s.persist.noteExpired, s.persist.expiredOnLoad = false, nil }()
 	err = s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return s.workers[id].Load(es, now)
 	}, script.RestoreFlush, false)

@@ -238,13 +238,18 @@ func TestRestartContinuesFromTheFile(t *testing.T) {
 		t.Fatalf("after the replica's restart: sync_full %s, sync_partial_ok %s; want 1 and 1", full, part)
 	}
 
-	// The master restarts on its file.
+	// The master restarts on its file, in which a key expires meanwhile:
+	// the restarted master drops it and tells the replica (DEL), which
+	// never expires a master's keys itself.
 	oldID := replInfo(t, m, "replication", "master_replid")
+	m.Set(ctx, "dies", "x", 300*time.Millisecond)
+	sameHistory(t, "before the master's restart", m, r)
 	if err := m.Save(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	offset := replInfo(t, m, "replication", "master_repl_offset")
 	master.stop()
+	time.Sleep(400 * time.Millisecond)
 	l, err := net.Listen("tcp", master.addr) // the same port, for the replica to find
 	if err != nil {
 		t.Skipf("the master's port was taken meanwhile: %v", err)
@@ -255,13 +260,16 @@ func TestRestartContinuesFromTheFile(t *testing.T) {
 	if id2 := replInfo(t, m, "replication", "master_replid2"); id2 != oldID {
 		t.Fatalf("master_replid2 after the restart = %s, want the old ID %s", id2, oldID)
 	}
-	if got := replInfo(t, m, "replication", "master_repl_offset"); got != offset {
-		t.Fatalf("master_repl_offset after the restart = %s, want %s", got, offset)
+	if got, want := replInfo(t, m, "replication", "second_repl_offset"), mustAtoi(offset)+1; mustAtoi(got) != want {
+		t.Fatalf("second_repl_offset after the restart = %s, want %d", got, want)
 	}
 	sel2 := redis.NewClient(&redis.Options{Addr: master.addr, DB: 4})
 	defer sel2.Close()
 	sel2.Set(ctx, "in4", "d", 0)
 	replConverge(t, master.addr, replica.addr, m, r, "master restarted")
+	if md, rd := m.DBSize(ctx).Val(), r.DBSize(ctx).Val(); md != rd {
+		t.Fatalf("dbsize: master %d, replica %d: the key that expired in the file stays on the replica", md, rd)
+	}
 	if full, part := replInfo(t, m, "stats", "sync_full"), replInfo(t, m, "stats", "sync_partial_ok"); full != "0" || part != "1" {
 		t.Fatalf("after the master's restart: sync_full %s, sync_partial_ok %s; want 0 and 1", full, part)
 	}

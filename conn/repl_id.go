@@ -129,4 +129,16 @@ func (s *Server) restoreReplInfo(ri rdb.ReplInfo) {
 	x.mu.Lock()
 	x.id2, x.off2 = ri.ID, ri.Offset+1
 	x.mu.Unlock()
+	// The keys the load left out as expired are still on the replicas,
+	// which never expire a master's keys: they get a DEL for each, after
+	// the file's offset, as Redis feeds its backlog while it loads.
+	for _, k := range s.persist.expiredOnLoad {
+		s.journal.RecordDB(k.db, []byte("DEL"), []byte(k.key))
+	}
+}
+
+// dbKey is a key of one database.
+type dbKey struct {
+	db  int
+	key string
 }

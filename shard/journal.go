@@ -217,8 +217,8 @@ func (j *Journal) SetBacklog(size int) {
 func (j *Journal) Backlog() (size int, first, histlen int64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.blLen > 0 {
-		first = j.repl - int64(j.blLen) + 1
+	if len(j.ring) > 0 {
+		first = j.repl - int64(j.blLen) + 1 // the next byte's, when empty
 	}
 	return len(j.ring), first, int64(j.blLen)
 }
@@ -305,6 +305,19 @@ func (j *Journal) Record(args ...[]byte) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.add(b, true, !j.proxy)
+}
+
+// RecordDB appends a write of database db that is no shard's (a key a
+// load left out as expired), selecting db first if the stream has not,
+// if the journal is on.
+func (j *Journal) RecordDB(db int, args ...[]byte) {
+	if !j.On() {
+		return
+	}
+	var l jlog
+	l.startDB, l.db = db, db
+	l.buf = aof.AppendCommand(nil, args...)
+	j.append(&l)
 }
 
 // RecordForReplicas appends a command only replicas get (a PING, REPLCONF
