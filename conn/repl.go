@@ -56,6 +56,8 @@ type replica struct {
 	sink     *shard.JournalSink
 	fullSync bool // it asked for (or needs) a full sync
 	psync    bool // it sent PSYNC, not SYNC: it gets +FULLRESYNC
+	// gone is closed when the replica's link ends.
+	gone <-chan struct{}
 	// Set by the sync session before its done closes (repl_sync.go):
 	// why its sync failed, and whether its RDB had an EOF mark.
 	syncErr error
@@ -280,10 +282,11 @@ func (c *client) serveReplica() {
 		r.fullSync = true
 		s.repl.syncFull.Add(1)
 	}
+	stop := make(chan struct{})
+	r.gone = stop
 	s.addReplica(r)
 	defer s.removeReplica(r)
 
-	stop := make(chan struct{})
 	var once sync.Once
 	closeLink := func() { once.Do(func() { close(stop); c.nc.Close() }) }
 	done := make(chan struct{})

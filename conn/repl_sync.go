@@ -98,7 +98,8 @@ func (s *Server) runSync(sess *syncSession) {
 		if r.psync {
 			r.fail(r.write(s, []byte("+FULLRESYNC "+s.masterReplID()+" "+strconv.FormatInt(h.start, 10)+"\r\n")))
 		}
-		r.state.Store(&stateSendBulk)
+		// wait_bgsave while the snapshot is written (to the sockets, or to
+		// a file that send_bulk then sends), as Redis's states.
 	}
 	target := "disk"
 	if eof {
@@ -263,6 +264,18 @@ func (s *Server) sendRDBWithMark(rs []*replica, h replSnapshot) error {
 // sendRDBFile writes the RDB to a temporary file in dir, keeping the
 // replicas alive meanwhile, and sends it to each as $<length> and the
 // bytes.
+// allGone reports whether every replica's link has ended.
+func allGone(rs []*replica) bool {
+	for _, r := range rs {
+		select {
+		case <-r.gone:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) sendRDBFile(rs []*replica, h replSnapshot) error {
 	f, err := os.CreateTemp(s.cfg.Value("dir"), "temp-replsync-*.rdb")
 	if err != nil {
@@ -276,13 +289,32 @@ func (s *Server) sendRDBFile(rs []*replica, h replSnapshot) error {
 		made <- s.writeRDBTo(f, h.snapshotHead, h.cancel.cancel, next)
 	}()
 	sess := &syncSession{replicas: rs}
+	keepAlive := time.NewTicker(time.Second)
+	defer keepAlive.Stop()
+	check := time.NewTicker(10 * time.Millisecond)
+	defer check.Stop()
 	for waiting := true; waiting; {
 		select {
 		case err = <-made:
 			waiting = false
-		case <-time.After(time.Second):
+		case <-keepAlive.C:
 			s.keepAliveWait(sess, 0)
+		case <-check.C:
+			if allGone(rs) && s.cfg.Value("save") == "" {
+				// No replica waits for the file, and no save point would
+				// use it: stop writing it, as Redis kills its child.
+				s.persist.mu.Lock()
+				if s.persist.bg == h.cancel {
+					close(h.cancel.cancel)
+					s.persist.bg = nil
+				}
+				s.persist.mu.Unlock()
+				check.Stop()
+			}
 		}
+	}
+	for _, r := range rs {
+		r.state.Store(&stateSendBulk) // the file is written: now it goes
 	}
 	if err != nil {
 		return err
