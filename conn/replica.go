@@ -1109,6 +1109,11 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 		}
 		name := strings.ToLower(string(c.args[0]))
 		switch {
+		case name == "multi" && *inTx:
+			// Redis refuses a nested MULTI and keeps the transaction: its
+			// bytes count with it, at its EXEC.
+			*txBytes += c.size
+			continue
 		case name == "multi":
 			*inTx, *tx, *txBytes = true, (*tx)[:0], c.size
 			continue

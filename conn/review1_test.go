@@ -1,0 +1,115 @@
+package conn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// proxyHarness: a fake master feeding a replica (valkyrie), and a raw
+// sub-replica connected to the replica by PSYNC, which sees the stream
+// the replica passes on.
+type proxyHarness struct {
+	t      *testing.T
+	ps     *persistServer
+	nc     net.Conn // master side of the link
+	br     *bufio.Reader
+	off    int64
+	sub    net.Conn
+	subBr  *bufio.Reader
+	replid string
+}
+
+func startProxyHarness(t *testing.T) *proxyHarness {
+	src := startPersistServer(t, 1, t.TempDir())
+	sc := newClient2(t, src.addr, 2)
+	ctx := context.Background()
+	sc.Set(ctx, "from-rdb", "yes", 0)
+	if err := sc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdbFile, err := os.ReadFile(src.srv.rdbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := startFakeMaster(t)
+	a := fm.l.Addr().(*net.TCPAddr)
+	ps := startPersistServer(t, 4, t.TempDir(), "replicaof", a.IP.String()+" "+strconv.Itoa(a.Port))
+	var nc net.Conn
+	select {
+	case nc = <-fm.links:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica did not connect")
+	}
+	br := bufio.NewReader(nc)
+	fakeHandshake(t, nc, br)
+	const replid = "0123456789abcdef0123456789abcdef01234567"
+	nc.Write([]byte("+FULLRESYNC " + replid + " 1000\r\n"))
+	nc.Write([]byte("$" + strconv.Itoa(len(rdbFile)) + "\r\n"))
+	nc.Write(rdbFile)
+	nextAck(t, nc, br, 1000)
+	h := &proxyHarness{t: t, ps: ps, nc: nc, br: br, off: 1000, replid: replid}
+	// The sub-replica continues from the replica's backlog at 1001.
+	sub, err := net.Dial("tcp", ps.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	sub.Write([]byte(respCmd("PSYNC", replid, "1001")))
+	h.sub, h.subBr = sub, bufio.NewReader(sub)
+	sub.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := h.subBr.ReadString('\n')
+	if err != nil || !bytes.HasPrefix([]byte(line), []byte("+CONTINUE")) {
+		t.Fatalf("sub-replica PSYNC: %q %v", line, err)
+	}
+	return h
+}
+
+func (h *proxyHarness) send(s string) {
+	h.nc.Write([]byte(s))
+	h.off += int64(len(s))
+}
+
+// expectSub reads exactly want from the sub-replica's stream, skipping
+// nothing (the replica passes its master's bytes on as they came).
+func (h *proxyHarness) expectSub(want string) {
+	h.t.Helper()
+	h.sub.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(want))
+	n, err := io.ReadFull(h.subBr, got)
+	if err != nil || string(got) != want {
+		h.t.Fatalf("sub-replica got %q (%d bytes, %v), want %q", got[:n], n, err, want)
+	}
+}
+
+// TestReplicaProxyNestedMulti: a MULTI inside a MULTI from the master (which
+// Redis answers with an error, keeping the transaction) must not lose the
+// bytes of the first MULTI: the replica's offset and the stream it passes
+// on stay the master's, byte for byte.
+func TestReplicaProxyNestedMulti(t *testing.T) {
+	h := startProxyHarness(t)
+	ctx := context.Background()
+	r := newClient2(t, h.ps.addr, 2)
+	var all string
+	for _, c := range []string{
+		respCmd("MULTI"), respCmd("SET", "a", "1"), respCmd("MULTI"), respCmd("SET", "b", "2"), respCmd("EXEC"),
+		respCmd("SET", "c", "3"),
+	} {
+		h.send(c)
+		all += c
+	}
+	before := h.off
+	h.send(respCmd("REPLCONF", "GETACK", "*"))
+	all += respCmd("REPLCONF", "GETACK", "*")
+	nextAck(t, h.nc, h.br, before)
+	if v := r.Get(ctx, "a").Val(); v != "1" {
+		t.Errorf("a = %q: the commands queued before the nested MULTI were lost", v)
+	}
+	h.expectSub(all)
+}
