@@ -113,3 +113,53 @@ func TestReplicaProxyNestedMulti(t *testing.T) {
 	}
 	h.expectSub(all)
 }
+
+// TestReplicaKeepsMasterTTLKeysFromSync: the keys with a TTL that a
+// replica loads from its master's sync file are the master's: the
+// replica's tick must not expire them (only the master's DEL removes
+// them), or a command from the master that finds the key, as the master
+// did, acts on nothing.
+func TestReplicaKeepsMasterTTLKeysFromSync(t *testing.T) {
+	src := startPersistServer(t, 1, t.TempDir())
+	sc := newClient2(t, src.addr, 2)
+	ctx := context.Background()
+	sc.Set(ctx, "ttlkey", "1", 700*time.Millisecond)
+	if err := sc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdbFile, err := os.ReadFile(src.srv.rdbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := startFakeMaster(t)
+	a := fm.l.Addr().(*net.TCPAddr)
+	ps := startPersistServer(t, 4, t.TempDir(), "replicaof", a.IP.String()+" "+strconv.Itoa(a.Port), "hz", "100")
+	var nc net.Conn
+	select {
+	case nc = <-fm.links:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica did not connect")
+	}
+	br := bufio.NewReader(nc)
+	fakeHandshake(t, nc, br)
+	const replid = "0123456789abcdef0123456789abcdef01234567"
+	nc.Write([]byte("+FULLRESYNC " + replid + " 1000\r\n"))
+	nc.Write([]byte("$" + strconv.Itoa(len(rdbFile)) + "\r\n"))
+	nc.Write(rdbFile)
+	nextAck(t, nc, br, 1000)
+	r := newClient2(t, ps.addr, 2)
+	time.Sleep(1500 * time.Millisecond) // past the TTL, many ticks
+	if n := r.Do(ctx, "dbsize").Val(); n != int64(1) {
+		t.Errorf("DBSIZE %v past the TTL: the replica expired its master's key itself", n)
+	}
+	off := int64(1000)
+	for _, c := range []string{respCmd("INCR", "ttlkey"), respCmd("PERSIST", "ttlkey")} {
+		nc.Write([]byte(c))
+		off += int64(len(c))
+	}
+	nc.Write([]byte(respCmd("REPLCONF", "GETACK", "*")))
+	nextAck(t, nc, br, off)
+	if v := r.Get(ctx, "ttlkey").Val(); v != "2" {
+		t.Errorf("ttlkey = %q after the master's INCR and PERSIST, want 2", v)
+	}
+}
