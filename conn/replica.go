@@ -274,6 +274,9 @@ func (s *Server) setMaster(host string, port int, offerOwn bool) bool {
 		// new master sends.
 		// (At start-up the history is what the file recorded, if it did:
 		// restoreReplInfo.)
+		// Clients' writes are refused from here (r.on): one made after
+		// the offset is taken would be in the dataset and in no stream.
+		r.on.Store(true)
 		off := s.journal.ReplOffset()
 		if offerOwn {
 			r.hist.Lock()
@@ -311,10 +314,8 @@ func (s *Server) unsetMaster() bool {
 	}
 	l.halt()
 	r.link = nil
-	r.on.Store(false)
 	r.hist.Lock()
 	off, synced := r.off, r.rid != ""
-	r.rid, r.off, r.db = "", 0, 0
 	r.hist.Unlock()
 	if !synced {
 		off = s.journal.ReplOffset()
@@ -322,9 +323,14 @@ func (s *Server) unsetMaster() bool {
 	// As Redis: the master's history stays valid up to here as the second
 	// ID, a new one begins, the next write selects its database, and the
 	// replicas reconnect to learn the new ID (they continue, by the
-	// second one).
+	// second one). Clients' writes are refused until the stream is the
+	// server's own: one made in between would reach no replica.
 	s.shiftReplID("", off)
 	s.journal.SetProxy(false, off)
+	r.on.Store(false)
+	r.hist.Lock()
+	r.rid, r.off, r.db = "", 0, 0
+	r.hist.Unlock()
 	s.disconnectReplicas()
 	s.repl.mu.Lock()
 	s.repl.lastGone = time.Now()

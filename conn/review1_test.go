@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -161,5 +163,57 @@ func TestReplicaKeepsMasterTTLKeysFromSync(t *testing.T) {
 	nextAck(t, nc, br, off)
 	if v := r.Get(ctx, "ttlkey").Val(); v != "2" {
 		t.Errorf("ttlkey = %q after the master's INCR and PERSIST, want 2", v)
+	}
+}
+
+// TestPromotionLosesNoWriteForSubReplicas: the first writes clients make on
+// a replica promoted by REPLICAOF NO ONE reach the replicas that follow it
+// (they continue by the second ID): none lands between the end of the
+// read-only state and the switch of the stream to the server's own.
+func TestPromotionLosesNoWriteForSubReplicas(t *testing.T) {
+	ctx := context.Background()
+	srvs := make([]*persistServer, 3)
+	cs := make([]*redis.Client, 3)
+	for i := range srvs {
+		srvs[i] = startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
+		cs[i] = newClient2(t, srvs[i].addr, 2)
+	}
+	m, r, s := cs[0], cs[1], cs[2]
+	m.Set(ctx, "seed", "1", 0)
+	for trial := 0; trial < 6; trial++ {
+		replicaOf(t, r, srvs[0].addr)
+		sameHistory(t, "master and replica", m, r)
+		if trial == 0 {
+			replicaOf(t, s, srvs[1].addr)
+		}
+		sameHistory(t, "the chain", m, r, s)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				c := redis.NewClient(&redis.Options{Addr: srvs[1].addr, Protocol: 2, PoolSize: 1, MaxRetries: -1})
+				defer c.Close()
+				ok := 0
+				for i := 0; ok < 20; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if c.Set(ctx, "w:"+strconv.Itoa(trial)+":"+strconv.Itoa(w)+":"+strconv.Itoa(i), "v", 0).Err() == nil {
+						ok++
+					}
+				}
+			}(w)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if err := r.Do(ctx, "replicaof", "no", "one").Err(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		close(stop)
+		replConverge(t, srvs[1].addr, srvs[2].addr, r, s, "trial "+strconv.Itoa(trial))
 	}
 }
