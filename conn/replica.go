@@ -812,9 +812,10 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	r.rid, r.off, r.db = rid, off, int(s.persist.loadStreamDB.Load())
 	r.hist.Unlock()
 	// The master's history is this server's now, from off: what it sends
-	// is passed on to replicas of this one as it comes.
-	s.adoptReplID(rid)
+	// is passed on to replicas of this one as it comes. The offset first:
+	// a replica's PSYNC that finds the master's ID must find its offset.
 	s.journal.SetProxy(true, off)
+	s.adoptReplID(rid)
 	s.keepBacklog()
 	s.persist.changesSaved.Store(s.changes())
 	s.log.Info("MASTER <-> REPLICA sync: Finished with success")
