@@ -278,6 +278,9 @@ func (s *Server) setMaster(host string, port int, offerOwn bool) bool {
 		// new master sends.
 		// (At start-up the history is what the file recorded, if it did:
 		// restoreReplInfo.)
+		// Clients' writes are refused from here (r.on): one made after
+		// the offset is taken would be in the dataset and in no stream.
+		r.on.Store(true)
 		off := s.journal.ReplOffset()
 		if offerOwn {
 			r.hist.Lock()
@@ -316,10 +319,8 @@ func (s *Server) unsetMaster() bool {
 	}
 	l.halt()
 	r.link = nil
-	r.on.Store(false)
 	r.hist.Lock()
 	off, synced := r.off, r.rid != ""
-	r.rid, r.off, r.db = "", 0, 0
 	r.hist.Unlock()
 	if !synced {
 		off = s.journal.ReplOffset()
@@ -327,9 +328,14 @@ func (s *Server) unsetMaster() bool {
 	// As Redis: the master's history stays valid up to here as the second
 	// ID, a new one begins, the next write selects its database, and the
 	// replicas reconnect to learn the new ID (they continue, by the
-	// second one).
+	// second one). Clients' writes are refused until the stream is the
+	// server's own: one made in between would reach no replica.
 	s.shiftReplID("", off)
 	s.journal.SetProxy(false, off)
+	r.on.Store(false)
+	r.hist.Lock()
+	r.rid, r.off, r.db = "", 0, 0
+	r.hist.Unlock()
 	s.disconnectReplicas()
 	s.repl.mu.Lock()
 	s.repl.lastGone = time.Now()
@@ -814,9 +820,10 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	r.rid, r.off, r.db = rid, off, int(s.persist.loadStreamDB.Load())
 	r.hist.Unlock()
 	// The master's history is this server's now, from off: what it sends
-	// is passed on to replicas of this one as it comes.
-	s.adoptReplID(rid)
+	// is passed on to replicas of this one as it comes. The offset first:
+	// a replica's PSYNC that finds the master's ID must find its offset.
 	s.journal.SetProxy(true, off)
+	s.adoptReplID(rid)
 	s.keepBacklog()
 	s.persist.changesSaved.Store(s.changes())
 	s.log.Info("MASTER <-> REPLICA sync: Finished with success")
@@ -1118,7 +1125,8 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 		name := strings.ToLower(string(c.args[0]))
 		switch {
 		case name == "multi" && *inTx:
-			// Refused by Redis as nested, so a no-op, but its bytes count.
+			// Redis refuses a nested MULTI and keeps the transaction: its
+			// bytes count with it, at its EXEC.
 			*txBytes += c.size
 			continue
 		case name == "multi":

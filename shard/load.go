@@ -60,7 +60,7 @@ func (s *Shard) Load(es []LoadEntry, now int64, merge bool) (loaded, expired int
 		}
 		db.setMeta(key, v, false, db.restoredMeta(int64(e.Freq), e.Idle, now))
 		if e.ExpireAt >= 0 {
-			db.setExpire(key, e.ExpireAt)
+			db.storeExpire(key, e.ExpireAt) // the file's keys are no client's (replica_expiry.go)
 		}
 		loaded++
 	}

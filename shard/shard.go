@@ -494,7 +494,19 @@ func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
 }
 
 // setExpire gives an existing key an absolute TTL in Unix milliseconds.
+// On a replica a client's command gave it (the master's stream runs with
+// keepExpired): the replica remembers the key to expire it itself.
 func (db *DB) setExpire(key []byte, at int64) {
+	db.storeExpire(key, at)
+	if db.sh != nil && !db.sh.keepExpired && db.sh.isReplica() {
+		db.rememberReplicaTTL(key)
+	}
+}
+
+// storeExpire is setExpire for a key that is not a client's: one loaded
+// from a file (on a replica, its master's sync), which only the master
+// expires.
+func (db *DB) storeExpire(key []byte, at int64) {
 	db.preserve(key)
 	if db.expires == nil {
 		db.expires = make(map[string]int64)
@@ -503,9 +515,6 @@ func (db *DB) setExpire(key []byte, at int64) {
 		db.used += ttlCost(len(key))
 	}
 	db.expires[string(key)] = at
-	if db.sh != nil && !db.sh.keepExpired && db.sh.isReplica() {
-		db.rememberReplicaTTL(key)
-	}
 }
 
 // dropTTL removes key's TTL, if it has one.
