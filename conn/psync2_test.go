@@ -1,8 +1,11 @@
 package conn
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,5 +310,38 @@ func TestReplicaCountsMastersFailedCommands(t *testing.T) {
 	}
 	if v := r.Get(ctx, "foo").Val(); v != "bar2" {
 		t.Fatalf("the stream stopped: foo = %q", v)
+	}
+}
+
+// TestReplicaLinkCarriesOnlyAcks: a command other than REPLCONF on a
+// replica's link closes it, as Redis closes a replica its command would
+// answer (the answer would reach the replica as a command); a PSYNC with
+// an offset that is no integer is refused.
+func TestReplicaLinkCarriesOnlyAcks(t *testing.T) {
+	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	for _, cmd := range []string{"PING", "GET foo", "XINFO HELP"} {
+		nc, err := net.Dial("tcp", master.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(nc)
+		nc.Write([]byte("PSYNC ? -1\r\n"))
+		line, _ := br.ReadString('\n')
+		for line == "\n" { // keep-alive newlines while the sync begins
+			line, _ = br.ReadString('\n')
+		}
+		if !strings.HasPrefix(line, "+FULLRESYNC") {
+			t.Fatalf("PSYNC: %q", line)
+		}
+		nc.Write([]byte(cmd + "\r\n"))
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			t.Fatalf("%s on a replica's link: the link stayed open (%v)", cmd, err)
+		}
+		nc.Close()
+	}
+	m := newClient2(t, master.addr, 2)
+	if err := m.Do(context.Background(), "psync", "replicationid", "offset_str").Err(); err == nil || err.Error() != "ERR value is not an integer or out of range" {
+		t.Fatalf("PSYNC with a bad offset: %v", err)
 	}
 }

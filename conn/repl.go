@@ -183,6 +183,7 @@ func cmdSync(c *client, args [][]byte) {
 	}
 	if equalFold(args[0], "psync") {
 		if _, err := strconv.ParseInt(string(args[2]), 10, 64); err != nil {
+			c.srv.log.Warn("Replica " + c.replicaName() + " asks for synchronization but with a wrong offset")
 			c.replyError("ERR value is not an integer or out of range")
 			return
 		}
@@ -195,6 +196,20 @@ func cmdSync(c *client, args [][]byte) {
 		c.replConn.sync[i] = append([]byte(nil), a...)
 	}
 	c.replyNone()
+}
+
+// replicaName is how the log names a client that asks to sync: the
+// address and REPLCONF listening-port, as Redis's replicationGetSlaveName.
+func (c *client) replicaName() string {
+	host, _, _ := net.SplitHostPort(c.ident.Addr)
+	if c.replConn != nil && c.replConn.ip != "" {
+		host = c.replConn.ip
+	}
+	port := int64(0)
+	if c.replConn != nil {
+		port = c.replConn.port
+	}
+	return host + ":" + strconv.FormatInt(port, 10)
 }
 
 // replyNone records a reply slot with no bytes: the command answers
@@ -406,7 +421,14 @@ func (c *client) readAcks(r *replica, stop chan struct{}) {
 			}
 			continue
 		}
-		if len(args) >= 3 && equalFold(args[0], "replconf") && equalFold(args[1], "ack") {
+		if !equalFold(args[0], "replconf") {
+			// A replica's link carries its ACKs only. Redis runs anything
+			// else, and its reply (or the refusal of a keyspace command)
+			// closes the link: a reply would be read as a command.
+			c.replicaSentCommand(args)
+			return
+		}
+		if len(args) >= 3 && equalFold(args[1], "ack") {
 			if off, err := strconv.ParseInt(string(args[2]), 10, 64); err == nil {
 				if off > r.ackOff.Load() { // as Redis: an ACK never moves it back
 					r.ackOff.Store(off)
@@ -419,6 +441,33 @@ func (c *client) readAcks(r *replica, stop chan struct{}) {
 			}
 		}
 	}
+}
+
+// replicaSentCommand logs, as Redis does, a command a replica sent on its
+// link, before the link is closed.
+func (c *client) replicaSentCommand(args [][]byte) {
+	s := c.srv
+	name := strings.ToLower(string(cString(args[0], 128)))
+	e := lookup(args[0])
+	reply := "the reply is not sent"
+	switch {
+	case e == nil:
+		reply = unknownCommand(args)
+		name = "<unknown>"
+	default:
+		spec := e.spec
+		if len(spec.Subcommands) > 0 && len(args) > 1 {
+			if sub := subSpec(spec, args[1]); sub != nil {
+				spec = sub
+			}
+		}
+		name = spec.Name
+		if spec.Flags&shard.Write != 0 || e.data != nil && spec.FirstKey > 0 {
+			reply = "ERR Replica can't interact with the keyspace"
+			s.log.Warn("== CRITICAL == This master is sending an error to its replica: '" + reply + "' after processing the command '" + name + "'")
+		}
+	}
+	s.log.Warn("Replica generated a reply to command '" + name + "', disconnecting it: " + reply)
 }
 
 func (s *Server) ackArrived() {
