@@ -29,5 +29,7 @@
 // Persistence: the RDB (persist.go, persist_load.go), the append-only file
 // fed by the shards' journal (aof.go, aof_rewrite.go, aof_load.go), and
 // replication: the master side (repl.go, repl_sync.go), whose replicas
-// read the same journal, and the replica side (replica.go).
+// read the same journal, the replica side (replica.go), which passes its
+// master's stream on to replicas of its own, and the replication IDs that
+// let a chain continue after a failover (repl_id.go).
 package conn

@@ -35,4 +35,8 @@
 // The journal (journal.go) takes every write in a deterministic form: a
 // shard hands its batch's log to it before answering, an Across run its
 // one unit before giving the shards back; the AOF and the replicas read it.
+// On a replica the replicas' stream is the master's, passed on as it came
+// (Journal.Proxy), and the journal's records go to the AOF only; the
+// replica expires only the keys its own clients gave a TTL
+// (replica_expiry.go).
 package shard
