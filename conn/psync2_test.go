@@ -12,6 +12,32 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// syncedPair starts a master and a replica of it, 8 shards each, and
+// waits for the replica to share the master's history.
+func syncedPair(t *testing.T) (master, replica *persistServer, m, r *redis.Client) {
+	t.Helper()
+	master = startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
+	m = newClient2(t, master.addr, 2)
+	replica = startPersistServer(t, 8, t.TempDir())
+	r = newClient2(t, replica.addr, 2)
+	replicaOf(t, r, master.addr)
+	sameHistory(t, "synced", m, r)
+	return master, replica, m, r
+}
+
+// startServers starts n servers of the given shards that may sync at once
+// (repl-diskless-sync-delay 0), with a client each.
+func startServers(t *testing.T, n, shards int) ([]*persistServer, []*redis.Client) {
+	t.Helper()
+	srvs := make([]*persistServer, n)
+	cs := make([]*redis.Client, n)
+	for i := range srvs {
+		srvs[i] = startPersistServer(t, shards, t.TempDir(), "repl-diskless-sync-delay", "0")
+		cs[i] = newClient2(t, srvs[i].addr, 2)
+	}
+	return srvs, cs
+}
+
 // replicaOf points c at the server on addr.
 func replicaOf(t *testing.T, c *redis.Client, addr string) {
 	t.Helper()
@@ -51,12 +77,7 @@ func sameHistory(t *testing.T, what string, cs ...*redis.Client) {
 // one, continues too: no full sync after the first two.
 func TestPSYNC2Chain(t *testing.T) {
 	ctx := context.Background()
-	srvs := make([]*persistServer, 3)
-	cs := make([]*redis.Client, 3)
-	for i := range srvs {
-		srvs[i] = startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
-		cs[i] = newClient2(t, srvs[i].addr, 2)
-	}
+	srvs, cs := startServers(t, 3, 8)
 	m, r1, r2 := cs[0], cs[1], cs[2]
 	m.Do(ctx, "select", "9")
 	sel9 := redis.NewClient(&redis.Options{Addr: srvs[0].addr, DB: 9})
@@ -144,12 +165,7 @@ func TestMinReplicasToWriteCountsGoodReplicas(t *testing.T) {
 // expire there by themselves (Redis's replication-3 tests).
 func TestWritableReplicaExpiry(t *testing.T) {
 	ctx := context.Background()
-	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
-	m := newClient2(t, master.addr, 2)
-	replica := startPersistServer(t, 8, t.TempDir())
-	r := newClient2(t, replica.addr, 2)
-	replicaOf(t, r, master.addr)
-	sameHistory(t, "synced", m, r)
+	_, _, m, r := syncedPair(t)
 	r.ConfigSet(ctx, "replica-read-only", "no")
 	for _, k := range []string{"own1", "own2", "own3"} {
 		if err := r.Set(ctx, k, "1", 300*time.Millisecond).Err(); err != nil {
@@ -285,12 +301,7 @@ func TestRestartContinuesFromTheFile(t *testing.T) {
 // the stream goes on.
 func TestReplicaCountsMastersFailedCommands(t *testing.T) {
 	ctx := context.Background()
-	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
-	m := newClient2(t, master.addr, 2)
-	replica := startPersistServer(t, 8, t.TempDir())
-	r := newClient2(t, replica.addr, 2)
-	replicaOf(t, r, master.addr)
-	sameHistory(t, "synced", m, r)
+	_, _, m, r := syncedPair(t)
 	if err := m.Do(ctx, "debug", "replicate", "fake-command-1").Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -28,12 +28,17 @@ type proxyHarness struct {
 	replid string
 }
 
-func startProxyHarness(t *testing.T) *proxyHarness {
+// syncFromFakeMaster starts a replica (4 shards, the pairs given) of a
+// scripted master, which sends it a full sync with replid at offset 1000
+// of a file holding key = val, with ttl if not 0, and returns the
+// replica and the master's side of the link once the replica has
+// acknowledged the sync.
+func syncFromFakeMaster(t *testing.T, replid, key, val string, ttl time.Duration, pairs ...string) (*persistServer, net.Conn, *bufio.Reader) {
+	t.Helper()
 	src := startPersistServer(t, 1, t.TempDir())
 	sc := newClient2(t, src.addr, 2)
-	ctx := context.Background()
-	sc.Set(ctx, "from-rdb", "yes", 0)
-	if err := sc.Save(ctx).Err(); err != nil {
+	sc.Set(context.Background(), key, val, ttl)
+	if err := sc.Save(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	rdbFile, err := os.ReadFile(src.srv.rdbPath())
@@ -42,7 +47,7 @@ func startProxyHarness(t *testing.T) *proxyHarness {
 	}
 	fm := startFakeMaster(t)
 	a := fm.l.Addr().(*net.TCPAddr)
-	ps := startPersistServer(t, 4, t.TempDir(), "replicaof", a.IP.String()+" "+strconv.Itoa(a.Port))
+	ps := startPersistServer(t, 4, t.TempDir(), append([]string{"replicaof", a.IP.String() + " " + strconv.Itoa(a.Port)}, pairs...)...)
 	var nc net.Conn
 	select {
 	case nc = <-fm.links:
@@ -51,11 +56,16 @@ func startProxyHarness(t *testing.T) *proxyHarness {
 	}
 	br := bufio.NewReader(nc)
 	fakeHandshake(t, nc, br)
-	const replid = "0123456789abcdef0123456789abcdef01234567"
 	nc.Write([]byte("+FULLRESYNC " + replid + " 1000\r\n"))
 	nc.Write([]byte("$" + strconv.Itoa(len(rdbFile)) + "\r\n"))
 	nc.Write(rdbFile)
 	nextAck(t, nc, br, 1000)
+	return ps, nc, br
+}
+
+func startProxyHarness(t *testing.T) *proxyHarness {
+	const replid = "0123456789abcdef0123456789abcdef01234567"
+	ps, nc, br := syncFromFakeMaster(t, replid, "from-rdb", "yes", 0)
 	h := &proxyHarness{t: t, ps: ps, nc: nc, br: br, off: 1000, replid: replid}
 	// The sub-replica continues from the replica's backlog at 1001.
 	sub, err := net.Dial("tcp", ps.addr)
@@ -122,33 +132,8 @@ func TestReplicaProxyNestedMulti(t *testing.T) {
 // them), or a command from the master that finds the key, as the master
 // did, acts on nothing.
 func TestReplicaKeepsMasterTTLKeysFromSync(t *testing.T) {
-	src := startPersistServer(t, 1, t.TempDir())
-	sc := newClient2(t, src.addr, 2)
 	ctx := context.Background()
-	sc.Set(ctx, "ttlkey", "1", 700*time.Millisecond)
-	if err := sc.Save(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	rdbFile, err := os.ReadFile(src.srv.rdbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm := startFakeMaster(t)
-	a := fm.l.Addr().(*net.TCPAddr)
-	ps := startPersistServer(t, 4, t.TempDir(), "replicaof", a.IP.String()+" "+strconv.Itoa(a.Port), "hz", "100")
-	var nc net.Conn
-	select {
-	case nc = <-fm.links:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the replica did not connect")
-	}
-	br := bufio.NewReader(nc)
-	fakeHandshake(t, nc, br)
-	const replid = "0123456789abcdef0123456789abcdef01234567"
-	nc.Write([]byte("+FULLRESYNC " + replid + " 1000\r\n"))
-	nc.Write([]byte("$" + strconv.Itoa(len(rdbFile)) + "\r\n"))
-	nc.Write(rdbFile)
-	nextAck(t, nc, br, 1000)
+	ps, nc, br := syncFromFakeMaster(t, "0123456789abcdef0123456789abcdef01234567", "ttlkey", "1", 700*time.Millisecond, "hz", "100")
 	r := newClient2(t, ps.addr, 2)
 	time.Sleep(1500 * time.Millisecond) // past the TTL, many ticks
 	if n := r.Do(ctx, "dbsize").Val(); n != int64(1) {
@@ -172,12 +157,7 @@ func TestReplicaKeepsMasterTTLKeysFromSync(t *testing.T) {
 // read-only state and the switch of the stream to the server's own.
 func TestPromotionLosesNoWriteForSubReplicas(t *testing.T) {
 	ctx := context.Background()
-	srvs := make([]*persistServer, 3)
-	cs := make([]*redis.Client, 3)
-	for i := range srvs {
-		srvs[i] = startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
-		cs[i] = newClient2(t, srvs[i].addr, 2)
-	}
+	srvs, cs := startServers(t, 3, 4)
 	m, r, s := cs[0], cs[1], cs[2]
 	m.Set(ctx, "seed", "1", 0)
 	for trial := 0; trial < 6; trial++ {
