@@ -447,7 +447,7 @@ func (c *client) readAcks(r *replica, stop chan struct{}) {
 // link, before the link is closed.
 func (c *client) replicaSentCommand(args [][]byte) {
 	s := c.srv
-	name := strings.ToLower(string(cString(args[0], 128)))
+	var name string
 	e := lookup(args[0])
 	reply := "the reply is not sent"
 	switch {
