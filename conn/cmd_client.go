@@ -447,10 +447,14 @@ func parseClientType(b []byte) (clientType, bool) {
 	return 0, false
 }
 
-// kind is the client's type: a connection subscribed to a channel or
-// pattern is a pub/sub one, as long as it is (Redis's CLIENT_PUBSUB).
-// Valkyrie has no replication, so every other connection is a normal one.
+// kind is the client's type: a replica's link (after SYNC or PSYNC), a
+// connection subscribed to a channel or pattern while it is (Redis's
+// CLIENT_PUBSUB), else a normal one. (A replica's own link to its master
+// is no client here: CLIENT KILL TYPE master reaches it, replica.go.)
 func (c *client) kind() clientType {
+	if c.isReplica.Load() {
+		return clientReplica
+	}
 	if c.subscribed2() {
 		return clientPubSub
 	}
@@ -532,6 +536,9 @@ func (c *client) appendClientLine(b []byte, cl *client, now time.Time, args [][]
 	b = strconv.AppendInt(b, int64(max(0, now.Sub(used))/time.Second), 10)
 	b = append(b, " flags="...)
 	flags := len(b)
+	if cl.isReplica.Load() {
+		b = append(b, 'S')
+	}
 	var subs [3]int64
 	if sub := cl.pubsub(); sub != nil {
 		if c.srv.isMonitor(sub.Queue()) {

@@ -356,3 +356,41 @@ func TestReplicaLinkCarriesOnlyAcks(t *testing.T) {
 		t.Fatalf("PSYNC with a bad offset: %v", err)
 	}
 }
+
+// TestChainSurvivesLinkKill is psync2-pingoff's last test: the master
+// kills its replica's link; the replica continues (PSYNC) and its own
+// replica, which follows the same history, stays connected and in step.
+func TestChainSurvivesLinkKill(t *testing.T) {
+	ctx := context.Background()
+	srvs, cs := startServers(t, 3, 8)
+	for _, c := range cs {
+		c.ConfigSet(ctx, "repl-ping-replica-period", "1")
+	}
+	replicaOf(t, cs[1], srvs[0].addr)
+	replicaOf(t, cs[2], srvs[1].addr)
+	sameHistory(t, "the chain", cs...)
+	cs[0].Incr(ctx, "counter2")
+	time.Sleep(1500 * time.Millisecond) // a PING or two from the master
+	sameHistory(t, "after PINGs", cs...)
+	partial0 := mustAtoi(replInfo(t, cs[0], "stats", "sync_partial_ok"))
+	partial1 := mustAtoi(replInfo(t, cs[1], "stats", "sync_partial_ok"))
+	cs[0].ConfigSet(ctx, "repl-ping-replica-period", "100")
+	if err := cs[0].ClientKillByFilter(ctx, "TYPE", "replica").Err(); err != nil {
+		t.Fatal(err)
+	}
+	ok := replWait(10*time.Second, func() bool {
+		return replInfo(t, cs[1], "replication", "master_link_status") == "up" &&
+			replInfo(t, cs[2], "replication", "master_link_status") == "up" &&
+			mustAtoi(replInfo(t, cs[0], "stats", "sync_partial_ok")) == partial0+1 &&
+			mustAtoi(replInfo(t, cs[1], "stats", "sync_partial_ok")) == partial1
+	})
+	if !ok {
+		t.Fatalf("after the kill: links %s %s, partial syncs %s (was %d) %s (was %d), full %s %s",
+			replInfo(t, cs[1], "replication", "master_link_status"), replInfo(t, cs[2], "replication", "master_link_status"),
+			replInfo(t, cs[0], "stats", "sync_partial_ok"), partial0, replInfo(t, cs[1], "stats", "sync_partial_ok"), partial1,
+			replInfo(t, cs[0], "stats", "sync_full"), replInfo(t, cs[1], "stats", "sync_full"))
+	}
+	sameHistory(t, "after the kill", cs...)
+	cs[0].Incr(ctx, "counter2")
+	sameHistory(t, "after a write", cs...)
+}

@@ -525,6 +525,7 @@ func (l *replLink) session() (wasUp bool, err error) {
 		return false, err
 	}
 	r := &s.replica
+	newID := false // a +CONTINUE with a new replication ID
 	if full {
 		l.state.Store(replTransfer)
 		if err := l.fullSync(br, rid, off); err != nil {
@@ -540,10 +541,11 @@ func (l *replLink) session() (wasUp bool, err error) {
 		r.hist.Unlock()
 		if changed {
 			// As Redis: the old ID stays valid up to here, and this
-			// server's replicas reconnect to learn the new one.
+			// server's replicas reconnect to learn the new one (once the
+			// link is up, below, so that they find it up).
 			s.shiftReplID(rid, off)
 			s.log.Info("Master replication ID changed to " + rid)
-			s.disconnectReplicas()
+			newID = true
 		}
 		s.journal.SetProxy(true, off)
 		s.keepBacklog()
@@ -556,6 +558,9 @@ func (l *replLink) session() (wasUp bool, err error) {
 	l.hasMaster.Store(true)
 	l.state.Store(replConnected)
 	l.downSince.Store(0)
+	if newID {
+		s.disconnectReplicas()
+	}
 	if err := l.sendAck(nc); err != nil {
 		return true, err
 	}
