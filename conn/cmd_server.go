@@ -99,6 +99,10 @@ func cmdConfigResetStat(c *client, args [][]byte) {
 	c.srv.eachShard(c.borrowed, (*shard.Shard).ResetStats) // expired_keys, keyspace_hits/misses
 	c.srv.resetRates()
 	c.srv.persist.saves.Store(0) // rdb_saves, as Redis's resetServerStats
+	r := &c.srv.repl
+	r.syncFull.Store(0)
+	r.syncPartialOK.Store(0)
+	r.syncPartialErr.Store(0)
 	c.replyOK()
 }
 

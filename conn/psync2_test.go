@@ -394,3 +394,20 @@ func TestChainSurvivesLinkKill(t *testing.T) {
 	cs[0].Incr(ctx, "counter2")
 	sameHistory(t, "after a write", cs...)
 }
+
+// TestResetStatResetsSyncCounters: CONFIG RESETSTAT zeroes sync_full,
+// sync_partial_ok and sync_partial_err, as Redis's resetServerStats
+// (Redis's psync2-master-restart test counts from a reset).
+func TestResetStatResetsSyncCounters(t *testing.T) {
+	ctx := context.Background()
+	_, _, m, _ := syncedPair(t)
+	if got := replInfo(t, m, "stats", "sync_full"); got != "1" {
+		t.Fatalf("sync_full:%s after one sync", got)
+	}
+	m.ConfigResetStat(ctx)
+	for _, f := range []string{"sync_full", "sync_partial_ok", "sync_partial_err"} {
+		if got := replInfo(t, m, "stats", f); got != "0" {
+			t.Fatalf("%s:%s after CONFIG RESETSTAT", f, got)
+		}
+	}
+}

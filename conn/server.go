@@ -554,4 +554,5 @@ func (st *serverStats) reset() {
 	st.errs.reset()
 	st.obufDisconnects.Store(0)
 	st.evictedClients.Store(0)
+	st.unexpectedErrors.Store(0)
 }
