@@ -150,8 +150,8 @@ func (s *Server) evictClients() {
 	var cands []cand
 	s.mu.Lock()
 	for _, c := range s.clients {
-		if c.noEvict.Load() || c.evicted.Load() || c.monitoringNow() {
-			continue
+		if c.noEvict.Load() || c.evicted.Load() || c.monitoringNow() || c.isReplica.Load() {
+			continue // as Redis's clientEvictionAllowed: normal and pub/sub clients only
 		}
 		cands = append(cands, cand{c, c.memUsage()})
 	}

@@ -63,7 +63,13 @@ type persistState struct {
 	// delete them too (restoreReplInfo).
 	noteExpired   bool
 	expiredOnLoad []dbKey
-	shutdownMode  atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
+	// expiredBytes is the size of the DELs of the keys left out as
+	// expired; past the backlog's size expiredOnLoad is dropped and
+	// expiredOverflow set: no replica could continue from the file's
+	// offset anyway, as the backlog would not reach back to it.
+	expiredBytes    int64
+	expiredOverflow bool
+	shutdownMode    atomic.Int32 // shutdownDefault, shutdownSave or shutdownNoSave
 	// shutdownSaved: the shutdown saved already (PrepareShutdown, SHUTDOWN).
 	shutdownSaved atomic.Bool
 	gen           atomic.Uint64 // the last snapshot's number

@@ -59,13 +59,25 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 	n := len(s.workers)
 	batches := make([][]shard.LoadEntry, n)
 	var loaded, expired int64
+	backlog := s.cfg.Int("repl-backlog-size")
 	flush := func(id int) error {
 		now := time.Now().UnixMilli()
-		if p.noteExpired {
-			// The keys the shards leave out as expired, by the same
-			// clock: restoreReplInfo sends their DELs to the replicas.
+		// The keys the shards leave out as expired, by the same clock:
+		// restoreReplInfo sends their DELs to the replicas. Only for a
+		// file with a replication history (its aux fields come before the
+		// keys), and no more than the backlog holds: the memory they take
+		// is bounded by it, not by the file.
+		if p.noteExpired && fileRepl.ID != "" {
 			for _, e := range batches[id] {
-				if e.ExpireAt >= 0 && e.ExpireAt <= now {
+				if e.ExpireAt < 0 || e.ExpireAt > now {
+					continue
+				}
+				p.expiredBytes += delSize(e.Key) // counted on: the offset the stream reaches
+				switch {
+				case p.expiredOverflow:
+				case p.expiredBytes > backlog:
+					p.expiredOverflow, p.expiredOnLoad = true, nil
+				default:
 					p.expiredOnLoad = append(p.expiredOnLoad, dbKey{e.DB, e.Key})
 				}
 			}
@@ -196,7 +208,10 @@ func (s *Server) LoadAtStartup() (err error) {
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
 	s.persist.noteExpired = s.cfg.Value("replicaof") == "" || s.cfg.Value("replicaof") == "no one"
-	defer func() { s.persist.noteExpired, s.persist.expiredOnLoad = false, nil }()
+	defer func() {
+		p := &s.persist
+		p.noteExpired, p.expiredOnLoad, p.expiredBytes, p.expiredOverflow = false, nil, 0, false
+	}()
 	err = s.loadRDB(s.rdbPath(), func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return s.workers[id].Load(es, now)
 	}, script.RestoreFlush, false)

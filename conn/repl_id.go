@@ -3,6 +3,7 @@ package conn
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -132,9 +133,21 @@ func (s *Server) restoreReplInfo(ri rdb.ReplInfo) {
 	// The keys the load left out as expired are still on the replicas,
 	// which never expire a master's keys: they get a DEL for each, after
 	// the file's offset, as Redis feeds its backlog while it loads.
+	if p := &s.persist; p.expiredOverflow {
+		// More than the backlog holds: Redis's would have dropped the
+		// file's offset, so a replica of the old ID syncs in full. The
+		// stream moves on by their size, with an empty backlog.
+		s.journal.SetProxy(false, ri.Offset+p.expiredBytes)
+		return
+	}
 	for _, k := range s.persist.expiredOnLoad {
 		s.journal.RecordDB(k.db, []byte("DEL"), []byte(k.key))
 	}
+}
+
+// delSize is the size of a DEL of key in the replicas' stream.
+func delSize(key string) int64 {
+	return int64(len("*2\r\n$3\r\nDEL\r\n$\r\n\r\n") + len(strconv.Itoa(len(key))) + len(key))
 }
 
 // dbKey is a key of one database.

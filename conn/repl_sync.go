@@ -261,9 +261,6 @@ func (s *Server) sendRDBWithMark(rs []*replica, h replSnapshot) error {
 	return nil
 }
 
-// sendRDBFile writes the RDB to a temporary file in dir, keeping the
-// replicas alive meanwhile, and sends it to each as $<length> and the
-// bytes.
 // allGone reports whether every replica's link has ended.
 func allGone(rs []*replica) bool {
 	for _, r := range rs {
@@ -276,6 +273,9 @@ func allGone(rs []*replica) bool {
 	return true
 }
 
+// sendRDBFile writes the RDB to a temporary file in dir, keeping the
+// replicas alive meanwhile, and sends it to each as $<length> and the
+// bytes.
 func (s *Server) sendRDBFile(rs []*replica, h replSnapshot) error {
 	f, err := os.CreateTemp(s.cfg.Value("dir"), "temp-replsync-*.rdb")
 	if err != nil {
