@@ -971,17 +971,24 @@ type replCmd struct {
 func readReplCommand(br *bufio.Reader, maxBulk int64, raw *[]byte) (replCmd, error) {
 	var n int64
 	keep := func(b []byte) {
+		n += int64(len(b))
 		if raw != nil {
 			*raw = append(*raw, b...)
 		}
 	}
-	line, err := br.ReadSlice('\n')
+	// line reads the next line, without its CR LF.
+	line := func() ([]byte, error) {
+		l, err := br.ReadSlice('\n')
+		if err != nil {
+			return nil, err
+		}
+		keep(l)
+		return bytes.TrimRight(l, "\r\n"), nil
+	}
+	t, err := line()
 	if err != nil {
 		return replCmd{}, err
 	}
-	keep(line)
-	n += int64(len(line))
-	t := bytes.TrimRight(line, "\r\n")
 	if len(t) == 0 {
 		return replCmd{size: n}, nil
 	}
@@ -1000,13 +1007,10 @@ func readReplCommand(br *bufio.Reader, maxBulk int64, raw *[]byte) (replCmd, err
 	}
 	args := make([][]byte, 0, min(count, 64))
 	for i := int64(0); i < count; i++ {
-		line, err := br.ReadSlice('\n')
+		t, err := line()
 		if err != nil {
 			return replCmd{}, err
 		}
-		keep(line)
-		n += int64(len(line))
-		t := bytes.TrimRight(line, "\r\n")
 		if len(t) == 0 || t[0] != '$' {
 			return replCmd{}, errors.New("Protocol error: expected '$'")
 		}
@@ -1014,15 +1018,28 @@ func readReplCommand(br *bufio.Reader, maxBulk int64, raw *[]byte) (replCmd, err
 		if !ok || size < 0 || size > maxBulk {
 			return replCmd{}, errors.New("Protocol error: invalid bulk length")
 		}
-		arg := make([]byte, size+2)
-		if _, err := io.ReadFull(br, arg); err != nil {
+		arg, err := readBulk(br, size+2)
+		if err != nil {
 			return replCmd{}, err
 		}
 		keep(arg)
-		n += size + 2
 		args = append(args, arg[:size])
 	}
 	return replCmd{args: args, size: n}, nil
+}
+
+// readBulk reads n bytes. Past 1 MB the buffer grows as the bytes come,
+// so a length the master announces costs memory only once it is sent.
+func readBulk(br *bufio.Reader, n int64) ([]byte, error) {
+	if n <= 1<<20 {
+		b := make([]byte, n)
+		_, err := io.ReadFull(br, b)
+		return b, err
+	}
+	var b bytes.Buffer
+	b.Grow(1 << 20)
+	_, err := io.CopyN(&b, br, n)
+	return b.Bytes(), err
 }
 
 // Batches: at most this many commands, or bytes, with the shards held.

@@ -917,3 +917,20 @@ func TestReplicaRefusesEndlessMasterLine(t *testing.T) {
 		t.Fatalf("the replica took %d bytes of one line without a newline", sent)
 	}
 }
+
+// A bulk length the master announces but does not send costs no memory:
+// a stream cut after "$500000000" ends in an error having allocated about
+// a megabyte, not 500 MB.
+func TestReadReplCommandAnnouncedBulkAllocatesAsItComes(t *testing.T) {
+	in := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$500000000\r\n" + strings.Repeat("x", 1000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := readReplCommand(bufio.NewReader(strings.NewReader(in)), 1<<30, nil)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a bulk cut short read as whole")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Fatalf("reading a cut-short 500 MB bulk allocated %d bytes", grew)
+	}
+}
