@@ -38,6 +38,28 @@ func startServers(t *testing.T, n, shards int) ([]*persistServer, []*redis.Clien
 	return srvs, cs
 }
 
+// rawFullResync opens a raw connection to addr, sends PSYNC ? -1 and
+// reads the +FULLRESYNC line (after any keep-alive newlines), failing the
+// test otherwise; the caller closes the connection.
+func rawFullResync(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	nc.Write([]byte("PSYNC ? -1\r\n"))
+	line, _ := br.ReadString('\n')
+	for line == "\n" { // keep-alive newlines while the sync begins
+		line, _ = br.ReadString('\n')
+	}
+	if !strings.HasPrefix(line, "+FULLRESYNC") {
+		t.Fatalf("PSYNC: %q", line)
+	}
+	return nc, br
+}
+
 // replicaOf points c at the server on addr.
 func replicaOf(t *testing.T, c *redis.Client, addr string) {
 	t.Helper()
@@ -331,20 +353,7 @@ func TestReplicaCountsMastersFailedCommands(t *testing.T) {
 func TestReplicaLinkCarriesOnlyAcks(t *testing.T) {
 	master := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync-delay", "0")
 	for _, cmd := range []string{"PING", "GET foo", "XINFO HELP"} {
-		nc, err := net.Dial("tcp", master.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc.SetDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(nc)
-		nc.Write([]byte("PSYNC ? -1\r\n"))
-		line, _ := br.ReadString('\n')
-		for line == "\n" { // keep-alive newlines while the sync begins
-			line, _ = br.ReadString('\n')
-		}
-		if !strings.HasPrefix(line, "+FULLRESYNC") {
-			t.Fatalf("PSYNC: %q", line)
-		}
+		nc, br := rawFullResync(t, master.addr)
 		nc.Write([]byte(cmd + "\r\n"))
 		if _, err := io.Copy(io.Discard, br); err != nil {
 			t.Fatalf("%s on a replica's link: the link stayed open (%v)", cmd, err)

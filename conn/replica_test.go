@@ -502,6 +502,24 @@ func nextAck(t *testing.T, nc net.Conn, br *bufio.Reader, want int64) {
 	}
 }
 
+// rdbWithKey returns an RDB file holding key = val (with ttl if not 0),
+// saved by a Valkyrie of its own.
+func rdbWithKey(t *testing.T, key, val string, ttl time.Duration) []byte {
+	t.Helper()
+	src := startPersistServer(t, 1, t.TempDir())
+	sc := newClient2(t, src.addr, 2)
+	ctx := context.Background()
+	sc.Set(ctx, key, val, ttl)
+	if err := sc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(src.srv.rdbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestReplicaProtocol drives a replica (started with replicaof, masterauth
 // and masteruser in its configuration) from a scripted master: the
 // handshake, a diskless payload after keepalive newlines, the offset
@@ -510,17 +528,8 @@ func nextAck(t *testing.T, nc net.Conn, br *bufio.Reader, want int64) {
 // the PSYNC <replid> <offset+1> after it, answered +CONTINUE.
 func TestReplicaProtocol(t *testing.T) {
 	// An RDB with one key, from a Valkyrie of its own.
-	src := startPersistServer(t, 1, t.TempDir())
-	sc := newClient2(t, src.addr, 2)
+	rdbFile := rdbWithKey(t, "from-rdb", "yes", 0)
 	ctx := context.Background()
-	sc.Set(ctx, "from-rdb", "yes", 0)
-	if err := sc.Save(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	rdbFile, err := os.ReadFile(src.srv.rdbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	fm := startFakeMaster(t)
 	dir := t.TempDir()
@@ -838,17 +847,8 @@ func TestReplicaOfValkyrie(t *testing.T) {
 // history on the emptied data. Found by a review: the replica sent its old
 // replication ID and offset, took +CONTINUE, and lost the master's keys.
 func TestReplicaFailedLoadForgetsItsHistory(t *testing.T) {
-	src := startPersistServer(t, 1, t.TempDir())
-	sc := newClient2(t, src.addr, 2)
+	rdbFile := rdbWithKey(t, "k0", "v", 0)
 	ctx := context.Background()
-	sc.Set(ctx, "k0", "v", 0)
-	if err := sc.Save(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	rdbFile, err := os.ReadFile(src.srv.rdbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
 	fm := startFakeMaster(t)
 	ps := startPersistServer(t, 4, t.TempDir(), "replicaof",
 		fm.l.Addr().(*net.TCPAddr).IP.String()+" "+strconv.Itoa(fm.l.Addr().(*net.TCPAddr).Port))

@@ -7,7 +7,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -35,16 +34,7 @@ type proxyHarness struct {
 // acknowledged the sync.
 func syncFromFakeMaster(t *testing.T, replid, key, val string, ttl time.Duration, pairs ...string) (*persistServer, net.Conn, *bufio.Reader) {
 	t.Helper()
-	src := startPersistServer(t, 1, t.TempDir())
-	sc := newClient2(t, src.addr, 2)
-	sc.Set(context.Background(), key, val, ttl)
-	if err := sc.Save(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	rdbFile, err := os.ReadFile(src.srv.rdbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rdbFile := rdbWithKey(t, key, val, ttl)
 	fm := startFakeMaster(t)
 	a := fm.l.Addr().(*net.TCPAddr)
 	ps := startPersistServer(t, 4, t.TempDir(), append([]string{"replicaof", a.IP.String() + " " + strconv.Itoa(a.Port)}, pairs...)...)

@@ -27,20 +27,7 @@ func TestAbandonedDiskSyncFreesTheSnapshot(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		m.Set(ctx, "k"+string(rune('a'+i%26))+strings.Repeat("x", i), "v", 0)
 	}
-	nc, err := net.Dial("tcp", master.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(nc)
-	nc.Write([]byte("PSYNC ? -1\r\n"))
-	line, _ := br.ReadString('\n')
-	for line == "\n" {
-		line, _ = br.ReadString('\n')
-	}
-	if !strings.HasPrefix(line, "+FULLRESYNC") {
-		t.Fatalf("PSYNC: %q", line)
-	}
+	nc, _ := rawFullResync(t, master.addr)
 	time.Sleep(200 * time.Millisecond)
 	nc.Close()
 	deadline := time.Now().Add(3 * time.Second)
@@ -85,20 +72,7 @@ func expiringFile(t *testing.T, dir string, n int, withRepl bool) (string, int64
 	master := startPersistServer(t, 4, dir, "repl-backlog-size", "16384", "repl-diskless-sync-delay", "0")
 	m := newClient2(t, master.addr, 2)
 	if withRepl {
-		nc, err := net.Dial("tcp", master.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc.SetDeadline(time.Now().Add(5 * time.Second))
-		br := bufio.NewReader(nc)
-		nc.Write([]byte("PSYNC ? -1\r\n"))
-		line, _ := br.ReadString('\n')
-		for line == "\n" {
-			line, _ = br.ReadString('\n')
-		}
-		if !strings.HasPrefix(line, "+FULLRESYNC") {
-			t.Fatalf("PSYNC: %q", line)
-		}
+		nc, _ := rawFullResync(t, master.addr)
 		nc.Close()
 	}
 	if err := m.Do(ctx, "debug", "set-active-expire", "0").Err(); err != nil {
