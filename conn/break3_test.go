@@ -161,3 +161,123 @@ var b3Marker = map[string]string{
 	"select99": "k", "blocking": "blk", "locals": "loc", "xgroup-block": "xg",
 	"exec-alone": "ex", "debug-reload": "fa", "expire-huge": "e",
 }
+
+// TestBreak3HostileReplica: a master facing absurd PSYNCs, a SYNC twice,
+// garbage ACKs, huge WAITs, links closed mid-RDB and 20 replicas at once.
+func TestBreak3HostileReplica(t *testing.T) {
+	ps := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
+	c := newClient2(t, ps.addr, 4)
+	ctx := context.Background()
+	for i := 0; i < 200; i++ {
+		c.Set(ctx, "k"+strconv.Itoa(i), strings.Repeat("v", 1000), 0)
+	}
+	raw := func(cmds ...string) (net.Conn, *bufio.Reader) {
+		nc, err := net.Dial("tcp", ps.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range cmds {
+			nc.Write([]byte(s))
+		}
+		return nc, bufio.NewReader(nc)
+	}
+	// Prime the backlog with one real sync.
+	nc, br := raw(respCmd("PSYNC", "?", "-1"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "+FULLRESYNC") {
+		t.Fatalf("PSYNC: %q %v", line, err)
+	}
+	nc.Close()
+	replid := replInfo(t, c, "replication", "master_replid")
+	for _, off := range []string{"-1", "0", "-9223372036854775808", "9223372036854775807", "9223372036854775806", "1", "2", "99999999999", "-9223372036854775807"} {
+		for _, rid := range []string{replid, "?", "0000000000000000000000000000000000000000"} {
+			nc, br := raw(respCmd("PSYNC", rid, off))
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, err := br.ReadString('\n')
+			for err == nil && line == "\n" {
+				line, err = br.ReadString('\n')
+			}
+			if err != nil {
+				t.Errorf("PSYNC %s %s: %v", rid, off, err)
+			}
+			nc.Close()
+		}
+	}
+	// SYNC twice, pipelined and after.
+	nc, br = raw(respCmd("SYNC") + respCmd("SYNC") + respCmd("PSYNC", "?", "-1"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br.ReadString('\n')
+	nc.Close()
+	// Garbage ACKs, then close mid-RDB.
+	nc, br = raw(respCmd("REPLCONF", "capa", "eof"), respCmd("PSYNC", "?", "-1"),
+		respCmd("REPLCONF", "ACK", "x"), respCmd("REPLCONF", "ACK"), respCmd("REPLCONF", "ACK", "9223372036854775807"),
+		respCmd("REPLCONF", "ACK", "-9223372036854775808"), respCmd("REPLCONF", "GETACK", "*"), respCmd("REPLCONF"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br.ReadString('\n')
+	br.Read(make([]byte, 100))
+	nc.Close()
+	// An ACK of MaxInt64 makes a replica count for WAIT (as Redis); a
+	// WAIT with huge arguments answers.
+	nc, br = raw(respCmd("PSYNC", "?", "-1"))
+	go func() {
+		nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		br.ReadString('\n')
+		nc.Write([]byte(respCmd("REPLCONF", "ACK", "9223372036854775807")))
+		b3Drain(br)
+	}()
+	defer nc.Close()
+	c.Set(ctx, "w", "1", 0)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if n, err := c.Do(wctx, "wait", "9223372036854775807", "500").Result(); err != nil {
+		t.Errorf("WAIT huge: %v %v", n, err)
+	}
+	if _, err := c.Do(wctx, "wait", "1", "9223372036854775807").Result(); err == nil {
+		t.Log("WAIT huge timeout accepted")
+	}
+	if _, err := c.Do(wctx, "wait", "-5", "0").Result(); err != nil {
+		t.Errorf("WAIT -5 0: %v", err)
+	}
+	// 20 replicas at once, half closing mid-RDB.
+	var conns []net.Conn
+	for i := 0; i < 20; i++ {
+		nc, br := raw(respCmd("REPLCONF", "capa", "eof"), respCmd("PSYNC", "?", "-1"))
+		conns = append(conns, nc)
+		if i%2 == 0 {
+			go func() { br.Read(make([]byte, 50)); nc.Close() }()
+		} else {
+			go b3Drain(br)
+		}
+	}
+	time.Sleep(time.Second)
+	for _, nc := range conns {
+		nc.Close()
+	}
+	if err := c.Set(wctx, "after", "1", 0).Err(); err != nil {
+		t.Fatalf("SET after: %v", err)
+	}
+	if v := c.Get(wctx, "k199").Val(); len(v) != 1000 {
+		t.Fatalf("k199 lost")
+	}
+	if !replWait(5*time.Second, func() bool { return replInfo(t, c, "replication", "connected_slaves") == "0" }) {
+		t.Errorf("replicas stay: %s", replInfo(t, c, "replication", "connected_slaves"))
+	}
+	c.Close()
+	done := make(chan struct{})
+	go func() { ps.stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("shutdown hangs")
+	}
+}
+
+func b3Drain(br *bufio.Reader) {
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := br.Read(buf); err != nil {
+			return
+		}
+	}
+}
