@@ -80,6 +80,12 @@ func (s *Server) shiftReplID(id string, offset int64) {
 // psyncAccepts reports whether a PSYNC for history id from offset (the
 // first byte wanted) continues this server's stream: id is its history,
 // or the one before it up to where they parted.
+// maxReplOffset bounds a replication offset taken from outside (a
+// master's +FULLRESYNC, a file's repl-offset): far beyond any stream's
+// length, and far enough from the int64 limit that counting the stream's
+// bytes never overflows it.
+const maxReplOffset = 1 << 62
+
 func (s *Server) psyncAccepts(id string, offset int64) bool {
 	cur, id2, off2 := s.replIDs()
 	return id == cur || id2 != noReplID && id == id2 && offset <= off2
@@ -112,7 +118,7 @@ func (s *Server) saveReplInfo() *rdb.ReplInfo {
 // master (PSYNC with its ID and offset); a master keeps it as its second
 // ID, so its replicas continue with it, and counts its offset from there.
 func (s *Server) restoreReplInfo(ri rdb.ReplInfo) {
-	if ri.ID == "" || ri.Offset < 0 || ri.StreamDB < 0 {
+	if ri.ID == "" || ri.Offset < 0 || ri.Offset > maxReplOffset || ri.StreamDB < 0 {
 		return
 	}
 	if s.cfg.Value("replicaof") != "" && s.cfg.Value("replicaof") != "no one" {

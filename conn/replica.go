@@ -692,7 +692,10 @@ func (l *replLink) handshake(nc net.Conn, br *bufio.Reader) (full bool, rid stri
 			return false, "", 0, errors.New("Master replied with wrong +FULLRESYNC syntax: " + line)
 		}
 		off, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil {
+		if err != nil || off < 0 || off > maxReplOffset {
+			// A negative offset, or one the stream's bytes would carry
+			// past the int64 range, would put the backlog's ring
+			// positions out of range (a panic at the next write).
 			return false, "", 0, errors.New("Master replied with wrong +FULLRESYNC syntax: " + line)
 		}
 		s.log.Info("Full resync from master: " + f[1] + ":" + f[2])
