@@ -179,19 +179,28 @@ func (db *DB) restoredMeta(freq, idle, now int64) uint32 {
 
 // strEntry is a string value and its access metadata in the size of a
 // string header: the data pointer, then the length shifted above the 24
-// bits of metadata (strings are far below 2^40 bytes). Keys of a cache are
-// mostly small strings, and a separate metadata word would grow every map
-// slot by eight bytes.
+// bits of metadata and two flags (strings are far below 2^38 bytes). Keys
+// of a cache are mostly small strings, and a separate metadata word would
+// grow every map slot by eight bytes.
 type strEntry struct {
 	p *byte
-	n uint64 // len<<lenShift | snapshot mark<<metaBits | meta
+	n uint64 // len<<lenShift | owned<<(metaBits+1) | snapshot mark<<metaBits | meta
 }
 
-// lenShift places a string's length above its metadata and its snapshot
-// mark (snapshot.go).
+// lenShift places a string's length above its metadata, its snapshot mark
+// (snapshot.go) and its owned flag.
+//
+// An owned string (strOwnBit) is one SET or MSET allocated together with
+// its key (keyValue) and that nothing but this entry has seen since: SET
+// may then write a new value of the same size class over its bytes
+// (overwriteStr) instead of allocating. Every accessor that hands the
+// string out (get, getStr, peekMeta, raw) clears the flag for good, so a
+// reply, a script or another key that holds the string never sees it
+// change.
 const (
-	lenShift   = metaBits + 1
 	strSnapBit = 1 << metaBits
+	strOwnBit  = 1 << (metaBits + 1)
+	lenShift   = metaBits + 2
 )
 
 func mkStr(s string, meta uint32, mark bool) strEntry {
@@ -202,7 +211,19 @@ func mkStr(s string, meta uint32, mark bool) strEntry {
 	return strEntry{p: unsafe.StringData(s), n: n}
 }
 
-func (e strEntry) str() string  { return unsafe.String(e.p, int(e.n>>lenShift)) }
+// str is the entry's string. Code that keeps it past the current command,
+// or hands it to code that may, must use handOut.
+func (e strEntry) str() string { return unsafe.String(e.p, int(e.n>>lenShift)) }
+
+// handOut is str for a string that leaves the entry's sole keeping: the
+// entry is no longer owned (strOwnBit).
+func (e *strEntry) handOut() string {
+	e.n &^= strOwnBit
+	return e.str()
+}
+
+// owned reports whether the entry's bytes may be written over.
+func (e strEntry) owned() bool  { return e.n&strOwnBit != 0 }
 func (e strEntry) meta() uint32 { return uint32(e.n) & lruMax }
 
 // marked and setMark read and write the snapshot mark (snapshot.go).

@@ -125,8 +125,8 @@ func (d *Digest) xorValue(v any, hasTTL bool) {
 // raw returns the value stored at key whether or not its TTL has passed:
 // DEBUG looks at the dataset as it is, without expiring anything.
 func (db *DB) raw(key string) (any, uint32, bool) {
-	if e, ok := db.strs[key]; ok {
-		return e.str(), e.meta(), true
+	if e := db.strSlot(keyBytes(key)); e != nil {
+		return e.handOut(), e.meta(), true
 	}
 	if e, ok := db.objs[key]; ok {
 		return e.v, e.meta, true

@@ -260,6 +260,34 @@ func allocBytes(n int64) int64 {
 	return int64(largeClasses[(n+127)>>7])
 }
 
+// sameClass reports whether an allocation of a bytes, made by the Go
+// allocator, also holds b bytes: both in the same size class, and neither
+// under 16 bytes (the tiny allocator packs several such objects in one
+// block) nor over maxSmallAlloc. It is false for all if the runtime's
+// classes are not sizeClasses (classesMatch).
+func sameClass(a, b int) bool {
+	return a >= 16 && b >= 16 && a <= maxSmallAlloc && b <= maxSmallAlloc &&
+		allocBytes(int64(a)) == allocBytes(int64(b)) && classesMatch
+}
+
+// classesMatch reports whether sizeClasses are the running allocator's: a
+// slice grown by append gets the capacity of its size class, at each
+// class and just above it.
+var classesMatch = func() bool {
+	for _, c := range sizeClasses {
+		if c < 16 {
+			continue
+		}
+		if cap(append([]byte(nil), make([]byte, c)...)) != int(c) {
+			return false
+		}
+		if c < maxSmallAlloc && int64(cap(append([]byte(nil), make([]byte, c+1)...))) != allocBytes(int64(c)+1) {
+			return false
+		}
+	}
+	return true
+}()
+
 // smallClasses is allocBytes for sizes up to smallClassMax, by 8-byte
 // step (every class up to there is a multiple of 8), and largeClasses the
 // same up to maxSmallAlloc by 128-byte step (every class above

@@ -3,6 +3,7 @@ package shard
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/dgryski/go-farm"
 	"github.com/valkyrie-kv/valkyrie/shard/osmem"
@@ -227,7 +228,7 @@ func (db *DB) get(key []byte, now int64) (any, bool) {
 			e.setMeta(db.touched(m, now))
 		}
 		db.countLookup(true)
-		return e.str(), true
+		return e.handOut(), true
 	}
 	if e := db.objSlot(key); e != nil {
 		db.keepObj(e, key)
@@ -285,11 +286,11 @@ func (db *DB) peek(key []byte, now int64) (any, bool) {
 // peekMeta is peek that also returns the key's access metadata.
 func (db *DB) peekMeta(key []byte, now int64) (any, uint32, bool) {
 	db.preserve(key)
-	if e, ok := db.strs[string(key)]; ok {
+	if e := db.strSlot(key); e != nil {
 		if db.expired(key, now) {
 			return nil, 0, false
 		}
-		return e.str(), e.meta(), true
+		return e.handOut(), e.meta(), true
 	}
 	if e, ok := db.objs[string(key)]; ok {
 		if db.expired(key, now) {
@@ -334,7 +335,7 @@ func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
 		e.setMeta(db.touched(m, now))
 	}
 	db.countLookup(true)
-	return e.str(), true, true
+	return e.handOut(), true, true
 }
 
 // has reports whether key exists and is live. It does not count as an
@@ -447,6 +448,25 @@ func (db *DB) setStrKey(key, s string, keepTTL bool, now int64) {
 
 // setStrMeta is setStrKey with the access metadata given.
 func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
+	db.putStr(key, s, keepTTL, meta, false)
+}
+
+// setOwnStr is setStrKey for a key and value keyValue allocated together:
+// the entry owns the value's bytes (strOwnBit) unless the value is not the
+// key's neighbour (a shared integer took its place).
+func (db *DB) setOwnStr(key, s string, keepTTL bool, now int64) {
+	db.putStr(key, s, keepTTL, db.writeMeta(key, now), ownable(key, s))
+}
+
+// ownable reports whether s directly follows key in one allocation, as
+// keyValue leaves them. An empty s does not count: its pointer need not
+// be past the key.
+func ownable(key, s string) bool {
+	return len(s) > 0 && uintptr(unsafe.Pointer(unsafe.StringData(s))) == uintptr(unsafe.Pointer(unsafe.StringData(key)))+uintptr(len(key))
+}
+
+// putStr stores s under key; own marks the entry as the sole keeper of s.
+func (db *DB) putStr(key, s string, keepTTL bool, meta uint32, own bool) {
 	if db.strs == nil {
 		db.strs = make(map[string]strEntry)
 	}
@@ -474,7 +494,11 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 	// An assignment, not a write through the slot: it replaces the stored
 	// key as well, whose bytes may share an allocation with the old value
 	// (keyValue), which would otherwise stay alive with the key.
-	db.strs[key] = mkStr(s, meta, db.mark())
+	e := mkStr(s, meta, db.mark())
+	if own {
+		e.n |= strOwnBit
+	}
+	db.strs[key] = e
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(key)
 	}
@@ -487,10 +511,43 @@ func (db *DB) setStrMeta(key, s string, keepTTL bool, meta uint32) {
 // The lookup kept the old value for a snapshot in progress already.
 func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
 	db.used += strCost(len(key), len(s)) - strCost(len(key), oldLen)
-	db.strs[key] = mkStr(s, db.writeMeta(key, now), db.mark()) // an assignment: see setStrMeta
+	e := mkStr(s, db.writeMeta(key, now), db.mark())
+	if ownable(key, s) {
+		e.n |= strOwnBit
+	}
+	db.strs[key] = e // an assignment: see putStr
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(key)
 	}
+}
+
+// overwriteStr is SET of val at key without an allocation: when key holds
+// a live string the entry owns (strOwnBit) whose allocation has room for
+// val in the same size class (so the accounting stays), it copies val over
+// the old bytes and reports true. Otherwise nothing changed but a lazy
+// expiry, and the caller sets key as usual. touch counts the write as an
+// access first, as SET's lookup does (under an LFU policy).
+func (db *DB) overwriteStr(key, val []byte, keepTTL, touch bool, now int64) bool {
+	e := db.strSlot(key)
+	if e == nil || !e.owned() || len(val) <= maxSharedIntLen || !sameClass(len(key)+e.len(), len(key)+len(val)) {
+		return false
+	}
+	if db.expired(key, now) {
+		return false
+	}
+	db.keepStr(e, key)
+	if touch && db.lfuMode() {
+		e.setMeta(db.touched(e.meta(), now))
+	}
+	copy(unsafe.Slice(e.p, len(val)), val)
+	k := keyString(key)
+	meta := db.writeMeta(k, now)
+	e.n = uint64(len(val))<<lenShift | strOwnBit | uint64(meta)
+	e.setMark(db.mark())
+	if !keepTTL && len(db.expires) > 0 {
+		db.dropTTL(k)
+	}
+	return true
 }
 
 // setExpire gives an existing key an absolute TTL in Unix milliseconds.

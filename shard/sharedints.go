@@ -67,12 +67,15 @@ func (db *DB) sharesInts() bool {
 	return true
 }
 
+// maxSharedIntLen is the longest value shareInt may replace ("9999").
+const maxSharedIntLen = 4
+
 // shareInt is s, or its shared copy when integers are shared now. Only the
 // commands for which Redis encodes the value it stores (the SET family,
 // INCR and DECR, RESTORE) call it; APPEND, SETRANGE, SETBIT, BITFIELD,
 // BITOP, INCRBYFLOAT and COPY store a private value as Redis does.
 func (db *DB) shareInt(s string) string {
-	if len(s) <= 4 && db.sharesInts() {
+	if len(s) <= maxSharedIntLen && db.sharesInts() {
 		return sharedInt(s)
 	}
 	return s

@@ -80,10 +80,13 @@ func cmdMSet(c *Ctx) {
 		return
 	}
 	for i := 1; i < len(c.Args); i += 2 {
-		k, v := c.keyValue(c.Args[i], c.Args[i+1])
 		db := c.db(c.Args[i])
 		db.countWrite(c.Args[i], c.Now)
-		db.setStrKey(k, db.shareInt(v), false, c.Now)
+		if db.overwriteStr(c.Args[i], c.Args[i+1], false, false, c.Now) {
+			continue
+		}
+		k, v := c.keyValue(c.Args[i], c.Args[i+1])
+		db.setOwnStr(k, db.shareInt(v), false, c.Now)
 	}
 	c.OK()
 }
@@ -192,6 +195,11 @@ func cmdSet(c *Ctx) {
 		return
 	}
 	db := c.db(key)
+	if !o.get && !o.nx && db.overwriteStr(key, c.Args[2], o.keepTTL, true, c.Now) {
+		c.setExpiry(key, o)
+		c.OK()
+		return
+	}
 	old, found, isStr := db.getStr(key, c.Now)
 	if o.get {
 		switch {
@@ -215,9 +223,19 @@ func cmdSet(c *Ctx) {
 	if found && isStr {
 		db.setStrOver(k, v, len(old), o.keepTTL, c.Now)
 	} else {
-		db.setStrKey(k, v, o.keepTTL, c.Now)
+		db.setOwnStr(k, v, o.keepTTL, c.Now)
 	}
+	c.setExpiry(key, o)
+	if !o.get {
+		c.OK()
+	}
+}
+
+// setExpiry applies SET's expiry option to key, just set, and logs the
+// SET in its deterministic form when it has one.
+func (c *Ctx) setExpiry(key []byte, o setOptions) {
 	if o.expireAt != 0 {
+		db := c.db(key)
 		if c.pastExpiry(o.expireAt) {
 			db.remove(key)
 		} else {
@@ -226,9 +244,6 @@ func cmdSet(c *Ctx) {
 	}
 	if o.expireAt != 0 || o.get {
 		c.propagateSet(key, c.Args[2], o.expireAt)
-	}
-	if !o.get {
-		c.OK()
 	}
 }
 
@@ -429,7 +444,7 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	} else {
 		var buf [20]byte
 		k, v := c.keyValue(key, strconv.AppendInt(buf[:0], cur, 10))
-		db.setStrKey(k, v, true, c.Now)
+		db.setOwnStr(k, v, true, c.Now)
 	}
 	c.Int(cur)
 }
