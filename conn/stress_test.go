@@ -1703,6 +1703,10 @@ func stressLongPipeline(w *stressWorker, rdb *redis.Client, ctx context.Context,
 				checks = append(checks, func() bool { return c.Val() == want })
 			case 2:
 				v := w.token()
+				if w.rng.Intn(2) == 0 { // a value SET writes over in place
+					pipe.Set(ctx, key, v+strings.Repeat("o", w.rng.Intn(64)), 0)
+					v += strings.Repeat("n", w.rng.Intn(64))
+				}
 				pipe.Set(ctx, key, v, 0)
 				c := pipe.Get(ctx, key)
 				checks = append(checks, func() bool { return c.Val() == v })

@@ -299,7 +299,7 @@ func restoredHash(d *rdb.Value, lim hashLimits) *Hash {
 	set := lim
 	switch {
 	case int64(n) > lim.entries || size > hashSafeBytes:
-		h = &Hash{m: make(map[string]string, n)}
+		h = &Hash{m: make(map[string]string, n), ownPairs: true} // setString makes pairs
 	case d.Compact && !d.Zipmap:
 		set.value = math.MaxInt64 // a long element does not convert it
 		fallthrough

@@ -37,6 +37,11 @@ import (
 type Hash struct {
 	lp []byte            // compact form; nil once converted
 	m  map[string]string // hashtable form; nil while compact
+	// ownPairs reports that every value in m shares one allocation with a
+	// copy of its field, made by pairStrings for this hash alone, so
+	// that set may write a value of the same size class over the old one
+	// (values read from m are views, as those of the compact form).
+	ownPairs bool
 }
 
 func (*Hash) typeName() string { return "hash" }
@@ -200,7 +205,7 @@ func (h *Hash) lookup(f []byte) (string, bool) {
 // get is lookup with a value of its own, safe to keep.
 func (h *Hash) get(f []byte) (string, bool) {
 	v, ok := h.lookup(f)
-	if ok && h.m == nil {
+	if ok {
 		v = strings.Clone(v)
 	}
 	return v, ok
@@ -238,6 +243,9 @@ func (h *Hash) set(f, v []byte, lim hashLimits) bool {
 		h.convert()
 	}
 	if h.m != nil {
+		if h.ownPairs && h.overwrite(f, v) {
+			return false
+		}
 		n := len(h.m)
 		fs, vs := pairStrings(f, v)
 		h.m[fs] = vs
@@ -306,6 +314,21 @@ func (h *Hash) replace(off int, v []byte) {
 	copy(h.lp[off+k:], v)
 }
 
+// overwrite writes v over the value of the existing field f, in the
+// allocation it shares with f, when v fits its size class (see ownPairs);
+// it reports whether it did.
+func (h *Hash) overwrite(f, v []byte) bool {
+	old, ok := h.m[string(f)]
+	if !ok || len(old) == 0 || len(v) == 0 || !sameClass(len(f)+len(old), len(f)+len(v)) {
+		return false
+	}
+	p := unsafe.StringData(old)
+	copy(unsafe.Slice(p, len(v)), v)
+	field := unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(p), -len(f))), len(f))
+	h.m[field] = unsafe.String(p, len(v))
+	return true
+}
+
 // pairStrings copies a field and value into one allocation.
 func pairStrings(f, v []byte) (string, string) {
 	var b strings.Builder
@@ -341,7 +364,7 @@ func (h *Hash) convert() {
 		fs, vs := pairStrings([]byte(f), []byte(v))
 		m[fs] = vs
 	}
-	h.m, h.lp = m, nil
+	h.m, h.lp, h.ownPairs = m, nil, true
 }
 
 // All yields every field and value: in insertion order while compact
@@ -411,9 +434,10 @@ func (h *Hash) clone() any {
 	if h.m != nil {
 		m := make(map[string]string, len(h.m))
 		for f, v := range h.m {
-			m[f] = v
+			fs, vs := pairStrings([]byte(f), []byte(v))
+			m[fs] = vs
 		}
-		return &Hash{m: m}
+		return &Hash{m: m, ownPairs: true}
 	}
 	return &Hash{lp: slices.Clone(h.lp)}
 }

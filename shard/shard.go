@@ -304,6 +304,16 @@ func (db *DB) peekMeta(key []byte, now int64) (any, uint32, bool) {
 // getStr returns the live string at key and counts the access. found
 // reports whether the key exists; isStr whether it holds a string.
 func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
+	return db.lookupStr(key, now, true)
+}
+
+// readStr is getStr for a caller that is done with s before the next
+// change to key (INCR parsing the number): the entry keeps owning it.
+func (db *DB) readStr(key []byte, now int64) (s string, found, isStr bool) {
+	return db.lookupStr(key, now, false)
+}
+
+func (db *DB) lookupStr(key []byte, now int64, handOut bool) (s string, found, isStr bool) {
 	e := db.strSlot(key)
 	if e == nil {
 		if len(db.objs) == 0 {
@@ -335,6 +345,9 @@ func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
 		e.setMeta(db.touched(m, now))
 	}
 	db.countLookup(true)
+	if !handOut {
+		return e.str(), true, true
+	}
 	return e.handOut(), true, true
 }
 

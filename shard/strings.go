@@ -423,7 +423,7 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	// getStr and setStrKey rather than get and set, which box the string
 	// in an interface each way; the key and the digits share one
 	// allocation, as SET's key and value do.
-	if s, found, isStr := db.getStr(key, c.Now); found {
+	if s, found, isStr := db.readStr(key, c.Now); found {
 		if !isStr {
 			c.Error(ErrWrongType)
 			return
@@ -443,8 +443,13 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 		db.setStr(key, db.shareInt(strSmallInts[cur]), true, c.Now)
 	} else {
 		var buf [20]byte
-		k, v := c.keyValue(key, strconv.AppendInt(buf[:0], cur, 10))
-		db.setOwnStr(k, v, true, c.Now)
+		digits := strconv.AppendInt(buf[:0], cur, 10)
+		// Redis too writes the new number over the old one when the
+		// value is its own (refcount 1, not a shared integer).
+		if !db.overwriteStr(key, digits, true, false, c.Now) {
+			k, v := c.keyValue(key, digits)
+			db.setOwnStr(k, v, true, c.Now)
+		}
 	}
 	c.Int(cur)
 }

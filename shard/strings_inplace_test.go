@@ -225,3 +225,110 @@ func TestOverwriteInPlaceCountsAnAccess(t *testing.T) {
 		t.Fatalf("FREQ after two SETs and an MSET = %q, want :8", got)
 	}
 }
+
+func TestIncrWritesTheNumberInPlace(t *testing.T) {
+	s := New(0)
+	s.SetAccessPolicy(true, 0, 1) // every access counts
+	run(t, s, t0, "SET", "counter:some-longer-name", "100000")
+	run(t, s, t0, "PEXPIRE", "counter:some-longer-name", "100000")
+	p := strPtr(s, "counter:some-longer-name")
+	for i := 0; i < 5; i++ {
+		run(t, s, t0, "INCRBY", "counter:some-longer-name", "1000")
+	}
+	if strPtr(s, "counter:some-longer-name") != p {
+		t.Fatal("INCR of an owned number allocated a new one")
+	}
+	strRun(t, s, t0, []strCase{
+		{[]string{"GET", "counter:some-longer-name"}, "$6\r\n105000\r\n"},
+		{[]string{"PTTL", "counter:some-longer-name"}, ":100000\r\n"},               // INCR keeps the TTL
+		{[]string{"OBJECT", "FREQ", "counter:some-longer-name"}, freqOfShortKey(t)}, // as off the in-place path
+		{[]string{"DECRBY", "counter:some-longer-name", "100000"}, ":5000\r\n"},
+		{[]string{"GET", "counter:some-longer-name"}, "$4\r\n5000\r\n"},
+	})
+}
+
+// freqOfShortKey is OBJECT FREQ after TestIncrWritesTheNumberInPlace's
+// commands on a key too short to be written in place.
+func freqOfShortKey(t *testing.T) string {
+	s := New(0)
+	s.SetAccessPolicy(true, 0, 1)
+	run(t, s, t0, "SET", "c", "100000")
+	run(t, s, t0, "PEXPIRE", "c", "100000")
+	p := strPtr(s, "c")
+	for i := 0; i < 5; i++ {
+		run(t, s, t0, "INCRBY", "c", "1000")
+	}
+	if strPtr(s, "c") == p {
+		t.Fatal("a 7-byte key and value were written in place")
+	}
+	run(t, s, t0, "GET", "c")
+	run(t, s, t0, "PTTL", "c")
+	return run(t, s, t0, "OBJECT", "FREQ", "c")
+}
+
+// hashValuePtr is where field f's value of the hash at key starts.
+func hashValuePtr(s *Shard, key, f string) *byte {
+	h := s.dbs[0].objs[key].v.(*Hash)
+	return unsafe.StringData(h.m[f])
+}
+
+func TestHSetWritesOverItsOwnValue(t *testing.T) {
+	s := New(0)
+	a, b := strings.Repeat("a", 1000), strings.Repeat("b", 1000)
+	run(t, s, t0, "HSET", "h", "f", a, "g", "x")
+	p := hashValuePtr(s, "h", "f")
+	run(t, s, t0, "HSET", "h", "f", b)
+	if hashValuePtr(s, "h", "f") != p {
+		t.Fatal("HSET of a value of the same size class allocated")
+	}
+	run(t, s, t0, "COPY", "h", "h2")
+	run(t, s, t0, "HSET", "h", "f", a)
+	strRun(t, s, t0, []strCase{
+		{[]string{"HGET", "h", "f"}, "$1000\r\n" + a + "\r\n"},
+		{[]string{"HGET", "h2", "f"}, "$1000\r\n" + b + "\r\n"}, // the copy keeps its own
+		{[]string{"HINCRBY", "h", "g", "1"}, "-ERR hash value is not an integer\r\n"},
+		{[]string{"HGET", "h", "g"}, "$1\r\nx\r\n"},
+	})
+	got, _ := s.dbs[0].objs["h"].v.(*Hash).get([]byte("f")) // as SORT keeps it
+	run(t, s, t0, "HSET", "h", "f", b)
+	if got != a {
+		t.Fatal("a value Hash.get returned changed with the hash")
+	}
+	// A counter in a large hash is rewritten in place too.
+	run(t, s, t0, "HSET", "h", "counter-with-a-long-name", "1000000")
+	p = hashValuePtr(s, "h", "counter-with-a-long-name")
+	run(t, s, t0, "HINCRBY", "h", "counter-with-a-long-name", "5")
+	if hashValuePtr(s, "h", "counter-with-a-long-name") != p {
+		t.Fatal("HINCRBY allocated")
+	}
+	if got := run(t, s, t0, "HGET", "h", "counter-with-a-long-name"); got != "$7\r\n1000005\r\n" {
+		t.Fatalf("HGET after HINCRBY in place = %q", got)
+	}
+}
+
+func TestSnapshotKeepsTheHashValueOverwrittenInPlace(t *testing.T) {
+	s := New(0)
+	old := strings.Repeat("a", 300)
+	run(t, s, t0, "HSET", "h", "f", old)
+	want := shardContents(t, s, t0)
+	s.BeginSnapshot(1, t0)
+	p := hashValuePtr(s, "h", "f")
+	run(t, s, t0, "HSET", "h", "f", strings.Repeat("b", 300))
+	if hashValuePtr(s, "h", "f") != p {
+		t.Fatal("not written in place")
+	}
+	var records []byte
+	for {
+		recs, last, err := s.SnapshotSlice(1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, recs...)
+		if last {
+			break
+		}
+	}
+	if got := fileContents(t, records); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the snapshot holds the value written after its instant")
+	}
+}
