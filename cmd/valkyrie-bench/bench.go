@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -18,7 +17,7 @@ type sample struct {
 
 // benchOnce runs redis-benchmark for one test against s and measures the
 // server's CPU time across the run.
-func benchOnce(ctx context.Context, bin string, s *server, test string, clients, pipeline, size, requests int) (sample, error) {
+func benchOnce(ctx context.Context, bin program, s *server, test string, clients, pipeline, size, requests int) (sample, error) {
 	return runBenchmark(ctx, bin, s, requests, test, "-t", test,
 		"-c", strconv.Itoa(clients), "-P", strconv.Itoa(pipeline), "-d", strconv.Itoa(size))
 }
@@ -26,7 +25,7 @@ func benchOnce(ctx context.Context, bin string, s *server, test string, clients,
 // runBenchmark runs redis-benchmark -n requests with the given arguments
 // against s and returns its ops/s (from the CSV row named label) and the
 // server's CPU time per request.
-func runBenchmark(ctx context.Context, bin string, s *server, requests int, label string, args ...string) (sample, error) {
+func runBenchmark(ctx context.Context, bin program, s *server, requests int, label string, args ...string) (sample, error) {
 	// Stop redis-benchmark if the server dies: it would retry forever.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -44,7 +43,7 @@ func runBenchmark(ctx context.Context, bin string, s *server, requests int, labe
 	}
 	all := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
 		"-n", strconv.Itoa(requests), "-q", "--csv"}, args...)
-	cmd := exec.CommandContext(ctx, bin, all...)
+	cmd := bin.command(ctx, all...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()

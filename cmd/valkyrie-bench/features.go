@@ -63,7 +63,7 @@ func (b *bench) feature(ctx context.Context, f string, s *server, shards int) (s
 	case "txn":
 		return transactions(ctx, s, n, txKeys(shards, false))
 	case "eval":
-		return runBenchmark(ctx, b.cfg.benchmark, s, n, "EVAL", "-c", strconv.Itoa(txClients),
+		return runBenchmark(ctx, b.benchProgram(), s, n, "EVAL", "-c", strconv.Itoa(txClients),
 			"EVAL", "return redis.call('INCR', KEYS[1])", "1", "counter")
 	case "pub1", "pub100":
 		subs := 1
@@ -75,7 +75,7 @@ func (b *bench) feature(ctx context.Context, f string, s *server, shards int) (s
 			return sample{}, err
 		}
 		defer stop()
-		return runBenchmark(ctx, b.cfg.benchmark, s, n, "PUBLISH", "-c", strconv.Itoa(txClients),
+		return runBenchmark(ctx, b.benchProgram(), s, n, "PUBLISH", "-c", strconv.Itoa(txClients),
 			"PUBLISH", "news", "hello")
 	}
 	return sample{}, fmt.Errorf("unknown feature %q", f)

@@ -34,6 +34,7 @@ type config struct {
 	features                                 []string // featureNames
 	featureRequests                          int
 	portLo, portHi                           int
+	serverCPUs, benchCPUs                    string // taskset CPU lists; empty: not pinned
 	timeout, settle                          time.Duration
 }
 
@@ -53,7 +54,7 @@ func parseFlags(args []string) (*config, error) {
 	var (
 		c                                      config
 		tests, pipelines, portRng, collections string
-		dataSizes                              string
+		dataSizes, pin                         string
 	)
 	fs := flag.NewFlagSet("valkyrie-bench", flag.ContinueOnError)
 	fs.StringVar(&c.valkyrie, "valkyrie", "./valkyrie", "Valkyrie server `binary`")
@@ -78,6 +79,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&features, "features", "", "comma-separated feature benchmarks (tx1, txn, eval, pub1, pub100; empty disables)")
 	fs.IntVar(&c.featureRequests, "feature-requests", 100000, "operations per feature benchmark")
 	fs.StringVar(&portRng, "ports", "17000-17999", "loopback port `range` to pick server ports from")
+	fs.StringVar(&pin, "pin", "", "`servers/benchmark` CPU lists, as taskset -c takes them: \"0/1\" runs both servers on CPU 0 and redis-benchmark on CPU 1 (empty: not pinned)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "overall time limit")
 	fs.DurationVar(&c.settle, "settle", time.Second, "wait after loading keys before reading VmRSS")
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +87,12 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if pin != "" {
+		var ok bool
+		if c.serverCPUs, c.benchCPUs, ok = strings.Cut(pin, "/"); !ok || c.serverCPUs == "" || c.benchCPUs == "" {
+			return nil, fmt.Errorf("-pin: want SERVERS/BENCHMARK CPU lists, such as 0/1, not %q", pin)
+		}
 	}
 	for _, f := range strings.Split(features, ",") {
 		if f = strings.ToLower(strings.TrimSpace(f)); f == "" || slices.Contains(c.features, f) {
@@ -171,6 +179,11 @@ type bench struct {
 	out     io.Writer
 }
 
+// benchProgram is redis-benchmark, on its CPUs if -pin gave them.
+func (b *bench) benchProgram() program {
+	return program{bin: b.cfg.benchmark, cpus: b.cfg.benchCPUs}
+}
+
 func run(cfg *config) error {
 	if runtime.GOOS != "linux" {
 		return errors.New("needs Linux: CPU and memory are read from /proc")
@@ -193,6 +206,9 @@ func run(cfg *config) error {
 	}
 	fmt.Fprintf(b.out, "valkyrie: %s\nredis:    %s (%s)\nbenchmark: %s, %d CPUs\n",
 		cfg.valkyrie, cfg.redis, version(ctx, cfg.redis), cfg.benchmark, runtime.NumCPU())
+	if cfg.serverCPUs != "" {
+		fmt.Fprintf(b.out, "pinned: servers on CPUs %s, redis-benchmark on CPUs %s\n", cfg.serverCPUs, cfg.benchCPUs)
+	}
 
 	if cfg.requests > 0 {
 		if err := b.throughput(ctx); err != nil {
@@ -316,7 +332,7 @@ func (b *bench) startPair(ctx context.Context, tag string) (v, r *server, err er
 		if err := os.Mkdir(wd, 0o755); err != nil {
 			return nil, err
 		}
-		s, err := startServer(name, bin, a, port, wd)
+		s, err := startServer(name, program{bin: bin, cpus: c.serverCPUs}, a, port, wd)
 		if err != nil {
 			return nil, err
 		}
@@ -371,7 +387,7 @@ func (b *bench) throughput(ctx context.Context) error {
 					res := results[k]
 					for _, i := range order {
 						s := [2]*server{v, r}[i]
-						smp, err := benchOnce(ctx, c.benchmark, s, t, c.clients, p, d, c.requests)
+						smp, err := benchOnce(ctx, b.benchProgram(), s, t, c.clients, p, d, c.requests)
 						if err != nil {
 							return err
 						}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,24 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-data-sizes", "0"}); err == nil {
 		t.Fatal("want error for size 0")
+	}
+	if c, err = parseFlags([]string{"-pin", "0/1"}); err != nil || c.serverCPUs != "0" || c.benchCPUs != "1" {
+		t.Fatalf("-pin 0/1: %q %q %v", c.serverCPUs, c.benchCPUs, err)
+	}
+	for _, bad := range []string{"0", "0/", "/1"} {
+		if _, err := parseFlags([]string{"-pin", bad}); err == nil {
+			t.Fatalf("-pin %q: want an error", bad)
+		}
+	}
+}
+
+func TestProgramCommandPinsWithTaskset(t *testing.T) {
+	ctx := context.Background()
+	if args := (program{bin: "redis-benchmark"}).command(ctx, "-q").Args; !slices.Equal(args, []string{"redis-benchmark", "-q"}) {
+		t.Fatalf("unpinned: %q", args)
+	}
+	if args := (program{bin: "redis-benchmark", cpus: "1"}).command(ctx, "-q").Args; !slices.Equal(args, []string{"taskset", "-c", "1", "redis-benchmark", "-q"}) {
+		t.Fatalf("pinned: %q", args)
 	}
 }
 

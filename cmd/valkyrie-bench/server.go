@@ -28,8 +28,22 @@ type server struct {
 	stop    sync.Once
 }
 
+// program is a binary to run, on the given CPUs (taskset's list, such as
+// "0" or "0-1") when cpus is not empty.
+type program struct {
+	bin, cpus string
+}
+
+// command is exec.CommandContext for p with args.
+func (p program) command(ctx context.Context, args ...string) *exec.Cmd {
+	if p.cpus == "" {
+		return exec.CommandContext(ctx, p.bin, args...)
+	}
+	return exec.CommandContext(ctx, "taskset", append([]string{"-c", p.cpus, p.bin}, args...)...)
+}
+
 // startServer runs bin with args in dir, logging to dir/name.log.
-func startServer(name, bin string, args []string, port int, dir string) (*server, error) {
+func startServer(name string, bin program, args []string, port int, dir string) (*server, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -37,13 +51,13 @@ func startServer(name, bin string, args []string, port int, dir string) (*server
 	}
 	defer logf.Close() // the child keeps its own descriptor
 
-	cmd := exec.Command(bin, args...)
+	cmd := bin.command(context.Background(), args...)
 	cmd.Dir = dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin.bin, err)
 	}
 	s := &server{name: name, port: port, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
