@@ -204,7 +204,8 @@ const (
 )
 
 func mkStr(s string, meta uint32, mark bool) strEntry {
-	n := uint64(len(s))<<lenShift | uint64(meta)
+	n := uint64(len(s))<<lenShift | uint64(meta&lruMax) // never the flags above
+
 	if mark {
 		n |= strSnapBit
 	}
@@ -235,7 +236,7 @@ func (e *strEntry) setMark(m bool) {
 	}
 }
 
-func (e *strEntry) setMeta(m uint32) { e.n = e.n&^lruMax | uint64(m) }
+func (e *strEntry) setMeta(m uint32) { e.n = e.n&^lruMax | uint64(m&lruMax) }
 
 // objEntry is a value of any other type, its access metadata, and the
 // bytes its key and value are accounted for in used_memory (accounting.go),

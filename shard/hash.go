@@ -215,7 +215,7 @@ func (h *Hash) get(f []byte) (string, bool) {
 func (h *Hash) getString(f string) (string, bool) {
 	if h.m != nil {
 		v, ok := h.m[f]
-		return v, ok
+		return strings.Clone(v), ok // see ownPairs
 	}
 	if _, off := h.findString(f); off >= 0 {
 		return strings.Clone(h.view(h.elem(off))), true

@@ -555,7 +555,7 @@ func (db *DB) overwriteStr(key, val []byte, keepTTL, touch bool, now int64) bool
 	copy(unsafe.Slice(e.p, len(val)), val)
 	k := keyString(key)
 	meta := db.writeMeta(k, now)
-	e.n = uint64(len(val))<<lenShift | strOwnBit | uint64(meta)
+	e.n = uint64(len(val))<<lenShift | strOwnBit | uint64(meta&lruMax)
 	e.setMark(db.mark())
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(k)

@@ -332,3 +332,14 @@ func TestSnapshotKeepsTheHashValueOverwrittenInPlace(t *testing.T) {
 		t.Fatalf("the snapshot holds the value written after its instant")
 	}
 }
+
+func TestMetadataNeverSetsTheFlags(t *testing.T) {
+	e := mkStr("value", strOwnBit|strSnapBit|7, false)
+	if e.owned() || e.marked() || e.meta() != 7 || e.len() != 5 {
+		t.Fatalf("mkStr let metadata reach the flags: owned %v marked %v meta %d len %d", e.owned(), e.marked(), e.meta(), e.len())
+	}
+	e.setMeta(strOwnBit | 9)
+	if e.owned() || e.meta() != 9 {
+		t.Fatal("setMeta let metadata reach the owned flag")
+	}
+}

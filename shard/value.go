@@ -10,8 +10,10 @@ import "math/rand/v2"
 //	*List    a Redis list
 //	*ZSet    a Redis sorted set
 //
-// Strings are immutable Go strings, so a reply may alias them; commands
-// that modify a string store a new one.
+// Strings are Go strings. Commands that modify a string store a new one,
+// except that SET, MSET and INCR write over bytes only the entry has ever
+// seen (strEntry's owned flag, access.go): any string handed out stays as
+// it was.
 
 // Set is a Redis set.
 type Set map[string]struct{}
