@@ -32,9 +32,11 @@ func init() {
 }
 
 // getString returns the string at key; wrongType is set when the key holds
-// another type.
+// another type. Its callers (GET, MGET, LCS) are done with s by the end of
+// the command, so the key keeps owning its bytes (readStr) and a later SET
+// may still write over them.
 func (c *Ctx) getString(key []byte) (s string, found, wrongType bool) {
-	s, exists, isStr := c.db(key).getStr(key, c.Now)
+	s, exists, isStr := c.db(key).readStr(key, c.Now)
 	return s, isStr, exists && !isStr
 }
 

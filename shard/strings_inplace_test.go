@@ -343,3 +343,25 @@ func TestMetadataNeverSetsTheFlags(t *testing.T) {
 		t.Fatal("setMeta let metadata reach the owned flag")
 	}
 }
+
+// TestReadsThatReplyAtOnceKeepTheOwnership: GET, MGET and LCS copy into the
+// reply, so a key read between SETs is still written in place, and each
+// reply holds the value of its moment.
+func TestReadsThatReplyAtOnceKeepTheOwnership(t *testing.T) {
+	s := New(0)
+	a, b := strings.Repeat("a", 500), strings.Repeat("b", 500)
+	run(t, s, t0, "SET", "k", a)
+	p := strPtr(s, "k")
+	got := []string{run(t, s, t0, "GET", "k"), run(t, s, t0, "MGET", "k", "k")}
+	run(t, s, t0, "LCS", "k", "k", "LEN")
+	run(t, s, t0, "SET", "k", b)
+	if strPtr(s, "k") != p {
+		t.Fatal("a key read by GET, MGET and LCS was not written in place")
+	}
+	if got[0] != "$500\r\n"+a+"\r\n" || got[1] != "*2\r\n$500\r\n"+a+"\r\n$500\r\n"+a+"\r\n" {
+		t.Fatal("a reply changed with the value")
+	}
+	if r := run(t, s, t0, "GET", "k"); r != "$500\r\n"+b+"\r\n" {
+		t.Fatalf("GET after the overwrite: %.20q", r)
+	}
+}
