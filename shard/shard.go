@@ -534,6 +534,16 @@ func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
 	}
 }
 
+// sharedBy reports whether val would be stored as a shared integer
+// (shareInt), which the usual path does.
+func (db *DB) sharedBy(val []byte) bool {
+	if len(val) > maxSharedIntLen {
+		return false
+	}
+	v := keyString(val)
+	return len(v) > 0 && unsafe.StringData(db.shareInt(v)) != unsafe.StringData(v)
+}
+
 // overwriteStr is SET of val at key without an allocation: when key holds
 // a live string the entry owns (strOwnBit) whose allocation has room for
 // val in the same size class (so the accounting stays), it copies val over
@@ -542,7 +552,7 @@ func (db *DB) setStrOver(key, s string, oldLen int, keepTTL bool, now int64) {
 // access first, as SET's lookup does (under an LFU policy).
 func (db *DB) overwriteStr(key, val []byte, keepTTL, touch bool, now int64) bool {
 	e := db.strSlot(key)
-	if e == nil || !e.owned() || len(val) <= maxSharedIntLen || !sameClass(len(key)+e.len(), len(key)+len(val)) {
+	if e == nil || !e.owned() || !sameClass(len(key)+e.len(), len(key)+len(val)) || db.sharedBy(val) {
 		return false
 	}
 	if db.expired(key, now) {

@@ -365,3 +365,17 @@ func TestReadsThatReplyAtOnceKeepTheOwnership(t *testing.T) {
 		t.Fatalf("GET after the overwrite: %.20q", r)
 	}
 }
+
+func TestShortValuesAreWrittenInPlaceUnlessShared(t *testing.T) {
+	s := New(0)
+	run(t, s, t0, "SET", "key:__rand_int__", "xxx")
+	p := strPtr(s, "key:__rand_int__")
+	run(t, s, t0, "SET", "key:__rand_int__", "yyy")
+	if strPtr(s, "key:__rand_int__") != p {
+		t.Fatal("a 3-byte value that is no integer was not written in place")
+	}
+	run(t, s, t0, "SET", "key:__rand_int__", "123") // a shared integer, as before
+	if got := run(t, s, t0, "OBJECT", "REFCOUNT", "key:__rand_int__"); got != ":2147483647\r\n" {
+		t.Fatalf("OBJECT REFCOUNT of a small integer = %q, want the shared one's", got)
+	}
+}
