@@ -37,6 +37,9 @@ type Batch struct {
 	Calls     []Call
 	Out       []byte
 	Ends      []int
+	// lean counts the segments in a row that filled a kept reply buffer
+	// above osmem.Keep to less than a quarter (Recycle).
+	lean uint8
 	// Stamp is when the connection received the batch's commands (Unix
 	// ns, 0 if unknown); it orders blocked clients (arrival.go).
 	Stamp int64
@@ -93,18 +96,29 @@ func (b *Batch) Reset(db int, proto wire.Proto, shards int) {
 // above osmem.Keep that the finished segment filled to at least a quarter
 // is kept for the next one, so a stream of large replies (LRANGE of 1 KiB
 // elements) does not reallocate megabytes per pipeline, each one growing
-// by doubling and adding to the collector's work. One that was not used
-// that much is dropped as Reset drops it. Recycle reports whether it kept
-// such a buffer: the caller must then call Release once the stream stops
-// (the connection does when it goes idle).
+// by doubling and adding to the collector's work. One that leanSegments
+// segments in a row used less is dropped as Reset drops it: a pipeline
+// whose replies pass OutCap ends with a short run (LRANGE_300 of 1 KiB
+// elements, 16 deep: 14 replies, then 2), and dropping the buffer after it
+// made every pipeline grow one again (three times the CPU per request).
+// Recycle reports whether it kept such a buffer: the caller must then call
+// Release once the stream stops (the connection does when it goes idle).
 func (b *Batch) Recycle(db int, proto wire.Proto, shards int) bool {
 	used := len(b.Out)
 	b.reset(db, proto, shards)
-	if cap(b.Out) > osmem.Keep && used < cap(b.Out)/4 {
-		b.Release()
+	if cap(b.Out) > osmem.Keep {
+		if used >= cap(b.Out)/4 {
+			b.lean = 0
+		} else if b.lean++; b.lean >= leanSegments {
+			b.Release()
+		}
 	}
 	return cap(b.Out) > osmem.Keep
 }
+
+// leanSegments is how many segments in a row may use a big reply buffer
+// lightly before Recycle drops it.
+const leanSegments = 4
 
 // Begin sets the connection's settings for the batch's first call; the
 // batch must be empty (reset since its last use).
@@ -119,6 +133,7 @@ func (b *Batch) Release() {
 		osmem.Released(cap(b.Out))
 		b.Out = nil
 	}
+	b.lean = 0
 }
 
 func (b *Batch) reset(db int, proto wire.Proto, shards int) {
