@@ -191,18 +191,7 @@ func TestSnapshotKeepsTheValueOverwrittenInPlace(t *testing.T) {
 			t.Fatalf("%s was not overwritten in place", k)
 		}
 	}
-	var records []byte
-	for {
-		recs, last, err := s.SnapshotSlice(1, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		records = append(records, recs...)
-		if last {
-			break
-		}
-	}
-	if got := fileContents(t, records); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := fileContents(t, snapshotRecords(t, s, 1)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the snapshot holds values written after its instant:\n%.200v", got)
 	}
 }
@@ -317,18 +306,7 @@ func TestSnapshotKeepsTheHashValueOverwrittenInPlace(t *testing.T) {
 	if hashValuePtr(s, "h", "f") != p {
 		t.Fatal("not written in place")
 	}
-	var records []byte
-	for {
-		recs, last, err := s.SnapshotSlice(1, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		records = append(records, recs...)
-		if last {
-			break
-		}
-	}
-	if got := fileContents(t, records); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := fileContents(t, snapshotRecords(t, s, 1)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the snapshot holds the value written after its instant")
 	}
 }
@@ -377,5 +355,21 @@ func TestShortValuesAreWrittenInPlaceUnlessShared(t *testing.T) {
 	run(t, s, t0, "SET", "key:__rand_int__", "123") // a shared integer, as before
 	if got := run(t, s, t0, "OBJECT", "REFCOUNT", "key:__rand_int__"); got != ":2147483647\r\n" {
 		t.Fatalf("OBJECT REFCOUNT of a small integer = %q, want the shared one's", got)
+	}
+}
+
+// snapshotRecords writes the rest of snapshot gen of s, one key per slice.
+func snapshotRecords(t *testing.T, s *Shard, gen uint64) []byte {
+	t.Helper()
+	var records []byte
+	for {
+		recs, last, err := s.SnapshotSlice(gen, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, recs...)
+		if last {
+			return records
+		}
 	}
 }
