@@ -434,7 +434,7 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && (!c.authed || !c.user.st.Load().free) && c.aclDenied(e, args) {
 		return
 	}
-	if e != nil && c.srv.persist.loading.Load() && !allowedWhileLoading(e, args) {
+	if e != nil && c.srv.persist.loading.Load() && c.refusedWhileLoading(e, args) {
 		c.reject(e, args, errLoading)
 		return
 	}

@@ -215,12 +215,11 @@ func infoMemory(b []byte, x *infoCtx) []byte {
 func infoPersistence(b []byte, x *infoCtx) []byte {
 	srv := x.c.srv
 	p := &srv.persist
-	loading := int64(0)
-	if p.loading.Load() {
-		loading = 1
-	}
-	b = infoInt(b, "loading", loading)
-	b = infoInt(b, "async_loading", 0)
+	// As Redis's: loading is a load that refuses clients, async_loading
+	// one they do not wait for (a replica's swapdb diskless load).
+	async := p.asyncLoading.Load()
+	b = infoInt(b, "loading", boolInt(p.loading.Load() && !async))
+	b = infoInt(b, "async_loading", boolInt(async))
 	// Redis's copy-on-write figures are, here, the memory of the keys a
 	// BGSAVE wrote ahead of its walk because they changed.
 	total, done, early := p.saveTotal.Load(), int64(0), int64(0)

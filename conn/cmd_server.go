@@ -63,6 +63,10 @@ func cmdConfigSet(c *client, args [][]byte) {
 	for i, a := range args[2:] {
 		pairs[i] = string(a)
 	}
+	if c.srv.persist.loading.Load() && c.srv.cfg.DeniedWhileLoading(c.fromLoopback(), pairs...) {
+		c.replyError(errLoading)
+		return
+	}
 	if err := c.srv.cfg.SetFrom(c.fromLoopback(), pairs...); err != nil {
 		c.replyError(err.Error())
 		return

@@ -44,6 +44,11 @@ type persistState struct {
 	// successful snapshot; the difference is rdb_changes_since_last_save.
 	changesSaved atomic.Int64
 	loading      atomic.Bool
+	// asyncLoading: a replica's diskless load (repl-diskless-load swapdb,
+	// same history) goes on beside the dataset, which clients keep
+	// using; loading is set too, as Redis's server.loading is, but only
+	// the commands Redis refuses during async loading get -LOADING.
+	asyncLoading atomic.Bool
 	// loadFailed: the file at start-up did not load; the dataset holds a
 	// part of it, which must never be saved over it.
 	loadFailed  atomic.Bool

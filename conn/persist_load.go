@@ -21,6 +21,9 @@ import (
 // loadBatch is how many keys go to a shard in one message.
 const loadBatch = 256
 
+// errLoadStopped ends a load whose caller was stopped (a replica's link).
+var errLoadStopped = errors.New("the load was stopped")
+
 // storeFunc stores a batch of keys on shard id.
 type storeFunc func(id int, es []shard.LoadEntry, now int64) (loaded, expired int, err error)
 
@@ -52,6 +55,25 @@ func (s *Server) loadRDB(path string, store storeFunc, libPolicy script.RestoreP
 // loadRDBFrom is loadRDB on a file opened already: it reads one RDB from
 // br, and no further (an AOF's commands may follow).
 func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, libPolicy script.RestorePolicy, began time.Time) error {
+	libs, err := s.parseRDB(br, store, nil)
+	if err != nil {
+		return err
+	}
+	if msg := s.scripts.RestoreFunctions(libs, libPolicy); msg != "" {
+		return errors.New("loading the function libraries: " + msg)
+	}
+	s.log.Info("DB loaded from disk", "file", path, "keys", s.persist.loadLoaded.Load(), "expired", s.persist.loadExpired.Load(),
+		"seconds", time.Since(began).Seconds())
+	return nil
+}
+
+// parseRDB reads one RDB from br, and no further, handing its keys to
+// store; it returns the function libraries (a payload for
+// RestoreFunctions), which it leaves to the caller to install. A
+// replica's diskless load reads the master's socket through it; stopped,
+// if not nil, ends it early (checked between keys while key-load-delay
+// slows it, else between batches).
+func (s *Server) parseRDB(br *bufio.Reader, store storeFunc, stopped func() bool) ([]byte, error) {
 	p := &s.persist
 	p.loadStreamDB.Store(0)
 	fileRepl := rdb.ReplInfo{StreamDB: -1, Offset: -1}
@@ -81,6 +103,9 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 					p.expiredOnLoad = append(p.expiredOnLoad, dbKey{e.DB, e.Key})
 				}
 			}
+		}
+		if stopped != nil && stopped() {
+			return errLoadStopped
 		}
 		l, e, err := store(id, batches[id], now)
 		loaded += int64(l)
@@ -126,6 +151,12 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 		Key: func(e *rdb.Entry) error {
 			if d := delay; d > 0 {
 				time.Sleep(time.Duration(d) * time.Microsecond) // key-load-delay, for tests
+				// Read again: a test lowers it to end a slow load (a
+				// replica's from the socket goes on meanwhile).
+				delay = s.cfg.Int("key-load-delay")
+				if stopped != nil && stopped() {
+					return errLoadStopped
+				}
 			}
 			id := shard.Owner([]byte(e.Key), n)
 			batches[id] = append(batches[id], shard.LoadEntry{DB: e.DB, Key: e.Key, ExpireAt: e.ExpireAt,
@@ -142,19 +173,14 @@ func (s *Server) loadRDBFrom(br *bufio.Reader, path string, store storeFunc, lib
 		}
 	}
 	if err != nil {
-		return err
-	}
-	if msg := s.scripts.RestoreFunctions(rdb.Seal(libs), libPolicy); msg != "" {
-		return errors.New("loading the function libraries: " + msg)
+		return nil, err
 	}
 	if empty > 0 {
 		s.log.Warn("RDB load done, empty keys skipped: " + strconv.Itoa(empty))
 	}
 	s.persist.loadLoaded.Store(loaded)
 	s.persist.loadExpired.Store(expired)
-	s.log.Info("DB loaded from disk", "file", path, "keys", loaded, "expired", expired,
-		"seconds", time.Since(began).Seconds())
-	return nil
+	return rdb.Seal(libs), nil
 }
 
 // BeginLoading makes commands other than those Redis allows while loading
@@ -307,4 +333,38 @@ func allowedWhileLoading(e *entry, args [][]byte) bool {
 		return true
 	}
 	return sub.Flags&shard.Loading != 0
+}
+
+// refusedWhileLoading reports whether the command gets -LOADING now. A
+// load that refuses clients lets through only what allowedWhileLoading
+// does; an async load (a replica's swapdb diskless load of the history it
+// follows) refuses only the commands Redis flags no-async-loading
+// (REPLICAOF, SAVE, BGSAVE, ...), or an EXEC of a transaction holding one.
+func (c *client) refusedWhileLoading(e *entry, args [][]byte) bool {
+	if !c.srv.persist.asyncLoading.Load() {
+		return !allowedWhileLoading(e, args)
+	}
+	if deniedAsyncLoading(e, args) {
+		return true
+	}
+	if e.spec.Name == "exec" && c.tx.on {
+		for _, tc := range c.tx.calls {
+			if deniedAsyncLoading(tc.e, c.txArgs(tc)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deniedAsyncLoading: the command, or its subcommand, is flagged
+// no-async-loading.
+func deniedAsyncLoading(e *entry, args [][]byte) bool {
+	spec := e.spec
+	if len(spec.Subcommands) > 0 && len(args) > 1 {
+		if sub := subSpec(e.spec, args[1]); sub != nil {
+			spec = sub
+		}
+	}
+	return spec.Flags&shard.NoAsyncLoading != 0
 }

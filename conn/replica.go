@@ -9,7 +9,8 @@ package conn
 // connects, does Redis's handshake (PING, AUTH, REPLCONF listening-port,
 // REPLCONF capa eof capa psync2, PSYNC), reads the RDB of a full resync
 // to a temp file in dir (renamed to dbfilename, as Redis's disk load
-// does) and loads it with every shard held, then applies the stream in
+// does) and loads it with every shard held, or parses it from the socket
+// (repl-diskless-load: replica_diskless.go), then applies the stream in
 // batches, each with every shard held (shard.Across, as the AOF's load
 // does). A second goroutine per session sends REPLCONF ACK every second
 // and closes a link silent for repl-timeout; the session waits for it.
@@ -107,6 +108,9 @@ type replLink struct {
 	syncSize  atomic.Int64 // the RDB's size, -1 for a diskless one
 	syncRead  atomic.Int64
 	syncIO    atomic.Int64 // unix seconds of the RDB's last byte
+	// direct: the RDB is parsed from the socket (a diskless load), whose
+	// reads count as the transfer's and the load's progress.
+	direct atomic.Bool
 
 	wmu sync.Mutex // one writer on nc: the ACKs
 
@@ -491,7 +495,13 @@ func (d deadlineConn) Read(p []byte) (int, error) {
 	d.nc.SetReadDeadline(time.Now().Add(d.l.timeout()))
 	n, err := d.nc.Read(p)
 	if n > 0 {
-		d.l.lastIO.Store(time.Now().Unix())
+		now := time.Now().Unix()
+		d.l.lastIO.Store(now)
+		if d.l.direct.Load() {
+			d.l.syncRead.Add(int64(n))
+			d.l.syncIO.Store(now)
+			d.l.s.persist.loadBytes.Add(int64(n))
+		}
 	}
 	return n, err
 }
@@ -754,16 +764,44 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 			return errors.New("bad diskless EOF mark: " + line)
 		}
 		mark = []byte(rest)
-		s.log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
-	} else {
-		if size, err = strconv.ParseInt(line[1:], 10, 64); err != nil || size < 0 {
-			return errors.New("bad RDB length from MASTER: " + line)
+	} else if size, err = strconv.ParseInt(line[1:], 10, 64); err != nil || size < 0 {
+		return errors.New("bad RDB length from MASTER: " + line)
+	}
+	// repl-diskless-load: swapdb, and on-empty-db while there is no key,
+	// parse the payload from the socket (replica_diskless.go).
+	mode := s.cfg.Value("repl-diskless-load")
+	var emptyHeld []*shard.Shard
+	var emptyRelease func()
+	if mode == "on-empty-db" {
+		held, release, ok := l.holdAll()
+		if !ok {
+			return errors.New("stopped")
 		}
-		s.log.Info("MASTER <-> REPLICA sync: receiving " + strconv.FormatInt(size, 10) + " bytes from master to disk")
+		if heldKeys(held) == 0 {
+			emptyHeld, emptyRelease = held, release
+		} else {
+			release()
+			mode = "disabled"
+		}
+	}
+	to := "disk"
+	if mode == "swapdb" || mode == "on-empty-db" {
+		to = "parser"
+	}
+	if mark != nil {
+		s.log.Info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to " + to)
+	} else {
+		s.log.Info("MASTER <-> REPLICA sync: receiving " + strconv.FormatInt(size, 10) + " bytes from master to " + to)
 	}
 	l.syncSize.Store(size)
 	l.syncRead.Store(0)
 	l.syncIO.Store(time.Now().Unix())
+	switch mode {
+	case "swapdb":
+		return l.loadSwapdb(br, rid, off, size, mark)
+	case "on-empty-db":
+		return l.loadEmpty(emptyHeld, emptyRelease, br, rid, off, size, mark)
+	}
 	dir := s.cfg.Value("dir")
 	tmp, err := os.CreateTemp(dir, "temp-*.rdb")
 	if err != nil {
@@ -824,6 +862,18 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 		s.log.Warn("Failed trying to load the MASTER synchronization DB from disk: " + err.Error())
 		return err
 	}
+	// The file is the dataset: nothing to save yet.
+	s.persist.changesSaved.Store(s.changes())
+	l.syncDone(held, rid, off)
+	return nil
+}
+
+// syncDone ends a full sync whose dataset is in place, with every shard
+// held: the master's history becomes the server's, and the AOF, if on,
+// starts again from the new dataset.
+func (l *replLink) syncDone(held []*shard.Shard, rid string, off int64) {
+	s := l.s
+	r := &s.replica
 	r.hist.Lock()
 	r.rid, r.off, r.db = rid, off, int(s.persist.loadStreamDB.Load())
 	r.hist.Unlock()
@@ -833,7 +883,6 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	s.journal.SetProxy(true, off)
 	s.adoptReplID(rid)
 	s.keepBacklog()
-	s.persist.changesSaved.Store(s.changes())
 	s.log.Info("MASTER <-> REPLICA sync: Finished with success")
 	a := &s.aof
 	a.mu.Lock()
@@ -847,7 +896,6 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 			s.log.Warn("Can't rewrite the append only file after the sync: " + err.Error())
 		}
 	}
-	return nil
 }
 
 // receive copies the payload to f: size bytes, or up to the 40-byte mark

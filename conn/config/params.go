@@ -15,15 +15,16 @@ const (
 type flag uint16
 
 const (
-	fImmutable flag = 1 << iota // CONFIG SET refuses it
-	fProtected                  // needs enable-protected-configs
-	fHidden                     // only exact-name CONFIG GET sees it
-	fMulti                      // value is space-separated arguments
-	fMemory                     // accepts 1gb/100mb/5k units
-	fPercent                    // also accepts "N%" (stored negative)
-	fOctal                      // parsed and shown in octal
-	fUnsigned                   // C unsigned type: bounds compared unsigned
-	fBinary                     // sds string: kept past NUL bytes
+	fImmutable   flag = 1 << iota // CONFIG SET refuses it
+	fProtected                    // needs enable-protected-configs
+	fHidden                       // only exact-name CONFIG GET sees it
+	fMulti                        // value is space-separated arguments
+	fMemory                       // accepts 1gb/100mb/5k units
+	fPercent                      // also accepts "N%" (stored negative)
+	fOctal                        // parsed and shown in octal
+	fUnsigned                     // C unsigned type: bounds compared unsigned
+	fBinary                       // sds string: kept past NUL bytes
+	fDenyLoading                  // CONFIG SET refuses it while loading (-LOADING)
 )
 
 type enumOpt struct {
@@ -133,7 +134,7 @@ func params() []param {
 		{name: "activedefrag", kind: kindBool, def: "no", check: checkActiveDefrag},
 		boolP("syslog-enabled", "", false, I),
 		boolP("cluster-enabled", "", false, I),
-		boolP("appendonly", "", false, 0),
+		boolP("appendonly", "", false, fDenyLoading),
 		boolP("cluster-allow-reads-when-down", "", false, 0),
 		boolP("cluster-allow-pubsubshard-when-down", "", true, 0),
 		boolP("crash-log-enabled", "", true, 0),
@@ -174,7 +175,7 @@ func params() []param {
 		// Enums.
 		enumP("supervised", I, "no", "upstart", "systemd", "auto", "no"),
 		enumP("syslog-facility", I, "local0", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"),
-		enumP("repl-diskless-load", 0, "disabled", "disabled", "on-empty-db", "swapdb"),
+		enumP("repl-diskless-load", fDenyLoading, "disabled", "disabled", "on-empty-db", "swapdb"),
 		enumP("loglevel", 0, "notice", "debug", "verbose", "notice", "warning"),
 		enumP("maxmemory-policy", 0, "noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"),
 		enumP("appendfsync", 0, "everysec", "everysec", "always", "no"),
@@ -287,7 +288,7 @@ func params() []param {
 		strP("tls-ciphersuites", 0, ""),
 
 		// Special.
-		specialP("dir", "", P, "", setDir),
+		specialP("dir", "", P|fDenyLoading, "", setDir),
 		specialP("save", "", M, "3600 1 300 100 60 10000", setSave),
 		specialP("client-output-buffer-limit", "", M, defaultOBufLimits, setOBufLimits),
 		specialP("oom-score-adj-values", "", M, "0 200 800", setOOMValues),

@@ -182,6 +182,30 @@ func (t *Table) SetFrom(local bool, pairs ...string) error {
 	return err
 }
 
+// DeniedWhileLoading reports whether CONFIG SET of the name,value pairs
+// gets -LOADING while the server loads: as in Redis, the first parameter
+// that fails its checks decides, and one Redis flags deny-loading
+// (appendonly, dir, repl-diskless-load) fails with LOADING unless it is
+// refused as immutable or protected first.
+func (t *Table) DeniedWhileLoading(local bool, pairs ...string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		e, ok := lookup(pairs[i])
+		if !ok {
+			return false
+		}
+		f := defs[e.idx].flags
+		if f&fImmutable != 0 || f&fProtected != 0 && !t.protectedAllowed(local) {
+			return false
+		}
+		if f&fDenyLoading != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // change is a parameter whose value a Set alters.
 type change struct {
 	idx      int
