@@ -482,6 +482,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	// A shutdown during a load saves nothing, as Redis forces NOSAVE
+	// then: stopping a replica's diskless load (below) ends it with a
+	// part of the payload in the shards and loading off, which the final
+	// save would write over dbfilename. An async load keeps the old
+	// dataset whole, which Redis saves.
+	if s.persist.loading.Load() && !s.persist.asyncLoading.Load() {
+		s.persist.shutdownMode.Store(shutdownNoSave)
+	}
 	s.mu.Lock()
 	s.closing = true
 	close(s.stopping)
