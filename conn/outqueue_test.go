@@ -300,6 +300,7 @@ func TestMaxmemoryClientsEvictsLargestFirst(t *testing.T) {
 	admin.Do(ctx, "CLIENT", "SETNAME", "control")
 	admin.Do(ctx, "CLIENT", "NO-EVICT", "on")
 	sizes := []int{128 << 10, 1 << 20, 3 << 20}
+	groups := make([]int, len(sizes)) // each group's tot-mem, all three read in full
 	total := 0
 	for i, size := range sizes {
 		name := "client-" + strconv.Itoa(i)
@@ -307,17 +308,37 @@ func TestMaxmemoryClientsEvictsLargestFirst(t *testing.T) {
 			nc := slowReader(t, addr, name)
 			io.WriteString(nc, "*2\r\n$"+strconv.Itoa(size)+"\r\n"+strings.Repeat("v", size))
 		}
-		m := clientLineOf(t, admin, name)
-		if m == nil || fieldInt(t, m, "tot-mem") < size {
-			t.Fatalf("%s: %v", name, m)
+		// Wait until the server has read every byte of all three: a
+		// query buffer still growing would make the group's sum wrong.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			read, sum := 0, 0
+			for _, m := range clientTestParse(t, admin.ClientList(ctx).Val()) {
+				if m["name"] == name && fieldInt(t, m, "tot-mem") >= size {
+					read++
+					sum += fieldInt(t, m, "tot-mem")
+				}
+			}
+			if read == 3 {
+				groups[i] = sum
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of 3 clients read their %d bytes", name, read, size)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		sizes[i] = fieldInt(t, m, "tot-mem")
-		total += 3 * sizes[i]
+		sizes[i] = groups[i] / 3
+		total += groups[i]
 	}
 	for k := len(sizes) - 1; k >= 0; k-- {
 		control := fieldInt(t, clientLineOf(t, admin, "control"), "tot-mem")
-		total -= 3 * sizes[k]
-		admin.ConfigSet(ctx, "maxmemory-clients", strconv.Itoa(total+control))
+		total -= groups[k]
+		// Half the smallest client of slack: the buffers of the control
+		// connection's own commands come and go, and no client is
+		// smaller, so exactly the groups from k on must go.
+		limit := total + control + sizes[0]/2
+		admin.ConfigSet(ctx, "maxmemory-clients", strconv.Itoa(limit))
 		list := clientTestParse(t, admin.ClientList(ctx).Val())
 		for i := range sizes {
 			count := 0
@@ -331,7 +352,7 @@ func TestMaxmemoryClientsEvictsLargestFirst(t *testing.T) {
 				want = 0
 			}
 			if count != want {
-				t.Fatalf("limit %d (control %d, total %d): %d clients of size %d left, want %d\n%s", total+control, control, srv.clientMemory(), count, sizes[i], want, admin.ClientList(ctx).Val())
+				t.Fatalf("limit %d (control %d, total %d): %d clients of size %d left, want %d\n%s", limit, control, srv.clientMemory(), count, sizes[i], want, admin.ClientList(ctx).Val())
 			}
 		}
 	}
