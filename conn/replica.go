@@ -831,29 +831,9 @@ func (l *replLink) fullSync(br *bufio.Reader, rid string, off int64) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return errors.New("Failed trying to rename the temp DB into " + filepath.Base(path) + " in MASTER <-> REPLICA synchronization: " + errnoMessage(err))
 	}
-	// Replicas of this replica follow a dataset that is going: as Redis,
-	// they are disconnected (they sync again), and the ID changes.
-	s.dropReplicas()
-	// The old dataset goes now: the history that described it goes with
-	// it, so a load that fails is followed by PSYNC ? -1, never by a
-	// partial resync onto the emptied data (Redis discards its cached
-	// master at this point too).
-	r := &s.replica
-	r.hist.Lock()
-	r.rid, r.off, r.db = "", 0, 0
-	r.hist.Unlock()
-	// A snapshot in progress (a cancelled BGSAVE or rewrite) would write
-	// every key the flush removes first: end it.
-	s.cancelAOFRewrite()
-	for _, sh := range held {
-		sh.AbortSnapshot()
-	}
-	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
-	for _, sh := range held {
-		sh.FlushAll()
-	}
+	s.discardDataset(held)
 	s.log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
 	err = s.loadRDB(path, func(id int, es []shard.LoadEntry, now int64) (int, int, error) {
 		return held[id].Load(es, now, false)
@@ -895,6 +875,30 @@ func (l *replLink) syncDone(held []*shard.Shard, rid string, off int64) {
 		if err := s.startAOFRewrite(held); err != nil {
 			s.log.Warn("Can't rewrite the append only file after the sync: " + err.Error())
 		}
+	}
+}
+
+// discardDataset empties the held shards before a full sync's load.
+// Replicas of this replica follow a dataset that is going: as Redis, they
+// are disconnected (they sync again), and the ID changes. The history that
+// described the dataset goes with it, so a load that fails is followed by
+// PSYNC ? -1, never by a partial resync onto the emptied data (Redis
+// discards its cached master at this point too). A snapshot in progress (a
+// cancelled BGSAVE or rewrite) would write every key the flush removes
+// first: it ends.
+func (s *Server) discardDataset(held []*shard.Shard) {
+	s.dropReplicas()
+	r := &s.replica
+	r.hist.Lock()
+	r.rid, r.off, r.db = "", 0, 0
+	r.hist.Unlock()
+	s.cancelAOFRewrite()
+	for _, sh := range held {
+		sh.AbortSnapshot()
+	}
+	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
+	for _, sh := range held {
+		sh.FlushAll()
 	}
 }
 

@@ -55,19 +55,7 @@ func (l *replLink) loadEmpty(held []*shard.Shard, release func(), br *bufio.Read
 	// old dataset, replicas of this one sync again, and the history goes
 	// with the dataset (a failed load is followed by PSYNC ? -1).
 	s.cancelBgsave()
-	s.dropReplicas()
-	r := &s.replica
-	r.hist.Lock()
-	r.rid, r.off, r.db = "", 0, 0
-	r.hist.Unlock()
-	s.cancelAOFRewrite()
-	for _, sh := range held {
-		sh.AbortSnapshot()
-	}
-	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
-	for _, sh := range held {
-		sh.FlushAll() // keys whose TTL passed are keys too, but none is left
-	}
+	s.discardDataset(held)     // keys whose TTL passed are keys too: none is left
 	s.scripts.FlushFunctions() // as Redis clears them before it loads
 	p.loading.Store(true)
 	defer p.loading.Store(false)

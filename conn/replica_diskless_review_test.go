@@ -17,15 +17,7 @@ import (
 // shards, loading went off, and the final save wrote an empty dump.rdb (a
 // part of the payload, had the load's cleanup not got every shard).
 func TestDisklessLoadShutdownMidLoadSavesNothing(t *testing.T) {
-	payload := rdbOf(t, func(ctx context.Context, c *redis.Client) {
-		p := c.Pipeline()
-		for i := 0; i < 3000; i++ {
-			p.Set(ctx, "k"+strconv.Itoa(i), "v", 0)
-		}
-		if _, err := p.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
+	payload := rdbOf3000(t)
 	r := startDLReplica(t, "repl-diskless-load", "on-empty-db", "save", "900 1", "key-load-delay", "1000")
 	r.follow()
 	nc, _, _ := r.link()
@@ -52,15 +44,7 @@ func TestDisklessSwapdbAsyncShutdownMidLoad(t *testing.T) {
 	first := rdbOf(t, func(ctx context.Context, c *redis.Client) {
 		setKeys(t, ctx, c, "first", 10)
 	})
-	second := rdbOf(t, func(ctx context.Context, c *redis.Client) {
-		p := c.Pipeline()
-		for i := 0; i < 3000; i++ {
-			p.Set(ctx, "k"+strconv.Itoa(i), "v", 0)
-		}
-		if _, err := p.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
+	second := rdbOf3000(t)
 	r := startDLReplica(t, "repl-diskless-load", "swapdb", "save", "900 1")
 	r.follow()
 	const rid = "dddddddddddddddddddddddddddddddddddddddd"
@@ -103,15 +87,7 @@ func TestDisklessSwapdbAsyncShutdownMidLoad(t *testing.T) {
 // does: never a part of the payload, which this server would then serve,
 // as a master, for the whole.
 func TestDisklessLoadOnEmptyDBStoppedLeavesNothing(t *testing.T) {
-	payload := rdbOf(t, func(ctx context.Context, c *redis.Client) {
-		p := c.Pipeline()
-		for i := 0; i < 3000; i++ {
-			p.Set(ctx, "k"+strconv.Itoa(i), "v", 0)
-		}
-		if _, err := p.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
+	payload := rdbOf3000(t)
 	r := startDLReplica(t, "repl-diskless-load", "on-empty-db", "key-load-delay", "1000")
 	r.follow()
 	nc, _, _ := r.link()
@@ -128,4 +104,19 @@ func TestDisklessLoadOnEmptyDBStoppedLeavesNothing(t *testing.T) {
 	if n, err := r.c.DBSize(context.Background()).Result(); err != nil || n != 0 {
 		t.Errorf("DBSIZE %d %v after a load stopped midway, want 0", n, err)
 	}
+}
+
+// rdbOf3000 is a payload of 3000 keys k0..k2999 (slow to load with a
+// key-load-delay, so that a test can act mid-load).
+func rdbOf3000(t *testing.T) []byte {
+	t.Helper()
+	return rdbOf(t, func(ctx context.Context, c *redis.Client) {
+		p := c.Pipeline()
+		for i := 0; i < 3000; i++ {
+			p.Set(ctx, "k"+strconv.Itoa(i), "v", 0)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
