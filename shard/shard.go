@@ -551,12 +551,22 @@ func (db *DB) sharedBy(val []byte) bool {
 // expiry, and the caller sets key as usual. touch counts the write as an
 // access first, as SET's lookup does (under an LFU policy).
 func (db *DB) overwriteStr(key, val []byte, keepTTL, touch bool, now int64) bool {
+	done, _ := db.overwriteOrMiss(key, val, keepTTL, touch, now)
+	return done
+}
+
+// overwriteOrMiss is overwriteStr that also reports absent: key is in
+// neither map, so the caller need not look it up again (SET of a new key).
+func (db *DB) overwriteOrMiss(key, val []byte, keepTTL, touch bool, now int64) (done, absent bool) {
 	e := db.strSlot(key)
-	if e == nil || !e.owned() || !sameClass(len(key)+e.len(), len(key)+len(val)) || db.sharedBy(val) {
-		return false
+	if e == nil {
+		return false, len(db.objs) == 0 || db.objSlot(key) == nil
+	}
+	if !e.owned() || !sameClass(len(key)+e.len(), len(key)+len(val)) || db.sharedBy(val) {
+		return false, false
 	}
 	if db.expired(key, now) {
-		return false
+		return false, false
 	}
 	db.keepStr(e, key)
 	if touch && db.lfuMode() {
@@ -570,7 +580,7 @@ func (db *DB) overwriteStr(key, val []byte, keepTTL, touch bool, now int64) bool
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(k)
 	}
-	return true
+	return true, false
 }
 
 // setExpire gives an existing key an absolute TTL in Unix milliseconds.

@@ -197,12 +197,20 @@ func cmdSet(c *Ctx) {
 		return
 	}
 	db := c.db(key)
-	if !o.get && !o.nx && db.overwriteStr(key, c.Args[2], o.keepTTL, true, c.Now) {
-		c.setExpiry(key, o)
-		c.OK()
-		return
+	absent := false
+	if !o.get && !o.nx {
+		var done bool
+		if done, absent = db.overwriteOrMiss(key, c.Args[2], o.keepTTL, true, c.Now); done {
+			c.setExpiry(key, o)
+			c.OK()
+			return
+		}
 	}
-	old, found, isStr := db.getStr(key, c.Now)
+	var old string
+	var found, isStr bool
+	if !absent { // a new key needs no second lookup
+		old, found, isStr = db.getStr(key, c.Now)
+	}
 	if o.get {
 		switch {
 		case found && !isStr:
