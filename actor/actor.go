@@ -3,6 +3,7 @@ package actor
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,12 +11,29 @@ import (
 var ErrStopped = errors.New("actor: stopped")
 
 // Actor serialises messages of type M onto one goroutine.
+//
+// The run loop waits on the mailbox alone: a receive from one channel
+// costs far less than a select over several, and it is paid once per
+// message when the actor keeps going idle (an unpipelined client). Ticks
+// and Stop raise a flag and drop a wake-up letter into the mailbox; the
+// loop looks at the flags before each receive, so a full mailbox (the
+// wake-up does not fit) still sees them after the next message.
 type Actor[M any] struct {
-	mailbox  chan M
-	retick   chan time.Duration
+	mailbox  chan letter[M]
 	stop     chan struct{} // closed by Stop
 	done     chan struct{} // closed when the run loop has returned
 	stopOnce sync.Once
+
+	stopping atomic.Bool
+	tickDue  atomic.Bool
+	period   atomic.Int64 // tick period in nanoseconds
+	ticker   *time.Timer  // nil without ticks
+}
+
+// letter is what the mailbox holds: a message, or a bare wake-up.
+type letter[M any] struct {
+	msg  M
+	wake bool
 }
 
 // Options configure Start.
@@ -29,49 +47,56 @@ type Options struct {
 // arrival order, on the actor's goroutine only.
 func Start[M any](opt Options, handle func(M)) *Actor[M] {
 	a := &Actor[M]{
-		mailbox: make(chan M, opt.Mailbox),
-		retick:  make(chan time.Duration, 1),
+		mailbox: make(chan letter[M], opt.Mailbox),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	go a.run(opt, handle)
+	onTick := opt.OnTick
+	if opt.Tick > 0 && onTick != nil {
+		a.period.Store(int64(opt.Tick))
+		// Armed only once stored: fire reads a.ticker.
+		a.ticker = time.AfterFunc(time.Duration(1<<63-1), a.fire)
+		a.ticker.Reset(opt.Tick)
+	} else {
+		onTick = nil
+	}
+	go a.run(onTick, handle)
 	return a
 }
 
-func (a *Actor[M]) run(opt Options, handle func(M)) {
+func (a *Actor[M]) run(onTick func(), handle func(M)) {
 	defer close(a.done)
-	var tick <-chan time.Time
-	var ticker *time.Ticker
-	if opt.Tick > 0 && opt.OnTick != nil {
-		ticker = time.NewTicker(opt.Tick)
-		defer ticker.Stop()
-		tick = ticker.C
-	}
 	for {
-		// Fast path: while messages are waiting, take them with a cheap
-		// non-blocking receive, but only a bounded run of them, so that
-		// ticks and Stop are still seen under constant load.
-		for i := 0; i < 64; i++ {
-			select {
-			case m := <-a.mailbox:
-				handle(m)
-				continue
-			default:
-			}
-			break
-		}
-		select {
-		case m := <-a.mailbox:
-			handle(m)
-		case <-tick:
-			opt.OnTick()
-		case d := <-a.retick:
-			if ticker != nil && d > 0 {
-				ticker.Reset(d)
-			}
-		case <-a.stop:
+		if a.stopping.Load() {
 			return
 		}
+		if onTick != nil && a.tickDue.Load() {
+			a.tickDue.Store(false)
+			onTick()
+		}
+		if l := <-a.mailbox; !l.wake {
+			handle(l.msg)
+		}
+	}
+}
+
+// fire runs on the timer's goroutine: it marks a tick due, wakes the run
+// loop and arms the next tick. It touches nothing the handler owns.
+func (a *Actor[M]) fire() {
+	a.tickDue.Store(true)
+	a.wake()
+	if !a.stopping.Load() {
+		a.ticker.Reset(time.Duration(a.period.Load()))
+	}
+}
+
+// wake drops a wake-up letter into the mailbox unless it is full, in
+// which case the run loop is busy and sees the flags after its next
+// message.
+func (a *Actor[M]) wake() {
+	select {
+	case a.mailbox <- letter[M]{wake: true}:
+	default:
 	}
 }
 
@@ -80,67 +105,65 @@ func (a *Actor[M]) run(opt Options, handle func(M)) {
 // message accepted just before the stop may never be handled, so a sender
 // waiting for a reply must also select on Done.
 func (a *Actor[M]) Send(m M) error {
-	select {
-	case <-a.stop:
+	if a.stopping.Load() {
 		return ErrStopped
-	default:
 	}
 	select {
-	case a.mailbox <- m: // room in the mailbox: the common case
+	case a.mailbox <- letter[M]{msg: m}: // room in the mailbox: the common case
 		return nil
 	default:
 	}
 	select {
-	case a.mailbox <- m:
+	case a.mailbox <- letter[M]{msg: m}:
 		return nil
 	case <-a.stop:
 		return ErrStopped
 	}
 }
 
-// SetTick changes the tick period. Only the latest pending change is kept;
-// after Stop it does nothing.
+// SetTick changes the tick period from the next tick on; d <= 0 is
+// ignored, and so is an actor started without ticks. After Stop it does
+// nothing.
 func (a *Actor[M]) SetTick(d time.Duration) {
-	for {
-		select {
-		case a.retick <- d:
-			return
-		case <-a.stop:
-			return
-		default:
-		}
-		select {
-		case <-a.retick: // drop a stale pending change
-		default:
-		}
+	if a.ticker == nil || d <= 0 || a.stopping.Load() {
+		return
 	}
+	a.period.Store(int64(d))
+	a.ticker.Reset(d)
 }
 
 // Stop asks the run loop to return and waits until it has. Messages still
 // in the mailbox are dropped. Stop is idempotent.
 func (a *Actor[M]) Stop() {
-	a.stopOnce.Do(func() { close(a.stop) })
+	a.stopOnce.Do(func() {
+		a.stopping.Store(true)
+		close(a.stop)
+		if a.ticker != nil {
+			a.ticker.Stop()
+		}
+		a.wake()
+	})
 	<-a.done
 }
 
 // Done is closed once the run loop has returned.
 func (a *Actor[M]) Done() <-chan struct{} { return a.done }
 
-// Pending reports how many messages wait in the mailbox. It is a snapshot
-// for monitoring, safe to call from any goroutine.
+// Pending reports how many messages wait in the mailbox (wake-ups
+// included). It is a snapshot for monitoring, safe to call from any
+// goroutine.
 func (a *Actor[M]) Pending() int { return len(a.mailbox) }
 
-// TrySend queues m only if the mailbox has room, without blocking, and
-// reports whether it did. It is for senders that must never wait, such as
-// a shard handing keyspace events to the pub/sub actor.
+// TrySend queues m only if the mailbox has room and the actor is not
+// stopping, without blocking, and reports whether it did. It is for
+// senders that must never wait, such as a shard handing keyspace events
+// to the pub/sub actor.
 func (a *Actor[M]) TrySend(m M) bool {
-	select {
-	case <-a.stop:
+	if a.stopping.Load() {
 		return false
-	default:
 	}
 	select {
-	case a.mailbox <- m:
+	case a.mailbox <- letter[M]{msg: m}:
 		return true
 	default:
 		return false
