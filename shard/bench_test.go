@@ -193,6 +193,24 @@ func BenchmarkExecIncr(b *testing.B) {
 	benchExec(b, s, batch, nil)
 }
 
+// BenchmarkExecIncrInPlace is BenchmarkExecIncr with keys as long as
+// redis-benchmark's (counter:__rand_int__): key and number make at least
+// 16 bytes, so the number is written over the old one.
+func BenchmarkExecIncrInPlace(b *testing.B) {
+	s := benchShard()
+	batch := benchBatch("incr", 100, false)
+	for i := range batch.Calls {
+		batch.Calls[i].Args[1] = []byte("counter:__rand_int__:" + strconv.Itoa(i))
+	}
+	set := &Batch{Proto: wire.RESP2}
+	for _, call := range batch.Calls { // past the shared integers
+		set.Calls = append(set.Calls, Call{Cmd: Lookup("set"), Args: [][]byte{[]byte("set"), call.Args[1], []byte("100000")}})
+	}
+	s.Exec(set, 0)
+	s.Exec(batch, 0) // the first INCR allocates the key's own string
+	benchExec(b, s, batch, nil)
+}
+
 // BenchmarkExecLPush measures a batch of 100 LPUSHes onto existing lists
 // (trimmed back now and then so they stay small).
 func BenchmarkExecLPush(b *testing.B) {

@@ -304,51 +304,56 @@ func (db *DB) peekMeta(key []byte, now int64) (any, uint32, bool) {
 // getStr returns the live string at key and counts the access. found
 // reports whether the key exists; isStr whether it holds a string.
 func (db *DB) getStr(key []byte, now int64) (s string, found, isStr bool) {
-	return db.lookupStr(key, now, true)
+	_, s, found, isStr = db.lookupStr(key, now, true)
+	return s, found, isStr
 }
 
 // readStr is getStr for a caller that is done with s before the next
 // change to key (INCR parsing the number): the entry keeps owning it.
 func (db *DB) readStr(key []byte, now int64) (s string, found, isStr bool) {
-	return db.lookupStr(key, now, false)
+	_, s, found, isStr = db.lookupStr(key, now, false)
+	return s, found, isStr
 }
 
-func (db *DB) lookupStr(key []byte, now int64, handOut bool) (s string, found, isStr bool) {
-	e := db.strSlot(key)
+// lookupStr is getStr and readStr. It also returns the live string's
+// entry (nil otherwise), valid until the next change to the map: INCR
+// writes the new number through it (overwriteEntry).
+func (db *DB) lookupStr(key []byte, now int64, handOut bool) (e *strEntry, s string, found, isStr bool) {
+	e = db.strSlot(key)
 	if e == nil {
 		if len(db.objs) == 0 {
 			db.countLookup(false)
-			return "", false, false
+			return nil, "", false, false
 		}
 		o := db.objSlot(key)
 		if o == nil {
 			db.countLookup(false)
-			return "", false, false
+			return nil, "", false, false
 		}
 		db.keepObj(o, key)
 		if db.expired(key, now) {
 			db.countLookup(false)
-			return "", false, false
+			return nil, "", false, false
 		}
 		if db.stale(o.meta, now) {
 			o.meta = db.touched(o.meta, now)
 		}
 		db.countLookup(true)
-		return "", true, false
+		return nil, "", true, false
 	}
 	db.keepStr(e, key)
 	if db.expired(key, now) {
 		db.countLookup(false)
-		return "", false, false
+		return nil, "", false, false
 	}
 	if m := e.meta(); db.stale(m, now) {
 		e.setMeta(db.touched(m, now))
 	}
 	db.countLookup(true)
 	if !handOut {
-		return e.str(), true, true
+		return e, e.str(), true, true
 	}
-	return e.handOut(), true, true
+	return e, e.handOut(), true, true
 }
 
 // has reports whether key exists and is live. It does not count as an
@@ -562,11 +567,16 @@ func (db *DB) overwriteOrMiss(key, val []byte, keepTTL, touch bool, now int64) (
 	if e == nil {
 		return false, len(db.objs) == 0 || db.objSlot(key) == nil
 	}
+	return db.overwriteEntry(e, key, val, keepTTL, touch, now), false
+}
+
+// overwriteEntry is overwriteStr with key's entry e in hand (strSlot).
+func (db *DB) overwriteEntry(e *strEntry, key, val []byte, keepTTL, touch bool, now int64) bool {
 	if !e.owned() || !sameClass(len(key)+e.len(), len(key)+len(val)) || db.sharedBy(val) {
-		return false, false
+		return false
 	}
 	if db.expired(key, now) {
-		return false, false
+		return false
 	}
 	db.keepStr(e, key)
 	if touch && db.lfuMode() {
@@ -580,7 +590,7 @@ func (db *DB) overwriteOrMiss(key, val []byte, keepTTL, touch bool, now int64) (
 	if !keepTTL && len(db.expires) > 0 {
 		db.dropTTL(k)
 	}
-	return true, false
+	return true
 }
 
 // setExpire gives an existing key an absolute TTL in Unix milliseconds.

@@ -433,7 +433,8 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	// getStr and setStrKey rather than get and set, which box the string
 	// in an interface each way; the key and the digits share one
 	// allocation, as SET's key and value do.
-	if s, found, isStr := db.readStr(key, c.Now); found {
+	e, s, found, isStr := db.lookupStr(key, c.Now, false)
+	if found {
 		if !isStr {
 			c.Error(ErrWrongType)
 			return
@@ -451,17 +452,19 @@ func (c *Ctx) incrBy(key []byte, by int64) {
 	cur += by
 	if cur >= 0 && cur < int64(len(strSmallInts)) {
 		db.setStr(key, db.shareInt(strSmallInts[cur]), true, c.Now)
-	} else {
-		var buf [20]byte
-		digits := strconv.AppendInt(buf[:0], cur, 10)
-		// Redis too writes the new number over the old one when the
-		// value is its own (refcount 1, not a shared integer).
-		if !db.overwriteStr(key, digits, true, false, c.Now) {
-			k, v := c.keyValue(key, digits)
-			db.setOwnStr(k, v, true, c.Now)
-		}
+		c.Int(cur)
+		return
 	}
-	c.Int(cur)
+	var buf [20]byte
+	digits := strconv.AppendInt(buf[:0], cur, 10)
+	// Redis too writes the new number over the old one when the value is
+	// its own (refcount 1, not a shared integer). e is still key's entry:
+	// nothing changed the map since the lookup.
+	if e == nil || !db.overwriteEntry(e, key, digits, true, false, c.Now) {
+		k, v := c.keyValue(key, digits)
+		db.setOwnStr(k, v, true, c.Now)
+	}
+	c.Out = wire.AppendIntDigits(c.Out, digits)
 }
 
 func cmdIncrByFloat(c *Ctx) {

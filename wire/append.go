@@ -55,6 +55,13 @@ func AppendInt(dst []byte, n int64) []byte {
 	return append(dst, '\r', '\n')
 }
 
+// AppendIntDigits is AppendInt for a number already formatted in base 10.
+func AppendIntDigits(dst, digits []byte) []byte {
+	dst = append(dst, ':')
+	dst = append(dst, digits...)
+	return append(dst, '\r', '\n')
+}
+
 // AppendBulk appends a bulk string: $len data.
 func AppendBulk(dst []byte, b []byte) []byte {
 	dst = appendHeader(dst, '$', len(b))

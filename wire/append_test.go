@@ -38,6 +38,7 @@ func TestAppend(t *testing.T) {
 		{"error only line breaks", AppendError(nil, "\r\n"), "-\r\n"},
 		{"int", AppendInt(nil, 12345), ":12345\r\n"},
 		{"int zero", AppendInt(nil, 0), ":0\r\n"},
+		{"int digits", AppendIntDigits(nil, []byte("-9223372036854775808")), ":-9223372036854775808\r\n"},
 		{"int negative", AppendInt(nil, -7), ":-7\r\n"},
 		{"int max", AppendInt(nil, math.MaxInt64), ":9223372036854775807\r\n"},
 		{"int min", AppendInt(nil, math.MinInt64), ":-9223372036854775808\r\n"},
