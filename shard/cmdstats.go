@@ -1,7 +1,5 @@
 package shard
 
-import "time"
-
 // Per-command statistics for INFO commandstats. Each shard counts the
 // commands it runs in its own table, with no atomics; INFO borrows every
 // shard in turn and sums the tables. Commands that run on the connection
@@ -58,13 +56,6 @@ func (sp *Spec) StatSlot(args [][]byte) int {
 	}
 	return sp.stat
 }
-
-// clockBase anchors Clock.
-var clockBase = time.Now()
-
-// Clock returns a monotonic time in nanoseconds, cheaper than time.Now,
-// for timing commands.
-func Clock() int64 { return int64(time.Since(clockBase)) }
 
 // count records one run of the spec called with args in db, by client cl
 // or a script, that took nanos and replied reply: in commandstats, the

@@ -67,6 +67,7 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 			if !w.stopping() {
 				s.Tick(time.Now().UnixMilli())
 				s.trk.settle()
+				calibrateClock()
 			}
 		},
 	}, func(m Msg) {
