@@ -1262,7 +1262,7 @@ func (l *replLink) runOne(rp *aofReplay, args [][]byte) {
 			if equalFold(args[0], "spublish") {
 				kind = pubsub.Shard
 			}
-			s.hub.PublishAt(kind, string(args[1]), string(args[2]), shard.Clock(), nil)
+			s.hub.Publish(kind, string(args[1]), string(args[2])) // no arrival time to order by
 		}
 		return
 	}
