@@ -81,7 +81,7 @@ func (c *client) countLocalRun(e *entry, args [][]byte, began int64, failed bool
 	if row == nil {
 		return
 	}
-	nanos := shard.Clock() - began
+	nanos := shard.Since(began)
 	row.calls.Add(1)
 	row.nanos.Add(uint64(nanos))
 	if failed {

@@ -28,6 +28,11 @@ func Clock() int64 {
 	return int64(time.Since(clockBase))
 }
 
+// Since returns the nanoseconds from began, a Clock reading, to now;
+// never less than 0 (two goroutines reading across a change of anchor may
+// disagree by a nanosecond, and a negative time would wrap the counters).
+func Since(began int64) int64 { return max(Clock()-began, 0) }
+
 // anchor converts counter ticks to Clock: tsc ticks read when Clock was
 // ns, and the rate.
 type anchor struct {

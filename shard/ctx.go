@@ -259,7 +259,7 @@ func (s *Shard) Exec(b *Batch, now int64) {
 			c.serveReady()
 		}
 		done := Clock()
-		s.count(&call.Cmd.Spec, call.Args, done-began, c.Out[start:], call.Waiter, b.Client, c.DB, false)
+		s.count(&call.Cmd.Spec, call.Args, max(done-began, 0), c.Out[start:], call.Waiter, b.Client, c.DB, false)
 		began = done
 		b.Ends = append(b.Ends, len(c.Out))
 		n++
@@ -436,7 +436,7 @@ func (a *Across) Run(cmd *Command, args [][]byte, w *Waiter, watch *Watch, db in
 	}
 	for _, s := range c.shards {
 		if s != nil && !a.quiet {
-			s.count(&cmd.Spec, args, Clock()-began, c.Out[start:], w, a.Client, db, a.Script)
+			s.count(&cmd.Spec, args, Since(began), c.Out[start:], w, a.Client, db, a.Script)
 			break
 		}
 	}
