@@ -336,15 +336,35 @@ func (r *Reader) scan(from int, delim byte) int {
 		end = from + r.lim.MaxInline + 1
 	}
 	window := r.buf[from:end]
-	i := bytes.IndexByte(window, delim)
-	if i < 0 {
+	// Header lines ("*3", "$5") are a few bytes: one pass that stops at
+	// either byte beats two calls of IndexByte. Inline commands (delim
+	// '\n') are longer.
+	short := window[:0]
+	if delim == '\r' {
+		short = window[:min(len(window), shortLine)]
+	}
+	for i, c := range short {
+		switch c {
+		case delim:
+			return i
+		case 0:
+			return -1
+		}
+	}
+	if len(short) == len(window) {
 		return -1
 	}
-	if bytes.IndexByte(window[:i], 0) >= 0 {
+	rest := window[len(short):]
+	i := bytes.IndexByte(rest, delim)
+	if i < 0 || bytes.IndexByte(rest[:i], 0) >= 0 {
 		return -1
 	}
-	return i
+	return len(short) + i
 }
+
+// shortLine is how far scan looks byte by byte before it turns to
+// IndexByte.
+const shortLine = 24
 
 // inlineCommand parses one telnet-style line. It returns args == nil and
 // ok == true for a blank line.

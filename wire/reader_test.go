@@ -244,6 +244,9 @@ var errorCases = []errorCase{
 	{"bulk header over 64KiB", "*1\r\n$" + fill, nil, errBigBulk, Limits{}},
 	{"bulk header over 64KiB without dollar", "*1\r\n" + fill, nil, errBigBulk, Limits{}},
 	{"bulk header with NUL", "PING\r\n*1\r\n$4\x00\r\n" + fill, cmds(cmd("PING")), errBigBulk, Limits{}},
+	// Past the bytes scan checks one by one (shortLine).
+	{"mbulk header with late NUL", "*" + strings.Repeat("0", 40) + "1\x00\r\n" + fill, nil, errBigMbulk, Limits{}},
+	{"long mbulk header", "*" + strings.Repeat("0", 40) + "1\r\n$4\r\nPING\r\n", nil, errMbulk, Limits{}},
 	{"inline over 64KiB", fill, nil, errBigInline, Limits{}},
 	{"inline over 64KiB with CRLF", fill + "\r\n", nil, errBigInline, Limits{}},
 	{"inline with NUL", "PING\x00" + fill, nil, errBigInline, Limits{}},
