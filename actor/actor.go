@@ -26,8 +26,13 @@ type Actor[M any] struct {
 
 	stopping atomic.Bool
 	tickDue  atomic.Bool
-	period   atomic.Int64 // tick period in nanoseconds
-	ticker   *time.Timer  // nil without ticks
+	// woken is set while a wake-up letter is in the mailbox (or on its
+	// way): one is enough, and ticks that fall while the handler is busy
+	// (a long Loan) must not fill the mailbox with wake-ups, which would
+	// take the room of real messages.
+	woken  atomic.Bool
+	period atomic.Int64 // tick period in nanoseconds
+	ticker *time.Timer  // nil without ticks
 }
 
 // letter is what the mailbox holds: a message, or a bare wake-up.
@@ -38,7 +43,7 @@ type letter[M any] struct {
 
 // Options configure Start.
 type Options struct {
-	Mailbox int           // mailbox capacity; senders block when it is full
+	Mailbox int           // mailbox capacity (at least 1); senders block when it is full
 	Tick    time.Duration // period of OnTick; 0 disables it
 	OnTick  func()        // runs on the actor's goroutine
 }
@@ -46,8 +51,11 @@ type Options struct {
 // Start launches the run loop. handle is called for each message, in
 // arrival order, on the actor's goroutine only.
 func Start[M any](opt Options, handle func(M)) *Actor[M] {
+	// The wake-ups of ticks and Stop need a buffer: in an unbuffered
+	// mailbox one sent while the loop is on its way to the receive would
+	// be dropped, and Stop would wait forever.
 	a := &Actor[M]{
-		mailbox: make(chan letter[M], opt.Mailbox),
+		mailbox: make(chan letter[M], max(opt.Mailbox, 1)),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -76,6 +84,10 @@ func (a *Actor[M]) run(onTick func(), handle func(M)) {
 		}
 		if l := <-a.mailbox; !l.wake {
 			handle(l.msg)
+		} else {
+			// Cleared before the flags are looked at again: a wake-up
+			// skipped because this one was pending is seen.
+			a.woken.Store(false)
 		}
 	}
 }
@@ -90,13 +102,18 @@ func (a *Actor[M]) fire() {
 	}
 }
 
-// wake drops a wake-up letter into the mailbox unless it is full, in
-// which case the run loop is busy and sees the flags after its next
-// message.
+// wake drops a wake-up letter into the mailbox unless one is pending
+// already (the loop looks at the flags after taking it) or the mailbox is
+// full, in which case the run loop is busy and sees the flags after its
+// next message.
 func (a *Actor[M]) wake() {
+	if !a.woken.CompareAndSwap(false, true) {
+		return
+	}
 	select {
 	case a.mailbox <- letter[M]{wake: true}:
 	default:
+		a.woken.Store(false)
 	}
 }
 
@@ -149,10 +166,16 @@ func (a *Actor[M]) Stop() {
 // Done is closed once the run loop has returned.
 func (a *Actor[M]) Done() <-chan struct{} { return a.done }
 
-// Pending reports how many messages wait in the mailbox (wake-ups
-// included). It is a snapshot for monitoring, safe to call from any
+// Pending reports how many messages wait in the mailbox, not counting a
+// wake-up. It is a snapshot for monitoring, safe to call from any
 // goroutine.
-func (a *Actor[M]) Pending() int { return len(a.mailbox) }
+func (a *Actor[M]) Pending() int {
+	n := len(a.mailbox)
+	if a.woken.Load() {
+		n--
+	}
+	return max(n, 0)
+}
 
 // TrySend queues m only if the mailbox has room and the actor is not
 // stopping, without blocking, and reports whether it did. It is for

@@ -112,3 +112,64 @@ func TestPending(t *testing.T) {
 	close(block)
 	a.Stop()
 }
+
+// Ticks that fall while the handler is busy must not fill the mailbox with
+// wake-ups: they would take the room of real messages (a TrySend fails, a
+// Send blocks) and show as pending messages.
+func TestTicksWhileBusyKeepTheMailboxFree(t *testing.T) {
+	block := make(chan struct{})
+	var ticks atomic.Int32
+	a := Start(Options{Mailbox: 8, Tick: time.Millisecond, OnTick: func() { ticks.Add(1) }}, func(m int) {
+		if m == 0 {
+			<-block
+		}
+	})
+	defer a.Stop()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(block)
+		}
+	}
+	defer release() // before Stop, which waits for the handler
+	if err := a.Send(0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // some 50 ticks while the handler is busy
+	if p := a.Pending(); p > 1 {
+		t.Errorf("Pending = %d with no message waiting", p)
+	}
+	for i := 1; i <= 6; i++ {
+		if !a.TrySend(i) {
+			t.Fatalf("TrySend %d failed: the mailbox of 8 holds only wake-ups", i)
+		}
+	}
+	release()
+	deadline := time.Now().Add(5 * time.Second)
+	for n := ticks.Load(); ticks.Load() == n; {
+		if time.Now().After(deadline) {
+			t.Fatal("no tick after the handler returned")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// An unbuffered mailbox has no room for a wake-up: Stop must still end a
+// loop that was on its way to the receive.
+func TestStopWithoutMailboxRoom(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20000 {
+			a := Start(Options{}, func(int) {})
+			go a.Send(1)
+			a.Stop()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop hung on an actor with Mailbox 0")
+	}
+}

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -75,4 +76,122 @@ func BenchmarkClock(b *testing.B) {
 		sink += Clock()
 	}
 	_ = sink
+}
+
+// fakeClocks is a machine for a calibrator: the monotonic clock reads v
+// nanoseconds, the counter 3 ticks a nanosecond. pause, when set, is how
+// long the reader is held up (preempted) right after its next read of
+// the monotonic clock.
+type fakeClocks struct {
+	v     int64
+	jump  uint64 // added to the counter (one that ran on while v did not)
+	pause int64
+}
+
+func (f *fakeClocks) calibrator() (*calibrator, *atomic.Pointer[anchor]) {
+	a := new(atomic.Pointer[anchor])
+	return &calibrator{
+		anchor: a,
+		mono: func() int64 {
+			v := f.v
+			f.v += f.pause
+			f.pause = 0
+			return v
+		},
+		counter: func() uint64 { return uint64(f.v)*3 + f.jump },
+	}, a
+}
+
+func (f *fakeClocks) ticks() uint64 { return uint64(f.v)*3 + f.jump }
+
+// A reader whose counter read lands a few ticks before the anchor's (the
+// instruction ran early, out of order, or on a CPU a little behind) must
+// get about the anchor's time, not one 2^64 ticks later.
+func TestClockCounterJustBehindTheAnchor(t *testing.T) {
+	a := &anchor{ns: int64(time.Second), tsc: 1 << 40, nsPerTick: 0.4}
+	for _, behind := range []uint64{1, 50, 1000} {
+		got := a.at(a.tsc - behind)
+		if d := a.ns - got; d < 0 || d > int64(behind) {
+			t.Errorf("%d ticks behind the anchor: Clock %d, anchor %d", behind, got, a.ns)
+		}
+	}
+}
+
+// A calibration preempted between its two reads must not set a rate that
+// is off by the length of the preemption.
+func TestCalibrationPreemptedBetweenReads(t *testing.T) {
+	f := &fakeClocks{v: int64(time.Second)}
+	c, anc := f.calibrator()
+	span := int64(100 * time.Millisecond)
+	c.calibrate()
+	for i := 0; i < 4; i++ {
+		f.v += span
+		if i == 2 {
+			f.pause = int64(30 * time.Millisecond)
+		}
+		c.calibrate()
+		a := anc.Load()
+		if a == nil {
+			t.Fatalf("calibration %d: no anchor", i)
+		}
+		if r := a.nsPerTick * 3; r < 0.99 || r > 1.01 {
+			t.Fatalf("calibration %d: rate %.4f ns a tick, want %.4f", i, a.nsPerTick, 1.0/3)
+		}
+	}
+}
+
+// A span whose rate is not to be trusted (the counter ran on through a
+// suspend, or went back) must not send Clock back, as dropping the
+// anchor for the monotonic clock would.
+func TestCalibrationImplausibleRateKeepsClockGoing(t *testing.T) {
+	f := &fakeClocks{v: int64(time.Second)}
+	c, anc := f.calibrator()
+	span := int64(100 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		c.calibrate()
+		f.v += span
+	}
+	if anc.Load() == nil {
+		t.Fatal("no anchor")
+	}
+	f.jump += uint64(3 * time.Hour) // an hour of ticks, no time on the monotonic clock
+	before := anc.Load().at(f.ticks())
+	f.v += span
+	c.calibrate()
+	a := anc.Load()
+	if a == nil {
+		t.Fatal("an implausible span dropped the anchor: Clock would fall back an hour")
+	}
+	if after := a.at(f.ticks()); after < before {
+		t.Fatalf("Clock went back from %d to %d", before, after)
+	}
+	f.v += span
+	c.calibrate()
+	f.v += span
+	c.calibrate()
+	if r := anc.Load().nsPerTick * 3; r < 0.99 || r > 1.01 {
+		t.Fatalf("rate %.4f ns a tick after the jump, want %.4f", anc.Load().nsPerTick, 1.0/3)
+	}
+}
+
+// A counter that starts over (reset on resume) must not send Clock back
+// or hold it still until a new rate is measured.
+func TestCalibrationCounterReset(t *testing.T) {
+	f := &fakeClocks{v: int64(time.Second)}
+	c, anc := f.calibrator()
+	span := int64(100 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		c.calibrate()
+		f.v += span
+	}
+	c.calibrate()
+	before := anc.Load().at(f.ticks())
+	f.jump -= f.ticks() - 1000 // the counter reads 1000
+	f.v += span
+	c.calibrate()
+	f.v += 10 * int64(time.Millisecond)
+	after := anc.Load().at(f.ticks())
+	if d := after - before; d < span || d > span+int64(20*time.Millisecond) {
+		t.Fatalf("Clock moved %v over %v after the counter was reset", time.Duration(d), time.Duration(span+int64(10*time.Millisecond)))
+	}
 }
