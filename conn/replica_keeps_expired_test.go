@@ -54,3 +54,35 @@ func TestReplicaLoadKeepsExpiredKeys(t *testing.T) {
 	}
 }
 
+// TestDisklessLoadCountsAChange: after a diskless load the dataset is in
+// no file, so rdb_changes_since_last_save goes up by one, as Redis's
+// server.dirty++ (Redis 7.0: 0 before, 1 after with on-empty-db; 2, then
+// 3 with swapdb).
+func TestDisklessLoadCountsAChange(t *testing.T) {
+	for _, mode := range []string{"on-empty-db", "swapdb"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			m := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
+			mc := newClient2(t, m.addr, 2)
+			mc.Set(ctx, "k", "v", 0)
+			r := startPersistServer(t, 4, t.TempDir(), "repl-diskless-load", mode)
+			rc := newClient2(t, r.addr, 2)
+			want := "1"
+			if mode == "swapdb" {
+				rc.Set(ctx, "a", "1", 0)
+				rc.Set(ctx, "b", "1", 0)
+				want = "3"
+			}
+			host, port, _ := net.SplitHostPort(m.addr)
+			if err := rc.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if !replWait(10*time.Second, func() bool { return replInfo(t, rc, "replication", "master_link_status") == "up" }) {
+				t.Fatal("the link did not come up")
+			}
+			if got := replInfo(t, rc, "persistence", "rdb_changes_since_last_save"); got != want {
+				t.Fatalf("rdb_changes_since_last_save:%s after the load, want %s", got, want)
+			}
+		})
+	}
+}
