@@ -37,7 +37,7 @@ var startGCLimit = debug.SetMemoryLimit(-1)
 // watchMaxmemory follows the parameters of maxmemory.
 func (s *Server) watchMaxmemory() {
 	s.setMaxmemory()
-	for _, p := range []string{"maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity"} {
+	for _, p := range []string{"maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity", "replica-ignore-maxmemory"} {
 		s.cfg.OnChange(p, func(string) { s.setMaxmemory() })
 	}
 }
@@ -51,6 +51,10 @@ func (s *Server) setMaxmemory() {
 	limit := s.cfg.Int("maxmemory")
 	policy, _ := shard.ParsePolicy(s.cfg.Value("maxmemory-policy"))
 	s.mem.Set(limit, policy, int(s.cfg.Int("maxmemory-samples")), int(s.cfg.Int("maxmemory-eviction-tenacity")))
+	// A replica leaves its keys to its master (Redis's
+	// replica-ignore-maxmemory, on by default): it neither evicts nor
+	// answers OOM for the limit. setMaster and unsetMaster call this again.
+	s.mem.Ignore(s.isReplica() && s.cfg.Bool("replica-ignore-maxmemory"))
 	s.oom.Store(limit > 0)
 	s.setGCLimit(true)
 }
@@ -82,7 +86,9 @@ func (s *Server) setGCLimit(force bool) {
 	if startGCLimit != math.MaxInt64 || s.memStopped { // GOMEMLIMIT, if set, stays
 		return
 	}
-	gc := gcLimitFor(s.mem.Limit(), liveHeap(), s.outOfMemory())
+	// Data above maxmemory stays there when nothing may be evicted, and
+	// on a replica that ignores the limit.
+	gc := gcLimitFor(s.mem.Limit(), liveHeap(), s.outOfMemory() || s.mem.Ignored())
 	if d := gc - s.gcLimit; !force && gc != math.MaxInt64 && s.gcLimit != math.MaxInt64 && max(d, -d) <= s.gcLimit/16 {
 		return
 	}

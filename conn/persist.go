@@ -201,6 +201,11 @@ func (s *Server) changes() int64 {
 	return n
 }
 
+// dirtied counts n changes no shard counted towards
+// rdb_changes_since_last_save and the save points, as Redis's
+// server.dirty++ outside a command.
+func (s *Server) dirtied(n int64) { s.persist.changesSaved.Add(-n) }
+
 // rdbPath is the file SAVE and BGSAVE write and start-up loads.
 func (s *Server) rdbPath() string {
 	return filepath.Join(s.cfg.Value("dir"), s.cfg.Value("dbfilename"))

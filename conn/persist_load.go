@@ -117,6 +117,10 @@ func (s *Server) parseRDB(br *bufio.Reader, store storeFunc, stopped func() bool
 	var libs []byte
 	var empty int
 	delay := s.cfg.Int("key-load-delay")
+	// A replica (or a server started as one) keeps the keys whose TTL has
+	// passed, as Redis loads them on a server that is not a master: they
+	// are its master's to delete (a key past its TTL reads as gone).
+	keepExpired := s.isReplica() || s.replicaofConfigured()
 	err := rdb.Load(br, rdb.Handler{
 		Aux: func(key, val string) error {
 			switch key {
@@ -160,7 +164,7 @@ func (s *Server) parseRDB(br *bufio.Reader, store storeFunc, stopped func() bool
 			}
 			id := shard.Owner([]byte(e.Key), n)
 			batches[id] = append(batches[id], shard.LoadEntry{DB: e.DB, Key: e.Key, ExpireAt: e.ExpireAt,
-				Idle: e.Idle, Freq: e.Freq, Value: e.Value})
+				Idle: e.Idle, Freq: e.Freq, Value: e.Value, KeepExpired: keepExpired})
 			if len(batches[id]) >= loadBatch {
 				return flush(id)
 			}
@@ -233,7 +237,7 @@ func (s *Server) LoadAtStartup() (err error) {
 	}
 	s.persist.loading.Store(true)
 	defer s.persist.loading.Store(false)
-	s.persist.noteExpired = s.cfg.Value("replicaof") == "" || s.cfg.Value("replicaof") == "no one"
+	s.persist.noteExpired = !s.replicaofConfigured()
 	defer func() {
 		p := &s.persist
 		p.noteExpired, p.expiredOnLoad, p.expiredBytes, p.expiredOverflow = false, nil, 0, false
@@ -367,4 +371,11 @@ func deniedAsyncLoading(e *entry, args [][]byte) bool {
 		}
 	}
 	return spec.Flags&shard.NoAsyncLoading != 0
+}
+
+// replicaofConfigured reports whether the replicaof parameter names a
+// master (at startup, before the link begins).
+func (s *Server) replicaofConfigured() bool {
+	v := s.cfg.Value("replicaof")
+	return v != "" && v != "no one"
 }

@@ -1,9 +1,11 @@
 package conn
 
 import (
+	"crypto/tls"
 	"errors"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -380,12 +382,45 @@ func (s *Server) feedReplica(r *replica, head []byte, stop chan struct{}) error 
 	}
 }
 
-// write sends b to the replica, giving up after repl-timeout.
+// errReplicaTimedOut is why a write to a replica gave up: it took no byte
+// for repl-timeout seconds.
+var errReplicaTimedOut = errors.New("the replica took nothing for repl-timeout seconds")
+
+// write sends b to the replica, giving up once the replica has taken no
+// byte for repl-timeout seconds. The timeout is read again each second of
+// waiting, so a CONFIG SET applies to a write already waiting, as Redis's
+// cron judges a stalled transfer by its last partial write with the
+// setting as it is now. Over TLS a timed-out write leaves the connection
+// unusable, so there the deadline is set once.
 func (r *replica) write(s *Server, b []byte) error {
 	nc := r.c.nc
-	nc.SetWriteDeadline(time.Now().Add(time.Duration(max(s.cfg.Int("repl-timeout"), 1)) * time.Second))
-	_, err := nc.Write(b)
-	return err
+	timeout := func() time.Duration { return time.Duration(max(s.cfg.Int("repl-timeout"), 1)) * time.Second }
+	if _, ok := nc.(*tls.Conn); ok {
+		nc.SetWriteDeadline(time.Now().Add(timeout()))
+		_, err := nc.Write(b)
+		return err
+	}
+	last := time.Now() // of the last progress
+	for {
+		deadline := last.Add(timeout())
+		if step := time.Now().Add(time.Second); step.Before(deadline) {
+			deadline = step
+		}
+		nc.SetWriteDeadline(deadline)
+		n, err := nc.Write(b)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		b = b[n:]
+		if n > 0 {
+			last = time.Now()
+		} else if time.Since(last) >= timeout() {
+			return errReplicaTimedOut
+		}
+	}
 }
 
 type writerFunc func([]byte) error

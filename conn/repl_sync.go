@@ -106,6 +106,13 @@ func (s *Server) runSync(sess *syncSession) {
 		target = "replicas sockets"
 	}
 	s.log.Info("Starting BGSAVE for SYNC with target: "+target, "replicas", len(rs))
+	// Redis then names the child that makes the RDB; here it is this
+	// process (the suite waits for the line to see that a sync began).
+	if eof {
+		s.log.Info("Background RDB transfer started by pid " + strconv.Itoa(os.Getpid()))
+	} else {
+		s.log.Info("Background saving started by pid " + strconv.Itoa(os.Getpid()))
+	}
 	if eof {
 		err = s.sendRDBWithMark(rs, h)
 	} else {
@@ -223,20 +230,37 @@ type fanOut struct {
 }
 
 func (f fanOut) Write(b []byte) (int, error) {
-	live := 0
+	if f.live() == 0 {
+		return 0, errAllReplicasGone
+	}
 	for _, r := range f.rs {
 		if r.syncErr == nil {
-			r.fail(r.write(f.s, b))
-		}
-		if r.syncErr == nil {
-			live++
+			err := r.write(f.s, b)
+			if errors.Is(err, errReplicaTimedOut) {
+				f.s.log.Warn("Disconnecting timedout replica (full sync): " + r.name())
+			}
+			r.fail(err)
 		}
 	}
-	if live == 0 {
-		return 0, errors.New("every replica of the sync is gone")
+	if f.live() == 0 {
+		f.s.log.Warn("Diskless rdb transfer, last replica dropped, killing fork child.")
+		return 0, errAllReplicasGone
 	}
 	return len(b), nil
 }
+
+// live counts the replicas whose sync has not failed.
+func (f fanOut) live() int {
+	n := 0
+	for _, r := range f.rs {
+		if r.syncErr == nil {
+			n++
+		}
+	}
+	return n
+}
+
+var errAllReplicasGone = errors.New("every replica of the sync is gone")
 
 // sendRDBWithMark streams the RDB to the replicas as Redis's diskless
 // sync does: $EOF:<mark>, the RDB, the mark.
@@ -258,6 +282,9 @@ func (s *Server) sendRDBWithMark(rs []*replica, h replSnapshot) error {
 	for _, r := range rs {
 		r.sentEOF = true
 	}
+	// Redis's words for the end of a transfer its child streamed through
+	// a pipe: here the snapshot was written to the sockets directly.
+	s.log.Warn("Diskless rdb transfer, done reading from pipe, " + strconv.Itoa(w.live()) + " replicas still up.")
 	return nil
 }
 

@@ -306,6 +306,7 @@ func (s *Server) setMaster(host string, port int, offerOwn bool) bool {
 	r.link = l
 	r.on.Store(true)
 	s.setExpiryHeld()
+	s.setMaxmemory() // replica-ignore-maxmemory
 	s.log.Info("Connecting to MASTER " + host + ":" + strconv.Itoa(port))
 	go l.run()
 	return true
@@ -346,6 +347,7 @@ func (s *Server) unsetMaster() bool {
 	s.repl.mu.Unlock()
 	s.cfg.Load("replicaof", "no one")
 	s.setExpiryHeld()
+	s.setMaxmemory() // the limit applies again
 	return true
 }
 
@@ -409,6 +411,7 @@ func (s *Server) setPauseExpiry(on bool) {
 	r.expiry.Lock()
 	r.pauseHeld = on
 	r.expiry.Unlock()
+	s.evictPaused.Store(on)
 	s.setExpiryHeld()
 }
 

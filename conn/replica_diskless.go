@@ -87,6 +87,7 @@ func (l *replLink) loadEmpty(held []*shard.Shard, release func(), br *bufio.Read
 		s.scripts.FlushFunctions()
 		return err
 	}
+	s.dirtied(1) // as Redis: the new dataset is in no file
 	l.syncDone(held, rid, off)
 	return nil
 }
@@ -151,6 +152,7 @@ func (l *replLink) swapIn(held, loaded []*shard.Shard, libs []byte, rid string, 
 	s.log.Info("MASTER <-> REPLICA sync: Discarding old DB in background")
 	s.persist.loading.Store(false)
 	s.persist.asyncLoading.Store(false)
+	s.dirtied(1) // as Redis: the new dataset is in no file
 	l.syncDone(held, rid, off)
 	return nil
 }

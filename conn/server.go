@@ -131,6 +131,7 @@ type Server struct {
 	lazyStop     chan struct{} // closed at Shutdown: the lazy-free worker stops
 	lazyDone     chan struct{}
 	expiryPaused atomic.Bool // shared with the shards: no expiry while paused
+	evictPaused  atomic.Bool // shared with the shards: no eviction during CLIENT PAUSE
 	cron         serverCron  // rates and idle connections (cron.go)
 
 	ids           replIDs      // master_replid and master_replid2 (repl_id.go)
@@ -210,6 +211,7 @@ func New(opt Options) *Server {
 	s.startMonitors()
 	for _, sh := range s.shards {
 		sh.SetExpiryPause(&s.expiryPaused)
+		sh.SetEvictPause(&s.evictPaused)
 		sh.SetReplicaFlag(&s.replica.on)
 	}
 	s.startLazyFree()

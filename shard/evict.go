@@ -67,8 +67,11 @@ type Budget struct {
 	samples  atomic.Int32
 	tenacity atomic.Int32
 	base     atomic.Int64
-	clients  func() int64 // bytes the clients' buffers hold; nil: none
-	slots    []memSlot
+	// ignored: the limit is not enforced (a replica with
+	// replica-ignore-maxmemory, whose master's DELs alone remove keys).
+	ignored atomic.Bool
+	clients func() int64 // bytes the clients' buffers hold; nil: none
+	slots   []memSlot
 }
 
 // memSlot is one shard's figures, on a cache line of its own.
@@ -126,10 +129,19 @@ func (b *Budget) Clients() int64 {
 // Used is the server's used memory: INFO's used_memory.
 func (b *Budget) Used() int64 { return b.base.Load() + b.Data() + b.Clients() }
 
-// Over is how far used memory is above the limit, or 0.
+// Ignore sets whether the limit goes unenforced: nothing is evicted and
+// nothing refused for it, as Redis's performEvictions on a replica with
+// replica-ignore-maxmemory.
+func (b *Budget) Ignore(on bool) { b.ignored.Store(on) }
+
+// Ignored reports whether the limit goes unenforced.
+func (b *Budget) Ignored() bool { return b.ignored.Load() }
+
+// Over is how far used memory is above the limit, or 0 (also while the
+// limit is ignored).
 func (b *Budget) Over() int64 {
 	limit := b.limit.Load()
-	if limit <= 0 {
+	if limit <= 0 || b.ignored.Load() {
 		return 0
 	}
 	return max(0, b.Used()-limit)
@@ -214,7 +226,7 @@ func (s *Shard) publishMem() {
 // tenacity's time: before a batch. Nothing goes during CLIENT PAUSE, as
 // Redis's isSafeToPerformEvictions keeps the dataset still.
 func (s *Shard) evictOver(now int64) {
-	if s.mem.Over() > 0 && !s.expiryPaused() {
+	if s.mem.Over() > 0 && !s.evictPaused() {
 		s.evict(now, s.mem.timeLimit())
 		s.flushEvents()
 	}
@@ -233,7 +245,7 @@ func (s *Shard) tickEvict(now int64) {
 	if !s.evictRunning {
 		return
 	}
-	if s.mem.Over() <= 0 || s.expiryPaused() {
+	if s.mem.Over() <= 0 || s.evictPaused() {
 		s.evictRunning = false
 		return
 	}
@@ -255,7 +267,7 @@ func (s *Shard) tickEvict(now int64) {
 // with each shard borrowed in turn. It returns the bytes freed.
 func (s *Shard) EvictShare(now int64) int64 {
 	b := s.mem
-	if b == nil || s.expiryPaused() {
+	if b == nil || s.evictPaused() {
 		return 0 // CLIENT PAUSE: the dataset stays as it is, as in Redis
 	}
 	over := b.Over()

@@ -19,6 +19,10 @@ type LoadEntry struct {
 	Idle     int64 // seconds, or -1
 	Freq     int   // LFU counter, or -1
 	Value    *rdb.Value
+	// KeepExpired stores the key even if its TTL has passed: a replica
+	// keeps its master's keys until the master's DEL, as Redis loads an
+	// RDB on a server that is not a master.
+	KeepExpired bool
 }
 
 // ErrDuplicateKey is the error of a file that holds a key twice.
@@ -39,7 +43,7 @@ func (s *Shard) Load(es []LoadEntry, now int64, merge bool) (loaded, expired int
 		if e.DB < 0 || e.DB >= NumDBs {
 			return loaded, expired, errors.New("RDB file selects database " + strconv.Itoa(e.DB) + ", out of range")
 		}
-		if e.ExpireAt >= 0 && e.ExpireAt <= now {
+		if e.ExpireAt >= 0 && e.ExpireAt <= now && !e.KeepExpired {
 			expired++
 			continue
 		}

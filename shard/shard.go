@@ -92,6 +92,7 @@ type Shard struct {
 	// pauseExpiry, set during CLIENT PAUSE, stops expiry from deleting
 	// keys (shared with the server; nil: never).
 	pauseExpiry *atomic.Bool
+	pauseEvict  *atomic.Bool // CLIENT PAUSE only (SetEvictPause)
 	replicaFlag *atomic.Bool // set while the server is a replica
 	lazy        *LazyFree    // the server's lazy freeing (lazyfree.go); nil: none
 
@@ -166,6 +167,19 @@ type DB struct {
 func (s *Shard) SetExpiryPause(p *atomic.Bool) { s.pauseExpiry = p }
 
 func (s *Shard) expiryPaused() bool { return s.pauseExpiry != nil && s.pauseExpiry.Load() }
+
+// SetEvictPause gives the shard the flag that CLIENT PAUSE alone sets:
+// eviction stops for it, not for a replica's held expiry (a replica with
+// replica-ignore-maxmemory off evicts, as Redis's). Without it eviction
+// follows the expiry flag.
+func (s *Shard) SetEvictPause(p *atomic.Bool) { s.pauseEvict = p }
+
+func (s *Shard) evictPaused() bool {
+	if s.pauseEvict == nil {
+		return s.expiryPaused()
+	}
+	return s.pauseEvict.Load()
+}
 
 // SetReplicaFlag gives the shard the flag that is set while the server
 // is a replica (replica_expiry.go).
