@@ -69,6 +69,15 @@ func replicaOf(t *testing.T, c *redis.Client, addr string) {
 	}
 }
 
+// replicaOfUp is replicaOf that waits until the link is up.
+func replicaOfUp(t *testing.T, c *redis.Client, addr string) {
+	t.Helper()
+	replicaOf(t, c, addr)
+	if !replWait(10*time.Second, func() bool { return replInfo(t, c, "replication", "master_link_status") == "up" }) {
+		t.Fatal("the link did not come up")
+	}
+}
+
 // sameHistory checks that every server reports the same master_replid and
 // master_repl_offset.
 func sameHistory(t *testing.T, what string, cs ...*redis.Client) {

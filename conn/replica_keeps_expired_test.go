@@ -2,7 +2,6 @@ package conn
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 )
@@ -33,13 +32,7 @@ func TestReplicaLoadKeepsExpiredKeys(t *testing.T) {
 
 			r := startPersistServer(t, 4, t.TempDir(), "repl-diskless-load", mode)
 			rc := newClient2(t, r.addr, 2)
-			host, port, _ := net.SplitHostPort(m.addr)
-			if err := rc.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
-				t.Fatal(err)
-			}
-			if !replWait(10*time.Second, func() bool { return replInfo(t, rc, "replication", "master_link_status") == "up" }) {
-				t.Fatal("the link did not come up")
-			}
+			replicaOfUp(t, rc, m.addr)
 			if n := rc.DBSize(ctx).Val(); n != 4 {
 				t.Fatalf("replica DBSIZE %d after the sync, want 4: the master's expired keys are its to delete", n)
 			}
@@ -73,13 +66,7 @@ func TestDisklessLoadCountsAChange(t *testing.T) {
 				rc.Set(ctx, "b", "1", 0)
 				want = "3"
 			}
-			host, port, _ := net.SplitHostPort(m.addr)
-			if err := rc.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
-				t.Fatal(err)
-			}
-			if !replWait(10*time.Second, func() bool { return replInfo(t, rc, "replication", "master_link_status") == "up" }) {
-				t.Fatal("the link did not come up")
-			}
+			replicaOfUp(t, rc, m.addr)
 			if got := replInfo(t, rc, "persistence", "rdb_changes_since_last_save"); got != want {
 				t.Fatalf("rdb_changes_since_last_save:%s after the load, want %s", got, want)
 			}

@@ -2,7 +2,6 @@ package conn
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,13 +22,7 @@ func TestReplicaIgnoresMaxmemory(t *testing.T) {
 	mc := newClient2(t, m.addr, 2)
 	r := startPersistServer(t, 4, t.TempDir(), "replica-read-only", "no")
 	rc := newClient2(t, r.addr, 2)
-	host, port, _ := net.SplitHostPort(m.addr)
-	if err := rc.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !replWait(10*time.Second, func() bool { return replInfo(t, rc, "replication", "master_link_status") == "up" }) {
-		t.Fatal("the link did not come up")
-	}
+	replicaOfUp(t, rc, m.addr)
 	for _, kv := range [][2]string{{"maxmemory", "1mb"}, {"maxmemory-policy", "noeviction"}} {
 		if err := rc.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)
