@@ -8,7 +8,7 @@ import (
 
 // calibrated runs calibrateClock over two spans, so that the counter's
 // rate is set where the machine has one.
-func calibrated(t *testing.T) {
+func calibrated(t testing.TB) {
 	t.Helper()
 	for i := 0; i < 3; i++ {
 		calibrateClock()
@@ -66,11 +66,7 @@ func TestClockNeverGoesBack(t *testing.T) {
 }
 
 func BenchmarkClock(b *testing.B) {
-	for i := 0; i < 3; i++ {
-		calibrateClock()
-		time.Sleep(calibrateEvery + 5*time.Millisecond)
-	}
-	calibrateClock()
+	calibrated(b)
 	var sink int64
 	for b.Loop() {
 		sink += Clock()
@@ -103,6 +99,14 @@ func (f *fakeClocks) calibrator() (*calibrator, *atomic.Pointer[anchor]) {
 }
 
 func (f *fakeClocks) ticks() uint64 { return uint64(f.v)*3 + f.jump }
+
+// spans calibrates c n times, span apart.
+func (f *fakeClocks) spans(c *calibrator, span int64, n int) {
+	for range n {
+		c.calibrate()
+		f.v += span
+	}
+}
 
 // A reader whose counter read lands a few ticks before the anchor's (the
 // instruction ran early, out of order, or on a CPU a little behind) must
@@ -147,10 +151,7 @@ func TestCalibrationImplausibleRateKeepsClockGoing(t *testing.T) {
 	f := &fakeClocks{v: int64(time.Second)}
 	c, anc := f.calibrator()
 	span := int64(100 * time.Millisecond)
-	for i := 0; i < 3; i++ {
-		c.calibrate()
-		f.v += span
-	}
+	f.spans(c, span, 3)
 	if anc.Load() == nil {
 		t.Fatal("no anchor")
 	}
@@ -180,10 +181,7 @@ func TestCalibrationCounterReset(t *testing.T) {
 	f := &fakeClocks{v: int64(time.Second)}
 	c, anc := f.calibrator()
 	span := int64(100 * time.Millisecond)
-	for i := 0; i < 3; i++ {
-		c.calibrate()
-		f.v += span
-	}
+	f.spans(c, span, 3)
 	c.calibrate()
 	before := anc.Load().at(f.ticks())
 	f.jump -= f.ticks() - 1000 // the counter reads 1000
