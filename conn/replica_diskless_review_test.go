@@ -49,9 +49,7 @@ func TestDisklessSwapdbAsyncShutdownMidLoad(t *testing.T) {
 	r.follow()
 	const rid = "dddddddddddddddddddddddddddddddddddddddd"
 	nc, br, _ := r.link()
-	startTransfer(nc, rid, 1000, first, len(first))
-	nc.Write([]byte(dlMark))
-	nextAck(t, nc, br, 1000)
+	transferWhole(t, nc, br, rid, 1000, first)
 	if err := r.c.ConfigSet(context.Background(), "key-load-delay", "1000").Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -126,6 +126,15 @@ func startTransfer(nc net.Conn, replid string, off int64, payload []byte, n int)
 	nc.Write(payload[:n])
 }
 
+// transferWhole sends a whole diskless transfer of payload, mark
+// included, and waits for the replica's first ACK at off.
+func transferWhole(t *testing.T, nc net.Conn, br *bufio.Reader, replid string, off int64, payload []byte) {
+	t.Helper()
+	startTransfer(nc, replid, off, payload, len(payload))
+	nc.Write([]byte(dlMark))
+	nextAck(t, nc, br, off)
+}
+
 // rdbOf returns the RDB file a Valkyrie of its own saves after fill.
 func rdbOf(t *testing.T, fill func(ctx context.Context, c *redis.Client)) []byte {
 	t.Helper()
@@ -235,9 +244,7 @@ func TestDisklessLoadOnEmptyDB(t *testing.T) {
 	nc.Close()
 	nc, br, _ = r.link()
 	const rid2 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	startTransfer(nc, rid2, 2000, payload, len(payload))
-	nc.Write([]byte(dlMark))
-	nextAck(t, nc, br, 2000)
+	transferWhole(t, nc, br, rid2, 2000, payload)
 	if _, err := os.Stat(filepath.Join(r.dir, "dump.rdb")); err != nil {
 		t.Errorf("no dump.rdb after a load to disk: %v", err)
 	}
@@ -346,9 +353,7 @@ func TestDisklessSwapdbAsync(t *testing.T) {
 	r.follow()
 	const rid = "dddddddddddddddddddddddddddddddddddddddd"
 	nc, br, _ := r.link()
-	startTransfer(nc, rid, 1000, first, len(first))
-	nc.Write([]byte(dlMark))
-	nextAck(t, nc, br, 1000)
+	transferWhole(t, nc, br, rid, 1000, first)
 	if n := r.c.DBSize(ctx).Val(); n != 10 {
 		t.Fatalf("DBSIZE %d after the first sync, want 10", n)
 	}
@@ -550,9 +555,7 @@ func TestDisklessShortRead(t *testing.T) {
 		t.Error("the broken mark is not in the log")
 	}
 	nc, br, _ := r.link()
-	startTransfer(nc, rid, 1000, payload, len(payload))
-	nc.Write([]byte(dlMark))
-	nextAck(t, nc, br, 1000)
+	transferWhole(t, nc, br, rid, 1000, payload)
 	if n := r.c.DBSize(ctx).Val(); n != 35 {
 		t.Errorf("DBSIZE %d after the sync, want 35", n)
 	}
