@@ -2,7 +2,6 @@ package conn
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/valkyrie-kv/valkyrie/conn/config"
 	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
@@ -222,24 +220,8 @@ func TestReadsWithWriteFlagsAreNotJournaled(t *testing.T) {
 // rewrites before, and a rewrite started after would outlive it, writing
 // into the AOF directory after the server said it had stopped.
 func TestNoRewriteStartsDuringShutdown(t *testing.T) {
-	dir := t.TempDir()
-	cfg := config.New()
-	if err := cfg.Load("dir", dir, "save", "", "enable-debug-command", "yes", "appendonly", "yes"); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Options{Shards: 4, Config: cfg, Persistent: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	srv.BeginLoading()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	if err := srv.LoadAtStartup(); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := net.Dial("tcp", l.Addr().String())
+	srv, addr, logs := startLoggingServer(t, "appendonly", "yes")
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +234,6 @@ func TestNoRewriteStartsDuringShutdown(t *testing.T) {
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-done
 	if after := logs.String()[before:]; strings.Contains(after, "rewriting started") {
 		t.Fatalf("a rewrite started during the shutdown:\n%s", after)
 	}

@@ -15,8 +15,9 @@ import (
 )
 
 // startLoggingServer starts a server whose log the test reads, with the
-// configuration pairs given.
-func startLoggingServer(t *testing.T, pairs ...string) (string, *syncBuffer) {
+// configuration pairs given; the cleanup shuts it down, if the test did
+// not (Shutdown may be called twice).
+func startLoggingServer(t *testing.T, pairs ...string) (*Server, string, *syncBuffer) {
 	t.Helper()
 	cfg := config.New()
 	all := append([]string{"dir", t.TempDir(), "save", "", "enable-debug-command", "yes"}, pairs...)
@@ -41,7 +42,7 @@ func startLoggingServer(t *testing.T, pairs ...string) (string, *syncBuffer) {
 		srv.Shutdown(ctx)
 		<-done
 	})
-	return l.Addr().String(), logs
+	return srv, l.Addr().String(), logs
 }
 
 // disklessReplica connects as a replica that takes an RDB with an EOF
@@ -94,7 +95,7 @@ func waitNoSave(t *testing.T, c *redis.Client, d time.Duration) {
 // began. The replica that reads gets the whole RDB, and the log says so
 // in Redis's words.
 func TestDisklessSyncDropsStalledReplica(t *testing.T) {
-	addr, logs := startLoggingServer(t, "repl-diskless-sync", "yes", "repl-diskless-sync-delay", "1",
+	_, addr, logs := startLoggingServer(t, "repl-diskless-sync", "yes", "repl-diskless-sync-delay", "1",
 		"repl-diskless-sync-max-replicas", "2", "repl-timeout", "60", "rdbcompression", "no")
 	c := newClient2(t, addr, 2)
 	ctx := context.Background()
@@ -133,7 +134,7 @@ func TestDisklessSyncDropsStalledReplica(t *testing.T) {
 // transfer goes away, the transfer stops, and the log says so as Redis's
 // does when it kills its child.
 func TestDisklessSyncLastReplicaDropped(t *testing.T) {
-	addr, logs := startLoggingServer(t, "repl-diskless-sync", "yes", "repl-diskless-sync-delay", "0", "rdbcompression", "no")
+	_, addr, logs := startLoggingServer(t, "repl-diskless-sync", "yes", "repl-diskless-sync-delay", "0", "rdbcompression", "no")
 	c := newClient2(t, addr, 2)
 	ctx := context.Background()
 	if err := c.Do(ctx, "DEBUG", "POPULATE", "3000", "key", "10000").Err(); err != nil {
