@@ -1277,7 +1277,11 @@ func (l *replLink) holdForPause(finish func(), name string) bool {
 	}
 	finish()
 	for ; p != nil; p = s.activePause() {
-		t := time.NewTimer(time.Until(p.until))
+		// The stream is not read meanwhile: the link is not taken for
+		// silent (ackLoop), as Redis's master client goes on reading
+		// into its query buffer while its commands wait.
+		l.lastIO.Store(time.Now().Unix())
+		t := time.NewTimer(min(time.Until(p.until), time.Second))
 		select {
 		case <-p.changed:
 		case <-t.C:

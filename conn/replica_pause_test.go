@@ -47,3 +47,27 @@ func TestReplicaPauseHoldsMasterStream(t *testing.T) {
 	}
 	sameHistory(t, "after the pauses", mc, rc)
 }
+
+// A pause longer than repl-timeout does not end the link: the master's
+// stream waits unread, and the replica continues where it stopped.
+func TestReplicaPauseLongerThanReplTimeout(t *testing.T) {
+	ctx := context.Background()
+	m := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0", "repl-ping-replica-period", "1")
+	mc := newClient2(t, m.addr, 2)
+	r := startPersistServer(t, 4, t.TempDir(), "repl-timeout", "3")
+	rc := newClient2(t, r.addr, 2)
+	replicaOfUp(t, rc, m.addr)
+	if err := rc.Do(ctx, "CLIENT", "PAUSE", "6000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	setKeys(t, ctx, mc, "a", 10)
+	if !replWait(10*time.Second, func() bool { return rc.DBSize(ctx).Val() == 10 }) {
+		t.Fatalf("replica DBSIZE %d after the pause, want 10", rc.DBSize(ctx).Val())
+	}
+	if v := replInfo(t, rc, "stats", "sync_full"); v != "0" {
+		t.Logf("sync_full %s", v)
+	}
+	if n := replInfo(t, mc, "stats", "sync_partial_ok"); n != "0" {
+		t.Fatalf("the link was lost during the pause: the replica resynced (sync_partial_ok %s)", n)
+	}
+}
