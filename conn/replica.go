@@ -1213,6 +1213,9 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 			*inTx, *tx, *txBytes = true, (*tx)[:0], c.size
 			continue
 		case name == "exec" && *inTx:
+			if !l.holdForPause(finish, name) {
+				return errors.New("stopped")
+			}
 			if !begin() {
 				return errors.New("stopped")
 			}
@@ -1240,6 +1243,9 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 			advance(c.size)
 			continue
 		}
+		if !l.holdForPause(finish, name) {
+			return errors.New("stopped")
+		}
 		if !begin() {
 			return errors.New("stopped")
 		}
@@ -1253,6 +1259,42 @@ func (l *replLink) apply(nc net.Conn, batch []replCmd, tx *[]replCmd, inTx *bool
 		}
 	}
 	return nil
+}
+
+// holdForPause makes a command of the master's stream wait while a
+// CLIENT PAUSE lasts, as Redis postpones its master client's writes (and
+// so the stream behind them, in order): the dataset stays still, and an
+// evicting replica (replica-ignore-maxmemory no), whose eviction the pause
+// stops, does not grow meanwhile. The master sends writes alone, and
+// PUBLISH and EXEC, which a pause holds; SELECT is not held. finish ends
+// the batch so far first, releasing the shards. It reports false when the
+// link or the server stops during the wait.
+func (l *replLink) holdForPause(finish func(), name string) bool {
+	s := l.s
+	p := s.activePause()
+	if p == nil || name == "select" {
+		return true
+	}
+	finish()
+	for ; p != nil; p = s.activePause() {
+		// The stream is not read meanwhile: the link is not taken for
+		// silent (ackLoop), as Redis's master client goes on reading
+		// into its query buffer while its commands wait.
+		l.lastIO.Store(time.Now().Unix())
+		t := time.NewTimer(min(time.Until(p.until), time.Second))
+		select {
+		case <-p.changed:
+		case <-t.C:
+		case <-l.stop:
+			t.Stop()
+			return false
+		case <-s.stopping:
+			t.Stop()
+			return false
+		}
+		t.Stop()
+	}
+	return true
 }
 
 // runOne runs one command of the master on the held shards.
