@@ -194,9 +194,9 @@ type strEntry struct {
 // its key (keyValue) and that nothing but this entry has seen since: SET
 // may then write a new value of the same size class over its bytes
 // (overwriteStr) instead of allocating. Every accessor that hands the
-// string out (get, getStr, peekMeta, raw) clears the flag for good, so a
-// reply, a script or another key that holds the string never sees it
-// change.
+// string out (get, getStr) clears the flag for good, so a reply, a script
+// or another key that holds the string never sees it change; peek and raw
+// only let a command look at it.
 const (
 	strSnapBit = 1 << metaBits
 	strOwnBit  = 1 << (metaBits + 1)

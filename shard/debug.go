@@ -123,10 +123,11 @@ func (d *Digest) xorValue(v any, hasTTL bool) {
 }
 
 // raw returns the value stored at key whether or not its TTL has passed:
-// DEBUG looks at the dataset as it is, without expiring anything.
+// DEBUG looks at the dataset as it is, without expiring anything. As with
+// peek, the value is only looked at, never kept.
 func (db *DB) raw(key string) (any, uint32, bool) {
 	if e := db.strSlot(keyBytes(key)); e != nil {
-		return e.handOut(), e.meta(), true
+		return e.str(), e.meta(), true
 	}
 	if e, ok := db.objs[key]; ok {
 		return e.v, e.meta, true

@@ -261,13 +261,19 @@ func allocBytes(n int64) int64 {
 }
 
 // sameClass reports whether an allocation of a bytes, made by the Go
-// allocator, also holds b bytes: both in the same size class, and neither
-// under 16 bytes (the tiny allocator packs several such objects in one
-// block) nor over maxSmallAlloc. It is false for all if the runtime's
-// classes are not sizeClasses (classesMatch).
+// allocator, also holds b bytes: both in the same size class, and not over
+// maxSmallAlloc. Under 16 bytes the tiny allocator may have packed a's
+// bytes in one block with other objects, so there b may not exceed a. It
+// is false for all if the runtime's classes are not sizeClasses
+// (classesMatch).
 func sameClass(a, b int) bool {
-	return a >= 16 && b >= 16 && a <= maxSmallAlloc && b <= maxSmallAlloc &&
-		allocBytes(int64(a)) == allocBytes(int64(b)) && classesMatch
+	if a <= 0 || b <= 0 || a > maxSmallAlloc || b > maxSmallAlloc || !classesMatch {
+		return false
+	}
+	if (a < 16 || b < 16) && b > a {
+		return false
+	}
+	return allocBytes(int64(a)) == allocBytes(int64(b))
 }
 
 // classesMatch reports whether sizeClasses are the running allocator's: a

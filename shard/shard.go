@@ -291,7 +291,10 @@ func (s *Shard) ResetStats() {
 }
 
 // peek is get without counting an access, for the commands that Redis
-// lets look without touching (OBJECT, MEMORY USAGE, RANDOMKEY, ...).
+// lets look without touching (OBJECT, MEMORY USAGE, RANDOMKEY, ...). The
+// value is for the command to look at, not to keep or reply with: a string
+// stays its entry's own (strOwnBit), so SET and INCR may still write over
+// it in place, as Redis's do after OBJECT or DEBUG OBJECT.
 func (db *DB) peek(key []byte, now int64) (any, bool) {
 	v, _, ok := db.peekMeta(key, now)
 	return v, ok
@@ -304,7 +307,7 @@ func (db *DB) peekMeta(key []byte, now int64) (any, uint32, bool) {
 		if db.expired(key, now) {
 			return nil, 0, false
 		}
-		return e.handOut(), e.meta(), true
+		return e.str(), e.meta(), true
 	}
 	if e, ok := db.objs[string(key)]; ok {
 		if db.expired(key, now) {

@@ -187,3 +187,32 @@ func TestPanickingCommandDoesNotKillTheShard(t *testing.T) {
 		t.Fatalf("GET after the panic = %q", got)
 	}
 }
+
+// OBJECT and DEBUG OBJECT only look at a string: INCR goes on writing its
+// number in place afterwards, so DEBUG OBJECT's address stays, as Redis's
+// "INCR can modify objects in-place" test checks.
+func TestInspectingKeepsStringInPlace(t *testing.T) {
+	s := New(0)
+	run(t, s, 1000, "SET", "foo", "20000")
+	run(t, s, 1000, "INCR", "foo")
+	at := func() string {
+		line, _ := s.DebugObject(0, []byte("foo"), 1000)
+		i := strings.Index(line, "at:")
+		j := strings.Index(line, " refcount")
+		if i < 0 || j < i {
+			t.Fatalf("DEBUG OBJECT: %q", line)
+		}
+		return line[i:j]
+	}
+	run(t, s, 1000, "OBJECT", "REFCOUNT", "foo")
+	run(t, s, 1000, "OBJECT", "ENCODING", "foo")
+	run(t, s, 1000, "MEMORY", "USAGE", "foo")
+	old := at()
+	run(t, s, 1000, "INCR", "foo")
+	if now := at(); now != old {
+		t.Fatalf("INCR after OBJECT/DEBUG OBJECT moved the value: %s -> %s", old, now)
+	}
+	if got := run(t, s, 1000, "GET", "foo"); !strings.Contains(got, "20002") {
+		t.Fatalf("GET: %q", got)
+	}
+}
