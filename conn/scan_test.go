@@ -1,10 +1,15 @@
 package conn
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"math/rand"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -285,5 +290,85 @@ func TestCollectionScanInterleaved(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScanSpansShardsAndExpiresLazily: on 8 shards, SCAN 0 over a small
+// keyspace returns it whole with cursor 0, as Redis does, and the expired
+// keys it meets are deleted, each propagated as a DEL of its own (Redis's
+// "SCAN: Lazy-expire should not be wrapped in MULTI/EXEC").
+func TestScanSpansShardsAndExpiresLazily(t *testing.T) {
+	p := startPersistServer(t, 8, t.TempDir(), "repl-diskless-sync", "no")
+	c := newClient2(t, p.addr, 2)
+	ctx := context.Background()
+	if err := c.Do(ctx, "DEBUG", "SET-ACTIVE-EXPIRE", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	live := map[string]bool{}
+	for i := 0; i < 6; i++ {
+		k := "live:" + strconv.Itoa(i)
+		live[k] = true
+		c.Set(ctx, k, "v", 0)
+	}
+	c.Set(ctx, "gone:1", "v", time.Millisecond)
+	c.Set(ctx, "gone:2", "v", time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
+
+	nc := fakeReplica(t, p.addr, c)
+	br := bufio.NewReader(nc)
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	skipPayload(t, br)
+
+	keys, cursor, err := c.Scan(ctx, 0, "", 10).Result()
+	if err != nil || cursor != 0 || len(keys) != len(live) {
+		t.Fatalf("SCAN 0 = %v, cursor %d, %v; want the %d live keys and cursor 0", keys, cursor, err, len(live))
+	}
+	for _, k := range keys {
+		if !live[k] {
+			t.Fatalf("SCAN returned %q", k)
+		}
+	}
+	var dels []string
+	for len(dels) < 2 {
+		cmd, err := readCommand(br)
+		if err != nil {
+			t.Fatalf("reading the stream after %v: %v", dels, err)
+		}
+		switch strings.ToUpper(cmd[0]) {
+		case "PING", "SELECT", "REPLCONF":
+		case "DEL":
+			dels = append(dels, cmd[1:]...)
+		default:
+			t.Fatalf("stream has %v after %v, want only DELs", cmd, dels)
+		}
+	}
+	sort.Strings(dels)
+	if dels[0] != "gone:1" || dels[1] != "gone:2" {
+		t.Fatalf("DELs of %v", dels)
+	}
+	if n := c.DBSize(ctx).Val(); n != int64(len(live)) {
+		t.Fatalf("DBSIZE %d after SCAN, want %d", n, len(live))
+	}
+}
+
+// skipPayload reads a full sync's +FULLRESYNC line and its RDB from a
+// disk-based sync ($<len> then the bytes), leaving br at the stream.
+func skipPayload(t *testing.T, br *bufio.Reader) {
+	t.Helper()
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("waiting for the payload: %v", err)
+		}
+		if strings.HasPrefix(line, "$") {
+			n, err := strconv.Atoi(strings.TrimSpace(line[1:]))
+			if err != nil {
+				t.Fatalf("payload header %q", line)
+			}
+			if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
 	}
 }

@@ -43,7 +43,10 @@ import (
 // many clients scan. Those unused for scanIdleMillis are dropped by the tick.
 //
 // SCAN's cursor also names the shard: the low 8 bits are the shard index
-// and the rest the hash position, so one call touches one shard.
+// and the rest the hash position. A call holds every shard, as Redis's
+// SCAN holds the server: when it reaches the end of one shard with fewer
+// than COUNT keys visited, it goes on into the next, so a small keyspace is
+// returned whole by SCAN 0, as Redis returns it.
 
 const scanIdleMillis = 10_000
 
@@ -53,7 +56,7 @@ func init() {
 			Group: "generic", Since: "2.8.0", Summary: "Incrementally iterate the keys space",
 			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
 			Syntax:     "cursor [MATCH pattern] [COUNT count] [TYPE type]"},
-			Run: cmdScan, Route: scanRoute},
+			Run: cmdScan, Route: scanRoute, NeedsAllShards: func([][]byte) bool { return true }},
 		&Command{Spec: Spec{Name: "hscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1,
 			Group: "hash", Since: "2.8.0", Summary: "Incrementally iterate hash fields and associated values",
 			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
@@ -234,29 +237,47 @@ func cmdScan(c *Ctx) {
 	}
 	shards := max(c.NumShards, 1)
 	id := int(cur&0xff) % shards
-	s := c.shard(id)
-	db := &s.dbs[c.DB]
-	if db.scanKeys == nil {
-		db.scanKeys = newKeyIndex(db)
-	}
-	db.scanKeys.used = c.Now
-	// Collect first, filter after: has() may expire a key, which changes
-	// the index.
-	names, next := db.scanKeys.step(cur>>8, o.count, nil)
+	pos := cur >> 8
 	var found []string
-	for _, k := range names {
-		if db.has([]byte(k), c.Now) && o.matches(k) && (!o.typed || db.typeOf(k) == o.typ) {
-			found = append(found, k)
+	var cursor uint64
+	for visited := 0; ; {
+		db := &c.shard(id).dbs[c.DB]
+		if db.scanKeys == nil {
+			db.scanKeys = newKeyIndex(db)
+		}
+		db.scanKeys.used = c.Now
+		// Collect first, filter after: has() may expire a key, which
+		// changes the index.
+		names, next := db.scanKeys.step(pos, o.count-visited, nil)
+		visited += len(names)
+		for _, k := range names {
+			if db.has([]byte(k), c.Now) && o.matches(k) && (!o.typed || db.typeOf(k) == o.typ) {
+				found = append(found, k)
+			}
+		}
+		if next != 0 {
+			cursor = next<<8 | uint64(id)
+			break
+		}
+		if id+1 >= shards {
+			break // the end of the last shard: cursor 0
+		}
+		id, pos = id+1, 0
+		if visited >= o.count || !c.holds(id) {
+			cursor = uint64(id) // the next shard, from its start
+			break
 		}
 	}
-	var cursor uint64
-	switch {
-	case next != 0:
-		cursor = next<<8 | uint64(id)
-	case id+1 < shards:
-		cursor = uint64(id + 1) // the next shard, from its start
-	}
 	c.replyScan(cursor, found)
+}
+
+// holds reports whether the context may use shard id: its own, or one it
+// borrowed.
+func (c *Ctx) holds(id int) bool {
+	if c.self != nil {
+		return c.self.ID == id
+	}
+	return id < len(c.shards) && c.shards[id] != nil
 }
 
 // shard returns shard id, which must be this context's shard or borrowed.
