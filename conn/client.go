@@ -65,6 +65,9 @@ type client struct {
 
 	src    stampedReader // the socket, with the arrival time of each read
 	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
+	// loadTurn is the load (its start) and event point a refused command
+	// last waited for (awaitLoadingTurn).
+	loadTurn [2]int64
 
 	closeAfter bool  // QUIT or a protocol error: flush, then close
 	aofSync    bool  // a write ran: the next reply waits for the AOF (aof.go)
@@ -434,7 +437,8 @@ func (c *client) executeOne(args [][]byte) {
 	if e != nil && (!c.authed || !c.user.st.Load().free) && c.aclDenied(e, args) {
 		return
 	}
-	if e != nil && c.srv.persist.loading.Load() && c.refusedWhileLoading(e, args) {
+	if e != nil && c.srv.persist.loading.Load() && c.refusedWhileLoading(e, args) &&
+		(!c.awaitLoadingTurn() || c.refusedWhileLoading(e, args)) {
 		c.reject(e, args, errLoading)
 		return
 	}

@@ -345,6 +345,9 @@ func allowedWhileLoading(e *entry, args [][]byte) bool {
 // follows) refuses only the commands Redis flags no-async-loading
 // (REPLICAOF, SAVE, BGSAVE, ...), or an EXEC of a transaction holding one.
 func (c *client) refusedWhileLoading(e *entry, args [][]byte) bool {
+	if !c.srv.persist.loading.Load() {
+		return false
+	}
 	if !c.srv.persist.asyncLoading.Load() {
 		return !allowedWhileLoading(e, args)
 	}
@@ -360,6 +363,44 @@ func (c *client) refusedWhileLoading(e *entry, args [][]byte) bool {
 	}
 	return false
 }
+
+// awaitLoadingTurn holds a command that a load would refuse until the load
+// reaches its next event point, and reports whether it has ended there.
+// Redis's main thread serves clients during a load only each time another
+// loading-process-events-interval-bytes (2 MB) are in, so a small file or
+// a replica's small sync is loaded before any command runs, and none gets
+// -LOADING. A connection waits for one such point at a time (the next
+// command refused at the same point is answered at once), and for at most
+// loadTurnMax.
+func (c *client) awaitLoadingTurn() bool {
+	p := &c.srv.persist
+	step := max(c.srv.cfg.Int("loading-process-events-interval-bytes"), 1)
+	turn, load := p.loadBytes.Load()/step, p.loadStart.Load()
+	if c.loadTurn == [2]int64{load, turn + 1} {
+		return false // this point's refusals are answered together
+	}
+	c.loadTurn = [2]int64{load, turn + 1}
+	deadline := time.Now().Add(loadTurnMax)
+	for p.loading.Load() && p.loadBytes.Load()/step <= turn {
+		select {
+		case <-c.srv.stopping:
+			return false
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(loadTurnPoll)
+	}
+	return !p.loading.Load()
+}
+
+// How long a command waits for a load's next event point, and how often it
+// looks.
+const (
+	loadTurnMax  = time.Second
+	loadTurnPoll = time.Millisecond
+)
 
 // deniedAsyncLoading: the command, or its subcommand, is flagged
 // no-async-loading.

@@ -431,6 +431,59 @@ func TestLoadingRefusesCommands(t *testing.T) {
 	}
 }
 
+// A command that arrives during a load waits for the load's next event
+// point (every loading-process-events-interval-bytes, as Redis's main
+// thread serves clients then): a load that ends first serves it, as Redis
+// serves a client only after a small file is in; a load that passes the
+// point answers -LOADING, as do the other commands refused at that point.
+func TestLoadingAnswersAtEventPoints(t *testing.T) {
+	srv, addr := startServer(t, 2)
+	// No retries: go-redis would retry a -LOADING reply.
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	c.Set(ctx, "k", "v", 0)
+	p := &srv.persist
+	later := func(d time.Duration, f func()) { time.AfterFunc(d, f) }
+
+	p.loading.Store(true)
+	later(50*time.Millisecond, func() { p.loading.Store(false) })
+	start := time.Now()
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET during a load that ends: %q, %v; want v", v, err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Fatalf("GET answered in %v, before the load ended", d)
+	}
+
+	p.loadStart.Store(time.Now().Unix() + 1) // another load
+	p.loading.Store(true)
+	later(50*time.Millisecond, func() { p.loadBytes.Add(2 << 20) })
+	start = time.Now()
+	if err := c.Get(ctx, "k").Err(); err == nil || err.Error() != errLoading {
+		t.Fatalf("GET at the load's next event point: %v, want -LOADING", err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond || d > 900*time.Millisecond {
+		t.Fatalf("-LOADING after %v, want at the event point (50 ms)", d)
+	}
+
+	// No progress: the three commands of a pipeline wait for one point
+	// (at most loadTurnMax), not one each.
+	later(2*loadTurnMax, func() { p.loading.Store(false) })
+	start = time.Now()
+	pipe := c.Pipeline()
+	gets := []*redis.StringCmd{pipe.Get(ctx, "k"), pipe.Get(ctx, "k"), pipe.Get(ctx, "k")}
+	pipe.Exec(ctx)
+	for i, g := range gets {
+		if err := g.Err(); err == nil || err.Error() != errLoading {
+			t.Fatalf("pipelined GET %d: %v, want -LOADING", i, err)
+		}
+	}
+	if d := time.Since(start); d > loadTurnMax+loadTurnMax/2 {
+		t.Fatalf("three refused GETs took %v, want about %v", d, loadTurnMax)
+	}
+}
+
 func TestSaveErrors(t *testing.T) {
 	dir := t.TempDir()
 	s := startPersistServer(t, 2, dir)
