@@ -111,7 +111,7 @@ func TestEvictionPublishesAsItGoes(t *testing.T) {
 		t.Fatalf("published %d, shard holds %d", full, s.Used())
 	}
 	b.Set(full/2, AllKeysLRU, 5, 100) // no time limit: a slow run must not stop early
-	run(t, s, 1000, "GET", "k0") // a batch evicts first
+	run(t, s, 1000, "GET", "k0")      // a batch evicts first
 	if b.Data() > full/2 || b.Data() != s.Used() {
 		t.Fatalf("after eviction: published %d, shard holds %d, limit %d", b.Data(), s.Used(), full/2)
 	}
