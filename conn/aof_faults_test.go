@@ -227,7 +227,7 @@ func TestNoRewriteStartsDuringShutdown(t *testing.T) {
 	}
 	defer nc.Close()
 	nc.Write([]byte("SET a b\r\nDEBUG SLEEP 0.5\r\nBGREWRITEAOF\r\n"))
-	time.Sleep(100 * time.Millisecond) // in the sleep
+	waitDebugSleeping(t, srv)
 	before := len(logs.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -65,7 +65,11 @@ func TestBlockedMovesConserveElements(t *testing.T) {
 			srcs := keys[:3]
 			all := keys
 			const total = 600
-			deadline := time.Now().Add(4 * time.Second)
+			// The producer only has to finish, not to be quick: under
+			// -race on a loaded 2-core machine the 24 clients' churn
+			// slowed its 600 pushes past 4 s (CI-like load: "producer
+			// too slow"). The deadline is there to catch a hang.
+			deadline := time.Now().Add(60 * time.Second)
 			var wg sync.WaitGroup
 			stop := make(chan struct{})
 			var mu sync.Mutex
@@ -167,7 +171,7 @@ func TestBlockedMovesConserveElements(t *testing.T) {
 			// Let the server finish with every closed connection (one may
 			// still run the BLMOVE it read before the hang-up) and give up
 			// their waiters.
-			waitFor := time.Now().Add(3 * time.Second)
+			waitFor := time.Now().Add(10 * time.Second)
 			for {
 				info := rdb.Info(ctx, "clients").Val()
 				conns := "connected_clients:" + strconv.Itoa(int(rdb.PoolStats().TotalConns)) + "\r"

@@ -628,7 +628,8 @@ func (c *client) settleSegment(direct bool) {
 			sent++
 		}
 	}
-	if sent+busy == len(c.queued) && c.await(sent) {
+	answered := c.await(sent) // even if some were refused: the others run
+	if sent+busy == len(c.queued) && answered {
 		if c.aofSync {
 			for _, id := range c.queued {
 				c.aofWant = max(c.aofWant, c.batches[id].Logged)
@@ -818,13 +819,16 @@ func (c *client) resetOut() {
 	c.outMark = 0
 }
 
-// await waits for n answers. It gives up, returning false, when the shards
-// are being stopped, since a stopped shard drops its mailbox.
+// await waits for n answers. It gives up, returning false, once the shards
+// have stopped, since a stopped shard drops its mailbox. Not before: a
+// shard may still be running a batch when a shutdown that ran out of time
+// begins to stop them, and the connection reuses its batches as soon as
+// await returns.
 func (c *client) await(n int) bool {
 	for ; n > 0; n-- {
 		select {
 		case <-c.answers:
-		case <-c.srv.shardsDown:
+		case <-c.srv.shardsGone:
 			return false
 		}
 	}

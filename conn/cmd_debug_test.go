@@ -522,22 +522,23 @@ func TestDebugActiveExpireAndCron(t *testing.T) {
 // does.
 func TestDebugSleepHoldsShards(t *testing.T) {
 	ctx := context.Background()
-	_, addr := startDebugServer(t, 8, "yes")
+	srv, addr := startDebugServer(t, 8, "yes")
 	a, b := newClient2(t, addr, 2), newClient2(t, addr, 2)
+	a.Ping(ctx)
 	b.Ping(ctx)
-	slept := make(chan time.Time, 1)
-	go func() {
-		a.Do(ctx, "DEBUG", "SLEEP", "0.4")
-		slept <- time.Now()
-	}()
-	time.Sleep(100 * time.Millisecond)
+	slept := make(chan error, 1)
+	sent := time.Now()
+	go func() { slept <- a.Do(ctx, "DEBUG", "SLEEP", "0.4").Err() }()
+	waitDebugSleeping(t, srv)
 	for i := range 8 {
-		b.Set(ctx, "key"+strconv.Itoa(i), "v", 0)
+		must(t, b.Set(ctx, "key"+strconv.Itoa(i), "v", 0).Err())
 	}
-	done := time.Now()
-	if woke := <-slept; done.Before(woke.Add(-50 * time.Millisecond)) {
-		t.Fatalf("writes finished %v before DEBUG SLEEP returned", woke.Sub(done))
+	// The sleep began after it was sent and lasts 0.4 s: writes held
+	// until its end finish no sooner than that after the sending.
+	if d := time.Since(sent); d < 400*time.Millisecond {
+		t.Fatalf("writes finished %v after DEBUG SLEEP 0.4 was sent", d)
 	}
+	must(t, <-slept)
 	// In a transaction, which holds the shards itself.
 	pipe := a.TxPipeline()
 	pipe.Set(ctx, "x", "1", 0)

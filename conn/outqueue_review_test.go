@@ -109,8 +109,10 @@ func TestNonReadingClientsLeaveNoGoroutineOrMemory(t *testing.T) {
 		}
 		return len(srv.clients) == n+1
 	})
-	// Until the socket takes no more and the writer runs.
-	for d := time.Now().Add(20 * time.Second); time.Now().Before(d); {
+	// Until the socket takes no more and the writer runs: 200 sockets'
+	// worth of 32 KB replies, which under -race on one loaded core took
+	// more than 20 s (84 writers of 200 ran then).
+	for d := time.Now().Add(90 * time.Second); time.Now().Before(d); {
 		more := 0
 		for i, nc := range conns {
 			c := byAddr[nc.LocalAddr().String()]

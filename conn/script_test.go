@@ -426,7 +426,7 @@ func TestScriptKillNeverStopsAWriter(t *testing.T) {
 	s := redis.NewScript("local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end redis.call('decrby', KEYS[1], 1) for j = 1, 2000 do end redis.call('incrby', KEYS[2], 1) return 1")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var killed atomic.Int64
+	var killed, completed atomic.Int64
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -438,7 +438,11 @@ func TestScriptKillNeverStopsAWriter(t *testing.T) {
 					return
 				default:
 				}
-				if err := s.Run(ctx, rdb, k, (i*7+w)%3000).Err(); err != nil && strings.Contains(err.Error(), "killed") {
+				err := s.Run(ctx, rdb, k, (i*7+w)%3000).Err()
+				switch {
+				case err == nil:
+					completed.Add(1)
+				case strings.Contains(err.Error(), "killed"):
 					killed.Add(1)
 				}
 			}
@@ -456,7 +460,14 @@ func TestScriptKillNeverStopsAWriter(t *testing.T) {
 			admin.ScriptKill(ctx)
 		}
 	}()
+	// A second at least, and until both outcomes came: under -race on a
+	// loaded machine a second saw no kill at all.
 	time.Sleep(time.Second)
+	for deadline := time.Now().Add(60 * time.Second); killed.Load() == 0 || completed.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
 	a, _ := admin.Get(ctx, k[0]).Int()
