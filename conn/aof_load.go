@@ -274,9 +274,11 @@ func (r *aofReplay) apply(args [][]byte) error {
 	}
 	r.out = r.a.Run(e.data, args, nil, nil, r.db, wire.RESP2, r.out[:0])
 	if r.n++; r.n%1024 == 0 {
-		// Settle the accounting and expiry now and then.
+		// Settle the accounting and expiry now and then; Redis serves its
+		// clients at this point (awaitLoadingTurn).
 		r.a.End()
 		r.begin()
+		r.s.persist.loading.point()
 	}
 	if cap(r.out) > 1<<20 {
 		r.out = nil

@@ -65,9 +65,10 @@ type client struct {
 
 	src    stampedReader // the socket, with the arrival time of each read
 	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
-	// loadTurn is the load (its start) and event point a refused command
-	// last waited for (awaitLoadingTurn).
-	loadTurn [2]int64
+	// loadTurn is one more than the load event point at which a refused
+	// command was last answered (awaitLoadingTurn), 0 before any, and
+	// loadRead the readAt of that command.
+	loadTurn, loadRead int64
 
 	closeAfter bool  // QUIT or a protocol error: flush, then close
 	aofSync    bool  // a write ran: the next reply waits for the AOF (aof.go)

@@ -43,7 +43,7 @@ type persistState struct {
 	// changesSaved is the shards' change count at the instant of the last
 	// successful snapshot; the difference is rdb_changes_since_last_save.
 	changesSaved atomic.Int64
-	loading      atomic.Bool
+	loading      loadFlag
 	// asyncLoading: a replica's diskless load (repl-diskless-load swapdb,
 	// same history) goes on beside the dataset, which clients keep
 	// using; loading is set too, as Redis's server.loading is, but only

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,6 +118,7 @@ func (s *Server) parseRDB(br *bufio.Reader, store storeFunc, stopped func() bool
 	var libs []byte
 	var empty int
 	delay := s.cfg.Int("key-load-delay")
+	points := rdbPoints{f: &p.loading, step: max(s.cfg.Int("loading-process-events-interval-bytes"), 1)}
 	// A replica (or a server started as one) keeps the keys whose TTL has
 	// passed, as Redis loads them on a server that is not a master: they
 	// are its master's to delete (a key past its TTL reads as gone).
@@ -162,6 +164,7 @@ func (s *Server) parseRDB(br *bufio.Reader, store storeFunc, stopped func() bool
 					return errLoadStopped
 				}
 			}
+			points.read(e.End)
 			id := shard.Owner([]byte(e.Key), n)
 			batches[id] = append(batches[id], shard.LoadEntry{DB: e.DB, Key: e.Key, ExpireAt: e.ExpireAt,
 				Idle: e.Idle, Freq: e.Freq, Value: e.Value, KeepExpired: keepExpired})
@@ -364,43 +367,99 @@ func (c *client) refusedWhileLoading(e *entry, args [][]byte) bool {
 	return false
 }
 
-// awaitLoadingTurn holds a command that a load would refuse until the load
-// reaches its next event point, and reports whether it has ended there.
-// Redis's main thread serves clients during a load only each time another
-// loading-process-events-interval-bytes (2 MB) are in, so a small file or
-// a replica's small sync is loaded before any command runs, and none gets
-// -LOADING. A connection waits for one such point at a time (the next
-// command refused at the same point is answered at once), and for at most
-// loadTurnMax.
-func (c *client) awaitLoadingTurn() bool {
-	p := &c.srv.persist
-	step := max(c.srv.cfg.Int("loading-process-events-interval-bytes"), 1)
-	turn, load := p.loadBytes.Load()/step, p.loadStart.Load()
-	if c.loadTurn == [2]int64{load, turn + 1} {
-		return false // this point's refusals are answered together
-	}
-	c.loadTurn = [2]int64{load, turn + 1}
-	deadline := time.Now().Add(loadTurnMax)
-	for p.loading.Load() && p.loadBytes.Load()/step <= turn {
-		select {
-		case <-c.srv.stopping:
-			return false
-		default:
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(loadTurnPoll)
-	}
-	return !p.loading.Load()
+// loadFlag is persist.loading, whether a load runs, with the load's event
+// points: where Redis's main thread, busy loading, serves its clients
+// (each loading-process-events-interval-bytes of an RDB, each 1024
+// commands of an AOF). The loader marks them (point), and Store marks
+// one as a load begins and ends; a command that a load refuses waits for
+// the next (awaitLoadingTurn), asleep.
+type loadFlag struct {
+	atomic.Bool
+	points atomic.Int64 // event points marked, over every load
+	mu     sync.Mutex
+	next   chan struct{} // closed at the next point; nil while none waits
 }
 
-// How long a command waits for a load's next event point, and how often it
-// looks.
-const (
-	loadTurnMax  = time.Second
-	loadTurnPoll = time.Millisecond
-)
+// Store sets the flag, which is an event point too.
+func (f *loadFlag) Store(on bool) {
+	f.Bool.Store(on)
+	f.point()
+}
+
+// point marks an event point and wakes the commands waiting for it.
+func (f *loadFlag) point() {
+	f.points.Add(1)
+	f.mu.Lock()
+	if f.next != nil {
+		close(f.next)
+		f.next = nil
+	}
+	f.mu.Unlock()
+}
+
+// awaitPoint returns a channel closed at the next event point.
+func (f *loadFlag) awaitPoint() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next == nil {
+		f.next = make(chan struct{})
+	}
+	return f.next
+}
+
+// awaitLoadingTurn holds a command that a load would refuse until the load
+// reaches its next event point, and reports whether it has ended there.
+// Redis's main thread serves clients during a load only at those points,
+// so a small file or a replica's small sync is loaded before any command
+// runs, and none gets -LOADING; at a point it answers all the commands
+// that have arrived. So a connection waits for one point at a time: the
+// commands refused after it that came in the same read are answered at
+// the same point, at once; those read later wait for the next. It waits
+// loadTurnMax at most.
+func (c *client) awaitLoadingTurn() bool {
+	f := &c.srv.persist.loading
+	at := f.points.Load()
+	if c.loadTurn == at+1 && c.loadRead == c.readAt {
+		return false // answered at this point already
+	}
+	defer func() { c.loadTurn, c.loadRead = f.points.Load()+1, c.readAt }()
+	timer := time.NewTimer(loadTurnMax)
+	defer timer.Stop()
+	for {
+		next := f.awaitPoint()
+		if !f.Load() {
+			return true
+		}
+		if f.points.Load() != at {
+			return false
+		}
+		select {
+		case <-next:
+		case <-c.srv.stopping:
+			return false
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
+// loadTurnMax is how long a command waits for a load's next event point.
+const loadTurnMax = time.Second
+
+// rdbPoints marks the event points of an RDB load, each step bytes of its
+// input, as its keys go in.
+type rdbPoints struct {
+	f          *loadFlag
+	step, last int64
+}
+
+// read notes that the load has consumed the first end bytes of its input.
+func (r *rdbPoints) read(end int64) {
+	if n := end / r.step; n != r.last {
+		r.last = n
+		r.f.point()
+	}
+}
 
 // deniedAsyncLoading: the command, or its subcommand, is flagged
 // no-async-loading.

@@ -456,9 +456,8 @@ func TestLoadingAnswersAtEventPoints(t *testing.T) {
 		t.Fatalf("GET answered in %v, before the load ended", d)
 	}
 
-	p.loadStart.Store(time.Now().Unix() + 1) // another load
-	p.loading.Store(true)
-	later(50*time.Millisecond, func() { p.loadBytes.Add(2 << 20) })
+	p.loading.Store(true) // another load
+	later(50*time.Millisecond, func() { p.loading.point() })
 	start = time.Now()
 	if err := c.Get(ctx, "k").Err(); err == nil || err.Error() != errLoading {
 		t.Fatalf("GET at the load's next event point: %v, want -LOADING", err)

@@ -18,6 +18,10 @@ type Entry struct {
 	Idle     int64 // seconds idle from an OpIdle before it, or -1
 	Freq     int   // LFU counter from an OpFreq before it, or -1
 	Value    *Value
+	// End is how many bytes of the input Load had consumed when the
+	// record was read in full: a loader's progress, by which Redis times
+	// its event points (loading-process-events-interval-bytes).
+	End int64
 }
 
 // Handler receives what a file holds, in file order. Any error it returns
@@ -521,7 +525,7 @@ func (l *loader) load(h Handler) error {
 					h.Empty(db, e.Key)
 				}
 			case h.Key != nil:
-				e.DB, e.ExpireAt, e.Idle, e.Freq = db, expireAt, idle, freq
+				e.DB, e.ExpireAt, e.Idle, e.Freq, e.End = db, expireAt, idle, freq, l.off
 				if err := h.Key(e); err != nil {
 					return err
 				}
