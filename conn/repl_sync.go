@@ -67,9 +67,18 @@ func (s *Server) runSync(sess *syncSession) {
 	rs := append([]*replica(nil), sess.replicas...)
 	s.repl.mu.Unlock()
 
-	// The shards take one snapshot at a time: wait for a BGSAVE or a
-	// rewrite to end (Redis's replicas wait for the next BGSAVE too).
-	for deadline := time.Now().Add(time.Minute); s.bgsaveRunning() || s.aofRewriting(); {
+	// The shards take one snapshot at a time: wait for a BGSAVE, a
+	// rewrite or another session's sync to end (Redis's replicas wait for
+	// the next BGSAVE too). One that began between the check and the
+	// snapshot is waited for the same way.
+	var h replSnapshot
+	var err error
+	for deadline := time.Now().Add(time.Minute); ; {
+		if !s.bgsaveRunning() && !s.aofRewriting() {
+			if h, err = s.beginReplicaSnapshot(rs); err != errSnapshotTaken {
+				break
+			}
+		}
 		if time.Now().After(deadline) {
 			failAll(rs, errors.New("a background save did not end"))
 			return
@@ -79,7 +88,6 @@ func (s *Server) runSync(sess *syncSession) {
 			return
 		}
 	}
-	h, err := s.beginReplicaSnapshot(rs)
 	if err != nil {
 		s.log.Warn("cannot sync the replicas: " + err.Error())
 		failAll(rs, err)
@@ -177,6 +185,10 @@ type replSnapshot struct {
 	start int64
 }
 
+// errSnapshotTaken: a BGSAVE, a rewrite or another sync began its
+// snapshot first.
+var errSnapshotTaken = errors.New("a background save started meanwhile")
+
 // beginReplicaSnapshot holds every shard for an instant: the snapshot
 // begins, and each replica's sink joins the journal there.
 func (s *Server) beginReplicaSnapshot(rs []*replica) (replSnapshot, error) {
@@ -188,7 +200,7 @@ func (s *Server) beginReplicaSnapshot(rs []*replica) (replSnapshot, error) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.bg != nil || s.aofRewriting() {
-			err = errors.New("a background save started meanwhile")
+			err = errSnapshotTaken
 			return
 		}
 		s.repl.mu.Lock()
