@@ -122,20 +122,3 @@ func luaChunkID(source string) string {
 	}
 	return `[string "` + line + `"]`
 }
-
-// installCallErrors makes calling nil, a boolean or a number fail with
-// Lua 5.1's "attempt to call a nil value" (and so on) rather than
-// gopher-lua's "attempt to call a non-function object": those types get
-// a metatable whose __call raises it. getmetatable still shows them none
-// (see lockDown).
-func installCallErrors(L *lua.LState) {
-	for _, v := range []lua.LValue{lua.LNil, lua.LFalse, lua.LNumber(0)} {
-		msg := "attempt to call a " + v.Type().String() + " value"
-		mt := L.NewTable()
-		mt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
-			L.RaiseError("%s", msg)
-			return 0
-		}))
-		L.SetMetatable(v, mt)
-	}
-}
