@@ -1,6 +1,8 @@
 package script
 
 import (
+	"reflect"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -27,9 +29,10 @@ func installCallErrors(L *lua.LState) {
 }
 
 // gopher-lua's instruction layout: the opcode in the top 6 bits, then A in
-// the next 8.
+// the next 8, then C and B in 9 bits each.
 func opcodeOf(inst uint32) int { return int(inst >> 26) }
 func argAOf(inst uint32) int   { return int(inst>>18) & 0xff }
+func argBOf(inst uint32) int   { return int(inst & 0x1ff) }
 
 // calledName finds, from within a __call metamethod, how the caller named
 // the value it called: the call's name as the compiler recorded it and the
@@ -57,14 +60,7 @@ func calledName(L *lua.LState) (kind, name string) {
 		return "", ""
 	}
 	p := fn.Proto
-	call := -1
-	for _, c := range p.DbgCalls {
-		if c.Name == name && c.Pc >= 0 && c.Pc < len(p.Code) && c.Pc < len(p.DbgSourcePositions) &&
-			p.DbgSourcePositions[c.Pc] == caller.CurrentLine {
-			call = c.Pc
-			break
-		}
-	}
+	call := callPc(caller, p, name)
 	if call < 0 {
 		return "", ""
 	}
@@ -84,7 +80,11 @@ func calledName(L *lua.LState) (kind, name string) {
 		case lua.OP_GETUPVAL:
 			return "upvalue", name
 		case lua.OP_MOVE:
-			return "local", name
+			// Only a copy of a local names it: "(a or b)()" moves a
+			// temporary, which Lua 5.1 leaves unnamed.
+			if local := localName(p, argBOf(inst), pc); local != "" {
+				return "local", local
+			}
 		}
 		return "", ""
 	}
@@ -95,4 +95,51 @@ func calledName(L *lua.LState) (kind, name string) {
 		}
 	}
 	return "", ""
+}
+
+// callPc finds the caller's call instruction. gopher-lua's Debug keeps the
+// frame's program counter unexported; it is read by reflection. Should that
+// fail (another gopher-lua), the call is the one of that name on the
+// current line, when only one there has it.
+func callPc(caller *lua.Debug, p *lua.FunctionProto, name string) int {
+	if f := reflect.ValueOf(caller).Elem().FieldByName("frame"); f.IsValid() && f.Kind() == reflect.Pointer && !f.IsNil() {
+		if pcv := f.Elem().FieldByName("Pc"); pcv.IsValid() && pcv.CanInt() {
+			pc := int(pcv.Int()) - 1 // the frame's pc is past the call
+			for _, c := range p.DbgCalls {
+				if c.Pc == pc && c.Name == name && pc < len(p.Code) {
+					return pc
+				}
+			}
+			return -1
+		}
+	}
+	call := -1
+	for _, c := range p.DbgCalls {
+		if c.Name == name && c.Pc >= 0 && c.Pc < len(p.Code) && c.Pc < len(p.DbgSourcePositions) &&
+			p.DbgSourcePositions[c.Pc] == caller.CurrentLine {
+			if call >= 0 {
+				return -1
+			}
+			call = c.Pc
+		}
+	}
+	return call
+}
+
+// localName is the name of the local in register reg at pc, or "": the
+// locals active there hold the registers from 0 up in the order they were
+// declared, as in Lua 5.1's luaF_getlocalname.
+func localName(p *lua.FunctionProto, reg, pc int) string {
+	for _, l := range p.DbgLocals {
+		if l.StartPc > pc {
+			break
+		}
+		if pc < l.EndPc {
+			if reg == 0 {
+				return l.Name
+			}
+			reg--
+		}
+	}
+	return ""
 }
