@@ -29,10 +29,9 @@ func installCallErrors(L *lua.LState) {
 }
 
 // gopher-lua's instruction layout: the opcode in the top 6 bits, then A in
-// the next 8, then C and B in 9 bits each.
+// the next 8.
 func opcodeOf(inst uint32) int { return int(inst >> 26) }
 func argAOf(inst uint32) int   { return int(inst>>18) & 0xff }
-func argBOf(inst uint32) int   { return int(inst & 0x1ff) }
 
 // calledName finds, from within a __call metamethod, how the caller named
 // the value it called: the call's name as the compiler recorded it and the
@@ -80,10 +79,12 @@ func calledName(L *lua.LState) (kind, name string) {
 		case lua.OP_GETUPVAL:
 			return "upvalue", name
 		case lua.OP_MOVE:
-			// Only a copy of a local names it: "(a or b)()" moves a
-			// temporary, which Lua 5.1 leaves unnamed.
-			if local := localName(p, argBOf(inst), pc); local != "" {
-				return "local", local
+			// A named call that moves its function is a local's;
+			// "(a or b)()", named '?', moves a temporary, which Lua
+			// 5.1 leaves unnamed. (gopher-lua's DbgLocals end pcs are
+			// not reliable enough to ask which register is a local.)
+			if name != "?" {
+				return "local", name
 			}
 		}
 		return "", ""
@@ -124,22 +125,4 @@ func callPc(caller *lua.Debug, p *lua.FunctionProto, name string) int {
 		}
 	}
 	return call
-}
-
-// localName is the name of the local in register reg at pc, or "": the
-// locals active there hold the registers from 0 up in the order they were
-// declared, as in Lua 5.1's luaF_getlocalname.
-func localName(p *lua.FunctionProto, reg, pc int) string {
-	for _, l := range p.DbgLocals {
-		if l.StartPc > pc {
-			break
-		}
-		if pc < l.EndPc {
-			if reg == 0 {
-				return l.Name
-			}
-			reg--
-		}
-	}
-	return ""
 }
