@@ -56,7 +56,7 @@ func init() {
 			Group: "generic", Since: "2.8.0", Summary: "Incrementally iterate the keys space",
 			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
 			Syntax:     "cursor [MATCH pattern] [COUNT count] [TYPE type]"},
-			Run: cmdScan, Route: scanRoute, NeedsAllShards: func([][]byte) bool { return true }},
+			Run: cmdScan, NeedsAllShards: func([][]byte) bool { return true }},
 		&Command{Spec: Spec{Name: "hscan", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1,
 			Group: "hash", Since: "2.8.0", Summary: "Incrementally iterate hash fields and associated values",
 			Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
@@ -213,15 +213,6 @@ func parseCursor(b []byte) (uint64, bool) {
 		v = -v
 	}
 	return v, true
-}
-
-// scanRoute sends SCAN to the shard its cursor names.
-func scanRoute(args [][]byte, shards int) int {
-	cur, ok := parseCursor(args[1])
-	if !ok {
-		return 0
-	}
-	return int(cur&0xff) % shards
 }
 
 func cmdScan(c *Ctx) {
