@@ -34,7 +34,9 @@ func TestReplicaPauseHoldsMasterStream(t *testing.T) {
 		t.Fatalf("replica DBSIZE %d after CLIENT UNPAUSE, want 100", rc.DBSize(ctx).Val())
 	}
 
-	if err := rc.Do(ctx, "CLIENT", "PAUSE", "500", "WRITE").Err(); err != nil {
+	// 2 s, as in Redis's check: time for the writes to arrive on a slow
+	// machine while the pause still holds them.
+	if err := rc.Do(ctx, "CLIENT", "PAUSE", "2000", "WRITE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	setKeys(t, ctx, mc, "b", 100)
