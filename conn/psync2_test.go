@@ -69,6 +69,19 @@ func replicaOf(t *testing.T, c *redis.Client, addr string) {
 	}
 }
 
+// masterWithReplica starts a master and a replica of it on 4 shards each,
+// the master with repl-diskless-sync-delay 0 and masterConf, the replica
+// with replicaConf, and returns their clients once the link is up.
+func masterWithReplica(t *testing.T, masterConf, replicaConf []string) (mc, rc *redis.Client) {
+	t.Helper()
+	m := startPersistServer(t, 4, t.TempDir(), append([]string{"repl-diskless-sync-delay", "0"}, masterConf...)...)
+	mc = newClient2(t, m.addr, 2)
+	r := startPersistServer(t, 4, t.TempDir(), replicaConf...)
+	rc = newClient2(t, r.addr, 2)
+	replicaOfUp(t, rc, m.addr)
+	return mc, rc
+}
+
 // replicaOfUp is replicaOf that waits until the link is up.
 func replicaOfUp(t *testing.T, c *redis.Client, addr string) {
 	t.Helper()

@@ -18,11 +18,7 @@ import (
 // applies again (OOM under noeviction).
 func TestReplicaIgnoresMaxmemory(t *testing.T) {
 	ctx := context.Background()
-	m := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
-	mc := newClient2(t, m.addr, 2)
-	r := startPersistServer(t, 4, t.TempDir(), "replica-read-only", "no")
-	rc := newClient2(t, r.addr, 2)
-	replicaOfUp(t, rc, m.addr)
+	mc, rc := masterWithReplica(t, nil, []string{"replica-read-only", "no"})
 	for _, kv := range [][2]string{{"maxmemory", "1mb"}, {"maxmemory-policy", "noeviction"}} {
 		if err := rc.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)

@@ -13,11 +13,7 @@ import (
 // by CLIENT UNPAUSE, then by its timeout.
 func TestReplicaPauseHoldsMasterStream(t *testing.T) {
 	ctx := context.Background()
-	m := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0")
-	mc := newClient2(t, m.addr, 2)
-	r := startPersistServer(t, 4, t.TempDir())
-	rc := newClient2(t, r.addr, 2)
-	replicaOfUp(t, rc, m.addr)
+	mc, rc := masterWithReplica(t, nil, nil)
 
 	if err := rc.Do(ctx, "CLIENT", "PAUSE", "10000", "WRITE").Err(); err != nil {
 		t.Fatal(err)
@@ -54,11 +50,7 @@ func TestReplicaPauseHoldsMasterStream(t *testing.T) {
 // stream waits unread, and the replica continues where it stopped.
 func TestReplicaPauseLongerThanReplTimeout(t *testing.T) {
 	ctx := context.Background()
-	m := startPersistServer(t, 4, t.TempDir(), "repl-diskless-sync-delay", "0", "repl-ping-replica-period", "1")
-	mc := newClient2(t, m.addr, 2)
-	r := startPersistServer(t, 4, t.TempDir(), "repl-timeout", "3")
-	rc := newClient2(t, r.addr, 2)
-	replicaOfUp(t, rc, m.addr)
+	mc, rc := masterWithReplica(t, []string{"repl-ping-replica-period", "1"}, []string{"repl-timeout", "3"})
 	if err := rc.Do(ctx, "CLIENT", "PAUSE", "6000", "WRITE").Err(); err != nil {
 		t.Fatal(err)
 	}
