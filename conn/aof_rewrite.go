@@ -40,7 +40,7 @@ func cmdBgrewriteaof(c *client, args [][]byte) {
 	case running:
 		c.replyError(errRewriteRunning)
 		return
-	case c.srv.bgsaveRunning() || c.tx.execing:
+	case c.srv.saveSlotTaken() || c.tx.execing:
 		a.mu.Lock()
 		a.scheduled = true
 		a.mu.Unlock()
@@ -291,7 +291,7 @@ func (s *Server) aofCron() {
 		}
 	}
 	a.mu.Unlock()
-	if !due || s.bgsaveRunning() || s.persist.loading.Load() {
+	if !due || s.saveSlotTaken() || s.persist.loading.Load() {
 		return
 	}
 	s.holdAllShardsWithin(time.Second, func(held []*shard.Shard) {
@@ -308,7 +308,7 @@ func (s *Server) startScheduledRewrite() {
 	a.mu.Lock()
 	due := a.scheduled && a.rw == nil
 	a.mu.Unlock()
-	if !due || s.bgsaveRunning() {
+	if !due || s.saveSlotTaken() {
 		return
 	}
 	go s.holdAllShardsWithin(time.Second, func(held []*shard.Shard) {

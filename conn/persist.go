@@ -166,6 +166,12 @@ func cmdBgsave(c *client, args [][]byte) {
 		c.replyError("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
 		return
 	}
+	if c.srv.saveSlotTaken() {
+		// A replica's sync waits for the slot: its save comes first, as
+		// Redis's starts as soon as the last child ends.
+		c.replyError(errBgsaveRunning)
+		return
+	}
 	if c.tx.execing {
 		// As Redis: in a transaction the save starts after it.
 		c.srv.persist.mu.Lock()

@@ -40,8 +40,12 @@ type replState struct {
 	// pending is the full sync that replicas may still join (its
 	// diskless delay has not run out); syncs counts the sessions running.
 	pending *syncSession
-	syncs   sync.WaitGroup
-	pinged  atomic.Int64 // Unix ns of the last PING to the replicas
+	// syncWaiting counts the sessions waiting for the snapshot slot: a
+	// client's BGSAVE or BGREWRITEAOF does not take it before them, as
+	// Redis starts a waiting replica's save as soon as a child ends.
+	syncWaiting atomic.Int32
+	syncs       sync.WaitGroup
+	pinged      atomic.Int64 // Unix ns of the last PING to the replicas
 
 	syncFull, syncPartialOK, syncPartialErr atomic.Int64
 }

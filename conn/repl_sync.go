@@ -73,6 +73,8 @@ func (s *Server) runSync(sess *syncSession) {
 	// snapshot is waited for the same way.
 	var h replSnapshot
 	var err error
+	s.repl.syncWaiting.Add(1)
+	defer s.repl.syncWaiting.Add(-1) // its snapshot, once begun, holds the slot itself
 	for deadline := time.Now().Add(time.Minute); ; {
 		if !s.bgsaveRunning() && !s.aofRewriting() {
 			if h, err = s.beginReplicaSnapshot(rs); err != errSnapshotTaken {
@@ -183,6 +185,13 @@ func failAll(rs []*replica, err error) {
 type replSnapshot struct {
 	snapshotHead
 	start int64
+}
+
+// saveSlotTaken reports whether a BGSAVE runs or a replica's sync waits
+// to begin its snapshot: a client's BGSAVE, BGREWRITEAOF or a rewrite due
+// must not start before it.
+func (s *Server) saveSlotTaken() bool {
+	return s.bgsaveRunning() || s.repl.syncWaiting.Load() > 0
 }
 
 // errSnapshotTaken: a BGSAVE, a rewrite or another sync began its
