@@ -67,28 +67,11 @@ func (s *Server) runSync(sess *syncSession) {
 	rs := append([]*replica(nil), sess.replicas...)
 	s.repl.mu.Unlock()
 
-	// The shards take one snapshot at a time: wait for a BGSAVE, a
-	// rewrite or another session's sync to end (Redis's replicas wait for
-	// the next BGSAVE too). One that began between the check and the
-	// snapshot is waited for the same way.
-	var h replSnapshot
-	var err error
-	s.repl.syncWaiting.Add(1)
-	defer s.repl.syncWaiting.Add(-1) // its snapshot, once begun, holds the slot itself
-	for deadline := time.Now().Add(time.Minute); ; {
-		if !s.bgsaveRunning() && !s.aofRewriting() {
-			if h, err = s.beginReplicaSnapshot(rs); err != errSnapshotTaken {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			failAll(rs, errors.New("a background save did not end"))
-			return
-		}
-		if !s.keepAliveWait(sess, 100*time.Millisecond) {
-			failAll(rs, errors.New("server is shutting down"))
-			return
-		}
+	// The shards take one snapshot at a time (Redis's replicas wait for
+	// the next BGSAVE too).
+	h, err := s.awaitSnapshotSlot(sess, rs)
+	if err == errSessionEnded {
+		return
 	}
 	if err != nil {
 		s.log.Warn("cannot sync the replicas: " + err.Error())
@@ -185,6 +168,35 @@ func failAll(rs []*replica, err error) {
 type replSnapshot struct {
 	snapshotHead
 	start int64
+}
+
+// errSessionEnded: awaitSnapshotSlot failed the session's replicas.
+var errSessionEnded = errors.New("the sync session ended")
+
+// awaitSnapshotSlot begins the session's snapshot once no BGSAVE, rewrite
+// or other session's snapshot runs, for a minute at most. One that began
+// between the check and the snapshot is waited for the same way. While it
+// waits, saveSlotTaken keeps clients' saves from going first; it stops
+// counting as waiting as soon as it returns, so that its slot is free the
+// moment its snapshot ends.
+func (s *Server) awaitSnapshotSlot(sess *syncSession, rs []*replica) (replSnapshot, error) {
+	s.repl.syncWaiting.Add(1)
+	defer s.repl.syncWaiting.Add(-1)
+	for deadline := time.Now().Add(time.Minute); ; {
+		if !s.bgsaveRunning() && !s.aofRewriting() {
+			if h, err := s.beginReplicaSnapshot(rs); err != errSnapshotTaken {
+				return h, err
+			}
+		}
+		if time.Now().After(deadline) {
+			failAll(rs, errors.New("a background save did not end"))
+			return replSnapshot{}, errSessionEnded
+		}
+		if !s.keepAliveWait(sess, 100*time.Millisecond) {
+			failAll(rs, errors.New("server is shutting down"))
+			return replSnapshot{}, errSessionEnded
+		}
+	}
 }
 
 // saveSlotTaken reports whether a BGSAVE runs or a replica's sync waits
