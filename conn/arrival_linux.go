@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -28,6 +29,17 @@ type arrivalReader struct {
 	recv func(fd uintptr) bool
 	peek func(fd uintptr) bool
 	one  [1]byte
+
+	// hold's state: while holding, Read reads fd itself, once, and
+	// reports a socket with nothing to read as empty rather than wait.
+	holding bool
+	fd      uintptr
+	empty   bool // the last read found nothing
+	drained bool // the last read took less than it had room for
+	step    func() bool
+	held    func(fd uintptr) bool
+	// emptyReads counts the reads that found nothing, for tests.
+	emptyReads atomic.Int64
 }
 
 // newArrivalReader returns a reader for nc that records arrival times,
@@ -52,7 +64,57 @@ func newArrivalReader(nc net.Conn) stampedReader {
 	r := &arrivalReader{raw: raw}
 	r.recv = r.recvmsg
 	r.peek = r.peekByte
+	r.held = r.holdStep
 	return r
+}
+
+// hold keeps the connection inside one RawConn.Read for as long as step
+// returns true. Each RawConn.Read begins by forgetting what the poller
+// knew about the socket, so it must try a read before it may wait: for a
+// client that sends one command and waits for its reply, that read
+// always finds nothing (a system call of about 400 ns, as long as the
+// command's own work). Inside one RawConn.Read the poller's knowledge
+// stands: once a read has taken less than it had room for, the socket
+// was empty, and whatever arrives after it makes the poller report the
+// socket again, so the loop waits without trying.
+//
+// While step runs, the connection holds the descriptor's read lock, so
+// Close from another goroutine would wait for it: other goroutines end
+// the connection with hangUp.
+func (r *arrivalReader) hold(step func() bool) error {
+	r.step = step
+	err := r.raw.Read(r.held)
+	r.holding, r.step = false, nil
+	return err
+}
+
+// holdStep is hold's RawConn callback: false means "wait for the poller".
+func (r *arrivalReader) holdStep(fd uintptr) bool {
+	r.fd, r.holding = fd, true
+	for {
+		r.empty, r.drained = false, false
+		if !r.step() {
+			r.holding = false
+			return true
+		}
+		if r.empty || r.drained {
+			return false
+		}
+	}
+}
+
+func (r *arrivalReader) blocked() bool { return r.empty }
+
+func (r *arrivalReader) holds() bool { return true }
+
+// hangUp shuts the socket down in both directions: the client sees the
+// end at once, the owner's reads and writes fail or find the end, and its
+// waits on the poller wake. Unlike Close, it does not wait for a read
+// that holds the descriptor.
+func (r *arrivalReader) hangUp(net.Conn) {
+	r.raw.Control(func(fd uintptr) {
+		syscall.Shutdown(int(fd), syscall.SHUT_RDWR)
+	})
 }
 
 // unread asks the kernel how many bytes wait in the socket (FIONREAD).
@@ -90,6 +152,9 @@ func (r *arrivalReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	r.p, r.n, r.err = p, 0, nil
+	if r.holding {
+		return r.readHeld(p)
+	}
 	err := r.raw.Read(r.recv)
 	r.p, r.iov.Base = nil, nil // keep no buffer alive: an idle connection drops its own
 	switch {
@@ -102,6 +167,23 @@ func (r *arrivalReader) Read(p []byte) (int, error) {
 	case r.n == 0:
 		return 0, io.EOF
 	}
+	return r.n, nil
+}
+
+// readHeld is Read inside hold: one read, no wait.
+func (r *arrivalReader) readHeld(p []byte) (int, error) {
+	ok := r.recvmsg(r.fd)
+	r.p, r.iov.Base = nil, nil
+	switch {
+	case !ok:
+		r.empty = true
+		return 0, nil
+	case r.err != nil:
+		return 0, r.err
+	case r.n == 0:
+		return 0, io.EOF
+	}
+	r.drained = r.n < len(p)
 	return r.n, nil
 }
 
@@ -126,6 +208,7 @@ func (r *arrivalReader) recvmsg(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			r.emptyReads.Add(1)
 			return false
 		default:
 			r.err = os.NewSyscallError("recvmsg", errno)

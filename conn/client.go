@@ -2,7 +2,9 @@ package conn
 
 import (
 	"bytes"
+	"errors"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -63,8 +65,15 @@ type client struct {
 	keys     []int  // scratch for key positions
 	want     []bool // scratch: shards a cross-shard command needs
 
-	src    stampedReader // the socket, with the arrival time of each read
-	readAt int64         // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
+	src stampedReader // the socket, with the arrival time of each read
+	// holdReads's state: the command or parse error it stopped at, for
+	// serve to take up; whether the connection must close; and its step.
+	next      [][]byte
+	nextErr   error
+	holdClose bool
+	holdStep  func() bool
+	hungUp    atomic.Bool // another goroutine ended the connection (hangUp)
+	readAt    int64       // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
 	// loadTurn is one more than the load event point at which a refused
 	// command was last answered (awaitLoadingTurn), 0 before any, and
 	// loadRead the readAt of that command.
@@ -222,7 +231,7 @@ func newClient(s *Server, nc net.Conn) *client {
 	}
 	c.src = newArrivalReader(nc)
 	c.rw = rawsock.New(nc)
-	c.oq.srv, c.oq.nc = s, nc
+	c.oq.srv, c.oq.nc, c.oq.hangUp = s, nc, c.hangUp
 	c.rd = wire.NewReader(c.src, wire.Limits{MaxBulk: s.maxBulk.Load(), MaxQuery: s.maxQbuf.Load()})
 	for i := range c.batches {
 		c.batches[i] = &shard.Batch{}
@@ -244,8 +253,12 @@ func (c *client) serve() {
 	defer c.publishInfo() // count the last segment's commands
 	defer c.recoverPanic()
 	for {
-		c.rd.SetUnauthenticated(!c.authed && c.srv.acl.authRequired())
-		args, err := c.rd.Next()
+		args, err := c.next, c.nextErr
+		c.next, c.nextErr = nil, nil
+		if args == nil && err == nil {
+			c.rd.SetUnauthenticated(!c.authed && c.srv.acl.authRequired())
+			args, err = c.rd.Next()
+		}
 		if err != nil {
 			c.settle()
 			if pe, ok := err.(wire.ProtocolError); ok {
@@ -256,31 +269,14 @@ func (c *client) serve() {
 			return
 		}
 		if args == nil {
-			c.settleSegment(true)
-			c.publishInfo()
-			if c.closeAfter {
-				c.closing.Store(true)
-			}
-			if c.write() != nil || c.closeAfter {
+			if !c.finishSegment() {
 				return
 			}
-			// After the write: a reply past the output limit closes
-			// the client before it counts toward maxmemory-clients.
-			c.refreshMem()
-			if c.trk != nil {
-				c.releasePushes()
-			}
-			c.awaitQueue()
-			if c.push.wake.Load() {
-				c.adoptPushes()
-			}
-			c.rd.SetMaxBulk(c.srv.maxBulk.Load())
-			c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
-			if c.segmentAt.Load() != 0 {
-				c.segmentAt.Store(0) // waiting for input (busyBefore)
-			}
-			if c.working.Load() {
-				c.working.Store(false)
+			if c.canHold() {
+				if !c.holdReads() {
+					return
+				}
+				continue
 			}
 			before := c.rd.Buffered()
 			// A connection that dropped its buffers waits for bytes
@@ -290,28 +286,8 @@ func (c *client) serve() {
 				continue
 			}
 			err = c.rd.Fill()
-			c.sinceRead = 0
-			read := c.rd.Buffered() - before
-			if read > 0 {
-				c.srv.stats.netIn.Add(int64(read))
-				c.active = true
-			}
-			if err != nil {
-				c.readFailed(err)
+			if !c.afterRead(c.rd.Buffered()-before, err) {
 				return
-			}
-			if c.idleWake.Load() && c.endIdleWake() && c.rd.Buffered() == 0 {
-				c.dropIdleBuffers() // idle for idleAfter: see cron.go
-			}
-			if c.trk != nil && c.trk.on {
-				c.holdPushes()
-			}
-			c.readAt = c.src.lastArrival()
-			if read > 0 {
-				c.segmentAt.Store(max(c.readAt, 1))
-			}
-			if read > 0 && c.srv.idleTimeout.Load() > 0 {
-				c.working.Store(true)
 			}
 			continue
 		}
@@ -333,6 +309,164 @@ func (c *client) serve() {
 			return
 		}
 	}
+}
+
+// finishSegment ends a segment whose commands have all been read: it runs
+// what is left, writes the replies and readies the connection for its
+// next read. It reports false when the connection must close.
+func (c *client) finishSegment() bool {
+	c.settleSegment(true)
+	c.publishInfo()
+	if c.closeAfter {
+		c.closing.Store(true)
+	}
+	if c.write() != nil || c.closeAfter {
+		return false
+	}
+	// After the write: a reply past the output limit closes the client
+	// before it counts toward maxmemory-clients.
+	c.refreshMem()
+	if c.trk != nil {
+		c.releasePushes()
+	}
+	c.awaitQueue()
+	if c.push.wake.Load() {
+		c.adoptPushes()
+	}
+	c.rd.SetMaxBulk(c.srv.maxBulk.Load())
+	c.rd.SetMaxQuery(c.srv.maxQbuf.Load())
+	if c.segmentAt.Load() != 0 {
+		c.segmentAt.Store(0) // waiting for input (busyBefore)
+	}
+	if c.working.Load() {
+		c.working.Store(false)
+	}
+	return true
+}
+
+// afterRead does the bookkeeping of a read that added read bytes to the
+// buffer (none when a deadline woke it) or failed with err. It reports
+// false when the connection must close.
+func (c *client) afterRead(read int, err error) bool {
+	c.sinceRead = 0
+	if read > 0 {
+		c.srv.stats.netIn.Add(int64(read))
+		c.active = true
+	}
+	if err == nil && c.hungUp.Load() {
+		err = errHungUp
+	}
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	if c.idleWake.Load() && c.endIdleWake() && c.rd.Buffered() == 0 {
+		c.dropIdleBuffers() // idle for idleAfter: see cron.go
+	}
+	if c.trk != nil && c.trk.on {
+		c.holdPushes()
+	}
+	c.readAt = c.src.lastArrival()
+	if read > 0 {
+		c.segmentAt.Store(max(c.readAt, 1))
+	}
+	if read > 0 && c.srv.idleTimeout.Load() > 0 {
+		c.working.Store(true)
+	}
+	return true
+}
+
+// errHungUp is a read's failure once another goroutine ended the
+// connection (hangUp).
+var errHungUp = errors.New("conn: connection closed by the server")
+
+// hangUp ends the connection from any goroutine: the client sees the end
+// at once, and the connection's goroutine stops at its next read and
+// closes the socket. It does not wait for that goroutine.
+func (c *client) hangUp() {
+	c.hungUp.Store(true)
+	c.src.hangUp(c.nc)
+}
+
+// canHold reports whether the connection may read its next segments
+// inside holdReads: it has its read buffer, and nothing it is in the
+// middle of (a transaction, subscriptions, tracking, a replica's link)
+// needs the loop in serve.
+func (c *client) canHold() bool {
+	return c.rd.Size() > 0 && !c.tx.on && c.sub == nil && c.trk == nil &&
+		c.replConn == nil && !c.idleWake.Load() && c.src.holds()
+}
+
+// holdReads serves segments of quick commands inside one wait of the
+// network poller, which saves the read that would find nothing before
+// each wait (see arrivalReader.hold). It returns to serve, reporting
+// false when the connection must close, as soon as a command is not
+// quick (c.next holds it), the buffer holds a protocol error (c.nextErr),
+// or a deadline or a close ends the wait.
+func (c *client) holdReads() bool {
+	if c.holdStep == nil {
+		c.holdStep = c.heldSegment
+	}
+	c.holdClose = false
+	err := c.src.hold(c.holdStep)
+	switch {
+	case c.holdClose:
+		return false
+	case err == nil:
+		return true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return c.afterRead(0, nil) // the wake-ups of cron.go and tracking.go
+	}
+	c.afterRead(0, err)
+	return false
+}
+
+// heldSegment is one step of holdReads: one read and, when it brought
+// bytes, the segment they complete. It reports false to leave holdReads.
+func (c *client) heldSegment() bool {
+	before := c.rd.Buffered()
+	err := c.rd.Fill()
+	if c.src.blocked() {
+		return true // nothing to read: wait for the poller
+	}
+	if !c.afterRead(c.rd.Buffered()-before, err) {
+		c.holdClose = true
+		return false
+	}
+	for {
+		c.rd.SetUnauthenticated(!c.authed && c.srv.acl.authRequired())
+		args, err := c.rd.Next()
+		if err != nil {
+			c.nextErr = err
+			return false
+		}
+		if args == nil {
+			break
+		}
+		if !c.quick(args[0]) {
+			c.next = args
+			return false
+		}
+		c.execute(args)
+	}
+	if !c.finishSegment() {
+		c.holdClose = true
+		return false
+	}
+	return c.canHold()
+}
+
+// quick reports whether the command named may run inside holdReads: it
+// waits for nothing but its shard, and nothing now would make it wait
+// (a pause, DEBUG SLEEP, a load, appendfsync always).
+func (c *client) quick(name []byte) bool {
+	e := c.lastEntry
+	if e == nil || !bytes.Equal(name, c.lastName) {
+		e = lookup(name)
+	}
+	s := c.srv
+	return e != nil && e.quick && s.paused.cur.Load() == nil && s.sleepGate.Load() == nil &&
+		!s.persist.loading.Load() && !s.aof.wait.Load()
 }
 
 // idleAfter is how long a connection must have sent nothing before it

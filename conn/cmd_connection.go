@@ -13,10 +13,10 @@ func init() {
 	registerLocal(
 		&localCommand{Spec: shard.Spec{Name: "ping", Arity: -1, Flags: Fast,
 			Group: "connection", Since: "1.0.0", Summary: "Returns the server's liveliness response.",
-			Complexity: "O(1)", Syntax: "[message]"}, run: cmdPing},
+			Complexity: "O(1)", Syntax: "[message]"}, run: cmdPing, quick: true},
 		&localCommand{Spec: shard.Spec{Name: "echo", Arity: 2, Flags: Fast | shard.Loading | shard.Stale,
 			Group: "connection", Since: "1.0.0", Summary: "Returns the given string.",
-			Complexity: "O(1)", Syntax: "message"}, run: cmdEcho},
+			Complexity: "O(1)", Syntax: "message"}, run: cmdEcho, quick: true},
 		&localCommand{Spec: shard.Spec{Name: "quit", Arity: -1, Flags: shard.AllowBusy | shard.NoAuth | shard.Fast | shard.Loading | shard.Stale | shard.NoScript,
 			Group: "connection", Since: "1.0.0", Summary: "Closes the connection.", Complexity: "O(1)"}, run: cmdQuit, txControl: true},
 		&localCommand{Spec: shard.Spec{Name: "select", Arity: 2, Flags: Fast | shard.Loading | shard.Stale,

@@ -190,7 +190,7 @@ func (s *Server) sweepIdle(now time.Time) {
 	}
 	for _, c := range expired {
 		s.log.Debug("Closing idle client", "client", c.id)
-		c.nc.Close()
+		c.hangUp()
 	}
 	cr := &s.cron
 	cr.peakIn[cr.peakNext], cr.peakOut[cr.peakNext] = maxIn, maxOut

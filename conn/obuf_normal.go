@@ -57,7 +57,7 @@ func (c *client) dropOutput() {
 	c.srv.mu.Unlock()
 	c.closing.Store(true)
 	c.oq.drop()
-	c.nc.Close()
+	c.hangUp()
 }
 
 var errOutputLimit = errors.New("conn: client output buffer limit reached")

@@ -31,8 +31,9 @@ const outGrace = 5 * time.Second
 // consumer. The connection's goroutine owns the writer: it stops it
 // (finish or drop) before it goes away.
 type outQueue struct {
-	srv *Server
-	nc  net.Conn
+	srv    *Server
+	nc     net.Conn
+	hangUp func() // ends the connection without waiting for its goroutine
 
 	// pending is the bytes queued or being written: the client's omem.
 	// The connection's goroutine reads it without the lock to learn
@@ -109,7 +110,7 @@ func (q *outQueue) run(exited chan struct{}) {
 		q.mu.Unlock()
 		q.srv.addClientMem(-int64(len(w)))
 		if err != nil {
-			q.nc.Close()
+			q.hangUp()
 		}
 	}
 }

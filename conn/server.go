@@ -504,7 +504,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		nl.Close() // not taken by its loop yet
 	}
 	for _, c := range s.clients {
-		c.nc.Close()
+		c.hangUp()
 	}
 	s.mu.Unlock()
 	// Scripts ignore closed sockets: cancel them, even those SCRIPT KILL

@@ -27,6 +27,9 @@ type entry struct {
 	// protected commands (DEBUG) run only where enable-debug-command
 	// allows (cmd_debug.go).
 	protected bool
+	// quick commands wait for nothing but their shard: a connection may
+	// run them while it holds its socket's reads (client.go, holdReads).
+	quick bool
 }
 
 func (e *entry) arityOK(n int) bool {
@@ -43,6 +46,7 @@ type localCommand struct {
 	txControl bool
 	keys      func(args [][]byte) []int
 	protected bool
+	quick     bool
 }
 
 var commands = map[string]*entry{}
@@ -52,7 +56,7 @@ var commands = map[string]*entry{}
 func registerLocal(cmds ...*localCommand) {
 	for _, lc := range cmds {
 		lc.Name = strings.ToLower(lc.Name)
-		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl, keys: lc.keys, protected: lc.protected})
+		add(&entry{spec: &lc.Spec, run: lc.run, barrier: lc.barrier, direct: lc.direct, txControl: lc.txControl, keys: lc.keys, protected: lc.protected, quick: lc.quick})
 	}
 }
 
@@ -67,7 +71,7 @@ func add(e *entry) {
 // package registered them in its own init, which runs first.
 func init() {
 	for _, c := range shard.Commands() {
-		add(&entry{spec: &c.Spec, data: c})
+		add(&entry{spec: &c.Spec, data: c, quick: c.NewWaiter == nil && c.Flags&shard.AllShards == 0})
 	}
 }
 

@@ -174,7 +174,7 @@ func (c *client) pushTracking(b []byte) {
 	switch {
 	case sub == nil:
 		if len(p.early)+len(b) > pushLimit {
-			c.nc.Close()
+			c.hangUp()
 			return
 		}
 		p.early = append(p.early, b...)
@@ -186,7 +186,7 @@ func (c *client) pushTracking(b []byte) {
 		}
 	case p.hold || p.waiter != nil && p.waiter.Claimed():
 		if len(p.held)+len(b) > pushLimit {
-			c.nc.Close()
+			c.hangUp()
 			return
 		}
 		p.held = append(p.held, b...)
