@@ -63,6 +63,7 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 	w.a = actor.Start(actor.Options{
 		Mailbox: opt.Mailbox,
 		Tick:    opt.Tick,
+		Gather:  true,
 		OnTick: func() {
 			if !w.stopping() {
 				s.Tick(time.Now().UnixMilli())
@@ -107,7 +108,7 @@ func (b *Batch) deliver(s *Shard, _ <-chan struct{}) {
 		}
 		b.answer <- b
 	}()
-	s.Exec(b, time.Now().UnixMilli())
+	s.Exec(b, UnixMilli())
 }
 
 // ErrPanicked is the reply of a command, or of a blocked client's
