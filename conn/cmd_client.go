@@ -98,7 +98,7 @@ func (c *client) publishInfo() {
 		c.srv.stats.commands.Add(c.commands) // once per segment, not per command
 	}
 	c.commands, c.active = 0, false
-	now := time.Now()
+	now := time.Unix(0, shard.UnixNano())
 	pending := c.pendingBytes()
 	if pending > 0 {
 		c.outPending.Store(int64(pending)) // write clears it

@@ -143,3 +143,36 @@ func (c *calibrator) sample() (ns int64, tsc uint64, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// The Unix time is read once per batch (expiry) and once per segment
+// (CLIENT LIST's idle): time.Now reads two clocks, about 100 ns here. Where
+// Clock reads the counter, UnixNano adds the Clock elapsed since an anchor
+// that pairs a Clock reading with time.Now, and any goroutine renews the
+// anchor once it is wallRenew old: between renewals the two clocks can
+// part by the counter's rate error over that span (microseconds), and a
+// step of the system clock shows within wallRenew.
+type wallAnchor struct {
+	clock, unix int64 // a Clock reading, and time.Now().UnixNano() then
+}
+
+var wallAt atomic.Pointer[wallAnchor]
+
+// wallRenew is the oldest a wall anchor may be.
+const wallRenew = int64(10 * time.Millisecond)
+
+// UnixNano returns the current Unix time in nanoseconds.
+func UnixNano() int64 {
+	if tscAnchor.Load() == nil {
+		return time.Now().UnixNano()
+	}
+	c := Clock()
+	if w := wallAt.Load(); w != nil && c >= w.clock && c-w.clock < wallRenew {
+		return w.unix + c - w.clock
+	}
+	u := time.Now().UnixNano()
+	wallAt.Store(&wallAnchor{clock: c, unix: u})
+	return u
+}
+
+// UnixMilli returns the current Unix time in milliseconds.
+func UnixMilli() int64 { return UnixNano() / 1e6 }

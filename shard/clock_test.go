@@ -193,3 +193,23 @@ func TestCalibrationCounterReset(t *testing.T) {
 		t.Fatalf("Clock moved %v over %v after the counter was reset", time.Duration(d), time.Duration(span+int64(10*time.Millisecond)))
 	}
 }
+
+// UnixNano agrees with time.Now, also across a sleep longer than an
+// anchor lasts.
+func TestUnixNanoFollowsTheWallClock(t *testing.T) {
+	for i := range 200 {
+		before := time.Now().UnixNano()
+		got := UnixNano()
+		after := time.Now().UnixNano()
+		// The counter's rate error over wallRenew is microseconds.
+		if got < before-int64(time.Millisecond) || got > after+int64(time.Millisecond) {
+			t.Fatalf("call %d: UnixNano %d outside [%d, %d]", i, got, before, after)
+		}
+		if i%50 == 0 {
+			time.Sleep(time.Duration(wallRenew) + time.Millisecond)
+		}
+	}
+	if d := UnixMilli() - time.Now().UnixMilli(); d < -1 || d > 1 {
+		t.Fatalf("UnixMilli is %d ms from time.Now", d)
+	}
+}
