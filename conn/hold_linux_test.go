@@ -135,4 +135,3 @@ func TestKillInsideTransactionOfHeldClient(t *testing.T) {
 		killer.Close()
 	}
 }
-
