@@ -955,15 +955,15 @@ func (c *client) resetOut() {
 }
 
 // await waits for n answers. It gives up, returning false, once the shards
-// have stopped, since a stopped shard drops its mailbox. Not before: a
-// shard may still be running a batch when a shutdown that ran out of time
+// have stopped, since a stopped shard drops its mailbox: Shutdown then
+// sends every connection a nil answer (wakeAwaiting). Not before: a shard
+// may still be running a batch when a shutdown that ran out of time
 // begins to stop them, and the connection reuses its batches as soon as
-// await returns.
+// await returns. A receive from one channel costs far less than a select
+// over two, once per segment.
 func (c *client) await(n int) bool {
 	for ; n > 0; n-- {
-		select {
-		case <-c.answers:
-		case <-c.srv.shardsGone:
+		if <-c.answers == nil {
 			return false
 		}
 	}

@@ -53,7 +53,10 @@ func (c *client) obufClosed(n int64) {
 // once, it leaves CLIENT LIST before its client can see the close.
 func (c *client) dropOutput() {
 	c.srv.mu.Lock()
-	delete(c.srv.clients, c.id)
+	if c.srv.clients[c.id] == c {
+		delete(c.srv.clients, c.id)
+		c.srv.leaving[c.id] = c
+	}
 	c.srv.mu.Unlock()
 	c.closing.Store(true)
 	c.oq.drop()

@@ -57,8 +57,11 @@ type Server struct {
 	moved     map[net.Listener]net.Listener // CONFIG SET port or bind: old to new (listen_port.go)
 	retired   map[net.Listener]bool         // closed for good by CONFIG SET bind (listen_bind.go)
 	clients   map[int64]*client
-	acl       *aclRegistry // users and ACL LOG (acl.go)
-	closing   bool
+	// leaving holds the connections dropOutput took out of clients
+	// until their goroutines end (forget): Shutdown still wakes them.
+	leaving map[int64]*client
+	acl     *aclRegistry // users and ACL LOG (acl.go)
+	closing bool
 
 	wg         sync.WaitGroup // connection goroutines
 	stopping   chan struct{}  // closed when Shutdown begins
@@ -178,6 +181,7 @@ func New(opt Options) *Server {
 		moved:      make(map[net.Listener]net.Listener),
 		retired:    make(map[net.Listener]bool),
 		clients:    make(map[int64]*client),
+		leaving:    make(map[int64]*client),
 		stopping:   make(chan struct{}),
 		shardsDown: make(chan struct{}),
 		shardsGone: make(chan struct{}),
@@ -466,6 +470,7 @@ func (s *Server) forget(c *client) {
 	c.txSettled()
 	s.mu.Lock()
 	delete(s.clients, c.id)
+	delete(s.leaving, c.id)
 	s.mu.Unlock()
 }
 
@@ -544,10 +549,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		w.Stop()
 	}
 	close(s.shardsGone)
+	s.wakeAwaiting()
 	s.stopAOF() // what the last batches wrote, synced
 	s.hub.Close()
 	close(s.stopped)
 	return err
+}
+
+// wakeAwaiting gives every connection a nil answer once the shards have
+// stopped: one still waiting for a batch that a stopped shard dropped
+// gives up (client.await). A full answers channel needs none: it holds
+// every answer its connection waits for.
+func (s *Server) wakeAwaiting() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range []map[int64]*client{s.clients, s.leaving} {
+		for _, c := range m {
+			select {
+			case c.answers <- nil:
+			default:
+			}
+		}
+	}
 }
 
 // Stopping is closed as soon as Shutdown begins.

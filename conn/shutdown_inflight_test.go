@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valkyrie-kv/valkyrie/shard"
 )
 
 // A shutdown that runs out of time stops the shards while a connection
@@ -51,4 +54,45 @@ func TestShutdownDeadlineWithABatchRunning(t *testing.T) {
 	if l := logs.String(); strings.Contains(l, "panicked") {
 		t.Fatalf("a shard's command panicked during the shutdown:\n%.2000s", l)
 	}
+}
+
+// A connection whose batch waits in the mailbox of a shard that stops
+// with it unrun (a shutdown past its deadline, the shard lent) is told so
+// by Shutdown's nil answer (wakeAwaiting), rather than wait for an answer
+// that never comes.
+func TestAwaitGivesUpOnceShardsStop(t *testing.T) {
+	srv := New(Options{Shards: 1})
+	defer srv.Shutdown(context.Background())
+	local, remote := net.Pipe()
+	defer local.Close()
+	defer remote.Close()
+	c := newClient(srv, local)
+	srv.mu.Lock()
+	srv.clients[c.id] = c
+	srv.mu.Unlock()
+	loan := shard.NewLoan()
+	if _, err := srv.workers[0].Borrow(loan); err != nil { // the shard is lent: its mailbox waits
+		t.Fatal(err)
+	}
+	b := c.batches[0]
+	b.Begin(0, c.proto, 1)
+	if err := srv.workers[0].Submit(b, c.answers); err != nil {
+		t.Fatal(err)
+	}
+	gave := make(chan bool, 1)
+	go func() { gave <- c.await(1) }()
+	srv.workers[0].Stop() // does not wait for the lent shard; drops the batch
+	srv.wakeAwaiting()
+	select {
+	case ok := <-gave:
+		if ok {
+			t.Fatal("await reported an answer for a dropped batch")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("await still waits 10 s after the shards stopped")
+	}
+	loan.Return()
+	srv.mu.Lock()
+	delete(srv.clients, c.id)
+	srv.mu.Unlock()
 }
