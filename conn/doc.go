@@ -20,6 +20,12 @@
 // reads from the socket while a shard may still be reading arguments that
 // point into its read buffer.
 //
+// Between segments of quick commands (those that wait for nothing but a
+// shard) the connection stays inside the poller's callback (holdReads),
+// which spares it a read that would find nothing before each wait. It
+// holds the socket's read lock there, so only its own goroutine closes
+// the socket; others end it with hangUp.
+//
 // A connection that receives pushes (a subscriber, a monitor, a tracking
 // client or its redirect target) writes through an output queue of
 // package pubsub instead, so that other goroutines can queue bytes for it
