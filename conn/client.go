@@ -72,8 +72,12 @@ type client struct {
 	nextErr   error
 	holdClose bool
 	holdStep  func() bool
-	hungUp    atomic.Bool // another goroutine ended the connection (hangUp)
-	readAt    int64       // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
+	// inHold is set while holdReads runs a command; putBack is set by a
+	// command that must wait (a pause that began after quick) and so
+	// goes back, unrun, to serve's loop as c.next.
+	inHold, putBack bool
+	hungUp          atomic.Bool // another goroutine ended the connection (hangUp)
+	readAt          int64       // when the bytes of the last read arrived (Unix ns): blocked clients queue in this order
 	// loadTurn is one more than the load event point at which a refused
 	// command was last answered (awaitLoadingTurn), 0 before any, and
 	// loadRead the readAt of that command.
@@ -447,7 +451,14 @@ func (c *client) heldSegment() bool {
 			c.next = args
 			return false
 		}
+		c.inHold = true
 		c.execute(args)
+		c.inHold = false
+		if c.putBack {
+			c.putBack = false
+			c.next = args
+			return false
+		}
 	}
 	if !c.finishSegment() {
 		c.holdClose = true
@@ -550,6 +561,9 @@ func (c *client) recoverPanic() {
 // borrowing those shards.
 func (c *client) execute(args [][]byte) {
 	c.executeOne(args)
+	if c.putBack {
+		return // unrun: serve runs it again (heldSegment)
+	}
 	// CLIENT REPLY SKIP mutes the command after it, and only that one.
 	c.reply.skip, c.reply.skipNext = c.reply.skipNext, false
 	// CLIENT CACHING holds for the next command, or the next transaction.

@@ -91,6 +91,14 @@ func (c *client) holdForPause(e *entry, args [][]byte) ([][]byte, bool) {
 	if p == nil || !c.pausedBy(p, e, args) {
 		return args, true
 	}
+	if c.inHold {
+		// The pause began after quick let the command into holdReads:
+		// it waits in serve's loop instead, where its socket watcher
+		// may read (inside the hold, its reads would never wait).
+		c.putBack = true
+		c.commands--
+		return args, false
+	}
 	c.settle() // replies before this one go out before it waits
 	args = cloneArgs(args)
 	c.publishInfo()
