@@ -174,7 +174,7 @@ func (c *client) pushTracking(b []byte) {
 	switch {
 	case sub == nil:
 		if len(p.early)+len(b) > pushLimit {
-			c.hangUp()
+			c.closeAsync()
 			return
 		}
 		p.early = append(p.early, b...)
@@ -186,7 +186,7 @@ func (c *client) pushTracking(b []byte) {
 		}
 	case p.hold || p.waiter != nil && p.waiter.Claimed():
 		if len(p.held)+len(b) > pushLimit {
-			c.hangUp()
+			c.closeAsync()
 			return
 		}
 		p.held = append(p.held, b...)
@@ -655,4 +655,15 @@ func (c *client) trackingRedir() int64 {
 		return -1
 	}
 	return k.redirect.Load()
+}
+
+// closeAsync closes the connection from a goroutine that must not wait:
+// Close waits while the connection's own goroutine holds its read lock
+// (holdReads), for at most one segment. Unlike hangUp, the close is a
+// real one, as the pushes that overflowed want (TestReviewTrackingStress
+// hung a client now and then with a shutdown of the socket instead; the
+// cause was not found).
+func (c *client) closeAsync() {
+	c.hungUp.Store(true)
+	go c.nc.Close()
 }
