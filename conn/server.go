@@ -66,7 +66,6 @@ type Server struct {
 	wg         sync.WaitGroup // connection goroutines
 	stopping   chan struct{}  // closed when Shutdown begins
 	shardsDown chan struct{}  // closed just before the shards stop
-	shardsGone chan struct{}  // closed once they have: no batch runs any more
 	stopped    chan struct{}  // closed when Shutdown has finished
 	stopOnce   sync.Once
 
@@ -184,7 +183,6 @@ func New(opt Options) *Server {
 		leaving:    make(map[int64]*client),
 		stopping:   make(chan struct{}),
 		shardsDown: make(chan struct{}),
-		shardsGone: make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
@@ -548,7 +546,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, w := range s.workers {
 		w.Stop()
 	}
-	close(s.shardsGone)
 	s.wakeAwaiting()
 	s.stopAOF() // what the last batches wrote, synced
 	s.hub.Close()
