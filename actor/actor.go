@@ -2,7 +2,6 @@ package actor
 
 import (
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +33,6 @@ type Actor[M any] struct {
 	woken  atomic.Bool
 	period atomic.Int64 // tick period in nanoseconds
 	ticker *time.Timer  // nil without ticks
-	gather bool         // Options.Gather
 }
 
 // letter is what the mailbox holds: a message, or a bare wake-up.
@@ -48,14 +46,6 @@ type Options struct {
 	Mailbox int           // mailbox capacity (at least 1); senders block when it is full
 	Tick    time.Duration // period of OnTick; 0 disables it
 	OnTick  func()        // runs on the actor's goroutine
-	// Gather makes the actor, woken from idle by a message, let the
-	// goroutines that are ready to run go first before it handles it:
-	// those that mean to send it a message too then find it busy and
-	// leave theirs in the mailbox, and one wake-up serves them all. When
-	// many clients each send one command and wait, Go would otherwise run
-	// the actor as soon as the first one waits, and then every command
-	// costs the actor a wake-up and a sleep of its own.
-	Gather bool
 }
 
 // Start launches the run loop. handle is called for each message, in
@@ -68,7 +58,6 @@ func Start[M any](opt Options, handle func(M)) *Actor[M] {
 		mailbox: make(chan letter[M], max(opt.Mailbox, 1)),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		gather:  opt.Gather,
 	}
 	onTick := opt.OnTick
 	if opt.Tick > 0 && onTick != nil {
@@ -93,16 +82,7 @@ func (a *Actor[M]) run(onTick func(), handle func(M)) {
 			a.tickDue.Store(false)
 			onTick()
 		}
-		var l letter[M]
-		select {
-		case l = <-a.mailbox:
-		default:
-			l = <-a.mailbox
-			if a.gather && !l.wake {
-				runtime.Gosched()
-			}
-		}
-		if !l.wake {
+		if l := <-a.mailbox; !l.wake {
 			handle(l.msg)
 		} else {
 			// Cleared before the flags are looked at again: a wake-up

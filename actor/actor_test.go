@@ -2,8 +2,6 @@ package actor
 
 import (
 	"errors"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,54 +171,5 @@ func TestStopWithoutMailboxRoom(t *testing.T) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("Stop hung on an actor with Mailbox 0")
-	}
-}
-
-// With Gather, an idle actor woken by one sender lets the other ready
-// senders send first, and then handles their messages in one wake-up.
-// On one thread the order is fixed: without Gather the actor runs as soon
-// as the first sender waits, and wakes once per message.
-func TestGatherServesReadySendersInOneWake(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for _, gather := range []bool{false, true} {
-		// A message handled with none behind it ends a run of work,
-		// after which the actor waits: one wake-up each.
-		var wakes int // the actor's own
-		replies := make(chan int, 64)
-		var a *Actor[int]
-		ready := make(chan struct{})
-		a = Start(Options{Mailbox: 64, Gather: gather}, func(m int) {
-			<-ready
-			if a.Pending() == 0 {
-				wakes++
-			}
-			replies <- m
-		})
-		close(ready)
-		const senders = 32
-		rounds := 20
-		for range rounds {
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range senders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					a.Send(i)
-				}()
-			}
-			close(start)
-			wg.Wait()
-			for range senders {
-				<-replies
-			}
-		}
-		a.Stop()
-		perRound := float64(wakes) / float64(rounds)
-		t.Logf("gather=%v: %.1f wake-ups for %d messages", gather, perRound, senders)
-		if gather && perRound > senders/4 {
-			t.Fatalf("with Gather: %.1f wake-ups for %d messages", perRound, senders)
-		}
 	}
 }

@@ -63,7 +63,6 @@ func Start(s *Shard, opt WorkerOptions) *Worker {
 	w.a = actor.Start(actor.Options{
 		Mailbox: opt.Mailbox,
 		Tick:    opt.Tick,
-		Gather:  true,
 		OnTick: func() {
 			if !w.stopping() {
 				s.Tick(time.Now().UnixMilli())
@@ -108,7 +107,7 @@ func (b *Batch) deliver(s *Shard, _ <-chan struct{}) {
 		}
 		b.answer <- b
 	}()
-	s.Exec(b, UnixMilli())
+	s.Exec(b, time.Now().UnixMilli())
 }
 
 // ErrPanicked is the reply of a command, or of a blocked client's
