@@ -249,3 +249,29 @@ func benchExec(b *testing.B, s *Shard, batch, reset *Batch) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch.Calls)), "ns/cmd")
 }
+
+// BenchmarkExecEmptyPop measures pops of a missing key, as redis-benchmark's
+// ZPOPMIN, SPOP and LPOP tests send them without filling a key first: a
+// write command that changes nothing should cost about what GET costs.
+func BenchmarkExecEmptyPop(b *testing.B) {
+	for _, cmd := range []string{"get", "zpopmin", "spop", "lpop"} {
+		b.Run(cmd, func(b *testing.B) {
+			benchExec(b, benchShard(), benchBatch(cmd, 100, false), nil)
+		})
+	}
+}
+
+// BenchmarkExecMSet measures redis-benchmark's MSET: ten pairs that all
+// name the same key, with 3-byte values, overwritten in place.
+func BenchmarkExecMSet(b *testing.B) {
+	c := Lookup("mset")
+	batch := &Batch{Proto: wire.RESP2}
+	for i := 0; i < 100; i++ {
+		args := [][]byte{[]byte("mset")}
+		for j := 0; j < 10; j++ {
+			args = append(args, []byte("key:__rand_int__"), []byte("xxx"))
+		}
+		batch.Calls = append(batch.Calls, Call{Cmd: c, Args: args})
+	}
+	benchExec(b, benchShard(), batch, nil)
+}

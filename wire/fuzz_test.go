@@ -113,6 +113,12 @@ var fuzzRegressions = []string{
 	"*2\r\n$20\r\n01234567890123456789\r", // bulk of exactly the tiny MaxBulk
 	"*1\r\n$9223372036854775807\r\nabc",   // bulkLen+2 overflows: used to panic
 	"*1\r\n$9223372036854775806\r\n\r\n",
+	"*1\r\n$01\r\na\r\n",               // leading zero: not headerInt's
+	"*01\r\n$1\r\na\r\n",               // the same in a count
+	"*1\r\n$00\r\n\r\n",                // two zeros
+	"*1\r\n$123456789012345678\r\nab",  // 18 digits: headerInt's last
+	"*1\r\n$1234567890123456789\r\nab", // 19 digits: ParseInt's
+	"*1\r\n$123456789012\r\n",          // CR past the tiny MaxInline
 }
 
 func TestReaderRegressions(t *testing.T) {

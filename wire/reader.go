@@ -226,18 +226,25 @@ func (r *Reader) Next() ([][]byte, error) {
 
 // multibulkHeader parses "*<count>\r\n".
 func (r *Reader) multibulkHeader() (bool, error) {
-	line, ok, err := r.line(r.pos, "too big mbulk count string")
-	if err != nil || !ok {
-		return false, err
+	n, next := r.headerInt(r.pos)
+	if next == 0 {
+		line, ok, err := r.line(r.pos, "too big mbulk count string")
+		if err != nil || !ok {
+			return false, err
+		}
+		var valid bool
+		if n, valid = ParseInt(line[1:]); !valid {
+			return false, ProtocolError("invalid multibulk length")
+		}
+		next = r.pos + len(line) + 2
 	}
-	n, valid := ParseInt(line[1:])
-	if !valid || n > maxMultibulk {
+	if n > maxMultibulk {
 		return false, ProtocolError("invalid multibulk length")
 	}
 	if n > 10 && r.unauth {
 		return false, ProtocolError("unauthenticated multibulk length")
 	}
-	r.pos += len(line) + 2
+	r.pos = next
 	if n <= 0 {
 		return true, nil
 	}
@@ -254,27 +261,38 @@ func (r *Reader) bulks() (bool, error) {
 			if r.pos >= r.w {
 				return false, nil
 			}
-			line, ok, err := r.line(r.pos, "too big bulk count string")
-			if err != nil || !ok {
-				return false, err
+			n, next := int64(0), 0
+			if r.buf[r.pos] == '$' {
+				n, next = r.headerInt(r.pos)
 			}
-			// The line may be empty (a bare "\r\n"): Redis then reports
-			// the '\r' itself, turned into a space like any CR or LF in an
-			// error reply. Other bytes are quoted raw, not UTF-8 encoded.
-			if c := r.buf[r.pos]; c != '$' {
-				if c == '\r' || c == '\n' {
-					c = ' '
+			if next == 0 {
+				line, ok, err := r.line(r.pos, "too big bulk count string")
+				if err != nil || !ok {
+					return false, err
 				}
-				return false, ProtocolError("expected '$', got '" + string([]byte{c}) + "'")
+				// The line may be empty (a bare "\r\n"): Redis then
+				// reports the '\r' itself, turned into a space like any CR
+				// or LF in an error reply. Other bytes are quoted raw, not
+				// UTF-8 encoded.
+				if c := r.buf[r.pos]; c != '$' {
+					if c == '\r' || c == '\n' {
+						c = ' '
+					}
+					return false, ProtocolError("expected '$', got '" + string([]byte{c}) + "'")
+				}
+				var valid bool
+				if n, valid = ParseInt(line[1:]); !valid || n < 0 {
+					return false, ProtocolError("invalid bulk length")
+				}
+				next = r.pos + len(line) + 2
 			}
-			n, valid := ParseInt(line[1:])
-			if !valid || n < 0 || n > r.lim.MaxBulk {
+			if n > r.lim.MaxBulk {
 				return false, ProtocolError("invalid bulk length")
 			}
 			if n > 16384 && r.unauth {
 				return false, ProtocolError("unauthenticated bulk length")
 			}
-			r.pos += len(line) + 2
+			r.pos = next
 			r.bulkLen = int(n)
 		}
 		// Redis skips the two bytes after the data without checking them.
@@ -302,6 +320,31 @@ func (r *Reader) finish() [][]byte {
 		r.offs = r.offs[:0]
 	}
 	return r.argv[start:len(r.argv):len(r.argv)]
+}
+
+// headerInt is the fast path of a header line ("*3", "$16") at from: a
+// type byte, then 1 to 18 digits with no leading zero (or a lone "0"),
+// '\r' and one more byte. It returns the number and where the next line
+// starts, or next == 0 for any other line, complete or not, which line
+// and ParseInt then judge with all of Redis's rules.
+func (r *Reader) headerInt(from int) (n int64, next int) {
+	b := r.buf[from+1 : r.w]
+	for i, c := range b {
+		if d := c - '0'; d <= 9 {
+			if i == 18 || i == 1 && b[0] == '0' {
+				return 0, 0
+			}
+			n = n*10 + int64(d)
+			continue
+		}
+		// i+1 is the '\r''s offset from the line start: scan looks no
+		// further than MaxInline.
+		if c != '\r' || i == 0 || i+1 >= len(b) || i+1 > r.lim.MaxInline {
+			return 0, 0
+		}
+		return n, from + i + 3
+	}
+	return 0, 0
 }
 
 // line returns the header line starting at from, without its terminator.
@@ -550,12 +593,13 @@ func ParseInt(b []byte) (int64, bool) {
 		return 0, false
 	}
 	var v uint64
-	for _, c := range b {
+	for i, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
 		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
+		// 19 digits fit in 64 bits; past them, check before multiplying.
+		if i >= 19 && v > (1<<64-1-d)/10 {
 			return 0, false
 		}
 		v = v*10 + d

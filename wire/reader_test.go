@@ -529,6 +529,8 @@ func TestParseInt(t *testing.T) {
 		{"", 0, false}, {"-", 0, false}, {"+1", 0, false}, {"01", 0, false}, {"-0", 0, false},
 		{"00", 0, false}, {" 1", 0, false}, {"1 ", 0, false}, {"1a", 0, false}, {"0x10", 0, false},
 		{"-01", 0, false}, {"000000000000000000001", 0, false},
+		{"18446744073709551615", 0, false}, {"9999999999999999999", 0, false},
+		{"1000000000000000000", 1e18, true}, {"-999999999999999999", -999999999999999999, true},
 	} {
 		n, ok := ParseInt([]byte(tc.in))
 		if n != tc.n || ok != tc.ok {
