@@ -6,10 +6,6 @@
 // state) and a stop. The state itself is invisible to this package: the
 // handler closure owns it, and only the run loop ever calls the handler.
 //
-// With Options.Gather, an actor woken from idle yields once before it
-// handles the message, so that goroutines ready to send it one too find
-// it busy and queue theirs: one wake-up then serves many senders.
-//
 // Sends never hang after shutdown: Send selects on the stop signal and
 // returns ErrStopped, and anyone waiting for a reply can select on Done,
 // which closes once the run loop has returned and will touch nothing again.

@@ -18,9 +18,10 @@ type outcome struct {
 	buffered int    // bytes kept for an incomplete request (no error only)
 }
 
-func run(t testing.TB, src io.Reader, lim Limits, budget int) outcome {
+func run(t testing.TB, src io.Reader, cfg fuzzConfig, budget int) outcome {
 	t.Helper()
-	r := NewReader(src, lim)
+	r := NewReader(src, cfg.lim)
+	r.SetUnauthenticated(cfg.unauth)
 	var o outcome
 	for fills := 0; ; {
 		args, err := r.Next()
@@ -51,9 +52,22 @@ func run(t testing.TB, src io.Reader, lim Limits, budget int) outcome {
 	}
 }
 
-// fuzzLimits are the defaults and tiny limits, so that short fuzz inputs
-// also reach the size checks.
-var fuzzLimits = []Limits{{}, {MaxBulk: 20, MaxInline: 12}, {MaxBulk: math.MaxInt64, MaxInline: math.MaxInt}}
+// fuzzConfig is a set of limits and whether the client has yet to
+// authenticate (requirepass set), which caps counts at 10 and bulks at 16384.
+type fuzzConfig struct {
+	lim    Limits
+	unauth bool
+}
+
+// fuzzConfigs are the defaults and tiny limits, so that short fuzz inputs
+// also reach the size checks, and the defaults for a client that has not
+// authenticated yet.
+var fuzzConfigs = []fuzzConfig{
+	{},
+	{lim: Limits{MaxBulk: 20, MaxInline: 12}},
+	{lim: Limits{MaxBulk: math.MaxInt64, MaxInline: math.MaxInt}},
+	{unauth: true},
+}
 
 func FuzzReader(f *testing.F) {
 	for _, tc := range validCases {
@@ -76,25 +90,25 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, split uint) {
 		cut := int(split % uint(len(data)+1))
-		for _, lim := range fuzzLimits {
-			whole := run(t, bytes.NewReader(data), lim, len(data)+16)
+		for _, cfg := range fuzzConfigs {
+			whole := run(t, bytes.NewReader(data), cfg, len(data)+16)
 			parts := &partsReader{parts: [][]byte{
 				bytes.Clone(data[:cut]), bytes.Clone(data[cut:]),
 			}}
-			two := run(t, parts, lim, len(data)+16)
+			two := run(t, parts, cfg, len(data)+16)
 			if !reflect.DeepEqual(whole, two) {
-				t.Fatalf("limits %+v, split at %d:\nwhole %+v\ntwo   %+v", lim, cut, whole, two)
+				t.Fatalf("config %+v, split at %d:\nwhole %+v\ntwo   %+v", cfg, cut, whole, two)
 			}
 			if len(data) > 2048 {
 				continue
 			}
-			one := run(t, iotest.OneByteReader(bytes.NewReader(data)), lim, len(data)+16)
+			one := run(t, iotest.OneByteReader(bytes.NewReader(data)), cfg, len(data)+16)
 			if !reflect.DeepEqual(whole, one) {
-				t.Fatalf("limits %+v, one byte per read:\nwhole %+v\none   %+v", lim, whole, one)
+				t.Fatalf("config %+v, one byte per read:\nwhole %+v\none   %+v", cfg, whole, one)
 			}
-			ref := refParse(data, lim)
+			ref := refParse(data, cfg)
 			if !reflect.DeepEqual(whole.cmds, ref.cmds) || whole.err != ref.err {
-				t.Fatalf("limits %+v: differs from the Redis model:\nreader %+v\nmodel  %+v", lim, whole, ref)
+				t.Fatalf("config %+v: differs from the Redis model:\nreader %+v\nmodel  %+v", cfg, whole, ref)
 			}
 		}
 	})
@@ -113,21 +127,26 @@ var fuzzRegressions = []string{
 	"*2\r\n$20\r\n01234567890123456789\r", // bulk of exactly the tiny MaxBulk
 	"*1\r\n$9223372036854775807\r\nabc",   // bulkLen+2 overflows: used to panic
 	"*1\r\n$9223372036854775806\r\n\r\n",
-	"*1\r\n$01\r\na\r\n",               // leading zero: not headerInt's
-	"*01\r\n$1\r\na\r\n",               // the same in a count
-	"*1\r\n$00\r\n\r\n",                // two zeros
-	"*1\r\n$123456789012345678\r\nab",  // 18 digits: headerInt's last
-	"*1\r\n$1234567890123456789\r\nab", // 19 digits: ParseInt's
-	"*1\r\n$123456789012\r\n",          // CR past the tiny MaxInline
+	"*1\r\n$01\r\na\r\n",                // leading zero: not headerInt's
+	"*01\r\n$1\r\na\r\n",                // the same in a count
+	"*1\r\n$00\r\n\r\n",                 // two zeros
+	"*1\r\n$123456789012345678\r\nab",   // 18 digits: headerInt's last
+	"*1\r\n$1234567890123456789\r\nab",  // 19 digits: ParseInt's
+	"*1\r\n$123456789012\r\n",           // CR past the tiny MaxInline
+	"*10\r\n",                           // most arguments before AUTH
+	"*11\r\n",                           // one too many before AUTH
+	"*1\r\n$16384\r\n",                  // longest bulk before AUTH
+	"*1\r\n$16385\r\n",                  // one byte too long before AUTH
+	"*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n", // null and empty counts are skipped
 }
 
 func TestReaderRegressions(t *testing.T) {
 	for _, s := range fuzzRegressions {
-		for _, lim := range fuzzLimits {
-			got := run(t, strings.NewReader(s), lim, len(s)+16)
-			want := refParse([]byte(s), lim)
+		for _, cfg := range fuzzConfigs {
+			got := run(t, strings.NewReader(s), cfg, len(s)+16)
+			want := refParse([]byte(s), cfg)
 			if !reflect.DeepEqual(got.cmds, want.cmds) || got.err != want.err {
-				t.Errorf("%q limits %+v:\nreader %+v\nmodel  %+v", s, lim, got, want)
+				t.Errorf("%q config %+v:\nreader %+v\nmodel  %+v", s, cfg, got, want)
 			}
 		}
 	}
@@ -137,14 +156,15 @@ func TestReaderRegressions(t *testing.T) {
 // processMultibulkBuffer, processInlineBuffer and sdssplitargs, written
 // from their C source, run as if the client sent one byte at a time. It
 // is slow (quadratic) and only meant as a test oracle.
-func refParse(data []byte, lim Limits) outcome {
+func refParse(data []byte, cfg fuzzConfig) outcome {
+	lim := cfg.lim
 	if lim.MaxBulk <= 0 {
 		lim.MaxBulk = DefaultMaxBulk
 	}
 	if lim.MaxInline <= 0 {
 		lim.MaxInline = DefaultMaxInline
 	}
-	c := &refClient{lim: lim, bulklen: -1}
+	c := &refClient{lim: lim, unauth: cfg.unauth, bulklen: -1}
 	for i := range data {
 		c.qb = data[:i+1]
 		c.processInputBuffer()
@@ -157,6 +177,7 @@ func refParse(data []byte, lim Limits) outcome {
 
 type refClient struct {
 	lim          Limits
+	unauth       bool   // authRequired(c)
 	qb           []byte // the query buffer; C sees a NUL after it
 	pos          int
 	reqtype      byte
@@ -255,6 +276,9 @@ func (c *refClient) processMultibulk() bool {
 		if !ok || ll > 1<<31-1 {
 			c.protoErr("invalid multibulk length")
 			return false
+		} else if ll > 10 && c.unauth {
+			c.protoErr("unauthenticated multibulk length")
+			return false
 		}
 		c.pos = newline + 2
 		if ll <= 0 {
@@ -285,6 +309,9 @@ func (c *refClient) processMultibulk() bool {
 			ll, ok := refString2ll(c.qb[c.pos+1 : newline])
 			if !ok || ll < 0 || ll > c.lim.MaxBulk {
 				c.protoErr("invalid bulk length")
+				return false
+			} else if ll > 16384 && c.unauth {
+				c.protoErr("unauthenticated bulk length")
 				return false
 			}
 			c.pos = newline + 2
