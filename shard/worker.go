@@ -107,7 +107,7 @@ func (b *Batch) deliver(s *Shard, _ <-chan struct{}) {
 		}
 		b.answer <- b
 	}()
-	s.Exec(b, time.Now().UnixMilli())
+	s.Exec(b, UnixMilli())
 }
 
 // ErrPanicked is the reply of a command, or of a blocked client's
